@@ -1,0 +1,99 @@
+"""Input checks shared by layers, models and training code.
+
+Every check raises :class:`ValueError` or :class:`TypeError` with a message that names the
+argument and the offending value; nothing is clipped or dropped silently.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_time_steps(T: int, name: str = "T") -> int:
+    """Return ``T`` if it is a positive integer, else raise."""
+    if isinstance(T, bool) or not isinstance(T, int):
+        raise TypeError(f"'{name}' must be an int, got {type(T).__name__} ({T!r})")
+    if T < 1:
+        raise ValueError(f"'{name}' must be >= 1, got {T}")
+    return T
+
+
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise naming both."""
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}")
+    return value
+
+
+def check_positive(value: float, name: str, strict: bool = True) -> float:
+    """Return ``value`` if it is a positive (or non-negative) finite number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"'{name}' must be a number, got {type(value).__name__} ({value!r})")
+    ok = value > 0 if strict else value >= 0
+    if not ok or value != value or value in (float("inf"), float("-inf")):
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"'{name}' must be finite and {bound}, got {value}")
+    return value
+
+
+def check_features(x: Tensor, name: str = "x") -> Tensor:
+    """Reject non-tensors, non-floating dtypes and NaN or infinite entries."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"'{name}' must be a floating-point tensor, got dtype {x.dtype}")
+    if x.numel() > 0 and not bool(torch.isfinite(x).all()):
+        bad = (~torch.isfinite(x)).nonzero()[0].tolist()
+        raise ValueError(
+            f"'{name}' contains NaN or infinite values (first at index {tuple(bad)}, "
+            f"value {x[tuple(bad)].item()})"
+        )
+    return x
+
+
+def check_width(x: Tensor, expected: int, name: str = "x") -> None:
+    """Raise if the last dimension of ``x`` is not ``expected``."""
+    if expected > 0 and x.size(-1) != expected:
+        raise ValueError(
+            f"'{name}' has {x.size(-1)} features in its last dimension (shape "
+            f"{tuple(x.shape)}), but the layer expects in_channels={expected}"
+        )
+
+
+def check_edge_index(
+    edge_index: Tensor, num_src: int, num_dst: int | None = None, name: str = "edge_index"
+) -> Tensor:
+    """Check an edge index of shape ``[2, E]`` against the node counts it refers to.
+
+    Args:
+        edge_index: Integer tensor of shape ``[2, E]``, sources in row 0, targets in row 1.
+        num_src: Number of source nodes (all nodes for a homogeneous graph).
+        num_dst: Number of target nodes; defaults to ``num_src``.
+        name: Argument name used in messages.
+    """
+    num_dst = num_src if num_dst is None else num_dst
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(edge_index).__name__}")
+    if edge_index.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"'{name}' must have dtype torch.long, got {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'{name}' must have shape [2, num_edges], got {tuple(edge_index.shape)}")
+    if num_src == 0 or num_dst == 0:
+        raise ValueError(
+            f"The graph is empty (num_src={num_src}, num_dst={num_dst}): "
+            "at least one node is required"
+        )
+    if edge_index.numel() == 0:
+        return edge_index
+    for row, bound, role in ((0, num_src, "source"), (1, num_dst, "target")):
+        ids = edge_index[row]
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= bound:
+            bad = lo if lo < 0 else hi
+            col = int(((ids == bad).nonzero())[0])
+            raise ValueError(
+                f"'{name}' holds {role} node id {bad} (column {col}), out of range for "
+                f"{bound} {role} nodes (valid ids are 0..{bound - 1})"
+            )
+    return edge_index

@@ -1,0 +1,172 @@
+"""The ``spikegraph`` command: a thin shell over :mod:`spikegraph.train` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spikegraph.datasets import DATASETS
+from spikegraph.models import MODELS
+
+
+def _parse_value(text: str) -> Any:
+    """``"8"`` -> 8, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the text."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _options(pairs: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--option expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by commands that train a model."""
+    p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
+    p.add_argument("--model", default="sgcn", choices=list(MODELS))
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--split", default="public", choices=["public", "full"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--patience", type=int, default=100)
+    p.add_argument("--hidden", type=int, default=None, help="hidden width")
+    p.add_argument("--layers", type=int, default=None, help="number of graph layers")
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--T", type=int, default=None, help="time steps (spiking models)")
+    p.add_argument("--encoder", default=None, choices=["auto", "direct", "current", "bernoulli"])
+    p.add_argument("--readout", default=None, choices=["membrane", "rate"])
+    p.add_argument("--norm", default=None, choices=["stfn", "tdbn", "none"])
+    p.add_argument("--heads", type=int, default=None, help="attention heads (GAT models)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other model option, e.g. --option tau=2 --option surrogate=sigmoid",
+    )
+    p.add_argument("--checkpoint", default=None, help="save/resume training state here")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the result record here")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Model constructor options given on the command line."""
+    spiking_only = {
+        "T": args.T,
+        "encoder": args.encoder,
+        "readout": args.readout,
+        "norm": args.norm,
+    }
+    opts = {
+        "hidden_channels": args.hidden,
+        "num_layers": args.layers,
+        "dropout": args.dropout,
+        "heads": args.heads,
+    }
+    if args.model.startswith("s"):
+        opts.update(spiking_only)
+    elif any(v is not None for v in spiking_only.values()):
+        given = [k for k, v in spiking_only.items() if v is not None]
+        raise SystemExit(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
+    if args.heads is not None and not args.model.endswith("gat"):
+        raise SystemExit(f"--heads only applies to GAT models, not {args.model}")
+    opts.update(_options(args.option))
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from spikegraph.train import run_node_classification
+
+    train_options = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "patience": args.patience,
+        "progress": not args.no_progress,
+        "checkpoint": args.checkpoint,
+    }
+    summary = run_node_classification(
+        args.dataset,
+        args.model,
+        seeds=args.seeds,
+        root=args.root,
+        split=args.split,
+        model_options=model_options(args),
+        train_options=train_options,
+    )
+    record = summary.to_dict()
+    print(format_summary(record))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {path}")
+    return record
+
+
+def format_summary(record: dict[str, Any]) -> str:
+    """Human-readable lines for a training summary record."""
+    runs = record["runs"]
+    lines = [
+        f"{record['model']} on {record['dataset']} ({runs[0]['split']} split), {len(runs)} seed(s)",
+        f"  test accuracy   {100 * record['test_acc_mean']:.2f} +- "
+        f"{100 * record['test_acc_std']:.2f} %",
+        f"  time per epoch  {1000 * record['time_per_epoch_mean']:.1f} ms",
+    ]
+    if record["firing_rates"]:
+        rates = ", ".join(f"{k}: {v:.3f}" for k, v in record["firing_rates"].items())
+        lines.append(f"  firing rates    {rates}")
+    for r in runs:
+        res = r["result"]
+        lines.append(
+            f"  seed {r['seed']}: test {100 * res['test_acc']:.2f} val {100 * res['val_acc']:.2f} "
+            f"(best epoch {res['best_epoch']}/{res['epochs_run']})"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikegraph", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a node classifier and report its accuracy")
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"spikegraph: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

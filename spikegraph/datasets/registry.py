@@ -1,0 +1,35 @@
+"""One entry point for every dataset spikegraph knows by name."""
+
+from __future__ import annotations
+
+import os
+
+from torch_geometric.data import Data
+
+from spikegraph.datasets.planetoid import PLANETOID, load_planetoid
+
+DATASETS = tuple(PLANETOID.values())
+
+
+def load_dataset(
+    name: str, root: str | os.PathLike | None = None, split: str = "public", **kwargs
+) -> tuple[Data, int]:
+    """Load a dataset by name and return its graph and number of classes.
+
+    Args:
+        name: One of :data:`DATASETS` (any case).
+        root: Data root; see :func:`spikegraph.datasets.resolve_root`.
+        split: ``"public"`` or ``"full"`` for Planetoid.
+        **kwargs: Passed to the loader.
+
+    Returns:
+        ``(data, num_classes)`` where ``data`` carries ``train_mask``, ``val_mask`` and
+        ``test_mask``.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if str(name).lower() in PLANETOID:
+        dataset = load_planetoid(name, root, split, **kwargs)
+        return dataset[0], dataset.num_classes
+    raise ValueError(f"Unknown dataset {name!r}; expected one of {list(DATASETS)}")

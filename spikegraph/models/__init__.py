@@ -1,0 +1,16 @@
+"""Spiking GNN models with the constructor shape of PyG's ``GCN`` and ``GAT``."""
+
+from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.models.gat import SpikingGAT
+from spikegraph.models.gcn import SpikingGCN
+from spikegraph.models.registry import MODELS, SPIKING, build_model, model_defaults
+
+__all__ = [
+    "MODELS",
+    "SPIKING",
+    "SpikingBasicGNN",
+    "SpikingGAT",
+    "SpikingGCN",
+    "build_model",
+    "model_defaults",
+]

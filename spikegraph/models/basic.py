@@ -1,0 +1,177 @@
+"""Shared skeleton of spikegraph's spiking GNN models, shaped like PyG's ``BasicGNN``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.typing import Adj, OptTensor
+
+from spikegraph._validation import check_choice, check_time_steps
+from spikegraph.nn.conv.spiking import SpikingMessagePassing
+from spikegraph.nn.encoding import make_encoder
+
+READOUTS = ("membrane", "rate")
+NEURON_OPTIONS = (
+    "norm",
+    "rho",
+    "tau",
+    "v_threshold",
+    "v_reset",
+    "reset",
+    "surrogate",
+    "surrogate_alpha",
+    "detach_reset",
+)
+
+
+class SpikingBasicGNN(nn.Module):
+    """A stack of spiking graph layers with an encoder and a readout.
+
+    Subclasses implement :meth:`init_conv`. The hidden layers are spiking; the output layer
+    depends on ``readout``:
+
+    - ``"membrane"``: the output layer has no neuron and no normalisation; the logits are its
+      synaptic current averaged over the ``T`` steps (the average membrane potential of a
+      non-leaky, non-firing read-out neuron, divided by ``T``).
+    - ``"rate"``: the output layer spikes like the others; the logits are its firing rates
+      (spike counts over ``T``), the rate decoding of GC-SNN.
+
+    Args:
+        in_channels: Input width, or ``-1`` for lazy initialisation.
+        hidden_channels: Hidden width.
+        num_layers: Number of graph layers.
+        out_channels: Output width (number of classes); ``hidden_channels`` when ``None``.
+        dropout: Dropout on the spikes between layers.
+        T: Number of time steps.
+        encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
+            features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
+        readout: ``"membrane"`` or ``"rate"``.
+        input_dropout: Dropout on the encoded input.
+        encoder_seed: Seed of the Bernoulli encoder.
+        **kwargs: Layer options (``norm``, ``rho``, ``tau``, ``v_threshold``, ``reset``,
+            ``surrogate``, ``detach_reset``, ``cached``, ``heads``, ...).
+
+    Shapes:
+        - **input:** node features :math:`(N, F_{in})` (encoded inside) or a spike train
+          :math:`(T, N, F_{in})`; edge indices :math:`(2, E)` or a sparse ``adj_t``
+        - **output:** class logits :math:`(N, C)`
+    """
+
+    supports_edge_weight: bool = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int | None = None,
+        dropout: float = 0.0,
+        T: int = 8,
+        encoder: str = "auto",
+        readout: str = "membrane",
+        input_dropout: float = 0.0,
+        encoder_seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"'num_layers' must be a positive int, got {num_layers!r}")
+        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"'{name}' must be in [0, 1), got {p}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.out_channels = hidden_channels if out_channels is None else out_channels
+        self.dropout = float(dropout)
+        self.input_dropout = float(input_dropout)
+        self.T = check_time_steps(T)
+        self.readout = check_choice(readout, READOUTS, "readout")
+        self.encoder_name = encoder
+        self.encoder = make_encoder(encoder, T, encoder_seed)
+
+        self.convs = nn.ModuleList()
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [self.out_channels]
+        for i in range(num_layers):
+            last = i == num_layers - 1
+            opts = dict(kwargs)
+            if last and self.readout == "membrane":
+                opts.update(spiking=False, norm="none")
+            self.convs.append(self.init_conv(widths[i], widths[i + 1], last=last, **opts))
+
+    def init_conv(
+        self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
+    ) -> SpikingMessagePassing:  # pragma: no cover - abstract
+        """Build layer ``i``; ``last`` marks the output layer."""
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged."""
+        if x.dim() == 2:
+            x = self.encoder(x)
+        return F.dropout(x, self.input_dropout, self.training) if self.input_dropout else x
+
+    def decode(self, out: Tensor) -> Tensor:
+        """Average the output layer over time: ``[T, N, C] -> [N, C]``."""
+        return out.mean(dim=0)
+
+    def _conv(self, i: int, x: Any, edge_index: Adj, edge_weight: OptTensor, size=None) -> Tensor:
+        conv = self.convs[i]
+        if self.supports_edge_weight:
+            return conv(x, edge_index, edge_weight=edge_weight, size=size)
+        return conv(x, edge_index, size=size)
+
+    def _between(self, h: Tensor) -> Tensor:
+        return F.dropout(h, self.dropout, self.training) if self.dropout else h
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+        """Class logits ``[N, C]`` for node features ``[N, F]`` or a spike train ``[T, N, F]``."""
+        h = self.encode(x)
+        for i in range(self.num_layers):
+            h = self._conv(i, h, edge_index, edge_weight)
+            if i < self.num_layers - 1:
+                h = self._between(h)
+        return self.decode(h)
+
+    def forward_blocks(self, x: Tensor, blocks: Sequence[Any]) -> Tensor:
+        """Run layer ``i`` on bipartite block ``i`` (input layer first), as sampled by a
+        node-wise or layer-wise sampler.
+
+        Each block has ``edge_index`` (local ids), ``edge_weight`` (or ``None``) and
+        ``size = (num_src, num_dst)``; the targets of a block are the first ``num_dst`` of its
+        sources, and block ``i``'s targets are block ``i + 1``'s sources.
+
+        Returns:
+            Logits ``[num_dst of the last block, C]``.
+        """
+        if len(blocks) != self.num_layers:
+            raise ValueError(
+                f"Got {len(blocks)} blocks for a model with num_layers={self.num_layers}"
+            )
+        h = self.encode(x)
+        for i, block in enumerate(blocks):
+            num_src, num_dst = block.size
+            if h.size(-2) != num_src:
+                raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
+            pair = (h, h[..., :num_dst, :])
+            h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size)
+            if i < self.num_layers - 1:
+                h = self._between(h)
+        return self.decode(h)
+
+    def spiking_layers(self) -> list[str]:
+        """Names of the layers that emit spikes."""
+        return [f"convs.{i}" for i, c in enumerate(self.convs) if c.neuron is not None]
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+            f"num_layers={self.num_layers}, T={self.T}, readout={self.readout!r})"
+        )

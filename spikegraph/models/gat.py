@@ -1,0 +1,72 @@
+"""GA-SNN: the spiking graph attention network of Xu et al. (IJCAI 2021)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.nn.conv.gat import SpikingGATConv
+
+
+class SpikingGAT(SpikingBasicGNN):
+    r"""GA-SNN, the spiking graph attention network of Xu et al., "Exploiting Spiking Dynamics
+    with Spatial-temporal Feature Normalization in Graph Learning" (IJCAI 2021), built from
+    :class:`~spikegraph.nn.SpikingGATConv` layers.
+
+    A drop-in for :class:`torch_geometric.nn.models.GAT`, with PyG's conventions: ``heads``
+    attention heads per layer, hidden layers concatenate them (``hidden_channels`` must be
+    divisible by ``heads``), the output layer averages them, and ``dropout`` is also the
+    attention dropout unless ``attention_dropout`` is given.
+
+    Args:
+        heads: Attention heads of the hidden layers.
+        out_heads: Attention heads of the output layer (averaged); ``heads`` when ``None``.
+        attention_dropout: Dropout on attention coefficients; ``dropout`` when ``None``.
+        **kwargs: See :class:`~spikegraph.models.basic.SpikingBasicGNN`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int | None = None,
+        dropout: float = 0.0,
+        heads: int = 1,
+        out_heads: int | None = None,
+        attention_dropout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(heads, int) or heads < 1:
+            raise ValueError(f"'heads' must be a positive int, got {heads!r}")
+        if hidden_channels % heads != 0:
+            raise ValueError(
+                f"'hidden_channels'={hidden_channels} must be divisible by heads={heads}"
+            )
+        self.heads = heads
+        self.out_heads = heads if out_heads is None else out_heads
+        self.attention_dropout = dropout if attention_dropout is None else attention_dropout
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, **kwargs)
+
+    def init_conv(
+        self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
+    ) -> SpikingGATConv:
+        if last:
+            return SpikingGATConv(
+                in_channels,
+                out_channels,
+                heads=self.out_heads,
+                concat=False,
+                dropout=self.attention_dropout,
+                T=self.T,
+                **kwargs,
+            )
+        return SpikingGATConv(
+            in_channels,
+            out_channels // self.heads,
+            heads=self.heads,
+            concat=True,
+            dropout=self.attention_dropout,
+            T=self.T,
+            **kwargs,
+        )

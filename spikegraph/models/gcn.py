@@ -1,0 +1,31 @@
+"""GC-SNN: the spiking graph convolutional network of Xu et al. (IJCAI 2021)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.nn.conv.gcn import SpikingGCNConv
+
+
+class SpikingGCN(SpikingBasicGNN):
+    r"""GC-SNN, the spiking GCN of Xu et al., "Exploiting Spiking Dynamics with
+    Spatial-temporal Feature Normalization in Graph Learning" (IJCAI 2021), built from
+    :class:`~spikegraph.nn.SpikingGCNConv` layers.
+
+    A drop-in for :class:`torch_geometric.nn.models.GCN`: same leading constructor arguments
+    (``in_channels, hidden_channels, num_layers, out_channels, dropout``) and the same
+    ``forward(x, edge_index, edge_weight=None) -> [N, C]``, plus the spiking options of
+    :class:`~spikegraph.models.basic.SpikingBasicGNN`.
+
+    Example:
+        >>> model = SpikingGCN(1433, 64, num_layers=2, out_channels=7, T=8)
+        >>> logits = model(data.x, data.edge_index)  # doctest: +SKIP
+    """
+
+    supports_edge_weight = True
+
+    def init_conv(
+        self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
+    ) -> SpikingGCNConv:
+        return SpikingGCNConv(in_channels, out_channels, T=self.T, **kwargs)

@@ -1,0 +1,29 @@
+"""Spiking neurons, encoders, normalisation and graph layers."""
+
+from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv, SpikingMessagePassing
+from spikegraph.nn.encoding import BernoulliEncoder, CurrentEncoder, DirectEncoder, make_encoder
+from spikegraph.nn.neuron import LIF, lif_multistep, lif_step
+from spikegraph.nn.stfn import STFN, stfn
+from spikegraph.nn.surrogate import ArcTan, Rectangular, Sigmoid, Surrogate, Triangle
+from spikegraph.nn.tdbn import TemporalBatchNorm
+
+__all__ = [
+    "LIF",
+    "STFN",
+    "ArcTan",
+    "BernoulliEncoder",
+    "CurrentEncoder",
+    "DirectEncoder",
+    "Rectangular",
+    "Sigmoid",
+    "SpikingGATConv",
+    "SpikingGCNConv",
+    "SpikingMessagePassing",
+    "Surrogate",
+    "TemporalBatchNorm",
+    "Triangle",
+    "lif_multistep",
+    "lif_step",
+    "make_encoder",
+    "stfn",
+]

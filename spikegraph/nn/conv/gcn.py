@@ -1,0 +1,298 @@
+"""Spiking graph convolution: the layer of GC-SNN (Xu et al., IJCAI 2021)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import Parameter
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.dense.linear import Linear
+from torch_geometric.typing import Adj, OptTensor, SparseTensor
+from torch_geometric.utils import add_remaining_self_loops, is_sparse, scatter, spmm
+
+from spikegraph._validation import check_edge_index, check_features
+from spikegraph.nn.conv.spiking import SpikingMessagePassing
+from spikegraph.nn.surrogate import Surrogate
+
+
+def bipartite_gcn_norm(
+    edge_index: Tensor,
+    edge_weight: OptTensor,
+    size: tuple[int, int],
+    improved: bool = False,
+    add_self_loops: bool = True,
+    dtype: torch.dtype | None = None,
+) -> tuple[Tensor, Tensor]:
+    r"""Symmetric GCN normalisation of a bipartite block ``src -> dst``.
+
+    Target :math:`i` and source :math:`j` are scaled by their degrees inside the block,
+    :math:`\hat w_{ji} = w_{ji} / \sqrt{d^{out}_j d^{in}_i}`. Self-loops join node ``i`` of
+    the sources to node ``i`` of the targets for ``i < min(size)`` (samplers list the targets
+    first among the sources); existing self-loops keep their weight, as in PyG. On a square
+    block of a symmetric graph this equals :func:`torch_geometric.nn.conv.gcn_conv.gcn_norm`.
+
+    Args:
+        edge_index: ``[2, E]`` local ids, sources in row 0 (``< size[0]``), targets in row 1
+            (``< size[1]``).
+        edge_weight: ``[E]`` weights, ones when ``None``.
+        size: ``(num_src, num_dst)``.
+        improved: Self-loop weight 2 instead of 1.
+        add_self_loops: Add the self-loops described above.
+        dtype: Dtype of the weights created when ``edge_weight`` is ``None``.
+
+    Returns:
+        The edge index (with self-loops) and the normalised weights.
+    """
+    num_src, num_dst = size
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+    if add_self_loops:
+        edge_index, edge_weight = add_remaining_self_loops(
+            edge_index, edge_weight, 2.0 if improved else 1.0, min(num_src, num_dst)
+        )
+    src, dst = edge_index
+    deg_src = scatter(edge_weight, src, 0, dim_size=num_src, reduce="sum")
+    deg_dst = scatter(edge_weight, dst, 0, dim_size=num_dst, reduce="sum")
+    inv_src = deg_src.pow(-0.5).masked_fill_(deg_src == 0, 0.0)
+    inv_dst = deg_dst.pow(-0.5).masked_fill_(deg_dst == 0, 0.0)
+    return edge_index, inv_src[src] * edge_weight * inv_dst[dst]
+
+
+class SpikingGCNConv(SpikingMessagePassing):
+    r"""The spiking graph convolution of GC-SNN, from Xu et al., "Exploiting Spiking Dynamics
+    with Spatial-temporal Feature Normalization in Graph Learning" (IJCAI 2021): a GCN
+    propagation (Kipf & Welling, ICLR 2017) of input spikes, STFN, then LIF neurons.
+
+    .. math::
+        S_t = \hat{D}^{-1/2} \hat{A} \hat{D}^{-1/2} H^{in}_t W + b,\qquad
+        H^{out} = \mathrm{LIF}(\mathrm{STFN}(S))
+
+    All ``T`` steps go through a single propagation, and the graph normalisation is computed
+    once per forward (or once for good with ``cached=True``). A static input ``[N, F]`` (direct
+    coding) is transformed and propagated once. With ``spiking=False`` and ``norm="none"``
+    each step computes exactly :class:`torch_geometric.nn.conv.GCNConv`.
+
+    Args:
+        in_channels: Input width, or ``-1`` for lazy initialisation.
+        out_channels: Output width.
+        improved: Self-loop weight 2 (:math:`\hat A = A + 2I`).
+        cached: Cache the normalised graph (transductive learning only).
+        add_self_loops: Add self-loops (defaults to ``normalize``).
+        normalize: Apply the symmetric normalisation on the fly.
+        bias: Learn an additive bias.
+        T: Time steps for static input.
+        norm: ``"stfn"``, ``"tdbn"`` or ``"none"``.
+        rho: STFN scale.
+        spiking: ``False`` makes the neuron the identity (ordinary GCN layer per step).
+        tau: Membrane time constant.
+        v_threshold: Firing threshold.
+        v_reset: Potential after a hard reset.
+        reset: ``"hard"``, ``"soft"`` or ``"none"``.
+        surrogate: Surrogate gradient name or instance.
+        surrogate_alpha: Sharpness of a named surrogate.
+        detach_reset: Stop gradients through the reset.
+        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+
+    Shapes:
+        - **input:** node features :math:`(T, N, F_{in})` or static :math:`(N, F_{in})`, or a
+          bipartite pair :math:`((T, N_{src}, F_{in}), (T, N_{dst}, F_{in}) \text{ or None})`
+          with ``size=(N_src, N_dst)``; edge indices :math:`(2, E)` or a sparse
+          :math:`(N, N)` ``adj_t`` (torch sparse, or ``torch_sparse.SparseTensor``);
+          edge weights :math:`(E)` *(optional)*
+        - **output:** spikes :math:`(T, N_{dst}, F_{out})`
+    """
+
+    _cached_edge_index: tuple[Tensor, OptTensor] | None
+    _cached_adj_t: Adj | None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        improved: bool = False,
+        cached: bool = False,
+        add_self_loops: bool | None = None,
+        normalize: bool = True,
+        bias: bool = True,
+        T: int = 8,
+        norm: str | None = "stfn",
+        rho: float = 1.0,
+        spiking: bool = True,
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: float = 0.0,
+        reset: str = "hard",
+        surrogate: str | Surrogate = "rectangular",
+        surrogate_alpha: float | None = None,
+        detach_reset: bool = False,
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("aggr", "add")
+        kwargs.setdefault("node_dim", -2)
+        super().__init__(
+            out_channels,
+            T=T,
+            norm=norm,
+            rho=rho,
+            spiking=spiking,
+            tau=tau,
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            reset=reset,
+            surrogate=surrogate,
+            surrogate_alpha=surrogate_alpha,
+            detach_reset=detach_reset,
+            **kwargs,
+        )
+        if add_self_loops is None:
+            add_self_loops = normalize
+        if add_self_loops and not normalize:
+            raise ValueError(
+                "'SpikingGCNConv' cannot add self-loops (add_self_loops=True) when normalize=False"
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.improved = improved
+        self.cached = cached
+        self.add_self_loops = add_self_loops
+        self.normalize = normalize
+        self._cached_edge_index = None
+        self._cached_adj_t = None
+        self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
+        if bias:
+            self.bias = Parameter(torch.empty(out_channels))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.lin.reset_parameters()
+        if self.bias is not None:
+            torch.nn.init.zeros_(self.bias)
+        self._cached_edge_index = None
+        self._cached_adj_t = None
+
+    def current(
+        self,
+        x: Tensor | tuple[Tensor, Tensor | None],
+        edge_index: Adj,
+        edge_weight: OptTensor = None,
+        size: tuple[int, int] | None = None,
+    ) -> Tensor:
+        """The synaptic current :math:`S` before normalisation and neurons.
+
+        Returns ``[N_dst, F_out]`` for a static input and ``[T, N_dst, F_out]`` otherwise.
+        """
+        bipartite = isinstance(x, (tuple, list))
+        x_src = x[0] if bipartite else x
+        self._check_x(x_src, self.in_channels, "x_src" if bipartite else "x")
+        num_src = x_src.size(-2)
+        if bipartite:
+            if size is None:
+                if x[1] is None:
+                    raise ValueError("Bipartite input with x_dst=None needs 'size'")
+                size = (num_src, x[1].size(-2))
+            if size[0] != num_src:
+                raise ValueError(f"'size[0]'={size[0]} differs from the {num_src} source nodes")
+            if is_sparse(edge_index):
+                raise TypeError("Bipartite input needs 'edge_index' as a [2, E] tensor")
+        if edge_weight is not None:
+            check_features(edge_weight, "edge_weight")
+        edge_index, edge_weight = self._normalized_graph(
+            edge_index, edge_weight, num_src, size if bipartite else None, x_src.dtype
+        )
+        h = self.lin(x_src)
+        if bipartite:
+            out = self.propagate(edge_index, x=(h, None), edge_weight=edge_weight, size=size)
+        else:
+            out = self.propagate(edge_index, x=h, edge_weight=edge_weight)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def forward(
+        self,
+        x: Tensor | tuple[Tensor, Tensor | None],
+        edge_index: Adj,
+        edge_weight: OptTensor = None,
+        size: tuple[int, int] | None = None,
+    ) -> Tensor:
+        """Propagate, normalise, fire: returns spikes ``[T, N_dst, F_out]``."""
+        return self.fire(self.current(x, edge_index, edge_weight, size))
+
+    def _normalized_graph(
+        self,
+        edge_index: Adj,
+        edge_weight: OptTensor,
+        num_src: int,
+        size: tuple[int, int] | None,
+        dtype: torch.dtype,
+    ) -> tuple[Adj, OptTensor]:
+        """Check and (optionally) normalise the graph; at most once with ``cached=True``."""
+        sparse = is_sparse(edge_index)
+        cache = self._cached_adj_t if sparse else self._cached_edge_index
+        if cache is not None:
+            return (cache, None) if sparse else cache
+        if sparse:
+            shape = edge_index.sizes() if isinstance(edge_index, SparseTensor) else edge_index.shape
+            if tuple(shape[:2]) != (num_src, num_src):
+                raise ValueError(
+                    f"Sparse 'adj_t' has shape {tuple(shape)}, expected ({num_src}, {num_src})"
+                )
+        else:
+            num_dst = num_src if size is None else size[1]
+            check_edge_index(edge_index, num_src, num_dst)
+            if edge_weight is not None and edge_weight.numel() != edge_index.size(1):
+                raise ValueError(
+                    f"'edge_weight' has {edge_weight.numel()} entries for "
+                    f"{edge_index.size(1)} edges"
+                )
+        if self.normalize:
+            if size is not None:
+                edge_index, edge_weight = bipartite_gcn_norm(
+                    edge_index, edge_weight, size, self.improved, self.add_self_loops, dtype
+                )
+            else:
+                out = gcn_norm(
+                    edge_index,
+                    edge_weight,
+                    num_src,
+                    self.improved,
+                    self.add_self_loops,
+                    self.flow,
+                    dtype,
+                )
+                if isinstance(edge_index, SparseTensor):
+                    edge_index, edge_weight = out, None
+                else:
+                    edge_index, edge_weight = out
+        if self.cached:
+            if sparse:
+                self._cached_adj_t = edge_index
+            else:
+                self._cached_edge_index = (edge_index, edge_weight)
+        return edge_index, edge_weight
+
+    def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
+        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            return spmm(adj_t, x, reduce=self.aggr)
+        T, N, F = x.shape
+        flat = x.permute(1, 0, 2).reshape(N, T * F)
+        out = spmm(adj_t, flat, reduce=self.aggr)
+        return out.view(-1, T, F).permute(1, 0, 2)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+            f"{self._spiking_repr()})"
+        )
+
+
+__all__ = ["SpikingGCNConv", "bipartite_gcn_norm"]

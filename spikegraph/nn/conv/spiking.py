@@ -1,0 +1,131 @@
+"""The spiking tail shared by spikegraph's message-passing layers.
+
+A spiking graph layer (Xu et al., IJCAI 2021) computes a synaptic current by message passing,
+normalises it (STFN), and feeds it to LIF neurons. :class:`SpikingMessagePassing` holds the
+parts after the message passing and the handling of the time dimension; the layers
+(:class:`~spikegraph.nn.conv.SpikingGCNConv`, :class:`~spikegraph.nn.conv.SpikingGATConv`)
+supply the current.
+
+Time convention: a 3-D input ``[T, N, F]`` is a spike train; a 2-D input ``[N, F]`` is the
+same at every one of the layer's ``T`` steps (direct coding), so everything up to the neuron
+is computed once rather than ``T`` times.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+
+from spikegraph._validation import check_choice, check_features, check_time_steps, check_width
+from spikegraph.nn.neuron import LIF
+from spikegraph.nn.stfn import STFN
+from spikegraph.nn.surrogate import Surrogate
+from spikegraph.nn.tdbn import TemporalBatchNorm
+
+NORMS = ("stfn", "tdbn", "none")
+
+
+def make_norm(
+    norm: str | None, num_features: int, rho: float, v_threshold: float
+) -> nn.Module | None:
+    """Build the normalisation named ``norm`` (``"stfn"``, ``"tdbn"``, ``"none"``/``None``)."""
+    norm = "none" if norm is None else norm
+    check_choice(norm, NORMS, "norm")
+    if norm == "stfn":
+        return STFN(num_features, rho=rho, v_threshold=v_threshold)
+    if norm == "tdbn":
+        return TemporalBatchNorm(num_features, alpha=rho, v_threshold=v_threshold)
+    return None
+
+
+class SpikingMessagePassing(MessagePassing):
+    """Base class: time handling, normalisation and LIF neurons after message passing.
+
+    Args:
+        num_features: Width of the current that is normalised and fed to the neurons.
+        T: Number of time steps a static (2-D) input is repeated for.
+        norm: ``"stfn"`` (default), ``"tdbn"`` (batch statistics) or ``"none"``.
+        rho: STFN's scale :math:`\\rho` (tdBN's :math:`\\alpha`).
+        spiking: If ``False`` the neuron is the identity: the layer returns its current at
+            every step, which makes it the ordinary (non-spiking) graph layer.
+        tau: Membrane time constant (leak factor :math:`1 - 1/\\tau`).
+        v_threshold: Firing threshold.
+        v_reset: Potential after a hard reset.
+        reset: ``"hard"``, ``"soft"`` or ``"none"``.
+        surrogate: Surrogate gradient, by name or instance.
+        surrogate_alpha: Sharpness of a named surrogate.
+        detach_reset: Stop gradients through the reset.
+        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        T: int = 8,
+        norm: str | None = "stfn",
+        rho: float = 1.0,
+        spiking: bool = True,
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: float = 0.0,
+        reset: str = "hard",
+        surrogate: str | Surrogate = "rectangular",
+        surrogate_alpha: float | None = None,
+        detach_reset: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.T = check_time_steps(T)
+        self.spiking = bool(spiking)
+        self.norm = make_norm(norm, num_features, rho, v_threshold)
+        # LIF validates tau, threshold, reset and surrogate even when spiking is off.
+        self.neuron: LIF | None = LIF(
+            tau, v_threshold, v_reset, reset, surrogate, surrogate_alpha, detach_reset
+        )
+        if not self.spiking:
+            self.neuron = None
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.norm is not None and hasattr(self.norm, "reset_parameters"):
+            self.norm.reset_parameters()
+
+    def _check_x(self, x: Tensor, in_channels: int, name: str = "x") -> Tensor:
+        """Validate a node-feature input ``[N, F]`` or ``[T, N, F]``."""
+        check_features(x, name)
+        if x.dim() not in (2, 3):
+            raise ValueError(
+                f"'{name}' must be [N, F] (static) or [T, N, F] (spike train), got shape "
+                f"{tuple(x.shape)}"
+            )
+        if x.dim() == 3 and x.size(0) != self.T:
+            raise ValueError(
+                f"'{name}' has {x.size(0)} time steps (shape {tuple(x.shape)}), but the layer "
+                f"was built with T={self.T}"
+            )
+        if x.size(-2) == 0:
+            raise ValueError(
+                f"'{name}' holds no nodes (shape {tuple(x.shape)}): the graph is empty"
+            )
+        check_width(x, in_channels, name)
+        return x
+
+    def fire(self, current: Tensor) -> Tensor:
+        """Normalise the current and run the neurons; always returns ``[T, N, F]``."""
+        if self.norm is not None:
+            current = self.norm(current)
+        if current.dim() == 2:
+            current = current.unsqueeze(0).expand(self.T, *current.shape)
+        if self.neuron is None:
+            return current
+        return self.neuron(current)
+
+    def _spiking_repr(self) -> str:
+        norm = "none" if self.norm is None else type(self.norm).__name__
+        if self.neuron is None:
+            return f"T={self.T}, norm={norm}, spiking=False"
+        n = self.neuron
+        return (
+            f"T={self.T}, norm={norm}, tau={n.tau}, v_threshold={n.v_threshold}, "
+            f"reset={n.reset!r}, surrogate={type(n.surrogate).__name__}"
+        )

@@ -1,0 +1,116 @@
+r"""Spike encoders: turn node features ``[N, F]`` into the input of the first spiking layer.
+
+- :class:`DirectEncoder`: binary features are fed as the same spike vector at every one of
+  the ``T`` steps (the coding of GC-SNN / GA-SNN, Xu et al., IJCAI 2021).
+- :class:`CurrentEncoder`: real-valued features fed as the same input current at every step
+  (direct coding for non-binary features such as PubMed's TF-IDF).
+- :class:`BernoulliEncoder`: rate coding, a spike with probability ``x`` at each step.
+
+Direct and current coding return the static ``[N, F]`` tensor itself: spikegraph's layers
+read a 2-D input as "the same at every time step" and compute everything that does not
+change over time once instead of ``T`` times. Bernoulli coding returns ``[T, N, F]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from spikegraph._validation import check_choice, check_features, check_time_steps
+
+
+def is_binary(x: Tensor) -> bool:
+    """Whether every entry of ``x`` is exactly 0 or 1."""
+    return bool(((x == 0) | (x == 1)).all())
+
+
+class DirectEncoder(nn.Module):
+    """Direct spike coding of binary features (Xu et al., IJCAI 2021).
+
+    Raises:
+        ValueError: if the features are not all 0 or 1 (use :class:`CurrentEncoder`).
+    """
+
+    binary_output = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_features(x)
+        if not is_binary(x):
+            bad = x[(x != 0) & (x != 1)][0].item()
+            raise ValueError(
+                f"DirectEncoder needs binary (0/1) features, found the value {bad}; "
+                "use encoder='current' for real-valued features"
+            )
+        return x
+
+
+class CurrentEncoder(nn.Module):
+    """Direct coding of real-valued features as a constant input current."""
+
+    binary_output = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        return check_features(x)
+
+
+class BernoulliEncoder(nn.Module):
+    """Rate coding: at each of ``T`` steps, feature ``x`` spikes with probability ``x``.
+
+    Args:
+        T: Number of time steps.
+        seed: Seed of the encoder's own generator (the global RNG is never used), so the
+            same seed gives the same spike trains.
+    """
+
+    binary_output = True
+
+    def __init__(self, T: int, seed: int = 0) -> None:
+        super().__init__()
+        self.T = check_time_steps(T)
+        self.seed = int(seed)
+        self._generators: dict[torch.device, torch.Generator] = {}
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
+
+    def reset_generator(self) -> None:
+        """Restart the spike trains from ``seed``."""
+        self._generators.clear()
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_features(x)
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(
+                "BernoulliEncoder needs features in [0, 1] (spike probabilities), got "
+                f"values in [{x.min().item()}, {x.max().item()}]"
+            )
+        probs = x.unsqueeze(0).expand(self.T, *x.shape)
+        return torch.bernoulli(probs, generator=self._generator(x.device))
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, seed={self.seed}"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_generators"] = {}
+        return state
+
+
+ENCODERS = ("direct", "current", "bernoulli", "auto")
+
+
+def make_encoder(name: str, T: int, seed: int = 0) -> nn.Module:
+    """Build an encoder by name.
+
+    ``"auto"`` feeds the features unchanged at every step: for binary features that is exactly
+    direct spike coding, for real-valued ones direct current coding, without the check that
+    ``"direct"`` makes.
+    """
+    check_choice(name, ENCODERS, "encoder")
+    if name == "direct":
+        return DirectEncoder()
+    if name == "bernoulli":
+        return BernoulliEncoder(T, seed)
+    return CurrentEncoder()

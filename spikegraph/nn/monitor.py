@@ -1,0 +1,54 @@
+"""Record firing rates of the LIF neurons inside any model, without changing its code."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from torch import Tensor, nn
+
+from spikegraph.nn.neuron import LIF
+
+
+class SpikeMonitor:
+    """Forward hooks on every :class:`~spikegraph.nn.LIF` of ``model`` that count spikes.
+
+    The name of a neuron's parent layer (e.g. ``"convs.0"``) keys its record. Use as a
+    context manager; hooks are removed on exit.
+
+    Example:
+        >>> with SpikeMonitor(model) as mon:  # doctest: +SKIP
+        ...     model(x, edge_index)
+        >>> mon.firing_rates()  # doctest: +SKIP
+        {'convs.0': 0.12}
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.spikes: dict[str, float] = defaultdict(float)
+        self.slots: dict[str, int] = defaultdict(int)
+        self._handles: list = []
+
+    def _hook(self, name: str):
+        def hook(_module: nn.Module, _inputs, output: Tensor) -> None:
+            with torch.no_grad():
+                self.spikes[name] += float(output.sum())
+                self.slots[name] += output.numel()
+
+        return hook
+
+    def __enter__(self) -> SpikeMonitor:
+        for name, module in self.model.named_modules():
+            if isinstance(module, LIF):
+                layer = name.rsplit(".", 1)[0] if "." in name else name
+                self._handles.append(module.register_forward_hook(self._hook(layer)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def firing_rates(self) -> dict[str, float]:
+        """Mean spikes per neuron and time step, per layer, over all recorded forwards."""
+        return {k: self.spikes[k] / self.slots[k] for k in self.spikes if self.slots[k]}

@@ -1,0 +1,167 @@
+r"""Surrogate gradients for the Heaviside spike function.
+
+The forward pass of every surrogate is the exact Heaviside step :math:`H(x) = [x \ge 0]`
+applied to :math:`x = V - V_{th}`; the backward pass replaces the Dirac delta by the
+derivative of a smooth (or piecewise-linear) primitive :math:`g` with :math:`g(-\infty)=0`,
+:math:`g(\infty)=1`. This is spatio-temporal backpropagation (STBP, Wu et al., "Spatio-Temporal
+Backpropagation for Training High-Performance Spiking Neural Networks", Frontiers in
+Neuroscience 2018), the training method of GC-SNN / GA-SNN (Xu et al., IJCAI 2021), which
+use the rectangular window.
+
+Each surrogate is a small picklable :class:`torch.nn.Module` with two methods:
+``primitive(x)`` (the smooth :math:`g`, differentiable by autograd) and ``derivative(x)``
+(the hand-written :math:`g'`, used in the backward pass). Tests check one against the other.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from spikegraph._validation import check_choice, check_positive
+
+
+class _SpikeFunction(torch.autograd.Function):
+    """Heaviside forward, ``surrogate.derivative`` backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, surrogate: Surrogate) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        (x,) = ctx.saved_tensors
+        return grad_output * ctx.surrogate.derivative(x), None
+
+
+class Surrogate(nn.Module):
+    """Base class: Heaviside in the forward pass, :meth:`derivative` in the backward pass.
+
+    Args:
+        alpha: Sharpness (sigmoid, arctan) or inverse width (rectangular, triangle) of the
+            surrogate. Larger values approach the true step function.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_positive(alpha, "alpha")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return exact spikes ``(x >= 0)``; gradients flow through :meth:`derivative`."""
+        if x.requires_grad and torch.is_grad_enabled():
+            return _SpikeFunction.apply(x, self)
+        return (x >= 0).to(x.dtype)
+
+    def primitive(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The smooth function whose derivative is the surrogate gradient."""
+        raise NotImplementedError
+
+    def derivative(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Hand-written derivative of :meth:`primitive`."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Rectangular(Surrogate):
+    r"""Rectangular window of width :math:`a = 1/\alpha` and unit area (STBP, Wu et al. 2018).
+
+    .. math::
+        g'(x) = \alpha \, [\,|x| < \tfrac{1}{2\alpha}\,], \qquad
+        g(x) = \mathrm{clamp}(\alpha x + \tfrac12, 0, 1)
+
+    With the default ``alpha=1`` the gradient is 1 inside ``|V - V_th| < 0.5``, the window of
+    the STBP reference code used by GC-SNN.
+    """
+
+    def primitive(self, x: Tensor) -> Tensor:
+        return torch.clamp(self.alpha * x + 0.5, 0.0, 1.0)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return (x.abs() < 0.5 / self.alpha).to(x.dtype) * self.alpha
+
+
+class Sigmoid(Surrogate):
+    r"""Sigmoid surrogate (Zenke & Ganguli, "SuperSpike", 2018; spikingjelly's default).
+
+    .. math::
+        g(x) = \sigma(\alpha x), \qquad g'(x) = \alpha\, \sigma(\alpha x)(1 - \sigma(\alpha x))
+    """
+
+    def __init__(self, alpha: float = 4.0) -> None:
+        super().__init__(alpha)
+
+    def primitive(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.alpha * x)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        s = torch.sigmoid(self.alpha * x)
+        return self.alpha * s * (1.0 - s)
+
+
+class ArcTan(Surrogate):
+    r"""Arctangent surrogate (Fang et al., "Incorporating Learnable Membrane Time Constant", 2021).
+
+    .. math::
+        g(x) = \tfrac{1}{\pi}\arctan(\tfrac{\pi}{2}\alpha x) + \tfrac12, \qquad
+        g'(x) = \frac{\alpha / 2}{1 + (\tfrac{\pi}{2}\alpha x)^2}
+    """
+
+    def __init__(self, alpha: float = 2.0) -> None:
+        super().__init__(alpha)
+
+    def primitive(self, x: Tensor) -> Tensor:
+        return torch.atan(0.5 * math.pi * self.alpha * x) / math.pi + 0.5
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return (0.5 * self.alpha) / (1.0 + (0.5 * math.pi * self.alpha * x) ** 2)
+
+
+class Triangle(Surrogate):
+    r"""Triangular surrogate (Esser et al., "Convolutional networks for fast, energy-efficient
+    neuromorphic computing", PNAS 2016), half-width :math:`1/\alpha`.
+
+    .. math::
+        g'(x) = \alpha \max(0, 1 - \alpha |x|)
+
+    and :math:`g` is its piecewise-quadratic integral.
+    """
+
+    def primitive(self, x: Tensor) -> Tensor:
+        a = self.alpha
+        y = torch.clamp(a * x, -1.0, 1.0)
+        return torch.where(y < 0, 0.5 * (1.0 + y) ** 2, 1.0 - 0.5 * (1.0 - y) ** 2)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return self.alpha * torch.clamp(1.0 - self.alpha * x.abs(), min=0.0)
+
+
+SURROGATES: dict[str, type[Surrogate]] = {
+    "rectangular": Rectangular,
+    "sigmoid": Sigmoid,
+    "arctan": ArcTan,
+    "triangle": Triangle,
+}
+
+
+def resolve_surrogate(surrogate: str | Surrogate, alpha: float | None = None) -> Surrogate:
+    """Build a fresh surrogate from its name, or return the given instance.
+
+    Args:
+        surrogate: One of ``"rectangular"``, ``"sigmoid"``, ``"arctan"``, ``"triangle"``, or
+            a :class:`Surrogate` instance.
+        alpha: Optional sharpness; the class default when ``None``.
+    """
+    if isinstance(surrogate, Surrogate):
+        return surrogate
+    if not isinstance(surrogate, str):
+        raise TypeError(
+            f"'surrogate' must be a name or a Surrogate, got {type(surrogate).__name__}"
+        )
+    cls = SURROGATES[check_choice(surrogate, tuple(SURROGATES), "surrogate")]
+    return cls() if alpha is None else cls(alpha)

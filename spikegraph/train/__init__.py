@@ -1,0 +1,26 @@
+"""Training loops and experiment runners for node classification."""
+
+from spikegraph.train.experiment import RunRecord, Summary, machine_info, run_node_classification
+from spikegraph.train.trainer import (
+    TrainConfig,
+    TrainResult,
+    accuracies,
+    check_node_data,
+    fit,
+    full_batch_step,
+    predict,
+)
+
+__all__ = [
+    "RunRecord",
+    "Summary",
+    "TrainConfig",
+    "TrainResult",
+    "accuracies",
+    "check_node_data",
+    "fit",
+    "full_batch_step",
+    "machine_info",
+    "predict",
+    "run_node_classification",
+]
