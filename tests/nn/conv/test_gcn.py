@@ -8,6 +8,9 @@ from torch_geometric.utils import to_dense_adj, to_torch_coo_tensor, to_torch_cs
 from spikegraph.nn import LIF, STFN, SpikingGCNConv, stfn
 from spikegraph.nn.conv import bipartite_gcn_norm
 
+# PyG's spmm converts a COO adj_t to CSR with a warning; COO input is tested on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:Converting sparse tensor to CSR format")
+
 N, F_IN, F_OUT, T = 6, 5, 4, 3
 
 
