@@ -339,7 +339,8 @@ class LIF(nn.Module):
         detach_reset: bool = False,
     ) -> None:
         super().__init__()
-        check_positive(tau, "tau")
+        if tau != float("inf"):  # tau=inf is the documented integrate-and-fire neuron
+            check_positive(tau, "tau")
         if tau < 1.0:
             raise ValueError(
                 f"'tau' must be >= 1 so that the decay 1 - 1/tau is in [0, 1), got {tau}"
