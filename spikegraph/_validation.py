@@ -43,6 +43,9 @@ def check_features(x: Tensor, name: str = "x") -> Tensor:
         raise TypeError(f"'{name}' must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"'{name}' must be a floating-point tensor, got dtype {x.dtype}")
+    if x.layout != torch.strided:  # sparse features: check the stored values
+        check_features(x.values(), f"{name} (stored values of a sparse tensor)")
+        return x
     # One reduction: NaN and +-inf propagate into the sum; only if it is not finite (or a huge
     # finite sum overflowed) are the entries themselves inspected.
     if x.numel() > 0 and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):

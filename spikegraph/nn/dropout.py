@@ -15,7 +15,7 @@ def temporal_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     ``T * N * F`` random numbers also makes it ``T`` times cheaper.
 
     Args:
-        x: ``[T, N, F]`` spike train or static ``[N, F]``.
+        x: ``[T, N, F]`` spike train or static ``[N, F]`` (dense or sparse CSR).
         p: Drop probability in ``[0, 1)``.
         training: Identity when ``False``.
     """
@@ -23,5 +23,10 @@ def temporal_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return x
     if not 0.0 <= p < 1.0:
         raise ValueError(f"'p' must be in [0, 1), got {p}")
+    if x.layout == torch.sparse_csr:  # static sparse features: drop stored entries
+        values = x.values()
+        keep = torch.rand(values.shape, device=x.device) >= p
+        values = values * (keep.to(values.dtype) * (1.0 / (1.0 - p)))
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
     keep = torch.rand(x.shape[-2:], device=x.device) >= p
     return x * (keep.to(x.dtype) * (1.0 / (1.0 - p)))
