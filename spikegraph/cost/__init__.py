@@ -7,14 +7,14 @@ updates, readout), priced by an :class:`EnergyProfile` (default: 45 nm, Horowitz
 2014). The counting convention is in :mod:`spikegraph.cost.rules` and ``docs/cost.md``.
 """
 
-from spikegraph.cost.counter import BINARY_INPUT, Counter, count, energy_of
+from spikegraph.cost.counter import EXECUTIONS, Counter, count, energy_of
 from spikegraph.cost.energy import PROFILES, EnergyProfile, get_profile
 from spikegraph.cost.folding import FoldedSTFN, fold_stfn, folded_lif
 from spikegraph.cost.report import KINDS, Comparison, LayerRow, Report, Totals
 from spikegraph.cost.rules import Ops
 
 __all__ = [
-    "BINARY_INPUT",
+    "EXECUTIONS",
     "KINDS",
     "PROFILES",
     "Comparison",

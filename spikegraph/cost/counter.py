@@ -43,7 +43,7 @@ from spikegraph.nn.tdbn import TemporalBatchNorm
 
 log = logging.getLogger(__name__)
 
-BINARY_INPUT = ("auto", "ac", "mac")
+EXECUTIONS = ("auto", "event", "dense")
 #: Message-passing layers whose arithmetic the counter has been checked on, in closed form.
 VALIDATED_LAYERS = (GCNConv, GATConv, SAGEConv, SpikingGCNConv, SpikingGATConv)
 #: Parameters of a message-passing layer whose arithmetic the counter covers.
@@ -91,11 +91,12 @@ class Counter:
     Args:
         model: Any :class:`torch.nn.Module`: spikegraph's spiking layers and models, PyG's
             ``GCN``, ``GAT``, ``GraphSAGE`` and their layers, or a module built from them.
-        binary_input: How a binary (0/1) input to a synaptic transform or an unweighted
-            aggregation is counted: ``"ac"`` as spikes (one AC per spike and output),
-            ``"mac"`` as dense values (MACs for every entry), ``"auto"`` (default) as spikes
-            if the model contains LIF neurons (it runs on event-driven hardware) and as dense
-            values otherwise (an ordinary model on dense hardware).
+        execution: The hardware the count assumes. ``"event"``: event-driven (neuromorphic):
+            a binary (0/1) input to a synaptic transform or an unweighted aggregation is
+            counted as spikes (one AC per spike and output), and zero messages are not sent.
+            ``"dense"``: every entry is computed, with MACs, as on a GPU or an ordinary
+            accelerator. ``"auto"`` (default): event-driven if the model contains LIF neurons,
+            dense otherwise.
         fold_norm: Count STFN folded into per-neuron thresholds and inference-mode batch
             norms folded into the weights, as deployed hardware would
             (:mod:`spikegraph.cost.folding`).
@@ -112,21 +113,21 @@ class Counter:
         self,
         model: nn.Module,
         *,
-        binary_input: str = "auto",
+        execution: str = "auto",
         fold_norm: bool = False,
         profile: str | EnergyProfile = "45nm",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
-        check_choice(binary_input, BINARY_INPUT, "binary_input")
+        check_choice(execution, EXECUTIONS, "execution")
         if not isinstance(fold_norm, bool):
             raise TypeError(f"'fold_norm' must be a bool, got {fold_norm!r}")
         self.model = model
-        self.binary_input = binary_input
+        self.execution = execution
         self.fold_norm = fold_norm
         self.profile = get_profile(profile)
         has_neurons = any(isinstance(m, LIF) for m in model.modules())
-        self.spikes_as_acs = binary_input == "ac" or (binary_input == "auto" and has_neurons)
+        self.event = execution == "event" or (execution == "auto" and has_neurons)
         self._ops: dict[tuple[str, str], rules.Ops] = {}
         self._warnings: dict[str, None] = {}
         self._handles: list[Any] = []
@@ -157,7 +158,7 @@ class Counter:
 
     def _linear_hook(self, name: str) -> Callable:
         def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
-            ops = rules.transform_ops(inputs[0], output.size(-1), self.spikes_as_acs)
+            ops = rules.transform_ops(inputs[0], output.size(-1), self.event)
             self._add(name, "transform", ops)
             if getattr(module, "bias", None) is not None:
                 self._add(name, "bias", rules.bias_ops(output.numel()))
@@ -175,7 +176,7 @@ class Counter:
                 )
                 reduce = "sum"
             weighted = output is not inputs[0].get("x_j")
-            ops = rules.aggregation_ops(output, weighted, reduce, self.spikes_as_acs)
+            ops = rules.aggregation_ops(output, weighted, reduce, self.event)
             self._add(name, "aggregation", ops)
 
         return hook
@@ -202,9 +203,7 @@ class Counter:
             reduce = _reduce(module) or "sum"
             # SAGEConv drops the values of adj_t inside message_and_aggregate.
             weighted = not isinstance(module, SAGEConv) and rules.is_weighted(adj)
-            ops = rules.fused_aggregation_ops(
-                adj, x, module.node_dim, weighted, reduce, self.spikes_as_acs
-            )
+            ops = rules.fused_aggregation_ops(adj, x, module.node_dim, weighted, reduce, self.event)
             self._add(name, "aggregation", ops)
             if reduce == "mean":
                 self._add(name, "aggregation", rules.mean_ops(output))
@@ -427,7 +426,7 @@ class Counter:
             num_nodes=int(num_nodes),
             num_forwards=int(num_forwards),
             model=type(self.model).__name__,
-            options={"binary_input": self.binary_input, "fold_norm": self.fold_norm},
+            options={"execution": self.execution, "fold_norm": self.fold_norm},
             warnings=tuple(self._warnings),
         )
 
@@ -436,7 +435,7 @@ def count(
     model: nn.Module,
     *inputs: Any,
     forward: str | Callable | None = None,
-    binary_input: str = "auto",
+    execution: str = "auto",
     fold_norm: bool = False,
     profile: str | EnergyProfile = "45nm",
     num_nodes: int | None = None,
@@ -453,7 +452,7 @@ def count(
         *inputs: Positional arguments of the forward pass (``x, edge_index, ...``).
         forward: The method to run instead of ``model(...)``: a name
             (``"forward_blocks"`` for sampled blocks) or a callable.
-        binary_input: ``"auto"``, ``"ac"`` or ``"mac"`` (see :class:`Counter`).
+        execution: ``"auto"``, ``"event"`` or ``"dense"`` (see :class:`Counter`).
         fold_norm: Count STFN / batch norm folded for inference (see :class:`Counter`).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
         num_nodes: Nodes predicted, for the energy per node (default: rows of the output).
@@ -474,7 +473,7 @@ def count(
         fn = forward
     else:
         raise TypeError(f"'forward' must be a method name or a callable, got {forward!r}")
-    with Counter(model, binary_input=binary_input, fold_norm=fold_norm, profile=profile) as c:
+    with Counter(model, execution=execution, fold_norm=fold_norm, profile=profile) as c:
         output = fn(*inputs, **kwargs)
     nodes = _nodes_of(output) if num_nodes is None else num_nodes
     return c.report(num_nodes=nodes, num_forwards=1)
@@ -484,7 +483,7 @@ def energy_of(
     model: nn.Module,
     data: Any,
     profile: str | EnergyProfile = "45nm",
-    binary_input: str = "auto",
+    execution: str = "auto",
     fold_norm: bool = False,
 ) -> dict[str, Any]:
     """Energy of one full-graph inference of ``model`` on ``data``, as a flat dict.
@@ -496,12 +495,12 @@ def energy_of(
         model: Any model with ``forward(x, edge_index[, edge_weight])``.
         data: A PyG ``Data`` with ``x`` and ``edge_index`` (``edge_weight`` is used if present).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
-        binary_input: See :class:`Counter`.
+        execution: See :class:`Counter`.
         fold_norm: See :class:`Counter`.
 
     Returns:
         ``energy_pj``, ``energy_per_node_pj``, ``acs``, ``macs``, ``synaptic_ops``,
-        ``spikes``, ``firing_rates``, ``profile``, ``profile_source``, ``binary_input``,
+        ``spikes``, ``firing_rates``, ``profile``, ``profile_source``, ``execution``,
         ``fold_norm``.
     """
     args = [data.x, data.edge_index]
@@ -511,9 +510,7 @@ def energy_of(
     model.eval()
     try:
         with torch.no_grad():
-            report = count(
-                model, *args, binary_input=binary_input, fold_norm=fold_norm, profile=profile
-            )
+            report = count(model, *args, execution=execution, fold_norm=fold_norm, profile=profile)
     finally:
         model.train(was_training)
     t = report.total
@@ -527,9 +524,9 @@ def energy_of(
         "firing_rates": report.firing_rates(),
         "profile": report.profile.name,
         "profile_source": report.profile.source,
-        "binary_input": binary_input,
+        "execution": execution,
         "fold_norm": fold_norm,
     }
 
 
-__all__ = ["BINARY_INPUT", "VALIDATED_LAYERS", "Counter", "count", "energy_of"]
+__all__ = ["EXECUTIONS", "VALIDATED_LAYERS", "Counter", "count", "energy_of"]

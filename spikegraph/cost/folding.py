@@ -64,7 +64,7 @@ def fold_stfn(current: Tensor, norm: STFN) -> FoldedSTFN:
     inv_std = torch.rsqrt(var + norm.eps)
     if current.dim() == 3:
         mean, inv_std = mean[0], inv_std[0]
-    lam = norm.weight if norm.affine else torch.ones_like(current[..., 0, :])
+    lam = norm.weight if norm.affine else current.new_ones(current.size(-1))
     gamma = norm.bias if norm.affine else torch.zeros_like(lam)
     if bool((lam == 0).any()):
         k = int((lam == 0).nonzero()[0])

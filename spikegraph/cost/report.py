@@ -155,7 +155,7 @@ class Report:
         num_nodes: Nodes predicted (rows of the output), for the energy per node.
         num_forwards: Forward passes counted (1 for :func:`~spikegraph.cost.count`).
         model: Name of the model, for tables.
-        options: Counting options (``binary_input``, ``fold_norm``, ...).
+        options: Counting options (``execution``, ``fold_norm``).
         warnings: Things the counter could not count or vouch for.
     """
 

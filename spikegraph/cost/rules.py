@@ -9,15 +9,16 @@ them. The convention each rule implements is written out in its docstring and in
 ``docs/cost.md``; in short (``T'`` is the number of distinct time steps a tensor holds: 1 for
 a static ``[N, F]`` input, ``T`` for a spike train ``[T, N, F]``):
 
-======================  ==========================================  =====================
-operation               binary (spike) input                        real-valued input
-======================  ==========================================  =====================
-synaptic transform      ``nnz(spikes) * F_out`` ACs                 ``T' N F_in F_out``
-                                                                    MACs
-edge aggregation        ``nnz(messages)`` ACs (unweighted sum)      one MAC per message
-                                                                    entry
-bias / root addition    one AC per output entry                     same
-======================  ==========================================  =====================
+========================  ======================================  ======================
+operation                 event-driven (spiking models)           dense (ordinary models)
+========================  ======================================  ======================
+synaptic transform        binary input: ``nnz(x) * F_out`` ACs;   ``T' N F_in F_out``
+                          real input: ``T' N F_in F_out`` MACs    MACs
+edge aggregation          unweighted spikes: ``nnz`` ACs;         one MAC per message
+                          otherwise one MAC per non-zero message  entry
+                          entry
+bias / root addition      one AC per output entry                 same
+========================  ======================================  ======================
 """
 
 from __future__ import annotations
@@ -79,16 +80,16 @@ def spike_count(x: Tensor) -> int | None:
     return nnz if nnz == ones else None
 
 
-def transform_ops(x: Tensor, out_features: int, spikes_as_acs: bool) -> Ops:
+def transform_ops(x: Tensor, out_features: int, event: bool) -> Ops:
     r"""A synaptic transform :math:`x W^\top` (a ``Linear`` layer).
 
-    Binary input, when ``spikes_as_acs``: each spike adds one weight to each of the
-    ``out_features`` outputs, ``nnz(x) * out_features`` ACs. Otherwise every input entry is
-    multiplied into every output, ``x.numel() * out_features`` MACs; ``x.numel()`` holds
+    Binary input on event-driven hardware (``event``): each spike adds one weight to each of
+    the ``out_features`` outputs, ``nnz(x) * out_features`` ACs. Otherwise every input entry
+    is multiplied into every output, ``x.numel() * out_features`` MACs; ``x.numel()`` holds
     every row of ``x`` that was computed, so a static ``[N, F]`` input is counted once and a
     ``[T, N, F]`` input ``T`` times. The bias is counted by :func:`bias_ops`.
     """
-    if spikes_as_acs:
+    if event:
         spikes = spike_count(x)
         if spikes is not None:
             return Ops(acs=spikes * out_features, spikes_in=spikes, inputs=x.numel())
@@ -100,28 +101,38 @@ def bias_ops(entries: int) -> Ops:
     return Ops(acs=int(entries))
 
 
-def aggregation_ops(messages: Tensor, weighted: bool, reduce: str, spikes_as_acs: bool) -> Ops:
+def _check_reduce(reduce: str) -> None:
+    if reduce not in REDUCES:
+        raise ValueError(f"Unknown reduce {reduce!r}; expected one of {list(REDUCES)}")
+
+
+def aggregation_ops(messages: Tensor, weighted: bool, reduce: str, event: bool) -> Ops:
     """Aggregating ``messages`` (one entry per edge, feature, and step or head) at the targets.
 
-    - Unweighted binary messages (when ``spikes_as_acs``): only the spikes are accumulated,
-      ``nnz(messages)`` ACs.
-    - Otherwise, for ``sum``/``mean``: one MAC per message entry, which pays for the edge
-      weighting (``w_ij * x_j``) when there is one. Real-valued unweighted messages are also
-      counted as MACs, following the issue's convention.
-    - ``max``/``min``: one comparison (AC) per message entry (per spike if binary).
-    - ``mul``: one MAC per message entry.
+    Dense hardware (``event=False``) processes every message entry: for ``sum``/``mean`` one
+    MAC each, which pays for the edge weighting ``w_ij * x_j`` when there is one (real-valued
+    unweighted messages are also counted as MACs, the issue's convention); for ``max``/``min``
+    one comparison (AC) each; for ``mul`` one MAC each.
+
+    Event-driven hardware (``event=True``) only sends messages that exist: an entry that is
+    exactly zero (a source that did not spike at that step, so :math:`W s_j = 0`) costs
+    nothing. Unweighted binary messages are pure spikes: one AC per spike. Otherwise one MAC
+    (``max``/``min``: one AC) per non-zero entry. ``mul`` always counts every entry (a zero
+    changes a product).
 
     The division of a mean is counted by :func:`mean_ops`.
     """
-    if reduce not in REDUCES:
-        raise ValueError(f"Unknown reduce {reduce!r}; expected one of {list(REDUCES)}")
-    if not weighted and spikes_as_acs and reduce != "mul":
+    _check_reduce(reduce)
+    if not event or reduce == "mul":
+        n = messages.numel()
+        return Ops(acs=n) if reduce in ("max", "min") else Ops(macs=n)
+    if not weighted:
         spikes = spike_count(messages)
         if spikes is not None:
             return Ops(acs=spikes, spikes_in=spikes, inputs=messages.numel())
-    if reduce in ("max", "min"):
-        return Ops(acs=messages.numel())
-    return Ops(macs=messages.numel())
+    with torch.no_grad():
+        sent = int(torch.count_nonzero(messages))
+    return Ops(acs=sent) if reduce in ("max", "min") else Ops(macs=sent)
 
 
 def mean_ops(aggregated: Tensor) -> Ops:
@@ -148,32 +159,30 @@ def is_weighted(adj) -> bool:
 
 
 def fused_aggregation_ops(
-    adj, x: Tensor, node_dim: int, weighted: bool, reduce: str, spikes_as_acs: bool
+    adj, x: Tensor, node_dim: int, weighted: bool, reduce: str, event: bool
 ) -> Ops:
-    """Aggregation through a sparse product ``adj_t @ x`` (``message_and_aggregate``).
+    r"""Aggregation through a sparse product ``adj_t @ x`` (``message_and_aggregate``).
 
-    The same rule as :func:`aggregation_ops`, on the messages the product implies: one per
-    stored entry ``(i, j)`` of ``adj_t`` and per entry of ``x_j`` (its features, and its time
-    steps or heads). For unweighted binary ``x`` the ACs are
-    :math:`\\sum_j \\mathrm{deg}_{out}(j)\\, \\mathrm{nnz}(x_j)`.
+    The rule of :func:`aggregation_ops` applied to the messages the product implies: one per
+    stored entry ``(i, j)`` of ``adj_t`` and entry of ``x_j`` (its features, and its time
+    steps or heads). On event-driven hardware only non-zero entries of ``x_j`` are sent,
+    :math:`\sum_j \mathrm{deg}_{out}(j)\, \mathrm{nnz}(x_j)` messages.
     """
-    if reduce not in REDUCES:
-        raise ValueError(f"Unknown reduce {reduce!r}; expected one of {list(REDUCES)}")
+    _check_reduce(reduce)
     src, _, num_src = _adjacency(adj)
-    num_entries = src.numel()
-    per_node = x.numel() // max(x.size(node_dim), 1)
-    if not weighted and spikes_as_acs and reduce != "mul":
-        spikes = spike_count(x)
-        if spikes is not None:
-            with torch.no_grad():
-                rows = x.movedim(node_dim, 0).reshape(x.size(node_dim), -1)
-                per_src = torch.count_nonzero(rows, dim=1)
-                degree = torch.bincount(src, minlength=num_src)[: rows.size(0)]
-                events = int((degree * per_src).sum())
-            return Ops(acs=events, spikes_in=events, inputs=num_entries * per_node)
-    if reduce in ("max", "min"):
-        return Ops(acs=num_entries * per_node)
-    return Ops(macs=num_entries * per_node)
+    num_nodes = x.size(node_dim)
+    if not event or reduce == "mul":
+        n = src.numel() * (x.numel() // max(num_nodes, 1))
+        return Ops(acs=n) if reduce in ("max", "min") else Ops(macs=n)
+    binary = not weighted and spike_count(x) is not None
+    with torch.no_grad():
+        rows = x.movedim(node_dim, 0).reshape(num_nodes, -1)
+        per_src = torch.count_nonzero(rows, dim=1)
+        degree = torch.bincount(src, minlength=num_src)[:num_nodes]
+        sent = int((degree * per_src).sum())
+    if binary:
+        return Ops(acs=sent, spikes_in=sent, inputs=src.numel() * rows.size(1))
+    return Ops(acs=sent) if reduce in ("max", "min") else Ops(macs=sent)
 
 
 def attention_node_ops(h_src: Tensor, h_dst: Tensor | None) -> Ops:
