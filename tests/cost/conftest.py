@@ -28,3 +28,24 @@ def spike_train(shape: tuple[int, ...], spikes: int, seed: int = 0) -> torch.Ten
 @pytest.fixture
 def edge_index() -> torch.Tensor:
     return undirected_edges()
+
+
+def node_data(num_nodes: int = 30, num_features: int = 8, seed: int = 0):
+    """A small two-class graph with binary features and train/val/test masks."""
+    from torch_geometric.data import Data
+
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_nodes) % 2
+    same = y.view(-1, 1) == y.view(1, -1)
+    adj = torch.rand(num_nodes, num_nodes, generator=gen) < torch.where(same, 0.3, 0.03)
+    adj = torch.triu(adj, diagonal=1)
+    edge_index = (adj | adj.t()).nonzero().t().contiguous()
+    centers = (torch.rand(2, num_features, generator=gen) < 0.5).float()
+    x = (centers[y] + (torch.rand(num_nodes, num_features, generator=gen) < 0.15).float()) % 2
+    perm = torch.randperm(num_nodes, generator=gen)
+    masks = {}
+    for name, idx in (("train", perm[:15]), ("val", perm[15:22]), ("test", perm[22:])):
+        m = torch.zeros(num_nodes, dtype=torch.bool)
+        m[idx] = True
+        masks[f"{name}_mask"] = m
+    return Data(x=x, edge_index=edge_index, y=y, **masks)
