@@ -15,6 +15,7 @@ skips its hooks under ``torch.compile`` and TorchScript).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -132,6 +133,7 @@ class Counter:
         self._warnings: dict[str, None] = {}
         self._handles: list[Any] = []
         self._decode_wrapped: list[nn.Module] = []
+        self._spikes: dict[int, tuple[weakref.ref, int, int]] = {}
         self._forwards = 0
         self._nodes = 0
         self._active = False
@@ -151,14 +153,27 @@ class Counter:
         """Forget everything counted so far."""
         self._ops.clear()
         self._warnings.clear()
+        self._spikes.clear()
         self._forwards = 0
         self._nodes = 0
 
     # -- hooks ---------------------------------------------------------------------------
 
+    def _remember_spikes(self, spikes: Tensor, count: int) -> None:
+        """Note that ``spikes`` (a neuron output) holds ``count`` spikes."""
+        self._spikes[id(spikes)] = (weakref.ref(spikes), spikes._version, count)
+
+    def _known_spikes(self, x: Tensor) -> int | None:
+        """The spike count of ``x`` if it is an unmodified neuron output seen before."""
+        entry = self._spikes.get(id(x))
+        if entry is not None and entry[0]() is x and entry[1] == x._version:
+            return entry[2]
+        return None
+
     def _linear_hook(self, name: str) -> Callable:
         def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
-            ops = rules.transform_ops(inputs[0], output.size(-1), self.event)
+            x = inputs[0]
+            ops = rules.transform_ops(x, output.size(-1), self.event, self._known_spikes(x))
             self._add(name, "transform", ops)
             if getattr(module, "bias", None) is not None:
                 self._add(name, "bias", rules.bias_ops(output.numel()))
@@ -260,7 +275,9 @@ class Counter:
 
     def _neuron_hook(self, name: str) -> Callable:
         def hook(module: LIF, inputs: tuple, output: Tensor) -> None:
-            self._add(name, "neuron", rules.neuron_ops(output, module.decay, module.reset))
+            ops = rules.neuron_ops(output, module.decay, module.reset)
+            self._remember_spikes(output, ops.spikes_out)
+            self._add(name, "neuron", ops)
 
         return hook
 
@@ -377,6 +394,7 @@ class Counter:
             if "decode" in model.__dict__:
                 del model.__dict__["decode"]
         self._decode_wrapped.clear()
+        self._spikes.clear()
         self._active = False
 
     # -- result --------------------------------------------------------------------------

@@ -69,18 +69,48 @@ class Ops:
         return self
 
 
-def spike_count(x: Tensor) -> int | None:
-    """``nnz(x)`` if every entry of ``x`` is 0 or 1 (a spike tensor), else ``None``.
+#: Below this many entries, a float32 sum of zeros and ones is exact (every partial sum is an
+#: integer below 2**24); above it, non-zeros are counted one by one.
+_EXACT_SUM = 2**24
+_CHUNK = 2**20
 
-    Two reductions (non-zeros, ones); a tensor is binary exactly when they agree.
-    """
+
+def nonzeros(spikes: Tensor) -> int:
+    """Number of ones in a tensor known to hold only zeros and ones (fast: one sum)."""
     with torch.no_grad():
-        nnz = int(torch.count_nonzero(x))
-        ones = int(torch.count_nonzero(x == 1)) if nnz else 0
-    return nnz if nnz == ones else None
+        if spikes.numel() < _EXACT_SUM and spikes.dtype in (torch.float32, torch.float64):
+            return int(spikes.sum())
+        return int(torch.count_nonzero(spikes))
 
 
-def transform_ops(x: Tensor, out_features: int, event: bool) -> Ops:
+def spike_count(x: Tensor) -> int | None:
+    r"""``nnz(x)`` if every entry of ``x`` is 0 or 1 (a spike tensor), else ``None``.
+
+    Exact and cheap: the range ``[0, 1]`` comes from one min/max pass; inside it, ``x`` is
+    binary exactly when :math:`\sum x (1 - x) = 0`, since every term is non-negative and
+    strictly positive for :math:`0 < x < 1` (also in floating point: neither factor rounds to
+    zero, and a sum of non-negative numbers is zero only if all are).
+    """
+    if not x.is_floating_point():
+        raise TypeError(f"spike_count needs a floating-point tensor, got dtype {x.dtype}")
+    if x.numel() == 0:
+        return 0
+    with torch.no_grad():
+        lo, hi = (float(v) for v in torch.aminmax(x))
+        if lo < 0.0 or hi > 1.0 or lo != lo:  # out of range, or NaN
+            return None
+        if hi == 0.0:
+            return 0
+        # In chunks: a small temporary is much cheaper than one the size of x.
+        for chunk in x.reshape(-1).split(_CHUNK):
+            if float(torch.dot(chunk, 1.0 - chunk)) != 0.0:
+                return None
+    return nonzeros(x)
+
+
+def transform_ops(
+    x: Tensor, out_features: int, event: bool, known_spikes: int | None = None
+) -> Ops:
     r"""A synaptic transform :math:`x W^\top` (a ``Linear`` layer).
 
     Binary input on event-driven hardware (``event``): each spike adds one weight to each of
@@ -88,9 +118,11 @@ def transform_ops(x: Tensor, out_features: int, event: bool) -> Ops:
     is multiplied into every output, ``x.numel() * out_features`` MACs; ``x.numel()`` holds
     every row of ``x`` that was computed, so a static ``[N, F]`` input is counted once and a
     ``[T, N, F]`` input ``T`` times. The bias is counted by :func:`bias_ops`.
+    ``known_spikes`` is ``nnz(x)`` when ``x`` is known to be a spike tensor (the output of
+    LIF neurons), which saves checking it.
     """
     if event:
-        spikes = spike_count(x)
+        spikes = spike_count(x) if known_spikes is None else known_spikes
         if spikes is not None:
             return Ops(acs=spikes * out_features, spikes_in=spikes, inputs=x.numel())
     return Ops(macs=x.numel() * out_features)
@@ -224,8 +256,7 @@ def neuron_ops(spikes: Tensor, decay: float, reset: str) -> Ops:
     """
     steps = spikes.size(0)
     neurons = spikes.numel() // max(steps, 1)
-    with torch.no_grad():
-        fired = int(torch.count_nonzero(spikes))
+    fired = nonzeros(spikes)
     charges = (steps - 1) * neurons
     ops = Ops(acs=steps * neurons, spikes_out=fired, neuron_steps=steps * neurons)
     if decay == 1.0:
@@ -312,6 +343,7 @@ __all__ = [
     "is_weighted",
     "mean_ops",
     "neuron_ops",
+    "nonzeros",
     "readout_ops",
     "spike_count",
     "stfn_ops",
