@@ -12,6 +12,19 @@ def test_spike_count():
     assert rules.spike_count(torch.tensor([0.0, 2.0])) is None
     assert rules.spike_count(torch.tensor([1.0, 0.5])) is None
     assert rules.spike_count(torch.tensor([-1.0, 1.0])) is None
+    # values a rounding-prone check would miss: just below 1, the smallest positive float
+    assert rules.spike_count(torch.tensor([0.0, 1.0, 1.0 - 2.0**-24])) is None
+    assert rules.spike_count(torch.tensor([0.0, 1.0, 1.4e-45])) is None
+    assert rules.spike_count(torch.tensor([0.0, 1.0, float("nan")])) is None
+    big = torch.zeros(3 * 2**20 + 5)
+    big[::7] = 1.0
+    assert rules.spike_count(big) == int((big == 1).sum())
+    big[-1] = 0.5  # in the last chunk
+    assert rules.spike_count(big) is None
+    strided = torch.tensor([[1.0, 0.0], [1.0, 1.0]]).t()  # not contiguous
+    assert rules.spike_count(strided) == 3
+    with pytest.raises(TypeError, match="needs a floating-point tensor, got dtype torch.int64"):
+        rules.spike_count(torch.tensor([0, 1]))
 
 
 def test_transform_ops():
