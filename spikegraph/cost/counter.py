@@ -31,6 +31,7 @@ from torch_geometric.nn.aggr import (
     SumAggregation,
 )
 from torch_geometric.nn.dense.linear import Linear as PygLinear
+from torch_geometric.utils import is_sparse
 
 from spikegraph._validation import check_choice
 from spikegraph.cost import rules
@@ -134,6 +135,7 @@ class Counter:
         self._handles: list[Any] = []
         self._decode_wrapped: list[nn.Module] = []
         self._spikes: dict[int, tuple[weakref.ref, int, int]] = {}
+        self._pending: dict[int, tuple[Tensor, Tensor]] = {}
         self._forwards = 0
         self._nodes = 0
         self._active = False
@@ -191,8 +193,30 @@ class Counter:
                 )
                 reduce = "sum"
             weighted = output is not inputs[0].get("x_j")
-            ops = rules.aggregation_ops(output, weighted, reduce, self.event)
+            pending = self._pending.pop(id(module), None)
+            if self.event and pending is not None:
+                x, src = pending
+                ops = rules.sent_aggregation_ops(x, src, module.node_dim, weighted, reduce)
+            else:
+                ops = rules.aggregation_ops(output, weighted, reduce, self.event)
             self._add(name, "aggregation", ops)
+
+        return hook
+
+    def _pre_propagate_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple) -> None:
+            # Event-driven counts of the messages come cheaper from the source features
+            # (N rows) than from the messages (E rows); keep what the message hook needs.
+            self._pending.pop(id(module), None)
+            edge_index, _, kwargs = inputs
+            if not self.event or module.decomposed_layers != 1 or is_sparse(edge_index):
+                return
+            x = kwargs.get("x")
+            if isinstance(x, (tuple, list)):
+                x = x[0]
+            if isinstance(x, Tensor) and isinstance(edge_index, Tensor):
+                row = 0 if module.flow == "source_to_target" else 1
+                self._pending[id(module)] = (x, edge_index[row])
 
         return hook
 
@@ -370,6 +394,7 @@ class Counter:
 
     def _register_message_passing(self, name: str, module: MessagePassing) -> None:
         self._handles += [
+            module.register_propagate_forward_pre_hook(self._pre_propagate_hook(name)),
             module.register_message_forward_hook(self._message_hook(name)),
             module.register_aggregate_forward_hook(self._aggregate_hook(name)),
             module.register_message_and_aggregate_forward_hook(self._fused_hook(name)),
@@ -395,6 +420,7 @@ class Counter:
                 del model.__dict__["decode"]
         self._decode_wrapped.clear()
         self._spikes.clear()
+        self._pending.clear()
         self._active = False
 
     # -- result --------------------------------------------------------------------------

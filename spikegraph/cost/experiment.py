@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch_geometric.data import Data
 
 from spikegraph.cost.counter import count
@@ -68,6 +69,8 @@ class ModelCost:
         model_options: Constructor options given on top of the registry defaults.
         train_options: :class:`~spikegraph.train.TrainConfig` fields used.
         report: Operation counts and energy of one eval-mode forward pass on the full graph.
+        model: The counted model (in eval mode), to count again under other settings; not
+            serialised.
     """
 
     name: str
@@ -79,6 +82,7 @@ class ModelCost:
     model_options: dict[str, Any]
     train_options: dict[str, Any]
     report: Report
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +172,7 @@ def model_cost(
         model_options=model_options,
         train_options=train_options,
         report=report,
+        model=model,
     )
 
 

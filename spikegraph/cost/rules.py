@@ -190,31 +190,52 @@ def is_weighted(adj) -> bool:
         return not bool((value == 1).all())
 
 
-def fused_aggregation_ops(
-    adj, x: Tensor, node_dim: int, weighted: bool, reduce: str, event: bool
-) -> Ops:
-    r"""Aggregation through a sparse product ``adj_t @ x`` (``message_and_aggregate``).
+def sent_aggregation_ops(x: Tensor, src: Tensor, node_dim: int, weighted: bool, reduce: str) -> Ops:
+    r"""Event-driven aggregation computed from the node side: the messages sent are the
+    non-zero entries of each source's features, once per outgoing edge,
+    :math:`\sum_j \mathrm{deg}_{out}(j)\, \mathrm{nnz}(x_j)`.
 
-    The rule of :func:`aggregation_ops` applied to the messages the product implies: one per
-    stored entry ``(i, j)`` of ``adj_t`` and entry of ``x_j`` (its features, and its time
-    steps or heads). On event-driven hardware only non-zero entries of ``x_j`` are sent,
-    :math:`\sum_j \mathrm{deg}_{out}(j)\, \mathrm{nnz}(x_j)` messages.
+    This is the count :func:`aggregation_ops` gives on the messages themselves (a message
+    entry ``w_ij x_j`` is sent exactly when ``x_j`` is non-zero), obtained from the
+    ``N``-sized source features instead of the ``E``-sized messages.
+
+    Args:
+        x: Source features, nodes along ``node_dim``.
+        src: Source node of every edge.
+        node_dim: The node dimension of ``x``.
+        weighted: Whether the messages carry edge weights.
+        reduce: The aggregation's reduction.
     """
     _check_reduce(reduce)
-    src, _, num_src = _adjacency(adj)
     num_nodes = x.size(node_dim)
-    if not event or reduce == "mul":
-        n = src.numel() * (x.numel() // max(num_nodes, 1))
-        return Ops(acs=n) if reduce in ("max", "min") else Ops(macs=n)
-    binary = not weighted and spike_count(x) is not None
     with torch.no_grad():
         rows = x.movedim(node_dim, 0).reshape(num_nodes, -1)
         per_src = torch.count_nonzero(rows, dim=1)
-        degree = torch.bincount(src, minlength=num_src)[:num_nodes]
+        degree = torch.bincount(src, minlength=num_nodes)[:num_nodes]
         sent = int((degree * per_src).sum())
-    if binary:
+    if reduce == "mul":
+        return Ops(macs=src.numel() * rows.size(1))
+    if not weighted and spike_count(x) is not None:
         return Ops(acs=sent, spikes_in=sent, inputs=src.numel() * rows.size(1))
     return Ops(acs=sent) if reduce in ("max", "min") else Ops(macs=sent)
+
+
+def fused_aggregation_ops(
+    adj, x: Tensor, node_dim: int, weighted: bool, reduce: str, event: bool
+) -> Ops:
+    """Aggregation through a sparse product ``adj_t @ x`` (``message_and_aggregate``).
+
+    The rule of :func:`aggregation_ops` applied to the messages the product implies: one per
+    stored entry ``(i, j)`` of ``adj_t`` and entry of ``x_j`` (its features, and its time
+    steps or heads); on event-driven hardware, only the non-zero entries of ``x_j`` are sent
+    (:func:`sent_aggregation_ops`).
+    """
+    _check_reduce(reduce)
+    src, _, _ = _adjacency(adj)
+    if not event:
+        n = src.numel() * (x.numel() // max(x.size(node_dim), 1))
+        return Ops(acs=n) if reduce in ("max", "min") else Ops(macs=n)
+    return sent_aggregation_ops(x, src, node_dim, weighted, reduce)
 
 
 def attention_node_ops(h_src: Tensor, h_dst: Tensor | None) -> Ops:
@@ -345,6 +366,7 @@ __all__ = [
     "neuron_ops",
     "nonzeros",
     "readout_ops",
+    "sent_aggregation_ops",
     "spike_count",
     "stfn_ops",
     "transform_ops",

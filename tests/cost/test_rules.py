@@ -23,7 +23,7 @@ def test_spike_count():
     assert rules.spike_count(big) is None
     strided = torch.tensor([[1.0, 0.0], [1.0, 1.0]]).t()  # not contiguous
     assert rules.spike_count(strided) == 3
-    with pytest.raises(TypeError, match="needs a floating-point tensor, got dtype torch.int64"):
+    with pytest.raises(TypeError, match=r"needs a floating-point tensor, got dtype torch\.int64"):
         rules.spike_count(torch.tensor([0, 1]))
 
 
