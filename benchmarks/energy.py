@@ -66,6 +66,7 @@ def to_markdown(record: dict) -> str:
     prof = record["profile"]
     acc = lambda k: f"{100 * s[k]['mean']:.2f} +- {100 * s[k]['std']:.2f}"  # noqa: E731
     uj = lambda k: f"{s[k]['mean'] / 1e6:.3f} +- {s[k]['std'] / 1e6:.3f}"  # noqa: E731
+    nj = lambda k: f"{s[k]['mean'] / 1e3:.3f}"  # noqa: E731
     ratio = lambda k: f"{s[k]['mean']:.4f} +- {s[k]['std']:.4f}"  # noqa: E731
     lines = [
         f"# Energy on {record['dataset']}: {sp} against {ordn}",
@@ -82,20 +83,21 @@ def to_markdown(record: dict) -> str:
         "forward pass on the full graph (all nodes); energy per node divides it by the "
         "number of nodes. Memory access is not counted (see docs/cost.md).",
         "",
-        "| model | counted as | test accuracy (%) | ACs | MACs | energy / inference (uJ) |",
-        "|---|---|---|---|---|---|",
+        "| model | counted as | test accuracy (%) | ACs | MACs | energy / inference (uJ) | "
+        "energy / node (nJ) |",
+        "|---|---|---|---|---|---|---|",
         f"| {sp} | event-driven | {acc('spiking_test_acc')} | "
         f"{s['spiking_acs']['mean']:,.0f} | {s['spiking_macs']['mean']:,.0f} | "
-        f"{uj('spiking_energy_pj')} |",
+        f"{uj('spiking_energy_pj')} | {nj('spiking_energy_per_node_pj')} |",
         f"| {sp} | event-driven, STFN folded | {acc('spiking_test_acc')} | "
         f"{s['spiking_folded_acs']['mean']:,.0f} | {s['spiking_folded_macs']['mean']:,.0f} | "
-        f"{uj('spiking_folded_energy_pj')} |",
+        f"{uj('spiking_folded_energy_pj')} | {nj('spiking_folded_energy_per_node_pj')} |",
         f"| {ordn} | dense | {acc('ordinary_test_acc')} | "
         f"{s['ordinary_acs']['mean']:,.0f} | {s['ordinary_macs']['mean']:,.0f} | "
-        f"{uj('ordinary_energy_pj')} |",
+        f"{uj('ordinary_energy_pj')} | {nj('ordinary_energy_per_node_pj')} |",
         f"| {ordn} | event-driven (sparse binary input) | {acc('ordinary_test_acc')} | "
         f"{s['ordinary_event_acs']['mean']:,.0f} | {s['ordinary_event_macs']['mean']:,.0f} | "
-        f"{uj('ordinary_event_energy_pj')} |",
+        f"{uj('ordinary_event_energy_pj')} | {nj('ordinary_event_energy_per_node_pj')} |",
         "",
         f"**Energy ratio {sp} / {ordn} ({prof['name']}): {ratio('ratio')}** "
         f"(spiking counted event-driven, {ordn} dense, as spiking-GNN papers do).",
