@@ -1,5 +1,6 @@
 """Datasets: Planetoid citation graphs (and OGB node-property graphs) from local files."""
 
+from spikegraph.datasets.ogb import OGB_NODE, load_ogb, ogb_accuracy
 from spikegraph.datasets.planetoid import (
     default_cache_dir,
     load_planetoid,
@@ -7,4 +8,13 @@ from spikegraph.datasets.planetoid import (
 )
 from spikegraph.datasets.registry import DATASETS, load_dataset
 
-__all__ = ["DATASETS", "default_cache_dir", "load_dataset", "load_planetoid", "resolve_root"]
+__all__ = [
+    "DATASETS",
+    "OGB_NODE",
+    "default_cache_dir",
+    "load_dataset",
+    "load_ogb",
+    "load_planetoid",
+    "ogb_accuracy",
+    "resolve_root",
+]

@@ -6,9 +6,10 @@ import os
 
 from torch_geometric.data import Data
 
+from spikegraph.datasets.ogb import OGB_NODE, load_ogb
 from spikegraph.datasets.planetoid import PLANETOID, load_planetoid
 
-DATASETS = tuple(PLANETOID.values())
+DATASETS = (*PLANETOID.values(), *OGB_NODE)
 
 
 def load_dataset(
@@ -19,8 +20,9 @@ def load_dataset(
     Args:
         name: One of :data:`DATASETS` (any case).
         root: Data root; see :func:`spikegraph.datasets.resolve_root`.
-        split: ``"public"`` or ``"full"`` for Planetoid.
-        **kwargs: Passed to the loader.
+        split: ``"public"`` or ``"full"`` for Planetoid; OGB datasets have only their
+            official split, ``"public"``.
+        **kwargs: Passed to the loader (``cache_dir`` ...).
 
     Returns:
         ``(data, num_classes)`` where ``data`` carries ``train_mask``, ``val_mask`` and
@@ -32,4 +34,10 @@ def load_dataset(
     if str(name).lower() in PLANETOID:
         dataset = load_planetoid(name, root, split, **kwargs)
         return dataset[0], dataset.num_classes
+    if str(name).lower() in OGB_NODE:
+        if split != "public":
+            raise ValueError(
+                f"{name} has only OGB's official split: use split='public', got {split!r}"
+            )
+        return load_ogb(name, root, **kwargs)
     raise ValueError(f"Unknown dataset {name!r}; expected one of {list(DATASETS)}")

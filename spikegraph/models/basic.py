@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
 from spikegraph._validation import check_choice, check_time_steps
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
+from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
 
 READOUTS = ("membrane", "rate")
@@ -44,7 +44,8 @@ class SpikingBasicGNN(nn.Module):
         hidden_channels: Hidden width.
         num_layers: Number of graph layers.
         out_channels: Output width (number of classes); ``hidden_channels`` when ``None``.
-        dropout: Dropout on the spikes between layers.
+        dropout: Dropout on the spikes between layers, one mask for all time steps
+            (:func:`~spikegraph.nn.dropout.temporal_dropout`).
         T: Number of time steps.
         encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
             features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
@@ -116,7 +117,7 @@ class SpikingBasicGNN(nn.Module):
         """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged."""
         if x.dim() == 2:
             x = self.encoder(x)
-        return F.dropout(x, self.input_dropout, self.training) if self.input_dropout else x
+        return temporal_dropout(x, self.input_dropout, self.training)
 
     def decode(self, out: Tensor) -> Tensor:
         """Average the output layer over time: ``[T, N, C] -> [N, C]``."""
@@ -129,7 +130,7 @@ class SpikingBasicGNN(nn.Module):
         return conv(x, edge_index, size=size)
 
     def _between(self, h: Tensor) -> Tensor:
-        return F.dropout(h, self.dropout, self.training) if self.dropout else h
+        return temporal_dropout(h, self.dropout, self.training)
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         """Class logits ``[N, C]`` for node features ``[N, F]`` or a spike train ``[T, N, F]``."""

@@ -21,10 +21,30 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from spikegraph._validation import check_choice, check_positive
-from spikegraph.nn.surrogate import Rectangular, Surrogate, resolve_surrogate
+from spikegraph._validation import check_choice, check_positive, check_time_steps
+from spikegraph.nn.surrogate import (
+    ArcTan,
+    Rectangular,
+    Sigmoid,
+    Surrogate,
+    Triangle,
+    resolve_surrogate,
+)
 
 RESETS = ("hard", "soft", "none")
+_RESET_CODES = {"hard": 0, "soft": 1, "none": 2}
+_SURROGATE_CODES = {Rectangular: 0, Sigmoid: 1, ArcTan: 2, Triangle: 3}
+
+
+def _kernel_applies(x: Tensor, v_init: Tensor | None, surrogate: Surrogate) -> bool:
+    """Whether the numba CPU kernels can run this call (else the torch implementation)."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and (v_init is None or (v_init.device.type == "cpu" and v_init.dtype == x.dtype))
+        and type(surrogate) in _SURROGATE_CODES
+        and x.numel() > 0
+    )
 
 
 def lif_step(
@@ -65,6 +85,171 @@ def lif_step(
     return spike, v
 
 
+class _LIFMultistepTorch(torch.autograd.Function):
+    """Fused multi-step LIF in torch operations, with a hand-written backward pass through time.
+
+    The forward pass records no autograd graph; it keeps the pre-reset potentials
+    :math:`V_t` and recomputes everything else in the backward pass, which runs the BPTT
+    recursion in reverse:
+
+    .. math::
+        \frac{\\partial L}{\\partial V_t} = \frac{\\partial L}{\\partial H_t} g'(V_t - V_{th})
+        + \frac{\\partial L}{\\partial \tilde V_t}
+          \frac{\\partial \tilde V_t}{\\partial V_t},\\qquad
+        \frac{\\partial L}{\\partial I_t} = \frac{\\partial L}{\\partial V_t},\\qquad
+        \frac{\\partial L}{\\partial \tilde V_{t-1}} = k \frac{\\partial L}{\\partial V_t}
+    """
+
+    @staticmethod
+    def forward(ctx, x, v_init, steps, decay, v_threshold, v_reset, reset, surrogate, detach_reset):
+        static = steps is not None
+        T = steps if static else x.size(0)
+        shape = x.shape if static else x.shape[1:]
+        spikes = x.new_empty((T, *shape))
+        potentials = x.new_empty((T, *shape))
+        v = v_init
+        for t in range(T):
+            xt = x if static else x[t]
+            h = xt if v is None else torch.add(xt, v, alpha=decay)
+            fired = h >= v_threshold
+            s = fired.to(x.dtype)
+            potentials[t] = h
+            spikes[t] = s
+            if reset == "hard":
+                v = h.masked_fill(fired, v_reset)
+            elif reset == "soft":
+                v = h - v_threshold * s
+            else:
+                v = h
+        ctx.save_for_backward(potentials, spikes)
+        ctx.static = static
+        ctx.has_v_init = v_init is not None
+        ctx.params = (decay, v_threshold, v_reset, reset, surrogate, detach_reset)
+        return spikes, v
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_v):
+        potentials, spikes = ctx.saved_tensors
+        decay, v_threshold, v_reset, reset, surrogate, detach_reset = ctx.params
+        T = potentials.size(0)
+        # Everything that does not depend on the recursion is computed for all steps at once:
+        # dL/dV_t = a_t + b_t * dL/dV~_t, with a_t = dL/dH_t g'_t and b_t = dV~_t/dV_t.
+        sg = surrogate.derivative(potentials - v_threshold)
+        a = grad_spikes * sg if grad_spikes is not None else torch.zeros_like(potentials)
+        if reset == "hard":
+            b = 1.0 - spikes
+            if not detach_reset:
+                b = b + (v_reset - potentials) * sg
+        elif reset == "soft" and not detach_reset:
+            b = 1.0 - v_threshold * sg
+        else:
+            b = None  # dV~/dV = 1
+        grad_x = a  # overwritten in place, step by step, from the last one back
+        g_v = grad_v
+        for t in range(T - 1, -1, -1):
+            if g_v is not None:
+                if b is None:
+                    grad_x[t] += g_v
+                else:
+                    grad_x[t].addcmul_(g_v, b[t])
+            g_v = grad_x[t] * decay
+        if ctx.static:
+            grad_x = grad_x.sum(dim=0)
+        grad_v_init = g_v if ctx.has_v_init else None
+        return grad_x, grad_v_init, None, None, None, None, None, None, None
+
+
+class _LIFMultistepCPU(torch.autograd.Function):
+    """The same as :class:`_LIFMultistepTorch`, with the numba kernels of
+    :mod:`spikegraph.nn._lif_kernels` (CPU, float32/float64, built-in surrogates)."""
+
+    @staticmethod
+    def forward(ctx, x, v_init, steps, decay, v_threshold, v_reset, reset, surrogate, detach_reset):
+        from spikegraph.nn import _lif_kernels as K
+
+        static = steps is not None
+        T = steps if static else x.size(0)
+        shape = x.shape if static else x.shape[1:]
+        xc = x.detach().contiguous()
+        x2 = xc.reshape(1 if static else T, -1)
+        M = x2.size(1)
+        vi = v_init.detach().reshape(-1).contiguous() if v_init is not None else x2.new_empty(1)
+        spikes = x.new_empty((T, *shape))
+        v_out = x.new_empty(shape)
+        K.lif_forward(
+            x2.numpy(),
+            static,
+            T,
+            vi.numpy(),
+            v_init is not None,
+            decay,
+            v_threshold,
+            v_reset,
+            _RESET_CODES[reset],
+            spikes.view(T, M).numpy(),
+            v_out.view(M).numpy(),
+        )
+        ctx.save_for_backward(xc, vi)
+        ctx.meta = (
+            static,
+            T,
+            v_init is not None,
+            decay,
+            v_threshold,
+            v_reset,
+            reset,
+            surrogate,
+            detach_reset,
+            shape,
+        )
+        return spikes, v_out
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_v):
+        from spikegraph.nn import _lif_kernels as K
+
+        xc, vi = ctx.saved_tensors
+        static, T, has_v, decay, v_th, v_reset, reset, surrogate, detach, shape = ctx.meta
+        x2 = xc.reshape(1 if static else T, -1)
+        M = x2.size(1)
+        gs = grad_spikes.contiguous().view(T, M) if grad_spikes is not None else x2.new_empty(1, 1)
+        gv = grad_v.contiguous().view(M) if grad_v is not None else x2.new_empty(1)
+        grad_x = xc.new_empty(x2.shape)
+        grad_v_init = xc.new_empty(M)
+        K.lif_backward(
+            x2.numpy(),
+            static,
+            T,
+            vi.numpy(),
+            has_v,
+            decay,
+            v_th,
+            v_reset,
+            _RESET_CODES[reset],
+            detach,
+            _SURROGATE_CODES[type(surrogate)],
+            float(surrogate.alpha),
+            gs.numpy(),
+            grad_spikes is not None,
+            gv.numpy(),
+            grad_v is not None,
+            grad_x.numpy(),
+            grad_v_init.numpy(),
+        )
+        grad_x = grad_x.view(xc.shape)
+        return (
+            grad_x,
+            grad_v_init.view(shape) if has_v else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
 def lif_multistep(
     x: Tensor,
     decay: float,
@@ -74,11 +259,17 @@ def lif_multistep(
     surrogate: Surrogate | None = None,
     detach_reset: bool = False,
     v_init: Tensor | None = None,
+    steps: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Run :func:`lif_step` over the leading time dimension of ``x``.
+    """Run the LIF dynamics of :func:`lif_step` over all time steps at once.
+
+    Computes exactly what a loop of :func:`lif_step` computes, values and gradients, with a
+    fused forward pass and a hand-written backward pass through time (no per-step autograd
+    graph, no copies of a static input).
 
     Args:
-        x: Input current ``[T, ...]``.
+        x: Input current ``[T, ...]``, or, when ``steps`` is given, one current that is the
+            same at every step.
         decay: Leak factor :math:`k`.
         v_threshold: Firing threshold.
         v_reset: Potential after a hard reset.
@@ -86,18 +277,29 @@ def lif_multistep(
         surrogate: Spike function (rectangular by default).
         detach_reset: Stop gradients through the reset path.
         v_init: Initial potential (zeros when ``None``).
+        steps: Number of steps for a static ``x``.
 
     Returns:
-        ``(spikes, v)`` with spikes of the shape of ``x`` and the final potential.
+        ``(spikes, v)``: spikes ``[T, ...]`` (exactly 0 or 1) and the final potential.
     """
     check_choice(reset, RESETS, "reset")
+    if steps is not None:
+        check_time_steps(steps, "steps")
+    elif x.dim() == 0 or x.size(0) < 1:
+        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
     surrogate = Rectangular() if surrogate is None else surrogate
-    v = v_init
-    spikes = []
-    for t in range(x.size(0)):
-        s, v = lif_step(x[t], v, decay, v_threshold, v_reset, reset, surrogate, detach_reset)
-        spikes.append(s)
-    return torch.stack(spikes, dim=0), v
+    fn = _LIFMultistepCPU if _kernel_applies(x, v_init, surrogate) else _LIFMultistepTorch
+    return fn.apply(
+        x,
+        v_init,
+        steps,
+        float(decay),
+        float(v_threshold),
+        float(v_reset),
+        reset,
+        surrogate,
+        bool(detach_reset),
+    )
 
 
 class LIF(nn.Module):
@@ -122,7 +324,7 @@ class LIF(nn.Module):
         detach_reset: Stop gradients through the reset path.
 
     Shapes:
-        - **input:** current :math:`(T, *)`
+        - **input:** current :math:`(T, *)`, or static :math:`(*)` with ``steps=T``
         - **output:** spikes :math:`(T, *)` with values in :math:`\{0, 1\}`
     """
 
@@ -137,7 +339,8 @@ class LIF(nn.Module):
         detach_reset: bool = False,
     ) -> None:
         super().__init__()
-        check_positive(tau, "tau")
+        if tau != float("inf"):  # tau=inf is the documented integrate-and-fire neuron
+            check_positive(tau, "tau")
         if tau < 1.0:
             raise ValueError(
                 f"'tau' must be >= 1 so that the decay 1 - 1/tau is in [0, 1), got {tau}"
@@ -154,8 +357,16 @@ class LIF(nn.Module):
         """Leak factor :math:`k = 1 - 1/\\tau`."""
         return 1.0 - 1.0 / self.tau
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Integrate ``x`` of shape ``[T, *]`` and return spikes of the same shape."""
+    def forward(self, x: Tensor, steps: int | None = None) -> Tensor:
+        """Integrate ``x`` and return spikes.
+
+        Args:
+            x: Current ``[T, *]``, or a static current ``[*]`` when ``steps`` is given.
+            steps: Number of time steps of a static current.
+
+        Returns:
+            Spikes ``[T, *]``.
+        """
         spikes, _ = lif_multistep(
             x,
             self.decay,
@@ -164,6 +375,7 @@ class LIF(nn.Module):
             self.reset,
             self.surrogate,
             self.detach_reset,
+            steps=steps,
         )
         return spikes
 

@@ -64,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"'weight_decay' must be >= 0, got {self.weight_decay}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"'patience' must be >= 1 or None, got {self.patience}")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"'checkpoint_every' must be >= 1, got {self.checkpoint_every}")
 
 
 @dataclass

@@ -254,6 +254,13 @@ class SpikingGCNConv(SpikingMessagePassing):
                     edge_index, edge_weight, size, self.improved, self.add_self_loops, dtype
                 )
             else:
+                if self.improved and edge_weight is None and not sparse:
+                    # PyG's gcn_norm ignores improved=True for an edge index without weights
+                    # (self-loops of weight 1); unit weights give A + 2I, as the sparse and
+                    # bipartite paths do.
+                    edge_weight = torch.ones(
+                        edge_index.size(1), dtype=dtype, device=edge_index.device
+                    )
                 out = gcn_norm(
                     edge_index,
                     edge_weight,

@@ -114,11 +114,10 @@ class SpikingMessagePassing(MessagePassing):
         """Normalise the current and run the neurons; always returns ``[T, N, F]``."""
         if self.norm is not None:
             current = self.norm(current)
-        if current.dim() == 2:
-            current = current.unsqueeze(0).expand(self.T, *current.shape)
+        static = current.dim() == 2
         if self.neuron is None:
-            return current
-        return self.neuron(current)
+            return current.unsqueeze(0).expand(self.T, *current.shape) if static else current
+        return self.neuron(current, steps=self.T if static else None)
 
     def _spiking_repr(self) -> str:
         norm = "none" if self.norm is None else type(self.norm).__name__

@@ -1,0 +1,232 @@
+"""OGB node-property datasets (Hu et al., "Open Graph Benchmark: Datasets for Machine Learning
+on Graphs", NeurIPS 2020) through ogb's own :class:`~ogb.nodeproppred.PygNodePropPredDataset`,
+from local files, without downloading and without writing into the data folder.
+
+The data folder holds a dataset in OGB's on-disk layout, under ``<root>/ogb/<dir>`` or
+``<root>/<dir>`` where ``<dir>`` is OGB's folder name (``ogbn_arxiv`` for ``ogbn-arxiv``)::
+
+    RELEASE_v1.txt
+    raw/edge.csv.gz  raw/node-feat.csv.gz  raw/node-label.csv.gz
+    raw/num-node-list.csv.gz  raw/num-edge-list.csv.gz  (raw/node_year.csv.gz for arxiv)
+    split/<split>/{train,valid,test}.csv.gz             (<split> is "time" for arxiv)
+
+Those files are linked into a writable cache folder, where ogb writes its processed files.
+
+Compatibility notes (ogb 1.3.6 with torch >= 2.6 and pandas >= 3):
+
+- ogb reads its processed file with a bare ``torch.load``; since torch 2.6 that defaults to
+  ``weights_only=True``, which refuses PyG's ``Data`` classes. The load runs inside
+  ``torch.serialization.safe_globals`` for exactly those classes (the file is the one ogb
+  has just written into our own cache).
+- with pandas' copy-on-write, ogb's ``torch.from_numpy(df.values)`` sees read-only arrays and
+  torch warns that it does not support non-writable tensors. The tensors concerned (split
+  indices, labels before saving) are only read, so that one warning is silenced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import index_to_mask
+
+from spikegraph._validation import check_choice
+from spikegraph.datasets.planetoid import default_cache_dir, resolve_root
+
+log = logging.getLogger(__name__)
+
+#: OGB node-property datasets spikegraph loads: homogeneous, single-label, multi-class.
+OGB_NODE = ("ogbn-arxiv", "ogbn-products")
+
+
+def _require_ogb():
+    try:
+        import ogb.nodeproppred as nodeproppred
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Loading OGB datasets needs the 'ogb' package: pip install 'spikegraph[ogb]'"
+        ) from err
+    return nodeproppred
+
+
+def canonical_ogb_name(name: str) -> str:
+    """``"OGBN-Arxiv"`` -> ``"ogbn-arxiv"``; raises ``ValueError`` for other names."""
+    return check_choice(str(name).lower(), OGB_NODE, "OGB node dataset")
+
+
+def ogb_dir_name(name: str) -> str:
+    """OGB's folder name for a dataset: ``"ogbn-arxiv"`` -> ``"ogbn_arxiv"``."""
+    return canonical_ogb_name(name).replace("-", "_")
+
+
+def _meta_info(name: str) -> dict[str, str]:
+    """The row of ogb's own ``master.csv`` for ``name``."""
+    import pandas as pd
+
+    nodeproppred = _require_ogb()
+    master = Path(nodeproppred.__file__).parent / "master.csv"
+    table = pd.read_csv(master, index_col=0, keep_default_na=False)
+    return {k: str(v) for k, v in table[canonical_ogb_name(name)].items()}
+
+
+def required_files(name: str) -> list[str]:
+    """Paths, relative to the dataset folder, that ogb reads for ``name``."""
+    meta = _meta_info(name)
+    raw = ["edge", "num-node-list", "num-edge-list", "node-label"]
+    if meta["has_node_attr"] == "True":
+        raw.append("node-feat")
+    if meta["has_edge_attr"] == "True":
+        raw.append("edge-feat")
+    for key in ("additional node files", "additional edge files"):
+        if meta[key] != "None":
+            raw.extend(meta[key].split(","))
+    split = meta["split"]
+    return [
+        f"RELEASE_v{meta['version']}.txt",
+        *(f"raw/{f}.csv.gz" for f in raw),
+        *(f"split/{split}/{part}.csv.gz" for part in ("train", "valid", "test")),
+    ]
+
+
+def find_ogb_dir(name: str, root: Path) -> Path:
+    """Locate ``name``'s folder under ``root`` (``root/ogb/<dir>`` or ``root/<dir>``).
+
+    Raises:
+        FileNotFoundError: naming the missing files and where to put them.
+    """
+    files = required_files(name)
+    dir_name = ogb_dir_name(name)
+    candidates = [root / "ogb" / dir_name, root / dir_name]
+    for cand in candidates:
+        if all((cand / f).is_file() for f in files):
+            return cand
+    best = max(candidates, key=lambda c: sum((c / f).is_file() for f in files))
+    missing = [f for f in files if not (best / f).is_file()]
+    raise FileNotFoundError(
+        f"{canonical_ogb_name(name)}: missing files {missing} in {best}. Downloading is not "
+        f"attempted: put OGB's files ({', '.join(files)}) into {candidates[0]} (or "
+        f"{candidates[1]}), or point --root / SPIKEGRAPH_DATA at a folder that holds "
+        f"ogb/{dir_name}/"
+    )
+
+
+def _link_into_cache(src: Path, work: Path, files: list[str]) -> None:
+    """Symlink ``src/f`` to ``work/f`` for every file; stale links drop processed files."""
+    for f in files:
+        link, target = work / f, src / f
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() and link.resolve() != target:
+            # Files from another root: drop the stale link and what was processed from it.
+            link.unlink()
+            shutil.rmtree(work / "processed", ignore_errors=True)
+        if not link.exists():
+            link.symlink_to(target)
+
+
+def _safe_globals():
+    """Allow-list PyG's ``Data`` classes for ogb's ``torch.load`` of its processed file."""
+    safe = getattr(torch.serialization, "safe_globals", None)
+    if safe is None:  # torch < 2.5: weights_only is off by default
+        return contextlib.nullcontext()
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    return safe([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+
+
+def load_ogb(
+    name: str,
+    root: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[Data, int]:
+    """Load an OGB node-property dataset from local files with ogb's own loader.
+
+    Args:
+        name: ``"ogbn-arxiv"`` or ``"ogbn-products"`` (any case).
+        root: Data root (see :func:`~spikegraph.datasets.resolve_root`).
+        cache_dir: Where processed files go (see
+            :func:`~spikegraph.datasets.default_cache_dir`).
+
+    Returns:
+        ``(data, num_classes)``: the graph with ``x``, ``edge_index``, ``y`` of shape ``[N]``
+        and ``train_mask``, ``val_mask``, ``test_mask`` from OGB's official split
+        (``get_idx_split()``), and the number of classes OGB declares for the dataset.
+
+    Raises:
+        ValueError: for a dataset other than those in :data:`OGB_NODE`.
+        FileNotFoundError: naming the files that are missing and where they belong.
+    """
+    name = canonical_ogb_name(name)
+    nodeproppred = _require_ogb()
+    files = required_files(name)
+    src = find_ogb_dir(name, resolve_root(root)).resolve()
+    base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    base = base / "ogb"
+    work = base / ogb_dir_name(name)
+    _link_into_cache(src, work, files)
+
+    class LocalNodePropPredDataset(nodeproppred.PygNodePropPredDataset):
+        """ogb's dataset, with downloading replaced by an error."""
+
+        def download(self) -> None:
+            raise FileNotFoundError(
+                f"{name}: ogb asked to download into {self.root}; refusing (files in {src})"
+            )
+
+    log.info("Loading %s from %s (processed files in %s)", name, src, work)
+    chatter = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(chatter), _safe_globals():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        dataset = LocalNodePropPredDataset(name, root=str(base))
+        split = dataset.get_idx_split()
+    if chatter.getvalue().strip():
+        log.debug("ogb: %s", chatter.getvalue().strip())
+
+    data = dataset[0]
+    if data.y.is_floating_point():
+        raise ValueError(f"{name}: labels contain NaN (unlabelled nodes); not supported")
+    data.y = data.y.view(-1)
+    for key, part in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
+        data[key] = index_to_mask(split[part].to(torch.long), size=data.num_nodes)
+    return data, int(dataset.num_classes)
+
+
+def ogb_accuracy(name: str, y_true: Tensor, y_pred: Tensor) -> float:
+    """Accuracy by OGB's own :class:`ogb.nodeproppred.Evaluator` (the official metric).
+
+    Args:
+        name: An OGB node dataset whose metric is accuracy (``"ogbn-arxiv"``,
+            ``"ogbn-products"``).
+        y_true: True labels ``[N]`` or ``[N, 1]``.
+        y_pred: Predicted labels, same shape as ``y_true`` (take ``argmax`` of logits first).
+
+    Returns:
+        The fraction of correct predictions.
+    """
+    name = canonical_ogb_name(name)
+    y_true, y_pred = torch.as_tensor(y_true), torch.as_tensor(y_pred)
+    if y_true.numel() == 0:
+        raise ValueError("'y_true' is empty: accuracy needs at least one node")
+    column = y_true.dim() == 1 or (y_true.dim() == 2 and y_true.size(1) == 1)
+    if y_true.shape != y_pred.shape or not column:
+        raise ValueError(
+            f"'y_true' and 'y_pred' must both be [N] or [N, 1] labels, got shapes "
+            f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+        )
+    evaluator = _require_ogb().Evaluator(name)
+    out: dict[str, Any] = evaluator.eval(
+        {"y_true": y_true.reshape(-1, 1), "y_pred": y_pred.reshape(-1, 1)}
+    )
+    return float(out["acc"])
+
+
+__all__ = ["OGB_NODE", "find_ogb_dir", "load_ogb", "ogb_accuracy", "required_files"]

@@ -1,0 +1,79 @@
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from spikegraph.models import SpikingGAT
+from spikegraph.nn import SpikingGATConv
+
+
+def test_constructor_has_the_shape_of_pyg_gat(node_data):
+    model = SpikingGAT(8, 16, 2, 3, 0.4, heads=4, T=4)
+    hidden, last = model.convs
+    assert isinstance(hidden, SpikingGATConv) and isinstance(last, SpikingGATConv)
+    # Hidden layers concatenate heads of width hidden/heads; the output layer averages.
+    assert (hidden.heads, hidden.out_channels, hidden.concat) == (4, 4, True)
+    assert (last.heads, last.out_channels, last.concat) == (4, 3, False)
+    assert hidden.dropout == last.dropout == 0.4  # attention dropout defaults to dropout
+    assert model(node_data.x, node_data.edge_index).shape == (40, 3)
+
+
+def test_out_heads_and_attention_dropout():
+    model = SpikingGAT(8, 16, 2, 3, dropout=0.5, heads=2, out_heads=1, attention_dropout=0.1)
+    assert model.convs[1].heads == 1
+    assert [c.dropout for c in model.convs] == [0.1, 0.1]
+    assert model.dropout == 0.5
+
+
+@pytest.mark.parametrize("readout", ["membrane", "rate"])
+@pytest.mark.parametrize("norm", ["stfn", "tdbn"])
+def test_gradients_reach_every_parameter(node_data, readout, norm):
+    torch.manual_seed(0)
+    model = SpikingGAT(8, 16, 3, 2, dropout=0.2, heads=2, T=4, readout=readout, norm=norm)
+    out = model(node_data.x, node_data.edge_index)
+    F.cross_entropy(out[node_data.train_mask], node_data.y[node_data.train_mask]).backward()
+    params = dict(model.named_parameters())
+    assert sum(name.endswith("att_src") for name in params) == 3
+    for name, p in params.items():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_forward_blocks_on_full_graph_blocks_equals_forward(edge_index):
+    torch.manual_seed(0)
+    model = SpikingGAT(5, 8, 2, 3, heads=2, T=4, v_threshold=0.5).double().eval()
+    x = torch.randn(6, 5, dtype=torch.float64)
+    block = SimpleNamespace(edge_index=edge_index, edge_weight=None, size=(6, 6))
+    assert torch.equal(model.forward_blocks(x, [block, block]), model(x, edge_index))
+
+
+def test_spike_train_input(node_data):
+    torch.manual_seed(0)
+    model = SpikingGAT(8, 16, 2, 2, heads=2, T=3).eval()
+    x = node_data.x
+    torch.testing.assert_close(
+        model(x.expand(3, *x.shape), node_data.edge_index), model(x, node_data.edge_index)
+    )
+
+
+def test_repr():
+    assert repr(SpikingGAT(8, 16, 2, 3, heads=2, T=4)) == (
+        "SpikingGAT(8, 3, num_layers=2, T=4, readout='membrane')"
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"heads": 0}, r"'heads' must be a positive int, got 0"),
+        ({"heads": 3}, r"'hidden_channels'=16 must be divisible by heads=3"),
+        ({"dropout": 1.5}, r"'dropout' must be in \[0, 1\), got 1.5"),
+        ({"readout": "spikes"}, r"Unknown readout 'spikes'"),
+        ({"T": 0}, r"'T' must be >= 1, got 0"),
+    ],
+)
+def test_bad_options(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        SpikingGAT(8, 16, 2, 2, **kwargs)

@@ -1,0 +1,50 @@
+import pytest
+from torch_geometric.nn.models import GAT, GCN
+
+from spikegraph.models import MODELS, SPIKING, SpikingGAT, SpikingGCN, build_model, model_defaults
+
+
+@pytest.mark.parametrize(
+    "name, cls", [("sgcn", SpikingGCN), ("sgat", SpikingGAT), ("gcn", GCN), ("gat", GAT)]
+)
+def test_build_model_with_defaults(name, cls, node_data):
+    model = build_model(name, 8, 2)
+    assert type(model) is cls
+    defaults = MODELS[name][1]
+    assert model.hidden_channels == defaults["hidden_channels"]
+    assert model.num_layers == defaults["num_layers"]
+    assert model.out_channels == 2
+    assert model(node_data.x, node_data.edge_index).shape == (40, 2)
+
+
+def test_options_override_defaults_and_none_is_ignored():
+    model = build_model("sgcn", 8, 3, hidden_channels=12, T=2, dropout=None, tau=4.0)
+    assert model.hidden_channels == 12 and model.T == 2
+    assert model.dropout == MODELS["sgcn"][1]["dropout"]
+    assert model.convs[0].neuron.tau == 4.0
+    gat = build_model("sgat", 8, 3, heads=2, hidden_channels=8)
+    assert gat.heads == 2 and gat.convs[0].out_channels == 4
+
+
+def test_spiking_names():
+    assert SPIKING == ("sgcn", "sgat")
+    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat"}
+
+
+def test_model_defaults_is_a_copy():
+    d = model_defaults("sgcn")
+    d["T"] = 99
+    assert MODELS["sgcn"][1]["T"] == 8
+
+
+def test_unknown_model():
+    msg = r"Unknown model 'mlp'; expected one of \['sgcn', 'sgat', 'gcn', 'gat'\]"
+    with pytest.raises(ValueError, match=msg):
+        build_model("mlp", 8, 2)
+    with pytest.raises(ValueError, match=msg):
+        model_defaults("mlp")
+
+
+def test_bad_option_reaches_the_model():
+    with pytest.raises(ValueError, match=r"Unknown readout 'max'"):
+        build_model("sgcn", 8, 2, readout="max")
