@@ -349,6 +349,22 @@ def test_bipartite_blocks_closed_form():
     assert kind_total(report, "readout") == ((T - 1) * 2 * C, 2 * C)
 
 
+def test_spiking_gat_blocks_attend_from_both_sides():
+    torch.manual_seed(0)
+    conv = SpikingGATConv(F_IN, 3, heads=2, T=T)
+    x_src = spike_train((T, 6, F_IN), 20)
+    block = torch.tensor([[1, 2, 3, 4, 5, 5], [0, 0, 1, 2, 3, 1]])
+    report = count(conv, (x_src, x_src[:, :4]), block, size=(6, 4), execution="dense")
+    edges = (6 + 4) * T * 2  # 6 edges + 4 self-loops, per step and head
+    assert kind_total(report, "attention") == (
+        edges * ATTENTION_EDGE_ACS,
+        (6 + 4) * T * 2 * 3 + edges * ATTENTION_EDGE_MACS,
+    )
+    assert kind_total(report, "aggregation") == (0, edges * 3)
+    assert kind_total(report, "transform") == (0, T * (6 + 4) * F_IN * 2 * 3)
+    assert report.total.num_nodes == 4
+
+
 # -- guarantees -------------------------------------------------------------------------------
 
 
