@@ -86,7 +86,7 @@ def nonzeros(spikes: Tensor) -> int:
 def spike_count(x: Tensor) -> int | None:
     r"""``nnz(x)`` if every entry of ``x`` is 0 or 1 (a spike tensor), else ``None``.
 
-    Exact and cheap: the range ``[0, 1]`` comes from one min/max pass; inside it, ``x`` is
+    Exact and cheap: the range ``[0, 1]`` comes from a min/max pass; inside it, ``x`` is
     binary exactly when :math:`\sum x (1 - x) = 0`, since every term is non-negative and
     strictly positive for :math:`0 < x < 1` (also in floating point: neither factor rounds to
     zero, and a sum of non-negative numbers is zero only if all are).
@@ -96,16 +96,18 @@ def spike_count(x: Tensor) -> int | None:
     if x.numel() == 0:
         return 0
     with torch.no_grad():
-        lo, hi = (float(v) for v in torch.aminmax(x))
-        if lo < 0.0 or hi > 1.0 or lo != lo:  # out of range, or NaN
-            return None
-        if hi == 0.0:
-            return 0
-        # In chunks: a small temporary is much cheaper than one the size of x.
+        # In chunks that stay in cache: a range check, the binary check, the count.
+        total = 0
         for chunk in x.reshape(-1).split(_CHUNK):
+            lo, hi = (float(v) for v in torch.aminmax(chunk))
+            if lo < 0.0 or hi > 1.0 or lo != lo:  # out of range, or NaN
+                return None
+            if hi == 0.0:
+                continue
             if float(torch.dot(chunk, 1.0 - chunk)) != 0.0:
                 return None
-    return nonzeros(x)
+            total += nonzeros(chunk)
+    return total
 
 
 def transform_ops(
