@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["sgcn", "sgat", "gcn"])
     p.add_argument("--repeats", type=int, default=31)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=int, default=1, help="torch (and numba) threads")
     p.add_argument("--quick", action="store_true", help="7 repetitions, 1 warm-up")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument("--out", default="benchmarks/results/cost_overhead", help="path stem")
@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.repeats, args.warmup = 7, 1
     torch.set_num_threads(args.threads)
+    try:  # the LIF kernels are numba-parallel: give them the same number of threads
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
     results = []
     for dataset in args.datasets:
         data, num_classes = load_dataset(dataset, root=args.root)

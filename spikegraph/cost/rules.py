@@ -210,15 +210,17 @@ def sent_aggregation_ops(x: Tensor, src: Tensor, node_dim: int, weighted: bool, 
     """
     _check_reduce(reduce)
     num_nodes = x.size(node_dim)
+    width = x.numel() // max(num_nodes, 1)
+    if reduce == "mul":
+        return Ops(macs=src.numel() * width)
+    node_dim = node_dim % x.dim()
+    others = tuple(d for d in range(x.dim()) if d != node_dim)
     with torch.no_grad():
-        rows = x.movedim(node_dim, 0).reshape(num_nodes, -1)
-        per_src = torch.count_nonzero(rows, dim=1)
+        per_src = x.bool().sum(dim=others) if others else x.bool().long()
         degree = torch.bincount(src, minlength=num_nodes)[:num_nodes]
         sent = int((degree * per_src).sum())
-    if reduce == "mul":
-        return Ops(macs=src.numel() * rows.size(1))
     if not weighted and spike_count(x) is not None:
-        return Ops(acs=sent, spikes_in=sent, inputs=src.numel() * rows.size(1))
+        return Ops(acs=sent, spikes_in=sent, inputs=src.numel() * width)
     return Ops(acs=sent) if reduce in ("max", "min") else Ops(macs=sent)
 
 
