@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ class SpikingBasicGNN(nn.Module):
     """
 
     supports_edge_weight: bool = False
+    _warned_edge_weight: bool = False
 
     def __init__(
         self,
@@ -127,6 +129,13 @@ class SpikingBasicGNN(nn.Module):
         conv = self.convs[i]
         if self.supports_edge_weight:
             return conv(x, edge_index, edge_weight=edge_weight, size=size)
+        if edge_weight is not None and not self._warned_edge_weight:
+            warnings.warn(
+                f"{type(self).__name__} ignores 'edge_weight' (its attention computes the edge "
+                "weights), as PyG's own model does",
+                stacklevel=3,
+            )
+            self._warned_edge_weight = True
         return conv(x, edge_index, size=size)
 
     def _between(self, h: Tensor) -> Tensor:

@@ -6,6 +6,10 @@ small scratch buffer and runs backpropagation through time in reverse. Nothing o
 ``[T, N, F]`` is kept between the passes, and no per-step temporaries are created.
 
 The maths is the one of :func:`spikegraph.nn.neuron.lif_step`; tests compare both.
+
+The kernels are deliberately serial: numba's own thread pool competing with torch's OpenMP
+threads for the same cores made a training step more than ten times slower, while one
+thread already runs the loop at memory speed.
 """
 
 from __future__ import annotations
@@ -35,11 +39,11 @@ def _derivative(u, code, alpha):
     return alpha * max(0.0, 1.0 - alpha * abs(u))
 
 
-@numba.njit(cache=True, parallel=True, fastmath=False)
+@numba.njit(cache=True)
 def lif_forward(x, static, steps, v_init, has_v_init, decay, v_th, v_reset, reset, spikes, v_out):
     """x: [M] (static) or [T, M]; spikes: [T, M] output; v_out: [M] output."""
     M = v_out.shape[0]
-    for i in numba.prange(M):
+    for i in range(M):
         v = v_init[i] if has_v_init else 0.0
         for t in range(steps):
             xt = x[0, i] if static else x[t, i]
@@ -58,7 +62,7 @@ def lif_forward(x, static, steps, v_init, has_v_init, decay, v_th, v_reset, rese
         v_out[i] = v
 
 
-@numba.njit(cache=True, parallel=True, fastmath=False)
+@numba.njit(cache=True)
 def lif_backward(
     x,
     static,
@@ -82,7 +86,7 @@ def lif_backward(
     """Backpropagation through time; grad_x is [1, M] (static) or [T, M]."""
     M = grad_v_init.shape[0]
     num_blocks = (M + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(num_blocks):
+    for b in range(num_blocks):
         lo = b * _BLOCK
         hi = min(M, lo + _BLOCK)
         hbuf = np.empty((steps, hi - lo), dtype=np.float64)

@@ -131,13 +131,15 @@ def predict(model: nn.Module, data: Data) -> Tensor:
 
 
 def accuracies(logits: Tensor, data: Data) -> dict[str, float]:
-    """Accuracy on the train, validation and test masks (scikit-learn's ``accuracy_score``)."""
+    """Accuracy on the train, validation and test masks (scikit-learn's ``accuracy_score``),
+    and the validation loss (``val_loss``)."""
     pred = logits.argmax(dim=-1).cpu().numpy()
     y = data.y.cpu().numpy()
     out = {}
     for split in ("train", "val", "test"):
         mask = getattr(data, f"{split}_mask").cpu().numpy()
         out[split] = float(accuracy_score(y[mask], pred[mask]))
+    out["val_loss"] = float(F.cross_entropy(logits[data.val_mask], data.y[data.val_mask]))
     return out
 
 
@@ -186,6 +188,7 @@ def fit(
     state = {
         "epoch": 0,
         "best_val": -math.inf,
+        "best_val_loss": math.inf,
         "best_epoch": 0,
         "best_state": None,
         "history": [],
@@ -215,9 +218,11 @@ def fit(
         acc = accuracies(evaluate(model, data), data)
         state["history"].append({"epoch": epoch + 1, "loss": loss, **acc})
         state["epoch"] = epoch + 1
-        if acc["val"] > state["best_val"]:
+        # Best validation accuracy; among equal accuracies, the lower validation loss.
+        if (acc["val"], -acc["val_loss"]) > (state["best_val"], -state["best_val_loss"]):
             state.update(
                 best_val=acc["val"],
+                best_val_loss=acc["val_loss"],
                 best_epoch=epoch + 1,
                 best_state=copy.deepcopy(model.state_dict()),
             )

@@ -77,3 +77,12 @@ def test_repr():
 def test_bad_options(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         SpikingGAT(8, 16, 2, 2, **kwargs)
+
+
+def test_edge_weight_is_ignored_with_a_warning(node_data):
+    model = SpikingGAT(node_data.num_features, 8, num_layers=2, out_channels=3, heads=2, T=2)
+    model.eval()
+    weight = torch.rand(node_data.edge_index.size(1))
+    with pytest.warns(UserWarning, match="ignores 'edge_weight'"):
+        out = model(node_data.x, node_data.edge_index, weight)
+    assert torch.equal(out, model(node_data.x, node_data.edge_index))

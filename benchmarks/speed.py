@@ -1,0 +1,183 @@
+"""Time per epoch of the spiking GCN against PyG's GCN and a per-time-step reference.
+
+Three models with the same widths are timed in the same run, interleaved round by round:
+
+- ``gcn``: PyG's own :class:`torch_geometric.nn.models.GCN` (the ordinary baseline);
+- ``sgcn``: spikegraph's :class:`~spikegraph.models.SpikingGCN` (T steps, direct coding);
+- ``per_step``: the same spiking model and parameters run the plain way, calling each layer
+  once per time step (propagation included) and stepping the neurons one step at a time
+  with :func:`~spikegraph.nn.lif_step` under autograd.
+
+Before timing, the script checks that ``per_step`` and ``sgcn`` compute the same logits.
+Reported: median wall time of one training epoch (forward, loss, backward, Adam step) and of
+one full-graph inference, and their ratios.
+
+    python benchmarks/speed.py                  # Cora and PubMed, writes results/speed.*
+    python benchmarks/speed.py --quick          # smoke run, writes nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, interleaved_times, median, provenance, provenance_md, write_results
+
+from spikegraph.datasets import load_dataset
+from spikegraph.models import SpikingGCN, build_model
+from spikegraph.nn import lif_step
+from spikegraph.nn.dropout import temporal_dropout
+
+
+def per_step_forward(model: SpikingGCN, x: Tensor, edge_index: Tensor) -> Tensor:
+    """The spiking GCN computed one time step at a time (the plain reference)."""
+    steps = [x] * model.T  # direct coding: the same input at every step
+    for i, conv in enumerate(model.convs):
+        current = torch.stack([conv.current(h, edge_index) for h in steps])
+        if conv.norm is not None:
+            current = conv.norm(current)
+        if conv.neuron is None:
+            out = list(current.unbind(0))
+        else:
+            n, v, out = conv.neuron, None, []
+            for t in range(model.T):
+                s, v = lif_step(
+                    current[t],
+                    v,
+                    n.decay,
+                    n.v_threshold,
+                    n.v_reset,
+                    n.reset,
+                    n.surrogate,
+                    n.detach_reset,
+                )
+                out.append(s)
+        if i < model.num_layers - 1:
+            out = list(temporal_dropout(torch.stack(out), model.dropout, model.training).unbind(0))
+        steps = out
+    return torch.stack(steps).mean(dim=0)
+
+
+def make_step(forward, params, data, train: bool):
+    """One training epoch (or one inference) of ``forward``."""
+    opt = torch.optim.Adam(params, lr=0.01, weight_decay=5e-4)
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        out = forward(True)
+        F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad():
+            forward(False)
+
+    return train_step if train else infer
+
+
+def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int) -> dict:
+    data, num_classes = load_dataset(name, root=root)
+    torch.manual_seed(0)
+    gcn = build_model("gcn", data.num_features, num_classes, hidden_channels=hidden, dropout=0.5)
+    sgcn = build_model(
+        "sgcn",
+        data.num_features,
+        num_classes,
+        hidden_channels=hidden,
+        dropout=0.5,
+        T=T,
+        encoder="direct",
+    )
+
+    sgcn.eval()
+    with torch.no_grad():
+        fast, ref = sgcn(data.x, data.edge_index), per_step_forward(sgcn, data.x, data.edge_index)
+    max_diff = float((fast - ref).abs().max())
+    if max_diff > 1e-4:
+        raise RuntimeError(f"per-step reference differs from the model by {max_diff}")
+
+    def run(model, fn):
+        def forward(train: bool):
+            model.train(train)
+            return fn(data.x, data.edge_index)
+
+        return forward
+
+    forwards = {
+        "gcn": (run(gcn, gcn), gcn),
+        "sgcn": (run(sgcn, sgcn), sgcn),
+        "per_step": (run(sgcn, lambda x, e: per_step_forward(sgcn, x, e)), sgcn),
+    }
+    row = {
+        "dataset": name,
+        "num_nodes": data.num_nodes,
+        "num_edges": data.num_edges,
+        "hidden": hidden,
+        "T": T,
+        "rounds": rounds,
+        "max_abs_diff_per_step": max_diff,
+    }
+    for phase, train in (("train", True), ("inference", False)):
+        fns = {k: make_step(f, list(m.parameters()), data, train) for k, (f, m) in forwards.items()}
+        times = interleaved_times(fns, rounds)
+        med = {k: median(v) for k, v in times.items()}
+        row[phase] = {
+            "seconds": med,
+            "sgcn_over_gcn": med["sgcn"] / med["gcn"],
+            "per_step_over_sgcn": med["per_step"] / med["sgcn"],
+        }
+    return row
+
+
+def to_markdown(record: dict) -> str:
+    lines = [
+        "# Speed: spiking GCN vs PyG GCN vs per-time-step reference",
+        "",
+        provenance_md(record["provenance"]),
+        "Median wall time per epoch over interleaved rounds; ratios measured in the same run.",
+        "",
+        "| dataset | phase | PyG GCN (ms) | spiking GCN (ms) | per-step ref (ms) | "
+        "sgcn / gcn | per-step / sgcn |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in record["rows"]:
+        for phase in ("train", "inference"):
+            r = row[phase]
+            s = r["seconds"]
+            lines.append(
+                f"| {row['dataset']} (T={row['T']}, hidden {row['hidden']}) | {phase} | "
+                f"{1e3 * s['gcn']:.1f} | {1e3 * s['sgcn']:.1f} | {1e3 * s['per_step']:.1f} | "
+                f"{r['sgcn_over_gcn']:.2f}x | {r['per_step_over_sgcn']:.2f}x |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["Cora", "PubMed"])
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--T", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--quick", action="store_true", help="Cora, 2 rounds, write nothing")
+    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets, args.rounds = ["Cora"], 2
+    rows = [bench_dataset(d, args.root, args.hidden, args.T, args.rounds) for d in args.datasets]
+    record = {"provenance": provenance(), "rows": rows}
+    md = to_markdown(record)
+    print(md)
+    if not args.quick or args.out:
+        write_results("speed", record, md, Path(args.out) if args.out else RESULTS)
+    return record
+
+
+if __name__ == "__main__":
+    main()
