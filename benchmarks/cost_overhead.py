@@ -10,25 +10,26 @@ in the same run, and reports the ratio of the medians. The issue's bar is a rati
     python benchmarks/cost_overhead.py --quick    # fewer repetitions
 
 Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
-``benchmarks/results/cost_overhead.{json,md}`` with the command, machine and date.
+``benchmarks/results/cost_overhead.{json,md}`` (``--out`` for another folder) with the
+command, machine and date.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, provenance, provenance_md, write_results
+
 from spikegraph.cost import count
 from spikegraph.datasets import load_dataset
 from spikegraph.models import build_model
-from spikegraph.train import machine_info
 
 BAR = 1.20
 
@@ -83,11 +84,7 @@ def to_markdown(record: dict) -> str:
     lines = [
         "# Counting overhead",
         "",
-        f"Command: `{record['command']}`  ",
-        f"Date: {record['date']}  ",
-        f"Machine: {record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
-        f"torch {record['machine']['torch']} with {record['threads']} thread(s), "
-        f"{record['machine']['platform']}",
+        provenance_md(record["provenance"]) + f"- threads: {record['threads']} (torch and numba)",
         "",
         "Time of `count(model, x, edge_index)` (hooks on, forward pass, hooks off, report) over "
         "the time of the plain forward pass `model(x, edge_index)`, both measured in this run, "
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch (and numba) threads")
     p.add_argument("--quick", action="store_true", help="7 repetitions, 1 warm-up")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--out", default="benchmarks/results/cost_overhead", help="path stem")
+    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.warmup = 7, 1
@@ -152,18 +149,14 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     record = {
-        "command": " ".join(["python", "benchmarks/cost_overhead.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "provenance": provenance(),
         "threads": args.threads,
         "bar": BAR,
         "results": results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    out.with_suffix(".md").write_text(to_markdown(record))
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    write_results(
+        "cost_overhead", record, to_markdown(record), Path(args.out) if args.out else RESULTS
+    )
     return 0
 
 

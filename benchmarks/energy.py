@@ -12,8 +12,8 @@ the field does), it reports two variants: STFN folded into thresholds, and the o
 GCN counted event-driven too (its binary bag-of-words input as sparse events), the stricter
 baseline.
 
-    python benchmarks/energy.py                 # Cora, seeds 0 1 2
-    python benchmarks/energy.py --quick         # one seed, 50 epochs
+    python benchmarks/energy.py                 # Cora, seeds 0..9 (those of the results table)
+    python benchmarks/energy.py --quick         # one seed, 50 epochs, writes nothing
 
 Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
 ``benchmarks/results/energy.{json,md}`` with the command, machine and date.
@@ -22,20 +22,20 @@ Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CONFIGS, RESULTS, provenance, provenance_md, write_results
+
 from spikegraph.cost import count, get_profile
 from spikegraph.cost.experiment import load_tuned_config, model_cost
 from spikegraph.datasets import load_dataset
-from spikegraph.train import machine_info
 
-DEFAULT_CONFIG = "benchmarks/configs/node_classification.toml"
+DEFAULT_CONFIG = CONFIGS / "node_classification.toml"
 REPRICE = ("45nm", "fp16", "int8")
 
 
@@ -71,12 +71,8 @@ def to_markdown(record: dict) -> str:
     lines = [
         f"# Energy on {record['dataset']}: {sp} against {ordn}",
         "",
-        f"Command: `{record['command']}`  ",
-        f"Date: {record['date']}  ",
-        f"Machine: {record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
-        f"torch {record['machine']['torch']}, {record['machine']['platform']}  ",
-        f"Options: {record['config']}  ",
-        f"Profile: **{prof['name']}** (MAC {prof['mac_pj']} pJ, AC {prof['ac_pj']} pJ); "
+        provenance_md(record["provenance"]) + f"- options: {record['config']}",
+        f"- profile: **{prof['name']}** (MAC {prof['mac_pj']} pJ, AC {prof['ac_pj']} pJ); "
         f"source: {prof['source']}",
         "",
         f"Seeds {record['seeds']}; mean +- std over seeds. One inference = one eval-mode "
@@ -143,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--model", default="sgcn", help="the spiking model")
     p.add_argument("--vs", default="gcn", help="the ordinary model")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--epochs", type=int, default=None, help="default: config, else 200")
     p.add_argument("--profile", default="45nm")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML of tuned options")
-    p.add_argument("--quick", action="store_true", help="seed 0 only, 50 epochs")
+    p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--out", default="benchmarks/results/energy", help="path stem")
+    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.epochs = [0], 50
@@ -220,14 +216,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     record = {
-        "command": " ".join(["python", "benchmarks/energy.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "provenance": provenance(),
         "dataset": args.dataset,
         "models": [args.model, args.vs],
         "seeds": args.seeds,
         "config": (
-            f"tuned options from {args.config}" if used_config else "model registry defaults"
+            f"tuned options from {Path(args.config).name}" if used_config else "registry defaults"
         ),
         "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
         "epochs": args.epochs,
@@ -236,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         "runs": per_seed,
         "tables": tables,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    out.with_suffix(".md").write_text(to_markdown(record))
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    if args.quick:
+        print(to_markdown(record))
+    else:
+        write_results(
+            "energy", record, to_markdown(record), Path(args.out) if args.out else RESULTS
+        )
     return 0
 
 

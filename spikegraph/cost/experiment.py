@@ -32,10 +32,11 @@ def load_tuned_config(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Constructor and training options of ``model`` on ``dataset`` from a TOML file.
 
-    The file holds tables like ``[sgcn.Cora]`` with sub-tables ``model`` (constructor options)
-    and ``train`` (:class:`~spikegraph.train.TrainConfig` fields), as
-    ``benchmarks/configs/node_classification.toml`` does. A missing file or table gives empty
-    options (the registry defaults apply).
+    The layout of ``benchmarks/configs/node_classification.toml``: a ``[model]`` table with
+    sub-tables ``model`` (constructor options) and ``train``
+    (:class:`~spikegraph.train.TrainConfig` fields) for every dataset, and ``[model.Dataset]``
+    tables (same sub-tables) that override them for one dataset. A missing file or table
+    gives empty options (the registry defaults apply).
 
     Returns:
         ``(model_options, train_options)``.
@@ -48,11 +49,22 @@ def load_tuned_config(
         import tomli as tomllib
     with open(path, "rb") as f:
         config = tomllib.load(f)
-    section = config.get(model, {})
-    entry = next((v for k, v in section.items() if k.lower() == dataset.lower()), {})
-    if not isinstance(entry, dict):
-        raise ValueError(f"{path}: [{model}.{dataset}] must be a table, got {entry!r}")
-    return dict(entry.get("model", {})), dict(entry.get("train", {}))
+    base = config.get(model, {})
+    if not isinstance(base, dict):
+        raise ValueError(f"{path}: [{model}] must be a table, got {base!r}")
+    specific = next(
+        (
+            v
+            for k, v in base.items()
+            if k not in ("model", "train") and k.lower() == dataset.lower()
+        ),
+        {},
+    )
+    if not isinstance(specific, dict):
+        raise ValueError(f"{path}: [{model}.{dataset}] must be a table, got {specific!r}")
+    model_options = {**base.get("model", {}), **specific.get("model", {})}
+    train_options = {**base.get("train", {}), **specific.get("train", {})}
+    return model_options, train_options
 
 
 @dataclass

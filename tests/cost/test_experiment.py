@@ -14,26 +14,45 @@ from spikegraph.models import build_model
 from .conftest import node_data
 
 CONFIG = """
+[sgcn.model]
+T = 8
+hidden_channels = 64
+
+[sgcn.train]
+epochs = 200
+lr = 0.01
+
 [sgcn.Cora]
-model = { T = 4, hidden_channels = 16 }
-train = { epochs = 3, lr = 0.02 }
+model = { T = 4 }
+train = { epochs = 3 }
 
 [gcn.PubMed]
 train = { epochs = 5 }
+
+[ablation]
+variants = []
 """
 
 
 def test_load_tuned_config(tmp_path):
     path = tmp_path / "node_classification.toml"
     path.write_text(CONFIG)
+    # [model.Dataset] overrides [model]
     assert load_tuned_config(path, "sgcn", "cora") == (
-        {"T": 4, "hidden_channels": 16},
-        {"epochs": 3, "lr": 0.02},
+        {"T": 4, "hidden_channels": 64},
+        {"epochs": 3, "lr": 0.01},
+    )
+    assert load_tuned_config(path, "sgcn", "PubMed") == (
+        {"T": 8, "hidden_channels": 64},
+        {"epochs": 200, "lr": 0.01},
     )
     assert load_tuned_config(path, "gcn", "PubMed") == ({}, {"epochs": 5})
     assert load_tuned_config(path, "sgat", "Cora") == ({}, {})
     assert load_tuned_config(tmp_path / "missing.toml", "sgcn", "Cora") == ({}, {})
     assert load_tuned_config(None, "sgcn", "Cora") == ({}, {})
+    path.write_text("sgcn = 3\n")
+    with pytest.raises(ValueError, match=r"\[sgcn\] must be a table, got 3"):
+        load_tuned_config(path, "sgcn", "Cora")
 
 
 def test_model_cost_trains_then_counts():
