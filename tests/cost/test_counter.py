@@ -456,6 +456,25 @@ def test_errors(edge_index):
     assert count(Pair(), x, num_nodes=N).total.macs == 2 * N * F_IN * 2
 
 
+def test_counter_reuse_and_reset(edge_index):
+    model = GCN(F_IN, HID, 2, C).eval()
+    x = torch.randn(N, F_IN)
+    counter = Counter(model)
+    with counter:
+        with pytest.raises(RuntimeError, match="already active"), counter:
+            pass
+        model(x, edge_index)
+    first = counter.report()
+    with counter:  # counting goes on where it stopped
+        model(x, edge_index)
+    assert counter.report().total.ops == 2 * first.total.ops
+    counter.reset()
+    with pytest.raises(ValueError, match="Nothing countable"):
+        counter.report()
+    via_callable = count(model, x, edge_index, forward=lambda a, b: model(a, b))
+    assert via_callable.total.ops == first.total.ops
+
+
 def test_uncounted_arithmetic_is_reported(edge_index):
     class Scaled(nn.Module):
         def __init__(self):
