@@ -146,6 +146,79 @@ def format_summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def add_cost_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``spikegraph cost``."""
+    p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
+    p.add_argument("--model", default="sgcn", choices=list(MODELS))
+    p.add_argument("--vs", default="gcn", choices=[*MODELS, "none"], help="model to compare with")
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--split", default="public", choices=["public", "full"])
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=200,
+        help="train each model this many epochs first (spike counts depend on the trained "
+        "weights); 0 counts freshly initialised models",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default="45nm", help="energy profile: 45nm, fp16, int32, int8")
+    p.add_argument("--mac-pj", type=float, default=None, help="custom profile: pJ per MAC")
+    p.add_argument("--ac-pj", type=float, default=None, help="custom profile: pJ per AC")
+    p.add_argument("--profile-source", default=None, help="custom profile: where figures come from")
+    p.add_argument(
+        "--execution",
+        default="auto",
+        choices=["auto", "event", "dense"],
+        help="event-driven or dense counting (auto: event-driven for spiking models)",
+    )
+    p.add_argument("--fold-norm", action="store_true", help="count STFN folded into thresholds")
+    p.add_argument("--config", default=None, help="TOML of tuned options ([model.Dataset])")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the record here")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
+    from spikegraph.cost import EnergyProfile, get_profile
+    from spikegraph.cost.experiment import cost_comparison
+
+    profile: Any = args.profile
+    if args.mac_pj is not None or args.ac_pj is not None:
+        if args.mac_pj is None or args.ac_pj is None or not args.profile_source:
+            raise SystemExit("a custom profile needs --mac-pj, --ac-pj and --profile-source")
+        profile = EnergyProfile(args.profile, args.mac_pj, args.ac_pj, args.profile_source)
+    profile = get_profile(profile)  # a bad name fails before any data is loaded
+    result = cost_comparison(
+        args.dataset,
+        args.model,
+        None if args.vs == "none" else args.vs,
+        root=args.root,
+        split=args.split,
+        epochs=args.epochs,
+        seed=args.seed,
+        profile=profile,
+        execution=args.execution,
+        fold_norm=args.fold_norm,
+        config=args.config,
+        progress=not args.no_progress,
+    )
+    for run in (result.first, result.second):
+        if run is not None:
+            state = f"trained {run.epochs_run} epochs" if run.trained else "untrained"
+            acc = 100 * run.test_acc
+            print(f"{run.name} on {run.dataset} ({state}): test accuracy {acc:.2f} %")
+            print(run.report.table())
+            print()
+    if result.comparison is not None:
+        print(result.comparison.table())
+    record = result.to_dict()
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {path}")
+    return record
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikegraph", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -153,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a node classifier and report its accuracy")
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
+    cost = sub.add_parser(
+        "cost", help="count operations and energy of a model, beside an ordinary one"
+    )
+    add_cost_arguments(cost)
+    cost.set_defaults(func=cmd_cost)
     return parser
 
 

@@ -1,0 +1,243 @@
+"""Energy of the spiking GCN against PyG's GCN on Cora, at the accuracy they reach.
+
+Trains both models (one run per seed), counts one full-graph inference of each with
+``spikegraph.cost`` and prices it with an energy profile (default: 45 nm, Horowitz, ISSCC
+2014). Model and training options come from ``benchmarks/configs/node_classification.toml``
+(tables ``[sgcn.Cora]`` / ``[gcn.Cora]`` with sub-tables ``model`` and ``train``) when it
+exists, else from the model registry's defaults, so the script can be rerun as the tuned
+settings change.
+
+Besides the headline (spiking model counted event-driven, ordinary model counted dense, as
+the field does), it reports two variants: STFN folded into thresholds, and the ordinary
+GCN counted event-driven too (its binary bag-of-words input as sparse events), the stricter
+baseline.
+
+    python benchmarks/energy.py                 # Cora, seeds 0..9 (those of the results table)
+    python benchmarks/energy.py --quick         # one seed, 50 epochs, writes nothing
+
+Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
+``benchmarks/results/energy.{json,md}`` with the command, machine and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CONFIGS, RESULTS, provenance, provenance_md, write_results
+
+from spikegraph.cost import count, get_profile
+from spikegraph.cost.experiment import load_tuned_config, model_cost
+from spikegraph.datasets import load_dataset
+
+DEFAULT_CONFIG = CONFIGS / "node_classification.toml"
+REPRICE = ("45nm", "fp16", "int8")
+
+
+def recount(run, data, profile, **options):
+    args = [data.x, data.edge_index]
+    with torch.no_grad():
+        return count(run.model, *args, profile=profile, **options)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Means and standard deviations over seeds of every numeric entry."""
+    out = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        if all(isinstance(v, (int, float)) for v in values):
+            m, s = mean_std([float(v) for v in values])
+            out[key] = {"mean": m, "std": s}
+    return out
+
+
+def to_markdown(record: dict) -> str:
+    s = record["summary"]
+    sp, ordn = record["models"]
+    prof = record["profile"]
+    acc = lambda k: f"{100 * s[k]['mean']:.2f} +- {100 * s[k]['std']:.2f}"  # noqa: E731
+    uj = lambda k: f"{s[k]['mean'] / 1e6:.3f} +- {s[k]['std'] / 1e6:.3f}"  # noqa: E731
+    nj = lambda k: f"{s[k]['mean'] / 1e3:.3f}"  # noqa: E731
+    ratio = lambda k: f"{s[k]['mean']:.4f} +- {s[k]['std']:.4f}"  # noqa: E731
+    lines = [
+        f"# Energy on {record['dataset']}: {sp} against {ordn}",
+        "",
+        provenance_md(record["provenance"]) + f"- options: {record['config']}",
+        f"- profile: **{prof['name']}** (MAC {prof['mac_pj']} pJ, AC {prof['ac_pj']} pJ); "
+        f"source: {prof['source']}",
+        "",
+        f"Seeds {record['seeds']}; mean +- std over seeds. One inference = one eval-mode "
+        "forward pass on the full graph (all nodes); energy per node divides it by the "
+        "number of nodes. Memory access is not counted (see docs/cost.md).",
+        "",
+        "| model | counted as | test accuracy (%) | ACs | MACs | energy / inference (uJ) | "
+        "energy / node (nJ) |",
+        "|---|---|---|---|---|---|---|",
+        f"| {sp} | event-driven | {acc('spiking_test_acc')} | "
+        f"{s['spiking_acs']['mean']:,.0f} | {s['spiking_macs']['mean']:,.0f} | "
+        f"{uj('spiking_energy_pj')} | {nj('spiking_energy_per_node_pj')} |",
+        f"| {sp} | event-driven, STFN folded | {acc('spiking_test_acc')} | "
+        f"{s['spiking_folded_acs']['mean']:,.0f} | {s['spiking_folded_macs']['mean']:,.0f} | "
+        f"{uj('spiking_folded_energy_pj')} | {nj('spiking_folded_energy_per_node_pj')} |",
+        f"| {ordn} | dense | {acc('ordinary_test_acc')} | "
+        f"{s['ordinary_acs']['mean']:,.0f} | {s['ordinary_macs']['mean']:,.0f} | "
+        f"{uj('ordinary_energy_pj')} | {nj('ordinary_energy_per_node_pj')} |",
+        f"| {ordn} | event-driven (sparse binary input) | {acc('ordinary_test_acc')} | "
+        f"{s['ordinary_event_acs']['mean']:,.0f} | {s['ordinary_event_macs']['mean']:,.0f} | "
+        f"{uj('ordinary_event_energy_pj')} | {nj('ordinary_event_energy_per_node_pj')} |",
+        "",
+        f"**Energy ratio {sp} / {ordn} ({prof['name']}): {ratio('ratio')}** "
+        f"(spiking counted event-driven, {ordn} dense, as spiking-GNN papers do).",
+        "",
+        "| ratio | " + " | ".join(REPRICE) + " |",
+        "|---|" + "---|" * len(REPRICE),
+    ]
+    for label, key in (
+        (f"{sp} / {ordn} (dense)", "ratio"),
+        (f"{sp} (STFN folded) / {ordn} (dense)", "ratio_folded"),
+        (f"{sp} / {ordn} (event-driven)", "ratio_vs_event"),
+    ):
+        cells = []
+        for p in REPRICE:
+            k = key if p == prof["name"] else f"{key}_{p}"
+            cells.append(f"{s[k]['mean']:.4f}" if k in s else "")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Reading these numbers: the headline ratio follows the field's convention (the "
+        f"spiking model on event-driven hardware, {ordn} on dense hardware), and is dominated "
+        f"by {ordn}'s first layer, a dense product over the binary bag-of-words features. "
+        f"Counted event-driven too, {ordn} skips the same zero inputs as the spiking model, "
+        f"and the ratio becomes {s['ratio_vs_event']['mean']:.2f}: "
+        "the spiking model's hidden spike trains cost a transform per step, its real-valued "
+        f"messages an aggregation per step (up to T times {ordn}'s), and its neurons and STFN "
+        "add their own operations. Memory access is not counted by either.",
+        "",
+        f"Per-layer counts of seed {record['seeds'][0]}:",
+        "",
+        "```",
+        record["tables"]["spiking"],
+        "",
+        record["tables"]["ordinary"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="Cora")
+    p.add_argument("--model", default="sgcn", help="the spiking model")
+    p.add_argument("--vs", default="gcn", help="the ordinary model")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    p.add_argument("--epochs", type=int, default=None, help="default: config, else 200")
+    p.add_argument("--profile", default="45nm")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML of tuned options")
+    p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seeds, args.epochs = [0], 50
+    profile = get_profile(args.profile)
+    data, num_classes = load_dataset(args.dataset, root=args.root)
+    used_config = Path(args.config).is_file()
+    options = {
+        name: load_tuned_config(args.config, name, args.dataset) for name in (args.model, args.vs)
+    }
+    per_seed, tables = [], {}
+    for seed in args.seeds:
+        runs = {}
+        for role, name in (("spiking", args.model), ("ordinary", args.vs)):
+            model_opts, train_opts = options[name]
+            runs[role] = model_cost(
+                name,
+                data,
+                num_classes,
+                dataset=args.dataset,
+                epochs=args.epochs,
+                seed=seed,
+                profile=profile,
+                model_options=model_opts,
+                train_options=train_opts,
+            )
+        sp, ordn = runs["spiking"], runs["ordinary"]
+        folded = recount(sp, data, profile, fold_norm=True)
+        event = recount(ordn, data, profile, execution="event")
+        row = {
+            "seed": seed,
+            "spiking_test_acc": sp.test_acc,
+            "ordinary_test_acc": ordn.test_acc,
+            "spiking_epochs": sp.epochs_run,
+            "ordinary_epochs": ordn.epochs_run,
+        }
+        for key, report in (
+            ("spiking", sp.report),
+            ("spiking_folded", folded),
+            ("ordinary", ordn.report),
+            ("ordinary_event", event),
+        ):
+            t = report.total
+            row.update(
+                {
+                    f"{key}_acs": t.acs,
+                    f"{key}_macs": t.macs,
+                    f"{key}_energy_pj": t.energy_pj,
+                    f"{key}_energy_per_node_pj": t.energy_per_node_pj,
+                }
+            )
+        row["spiking_firing_rates"] = sp.report.firing_rates()
+        for name in REPRICE:
+            suffix = "" if name == profile.name else f"_{name}"
+            a, f, b, e = (
+                r.with_profile(name).total.energy_pj
+                for r in (sp.report, folded, ordn.report, event)
+            )
+            row[f"ratio{suffix}"] = a / b
+            row[f"ratio_folded{suffix}"] = f / b
+            row[f"ratio_vs_event{suffix}"] = a / e
+        per_seed.append(row)
+        if not tables:
+            tables = {"spiking": sp.report.table(), "ordinary": ordn.report.table()}
+        print(
+            f"seed {seed}: {args.model} acc {100 * sp.test_acc:.2f} % "
+            f"{sp.report.total.energy_pj / 1e6:.3f} uJ | {args.vs} acc {100 * ordn.test_acc:.2f} % "
+            f"{ordn.report.total.energy_pj / 1e6:.3f} uJ | ratio {row['ratio']:.4f}",
+            flush=True,
+        )
+    record = {
+        "provenance": provenance(),
+        "dataset": args.dataset,
+        "models": [args.model, args.vs],
+        "seeds": args.seeds,
+        "config": (
+            f"tuned options from {Path(args.config).name}" if used_config else "registry defaults"
+        ),
+        "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
+        "epochs": args.epochs,
+        "profile": profile.to_dict(),
+        "summary": summarise(per_seed),
+        "runs": per_seed,
+        "tables": tables,
+    }
+    if args.quick:
+        print(to_markdown(record))
+    else:
+        write_results(
+            "energy", record, to_markdown(record), Path(args.out) if args.out else RESULTS
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,576 @@
+"""Hooks that count what a model computes in a forward pass, without changing its code.
+
+Spiking GNN papers (GC-SNN / GA-SNN, Xu et al., IJCAI 2021, and their successors) estimate
+energy as operations times a per-operation energy. :class:`Counter` obtains the operations
+from the tensors a forward pass actually produces: torch forward hooks on ``Linear``
+layers, LIF neurons, STFN / batch norms, activations; PyG's message-passing hooks
+(``message``, ``aggregate``, ``message_and_aggregate``, ``propagate``, ``edge_update``) for the
+gathers and scatters over edges and the attention. The rules themselves live in
+:mod:`spikegraph.cost.rules`; the convention is written out in ``docs/cost.md``.
+
+Counting only reads tensors: outputs and gradients are unchanged. It works in eager mode (PyG
+skips its hooks under ``torch.compile`` and TorchScript).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch_geometric.nn import GATConv, GCNConv, MessagePassing, SAGEConv
+from torch_geometric.nn.aggr import (
+    MaxAggregation,
+    MeanAggregation,
+    MinAggregation,
+    MulAggregation,
+    SumAggregation,
+)
+from torch_geometric.nn.dense.linear import Linear as PygLinear
+from torch_geometric.utils import is_sparse
+
+from spikegraph._validation import check_choice
+from spikegraph.cost import rules
+from spikegraph.cost.energy import EnergyProfile, get_profile
+from spikegraph.cost.report import LayerRow, Report
+from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv
+from spikegraph.nn.neuron import LIF
+from spikegraph.nn.stfn import STFN
+from spikegraph.nn.tdbn import TemporalBatchNorm
+
+log = logging.getLogger(__name__)
+
+EXECUTIONS = ("auto", "event", "dense")
+#: Message-passing layers whose arithmetic the counter has been checked on, in closed form.
+VALIDATED_LAYERS = (GCNConv, GATConv, SAGEConv, SpikingGCNConv, SpikingGATConv)
+#: Parameters of a message-passing layer whose arithmetic the counter covers.
+MP_COUNTED_PARAMS = frozenset({"bias", "att_src", "att_dst"})
+ACTIVATIONS = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softplus,
+    nn.Hardtanh,
+)
+_REDUCE_OF = {
+    SumAggregation: "sum",
+    MeanAggregation: "mean",
+    MaxAggregation: "max",
+    MinAggregation: "min",
+    MulAggregation: "mul",
+}
+
+
+def _reduce(module: MessagePassing) -> str | None:
+    """The reduction of a layer's aggregation, if it is one the rules know."""
+    return _REDUCE_OF.get(type(module.aggr_module))
+
+
+def _nodes_of(output: Any) -> int | None:
+    """Predicted nodes of a forward output: rows of ``[N, C]``, ``N`` of ``[T, N, C]``."""
+    if isinstance(output, Tensor) and output.dim() >= 1:
+        return output.size(0) if output.dim() <= 2 else output.size(-2)
+    return None
+
+
+class Counter:
+    """Count the operations of every forward pass of ``model`` run inside the ``with`` block.
+
+    Args:
+        model: Any :class:`torch.nn.Module`: spikegraph's spiking layers and models, PyG's
+            ``GCN``, ``GAT``, ``GraphSAGE`` and their layers, or a module built from them.
+        execution: The hardware the count assumes. ``"event"``: event-driven (neuromorphic):
+            a binary (0/1) input to a synaptic transform or an unweighted aggregation is
+            counted as spikes (one AC per spike and output), and zero messages are not sent.
+            ``"dense"``: every entry is computed, with MACs, as on a GPU or an ordinary
+            accelerator. ``"auto"`` (default): event-driven if the model contains LIF neurons,
+            dense otherwise.
+        fold_norm: Count STFN folded into per-neuron thresholds and inference-mode batch
+            norms folded into the weights, as deployed hardware would
+            (:mod:`spikegraph.cost.folding`).
+        profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
+
+    Example:
+        >>> with Counter(model) as counter:  # doctest: +SKIP
+        ...     for batch in loader:
+        ...         model(batch.x, batch.edge_index)
+        >>> counter.report().total.energy_pj  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        execution: str = "auto",
+        fold_norm: bool = False,
+        profile: str | EnergyProfile = "45nm",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+        check_choice(execution, EXECUTIONS, "execution")
+        if not isinstance(fold_norm, bool):
+            raise TypeError(f"'fold_norm' must be a bool, got {fold_norm!r}")
+        self.model = model
+        self.execution = execution
+        self.fold_norm = fold_norm
+        self.profile = get_profile(profile)
+        has_neurons = any(isinstance(m, LIF) for m in model.modules())
+        self.event = execution == "event" or (execution == "auto" and has_neurons)
+        self._ops: dict[tuple[str, str], rules.Ops] = {}
+        self._warnings: dict[str, None] = {}
+        self._handles: list[Any] = []
+        self._decode_wrapped: list[nn.Module] = []
+        self._spikes: dict[int, tuple[weakref.ref, int, int]] = {}
+        self._pending: dict[int, tuple[Tensor, Tensor]] = {}
+        self._forwards = 0
+        self._nodes = 0
+        self._active = False
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _add(self, name: str, kind: str, ops: rules.Ops) -> None:
+        key = (name, kind)
+        if key not in self._ops:
+            self._ops[key] = rules.Ops()
+        self._ops[key] += ops
+
+    def _warn(self, message: str) -> None:
+        self._warnings.setdefault(message, None)
+
+    def reset(self) -> None:
+        """Forget everything counted so far."""
+        self._ops.clear()
+        self._warnings.clear()
+        self._spikes.clear()
+        self._forwards = 0
+        self._nodes = 0
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def _remember_spikes(self, spikes: Tensor, count: int) -> None:
+        """Note that ``spikes`` (a neuron output) holds ``count`` spikes."""
+        self._spikes[id(spikes)] = (weakref.ref(spikes), spikes._version, count)
+
+    def _known_spikes(self, x: Tensor) -> int | None:
+        """The spike count of ``x`` if it is an unmodified neuron output seen before."""
+        entry = self._spikes.get(id(x))
+        if entry is not None and entry[0]() is x and entry[1] == x._version:
+            return entry[2]
+        return None
+
+    def _linear_hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
+            x = inputs[0]
+            ops = rules.transform_ops(x, output.size(-1), self.event, self._known_spikes(x))
+            self._add(name, "transform", ops)
+            if getattr(module, "bias", None) is not None:
+                self._add(name, "bias", rules.bias_ops(output.numel()))
+
+        return hook
+
+    def _message_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            reduce = _reduce(module)
+            if reduce is None:
+                self._warn(
+                    f"{name}: aggregation {module.aggr!r} is not one the counter knows "
+                    f"({list(rules.REDUCES)}); its messages are counted as one MAC per entry "
+                    "and any further arithmetic of the aggregator is not counted"
+                )
+                reduce = "sum"
+            weighted = output is not inputs[0].get("x_j")
+            pending = self._pending.pop(id(module), None)
+            if self.event and pending is not None:
+                x, src = pending
+                ops = rules.sent_aggregation_ops(x, src, module.node_dim, weighted, reduce)
+            else:
+                ops = rules.aggregation_ops(output, weighted, reduce, self.event)
+            self._add(name, "aggregation", ops)
+
+        return hook
+
+    def _pre_propagate_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple) -> None:
+            # Event-driven counts of the messages come cheaper from the source features
+            # (N rows) than from the messages (E rows); keep what the message hook needs.
+            self._pending.pop(id(module), None)
+            edge_index, _, kwargs = inputs
+            if not self.event or module.decomposed_layers != 1 or is_sparse(edge_index):
+                return
+            x = kwargs.get("x")
+            if isinstance(x, (tuple, list)):
+                x = x[0]
+            if isinstance(x, Tensor) and isinstance(edge_index, Tensor):
+                row = 0 if module.flow == "source_to_target" else 1
+                self._pending[id(module)] = (x, edge_index[row])
+
+        return hook
+
+    def _aggregate_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            if _reduce(module) == "mean":
+                self._add(name, "aggregation", rules.mean_ops(output))
+
+        return hook
+
+    def _fused_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            adj, kwargs = inputs[0], inputs[1]
+            x = kwargs.get("x")
+            if isinstance(x, (tuple, list)):
+                x = x[0]
+            if not isinstance(x, Tensor):
+                self._warn(
+                    f"{name}: message_and_aggregate without a tensor argument 'x'; its "
+                    "aggregation is not counted"
+                )
+                return
+            reduce = _reduce(module) or "sum"
+            # SAGEConv drops the values of adj_t inside message_and_aggregate.
+            weighted = not isinstance(module, SAGEConv) and rules.is_weighted(adj)
+            ops = rules.fused_aggregation_ops(adj, x, module.node_dim, weighted, reduce, self.event)
+            self._add(name, "aggregation", ops)
+            if reduce == "mean":
+                self._add(name, "aggregation", rules.mean_ops(output))
+
+        return hook
+
+    def _propagate_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            heads = getattr(module, "heads", None)
+            if isinstance(heads, int) and output.dim() == 3 and module.node_dim == 0:
+                # GAT layout [N, T'*H, C]: time steps (if any) folded into the heads.
+                positions = output.size(0) * (output.size(1) // heads)
+                channels = output.size(2)
+                if not getattr(module, "concat", True) and heads > 1:
+                    self._add(name, "combine", rules.head_mean_ops(positions, heads, channels))
+            else:
+                positions = output.numel() // max(output.size(-1), 1)
+            if module._parameters.get("att_src") is not None:
+                x = inputs[2].get("x")
+                if isinstance(x, (tuple, list)) and isinstance(x[0], Tensor):
+                    self._add(name, "attention", rules.attention_node_ops(x[0], x[1]))
+            bias = module._parameters.get("bias")
+            if bias is not None:
+                self._add(name, "bias", rules.bias_ops(positions * bias.numel()))
+
+        return hook
+
+    def _attention_hook(self, name: str) -> Callable:
+        def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            kwargs = inputs[2]
+            if module._parameters.get("att_src") is None or "alpha_j" not in kwargs:
+                self._warn(f"{name}: edge_update of {type(module).__name__} is not counted")
+                return
+            if kwargs.get("edge_attr") is not None and hasattr(module, "att_edge"):
+                self._warn(f"{name}: edge-feature attention (att_edge) is not counted")
+            has_dst = kwargs.get("alpha_i") is not None
+            self._add(name, "attention", rules.attention_edge_ops(output, has_dst))
+
+        return hook
+
+    def _sage_hook(self, name: str) -> Callable:
+        def hook(module: SAGEConv, inputs: tuple, output: Tensor) -> None:
+            x = inputs[0]
+            x_r = x if isinstance(x, Tensor) else x[1]
+            if module.root_weight and x_r is not None:
+                self._add(name, "combine", rules.bias_ops(output.numel()))
+            if module.normalize:
+                # Squared norm (one MAC per entry) and division (one MAC per entry).
+                self._add(name, "combine", rules.Ops(macs=2 * output.numel()))
+            if module.project:
+                self._warn(f"{name}: the ReLU of SAGEConv's projection is not counted")
+
+        return hook
+
+    def _neuron_hook(self, name: str) -> Callable:
+        def hook(module: LIF, inputs: tuple, output: Tensor) -> None:
+            ops = rules.neuron_ops(output, module.decay, module.reset)
+            self._remember_spikes(output, ops.spikes_out)
+            self._add(name, "neuron", ops)
+
+        return hook
+
+    def _stfn_hook(self, name: str) -> Callable:
+        def hook(module: STFN, inputs: tuple, output: Tensor) -> None:
+            self._add(name, "norm", rules.stfn_ops(inputs[0], module.affine, self.fold_norm))
+
+        return hook
+
+    def _batchnorm_hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
+            running = getattr(module, "running_mean", None) is not None
+            batch_stats = module.training or not running
+            if self.fold_norm and batch_stats:
+                self._warn(
+                    f"{name}: {type(module).__name__} uses batch statistics (training mode), "
+                    "which cannot be folded; it is counted unfolded"
+                )
+            self._add(name, "norm", rules.batchnorm_ops(inputs[0], batch_stats, self.fold_norm))
+
+        return hook
+
+    def _activation_hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
+            relu = isinstance(module, nn.ReLU)
+            self._add(name, "activation", rules.activation_ops(output, relu))
+
+        return hook
+
+    def _flag_hook(self, message: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
+            self._warn(message)
+
+        return hook
+
+    def _root_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        self._forwards += 1
+        self._nodes += _nodes_of(output) or 0
+
+    def _wrap_decode(self, name: str, model: SpikingBasicGNN) -> None:
+        decode = model.decode
+
+        def counted_decode(out: Tensor) -> Tensor:
+            self._add(name, "readout", rules.readout_ops(out))
+            return decode(out)
+
+        model.decode = counted_decode  # instance attribute; removed on exit
+        self._decode_wrapped.append(model)
+
+    # -- registration --------------------------------------------------------------------
+
+    def __enter__(self) -> Counter:
+        if self._active:
+            raise RuntimeError("This Counter is already active")
+        root_name = type(self.model).__name__
+        for path, module in self.model.named_modules():
+            name = path or root_name
+            covered: frozenset[str] | set[str] = frozenset()
+            reg = module.register_forward_hook
+            if isinstance(module, (nn.Linear, PygLinear)):
+                self._handles.append(reg(self._linear_hook(name)))
+                covered = {"weight", "bias"}
+            elif isinstance(module, MessagePassing):
+                self._register_message_passing(name, module)
+                covered = MP_COUNTED_PARAMS
+            elif isinstance(module, LIF):
+                self._handles.append(reg(self._neuron_hook(name)))
+            elif isinstance(module, STFN):
+                self._handles.append(reg(self._stfn_hook(name)))
+                covered = {"weight", "bias"}
+            elif isinstance(module, (TemporalBatchNorm, _BatchNorm)):
+                self._handles.append(reg(self._batchnorm_hook(name)))
+                covered = {"weight", "bias"}
+            elif isinstance(module, ACTIVATIONS):
+                self._handles.append(reg(self._activation_hook(name)))
+                covered = {"weight"}
+            if isinstance(module, SpikingBasicGNN):
+                self._wrap_decode(name, module)
+            own = {n for n, p in module.named_parameters(recurse=False) if p is not None}
+            missing = sorted(own - set(covered))
+            if missing:
+                msg = (
+                    f"{name}: {type(module).__name__} has parameters {missing} whose "
+                    "arithmetic is not counted"
+                )
+                self._handles.append(reg(self._flag_hook(msg)))
+        self._handles.append(self.model.register_forward_hook(self._root_hook))
+        self._active = True
+        return self
+
+    def _register_message_passing(self, name: str, module: MessagePassing) -> None:
+        self._handles += [
+            module.register_propagate_forward_pre_hook(self._pre_propagate_hook(name)),
+            module.register_message_forward_hook(self._message_hook(name)),
+            module.register_aggregate_forward_hook(self._aggregate_hook(name)),
+            module.register_message_and_aggregate_forward_hook(self._fused_hook(name)),
+            module.register_propagate_forward_hook(self._propagate_hook(name)),
+            module.register_edge_update_forward_hook(self._attention_hook(name)),
+        ]
+        if isinstance(module, SAGEConv):
+            self._handles.append(module.register_forward_hook(self._sage_hook(name)))
+        if not isinstance(module, VALIDATED_LAYERS):
+            msg = (
+                f"{name}: {type(module).__name__} is not among the layers the counter was "
+                "checked on; its messages, aggregation and bias are counted, any other "
+                "arithmetic in its forward is not"
+            )
+            self._handles.append(module.register_forward_hook(self._flag_hook(msg)))
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        for model in self._decode_wrapped:
+            if "decode" in model.__dict__:
+                del model.__dict__["decode"]
+        self._decode_wrapped.clear()
+        self._spikes.clear()
+        self._pending.clear()
+        self._active = False
+
+    # -- result --------------------------------------------------------------------------
+
+    def report(self, num_nodes: int | None = None, num_forwards: int | None = None) -> Report:
+        """The counts so far as a :class:`~spikegraph.cost.Report`.
+
+        Args:
+            num_nodes: Nodes predicted, for the energy per node; by default the rows of the
+                outputs of the model's forward calls.
+            num_forwards: Forward passes; by default the number of calls of the model.
+
+        Raises:
+            ValueError: if nothing countable ran, or the number of nodes is unknown.
+        """
+        if not self._ops:
+            raise ValueError(
+                f"Nothing countable ran in {type(self.model).__name__}: no Linear layer, "
+                "message-passing layer, LIF neuron, normalisation or activation was called "
+                "inside the counter"
+            )
+        num_nodes = self._nodes if num_nodes is None else num_nodes
+        num_forwards = (self._forwards or 1) if num_forwards is None else num_forwards
+        if not num_nodes:
+            raise ValueError(
+                "Could not tell how many nodes the forward pass predicted (its output is not "
+                "a [N, C] tensor); pass num_nodes"
+            )
+        rows = tuple(
+            LayerRow(
+                name=name,
+                kind=kind,
+                acs=ops.acs,
+                macs=ops.macs,
+                spikes_in=ops.spikes_in if ops.inputs else None,
+                spikes_out=ops.spikes_out if ops.neuron_steps else None,
+                inputs=ops.inputs,
+                neuron_steps=ops.neuron_steps,
+            )
+            for (name, kind), ops in self._ops.items()
+        )
+        for message in self._warnings:
+            log.warning(message)
+        return Report(
+            rows=rows,
+            profile=self.profile,
+            num_nodes=int(num_nodes),
+            num_forwards=int(num_forwards),
+            model=type(self.model).__name__,
+            options={"execution": self.execution, "fold_norm": self.fold_norm},
+            warnings=tuple(self._warnings),
+        )
+
+
+def count(
+    model: nn.Module,
+    *inputs: Any,
+    forward: str | Callable | None = None,
+    execution: str = "auto",
+    fold_norm: bool = False,
+    profile: str | EnergyProfile = "45nm",
+    num_nodes: int | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Run one forward pass of ``model`` on ``inputs`` and count what it computed.
+
+    The model runs in whatever mode it is in (call ``model.eval()`` first for inference
+    counts) and with gradients if they are enabled; counting changes neither its outputs nor
+    its gradients.
+
+    Args:
+        model: The model (see :class:`Counter`).
+        *inputs: Positional arguments of the forward pass (``x, edge_index, ...``).
+        forward: The method to run instead of ``model(...)``: a name
+            (``"forward_blocks"`` for sampled blocks) or a callable.
+        execution: ``"auto"``, ``"event"`` or ``"dense"`` (see :class:`Counter`).
+        fold_norm: Count STFN / batch norm folded for inference (see :class:`Counter`).
+        profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
+        num_nodes: Nodes predicted, for the energy per node (default: rows of the output).
+        **kwargs: Keyword arguments of the forward pass.
+
+    Returns:
+        A :class:`~spikegraph.cost.Report` of that one forward pass.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+    if forward is None:
+        fn = model
+    elif isinstance(forward, str):
+        fn = getattr(model, forward, None)
+        if not callable(fn):
+            raise ValueError(f"{type(model).__name__} has no method {forward!r}")
+    elif callable(forward):
+        fn = forward
+    else:
+        raise TypeError(f"'forward' must be a method name or a callable, got {forward!r}")
+    with Counter(model, execution=execution, fold_norm=fold_norm, profile=profile) as c:
+        output = fn(*inputs, **kwargs)
+    nodes = _nodes_of(output) if num_nodes is None else num_nodes
+    return c.report(num_nodes=nodes, num_forwards=1)
+
+
+def energy_of(
+    model: nn.Module,
+    data: Any,
+    profile: str | EnergyProfile = "45nm",
+    execution: str = "auto",
+    fold_norm: bool = False,
+) -> dict[str, Any]:
+    """Energy of one full-graph inference of ``model`` on ``data``, as a flat dict.
+
+    Meant for results tables (e.g. an energy column in the node-classification benchmark).
+    The model is put in eval mode for the count and restored afterwards; gradients are off.
+
+    Args:
+        model: Any model with ``forward(x, edge_index[, edge_weight])``.
+        data: A PyG ``Data`` with ``x`` and ``edge_index`` (``edge_weight`` is used if present).
+        profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
+        execution: See :class:`Counter`.
+        fold_norm: See :class:`Counter`.
+
+    Returns:
+        ``energy_pj``, ``energy_per_node_pj``, ``acs``, ``macs``, ``synaptic_ops``,
+        ``spikes``, ``firing_rates``, ``profile``, ``profile_source``, ``execution``,
+        ``fold_norm``.
+    """
+    args = [data.x, data.edge_index]
+    if "edge_weight" in data and data.edge_weight is not None:
+        args.append(data.edge_weight)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            report = count(model, *args, execution=execution, fold_norm=fold_norm, profile=profile)
+    finally:
+        model.train(was_training)
+    t = report.total
+    return {
+        "energy_pj": t.energy_pj,
+        "energy_per_node_pj": t.energy_per_node_pj,
+        "acs": t.acs,
+        "macs": t.macs,
+        "synaptic_ops": t.synaptic_ops,
+        "spikes": t.spikes,
+        "firing_rates": report.firing_rates(),
+        "profile": report.profile.name,
+        "profile_source": report.profile.source,
+        "execution": execution,
+        "fold_norm": fold_norm,
+    }
+
+
+__all__ = ["EXECUTIONS", "VALIDATED_LAYERS", "Counter", "count", "energy_of"]

@@ -1,0 +1,495 @@
+"""Closed-form operation counts of spikegraph's and PyG's models, and the counter's
+guarantees (outputs and gradients unchanged, hooks removed, errors)."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+from torch_geometric.nn import GINConv, SAGEConv
+from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+from torch_geometric.utils import subgraph, to_torch_csr_tensor
+
+from spikegraph.cost import Counter, Report, count
+from spikegraph.cost.rules import ATTENTION_EDGE_ACS, ATTENTION_EDGE_MACS
+from spikegraph.models import SpikingGAT, SpikingGCN
+from spikegraph.nn import SpikingGATConv, SpikingGCNConv
+from spikegraph.nn.monitor import SpikeMonitor
+
+from .conftest import N, spike_train, undirected_edges
+
+F_IN, HID, C, T = 5, 4, 3, 4
+
+
+def kind_total(report: Report, kind: str, name: str | None = None) -> tuple[int, int]:
+    rows = report.select(kind=kind, name=name)
+    return sum(r.acs for r in rows), sum(r.macs for r in rows)
+
+
+# -- PyG's ordinary models: exact closed forms ------------------------------------------------
+
+
+def test_pyg_gcn_closed_form(edge_index):
+    torch.manual_seed(0)
+    E = edge_index.size(1)
+    model = GCN(F_IN, HID, 2, C).eval()
+    report = count(model, torch.randn(N, F_IN), edge_index)
+    # The issue's formula: transforms plus weighted aggregations over E edges and N self-loops.
+    assert report.total.macs == N * F_IN * HID + (E + N) * HID + N * HID * C + (E + N) * C
+    # Bias convention: one AC per output entry; ReLU: one comparison (AC) per entry.
+    assert kind_total(report, "bias") == (N * HID + N * C, 0)
+    assert kind_total(report, "activation") == (N * HID, 0)
+    assert report.total.acs == N * HID + N * C + N * HID
+    assert kind_total(report, "transform") == (0, N * F_IN * HID + N * HID * C)
+    assert kind_total(report, "aggregation") == (0, (E + N) * (HID + C))
+    assert report.total.synaptic_ops == report.total.macs
+    assert report.total.energy_pj == pytest.approx(4.6 * report.total.macs + 0.9 * report.total.acs)
+
+
+def test_pyg_gcn_binary_input_dense_vs_event(edge_index):
+    torch.manual_seed(0)
+    model = GCN(F_IN, HID, 2, C).eval()
+    x = spike_train((N, F_IN), spikes=11)
+    dense = count(model, x, edge_index)  # ordinary model: dense by default
+    event = count(model, x, edge_index, execution="event")
+    real = count(model, torch.randn(N, F_IN), edge_index)
+    assert dense.total.macs == real.total.macs
+    first = event.select(kind="transform", name="convs.0")[0]
+    assert (first.acs, first.macs, first.spikes_in) == (11 * HID, 0, 11)
+    assert first.firing_rate == pytest.approx(11 / (N * F_IN))
+
+
+def test_pyg_gcn_sparse_adjacency_counts_like_edge_index(edge_index):
+    torch.manual_seed(0)
+    model = GCN(F_IN, HID, 2, C).eval()
+    x = torch.randn(N, F_IN)
+    adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(N, N))
+    a = count(model, x, edge_index)
+    b = count(model, x, adj_t)
+    assert [(r.name, r.kind, r.acs, r.macs) for r in a.layers] == [
+        (r.name, r.kind, r.acs, r.macs) for r in b.layers
+    ]
+
+
+def test_pyg_gat_closed_form(edge_index):
+    torch.manual_seed(0)
+    E, h, hid = edge_index.size(1), 2, 8
+    c1 = hid // h
+    model = GAT(F_IN, hid, 2, C, heads=h).eval()
+    report = count(model, torch.randn(N, F_IN), edge_index)
+    edges = (E + N) * h  # self-loops added, per head
+    # layer 1: transform, attention (node projections, per-edge logits + softmax), messages
+    assert kind_total(report, "transform", "convs.0") == (0, N * F_IN * hid)
+    assert kind_total(report, "attention", "convs.0") == (
+        edges * ATTENTION_EDGE_ACS,
+        2 * N * h * c1 + edges * ATTENTION_EDGE_MACS,
+    )
+    assert kind_total(report, "aggregation", "convs.0") == (0, edges * c1)
+    assert kind_total(report, "bias", "convs.0") == (N * hid, 0)
+    # layer 2: h heads of C channels, averaged (concat=False)
+    assert kind_total(report, "transform", "convs.1") == (0, N * hid * h * C)
+    assert kind_total(report, "attention", "convs.1") == (
+        edges * ATTENTION_EDGE_ACS,
+        2 * N * h * C + edges * ATTENTION_EDGE_MACS,
+    )
+    assert kind_total(report, "aggregation", "convs.1") == (0, edges * C)
+    assert kind_total(report, "combine", "convs.1") == (N * C * (h - 1), N * C)
+    assert kind_total(report, "bias", "convs.1") == (N * C, 0)
+    assert kind_total(report, "activation") == (N * hid, 0)
+    assert (ATTENTION_EDGE_ACS, ATTENTION_EDGE_MACS) == (4, 3)
+
+
+def test_pyg_graphsage_closed_form(edge_index):
+    torch.manual_seed(0)
+    E = edge_index.size(1)
+    model = GraphSAGE(F_IN, HID, 2, C).eval()
+    report = count(model, torch.randn(N, F_IN), edge_index)
+    macs = 0
+    acs = N * HID  # ReLU
+    for f_in, f_out in ((F_IN, HID), (HID, C)):
+        # mean aggregation: E real-valued messages of f_in entries, then one division each
+        macs += E * f_in + N * f_in
+        macs += 2 * N * f_in * f_out  # lin_l (neighbours) and lin_r (root)
+        acs += N * f_out + N * f_out  # lin_l's bias, root addition
+    assert (report.total.acs, report.total.macs) == (acs, macs)
+    assert kind_total(report, "aggregation", "convs.0") == (0, E * F_IN + N * F_IN)
+    assert kind_total(report, "combine") == (N * HID + N * C, 0)
+
+
+def test_sage_on_spikes_counts_spike_events_on_both_adjacency_formats(edge_index):
+    conv = SAGEConv(F_IN, HID)
+    x = spike_train((N, F_IN), spikes=9, seed=3)
+    out_degree = torch.bincount(edge_index[0], minlength=N)
+    events = int((out_degree * x.sum(dim=1)).sum())  # each spike of j reaches deg(j) targets
+    a = count(conv, x, edge_index, execution="event")
+    adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(N, N))
+    b = count(conv, x, adj_t, execution="event")
+    for report in (a, b):
+        agg = report.select(kind="aggregation")[0]
+        assert (agg.acs, agg.macs, agg.spikes_in) == (events, N * F_IN, events)
+    dense = count(conv, x, edge_index)
+    assert kind_total(dense, "aggregation") == (0, edge_index.size(1) * F_IN + N * F_IN)
+
+
+# -- spiking layers: counts from real spikes ---------------------------------------------------
+
+
+@pytest.mark.parametrize("spikes", [1, 10, 37])
+def test_spiking_gcn_layer_acs_are_spikes_times_width(edge_index, spikes):
+    conv = SpikingGCNConv(F_IN, 7, T=T)
+    x = spike_train((T, N, F_IN), spikes)
+    row = count(conv, x, edge_index).select(kind="transform")[0]
+    assert (row.acs, row.macs, row.spikes_in) == (spikes * 7, 0, spikes)
+
+
+def test_spiking_gat_layer_acs_are_spikes_times_width(edge_index):
+    conv = SpikingGATConv(F_IN, 3, heads=2, T=T)
+    x = spike_train((T, N, F_IN), 13)
+    report = count(conv, x, edge_index)
+    assert kind_total(report, "transform") == (13 * 2 * 3, 0)
+    E = edge_index.size(1)
+    # attention for every step (time folded into heads)
+    assert kind_total(report, "attention")[0] == (E + N) * T * 2 * ATTENTION_EDGE_ACS
+
+
+def test_doubling_the_spikes_doubles_the_acs(edge_index):
+    conv = SpikingGCNConv(F_IN, 7, T=T)
+    both = spike_train((T, N, F_IN), 24, seed=1)
+    ones = both.nonzero()
+    half = torch.zeros_like(both)
+    half[tuple(ones[::2].t())] = 1.0  # 12 of the 24 spikes
+    a = count(conv, half, edge_index).select(kind="transform")[0]
+    b = count(conv, both, edge_index).select(kind="transform")[0]
+    assert b.acs == 2 * a.acs == 24 * 7
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [SpikingGCNConv(F_IN, 7, T=T), SpikingGATConv(F_IN, 3, heads=2, T=T)],
+    ids=["gcn", "gat"],
+)
+def test_zero_spikes_cost_zero_synaptic_ops(edge_index, conv):
+    report = count(conv, torch.zeros(T, N, F_IN), edge_index)
+    assert sum(r.synaptic_ops for r in report.layers) == 0
+    assert kind_total(report, "transform") == (0, 0)
+    assert kind_total(report, "aggregation") == (0, 0)
+    # neurons still update (charge and compare) at every step, and do not fire here
+    neuron = report.select(kind="neuron")[0]
+    assert neuron.spikes_out == 0 and neuron.neuron_steps == T * N * conv.norm.num_features
+
+
+def test_static_input_is_counted_once_per_distinct_step(edge_index):
+    """Direct coding: a static [N, F] input is transformed and propagated once, not T times."""
+    torch.manual_seed(0)
+    E = edge_index.size(1)
+    conv = SpikingGCNConv(F_IN, 7, T=T)
+    real = torch.rand(N, F_IN) + 0.1
+    static = count(conv, real, edge_index)
+    assert kind_total(static, "transform") == (0, N * F_IN * 7)
+    assert kind_total(static, "aggregation") == (0, (E + N) * 7)
+    assert kind_total(static, "bias") == (N * 7, 0)
+    train = count(conv, real.expand(T, N, F_IN).contiguous(), edge_index)
+    assert kind_total(train, "transform") == (0, T * N * F_IN * 7)
+    assert kind_total(train, "aggregation") == (0, T * (E + N) * 7)
+    assert kind_total(train, "bias") == (T * N * 7, 0)
+    binary = spike_train((N, F_IN), 8)
+    assert kind_total(count(conv, binary, edge_index), "transform") == (8 * 7, 0)
+
+
+def test_spiking_gcn_aggregation_is_real_valued_macs_on_sent_messages(edge_index):
+    """The spiking GCN transforms before propagating: messages are w_ij (W s_j), real-valued
+    and weighted, so MACs, one per message entry actually sent (a node that did not spike at
+    step t sends nothing)."""
+    conv = SpikingGCNConv(F_IN, 7, T=T)
+    x = spike_train((T, N, F_IN), 10, seed=2)
+    active = (x.sum(dim=-1) > 0).float()  # [T, N]: nodes with a spike at step t
+    in_edges = torch.cat([edge_index, torch.arange(N).repeat(2, 1)], dim=1)  # + self-loops
+    sent = int(active[:, in_edges[0]].sum()) * 7
+    agg = count(conv, x, edge_index).select(kind="aggregation")[0]
+    assert (agg.acs, agg.macs) == (0, sent)
+    adj_t = to_torch_csr_tensor(edge_index.flip(0), size=(N, N))
+    fused = count(conv, x, adj_t).select(kind="aggregation")[0]
+    assert (fused.acs, fused.macs) == (0, sent)
+    dense = count(conv, x, edge_index, execution="dense")
+    assert kind_total(dense, "aggregation") == (0, T * in_edges.size(1) * 7)
+    assert kind_total(dense, "transform") == (0, T * N * F_IN * 7)
+
+
+def test_neuron_and_stfn_rows(edge_index):
+    conv = SpikingGCNConv(F_IN, 7, T=T, tau=2.0)
+    x = spike_train((T, N, F_IN), 30, seed=4)
+    with SpikeMonitor(conv) as monitor:
+        out = conv(x, edge_index)
+    report = count(conv, x, edge_index)
+    neuron = report.select(kind="neuron")[0]
+    n = N * 7
+    fired = int(out.sum())
+    assert neuron.spikes_out == fired and neuron.neuron_steps == T * n
+    assert neuron.firing_rate == pytest.approx(monitor.firing_rates()["neuron"])
+    # charge after the first step (MAC), compare at every step, one reset per spike (AC)
+    assert (neuron.acs, neuron.macs) == (T * n + fired, (T - 1) * n)
+    M = T * n
+    assert kind_total(report, "norm") == (2 * M, 3 * M + N)
+    folded = count(conv, x, edge_index, fold_norm=True)
+    assert kind_total(folded, "norm") == (3 * M, M + N + 2 * n)
+    assert folded.select(kind="neuron")[0].spikes_out == fired
+    soft = SpikingGCNConv(F_IN, 7, T=T, reset="none")
+    soft_neuron = count(soft, x, edge_index).select(kind="neuron")[0]
+    assert soft_neuron.acs == T * n
+
+
+def test_tdbn_rows(edge_index):
+    conv = SpikingGCNConv(F_IN, 7, T=T, norm="tdbn")
+    x = spike_train((T, N, F_IN), 30, seed=4)
+    M = T * N * 7
+    assert kind_total(count(conv.train(), x, edge_index), "norm") == (2 * M, 3 * M + 7)
+    conv.eval()
+    assert kind_total(count(conv, x, edge_index), "norm") == (0, M)
+    assert kind_total(count(conv, x, edge_index, fold_norm=True), "norm") == (0, 0)
+
+
+def test_spiking_gcn_model_rows_and_rates(edge_index):
+    torch.manual_seed(0)
+    model = SpikingGCN(F_IN, 8, 2, C, T=T).eval()
+    x = spike_train((N, F_IN), 12)
+    with SpikeMonitor(model) as monitor:
+        model(x, edge_index)
+    report = count(model, x, edge_index)
+    names = [(r.name, r.kind) for r in report.layers]
+    assert names == [
+        ("convs.0.lin", "transform"),
+        ("convs.0", "aggregation"),
+        ("convs.0", "bias"),
+        ("convs.0.norm", "norm"),
+        ("convs.0.neuron", "neuron"),
+        ("convs.1.lin", "transform"),
+        ("convs.1", "aggregation"),
+        ("convs.1", "bias"),
+        ("SpikingGCN", "readout"),
+    ]
+    assert report.firing_rates()["convs.0.neuron"] == pytest.approx(
+        monitor.firing_rates()["convs.0"]
+    )
+    hidden_spikes = report.select(kind="neuron")[0].spikes_out
+    second = report.select(kind="transform", name="convs.1")[0]
+    assert (second.acs, second.spikes_in) == (hidden_spikes * C, hidden_spikes)
+    assert kind_total(report, "readout") == ((T - 1) * N * C, N * C)
+    assert report.total.spikes == hidden_spikes
+
+
+def test_spiking_gat_model_counts(edge_index):
+    torch.manual_seed(0)
+    model = SpikingGAT(F_IN, 8, 2, C, heads=2, T=T).eval()
+    report = count(model, spike_train((N, F_IN), 12), edge_index)
+    kinds = {r.kind for r in report.layers}
+    assert kinds == {
+        "transform",
+        "attention",
+        "aggregation",
+        "bias",
+        "norm",
+        "neuron",
+        "combine",
+        "readout",
+    }
+    assert report.warnings == ()
+
+
+# -- mini-batches -----------------------------------------------------------------------------
+
+
+def test_reports_of_batches_sum(edge_index):
+    torch.manual_seed(0)
+    model = SpikingGCN(F_IN, 8, 2, C, T=T).eval()
+    x = spike_train((N, F_IN), 14)
+    parts = [torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])]
+    reports = []
+    for nodes in parts:
+        sub, _ = subgraph(nodes, edge_index, relabel_nodes=True, num_nodes=N)
+        reports.append(count(model, x[nodes], sub))
+    total = reports[0] + reports[1]
+    assert total == Report.sum(reports) == sum(reports)
+    assert total.total.acs == reports[0].total.acs + reports[1].total.acs
+    assert total.total.macs == reports[0].total.macs + reports[1].total.macs
+    assert total.total.num_nodes == N and total.total.num_forwards == 2
+    assert total.total.energy_pj == pytest.approx(sum(r.total.energy_pj for r in reports))
+    assert total.total.energy_per_node_pj == pytest.approx(total.total.energy_pj / N)
+    assert total.total.energy_per_inference_pj == pytest.approx(total.total.energy_pj / 2)
+    neuron = total.select(kind="neuron")[0]
+    assert neuron.spikes_out == sum(r.select(kind="neuron")[0].spikes_out for r in reports)
+    # one Counter around both forward passes counts the same
+    with Counter(model) as counter:
+        for nodes in parts:
+            sub, _ = subgraph(nodes, edge_index, relabel_nodes=True, num_nodes=N)
+            model(x[nodes], sub)
+    assert counter.report() == total
+
+
+def test_bipartite_blocks_closed_form():
+    """Sampled blocks (bipartite src -> dst with size) through forward_blocks."""
+    torch.manual_seed(0)
+    model = SpikingGCN(F_IN, HID, 2, C, T=T).eval()
+    x = torch.rand(6, F_IN) + 0.1  # real-valued: MACs
+    block0 = SimpleNamespace(
+        edge_index=torch.tensor([[1, 2, 3, 4, 5, 5], [0, 0, 1, 2, 3, 1]]),
+        edge_weight=None,
+        size=(6, 4),
+    )
+    block1 = SimpleNamespace(
+        edge_index=torch.tensor([[1, 2, 3], [0, 1, 0]]), edge_weight=None, size=(4, 2)
+    )
+    report = count(model, x, [block0, block1], forward="forward_blocks", execution="dense")
+    assert report.total.num_nodes == 2
+    # layer 1: static input, once; self-loops for the 4 targets
+    assert kind_total(report, "transform", "convs.0") == (0, 6 * F_IN * HID)
+    assert kind_total(report, "aggregation", "convs.0") == (0, (6 + 4) * HID)
+    # layer 2: spike train of the 4 sources, T steps; self-loops for the 2 targets
+    assert kind_total(report, "transform", "convs.1") == (0, T * 4 * HID * C)
+    assert kind_total(report, "aggregation", "convs.1") == (0, T * (3 + 2) * C)
+    assert kind_total(report, "readout") == ((T - 1) * 2 * C, 2 * C)
+
+
+def test_spiking_gat_blocks_attend_from_both_sides():
+    torch.manual_seed(0)
+    conv = SpikingGATConv(F_IN, 3, heads=2, T=T)
+    x_src = spike_train((T, 6, F_IN), 20)
+    block = torch.tensor([[1, 2, 3, 4, 5, 5], [0, 0, 1, 2, 3, 1]])
+    report = count(conv, (x_src, x_src[:, :4]), block, size=(6, 4), execution="dense")
+    edges = (6 + 4) * T * 2  # 6 edges + 4 self-loops, per step and head
+    assert kind_total(report, "attention") == (
+        edges * ATTENTION_EDGE_ACS,
+        (6 + 4) * T * 2 * 3 + edges * ATTENTION_EDGE_MACS,
+    )
+    assert kind_total(report, "aggregation") == (0, edges * 3)
+    assert kind_total(report, "transform") == (0, T * (6 + 4) * F_IN * 2 * 3)
+    assert report.total.num_nodes == 4
+
+
+# -- guarantees -------------------------------------------------------------------------------
+
+
+def _models():
+    torch.manual_seed(0)
+    return {
+        "sgcn": SpikingGCN(F_IN, 8, 2, C, T=T, dropout=0.5),
+        "sgat": SpikingGAT(F_IN, 8, 2, C, heads=2, T=T, dropout=0.5),
+        "gcn": GCN(F_IN, 8, 2, C, dropout=0.5),
+        "gat": GAT(F_IN, 8, 2, C, heads=2, dropout=0.5),
+        "sage": GraphSAGE(F_IN, 8, 2, C, dropout=0.5),
+    }
+
+
+@pytest.mark.parametrize("name", ["sgcn", "sgat", "gcn", "gat", "sage"])
+@pytest.mark.parametrize("training", [True, False])
+def test_outputs_and_gradients_unchanged(name, training):
+    model = _models()[name].train(training)
+    x = spike_train((N, F_IN), 15)
+    edge_index = undirected_edges()
+
+    def run(counting: bool):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(7)
+        if counting:
+            with Counter(model) as counter:
+                out = model(x, edge_index)
+        else:
+            out = model(x, edge_index)
+        (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return out.detach(), grads, counter if counting else None
+
+    out_a, grads_a, _ = run(False)
+    out_b, grads_b, counter = run(True)
+    assert torch.equal(out_a, out_b)
+    assert len(grads_a) == len(grads_b) > 0
+    assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b))
+    assert counter.report().total.ops > 0
+    # every hook is gone
+    for m in model.modules():
+        assert not m._forward_hooks
+        for attr in (
+            "_message_forward_hooks",
+            "_propagate_forward_hooks",
+            "_edge_update_forward_hooks",
+        ):
+            assert not getattr(m, attr, {})
+    assert "decode" not in model.__dict__
+
+
+def test_count_under_no_grad_matches(edge_index):
+    torch.manual_seed(0)
+    model = SpikingGCN(F_IN, 8, 2, C, T=T).eval()
+    x = spike_train((N, F_IN), 12)
+    with torch.no_grad():
+        a = count(model, x, edge_index)
+    assert a == count(model, x, edge_index)
+
+
+# -- errors and warnings ----------------------------------------------------------------------
+
+
+def test_errors(edge_index):
+    x = torch.randn(N, F_IN)
+    with pytest.raises(TypeError, match=r"'model' must be a torch\.nn\.Module, got function"):
+        count(lambda a: a, x)
+    with pytest.raises(ValueError, match="Unknown execution 'fast'"):
+        count(GCN(F_IN, HID, 2, C), x, edge_index, execution="fast")
+    with pytest.raises(TypeError, match="'fold_norm' must be a bool"):
+        count(GCN(F_IN, HID, 2, C), x, edge_index, fold_norm="yes")
+    with pytest.raises(ValueError, match="Nothing countable ran in Identity"):
+        count(nn.Identity(), x)
+    with pytest.raises(ValueError, match="GCN has no method 'forward_blockz'"):
+        count(GCN(F_IN, HID, 2, C), x, edge_index, forward="forward_blockz")
+    with pytest.raises(TypeError, match="'forward' must be a method name or a callable"):
+        count(GCN(F_IN, HID, 2, C), x, edge_index, forward=3)
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(F_IN, 2)
+
+        def forward(self, a):
+            return self.lin(a), self.lin(a)
+
+    with pytest.raises(ValueError, match="pass num_nodes"):
+        count(Pair(), x)
+    assert count(Pair(), x, num_nodes=N).total.macs == 2 * N * F_IN * 2
+
+
+def test_counter_reuse_and_reset(edge_index):
+    model = GCN(F_IN, HID, 2, C).eval()
+    x = torch.randn(N, F_IN)
+    counter = Counter(model)
+    with counter:
+        with pytest.raises(RuntimeError, match="already active"), counter:
+            pass
+        model(x, edge_index)
+    first = counter.report()
+    with counter:  # counting goes on where it stopped
+        model(x, edge_index)
+    assert counter.report().total.ops == 2 * first.total.ops
+    counter.reset()
+    with pytest.raises(ValueError, match="Nothing countable"):
+        counter.report()
+    via_callable = count(model, x, edge_index, forward=lambda a, b: model(a, b))
+    assert via_callable.total.ops == first.total.ops
+
+
+def test_uncounted_arithmetic_is_reported(edge_index):
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(F_IN, 2)
+            self.scale = nn.Parameter(torch.ones(2))
+
+        def forward(self, a):
+            return self.lin(a) * self.scale
+
+    report = count(Scaled(), torch.randn(N, F_IN))
+    assert report.warnings == (
+        "Scaled: Scaled has parameters ['scale'] whose arithmetic is not counted",
+    )
+    gin = GINConv(nn.Linear(F_IN, 3), train_eps=True)
+    warnings = count(gin, torch.randn(N, F_IN), edge_index).warnings
+    assert any("GINConv has parameters ['eps']" in w for w in warnings)
+    assert any("GINConv is not among the layers the counter was checked on" in w for w in warnings)

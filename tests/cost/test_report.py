@@ -1,0 +1,80 @@
+"""Report arithmetic, comparison and serialisation."""
+
+import json
+
+import pytest
+import torch
+from torch_geometric.nn.models import GCN
+
+from spikegraph.cost import LayerRow, Report, count, get_profile
+from spikegraph.models import SpikingGCN
+
+from .conftest import N, spike_train, undirected_edges
+
+
+def _reports():
+    torch.manual_seed(0)
+    x = spike_train((N, 5), 12)
+    spiking = count(SpikingGCN(5, 8, 2, 3, T=4).eval(), x, undirected_edges())
+    ordinary = count(GCN(5, 8, 2, 3).eval(), x, undirected_edges())
+    return spiking, ordinary
+
+
+def test_compare():
+    spiking, ordinary = _reports()
+    cmp = spiking.compare(ordinary)
+    assert (cmp.first, cmp.second) == ("SpikingGCN", "GCN")
+    assert cmp.ratios["energy"] == pytest.approx(spiking.total.energy_pj / ordinary.total.energy_pj)
+    assert cmp.ratios["macs"] == pytest.approx(spiking.total.macs / ordinary.total.macs)
+    assert cmp.ratios["energy_per_node"] == pytest.approx(cmp.ratios["energy"])
+    # the ordinary model performs no ACs outside bias and ReLU, so its ACs are not 0
+    assert cmp.ratios["acs"] == pytest.approx(spiking.total.acs / ordinary.total.acs)
+    table = cmp.table()
+    assert "SpikingGCN" in table and "GCN" in table and "45nm" in table
+    d = json.loads(json.dumps(cmp.to_dict()))
+    assert d["ratios"]["energy"] == pytest.approx(cmp.ratios["energy"])
+    with pytest.raises(TypeError, match="compare\\(\\) needs a Report, got dict"):
+        spiking.compare({})
+
+
+def test_report_serialises_and_prints():
+    spiking, _ = _reports()
+    d = json.loads(json.dumps(spiking.to_dict()))
+    assert d["total"]["energy_pj"] == pytest.approx(spiking.total.energy_pj)
+    assert d["profile"]["name"] == "45nm" and "Horowitz" in d["profile"]["source"]
+    assert d["options"] == {"execution": "auto", "fold_norm": False}
+    assert [r["name"] for r in d["layers"]] == [r.name for r in spiking.layers]
+    neuron = next(r for r in d["layers"] if r["kind"] == "neuron")
+    assert 0 <= neuron["firing_rate"] <= 1
+    text = spiking.table()
+    assert "convs.0.neuron" in text and "energy per inference" in text
+
+
+def test_adding_reports_checks_compatibility():
+    spiking, ordinary = _reports()
+    with pytest.raises(ValueError, match="different profiles \\('45nm' and 'int8'\\)"):
+        spiking + spiking.with_profile("int8")
+    dense = count(GCN(5, 8, 2, 3), torch.randn(N, 5), undirected_edges(), execution="event")
+    with pytest.raises(ValueError, match="different options"):
+        ordinary + dense
+    with pytest.raises(ValueError, match="needs at least one report"):
+        Report.sum([])
+    mixed = spiking + ordinary  # different models, same options: rows are kept apart
+    assert mixed.model == "SpikingGCN+GCN"
+    assert mixed.total.ops == spiking.total.ops + ordinary.total.ops
+
+
+def test_rows_and_reports_reject_bad_values():
+    with pytest.raises(ValueError, match="'acs' must be a non-negative int, got -1"):
+        LayerRow("lin", "transform", acs=-1, macs=0)
+    with pytest.raises(ValueError, match="Unknown row kind 'matmul'"):
+        LayerRow("lin", "matmul", acs=1, macs=0)
+    row = LayerRow("lin", "transform", acs=1, macs=2)
+    with pytest.raises(ValueError, match="'num_nodes' must be a positive int, got 0"):
+        Report((row,), get_profile("45nm"), num_nodes=0)
+    with pytest.raises(TypeError, match="Report rows must be LayerRow, got dict"):
+        Report(({"acs": 1},), "45nm", num_nodes=1)
+    report = Report((row,), "int8", num_nodes=2)
+    assert report.layers[0].energy_pj == pytest.approx(0.03 + 2 * 0.23)
+    with pytest.raises(ValueError, match="Unknown row kind 'matmul'"):
+        report.select(kind="matmul")
