@@ -93,6 +93,8 @@ def spike_count(x: Tensor) -> int | None:
     """
     if not x.is_floating_point():
         raise TypeError(f"spike_count needs a floating-point tensor, got dtype {x.dtype}")
+    if x.layout != torch.strided:  # sparse features: the stored entries decide
+        return spike_count(x.values())
     if x.numel() == 0:
         return 0
     with torch.no_grad():
@@ -123,11 +125,12 @@ def transform_ops(
     ``known_spikes`` is ``nnz(x)`` when ``x`` is known to be a spike tensor (the output of
     LIF neurons), which saves checking it.
     """
+    entries = x.shape.numel()  # dense entries, also for a sparse CSR input
     if event:
         spikes = spike_count(x) if known_spikes is None else known_spikes
         if spikes is not None:
-            return Ops(acs=spikes * out_features, spikes_in=spikes, inputs=x.numel())
-    return Ops(macs=x.numel() * out_features)
+            return Ops(acs=spikes * out_features, spikes_in=spikes, inputs=entries)
+    return Ops(macs=entries * out_features)
 
 
 def bias_ops(entries: int) -> Ops:
