@@ -26,8 +26,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from samplers import SAMPLERS
 from spikegraph.train import machine_info, run_node_classification
 
@@ -80,7 +78,7 @@ def one_run(args: argparse.Namespace, model: str, sampler: str | None, seed: int
         split="full",
         train_options=train_options,
         sampler=sampler,
-        sampler_options=BENCH_OPTIONS.get(sampler or "", None),
+        sampler_options=BENCH_OPTIONS.get(sampler or ""),
         batch_size=args.batch_size if minibatch and SAMPLERS[sampler].takes_seeds else None,
         num_workers=args.num_workers,
     )
