@@ -254,23 +254,22 @@ def random_walk(csr: CSRGraph, starts: Tensor, length: int, generator: torch.Gen
     Returns:
         ``[len(starts), length + 1]`` visited nodes, the start first.
     """
-    walks = torch.full((starts.numel(), length + 1), -1, dtype=torch.long)
-    walks[:, 0] = starts
-    cur = starts.clone()
-    alive = torch.ones(starts.numel(), dtype=torch.bool)
+    walks = torch.full((length + 1, starts.numel()), -1, dtype=torch.long)
+    walks[0] = starts
+    if csr.num_edges == 0:
+        return walks.t()
     deg_all = csr.deg
-    r = torch.rand(starts.numel(), length, generator=generator, dtype=torch.float64)
+    r = torch.rand(length, starts.numel(), generator=generator, dtype=torch.float64)
+    cur = starts
     for step in range(length):
-        deg = deg_all[cur.clamp(min=0)]
-        alive &= deg > 0
-        idx = alive.nonzero().view(-1)
-        c = cur[idx]
-        pos = csr.rowptr[c] + (r[idx, step] * deg[idx]).long()
-        nxt = torch.full_like(cur, -1)
-        nxt[idx] = csr.col[pos]
-        walks[:, step + 1] = nxt
-        cur = nxt
-    return walks
+        safe = cur.clamp(min=0)
+        deg = deg_all.index_select(0, safe)
+        alive = (cur >= 0) & (deg > 0)
+        pos = csr.rowptr.index_select(0, safe) + (r[step] * deg).long()
+        nxt = csr.col.index_select(0, pos.clamp(max=csr.num_edges - 1))
+        cur = torch.where(alive, nxt, -1)
+        walks[step + 1] = cur
+    return walks.t()
 
 
 def symmetrize(edge_index: Tensor, num_nodes: int, self_loops: bool = False) -> Tensor:

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from samplers.base import GraphInput, SubgraphSampler, check_int
 from samplers.batch import Batch
-from samplers.graph import random_walk, segment_gather
+from samplers.graph import random_walk
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class GraphSAINTSampler(SubgraphSampler):
         gen = self.generator
         n, csr = self.num_nodes, self.csr
         node_count = torch.zeros(n, dtype=torch.long)
-        edge_count = torch.zeros(self.num_edges, dtype=torch.long)
+        csr_count = torch.zeros(self.num_edges, dtype=torch.long)
         goal = self.sample_coverage * n
         drawn, num_samples, targets = 0, 0, 0
         max_chunk = max(1, _PRESAMPLE_CELLS // n)
@@ -159,16 +159,21 @@ class GraphSAINTSampler(SubgraphSampler):
             mark[flat] = True
             node = flat % n
             node_count += torch.bincount(node, minlength=n)
-            # Edges induced in their subgraph: both ends marked in the same subgraph.
-            pos, owner = segment_gather(csr.rowptr, node)
-            cand = (flat - node).index_select(0, owner) + csr.col.index_select(0, pos)
-            hit = mark.index_select(0, cand).nonzero().view(-1)
-            eid = csr.eid.index_select(0, pos.index_select(0, hit))
-            edge_count += torch.bincount(eid, minlength=self.num_edges)
+            # Edges induced in their subgraph: both ends marked in the same subgraph. Walk the
+            # in-edge segments of every (subgraph, node) pair; count by CSR position.
+            starts = csr.rowptr.index_select(0, node)
+            counts = csr.rowptr.index_select(0, node + 1) - starts
+            shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
+            pos = torch.arange(shift.numel()) + shift
+            base = torch.repeat_interleave(flat - node, counts)
+            hit = mark.index_select(0, base + csr.col.index_select(0, pos))
+            csr_count += torch.bincount(pos.masked_select(hit), minlength=self.num_edges)
             mark[flat] = False
             drawn += node.numel()
             targets += int(self.target_mask.index_select(0, node).sum())
             num_samples += count
+        edge_count = torch.empty_like(csr_count)
+        edge_count[csr.eid] = csr_count
         unseen_nodes = int((node_count == 0).sum())
         unseen_edges = int((edge_count == 0).sum())
         if unseen_nodes or unseen_edges:
