@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="1 seed, 1 mini-batch epoch (smoke run)")
     p.add_argument("--out", default=None, help=f"output folder (default {RESULTS.name}/)")
+    p.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="write the summary from the runs recorded so far, run nothing",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.seeds = args.seeds[:1]
@@ -175,6 +180,7 @@ def to_markdown(summary: dict) -> str:
         "batches per epoch); test accuracy of the best validation epoch; validation and test "
         "scored on the full graph",
         f"- bar: {s['bar']}",
+        f"- runs completed: {summary['completed_runs']} of {summary['planned_runs']} planned",
         "",
         "| model | sampler | seeds | test acc (%) | diff vs full (pts) | within 2 pts | "
         "s/epoch | preprocess (s) | batches/epoch |",
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for i, (model, sampler, seed) in enumerate(plan):
         key = run_key(args, model, sampler, seed)
-        if key in done:
+        if key in done or args.summary_only:
             continue
         rec = one_run(args, model, sampler, seed)
         done[key] = rec
@@ -225,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     wanted = {run_key(args, *p) for p in plan}
     summary = summarise([r for k, r in done.items() if k in wanted], args)
+    summary["planned_runs"] = len(plan)
+    summary["completed_runs"] = len(wanted & set(done))
     (out / "samplers_accuracy.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "samplers_accuracy.md").write_text(to_markdown(summary))
     print(to_markdown(summary))
