@@ -53,7 +53,8 @@ class ClusterGCNSampler(SubgraphSampler):
     once with METIS; every batch joins ``clusters_per_batch`` random clusters and keeps all
     edges among their nodes (also those between the clusters).
 
-    An epoch of a :class:`~samplers.Loader` visits every cluster once. With
+    An epoch of a :class:`~samplers.Loader` visits every cluster once (in a random grouping
+    with ``shuffle=True``, else in order). With
     ``diag_lambda > 0`` the batch carries the diagonal enhancement ``A + (1 + lambda) I``:
     explicit self-loops of weight ``1 + lambda`` (``e_id = -1``; existing self-loops are
     replaced), the other edges keep their weight. A GCN that normalises its input
@@ -133,7 +134,11 @@ class ClusterGCNSampler(SubgraphSampler):
 
     def _epoch_args(self, seeds, batch_size, shuffle, gen) -> list[tuple]:
         super()._epoch_args(seeds, batch_size, shuffle, gen)  # rejects seeds
-        order = torch.randperm(self.num_parts, generator=gen)
+        order = (
+            torch.randperm(self.num_parts, generator=gen)
+            if shuffle
+            else torch.arange(self.num_parts)
+        )
         return [(chunk,) for chunk in order.split(self.clusters_per_batch)]
 
     def nodes_of(self, clusters: Tensor) -> Tensor:

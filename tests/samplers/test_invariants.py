@@ -188,10 +188,11 @@ def test_pinsage_picks_most_visited():
 
 def test_cluster_gcn_epoch_visits_every_cluster_once(small_graph):
     sampler = ClusterGCNSampler(small_graph, 6, clusters_per_batch=4, seed=0)
-    loader = Loader(sampler)
-    assert len(loader) == 2
-    seen = torch.cat([b.n_id for b in loader])
-    assert sorted(seen.tolist()) == list(range(60))
+    for shuffle in (False, True):
+        loader = Loader(sampler, shuffle=shuffle)
+        assert len(loader) == 2
+        seen = torch.cat([b.n_id for b in loader])
+        assert sorted(seen.tolist()) == list(range(60))
     assert sampler.preprocess_times["metis"] >= 0 and sampler.preprocess_time > 0
 
 
