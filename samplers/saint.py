@@ -12,7 +12,7 @@ from torch import Tensor
 
 from samplers.base import GraphInput, SubgraphSampler, check_int
 from samplers.batch import Batch
-from samplers.graph import random_walk
+from samplers.graph import CSRGraph, random_walk
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,44 @@ def saint_norms(
     num_targets = max(int(target_mask.sum()), 1)
     node_norm = num_samples / (cv * num_targets)
     return edge_norm.to(torch.float32), node_norm.to(torch.float32)
+
+
+#: Subgraphs per machine word in the bitwise edge count (63: the sign bit stays clear).
+_WORD = 63
+_M1, _M2, _M4, _H01 = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101
+
+
+def popcount64(x: Tensor) -> Tensor:
+    """Number of set bits of every non-negative int64 (SWAR; no per-element loop)."""
+    x = x - ((x >> 1) & _M1)
+    x = (x & _M2) + ((x >> 2) & _M2)
+    x = (x + (x >> 4)) & _M4
+    return (x * _H01) >> 56
+
+
+def _edge_hits_bitwise(sid: Tensor, node: Tensor, num_nodes: int, edge_index: Tensor) -> Tensor:
+    """Per edge, in how many of (up to 63) subgraphs both ends lie: bit ``s`` of a node's word
+    says it is in subgraph ``s``; an edge counts the set bits of the AND of its ends' words.
+    Costs ``O(E)`` however large the subgraphs are. Pairs must be distinct."""
+    bits = torch.zeros(num_nodes, dtype=torch.long).index_add_(0, node, torch.ones_like(sid) << sid)
+    both = bits.index_select(0, edge_index[0]) & bits.index_select(0, edge_index[1])
+    return popcount64(both)
+
+
+def _edge_hits_by_segments(
+    csr: CSRGraph, flat: Tensor, node: Tensor, counts: Tensor, mark: Tensor
+) -> Tensor:
+    """Per CSR position, in how many subgraphs the edge is induced: walk the in-edge segments
+    of every distinct (subgraph, node) pair (``flat = sid * N + node``) and look the source up
+    in ``mark`` (cells of the pairs). Costs ``O(sum of degrees)``."""
+    mark[flat] = True
+    starts = csr.rowptr.index_select(0, node)
+    shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
+    pos = torch.arange(shift.numel()) + shift
+    base = torch.repeat_interleave(flat - node, counts)
+    hit = mark.index_select(0, base + csr.col.index_select(0, pos))
+    mark[flat] = False
+    return torch.bincount(pos.masked_select(hit), minlength=csr.num_edges)
 
 
 class GraphSAINTSampler(SubgraphSampler):
@@ -141,13 +179,18 @@ class GraphSAINTSampler(SubgraphSampler):
         n, csr = self.num_nodes, self.csr
         node_count = torch.zeros(n, dtype=torch.long)
         csr_count = torch.zeros(self.num_edges, dtype=torch.long)
+        edge_count = torch.zeros(self.num_edges, dtype=torch.long)
         goal = self.sample_coverage * n
         drawn, num_samples, targets = 0, 0, 0
         max_chunk = max(1, _PRESAMPLE_CELLS // n)
+        if max_chunk >= _WORD:
+            max_chunk = max_chunk // _WORD * _WORD
         stamp = mark = None
         while drawn < goal:
             want = math.ceil((goal - drawn) / max(self._expected_draws(), 1.0))
             count = min(max(want, 1), max_chunk)
+            if self._expected_draws() * self._mean_degree() > 2 * self.num_edges / _WORD:
+                count = min(count, _WORD)  # dense subgraphs: the bitwise path pays off
             if stamp is None or stamp.numel() < count * n:
                 stamp = torch.empty(count * n, dtype=torch.long)
                 mark = torch.zeros(count * n, dtype=torch.bool)
@@ -156,24 +199,18 @@ class GraphSAINTSampler(SubgraphSampler):
             # Distinct (subgraph, node) pairs without sorting: one winner per cell.
             stamp[flat] = torch.arange(flat.numel())
             flat = flat[stamp.index_select(0, flat) == torch.arange(flat.numel())]
-            mark[flat] = True
             node = flat % n
             node_count += torch.bincount(node, minlength=n)
-            # Edges induced in their subgraph: both ends marked in the same subgraph. Walk the
-            # in-edge segments of every (subgraph, node) pair; count by CSR position.
-            starts = csr.rowptr.index_select(0, node)
-            counts = csr.rowptr.index_select(0, node + 1) - starts
-            shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
-            pos = torch.arange(shift.numel()) + shift
-            base = torch.repeat_interleave(flat - node, counts)
-            hit = mark.index_select(0, base + csr.col.index_select(0, pos))
-            csr_count += torch.bincount(pos.masked_select(hit), minlength=self.num_edges)
-            mark[flat] = False
+            counts = csr.deg.index_select(0, node)
+            if count <= _WORD and 2 * self.num_edges < int(counts.sum()):
+                # Few edges for many candidates: one bit per subgraph, AND over all edges.
+                edge_count += _edge_hits_bitwise(flat // n, node, n, self.edge_index)
+            else:
+                csr_count += _edge_hits_by_segments(csr, flat, node, counts, mark)
             drawn += node.numel()
             targets += int(self.target_mask.index_select(0, node).sum())
             num_samples += count
-        edge_count = torch.empty_like(csr_count)
-        edge_count[csr.eid] = csr_count
+        edge_count.index_add_(0, csr.eid, csr_count)
         unseen_nodes = int((node_count == 0).sum())
         unseen_edges = int((edge_count == 0).sum())
         if unseen_nodes or unseen_edges:
@@ -197,6 +234,9 @@ class GraphSAINTSampler(SubgraphSampler):
             num_samples=num_samples,
             mean_targets=targets / num_samples,
         )
+
+    def _mean_degree(self) -> float:
+        return self.num_edges / self.num_nodes
 
     @property
     def batches_per_epoch(self) -> int:
