@@ -358,8 +358,8 @@ def to_markdown(result: dict) -> str:
     lines = [
         "# Sampler speed",
         "",
-        f"- command: `{result['command']}`",
-        f"- date: {result['date']}",
+        f"- last command: `{result['command']}` ({result['date']}); each graph below says "
+        "which run measured it",
         f"- machine: {result['machine']['platform']}, {result['machine']['cpu_count']} CPUs, "
         f"torch {result['machine']['torch']}, {result['threads']} torch thread(s)",
         "- throughput: edges of the sampled computation graph (block 0) per second of "
@@ -467,15 +467,29 @@ def main(argv: list[str] | None = None) -> int:
     shown = list(argv if argv is not None else sys.argv[1:])
     if "--pyg-python" in shown:  # the interpreter's path is this machine's business
         shown[shown.index("--pyg-python") + 1] = "<python of the torch-sparse environment>"
+    command = " ".join(["python", "benchmarks/samplers_speed.py", *shown])
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for g in graphs:
+        g["command"], g["date"] = command, date
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "samplers_speed.json"
+    if path.exists():  # keep the other graphs' entries, each with the run that made it
+        old = json.loads(path.read_text())
+        mine = {g["graph"] for g in graphs}
+        kept = [
+            {"command": old["command"], "date": old["date"], **g}
+            for g in old.get("graphs", [])
+            if g["graph"] not in mine
+        ]
+        graphs = kept + graphs
     result = {
-        "command": " ".join(["python", "benchmarks/samplers_speed.py", *shown]),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "date": date,
         "machine": machine_info(),
         "threads": args.threads,
         "graphs": graphs,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "samplers_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "samplers_speed.md").write_text(to_markdown(result))
     print(to_markdown(result))
     return 0
