@@ -17,7 +17,7 @@ from samplers.graph import CSRGraph, random_walk
 log = logging.getLogger(__name__)
 
 #: Cells (subgraphs x nodes) of the scratch maps used to pre-sample many subgraphs at once.
-_PRESAMPLE_CELLS = 2**25
+_PRESAMPLE_CELLS = 2**22
 
 
 @dataclass
@@ -97,9 +97,11 @@ def _edge_hits_bitwise(sid: Tensor, node: Tensor, num_nodes: int, edge_index: Te
 def _edge_hits_by_segments(
     csr: CSRGraph, flat: Tensor, node: Tensor, counts: Tensor, mark: Tensor
 ) -> Tensor:
-    """Per CSR position, in how many subgraphs the edge is induced: walk the in-edge segments
-    of every distinct (subgraph, node) pair (``flat = sid * N + node``) and look the source up
-    in ``mark`` (cells of the pairs). Costs ``O(sum of degrees)``."""
+    """CSR positions of the edges induced in their subgraph, one entry per (subgraph, edge):
+    walk the in-edge segments of every distinct (subgraph, node) pair (``flat = sid * N +
+    node``) and look the source up in ``mark`` (cells of the pairs). Costs ``O(sum of
+    degrees)``; the caller counts the positions once at the end (a count per chunk would cost
+    ``O(E)`` each time)."""
     mark[flat] = True
     starts = csr.rowptr.index_select(0, node)
     shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
@@ -107,7 +109,7 @@ def _edge_hits_by_segments(
     base = torch.repeat_interleave(flat - node, counts)
     hit = mark.index_select(0, base + csr.col.index_select(0, pos))
     mark[flat] = False
-    return torch.bincount(pos.masked_select(hit), minlength=csr.num_edges)
+    return pos.masked_select(hit)
 
 
 class GraphSAINTSampler(SubgraphSampler):
@@ -178,7 +180,7 @@ class GraphSAINTSampler(SubgraphSampler):
         gen = self.generator
         n, csr = self.num_nodes, self.csr
         node_count = torch.zeros(n, dtype=torch.long)
-        csr_count = torch.zeros(self.num_edges, dtype=torch.long)
+        hits: list[Tensor] = []
         edge_count = torch.zeros(self.num_edges, dtype=torch.long)
         goal = self.sample_coverage * n
         drawn, num_samples, targets = 0, 0, 0
@@ -206,11 +208,13 @@ class GraphSAINTSampler(SubgraphSampler):
                 # Few edges for many candidates: one bit per subgraph, AND over all edges.
                 edge_count += _edge_hits_bitwise(flat // n, node, n, self.edge_index)
             else:
-                csr_count += _edge_hits_by_segments(csr, flat, node, counts, mark)
+                hits.append(_edge_hits_by_segments(csr, flat, node, counts, mark))
             drawn += node.numel()
             targets += int(self.target_mask.index_select(0, node).sum())
             num_samples += count
-        edge_count.index_add_(0, csr.eid, csr_count)
+        if hits:
+            csr_count = torch.bincount(torch.cat(hits), minlength=self.num_edges)
+            edge_count.index_add_(0, csr.eid, csr_count)
         unseen_nodes = int((node_count == 0).sum())
         unseen_edges = int((edge_count == 0).sum())
         if unseen_nodes or unseen_edges:
