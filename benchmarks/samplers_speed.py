@@ -14,7 +14,7 @@ in a second Python environment given with ``--pyg-python``: a virtual environmen
 same torch, torch-geometric and the prebuilt ``torch-scatter`` and ``torch-sparse`` wheels
 matching that torch (compiling torch-sparse from PyPI takes about 20 minutes)::
 
-    python -m venv /tmp/venv-sparse && . /tmp/venv-sparse/bin/activate
+    python -m venv ../venv-sparse && . ../venv-sparse/bin/activate
     pip install "torch==2.13.0" torch-geometric numpy scipy pymetis
     pip install torch_scatter-*.whl torch_sparse-*.whl   # wheels built for that torch
 
@@ -24,7 +24,7 @@ graphs from the same seed. Without ``--pyg-python`` only our numbers are reporte
 Usage::
 
     SPIKEGRAPH_DATA=../shared/datasets python benchmarks/samplers_speed.py \\
-        --pyg-python /tmp/venv-sparse/bin/python
+        --pyg-python ../venv-sparse/bin/python
     python benchmarks/samplers_speed.py --quick          # CI smoke run (small graphs)
 """
 
