@@ -65,9 +65,72 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any other model option, e.g. --option tau=2 --option surrogate=sigmoid",
     )
+    add_sampler_arguments(p)
     p.add_argument("--checkpoint", default=None, help="save/resume training state here")
     p.add_argument("--json", default=None, metavar="PATH", help="write the result record here")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
+    """Mini-batch options: which sampler and how it draws batches."""
+    from samplers import SAMPLERS
+
+    g = p.add_argument_group("mini-batch training (default: full-batch)")
+    g.add_argument("--sampler", default=None, choices=list(SAMPLERS), help="sampler to train with")
+    g.add_argument("--batch-size", type=int, default=None, help="seeds per batch (node-wise)")
+    g.add_argument(
+        "--num-neighbors", type=int, nargs="+", default=None, help="fan-out per layer (-1: all)"
+    )
+    g.add_argument("--num-parts", type=int, default=None, help="METIS clusters (cluster-gcn)")
+    g.add_argument("--clusters-per-batch", type=int, default=None, help="(cluster-gcn)")
+    g.add_argument("--diag-lambda", type=float, default=None, help="(cluster-gcn)")
+    g.add_argument("--budget", type=int, default=None, help="draws per subgraph (graphsaint)")
+    g.add_argument("--num-roots", type=int, default=None, help="walk roots (graphsaint-rw)")
+    g.add_argument("--walk-length", type=int, default=None, help="(graphsaint-rw, pinsage)")
+    g.add_argument("--sample-coverage", type=int, default=None, help="(graphsaint)")
+    g.add_argument("--subgraph-size", type=int, default=None, help="(ripple)")
+    g.add_argument("--expansion-ratio", type=float, default=None, help="(ripple)")
+    g.add_argument("--depth", type=int, default=None, help="hops of a subgraph (shadow)")
+    g.add_argument("--ppr-topk", type=int, default=None, help="PPR-selected nodes (shadow)")
+    g.add_argument(
+        "--sampler-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other sampler option, e.g. --sampler-option num_walks=40",
+    )
+    g.add_argument("--num-workers", type=int, default=0, help="sampling worker processes")
+    g.add_argument(
+        "--mode",
+        default="subgraph",
+        choices=["subgraph", "blocks"],
+        help="run the model on the sampled subgraph or layer by layer on the blocks",
+    )
+
+
+SAMPLER_FLAGS = (
+    "num_neighbors",
+    "num_parts",
+    "clusters_per_batch",
+    "diag_lambda",
+    "budget",
+    "num_roots",
+    "walk_length",
+    "sample_coverage",
+    "subgraph_size",
+    "expansion_ratio",
+    "depth",
+    "ppr_topk",
+)
+
+
+def sampler_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Sampler constructor options given on the command line."""
+    opts = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
+    opts.update(_options(args.sampler_option))
+    if args.sampler is None and (opts or args.batch_size is not None):
+        raise SystemExit("sampler options (--batch-size, --num-neighbors, ...) need --sampler")
+    return opts
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,6 +177,11 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         split=args.split,
         model_options=model_options(args),
         train_options=train_options,
+        sampler=args.sampler,
+        sampler_options=sampler_options(args),
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        mode=args.mode,
     )
     record = summary.to_dict()
     print(format_summary(record))
@@ -134,6 +202,13 @@ def format_summary(record: dict[str, Any]) -> str:
         f"{100 * record['test_acc_std']:.2f} %",
         f"  time per epoch  {1000 * record['time_per_epoch_mean']:.1f} ms",
     ]
+    if record.get("sampler"):
+        lines.insert(
+            1,
+            f"  sampler         {record['sampler']} (preprocessing "
+            f"{record['preprocess_time_mean']:.2f} s, "
+            f"{runs[0]['batches_per_epoch']} batches/epoch)",
+        )
     if record["firing_rates"]:
         rates = ", ".join(f"{k}: {v:.3f}" for k, v in record["firing_rates"].items())
         lines.append(f"  firing rates    {rates}")

@@ -13,7 +13,7 @@ import torch
 
 from spikegraph.datasets import load_dataset
 from spikegraph.models import build_model
-from spikegraph.train.trainer import TrainConfig, TrainResult, fit
+from spikegraph.train.trainer import TrainConfig, TrainResult, fit, full_batch_step
 
 
 @dataclass
@@ -27,6 +27,10 @@ class RunRecord:
     model_options: dict[str, Any]
     num_parameters: int
     result: TrainResult
+    sampler: str | None = None
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    preprocess_time: float = 0.0
+    batches_per_epoch: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -41,6 +45,7 @@ class Summary:
     dataset: str
     model: str
     runs: list[RunRecord]
+    sampler: str | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     date: str = ""
 
@@ -60,6 +65,8 @@ class Summary:
             "test_acc_mean": mean,
             "test_acc_std": std,
             "time_per_epoch_mean": self.stat("time_per_epoch")[0],
+            "sampler": self.sampler,
+            "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
             "firing_rates": self.firing_rates(),
             "machine": self.machine,
             "date": self.date,
@@ -87,6 +94,11 @@ def run_node_classification(
     split: str = "public",
     model_options: dict[str, Any] | None = None,
     train_options: dict[str, Any] | None = None,
+    sampler: str | None = None,
+    sampler_options: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+    mode: str = "subgraph",
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -98,6 +110,12 @@ def run_node_classification(
         split: ``"public"`` or ``"full"``.
         model_options: Overrides of the model's defaults.
         train_options: Fields of :class:`TrainConfig` (``seed`` is set per run).
+        sampler: Train on mini-batches of this sampler of :data:`samplers.SAMPLERS`
+            (``None``: full-batch); validation and test are scored on the full graph.
+        sampler_options: Sampler options (see :func:`~spikegraph.train.minibatch.build_loader`).
+        batch_size: Seeds per batch (node-wise samplers).
+        num_workers: Loader worker processes.
+        mode: ``"subgraph"`` or ``"blocks"`` (see :mod:`spikegraph.train.minibatch`).
 
     Returns:
         A :class:`Summary` of the runs.
@@ -109,7 +127,21 @@ def run_node_classification(
         torch.manual_seed(seed)
         net = build_model(model, data.num_features, num_classes, **model_options)
         config = TrainConfig(**{**(train_options or {}), "seed": seed})
-        result = fit(net, data, config)
+        step, setup = full_batch_step, None
+        if sampler is not None:
+            from spikegraph.train.minibatch import build_loader, minibatch_step
+
+            setup = build_loader(
+                sampler,
+                data,
+                num_layers=getattr(net, "num_layers", 2),
+                batch_size=batch_size,
+                options=sampler_options,
+                num_workers=num_workers,
+                seed=seed,
+            )
+            step = minibatch_step(setup.loader, mode=mode)
+        result = fit(net, data, config, train_step=step)
         runs.append(
             RunRecord(
                 dataset=dataset,
@@ -119,12 +151,17 @@ def run_node_classification(
                 model_options=model_options,
                 num_parameters=sum(p.numel() for p in net.parameters()),
                 result=result,
+                sampler=sampler,
+                sampler_options={} if setup is None else setup.options,
+                preprocess_time=0.0 if setup is None else setup.preprocess_time,
+                batches_per_epoch=1 if setup is None else len(setup.loader),
             )
         )
     return Summary(
         dataset=dataset,
         model=model,
         runs=runs,
+        sampler=sampler,
         machine=machine_info(),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -1,0 +1,362 @@
+"""The sampler interface shared by every method of the survey (Liu et al., 2022).
+
+A sampler is built from a graph (a PyG ``Data`` or an ``edge_index`` with ``num_nodes``) and
+a seed, does its expensive preprocessing once (timed, optionally cached on disk), and returns
+one :class:`~samplers.batch.Batch` per call of ``sample``. Node-wise methods sample around
+given seed nodes; subgraph methods draw their own subgraphs and take no seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from samplers.batch import Batch, Block
+from samplers.graph import CSRGraph, Relabeler, induced_edges, to_csr
+
+log = logging.getLogger(__name__)
+
+GraphInput = Any  # torch_geometric.data.Data or an edge_index Tensor
+
+
+def make_generator(seed: int | torch.Generator) -> torch.Generator:
+    """A CPU ``torch.Generator`` from an int seed, or the generator itself."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"'seed' must be an int or a torch.Generator, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"'seed' must be >= 0, got {seed}")
+    return torch.Generator().manual_seed(seed)
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` if it is an int ``>= minimum``, else raise naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"'{name}' must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"'{name}' must be >= {minimum}, got {value}")
+    return value
+
+
+def check_fraction(value: Any, name: str, low_open: bool = True) -> float:
+    """Return ``value`` if it is a number in ``(0, 1]`` (or ``[0, 1)`` when not low_open)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{name}' must be a number, got {type(value).__name__} ({value!r})")
+    ok = 0.0 < value <= 1.0 if low_open else 0.0 <= value < 1.0
+    if not ok:
+        rng = "(0, 1]" if low_open else "[0, 1)"
+        raise ValueError(f"'{name}' must be in {rng}, got {value}")
+    return float(value)
+
+
+def graph_from_input(graph: GraphInput, num_nodes: int | None) -> tuple[Tensor, int, Tensor | None]:
+    """``(edge_index, num_nodes, edge_weight)`` from a ``Data`` or an ``edge_index``."""
+    edge_weight = None
+    if isinstance(graph, Tensor):
+        edge_index = graph
+        if num_nodes is None:
+            raise ValueError("'num_nodes' is required when the graph is given as an edge_index")
+    else:
+        edge_index = getattr(graph, "edge_index", None)
+        if edge_index is None:
+            raise TypeError(
+                "'graph' must be a torch_geometric Data with 'edge_index' or an edge_index "
+                f"tensor, got {type(graph).__name__}"
+            )
+        if num_nodes is None:
+            num_nodes = graph.num_nodes
+        edge_weight = getattr(graph, "edge_weight", None)
+    check_int(num_nodes, "num_nodes", 1)
+    if not isinstance(edge_index, Tensor) or edge_index.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"'edge_index' must be an integer tensor, got {edge_index!r:.80}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, E], got {tuple(edge_index.shape)}")
+    edge_index = edge_index.long().cpu()
+    if edge_index.numel():
+        lo, hi = int(edge_index.min()), int(edge_index.max())
+        if lo < 0 or hi >= num_nodes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"'edge_index' holds node id {bad}, out of range for num_nodes={num_nodes}"
+            )
+    if edge_weight is not None:
+        edge_weight = edge_weight.cpu()
+        if edge_weight.dim() != 1 or edge_weight.numel() != edge_index.size(1):
+            raise ValueError(
+                f"'edge_weight' must have one entry per edge ({edge_index.size(1)}), got shape "
+                f"{tuple(edge_weight.shape)}"
+            )
+        if not bool(torch.isfinite(edge_weight).all()) or bool((edge_weight <= 0).any()):
+            raise ValueError("'edge_weight' must be finite and positive for sampling")
+    return edge_index, num_nodes, edge_weight
+
+
+def check_nodes(nodes: Any, num_nodes: int, name: str = "seeds") -> Tensor:
+    """A 1-D tensor of distinct node ids in ``[0, num_nodes)``, else a clear error."""
+    if not isinstance(nodes, Tensor):
+        nodes = torch.as_tensor(nodes)
+    if nodes.dtype == torch.bool:
+        raise TypeError(f"'{name}' must hold node ids, not a mask; use mask.nonzero().view(-1)")
+    if nodes.is_floating_point() or nodes.is_complex():
+        raise TypeError(f"'{name}' must be an integer tensor, got dtype {nodes.dtype}")
+    if nodes.dim() != 1:
+        raise ValueError(f"'{name}' must be 1-D, got shape {tuple(nodes.shape)}")
+    if nodes.numel() == 0:
+        raise ValueError(f"'{name}' is empty")
+    nodes = nodes.long().cpu()
+    lo, hi = int(nodes.min()), int(nodes.max())
+    if lo < 0 or hi >= num_nodes:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"'{name}' holds node id {bad}, out of range for {num_nodes} nodes")
+    uniq, counts = torch.unique(nodes, return_counts=True)
+    if uniq.numel() != nodes.numel():
+        dup = int(uniq[counts > 1][0])
+        raise ValueError(f"'{name}' holds node id {dup} more than once")
+    return nodes
+
+
+class Sampler(ABC):
+    """Base of every sampler: graph storage, random source, timed and cached preprocessing.
+
+    Args:
+        graph: A ``torch_geometric.data.Data`` (its ``edge_index``, ``num_nodes`` and, if
+            present, ``edge_weight`` are used) or an ``edge_index`` tensor ``[2, E]``.
+        num_nodes: Number of nodes; required with an ``edge_index``.
+        seed: An int or a ``torch.Generator``; the same seed gives the same batches.
+        cache_dir: Folder to keep expensive preprocessing results in (METIS partitions,
+            GraphSAINT norms), keyed by the graph and the options; ``None`` keeps them only in
+            this object.
+
+    Attributes:
+        preprocess_time: Seconds spent preprocessing (graph compression plus the method's
+            own step, or loading it from ``cache_dir``).
+        preprocess_times: The same, per step.
+        preprocess_cached: Whether the method's step was loaded from ``cache_dir``.
+    """
+
+    #: Whether ``sample`` takes seed nodes (node-wise methods) or draws its own subgraphs.
+    takes_seeds: ClassVar[bool] = True
+    #: Name used in records and on the command line.
+    name: ClassVar[str] = "sampler"
+
+    def __init__(
+        self,
+        graph: GraphInput,
+        *,
+        num_nodes: int | None = None,
+        seed: int | torch.Generator = 0,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.edge_index, self.num_nodes, self.graph_edge_weight = graph_from_input(graph, num_nodes)
+        self.generator = make_generator(seed)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.preprocess_times: dict[str, float] = {}
+        self.preprocess_cached = False
+        start = time.perf_counter()
+        self.csr: CSRGraph = to_csr(self.edge_index, self.num_nodes)
+        self.preprocess_times["csr"] = time.perf_counter() - start
+        self._relabel = Relabeler(self.num_nodes)
+
+    @property
+    def preprocess_time(self) -> float:
+        return float(sum(self.preprocess_times.values()))
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.edge_index.size(1))
+
+    def _generator(self, generator: torch.Generator | None) -> torch.Generator:
+        return self.generator if generator is None else generator
+
+    def _weights(self, e_id: Tensor, factor: Tensor | None = None) -> Tensor | None:
+        """The graph's own weights of edges ``e_id`` times the method's ``factor``."""
+        w = None
+        if self.graph_edge_weight is not None:
+            w = torch.ones(e_id.numel(), dtype=self.graph_edge_weight.dtype)
+            real = e_id >= 0
+            w[real] = self.graph_edge_weight[e_id[real]]
+        if factor is not None:
+            w = factor if w is None else w * factor
+        return w
+
+    def _preprocess(self, step: str, options: dict[str, Any], compute: Callable[[], Any]) -> Any:
+        """Run ``compute`` once, timed as ``step``; load/save it under ``cache_dir``."""
+        start = time.perf_counter()
+        path = self._cache_path(step, options)
+        if path is not None and path.exists():
+            out = torch.load(path, weights_only=False)
+            self.preprocess_cached = True
+            log.info("Loaded %s from %s", step, path)
+        else:
+            out = compute()
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                torch.save(out, tmp)
+                os.replace(tmp, path)
+        self.preprocess_times[step] = time.perf_counter() - start
+        return out
+
+    def _cache_path(self, step: str, options: dict[str, Any]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        h = hashlib.sha256()
+        h.update(str(self.num_nodes).encode())
+        h.update(self.edge_index.numpy().tobytes())
+        h.update(json.dumps(options, sort_keys=True, default=str).encode())
+        return self.cache_dir / f"{self.name}-{step}-{h.hexdigest()[:20]}.pt"
+
+    @abstractmethod
+    def sample(self, *args: Any, generator: torch.Generator | None = None) -> Batch:
+        """One batch."""
+
+    def _epoch_args(
+        self, seeds: Tensor | None, batch_size: int | None, shuffle: bool, gen: torch.Generator
+    ) -> list[tuple]:
+        """The positional arguments of ``sample`` for every batch of one epoch."""
+        if seeds is None:
+            raise ValueError(f"{type(self).__name__} samples around seed nodes: give 'seeds'")
+        if batch_size is None:
+            raise ValueError(f"{type(self).__name__} needs a 'batch_size'")
+        order = seeds[torch.randperm(seeds.numel(), generator=gen)] if shuffle else seeds
+        return [(chunk,) for chunk in order.split(batch_size)]
+
+
+class NodeSampler(Sampler):
+    """A method that samples around seed nodes: ``sample(seeds)``."""
+
+    takes_seeds = True
+
+    @abstractmethod
+    def sample(self, seeds: Tensor, *, generator: torch.Generator | None = None) -> Batch:
+        """The computation graph of ``seeds`` (global ids, distinct)."""
+
+
+class SubgraphSampler(Sampler):
+    """A method that draws whole subgraphs and takes no seeds: ``sample()``.
+
+    Args:
+        targets: Nodes whose loss counts (e.g. the training nodes); every node when ``None``.
+            A batch lists the targets it contains first.
+        num_layers: Number of blocks per batch (the model's depth); all blocks are the same
+            square subgraph.
+    """
+
+    takes_seeds = False
+
+    def __init__(
+        self,
+        graph: GraphInput,
+        *,
+        targets: Tensor | None = None,
+        num_layers: int = 2,
+        num_nodes: int | None = None,
+        seed: int | torch.Generator = 0,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__(graph, num_nodes=num_nodes, seed=seed, cache_dir=cache_dir)
+        self.num_layers = check_int(num_layers, "num_layers", 1)
+        self.target_mask = torch.ones(self.num_nodes, dtype=torch.bool)
+        if targets is not None:
+            targets = check_nodes(targets, self.num_nodes, "targets")
+            self.target_mask = torch.zeros(self.num_nodes, dtype=torch.bool)
+            self.target_mask[targets] = True
+        self.num_targets = int(self.target_mask.sum())
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches in one epoch of a :class:`~samplers.Loader`."""
+        return 1
+
+    def _epoch_args(
+        self, seeds: Tensor | None, batch_size: int | None, shuffle: bool, gen: torch.Generator
+    ) -> list[tuple]:
+        if seeds is not None:
+            raise ValueError(
+                f"{type(self).__name__} draws whole subgraphs and takes no seeds; give the "
+                "nodes whose loss counts as 'targets' when building the sampler"
+            )
+        return [() for _ in range(self.batches_per_epoch)]
+
+    def _subgraph_batch(
+        self,
+        nodes: Tensor,
+        extra: Callable[[Tensor, Tensor, Tensor], Tensor | None] | None = None,
+        loss_weight: Callable[[Tensor], Tensor | None] | None = None,
+    ) -> Batch:
+        """The batch of the subgraph induced by ``nodes`` (distinct global ids).
+
+        Targets come first in ``n_id``. ``extra(src, dst, e_id)`` (global ids) returns the
+        method's edge factor; ``loss_weight(target)`` its per-target loss weight.
+        """
+        is_t = self.target_mask[nodes]
+        n_id = torch.cat([nodes[is_t], nodes[~is_t]])
+        rl = self._relabel
+        rl.start(n_id)
+        try:
+            src, dst, e_id = induced_edges(self.csr, n_id, rl.map)
+        finally:
+            rl.reset()
+        factor = None if extra is None else extra(n_id[src], n_id[dst], e_id)
+        block = make_block(
+            src, dst, (n_id.numel(), n_id.numel()), self._weights(e_id, factor), e_id
+        )
+        target = n_id[: int(is_t.sum())]
+        return Batch(
+            n_id=n_id,
+            blocks=[block] * self.num_layers,
+            target=target,
+            loss_weight=None if loss_weight is None else loss_weight(target),
+        )
+
+
+def make_block(
+    src: Tensor,
+    dst: Tensor,
+    size: tuple[int, int],
+    edge_weight: Tensor | None,
+    e_id: Tensor | None,
+) -> Block:
+    """A :class:`Block` from local source and target ids."""
+    return Block(
+        edge_index=torch.stack([src, dst]),
+        edge_weight=edge_weight,
+        size=(int(size[0]), int(size[1])),
+        e_id=e_id,
+    )
+
+
+def check_fanouts(num_neighbors: Sequence[int], name: str = "num_neighbors") -> list[int]:
+    """A non-empty list of fan-outs, each ``>= 1`` or ``-1`` (all neighbours)."""
+    if isinstance(num_neighbors, (int, Tensor)) or not isinstance(num_neighbors, Sequence):
+        raise TypeError(f"'{name}' must be a list of ints (one per layer), got {num_neighbors!r}")
+    out = list(num_neighbors)
+    if not out:
+        raise ValueError(f"'{name}' must have one fan-out per layer, got an empty list")
+    for i, k in enumerate(out):
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"'{name}[{i}]' must be an int, got {k!r}")
+        if k == 0 or k < -1:
+            raise ValueError(f"'{name}[{i}]' must be >= 1 or -1 (all neighbours), got {k}")
+    return out
+
+
+__all__ = [
+    "NodeSampler",
+    "Sampler",
+    "SubgraphSampler",
+    "check_fanouts",
+    "check_nodes",
+    "make_generator",
+]

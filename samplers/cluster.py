@@ -1,0 +1,193 @@
+"""Cluster-GCN (Chiang et al., KDD 2019): METIS clusters, several per batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from samplers.base import GraphInput, SubgraphSampler, check_int
+from samplers.batch import Batch
+from samplers.graph import expand_segments, symmetrize, to_csr
+
+log = logging.getLogger(__name__)
+
+
+def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int, seed: int = 0) -> Tensor:
+    """Partition a graph into ``num_parts`` clusters with METIS (Karypis & Kumar, 1998).
+
+    METIS needs an undirected graph without self-loops, so the edges are symmetrised and
+    self-loops dropped first (partitioning a directed edge list as is makes METIS fail or
+    misbehave). Uses the ``pymetis`` binding of METIS.
+
+    Args:
+        edge_index: ``[2, E]``.
+        num_nodes: Number of nodes.
+        num_parts: Number of clusters, ``1 <= num_parts <= num_nodes``.
+        seed: METIS's random seed.
+
+    Returns:
+        ``[N]`` cluster id of every node.
+    """
+    import pymetis
+
+    check_int(num_parts, "num_parts", 1)
+    if num_parts > num_nodes:
+        raise ValueError(f"'num_parts'={num_parts} is more clusters than the {num_nodes} nodes")
+    if num_parts == 1:
+        return torch.zeros(num_nodes, dtype=torch.long)
+    und = symmetrize(edge_index, num_nodes)
+    csr = to_csr(und.flip(0), num_nodes)  # by source: the neighbour list of every node
+    adjacency = pymetis.CSRAdjacency(csr.rowptr.numpy(), csr.col.numpy())
+    options = pymetis.Options(seed=int(seed))
+    part = pymetis.part_graph(num_parts, adjacency, options=options).vertex_part
+    return torch.from_numpy(np.asarray(part, dtype=np.int64))
+
+
+class ClusterGCNSampler(SubgraphSampler):
+    """Cluster-GCN (Chiang, Liu, Si, Li, Bengio & Hsieh, "Cluster-GCN: An Efficient Algorithm
+    for Training Deep and Large Graph Convolutional Networks", KDD 2019): partition the graph
+    once with METIS; every batch joins ``clusters_per_batch`` random clusters and keeps all
+    edges among their nodes (also those between the clusters).
+
+    An epoch of a :class:`~samplers.Loader` visits every cluster once (in a random grouping
+    with ``shuffle=True``, else in order). With
+    ``diag_lambda > 0`` the batch carries the diagonal enhancement ``A + (1 + lambda) I``:
+    explicit self-loops of weight ``1 + lambda`` (``e_id = -1``; existing self-loops are
+    replaced), the other edges keep their weight. A GCN that normalises its input
+    (``normalize=True``) keeps those self-loops and turns them into
+    ``D'^-1/2 (A + (1 + lambda) I) D'^-1/2``, the symmetric form of the paper's
+    ``(D + I)^-1 (A + I) + lambda diag(...)``.
+
+    Args:
+        graph: ``Data`` or ``edge_index``.
+        num_parts: Number of METIS clusters (at most the number of nodes).
+        clusters_per_batch: Clusters joined per batch (the paper's ``q``).
+        diag_lambda: Diagonal enhancement ``lambda >= 0`` (``0``: none).
+        targets: Nodes whose loss counts (default: all).
+        num_layers: Blocks per batch.
+        num_nodes: Required with an ``edge_index``.
+        seed: Int or ``torch.Generator`` (also seeds METIS).
+        cache_dir: Keep the partition here.
+
+    Attributes:
+        part: ``[N]`` cluster of every node.
+    """
+
+    name = "cluster-gcn"
+
+    def __init__(
+        self,
+        graph: GraphInput,
+        num_parts: int,
+        *,
+        clusters_per_batch: int = 1,
+        diag_lambda: float = 0.0,
+        targets: Tensor | None = None,
+        num_layers: int = 2,
+        num_nodes: int | None = None,
+        seed: int | torch.Generator = 0,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__(
+            graph,
+            targets=targets,
+            num_layers=num_layers,
+            num_nodes=num_nodes,
+            seed=seed,
+            cache_dir=cache_dir,
+        )
+        self.num_parts = check_int(num_parts, "num_parts", 1)
+        if num_parts > self.num_nodes:
+            raise ValueError(
+                f"'num_parts'={num_parts} is more clusters than the {self.num_nodes} nodes"
+            )
+        self.clusters_per_batch = check_int(clusters_per_batch, "clusters_per_batch", 1)
+        if clusters_per_batch > num_parts:
+            raise ValueError(
+                f"'clusters_per_batch'={clusters_per_batch} exceeds num_parts={num_parts}"
+            )
+        if isinstance(diag_lambda, bool) or not isinstance(diag_lambda, (int, float)):
+            raise TypeError(f"'diag_lambda' must be a number, got {diag_lambda!r}")
+        if not diag_lambda >= 0 or diag_lambda == float("inf"):
+            raise ValueError(f"'diag_lambda' must be finite and >= 0, got {diag_lambda}")
+        self.diag_lambda = float(diag_lambda)
+        metis_seed = seed if isinstance(seed, int) else int(seed.initial_seed() % 2**31)
+        self.part = self._preprocess(
+            "metis",
+            {"num_parts": num_parts, "seed": metis_seed},
+            lambda: metis_partition(self.edge_index, self.num_nodes, num_parts, metis_seed),
+        )
+        sizes = torch.bincount(self.part, minlength=num_parts)
+        if bool((sizes == 0).any()):
+            log.warning("METIS left %d of %d clusters empty", int((sizes == 0).sum()), num_parts)
+        self.cluster_ptr = torch.zeros(num_parts + 1, dtype=torch.long)
+        torch.cumsum(sizes, 0, out=self.cluster_ptr[1:])
+        self.cluster_nodes = torch.argsort(self.part, stable=True)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-self.num_parts // self.clusters_per_batch)
+
+    def _epoch_args(self, seeds, batch_size, shuffle, gen) -> list[tuple]:
+        super()._epoch_args(seeds, batch_size, shuffle, gen)  # rejects seeds
+        order = (
+            torch.randperm(self.num_parts, generator=gen)
+            if shuffle
+            else torch.arange(self.num_parts)
+        )
+        return [(chunk,) for chunk in order.split(self.clusters_per_batch)]
+
+    def nodes_of(self, clusters: Tensor) -> Tensor:
+        """Global ids of the nodes of ``clusters``."""
+        starts = self.cluster_ptr.index_select(0, clusters)
+        counts = self.cluster_ptr.index_select(0, clusters + 1) - starts
+        pos, _ = expand_segments(starts, counts)
+        return self.cluster_nodes.index_select(0, pos)
+
+    def sample(
+        self, clusters: Tensor | None = None, *, generator: torch.Generator | None = None
+    ) -> Batch:
+        """The subgraph of ``clusters`` (default: ``clusters_per_batch`` random ones)."""
+        if clusters is None:
+            gen = self._generator(generator)
+            clusters = torch.randperm(self.num_parts, generator=gen)[: self.clusters_per_batch]
+        else:
+            clusters = torch.as_tensor(clusters, dtype=torch.long).view(-1)
+            if clusters.numel() and (
+                int(clusters.min()) < 0 or int(clusters.max()) >= self.num_parts
+            ):
+                raise ValueError(
+                    f"'clusters' must be in [0, {self.num_parts}), got {clusters.tolist()}"
+                )
+        batch = self._subgraph_batch(self.nodes_of(clusters))
+        if self.diag_lambda > 0:
+            batch = self._enhance_diagonal(batch)
+        return batch
+
+    def _enhance_diagonal(self, batch: Batch) -> Batch:
+        block = batch.blocks[0]
+        src, dst = block.edge_index
+        keep = (src != dst).nonzero().view(-1)
+        n = batch.n_id.numel()
+        loops = torch.arange(n)
+        w = block.edge_weight
+        w = torch.ones(src.numel()) if w is None else w
+        edge_index = torch.cat([block.edge_index[:, keep], torch.stack([loops, loops])], 1)
+        weight = torch.cat([w[keep], torch.full((n,), 1.0 + self.diag_lambda, dtype=w.dtype)])
+        e_id = torch.cat([block.e_id[keep], torch.full((n,), -1, dtype=torch.long)])
+        new = type(block)(edge_index, weight, block.size, e_id)
+        batch.blocks = [new] * len(batch.blocks)
+        return batch
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_nodes={self.num_nodes}, num_parts={self.num_parts}, "
+            f"clusters_per_batch={self.clusters_per_batch}, diag_lambda={self.diag_lambda})"
+        )
+
+
+__all__ = ["ClusterGCNSampler", "metis_partition"]

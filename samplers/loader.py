@@ -1,0 +1,165 @@
+"""A generic mini-batch loader over any sampler (in the spirit of DGL's ``DataLoader``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from samplers.base import Sampler, check_int, check_nodes, make_generator
+from samplers.batch import Batch
+
+
+class _PlannedBatches(Dataset):
+    """Batch ``i`` of an epoch: ``sampler.sample(*args[i])`` with its own generator seed."""
+
+    def __init__(self, sampler: Sampler, args: list[tuple], seeds: Tensor) -> None:
+        self.sampler = sampler
+        self.args = args
+        self.seeds = seeds.tolist()
+
+    def __len__(self) -> int:
+        return len(self.args)
+
+    def __getitem__(self, i: int) -> Batch:
+        gen = torch.Generator().manual_seed(self.seeds[i])
+        return self.sampler.sample(*self.args[i], generator=gen)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+class Loader:
+    """Iterate over the batches of a sampler, one epoch per ``iter()``.
+
+    For node-wise samplers an epoch splits ``seeds`` (shuffled or not) into chunks of
+    ``batch_size``; for subgraph samplers it is the sampler's own plan (``num_batches``
+    subgraphs, or one pass over the clusters for Cluster-GCN).
+
+    Every batch draws its random numbers from a generator seeded from the loader's seed and
+    the batch's position, so the batches are the same for any ``num_workers``, and the same
+    seed gives the same epochs.
+
+    Args:
+        sampler: Any :class:`~samplers.base.Sampler`.
+        seeds: Seed nodes (node-wise samplers only): ids, or a bool mask over the nodes.
+        batch_size: Seeds per batch (node-wise samplers).
+        shuffle: Shuffle the seeds every epoch.
+        num_batches: Batches per epoch for subgraph samplers (default: the sampler's own).
+        num_workers: Worker processes (``torch.utils.data`` workers); ``0`` samples in the
+            main process.
+        drop_last: Drop a last, smaller chunk of seeds.
+        seed: Seed of the loader's plan (shuffling and per-batch seeds); drawn from the
+            sampler's generator when ``None``.
+        **kwargs: Other ``torch.utils.data.DataLoader`` options (``prefetch_factor``,
+            ``persistent_workers``, ``pin_memory``, ...).
+
+    Example:
+        >>> for batch in Loader(sampler, seeds=train_idx, batch_size=512, shuffle=True):
+        ...     pass  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        seeds: Tensor | None = None,
+        batch_size: int | None = None,
+        shuffle: bool = False,
+        num_batches: int | None = None,
+        num_workers: int = 0,
+        drop_last: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f"'sampler' must be a samplers.Sampler, got {type(sampler).__name__}")
+        self.sampler = sampler
+        if sampler.takes_seeds:
+            if seeds is None:
+                raise ValueError(f"{type(sampler).__name__} samples around seeds: give 'seeds'")
+            if isinstance(seeds, Tensor) and seeds.dtype == torch.bool:
+                if seeds.numel() != sampler.num_nodes:
+                    raise ValueError(
+                        f"'seeds' mask has {seeds.numel()} entries for {sampler.num_nodes} nodes"
+                    )
+                seeds = seeds.nonzero().view(-1)
+            self.seeds = check_nodes(seeds, sampler.num_nodes)
+            if batch_size is None:
+                raise ValueError("'batch_size' is required for a node-wise sampler")
+            self.batch_size = check_int(batch_size, "batch_size", 1)
+            if num_batches is not None:
+                raise ValueError("'num_batches' applies to subgraph samplers only")
+        else:
+            if seeds is not None:
+                raise ValueError(
+                    f"{type(sampler).__name__} draws whole subgraphs and takes no seeds; give "
+                    "the nodes whose loss counts as 'targets' when building the sampler"
+                )
+            if batch_size is not None:
+                raise ValueError(
+                    f"'batch_size' does not apply to {type(sampler).__name__}: its batch size "
+                    "is a sampler option"
+                )
+            self.seeds = None
+            self.batch_size = None
+            if num_batches is not None:
+                check_int(num_batches, "num_batches", 1)
+        self.num_batches = num_batches
+        self.shuffle = bool(shuffle)
+        self.num_workers = check_int(num_workers, "num_workers", 0)
+        self.drop_last = bool(drop_last)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,), generator=sampler.generator))
+        self.seed = seed
+        self.generator = make_generator(seed)
+        self.kwargs = kwargs
+        self.epoch = 0
+
+    def _plan(self) -> list[tuple]:
+        gen = self.generator
+        if self.sampler.takes_seeds:
+            args = self.sampler._epoch_args(self.seeds, self.batch_size, self.shuffle, gen)
+            if self.drop_last and args and args[-1][0].numel() < self.batch_size:
+                args = args[:-1]
+            return args
+        args = self.sampler._epoch_args(None, None, self.shuffle, gen)
+        if self.num_batches is not None and len(args) != self.num_batches:
+            args = [args[i % len(args)] for i in range(self.num_batches)]
+        return args
+
+    def __len__(self) -> int:
+        if self.sampler.takes_seeds:
+            n = self.seeds.numel()
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.num_batches is not None:
+            return self.num_batches
+        return self.sampler.batches_per_epoch
+
+    def __iter__(self) -> Iterator[Batch]:
+        args = self._plan()
+        batch_seeds = torch.randint(0, 2**62, (len(args),), generator=self.generator)
+        self.epoch += 1
+        dataset = _PlannedBatches(self.sampler, args, batch_seeds)
+        if self.num_workers == 0:
+            for i in range(len(dataset)):
+                yield dataset[i]
+            return
+        loader = DataLoader(
+            dataset,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.num_workers,
+            collate_fn=_identity,
+            **self.kwargs,
+        )
+        yield from loader
+
+    def __repr__(self) -> str:
+        return f"Loader({self.sampler!r}, batches={len(self)}, num_workers={self.num_workers})"
+
+
+__all__ = ["Loader"]

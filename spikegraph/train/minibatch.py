@@ -1,0 +1,222 @@
+"""Mini-batch training with any sampler of the :mod:`samplers` zoo, in the trainer's own loop.
+
+:func:`minibatch_step` returns a ``train_step`` for :func:`spikegraph.train.trainer.fit`, so
+full-batch and mini-batch training share one loop (early stopping, checkpoints, full-graph
+evaluation of the validation and test scores).
+
+How a batch reaches a model (``mode``):
+
+- ``"subgraph"`` (default): the model runs on the sampled subgraph, the union of the blocks
+  (block 0), with ``forward(x[n_id], edge_index, edge_weight)``, and the first
+  ``len(batch.target)`` outputs are the targets' logits -- what PyG's ``NeighborLoader`` does.
+  Works for every model (PyG's ``GCN``/``GAT``, the spiking ones). A GCN normalises the
+  subgraph as it normalises the full graph (in-degrees within the subgraph, self-loops
+  added), so training and full-graph evaluation see the same operator on the sampled part.
+- ``"blocks"``: layer ``i`` runs on block ``i`` with ``model.forward_blocks(x[n_id], blocks)``
+  (spikegraph's models): node-wise samplers then compute only the nodes each layer needs.
+  ``SpikingGCNConv`` normalises a bipartite block with its degrees inside the block.
+
+How each method's normalisation reaches the model:
+
+- ``edge_weight`` of the batch is passed as the model's edge weight and multiplies the
+  adjacency before the model's own normalisation (``normalize=True``): PinSAGE's importance
+  weights, GraphSAINT's aggregator normalisation ``1 / alpha_{u,v}`` (so the weighted
+  in-degree a GCN computes is an unbiased estimate of the full-graph in-degree), Cluster-GCN's
+  diagonal enhancement (self-loops of weight ``1 + lambda``). Models without edge weights
+  (GAT) ignore it.
+- ``loss_weight`` (GraphSAINT's ``1 / (lambda_v |targets|)``) turns the batch loss into
+  ``sum(loss_weight * cross_entropy)``; without it the loss is the mean over the targets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from samplers import SAMPLERS, Batch, Loader, Sampler
+from spikegraph._validation import check_choice
+from spikegraph.train.trainer import TrainStep
+
+log = logging.getLogger(__name__)
+
+MODES = ("subgraph", "blocks")
+
+#: Per sampler: default constructor options (PubMed-sized) and the default batch size of its
+#: loader (seeds per batch; ``None`` for subgraph samplers, whose size is an option).
+SAMPLER_DEFAULTS: dict[str, tuple[dict[str, Any], int | None]] = {
+    "graphsage": ({"num_neighbors": [10, 10]}, 512),
+    "pinsage": ({"num_neighbors": [10, 10], "num_walks": 20, "walk_length": 2}, 512),
+    "shadow": ({"depth": 2, "num_neighbors": [10, 5]}, 512),
+    "cluster-gcn": ({"num_parts": 200, "clusters_per_batch": 20}, None),
+    "graphsaint-node": ({"budget": 6000, "sample_coverage": 50}, None),
+    "graphsaint-edge": ({"budget": 4000, "sample_coverage": 50}, None),
+    "graphsaint-rw": ({"num_roots": 2000, "walk_length": 2, "sample_coverage": 50}, None),
+    "ripple": ({"subgraph_size": 4000, "expansion_ratio": 0.5}, None),
+}
+
+
+@dataclass
+class SamplerSetup:
+    """A sampler and the loader over the training nodes, as built by :func:`build_loader`."""
+
+    name: str
+    sampler: Sampler
+    loader: Loader
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def preprocess_time(self) -> float:
+        return self.sampler.preprocess_time
+
+
+def build_loader(
+    name: str,
+    data: Data,
+    num_layers: int,
+    batch_size: int | None = None,
+    options: dict[str, Any] | None = None,
+    num_workers: int = 0,
+    seed: int = 0,
+) -> SamplerSetup:
+    """Build sampler ``name`` over ``data`` and a shuffling loader over its training nodes.
+
+    Args:
+        name: One of :data:`samplers.SAMPLERS` (``"graphsage"``, ``"graphsaint-rw"``, ...).
+        data: Graph with ``train_mask``.
+        num_layers: Depth of the model (fan-out lists must have this many entries; subgraph
+            samplers make this many blocks).
+        batch_size: Seeds per batch for node-wise samplers; ``None`` for the default.
+            Subgraph samplers size their batches with their own options and reject it.
+        options: Constructor options overriding :data:`SAMPLER_DEFAULTS`.
+        num_workers: Loader worker processes.
+        seed: Seed of the sampler and the loader.
+
+    Raises:
+        ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
+            given to a subgraph sampler, or any invalid option.
+    """
+    check_choice(name, tuple(SAMPLERS), "sampler")
+    cls = SAMPLERS[name]
+    defaults, default_batch = SAMPLER_DEFAULTS[name]
+    opts = {**defaults, **(options or {})}
+    if "num_neighbors" in opts:
+        fanouts = opts["num_neighbors"]
+        if name in ("graphsage", "pinsage") and "num_neighbors" not in (options or {}):
+            fanouts = [fanouts[0]] * num_layers
+        if name in ("graphsage", "pinsage") and len(fanouts) != num_layers:
+            raise ValueError(
+                f"'num_neighbors' has {len(fanouts)} fan-outs for a model with "
+                f"num_layers={num_layers}"
+            )
+        opts["num_neighbors"] = list(fanouts)
+    train_idx = data.train_mask.nonzero().view(-1)
+    if cls.takes_seeds:
+        if name == "shadow":
+            opts.setdefault("num_layers", num_layers)
+        sampler = cls(data, seed=seed, **opts)
+        loader = Loader(
+            sampler,
+            seeds=train_idx,
+            batch_size=default_batch if batch_size is None else batch_size,
+            shuffle=True,
+            num_workers=num_workers,
+            seed=seed,
+        )
+    else:
+        if batch_size is not None:
+            raise ValueError(
+                f"--batch-size does not apply to {name}: its batch size is a sampler option "
+                f"({', '.join(sorted(defaults))})"
+            )
+        sampler = cls(data, targets=train_idx, num_layers=num_layers, seed=seed, **opts)
+        loader = Loader(sampler, shuffle=True, num_workers=num_workers, seed=seed)
+    log.info(
+        "%r: preprocessing %.2fs, %d batches per epoch",
+        sampler,
+        sampler.preprocess_time,
+        len(loader),
+    )
+    return SamplerSetup(name=name, sampler=sampler, loader=loader, options=opts)
+
+
+def batch_logits(model: nn.Module, x: Tensor, batch: Batch, mode: str = "subgraph") -> Tensor:
+    """Logits ``[len(batch.target), C]`` of the batch's targets (see the module docstring)."""
+    check_choice(mode, MODES, "mode")
+    x_in = x[batch.n_id]
+    if mode == "blocks":
+        if not hasattr(model, "forward_blocks"):
+            raise TypeError(f"{type(model).__name__} has no forward_blocks; use mode='subgraph'")
+        out = model.forward_blocks(x_in, batch.blocks)
+    else:
+        edge_index, edge_weight = batch.subgraph()
+        out = model(x_in, edge_index, edge_weight)
+    return out[: batch.num_targets]
+
+
+def batch_loss(logits: Tensor, y: Tensor, loss_weight: Tensor | None) -> Tensor:
+    """Cross-entropy over the targets: mean, or ``sum(loss_weight * loss)`` with weights."""
+    per_target = F.cross_entropy(logits, y, reduction="none")
+    return per_target.mean() if loss_weight is None else (per_target * loss_weight).sum()
+
+
+def check_depth(sampler: Sampler, model: nn.Module) -> None:
+    """Raise if the sampler's number of layers differs from the model's."""
+    want = getattr(model, "num_layers", None)
+    have = getattr(sampler, "num_layers", None)
+    if want is not None and have is not None and want != have:
+        raise ValueError(
+            f"The sampler makes {have} blocks (layers) but the model has num_layers={want}"
+        )
+
+
+def minibatch_step(loader: Loader, mode: str = "subgraph") -> TrainStep:
+    """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over ``loader``.
+
+    Each batch takes one optimiser step. Batches without targets (a cluster without training
+    nodes) are skipped. Returns the target-weighted mean batch loss.
+
+    Args:
+        loader: A :class:`samplers.Loader`.
+        mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
+    """
+    check_choice(mode, MODES, "mode")
+    checked: set[int] = set()
+
+    def step(model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
+        if id(model) not in checked:
+            check_depth(loader.sampler, model)
+            checked.add(id(model))
+        model.train()
+        total, count = 0.0, 0
+        for batch in loader:
+            if batch.num_targets == 0:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            logits = batch_logits(model, data.x, batch, mode)
+            loss = batch_loss(logits, data.y[batch.target], batch.loss_weight)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * batch.num_targets
+            count += batch.num_targets
+        return total / count if count else math.nan
+
+    return step
+
+
+__all__ = [
+    "MODES",
+    "SAMPLER_DEFAULTS",
+    "SamplerSetup",
+    "batch_logits",
+    "batch_loss",
+    "build_loader",
+    "check_depth",
+    "minibatch_step",
+]
