@@ -14,8 +14,22 @@ RECORD_KEYS = {
     "machine",
     "date",
     "runs",
+    "sampler",
+    "preprocess_time_mean",
 }
-RUN_KEYS = {"dataset", "model", "seed", "split", "model_options", "num_parameters", "result"}
+RUN_KEYS = {
+    "dataset",
+    "model",
+    "seed",
+    "split",
+    "model_options",
+    "num_parameters",
+    "result",
+    "sampler",
+    "sampler_options",
+    "preprocess_time",
+    "batches_per_epoch",
+}
 RESULT_KEYS = {
     "test_acc",
     "val_acc",
