@@ -3,7 +3,7 @@
 Three models with the same widths are timed in the same run, interleaved round by round:
 
 - ``gcn``: PyG's own :class:`torch_geometric.nn.models.GCN` (the ordinary baseline);
-- ``sgcn``: spikegraph's :class:`~spikegraph.models.SpikingGCN` (T steps, direct coding);
+X
 - ``per_step``: the same spiking model and parameters run the plain way, calling each layer
   once per time step (propagation included) and stepping the neurons one step at a time
   with :func:`~spikegraph.nn.lif_step` under autograd.
@@ -92,7 +92,7 @@ def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int)
         hidden_channels=hidden,
         dropout=0.5,
         T=T,
-        encoder="direct",
+        encoder="auto",
     )
 
     sgcn.eval()

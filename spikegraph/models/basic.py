@@ -131,10 +131,13 @@ class SpikingBasicGNN(nn.Module):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def encode(self, x: Tensor) -> Tensor:
-        """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged."""
+    def encode(self, x: Tensor, sparse: bool = True) -> Tensor:
+        """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged.
+
+        ``sparse=False`` never hands the first layer a sparse CSR input (see
+        :meth:`_encode_static`)."""
         if x.dim() == 2:
-            x = self._encode_static(x)
+            x = self._encode_static(x) if sparse else self.encoder(x)
         return temporal_dropout(x, self.input_dropout, self.training)
 
     def _encode_static(self, x: Tensor) -> Tensor:
@@ -165,18 +168,46 @@ class SpikingBasicGNN(nn.Module):
         """Average the output layer over time: ``[T, N, C] -> [N, C]``."""
         return out.mean(dim=0)
 
-    def _conv(self, i: int, x: Any, edge_index: Adj, edge_weight: OptTensor, size=None) -> Tensor:
+    def _conv(
+        self, i: int, x: Any, edge_index: Adj, edge_weight: OptTensor, size=None, rate=False
+    ) -> Tensor:
+        """Layer ``i``: spikes ``[T, N, F]``, or with ``rate`` their rates ``[N, F]``."""
         conv = self.convs[i]
+        if not self.supports_edge_weight and edge_weight is not None:
+            if not self._warned_edge_weight:
+                warnings.warn(
+                    f"{type(self).__name__} ignores 'edge_weight' (its attention computes the "
+                    "edge weights), as PyG's own model does",
+                    stacklevel=3,
+                )
+                self._warned_edge_weight = True
+            edge_weight = None
+        kwargs = {"size": size}
         if self.supports_edge_weight:
-            return conv(x, edge_index, edge_weight=edge_weight, size=size)
-        if edge_weight is not None and not self._warned_edge_weight:
-            warnings.warn(
-                f"{type(self).__name__} ignores 'edge_weight' (its attention computes the edge "
-                "weights), as PyG's own model does",
-                stacklevel=3,
-            )
-            self._warned_edge_weight = True
-        return conv(x, edge_index, size=size)
+            kwargs["edge_weight"] = edge_weight
+        if rate:
+            return conv.fire_rate(conv.current(x, edge_index, **kwargs))
+        return conv(x, edge_index, **kwargs)
+
+    def _rate_shortcut(self) -> bool:
+        r"""Whether training may feed the output layer firing rates instead of spike trains.
+
+        With the membrane read-out, the output layer of a spiking GCN has no neuron and no
+        normalisation, so its time-averaged output is linear in its input:
+        :math:`\frac1T\sum_t (\hat A H_t W + b) = \hat A \bar H W + b` with the rates
+        :math:`\bar H`. Training then computes the last hidden layer's rates directly
+        (:meth:`~spikegraph.nn.LIF.rate`) and runs the output layer once, which is exact, and
+        ``T`` times cheaper there. Dropout's time-shared mask commutes with the average. In
+        eval mode every step is computed, as a neuromorphic chip would (and as
+        :mod:`spikegraph.cost` counts).
+        """
+        last = self.convs[-1]
+        return (
+            self.training
+            and self.num_layers > 1
+            and self.readout == "membrane"
+            and getattr(last, "time_linear", False)
+        )
 
     def _between(self, h: Tensor) -> Tensor:
         return temporal_dropout(h, self.dropout, self.training)
@@ -184,8 +215,10 @@ class SpikingBasicGNN(nn.Module):
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         """Class logits ``[N, C]`` for node features ``[N, F]`` or a spike train ``[T, N, F]``."""
         h = self.encode(x)
+        shortcut = self._rate_shortcut()
         for i in range(self.num_layers):
-            h = self._conv(i, h, edge_index, edge_weight)
+            rate = shortcut and i == self.num_layers - 2
+            h = self._conv(i, h, edge_index, edge_weight, rate=rate)
             if i < self.num_layers - 1:
                 h = self._between(h)
         return self.decode(h)
@@ -205,13 +238,15 @@ class SpikingBasicGNN(nn.Module):
             raise ValueError(
                 f"Got {len(blocks)} blocks for a model with num_layers={self.num_layers}"
             )
-        h = self.encode(x)
+        h = self.encode(x, sparse=False)
+        shortcut = self._rate_shortcut()
         for i, block in enumerate(blocks):
             num_src, num_dst = block.size
             if h.size(-2) != num_src:
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
             pair = (h, h[..., :num_dst, :])
-            h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size)
+            rate = shortcut and i == self.num_layers - 2
+            h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size, rate=rate)
             if i < self.num_layers - 1:
                 h = self._between(h)
         return self.decode(h)

@@ -2,7 +2,7 @@
 
 from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv, SpikingMessagePassing
 from spikegraph.nn.encoding import BernoulliEncoder, CurrentEncoder, DirectEncoder, make_encoder
-from spikegraph.nn.neuron import LIF, lif_multistep, lif_step
+from spikegraph.nn.neuron import LIF, lif_multistep, lif_rate, lif_step
 from spikegraph.nn.stfn import STFN, stfn
 from spikegraph.nn.surrogate import ArcTan, Rectangular, Sigmoid, Surrogate, Triangle
 from spikegraph.nn.tdbn import TemporalBatchNorm
@@ -23,6 +23,7 @@ __all__ = [
     "TemporalBatchNorm",
     "Triangle",
     "lif_multistep",
+    "lif_rate",
     "lif_step",
     "make_encoder",
     "stfn",

@@ -7,9 +7,10 @@ small scratch buffer and runs backpropagation through time in reverse. Nothing o
 
 The maths is the one of :func:`spikegraph.nn.neuron.lif_step`; tests compare both.
 
-The kernels are deliberately serial: numba's own thread pool competing with torch's OpenMP
-threads for the same cores made a training step more than ten times slower, while one
-thread already runs the loop at memory speed.
+The kernels do not use numba's own thread pool: competing with torch's OpenMP threads for the
+same cores, it made a training step more than ten times slower. Instead they release the GIL
+and take a range of neurons, so :mod:`spikegraph.nn.neuron` runs disjoint ranges on as many
+Python threads as torch uses.
 """
 
 from __future__ import annotations
@@ -39,17 +40,24 @@ def _derivative(u, code, alpha):
     return alpha * max(0.0, 1.0 - alpha * abs(u))
 
 
-@numba.njit(cache=True)
-def lif_forward(x, static, steps, v_init, has_v_init, decay, v_th, v_reset, reset, spikes, v_out):
-    """x: [M] (static) or [T, M]; spikes: [T, M] output; v_out: [M] output."""
-    M = v_out.shape[0]
-    for i in range(M):
-        v = v_init[i] if has_v_init else 0.0
+@numba.njit(cache=True, nogil=True)
+def lif_forward(
+    x, static, steps, v_init, has_v_init, decay, v_th, v_reset, reset, rate_mode, out, v_out, lo, hi
+):
+    """Neurons ``lo..hi-1``. x: [1, M] (static) or [T, M]. out: spikes [T, M], or with
+    ``rate_mode`` the firing rates [1, M] (spike count / T). v_out: [M]."""
+    for i in range(lo, hi):
+        # v_th - v_th: a zero of the scalars' dtype, so that float32 inputs are integrated in
+        # float32 exactly like the torch implementation does.
+        v = v_init[i] if has_v_init else v_th - v_th
+        count = 0.0
         for t in range(steps):
             xt = x[0, i] if static else x[t, i]
             h = xt + decay * v if (has_v_init or t > 0) else xt
             if h >= v_th:
-                spikes[t, i] = 1.0
+                if not rate_mode:
+                    out[t, i] = 1.0
+                count += 1.0
                 if reset == HARD:
                     v = v_reset
                 elif reset == SOFT:
@@ -57,12 +65,15 @@ def lif_forward(x, static, steps, v_init, has_v_init, decay, v_th, v_reset, rese
                 else:
                     v = h
             else:
-                spikes[t, i] = 0.0
+                if not rate_mode:
+                    out[t, i] = 0.0
                 v = h
+        if rate_mode:
+            out[0, i] = count / steps
         v_out[i] = v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def lif_backward(
     x,
     static,
@@ -76,26 +87,32 @@ def lif_backward(
     detach_reset,
     code,
     alpha,
-    grad_spikes,
-    has_grad_spikes,
+    grad_out,
+    grad_mode,
     grad_v,
     has_grad_v,
     grad_x,
     grad_v_init,
+    lo,
+    hi,
 ):
-    """Backpropagation through time; grad_x is [1, M] (static) or [T, M]."""
-    M = grad_v_init.shape[0]
-    num_blocks = (M + _BLOCK - 1) // _BLOCK
-    for b in range(num_blocks):
-        lo = b * _BLOCK
-        hi = min(M, lo + _BLOCK)
-        hbuf = np.empty((steps, hi - lo), dtype=np.float64)
-        for i in range(lo, hi):
-            v = v_init[i] if has_v_init else 0.0
+    """Backpropagation through time for neurons ``lo..hi-1``.
+
+    grad_mode: 0 no gradient from the outputs, 1 ``grad_out`` is dL/dspikes [T, M], 2 it is
+    dL/drate [1, M] (so dL/dspike_t = dL/drate / T at every step). grad_x: [1, M] (static)
+    or [T, M].
+    """
+    width = hi - lo
+    hbuf = np.empty((steps, min(width, _BLOCK)), dtype=np.float64)
+    inv_steps = 1.0 / steps
+    for b0 in range(lo, hi, _BLOCK):
+        b1 = min(hi, b0 + _BLOCK)
+        for i in range(b0, b1):
+            v = v_init[i] if has_v_init else v_th - v_th
             for t in range(steps):
                 xt = x[0, i] if static else x[t, i]
                 h = xt + decay * v if (has_v_init or t > 0) else xt
-                hbuf[t, i - lo] = h
+                hbuf[t, i - b0] = h
                 if h >= v_th:
                     v = v_reset if reset == HARD else (h - v_th if reset == SOFT else h)
                 else:
@@ -103,10 +120,15 @@ def lif_backward(
             g_v = grad_v[i] if has_grad_v else 0.0
             acc = 0.0
             for t in range(steps - 1, -1, -1):
-                h = hbuf[t, i - lo]
+                h = hbuf[t, i - b0]
                 sg = _derivative(h - v_th, code, alpha)
                 fired = 1.0 if h >= v_th else 0.0
-                g = grad_spikes[t, i] * sg if has_grad_spikes else 0.0
+                if grad_mode == 1:
+                    g = grad_out[t, i] * sg
+                elif grad_mode == 2:
+                    g = grad_out[0, i] * inv_steps * sg
+                else:
+                    g = 0.0
                 if reset == HARD:
                     dv = 1.0 - fired
                     if not detach_reset:

@@ -18,6 +18,10 @@ The maths lives in the pure functions :func:`lif_step` and :func:`lif_multistep`
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -159,12 +163,39 @@ class _LIFMultistepTorch(torch.autograd.Function):
         return grad_x, grad_v_init, None, None, None, None, None, None, None
 
 
-class _LIFMultistepCPU(torch.autograd.Function):
-    """The same as :class:`_LIFMultistepTorch`, with the numba kernels of
-    :mod:`spikegraph.nn._lif_kernels` (CPU, float32/float64, built-in surrogates)."""
+_POOL: ThreadPoolExecutor | None = None
+#: Below this many neurons a kernel runs on the calling thread alone.
+_MIN_CHUNK = 32768
+
+
+def _in_chunks(kernel, num_neurons: int, *args) -> None:
+    """Run ``kernel(*args, lo, hi)`` over disjoint neuron ranges on up to
+    ``torch.get_num_threads()`` threads (the kernels release the GIL)."""
+    global _POOL
+    chunks = max(1, min(torch.get_num_threads(), num_neurons // _MIN_CHUNK))
+    if chunks == 1:
+        kernel(*args, 0, num_neurons)
+        return
+    if _POOL is None or _POOL._max_workers < chunks:
+        _POOL = ThreadPoolExecutor(max_workers=chunks, thread_name_prefix="spikegraph-lif")
+    bounds = [num_neurons * k // chunks for k in range(chunks + 1)]
+    futures = [_POOL.submit(kernel, *args, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    for f in futures:
+        f.result()
+
+
+class _LIFKernelCPU(torch.autograd.Function):
+    """The same maths as :class:`_LIFMultistepTorch`, with the numba kernels of
+    :mod:`spikegraph.nn._lif_kernels` (CPU, float32/float64, built-in surrogates).
+
+    With ``rate=True`` the output is the firing rate (spike count / T) of each neuron instead
+    of its spike train, computed without materialising the ``[T, ...]`` spikes.
+    """
 
     @staticmethod
-    def forward(ctx, x, v_init, steps, decay, v_threshold, v_reset, reset, surrogate, detach_reset):
+    def forward(
+        ctx, x, v_init, steps, decay, v_threshold, v_reset, reset, surrogate, detach_reset, rate
+    ):
         from spikegraph.nn import _lif_kernels as K
 
         static = steps is not None
@@ -174,9 +205,13 @@ class _LIFMultistepCPU(torch.autograd.Function):
         x2 = xc.reshape(1 if static else T, -1)
         M = x2.size(1)
         vi = v_init.detach().reshape(-1).contiguous() if v_init is not None else x2.new_empty(1)
-        spikes = x.new_empty((T, *shape))
+        out = x.new_empty(shape if rate else (T, *shape))
         v_out = x.new_empty(shape)
-        K.lif_forward(
+        scalar = np.float32 if x.dtype == torch.float32 else np.float64
+        decay, v_threshold, v_reset = scalar(decay), scalar(v_threshold), scalar(v_reset)
+        _in_chunks(
+            K.lif_forward,
+            M,
             x2.numpy(),
             static,
             T,
@@ -186,7 +221,8 @@ class _LIFMultistepCPU(torch.autograd.Function):
             v_threshold,
             v_reset,
             _RESET_CODES[reset],
-            spikes.view(T, M).numpy(),
+            rate,
+            out.view(-1, M).numpy(),
             v_out.view(M).numpy(),
         )
         ctx.save_for_backward(xc, vi)
@@ -201,22 +237,28 @@ class _LIFMultistepCPU(torch.autograd.Function):
             surrogate,
             detach_reset,
             shape,
+            rate,
         )
-        return spikes, v_out
+        return out, v_out
 
     @staticmethod
-    def backward(ctx, grad_spikes, grad_v):
+    def backward(ctx, grad_out, grad_v):
         from spikegraph.nn import _lif_kernels as K
 
         xc, vi = ctx.saved_tensors
-        static, T, has_v, decay, v_th, v_reset, reset, surrogate, detach, shape = ctx.meta
+        static, T, has_v, decay, v_th, v_reset, reset, surrogate, detach, shape, rate = ctx.meta
         x2 = xc.reshape(1 if static else T, -1)
         M = x2.size(1)
-        gs = grad_spikes.contiguous().view(T, M) if grad_spikes is not None else x2.new_empty(1, 1)
+        if grad_out is None:
+            mode, go = 0, x2.new_zeros(1, 1)
+        else:
+            mode, go = (2 if rate else 1), grad_out.contiguous().view(-1, M)
         gv = grad_v.contiguous().view(M) if grad_v is not None else x2.new_empty(1)
         grad_x = xc.new_empty(x2.shape)
         grad_v_init = xc.new_empty(M)
-        K.lif_backward(
+        _in_chunks(
+            K.lif_backward,
+            M,
             x2.numpy(),
             static,
             T,
@@ -229,25 +271,15 @@ class _LIFMultistepCPU(torch.autograd.Function):
             detach,
             _SURROGATE_CODES[type(surrogate)],
             float(surrogate.alpha),
-            gs.numpy(),
-            grad_spikes is not None,
+            go.numpy(),
+            mode,
             gv.numpy(),
             grad_v is not None,
             grad_x.numpy(),
             grad_v_init.numpy(),
         )
-        grad_x = grad_x.view(xc.shape)
-        return (
-            grad_x,
-            grad_v_init.view(shape) if has_v else None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
+        grad_v_init = grad_v_init.view(shape) if has_v else None
+        return (grad_x.view(xc.shape), grad_v_init) + (None,) * 8
 
 
 def lif_multistep(
@@ -288,8 +320,20 @@ def lif_multistep(
     elif x.dim() == 0 or x.size(0) < 1:
         raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
     surrogate = Rectangular() if surrogate is None else surrogate
-    fn = _LIFMultistepCPU if _kernel_applies(x, v_init, surrogate) else _LIFMultistepTorch
-    return fn.apply(
+    if _kernel_applies(x, v_init, surrogate):
+        return _LIFKernelCPU.apply(
+            x,
+            v_init,
+            steps,
+            float(decay),
+            float(v_threshold),
+            float(v_reset),
+            reset,
+            surrogate,
+            bool(detach_reset),
+            False,
+        )
+    return _LIFMultistepTorch.apply(
         x,
         v_init,
         steps,
@@ -300,6 +344,61 @@ def lif_multistep(
         surrogate,
         bool(detach_reset),
     )
+
+
+def lif_rate(
+    x: Tensor,
+    decay: float,
+    v_threshold: float = 1.0,
+    v_reset: float = 0.0,
+    reset: str = "hard",
+    surrogate: Surrogate | None = None,
+    detach_reset: bool = False,
+    steps: int | None = None,
+) -> Tensor:
+    """Firing rates of LIF neurons: ``lif_multistep(...)[0].mean(0)``, values and gradients.
+
+    On CPU the spike trains are never materialised: each neuron's count is accumulated in the
+    kernel, and the backward pass feeds ``dL/drate / T`` to every step. This is what a linear
+    layer that averages its input over time needs (the membrane read-out of a spiking GCN).
+
+    Args:
+        x: Input current ``[T, ...]``, or a static current with ``steps``.
+        decay: Leak factor :math:`k`.
+        v_threshold: Firing threshold.
+        v_reset: Potential after a hard reset.
+        reset: ``"hard"``, ``"soft"`` or ``"none"``.
+        surrogate: Spike function (rectangular by default).
+        detach_reset: Stop gradients through the reset path.
+        steps: Number of steps for a static ``x``.
+
+    Returns:
+        Rates of the shape of one time step of ``x``, in ``{0, 1/T, ..., 1}``.
+    """
+    check_choice(reset, RESETS, "reset")
+    if steps is not None:
+        check_time_steps(steps, "steps")
+    elif x.dim() == 0 or x.size(0) < 1:
+        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
+    surrogate = Rectangular() if surrogate is None else surrogate
+    if _kernel_applies(x, None, surrogate):
+        rate, _ = _LIFKernelCPU.apply(
+            x,
+            None,
+            steps,
+            float(decay),
+            float(v_threshold),
+            float(v_reset),
+            reset,
+            surrogate,
+            bool(detach_reset),
+            True,
+        )
+        return rate
+    spikes, _ = lif_multistep(
+        x, decay, v_threshold, v_reset, reset, surrogate, detach_reset, steps=steps
+    )
+    return spikes.mean(dim=0)
 
 
 class LIF(nn.Module):
@@ -378,6 +477,20 @@ class LIF(nn.Module):
             steps=steps,
         )
         return spikes
+
+    def rate(self, x: Tensor, steps: int | None = None) -> Tensor:
+        """Firing rates ``forward(x, steps).mean(0)``, without the spike trains (see
+        :func:`lif_rate`)."""
+        return lif_rate(
+            x,
+            self.decay,
+            self.v_threshold,
+            self.v_reset,
+            self.reset,
+            self.surrogate,
+            self.detach_reset,
+            steps=steps,
+        )
 
     def extra_repr(self) -> str:
         return (

@@ -184,3 +184,36 @@ def test_bad_options(kwargs, err, msg):
     args = {"num_layers": 2, **kwargs}
     with pytest.raises(err, match=msg):
         SpikingGCN(8, 16, out_channels=2, **args)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_training_rate_shortcut_is_exact(node_data, dropout):
+    # Training feeds the output layer the last hidden layer's firing rates; computing every
+    # time step instead must give the same logits and gradients (same dropout draws).
+    torch.manual_seed(0)
+    model = SpikingGCN(
+        node_data.num_features, 16, num_layers=3, out_channels=3, T=5, dropout=dropout
+    )
+    model.train()
+    assert model._rate_shortcut()
+    results = []
+    for shortcut in (True, False):
+        model._rate_shortcut = (lambda: True) if shortcut else (lambda: False)
+        torch.manual_seed(1)
+        out = model(node_data.x, node_data.edge_index)
+        grads = torch.autograd.grad(out.pow(2).sum(), list(model.parameters()))
+        results.append((out, grads))
+    (o1, g1), (o2, g2) = results
+    torch.testing.assert_close(o1, o2, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert any(g.abs().sum() > 0 for g in g1)
+
+
+def test_rate_shortcut_only_in_training_with_a_linear_read_out(node_data):
+    model = SpikingGCN(node_data.num_features, 16, num_layers=2, out_channels=3, T=4)
+    assert model._rate_shortcut()
+    model.eval()
+    assert not model._rate_shortcut()
+    rate = SpikingGCN(node_data.num_features, 16, num_layers=2, out_channels=3, readout="rate")
+    assert not rate._rate_shortcut()

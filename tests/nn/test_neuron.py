@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from spikegraph.nn import LIF, ArcTan, Sigmoid, lif_multistep, lif_step
+from spikegraph.nn.neuron import lif_rate
 from spikegraph.nn.surrogate import resolve_surrogate
 
 RESETS = ["hard", "soft", "none"]
@@ -198,3 +199,48 @@ def test_unknown_reset():
 def test_bad_parameters(kwargs, err, msg):
     with pytest.raises(err, match=msg):
         LIF(**kwargs)
+
+
+class _Custom(Sigmoid):
+    """A surrogate the CPU kernels do not know: runs the torch implementation."""
+
+
+@pytest.mark.parametrize("surrogate", [Sigmoid(), _Custom()], ids=["kernel", "torch"])
+@pytest.mark.parametrize("static", [False, True])
+@pytest.mark.parametrize("reset", RESETS)
+def test_rate_equals_mean_of_spikes(surrogate, static, reset):
+    gen = torch.Generator().manual_seed(5)
+    shape = (40, 7) if static else (6, 40, 7)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64) * 1.5
+    w = torch.randn(40, 7, generator=gen, dtype=torch.float64)
+    steps = 6 if static else None
+    args = (0.6, 1.0, -0.1, reset, surrogate, False)
+    x1 = x.clone().requires_grad_()
+    rate = lif_rate(x1, *args, steps=steps)
+    (g1,) = torch.autograd.grad((rate * w).sum(), x1)
+    x2 = x.clone().requires_grad_()
+    spikes, _ = lif_multistep(x2, *args, steps=steps)
+    (g2,) = torch.autograd.grad((spikes.mean(0) * w).sum(), x2)
+    torch.testing.assert_close(rate, spikes.mean(0), rtol=0, atol=1e-15)
+    torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-12)
+    assert 0.05 < rate.mean() < 0.95
+    assert (g1 != 0).float().mean() > 0.3
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_float32_in_threads_equals_loop_of_single_steps(static):
+    # Enough neurons to be split over threads; float32 is integrated in float32, so even the
+    # spikes of neurons whose potential lands next to the threshold agree.
+    gen = torch.Generator().manual_seed(7)
+    shape = (300, 250) if static else (5, 300, 250)
+    x = torch.randn(shape, generator=gen) * 1.5
+    x1 = x.clone().requires_grad_()
+    s1, v1 = lif_multistep(x1, 0.6, 1.0, 0.0, "hard", None, False, steps=5 if static else None)
+    (g1,) = torch.autograd.grad(s1.sum() + v1.sum(), x1)
+    x2 = x.clone().requires_grad_()
+    xs = x2.unsqueeze(0).expand(5, *shape) if static else x2
+    s2, v2 = loop_of_steps(xs, 0.6, 1.0, 0.0, "hard", resolve_surrogate("rectangular"), False)
+    (g2,) = torch.autograd.grad(s2.sum() + v2.sum(), x2)
+    assert torch.equal(s1, s2)
+    torch.testing.assert_close(v1, v2)
+    torch.testing.assert_close(g1, g2)

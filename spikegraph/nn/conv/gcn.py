@@ -159,6 +159,9 @@ class SpikingGCNConv(SpikingMessagePassing):
         self._cached_edge_index = None
         self._cached_adj_t = None
         self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
+        # Without neuron and normalisation the layer is linear in its input, so averaging its
+        # output over time equals running it on the time-averaged input.
+        self.time_linear = self.neuron is None and self.norm is None
         if bias:
             self.bias = Parameter(torch.empty(out_channels))
         else:

@@ -119,6 +119,16 @@ class SpikingMessagePassing(MessagePassing):
             return current.unsqueeze(0).expand(self.T, *current.shape) if static else current
         return self.neuron(current, steps=self.T if static else None)
 
+    def fire_rate(self, current: Tensor) -> Tensor:
+        """``fire(current).mean(0)``, the firing rates ``[N, F]``, computed without the spike
+        trains (:meth:`spikegraph.nn.LIF.rate`)."""
+        if self.norm is not None:
+            current = self.norm(current)
+        static = current.dim() == 2
+        if self.neuron is None:
+            return current if static else current.mean(dim=0)
+        return self.neuron.rate(current, steps=self.T if static else None)
+
     def _spiking_repr(self) -> str:
         norm = "none" if self.norm is None else type(self.norm).__name__
         if self.neuron is None:
