@@ -1,0 +1,41 @@
+"""Smoke runs of every benchmark script's ``--quick`` mode (CI runs them through this file).
+
+Each script runs in a subprocess, as a user would start it, and writes only into a temporary
+folder. Nothing is timed here: the numbers come from the full runs in ``benchmarks/``.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+
+
+def test_every_script_is_covered():
+    assert set(SCRIPTS) == {
+        "cost_overhead.py",
+        "energy.py",
+        "node_classification.py",
+        "samplers_accuracy.py",
+        "samplers_speed.py",
+        "speed.py",
+    }
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_quick_mode_runs(script, data_root, tmp_path):
+    env = {**os.environ, "SPIKEGRAPH_DATA": str(data_root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip(), "the script printed nothing"
