@@ -210,7 +210,9 @@ class SpikingBasicGNN(nn.Module):
             num_src, num_dst = block.size
             if h.size(-2) != num_src:
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
-            pair = (h, h[..., :num_dst, :])
+            # A sparse (CSR) static input cannot be sliced: encode the targets' rows afresh.
+            dst = h[..., :num_dst, :] if h.layout == torch.strided else self.encode(x[:num_dst])
+            pair = (h, dst)
             h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size)
             if i < self.num_layers - 1:
                 h = self._between(h)
