@@ -238,7 +238,7 @@ def _spiking_layers(
         with _normalisation_off(conv):
             for targets, n_id, edge_index, edge_weight in batches:
                 if h is None:
-                    x_src, x_dst = model.encode(x[n_id]), model.encode(x[targets])
+                    x_src, x_dst = model.encode(_gather(x, n_id)), model.encode(_gather(x, targets))
                 else:
                     x_src, x_dst = _gather(h, n_id), _gather(h, targets)
                 dev = x_src.device

@@ -157,3 +157,12 @@ def test_bad_input():
         layerwise_predict(GCN(5, 8, 2, out_channels=3, jk="cat"), data)
     with pytest.raises(ValueError, match="per-node normalisation"):
         layerwise_predict(GCN(5, 8, 2, out_channels=3, norm="graph_norm"), data)
+
+
+def test_spike_train_input():
+    data = _graph()
+    gen = torch.Generator().manual_seed(1)
+    data.x = (torch.rand(4, 37, 5, generator=gen) < 0.3).double()  # [T, N, F]
+    model = _model("sgat", 5, 3)
+    want = predict(model, data)
+    assert torch.allclose(layerwise_predict(model, data, batch_size=10), want, atol=1e-9)
