@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -152,12 +153,18 @@ class GraphSAINTSampler(SubgraphSampler):
         self.sample_coverage = check_int(sample_coverage, "sample_coverage", 1)
         self.num_steps = None if num_steps is None else check_int(num_steps, "num_steps", 1)
         self._check_options()
+        start = time.perf_counter()
+        self._prepare_draws()
+        self.preprocess_times["draws"] = time.perf_counter() - start
         self.norms: SaintNorms = self._preprocess(
             "norms", {"coverage": sample_coverage, **self._options()}, self._presample
         )
 
     def _check_options(self) -> None:
         """Validate method options (before pre-sampling)."""
+
+    def _prepare_draws(self) -> None:
+        """Build what ``_draw`` needs (timed as the ``"draws"`` preprocessing step)."""
 
     def _options(self) -> dict:
         return {}
@@ -277,14 +284,12 @@ class GraphSAINTNodeSampler(GraphSAINTSampler):
     def _expected_draws(self) -> float:
         return float(self.budget)
 
-    def _node_table(self) -> AliasTable:
-        """Walker's alias table of the node distribution (``O(1)`` per draw)."""
-        if not hasattr(self, "_table"):
-            self._table = alias_table(saint_node_weights(self.edge_index, self.num_nodes))
-        return self._table
+    def _prepare_draws(self) -> None:
+        # Walker's alias table of the node distribution: O(1) per draw.
+        self._table: AliasTable = alias_table(saint_node_weights(self.edge_index, self.num_nodes))
 
     def _draw(self, count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        node = self._node_table().draw(count * self.budget, gen)
+        node = self._table.draw(count * self.budget, gen)
         sid = torch.arange(count).repeat_interleave(self.budget)
         return sid, node
 
@@ -315,14 +320,12 @@ class GraphSAINTEdgeSampler(GraphSAINTSampler):
     def _expected_draws(self) -> float:
         return 2.0 * self.budget
 
-    def _edge_table(self) -> AliasTable:
-        """Walker's alias table of the edge distribution (``O(1)`` per draw)."""
-        if not hasattr(self, "_table"):
-            self._table = alias_table(saint_edge_weights(self.edge_index, self.num_nodes))
-        return self._table
+    def _prepare_draws(self) -> None:
+        # Walker's alias table of the edge distribution: O(1) per draw.
+        self._table: AliasTable = alias_table(saint_edge_weights(self.edge_index, self.num_nodes))
 
     def _draw(self, count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        e = self._edge_table().draw(count * self.budget, gen)
+        e = self._table.draw(count * self.budget, gen)
         sid = torch.arange(count).repeat_interleave(2 * self.budget)
         # Both end points of each drawn edge, next to each other: grouped by subgraph.
         node = self.edge_index.index_select(1, e).t().reshape(-1)
