@@ -186,7 +186,7 @@ class _LayerGraphs:
         if key not in self._built:
             ei, w = self._graph(conv)
             sampler = GraphSAGESampler(ei, [-1], num_nodes=self.num_nodes)
-            self._built[key] = (sampler, w)
+            self._built[key] = (sampler, None if w is None else w.cpu())  # batches: on CPU
         sampler, w = self._built[key]
 
         def generate() -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor | None]]:
