@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from samplers._kernels import WORD, saint_count, saint_count_words
+from samplers.alias import AliasTable, alias_table
 from samplers.base import GraphInput, SubgraphSampler, check_int
 from samplers.batch import Batch
-from samplers.graph import CSRGraph, random_walk
+from samplers.graph import random_walk
 
 log = logging.getLogger(__name__)
 
-#: Cells (subgraphs x nodes) of the scratch maps used to pre-sample many subgraphs at once.
-_PRESAMPLE_CELLS = 2**22
+#: Node draws per pre-sampling chunk (bounds the memory of the drawn ids; at least 63
+#: subgraphs per chunk).
+_PRESAMPLE_DRAWS = 2**21
 
 
 @dataclass
@@ -72,44 +76,35 @@ def saint_norms(
     return edge_norm.to(torch.float32), node_norm.to(torch.float32)
 
 
-#: Subgraphs per machine word in the bitwise edge count (63: the sign bit stays clear).
-_WORD = 63
-_M1, _M2, _M4, _H01 = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101
+def saint_node_weights(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """GraphSAINT's node-sampler weights (Zeng et al., Sec. 3.3): ``||A_hat[:, u]||^2``.
+
+    The squared norm of column ``u`` of ``A_hat = D_out^-1/2 (A + I) D_in^-1/2`` (degrees
+    with the self-loop), i.e. ``sum over edges u -> v of 1 / (d_out(u) d_in(v))`` plus the
+    self-loop's ``1 / (d_out(u) d_in(u))``, which keeps isolated nodes drawable.
+
+    Returns:
+        ``[num_nodes]`` float64, unnormalised.
+    """
+    src, dst = edge_index
+    deg_in = torch.bincount(dst, minlength=num_nodes).double() + 1
+    deg_out = torch.bincount(src, minlength=num_nodes).double() + 1
+    sq = 1.0 / (deg_out.index_select(0, src) * deg_in.index_select(0, dst))
+    p = torch.zeros(num_nodes, dtype=torch.float64).index_add_(0, src, sq)
+    return p + 1.0 / (deg_out * deg_in)
 
 
-def popcount64(x: Tensor) -> Tensor:
-    """Number of set bits of every non-negative int64 (SWAR; no per-element loop)."""
-    x = x - ((x >> 1) & _M1)
-    x = (x & _M2) + ((x >> 2) & _M2)
-    x = (x + (x >> 4)) & _M4
-    return (x * _H01) >> 56
+def saint_edge_weights(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """GraphSAINT's edge-sampler weights (Zeng et al., Sec. 3.3): ``1 / d(u) + 1 / d(v)``
+    for edge ``u -> v`` (out-degree of ``u``, in-degree of ``v``).
 
-
-def _edge_hits_bitwise(sid: Tensor, node: Tensor, num_nodes: int, edge_index: Tensor) -> Tensor:
-    """Per edge, in how many of (up to 63) subgraphs both ends lie: bit ``s`` of a node's word
-    says it is in subgraph ``s``; an edge counts the set bits of the AND of its ends' words.
-    Costs ``O(E)`` however large the subgraphs are. Pairs must be distinct."""
-    bits = torch.zeros(num_nodes, dtype=torch.long).index_add_(0, node, torch.ones_like(sid) << sid)
-    both = bits.index_select(0, edge_index[0]) & bits.index_select(0, edge_index[1])
-    return popcount64(both)
-
-
-def _edge_hits_by_segments(
-    csr: CSRGraph, flat: Tensor, node: Tensor, counts: Tensor, mark: Tensor
-) -> Tensor:
-    """CSR positions of the edges induced in their subgraph, one entry per (subgraph, edge):
-    walk the in-edge segments of every distinct (subgraph, node) pair (``flat = sid * N +
-    node``) and look the source up in ``mark`` (cells of the pairs). Costs ``O(sum of
-    degrees)``; the caller counts the positions once at the end (a count per chunk would cost
-    ``O(E)`` each time)."""
-    mark[flat] = True
-    starts = csr.rowptr.index_select(0, node)
-    shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
-    pos = torch.arange(shift.numel()) + shift
-    base = torch.repeat_interleave(flat - node, counts)
-    hit = mark.index_select(0, base + csr.col.index_select(0, pos))
-    mark[flat] = False
-    return pos.masked_select(hit)
+    Returns:
+        ``[E]`` float64, unnormalised.
+    """
+    src, dst = edge_index
+    deg_out = torch.bincount(src, minlength=num_nodes).double()
+    deg_in = torch.bincount(dst, minlength=num_nodes).double()
+    return 1.0 / deg_out.index_select(0, src) + 1.0 / deg_in.index_select(0, dst)
 
 
 class GraphSAINTSampler(SubgraphSampler):
@@ -158,6 +153,9 @@ class GraphSAINTSampler(SubgraphSampler):
         self.sample_coverage = check_int(sample_coverage, "sample_coverage", 1)
         self.num_steps = None if num_steps is None else check_int(num_steps, "num_steps", 1)
         self._check_options()
+        start = time.perf_counter()
+        self._prepare_draws()
+        self.preprocess_times["draws"] = time.perf_counter() - start
         self.norms: SaintNorms = self._preprocess(
             "norms", {"coverage": sample_coverage, **self._options()}, self._presample
         )
@@ -165,11 +163,15 @@ class GraphSAINTSampler(SubgraphSampler):
     def _check_options(self) -> None:
         """Validate method options (before pre-sampling)."""
 
+    def _prepare_draws(self) -> None:
+        """Build what ``_draw`` needs (timed as the ``"draws"`` preprocessing step)."""
+
     def _options(self) -> dict:
         return {}
 
     def _draw(self, count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Nodes of ``count`` subgraphs as ``(sid, node)`` pairs (repeats allowed)."""
+        """Nodes of ``count`` subgraphs as ``(sid, node)`` pairs (repeats allowed), grouped
+        by subgraph: ``sid`` is non-decreasing."""
         raise NotImplementedError
 
     def _expected_draws(self) -> float:
@@ -180,41 +182,39 @@ class GraphSAINTSampler(SubgraphSampler):
         gen = self.generator
         n, csr = self.num_nodes, self.csr
         node_count = torch.zeros(n, dtype=torch.long)
-        hits: list[Tensor] = []
-        edge_count = torch.zeros(self.num_edges, dtype=torch.long)
+        csr_count = torch.zeros(self.num_edges, dtype=torch.long)
         goal = self.sample_coverage * n
         drawn, num_samples, targets = 0, 0, 0
-        max_chunk = max(1, _PRESAMPLE_CELLS // n)
-        if max_chunk >= _WORD:
-            max_chunk = max_chunk // _WORD * _WORD
-        stamp = mark = None
+        expected = max(self._expected_draws(), 1.0)
+        # One pass over the graph per 63 subgraphs, or one pass over each subgraph's in-edges:
+        # the first when 63 subgraphs touch about as many in-edges as the graph has nodes.
+        words = WORD * expected * (self.num_edges / n + 1) >= n
+        kernel, scratch = (
+            (saint_count_words, torch.zeros(n, dtype=torch.long))
+            if words
+            else (saint_count, torch.zeros(n, dtype=torch.bool))
+        )
+        max_chunk = max(1, int(_PRESAMPLE_DRAWS // expected) // WORD) * WORD
         while drawn < goal:
-            want = math.ceil((goal - drawn) / max(self._expected_draws(), 1.0))
-            count = min(max(want, 1), max_chunk)
-            if self._expected_draws() * self._mean_degree() > 2 * self.num_edges / _WORD:
-                count = min(count, _WORD)  # dense subgraphs: the bitwise path pays off
-            if stamp is None or stamp.numel() < count * n:
-                stamp = torch.empty(count * n, dtype=torch.long)
-                mark = torch.zeros(count * n, dtype=torch.bool)
+            count = min(max(math.ceil((goal - drawn) / expected), 1), max_chunk)
             sid, node = self._draw(count, gen)
-            flat = sid * n + node
-            # Distinct (subgraph, node) pairs without sorting: one winner per cell.
-            stamp[flat] = torch.arange(flat.numel())
-            flat = flat[stamp.index_select(0, flat) == torch.arange(flat.numel())]
-            node = flat % n
-            node_count += torch.bincount(node, minlength=n)
-            counts = csr.deg.index_select(0, node)
-            if count <= _WORD and 2 * self.num_edges < int(counts.sum()):
-                # Few edges for many candidates: one bit per subgraph, AND over all edges.
-                edge_count += _edge_hits_bitwise(flat // n, node, n, self.edge_index)
-            else:
-                hits.append(_edge_hits_by_segments(csr, flat, node, counts, mark))
-            drawn += node.numel()
-            targets += int(self.target_mask.index_select(0, node).sum())
+            ptr = torch.zeros(count + 1, dtype=torch.long)
+            torch.cumsum(torch.bincount(sid, minlength=count), 0, out=ptr[1:])
+            distinct, hit_targets = kernel(
+                csr.rowptr.numpy(),
+                csr.col.numpy(),
+                ptr.numpy(),
+                node.numpy(),
+                self.target_mask.numpy(),
+                scratch.numpy(),
+                node_count.numpy(),
+                csr_count.numpy(),
+            )
+            drawn += distinct
+            targets += hit_targets
             num_samples += count
-        if hits:
-            csr_count = torch.bincount(torch.cat(hits), minlength=self.num_edges)
-            edge_count.index_add_(0, csr.eid, csr_count)
+        edge_count = torch.zeros(self.num_edges, dtype=torch.long)
+        edge_count.index_put_((csr.eid,), csr_count)
         unseen_nodes = int((node_count == 0).sum())
         unseen_edges = int((edge_count == 0).sum())
         if unseen_nodes or unseen_edges:
@@ -238,9 +238,6 @@ class GraphSAINTSampler(SubgraphSampler):
             num_samples=num_samples,
             mean_targets=targets / num_samples,
         )
-
-    def _mean_degree(self) -> float:
-        return self.num_edges / self.num_nodes
 
     @property
     def batches_per_epoch(self) -> int:
@@ -287,20 +284,12 @@ class GraphSAINTNodeSampler(GraphSAINTSampler):
     def _expected_draws(self) -> float:
         return float(self.budget)
 
-    def _node_cdf(self) -> Tensor:
-        if not hasattr(self, "_cdf"):
-            deg_in = self.csr.deg.to(torch.float64) + 1
-            deg_out = torch.bincount(self.edge_index[0], minlength=self.num_nodes).double() + 1
-            src, dst = self.edge_index
-            sq = 1.0 / (deg_out.index_select(0, src) * deg_in.index_select(0, dst))
-            p = torch.zeros(self.num_nodes, dtype=torch.float64).index_add_(0, src, sq)
-            p += 1.0 / (deg_out * deg_in)
-            self._cdf = torch.cumsum(p / p.sum(), 0)
-        return self._cdf
+    def _prepare_draws(self) -> None:
+        # Walker's alias table of the node distribution: O(1) per draw.
+        self._table: AliasTable = alias_table(saint_node_weights(self.edge_index, self.num_nodes))
 
     def _draw(self, count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        r = torch.rand(count * self.budget, generator=gen, dtype=torch.float64)
-        node = torch.searchsorted(self._node_cdf(), r).clamp(max=self.num_nodes - 1)
+        node = self._table.draw(count * self.budget, gen)
         sid = torch.arange(count).repeat_interleave(self.budget)
         return sid, node
 
@@ -331,23 +320,15 @@ class GraphSAINTEdgeSampler(GraphSAINTSampler):
     def _expected_draws(self) -> float:
         return 2.0 * self.budget
 
-    def _edge_cdf(self) -> Tensor:
-        if not hasattr(self, "_cdf"):
-            src, dst = self.edge_index
-            deg_out = torch.bincount(src, minlength=self.num_nodes).double()
-            deg_in = self.csr.deg.double()
-            p = 1.0 / deg_out.index_select(0, src) + 1.0 / deg_in.index_select(0, dst)
-            self._cdf = torch.cumsum(p / p.sum(), 0)
-        return self._cdf
+    def _prepare_draws(self) -> None:
+        # Walker's alias table of the edge distribution: O(1) per draw.
+        self._table: AliasTable = alias_table(saint_edge_weights(self.edge_index, self.num_nodes))
 
     def _draw(self, count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        cdf = self._edge_cdf()
-        r = torch.rand(count * self.budget, generator=gen, dtype=torch.float64)
-        e = torch.searchsorted(cdf, r).clamp(max=self.num_edges - 1)
-        sid = torch.arange(count).repeat_interleave(self.budget).repeat(2)
-        node = torch.cat(
-            [self.edge_index[0].index_select(0, e), self.edge_index[1].index_select(0, e)]
-        )
+        e = self._table.draw(count * self.budget, gen)
+        sid = torch.arange(count).repeat_interleave(2 * self.budget)
+        # Both end points of each drawn edge, next to each other: grouped by subgraph.
+        node = self.edge_index.index_select(1, e).t().reshape(-1)
         return sid, node
 
 
@@ -391,5 +372,7 @@ __all__ = [
     "GraphSAINTRandomWalkSampler",
     "GraphSAINTSampler",
     "SaintNorms",
+    "saint_edge_weights",
+    "saint_node_weights",
     "saint_norms",
 ]

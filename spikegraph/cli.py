@@ -66,6 +66,19 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="any other model option, e.g. --option tau=2 --option surrogate=sigmoid",
     )
     add_sampler_arguments(p)
+    p.add_argument(
+        "--eval",
+        default="full",
+        choices=["full", "layerwise"],
+        help="score validation and test with one full-graph forward or layer by layer in "
+        "node batches (same logits, one layer's activations in memory: for large graphs)",
+    )
+    p.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=4096,
+        help="target nodes per batch of --eval layerwise",
+    )
     p.add_argument("--checkpoint", default=None, help="save/resume training state here")
     p.add_argument("--json", default=None, metavar="PATH", help="write the result record here")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -182,6 +195,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         mode=args.mode,
+        evaluation=args.eval,
+        eval_batch_size=args.eval_batch_size,
     )
     record = summary.to_dict()
     print(format_summary(record))
@@ -208,6 +223,10 @@ def format_summary(record: dict[str, Any]) -> str:
             f"  sampler         {record['sampler']} (preprocessing "
             f"{record['preprocess_time_mean']:.2f} s, "
             f"{runs[0]['batches_per_epoch']} batches/epoch)",
+        )
+    if runs[0].get("evaluation") == "layerwise":
+        lines.append(
+            f"  evaluation      layer-wise, {runs[0]['eval_batch_size']} target nodes per batch"
         )
     if record["firing_rates"]:
         rates = ", ".join(f"{k}: {v:.3f}" for k, v in record["firing_rates"].items())

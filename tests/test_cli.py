@@ -29,6 +29,8 @@ RUN_KEYS = {
     "sampler_options",
     "preprocess_time",
     "batches_per_epoch",
+    "evaluation",
+    "eval_batch_size",
 }
 RESULT_KEYS = {
     "test_acc",
@@ -69,6 +71,19 @@ def test_train_on_cora_writes_a_json_record(data_root, tmp_path, capsys):
     assert f"wrote {out}" in stdout
 
 
+def test_train_with_layerwise_evaluation(data_root, tmp_path, capsys):
+    out = tmp_path / "record.json"
+    argv = ["train", "--dataset", "Cora", "--model", "gcn", "--epochs", "2", "--root"]
+    argv += [str(data_root), "--hidden", "16", "--sampler", "graphsage", "--batch-size", "64"]
+    argv += ["--num-neighbors", "5", "5", "--eval", "layerwise", "--eval-batch-size", "500"]
+    argv += ["--json", str(out), "--no-progress"]
+    assert main(argv) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert (run["evaluation"], run["eval_batch_size"]) == ("layerwise", 500)
+    assert 0 <= run["result"]["test_acc"] <= 1
+    assert "evaluation      layer-wise, 500 target nodes per batch" in capsys.readouterr().out
+
+
 def test_bad_dataset_name_exits_2_with_the_message(capsys, tmp_path):
     code = main(["train", "--dataset", "Flickr", "--root", str(tmp_path), "--no-progress"])
     assert code == 2
@@ -88,6 +103,8 @@ def test_bad_option_value_exits_2(capsys, data_root):
     assert "Unknown reset 'zero'" in capsys.readouterr().err
     assert main([*argv, "--epochs", "0"]) == 2
     assert "'epochs' must be >= 1, got 0" in capsys.readouterr().err
+    assert main([*argv, "--eval", "layerwise", "--eval-batch-size", "0"]) == 2
+    assert "'batch_size' must be an int >= 1, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -114,3 +131,4 @@ def test_parser_defaults():
     args = build_parser().parse_args(["train"])
     assert (args.dataset, args.model, args.split, args.seeds) == ("Cora", "sgcn", "public", [0])
     assert (args.epochs, args.lr, args.weight_decay, args.patience) == (200, 0.01, 5e-4, 100)
+    assert (args.eval, args.eval_batch_size) == ("full", 4096)

@@ -244,6 +244,7 @@ class SpikingBasicGNN(nn.Module):
             num_src, num_dst = block.size
             if h.size(-2) != num_src:
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
+            # encode(sparse=False) above: a strided input, so the targets' rows can be sliced.
             pair = (h, h[..., :num_dst, :])
             rate = shortcut and i == self.num_layers - 2
             h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size, rate=rate)

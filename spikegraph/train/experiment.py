@@ -13,6 +13,7 @@ import torch
 
 from spikegraph.datasets import load_dataset
 from spikegraph.models import build_model
+from spikegraph.train.inference import make_evaluator
 from spikegraph.train.trainer import TrainConfig, TrainResult, fit, full_batch_step
 
 
@@ -31,6 +32,8 @@ class RunRecord:
     sampler_options: dict[str, Any] = field(default_factory=dict)
     preprocess_time: float = 0.0
     batches_per_epoch: int = 1
+    evaluation: str = "full"
+    eval_batch_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -99,6 +102,8 @@ def run_node_classification(
     batch_size: int | None = None,
     num_workers: int = 0,
     mode: str = "subgraph",
+    evaluation: str = "full",
+    eval_batch_size: int = 4096,
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -116,10 +121,15 @@ def run_node_classification(
         batch_size: Seeds per batch (node-wise samplers).
         num_workers: Loader worker processes.
         mode: ``"subgraph"`` or ``"blocks"`` (see :mod:`spikegraph.train.minibatch`).
+        evaluation: How validation and test are scored: ``"full"`` (one full-graph
+            forward) or ``"layerwise"`` (:func:`~spikegraph.train.inference.layerwise_predict`,
+            the same logits holding one layer's activations at a time).
+        eval_batch_size: Target nodes per batch of layer-wise evaluation.
 
     Returns:
         A :class:`Summary` of the runs.
     """
+    evaluate = make_evaluator(evaluation, eval_batch_size)
     data, num_classes = load_dataset(dataset, root=root, split=split)
     model_options = dict(model_options or {})
     runs = []
@@ -141,7 +151,7 @@ def run_node_classification(
                 seed=seed,
             )
             step = minibatch_step(setup.loader, mode=mode)
-        result = fit(net, data, config, train_step=step)
+        result = fit(net, data, config, train_step=step, evaluate=evaluate)
         runs.append(
             RunRecord(
                 dataset=dataset,
@@ -155,6 +165,8 @@ def run_node_classification(
                 sampler_options={} if setup is None else setup.options,
                 preprocess_time=0.0 if setup is None else setup.preprocess_time,
                 batches_per_epoch=1 if setup is None else len(setup.loader),
+                evaluation=evaluation,
+                eval_batch_size=eval_batch_size if evaluation == "layerwise" else None,
             )
         )
     return Summary(

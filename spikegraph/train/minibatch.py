@@ -2,7 +2,9 @@
 
 :func:`minibatch_step` returns a ``train_step`` for :func:`spikegraph.train.trainer.fit`, so
 full-batch and mini-batch training share one loop (early stopping, checkpoints, full-graph
-evaluation of the validation and test scores).
+evaluation of the validation and test scores: one forward by default, or layer by layer with
+``fit(..., evaluate=make_evaluator("layerwise", batch_size))`` from
+:mod:`spikegraph.train.inference` for graphs too large for one forward).
 
 How a batch reaches a model (``mode``):
 

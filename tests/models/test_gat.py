@@ -86,3 +86,21 @@ def test_edge_weight_is_ignored_with_a_warning(node_data):
     with pytest.warns(UserWarning, match="ignores 'edge_weight'"):
         out = model(node_data.x, node_data.edge_index, weight)
     assert torch.equal(out, model(node_data.x, node_data.edge_index))
+
+
+def test_forward_blocks_with_sparse_input():
+    # A sparse (CSR) static input cannot be sliced to the targets' rows; the same logits as
+    # with dense input.
+    torch.manual_seed(0)
+    model = SpikingGAT(5, 8, 2, 3, heads=2, T=4, v_threshold=0.5).double().eval()
+    b0 = SimpleNamespace(
+        edge_index=torch.tensor([[3, 4, 0, 2, 1], [0, 0, 1, 1, 2]]), edge_weight=None, size=(5, 3)
+    )
+    b1 = SimpleNamespace(
+        edge_index=torch.tensor([[1, 2, 0], [0, 0, 1]]), edge_weight=None, size=(3, 2)
+    )
+    x = (torch.rand(5, 5, dtype=torch.float64) < 0.05).double()
+    x[0, 0] = 1.0
+    dense = model.forward_blocks(x, [b0, b1])
+    model.sparse_input = True
+    torch.testing.assert_close(model.forward_blocks(x, [b0, b1]), dense)

@@ -1,0 +1,311 @@
+"""Layer-wise full-graph inference, as GraphSAGE evaluates large graphs (Hamilton, Ying &
+Leskovec, NeurIPS 2017; PyG's ``BasicGNN.inference``).
+
+A full-graph forward holds every layer's activations and every edge's messages at once.
+Layer-wise inference computes layer ``l`` for all nodes before layer ``l + 1``, in batches of
+target nodes, each with its whole 1-hop in-neighbourhood (every in-edge, no sampling), so
+evaluation holds one layer's input and output plus one batch's messages. Because every target
+sees all its in-edges, the result is the full-graph forward's, up to float rounding.
+
+What has to be done right for that to hold:
+
+- **GCN normalisation** uses degrees, which a batch does not see (a source's degree counts
+  edges into nodes of other batches). The graph is normalised once on the full graph, with
+  the layer's own rule (``gcn_norm`` with its ``improved`` / ``add_self_loops``, self-loops
+  included as edges), and each batch propagates those fixed weights with the layer's
+  normalisation switched off for the duration (``normalize=False``, no cache).
+- **GAT** attention is a softmax over each target's in-edges, all present in its batch;
+  the layer adds the targets' self-loops itself (targets come first among a batch's sources).
+- **Spiking models**: layer 0 gets the encoded features of the batch's nodes (static ``[N, F]``
+  for the direct and current encoders; a Bernoulli encoder's spike train is drawn once for
+  the whole graph, as the full-graph forward draws it); hidden layers pass spike trains
+  ``[T, N, F]``. STFN normalises each node over its own time steps and features, and tdBN in
+  eval mode uses its running statistics, so both are per node and batch-independent; the
+  LIF neurons are per node.
+- **Rounding**: messages are summed in another order than in the full-graph forward. For an
+  ordinary GNN that changes the logits at the level of float rounding. A spiking neuron
+  whose potential lies within rounding of the threshold can fire in one and not in the
+  other; in float64 this is practically never seen, in float32 it is rare but possible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.nn import BatchNorm, GCNConv, LayerNorm
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.models.basic_gnn import BasicGNN
+from tqdm.auto import tqdm
+
+from samplers import GraphSAGESampler
+from spikegraph._validation import check_choice, check_edge_index, check_features
+from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.nn.conv.gcn import SpikingGCNConv
+from spikegraph.nn.encoding import BernoulliEncoder
+from spikegraph.train.trainer import predict
+
+
+def layerwise_predict(
+    model: nn.Module,
+    data: Data,
+    batch_size: int = 4096,
+    progress: bool = False,
+) -> Tensor:
+    """Full-graph logits of ``model`` computed layer by layer in batches of target nodes
+    (GraphSAGE's layer-wise inference, Hamilton et al., NeurIPS 2017).
+
+    Equal to :func:`~spikegraph.train.trainer.predict` up to float rounding (see the module
+    docstring), while holding only one layer's activations and one batch's messages.
+
+    Args:
+        model: A spikegraph model (:class:`~spikegraph.models.SpikingGCN`,
+            :class:`~spikegraph.models.SpikingGAT`) or one of PyG's ``BasicGNN`` models
+            (``GCN``, ``GAT``, ...) without jumping knowledge and with per-node
+            normalisation layers (none, ``BatchNorm`` or ``LayerNorm(mode="node")``).
+        data: Graph with ``x``, ``edge_index`` and optionally ``edge_weight``.
+        batch_size: Target nodes per batch.
+        progress: Show a progress bar over layers and batches.
+
+    Returns:
+        Logits ``[N, C]``, computed in eval mode without gradients.
+
+    Raises:
+        TypeError: for an unsupported model.
+        ValueError: for a bad ``batch_size`` or graph, or an unsupported model option.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"'batch_size' must be an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"'batch_size' must be >= 1, got {batch_size}")
+    if isinstance(model, SpikingBasicGNN):
+        run = _spiking_layers
+    elif isinstance(model, BasicGNN):
+        _check_pyg_model(model)
+        run = _pyg_layers
+    else:
+        raise TypeError(
+            f"layer-wise inference supports spikegraph's spiking models and PyG's BasicGNN "
+            f"models, got {type(model).__name__}"
+        )
+    num_nodes = data.num_nodes
+    check_features(data.x, "data.x")
+    check_edge_index(data.edge_index, num_nodes, name="data.edge_index")
+    edge_weight = data.edge_weight if "edge_weight" in data else None
+    graphs = _LayerGraphs(data.edge_index, edge_weight, num_nodes, data.x.dtype)
+    model.eval()
+    num_batches = -(-num_nodes // batch_size)
+    with (
+        torch.no_grad(),
+        tqdm(
+            total=len(model.convs) * num_batches,
+            disable=not progress,
+            desc="inference",
+            leave=False,
+        ) as bar,
+    ):
+        return run(model, data.x, graphs, batch_size, bar)
+
+
+#: How :func:`~spikegraph.train.trainer.fit` scores validation and test: ``"full"`` (one
+#: full-graph forward, :func:`~spikegraph.train.trainer.predict`) or ``"layerwise"``.
+EVALUATIONS = ("full", "layerwise")
+
+
+def make_evaluator(
+    evaluation: str = "full", batch_size: int = 4096
+) -> Callable[[nn.Module, Data], Tensor]:
+    """The ``evaluate`` function of :func:`~spikegraph.train.trainer.fit` for
+    ``evaluation`` (one of :data:`EVALUATIONS`); ``batch_size`` is the number of target nodes
+    per batch of layer-wise inference.
+
+    Raises:
+        ValueError: for an unknown ``evaluation`` or a ``batch_size`` below one.
+    """
+    check_choice(evaluation, EVALUATIONS, "evaluation")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"'batch_size' must be an int >= 1, got {batch_size!r}")
+    if evaluation == "full":
+        return predict
+
+    def evaluate(model: nn.Module, data: Data) -> Tensor:
+        return layerwise_predict(model, data, batch_size=batch_size)
+
+    return evaluate
+
+
+class _LayerGraphs:
+    """The graph each layer propagates over, and its batches of 1-hop in-neighbourhoods.
+
+    A GCN layer that normalises gets the full graph normalised once with its own rule (and
+    runs with normalisation off); any other layer gets the graph as it is, with its weights.
+    """
+
+    def __init__(self, edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int, dtype):
+        self.edge_index, self.edge_weight = edge_index, edge_weight
+        self.num_nodes, self.dtype = num_nodes, dtype
+        self._built: dict[Any, tuple[GraphSAGESampler, Tensor | None]] = {}
+
+    def key(self, conv: nn.Module) -> Any:
+        if isinstance(conv, (SpikingGCNConv, GCNConv)) and conv.normalize:
+            return ("gcn", type(conv), bool(conv.improved), bool(conv.add_self_loops))
+        return "raw"
+
+    def _graph(self, conv: nn.Module) -> tuple[Tensor, Tensor | None]:
+        key = self.key(conv)
+        if key == "raw":
+            return self.edge_index, self.edge_weight
+        ei, w = self.edge_index, self.edge_weight
+        if isinstance(conv, SpikingGCNConv):  # its own rule, not a cached graph
+            saved = conv.cached, conv._cached_edge_index
+            conv.cached, conv._cached_edge_index = False, None
+            try:
+                return conv._normalized_graph(ei, w, self.num_nodes, None, self.dtype)
+            finally:
+                conv.cached, conv._cached_edge_index = saved
+        # PyG's GCNConv.forward normalises an edge index exactly so.
+        return gcn_norm(
+            ei, w, self.num_nodes, conv.improved, conv.add_self_loops, conv.flow, self.dtype
+        )
+
+    def batches(
+        self, conv: nn.Module, batch_size: int
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor | None]]:
+        """``(targets, n_id, edge_index, edge_weight)`` per batch: ``n_id`` lists the targets
+        first, then their in-neighbours; ``edge_index`` (local ids) holds every in-edge of
+        the targets (targets are ``0 .. len(targets) - 1``).
+
+        The layer's graph is chosen and built here, before the caller switches the layer's
+        normalisation off; the batches are made as they are consumed.
+        """
+        key = self.key(conv)
+        if key not in self._built:
+            ei, w = self._graph(conv)
+            sampler = GraphSAGESampler(ei, [-1], num_nodes=self.num_nodes)
+            self._built[key] = (sampler, None if w is None else w.cpu())  # batches: on CPU
+        sampler, w = self._built[key]
+
+        def generate() -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor | None]]:
+            for targets in torch.arange(self.num_nodes).split(batch_size):
+                batch = sampler.sample(targets)
+                block = batch.blocks[0]
+                weight = None if w is None else w.index_select(0, block.e_id)
+                yield targets, batch.n_id, block.edge_index, weight
+
+        return generate()
+
+
+@contextlib.contextmanager
+def _normalisation_off(conv: nn.Module) -> Iterator[None]:
+    """Run a normalising GCN layer on pre-normalised weights: ``normalize`` off and its
+    cached graph set aside for the duration (both restored afterwards)."""
+    if not (isinstance(conv, (SpikingGCNConv, GCNConv)) and conv.normalize):
+        yield
+        return
+    saved = {
+        k: getattr(conv, k)
+        for k in ("normalize", "add_self_loops", "cached", "_cached_edge_index", "_cached_adj_t")
+        if hasattr(conv, k)
+    }
+    conv.normalize, conv.add_self_loops, conv.cached = False, False, False
+    conv._cached_edge_index, conv._cached_adj_t = None, None
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(conv, k, v)
+
+
+def _gather(h: Tensor, index: Tensor) -> Tensor:
+    """Rows (nodes) ``index`` of ``[N, F]`` or ``[T, N, F]``."""
+    return h.index_select(-2, index.to(h.device))
+
+
+def _spiking_layers(
+    model: SpikingBasicGNN, x: Tensor, graphs: _LayerGraphs, batch_size: int, bar: tqdm
+) -> Tensor:
+    # A Bernoulli encoder draws the spike train of the whole graph at once, as the full
+    # forward does; the deterministic encoders encode each batch's rows.
+    h = model.encode(x) if isinstance(model.encoder, BernoulliEncoder) else None
+    last = model.num_layers - 1
+    for i, conv in enumerate(model.convs):
+        outs = []
+        batches = graphs.batches(conv, batch_size)
+        with _normalisation_off(conv):
+            for targets, n_id, edge_index, edge_weight in batches:
+                if h is None:
+                    x_src, x_dst = model.encode(_gather(x, n_id)), model.encode(_gather(x, targets))
+                else:
+                    x_src, x_dst = _gather(h, n_id), _gather(h, targets)
+                dev = x_src.device
+                size = (n_id.numel(), targets.numel())
+                out = model._conv(
+                    i,
+                    (x_src, x_dst),
+                    edge_index.to(dev),
+                    None if edge_weight is None else edge_weight.to(dev),
+                    size=size,
+                )
+                outs.append(model.decode(out) if i == last else model._between(out))
+                bar.update(1)
+        h = torch.cat(outs, dim=-2)
+    return h
+
+
+def _check_pyg_model(model: BasicGNN) -> None:
+    if model.jk_mode is not None or hasattr(model, "lin"):
+        raise ValueError(
+            f"layer-wise inference needs a {type(model).__name__} without jumping knowledge "
+            f"(jk={model.jk_mode!r})"
+        )
+    for norm in model.norms:
+        per_node = isinstance(norm, (nn.Identity, BatchNorm, nn.BatchNorm1d)) or (
+            isinstance(norm, LayerNorm) and norm.mode == "node"
+        )
+        if not per_node:
+            raise ValueError(
+                f"layer-wise inference needs per-node normalisation layers (none, BatchNorm, "
+                f"LayerNorm(mode='node')), got {norm!r}"
+            )
+
+
+def _pyg_layers(
+    model: BasicGNN, x: Tensor, graphs: _LayerGraphs, batch_size: int, bar: tqdm
+) -> Tensor:
+    """``BasicGNN.forward`` one layer at a time. PyG's ``GCNConv`` takes no bipartite input,
+    so each batch runs on its local graph (targets first, only the targets' in-edges) and
+    keeps the targets' rows."""
+    h = x
+    last = model.num_layers - 1
+    for i, (conv, norm) in enumerate(zip(model.convs, model.norms)):
+        outs = []
+        batches = graphs.batches(conv, batch_size)
+        with _normalisation_off(conv):
+            for targets, n_id, edge_index, edge_weight in batches:
+                x_local = _gather(h, n_id)
+                edge_index = edge_index.to(x_local.device)
+                if model.supports_edge_weight:
+                    if edge_weight is not None:
+                        edge_weight = edge_weight.to(x_local.device)
+                    out = conv(x_local, edge_index, edge_weight=edge_weight)
+                else:
+                    out = conv(x_local, edge_index)
+                out = out[: targets.numel()]
+                if i < last:
+                    if model.act is not None and model.act_first:
+                        out = model.act(out)
+                    out = norm(out)
+                    if model.act is not None and not model.act_first:
+                        out = model.act(out)
+                    out = model.dropout(out)
+                outs.append(out)
+                bar.update(1)
+        h = torch.cat(outs, dim=0)
+    return h
+
+
+__all__ = ["EVALUATIONS", "layerwise_predict", "make_evaluator"]
