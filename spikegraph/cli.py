@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -313,6 +314,35 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
+#: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
+BENCHMARKS = {
+    "nodes": "node_classification.py",
+    "speed": "speed.py",
+    "energy": "energy.py",
+    "cost-overhead": "cost_overhead.py",
+    "samplers-speed": "samplers_speed.py",
+    "samplers-accuracy": "samplers_accuracy.py",
+}
+
+
+def benchmark_script(name: str) -> Path:
+    """Path of benchmark ``name`` (a key of :data:`BENCHMARKS`) in the source checkout."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    path = folder / BENCHMARKS[name]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"benchmark {name!r} needs the source checkout ({path} not found): the benchmarks "
+            "are scripts in the repository's benchmarks/ folder, not part of the installed package"
+        )
+    return path
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run a benchmark script in a fresh interpreter (its rows spawn child processes)."""
+    path = benchmark_script(args.name)
+    return subprocess.call([sys.executable, str(path), *args.args])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikegraph", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -325,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_cost_arguments(cost)
     cost.set_defaults(func=cmd_cost)
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark of benchmarks/ (source checkout), e.g. 'spikegraph bench nodes'",
+    )
+    bench.add_argument("name", choices=list(BENCHMARKS), help="benchmark to run")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -333,11 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
-        args.func(args)
+        result = args.func(args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"spikegraph: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

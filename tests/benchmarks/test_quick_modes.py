@@ -39,3 +39,17 @@ def test_quick_mode_runs(script, data_root, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip(), "the script printed nothing"
+
+
+def test_cli_bench_names_every_script():
+    from spikegraph.cli import BENCHMARKS, benchmark_script
+
+    assert sorted(BENCHMARKS.values()) == SCRIPTS
+    assert all(benchmark_script(name).parent == ROOT / "benchmarks" for name in BENCHMARKS)
+
+
+def test_cli_bench_runs_the_script_and_passes_its_exit_code():
+    from spikegraph.cli import main
+
+    assert main(["bench", "nodes", "--help"]) == 0
+    assert main(["bench", "nodes", "--models", "nonexistent"]) == 2  # argparse error of the script
