@@ -48,7 +48,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="public", choices=["public", "full"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate (default 0.01; 0.005 for GAT models)",
+    )
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--patience", type=int, default=100)
     p.add_argument("--hidden", type=int, default=None, help="hidden width")

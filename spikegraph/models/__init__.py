@@ -3,7 +3,13 @@
 from spikegraph.models.basic import SpikingBasicGNN
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
-from spikegraph.models.registry import MODELS, SPIKING, build_model, model_defaults
+from spikegraph.models.registry import (
+    MODELS,
+    SPIKING,
+    build_model,
+    model_defaults,
+    train_defaults,
+)
 
 __all__ = [
     "MODELS",
@@ -13,4 +19,5 @@ __all__ = [
     "SpikingGCN",
     "build_model",
     "model_defaults",
+    "train_defaults",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from spikegraph.datasets import load_dataset
-from spikegraph.models import build_model
+from spikegraph.models import build_model, train_defaults
 from spikegraph.train.inference import make_evaluator
 from spikegraph.train.trainer import TrainConfig, TrainResult, fit, full_batch_step
 
@@ -114,7 +114,9 @@ def run_node_classification(
         root: Data root.
         split: ``"public"`` or ``"full"``.
         model_options: Overrides of the model's defaults.
-        train_options: Fields of :class:`TrainConfig` (``seed`` is set per run).
+        train_options: Fields of :class:`TrainConfig` (``seed`` is set per run); fields left
+            out or ``None`` take the model's :func:`~spikegraph.models.train_defaults`, then
+            :class:`TrainConfig`'s defaults.
         sampler: Train on mini-batches of this sampler of :data:`samplers.SAMPLERS`
             (``None``: full-batch); validation and test are scored on the full graph.
         sampler_options: Sampler options (see :func:`~spikegraph.train.minibatch.build_loader`).
@@ -132,11 +134,13 @@ def run_node_classification(
     evaluate = make_evaluator(evaluation, eval_batch_size)
     data, num_classes = load_dataset(dataset, root=root, split=split)
     model_options = dict(model_options or {})
+    given = {k: v for k, v in (train_options or {}).items() if v is not None}
+    train_options = {**train_defaults(model), **given}
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
         net = build_model(model, data.num_features, num_classes, **model_options)
-        config = TrainConfig(**{**(train_options or {}), "seed": seed})
+        config = TrainConfig(**{**train_options, "seed": seed})
         step, setup = full_batch_step, None
         if sampler is not None:
             from spikegraph.train.minibatch import build_loader, minibatch_step

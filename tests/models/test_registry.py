@@ -1,7 +1,15 @@
 import pytest
 from torch_geometric.nn.models import GAT, GCN
 
-from spikegraph.models import MODELS, SPIKING, SpikingGAT, SpikingGCN, build_model, model_defaults
+from spikegraph.models import (
+    MODELS,
+    SPIKING,
+    SpikingGAT,
+    SpikingGCN,
+    build_model,
+    model_defaults,
+    train_defaults,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +51,24 @@ def test_unknown_model():
         build_model("mlp", 8, 2)
     with pytest.raises(ValueError, match=msg):
         model_defaults("mlp")
+    with pytest.raises(ValueError, match=msg):
+        train_defaults("mlp")
+
+
+def test_tuned_spiking_defaults_build_integrate_and_fire_neurons():
+    for name in SPIKING:
+        model = build_model(name, 8, 2)
+        neuron = model.convs[0].neuron
+        assert neuron.tau == float("inf") and neuron.decay == 1.0 and neuron.reset == "soft"
+        assert model.convs[0].norm is None
+
+
+def test_train_defaults():
+    assert train_defaults("sgat") == train_defaults("gat") == {"lr": 0.005}
+    assert train_defaults("sgcn") == train_defaults("gcn") == {}
+    d = train_defaults("gat")
+    d["lr"] = 1.0
+    assert train_defaults("gat") == {"lr": 0.005}
 
 
 def test_bad_option_reaches_the_model():
