@@ -155,6 +155,7 @@ def to_markdown(record: dict[str, Any]) -> str:
         "# Node classification, Planetoid public split",
         "",
         provenance_md(record["provenance"]),
+        *([f"Note: {record['note']}", ""] if record.get("note") else []),
         f"Mean +- std test accuracy over seeds {record['seeds']}; configurations in "
         "`benchmarks/configs/node_classification.toml`. Time per epoch is one training epoch "
         "(full batch). Peak memory is the child process's peak RSS above its RSS after loading "
@@ -247,6 +248,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
     p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
     p.add_argument(
+        "--note", default=None, help="how the runs were made (e.g. split across processes)"
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="Cora, 1 seed, 3 epochs, GCN and spiking GCN; writes nothing",
@@ -281,7 +285,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for job in ablation_jobs:
         print(f"{job['key']}: {job['model_options']}", flush=True)
         ablation.append(summarize(job["key"], run_row(job, done, log_path)))
-    record = {"provenance": provenance(), "seeds": args.seeds, "rows": rows, "ablation": ablation}
+    record = {
+        "provenance": provenance(),
+        "seeds": args.seeds,
+        "rows": rows,
+        "ablation": ablation,
+        "note": args.note,
+    }
     md = to_markdown(record)
     print(md)
     if out is not None:
