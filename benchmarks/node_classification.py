@@ -188,14 +188,16 @@ def to_markdown(record: dict[str, Any]) -> str:
             "",
             "Each variant changes one setting of the tuned spiking GCN.",
             "",
-            "| variant | dataset | test accuracy (%) | time / epoch (ms) | firing rate |",
-            "|---|---|---|---|---|",
+            "| variant | dataset | test accuracy (%) | time / epoch (ms) | firing rate | "
+            "energy / node (nJ) |",
+            "|---|---|---|---|---|---|",
         ]
         for row in record["ablation"]:
             lines.append(
                 f"| {row['key'].split('/', 1)[1]} | {row['dataset']} | "
                 f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} | "
-                f"{1e3 * row['time_per_epoch_mean']:.1f} | {_fmt_rates(row['firing_rates'])} |"
+                f"{1e3 * row['time_per_epoch_mean']:.1f} | {_fmt_rates(row['firing_rates'])} | "
+                f"{row['energy_per_node_pj'] / 1e3:.1f} |"
             )
     return "\n".join(lines) + "\n"
 
