@@ -160,7 +160,9 @@ class SpikingBasicGNN(nn.Module):
             return cached[2]
         encoded = self.encoder(x)
         if self.sparse_input or count_nonzero_fraction(encoded) <= SPARSE_INPUT_DENSITY:
-            encoded = encoded.to_sparse_csr()
+            with warnings.catch_warnings():  # a supported use: skip torch's "beta" notice
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                encoded = encoded.to_sparse_csr()
         self._static_cache = (weakref.ref(x), x._version, encoded)
         return encoded
 
