@@ -68,6 +68,8 @@ def to_markdown(record: dict) -> str:
     uj = lambda k: f"{s[k]['mean'] / 1e6:.3f} +- {s[k]['std'] / 1e6:.3f}"  # noqa: E731
     nj = lambda k: f"{s[k]['mean'] / 1e3:.3f}"  # noqa: E731
     ratio = lambda k: f"{s[k]['mean']:.4f} +- {s[k]['std']:.4f}"  # noqa: E731
+    same = all(s[f"spiking_folded_{k}"] == s[f"spiking_{k}"] for k in ("acs", "macs"))
+    no_stfn = " (nothing to fold: the model has no STFN)" if same else ""
     lines = [
         f"# Energy on {record['dataset']}: {sp} against {ordn}",
         "",
@@ -85,7 +87,7 @@ def to_markdown(record: dict) -> str:
         f"| {sp} | event-driven | {acc('spiking_test_acc')} | "
         f"{s['spiking_acs']['mean']:,.0f} | {s['spiking_macs']['mean']:,.0f} | "
         f"{uj('spiking_energy_pj')} | {nj('spiking_energy_per_node_pj')} |",
-        f"| {sp} | event-driven, STFN folded | {acc('spiking_test_acc')} | "
+        f"| {sp} | event-driven, STFN folded{no_stfn} | {acc('spiking_test_acc')} | "
         f"{s['spiking_folded_acs']['mean']:,.0f} | {s['spiking_folded_macs']['mean']:,.0f} | "
         f"{uj('spiking_folded_energy_pj')} | {nj('spiking_folded_energy_per_node_pj')} |",
         f"| {ordn} | dense | {acc('ordinary_test_acc')} | "
@@ -119,8 +121,8 @@ def to_markdown(record: dict) -> str:
         f"Counted event-driven too, {ordn} skips the same zero inputs as the spiking model, "
         f"and the ratio becomes {s['ratio_vs_event']['mean']:.2f}: "
         "the spiking model's hidden spike trains cost a transform per step, its real-valued "
-        f"messages an aggregation per step (up to T times {ordn}'s), and its neurons and STFN "
-        "add their own operations. Memory access is not counted by either.",
+        f"messages an aggregation per step (up to T times {ordn}'s), and its neurons (and STFN, "
+        "where used) add their own operations. Memory access is not counted by either.",
         "",
         f"Per-layer counts of seed {record['seeds'][0]}:",
         "",

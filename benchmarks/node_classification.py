@@ -188,14 +188,15 @@ def to_markdown(record: dict[str, Any]) -> str:
             "",
             "Each variant changes one setting of the tuned spiking GCN.",
             "",
-            "| variant | dataset | test accuracy (%) | time / epoch (ms) | firing rate | "
+            "| variant | dataset | test accuracy (%) | seeds | time / epoch (ms) | firing rate | "
             "energy / node (nJ) |",
-            "|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in record["ablation"]:
             lines.append(
                 f"| {row['key'].split('/', 1)[1]} | {row['dataset']} | "
                 f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} | "
+                f"{len(row['seeds'])} | "
                 f"{1e3 * row['time_per_epoch_mean']:.1f} | {_fmt_rates(row['firing_rates'])} | "
                 f"{row['energy_per_node_pj'] / 1e3:.1f} |"
             )
@@ -229,6 +230,8 @@ def build_jobs(args: argparse.Namespace, config: dict[str, Any]) -> tuple[list, 
                 {
                     **common,
                     "key": f"ablation/{variant['name']}",
+                    # A costly variant may run on the first `num_seeds` seeds only.
+                    "seeds": args.seeds[: variant.get("num_seeds", len(args.seeds))],
                     "dataset": dataset,
                     "model": model,
                     "model_options": {**model_opts, **variant.get("options", {})},
