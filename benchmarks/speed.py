@@ -3,7 +3,9 @@
 Three models with the same widths are timed in the same run, interleaved round by round:
 
 - ``gcn``: PyG's own :class:`torch_geometric.nn.models.GCN` (the ordinary baseline);
-X
+- ``sgcn``: spikegraph's spiking GCN with the CLI's default (tuned) options, direct
+  encoding, ``T`` steps: a static input is transformed and propagated once, hidden spike
+  trains go through one propagation for all steps, the neurons run a fused multi-step kernel;
 - ``per_step``: the same spiking model and parameters run the plain way, calling each layer
   once per time step (propagation included) and stepping the neurons one step at a time
   with :func:`~spikegraph.nn.lif_step` under autograd.
@@ -37,6 +39,7 @@ from spikegraph.nn.dropout import temporal_dropout
 
 def per_step_forward(model: SpikingGCN, x: Tensor, edge_index: Tensor) -> Tensor:
     """The spiking GCN computed one time step at a time (the plain reference)."""
+    x = temporal_dropout(x, model.input_dropout, model.training)  # one mask for all steps
     steps = [x] * model.T  # direct coding: the same input at every step
     for i, conv in enumerate(model.convs):
         current = torch.stack([conv.current(h, edge_index) for h in steps])
