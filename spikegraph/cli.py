@@ -182,12 +182,13 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     train_options = {
         "epochs": args.epochs,
-        "lr": args.lr,
         "weight_decay": args.weight_decay,
         "patience": args.patience,
         "progress": not args.no_progress,
         "checkpoint": args.checkpoint,
     }
+    if args.lr is not None:  # else the model's default (spikegraph.models.train_defaults)
+        train_options["lr"] = args.lr
     summary = run_node_classification(
         args.dataset,
         args.model,

@@ -132,3 +132,28 @@ def test_parser_defaults():
     assert (args.dataset, args.model, args.split, args.seeds) == ("Cora", "sgcn", "public", [0])
     assert (args.epochs, args.lr, args.weight_decay, args.patience) == (200, None, 5e-4, 100)
     assert (args.eval, args.eval_batch_size) == ("full", 4096)
+
+
+@pytest.mark.parametrize("model, lr", [("sgat", 0.005), ("gcn", 0.01)])
+def test_learning_rate_defaults_per_model_and_flag_overrides(data_root, tmp_path, model, lr):
+    out = tmp_path / "r.json"
+    base = ["train", "--model", model, "--epochs", "1", "--hidden", "8", "--no-progress"]
+    base += ["--root", str(data_root), "--json", str(out)]
+    assert main(base) == 0
+    assert json.loads(out.read_text())["runs"][0]["result"]["config"]["lr"] == lr
+    assert main([*base, "--lr", "0.02"]) == 0
+    assert json.loads(out.read_text())["runs"][0]["result"]["config"]["lr"] == 0.02
+
+
+def test_patience_none_survives_the_model_training_defaults(data_root):
+    from spikegraph.train import run_node_classification
+
+    summary = run_node_classification(
+        "Cora",
+        "gat",
+        root=data_root,
+        model_options={"hidden_channels": 8, "heads": 1},
+        train_options={"epochs": 1, "patience": None, "progress": False},
+    )
+    config = summary.runs[0].result.config
+    assert config["patience"] is None and config["lr"] == 0.005

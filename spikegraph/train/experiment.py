@@ -115,7 +115,7 @@ def run_node_classification(
         split: ``"public"`` or ``"full"``.
         model_options: Overrides of the model's defaults.
         train_options: Fields of :class:`TrainConfig` (``seed`` is set per run); fields left
-            out or ``None`` take the model's :func:`~spikegraph.models.train_defaults`, then
+            out take the model's :func:`~spikegraph.models.train_defaults`, then
             :class:`TrainConfig`'s defaults.
         sampler: Train on mini-batches of this sampler of :data:`samplers.SAMPLERS`
             (``None``: full-batch); validation and test are scored on the full graph.
@@ -134,8 +134,7 @@ def run_node_classification(
     evaluate = make_evaluator(evaluation, eval_batch_size)
     data, num_classes = load_dataset(dataset, root=root, split=split)
     model_options = dict(model_options or {})
-    given = {k: v for k, v in (train_options or {}).items() if v is not None}
-    train_options = {**train_defaults(model), **given}
+    train_options = {**train_defaults(model), **(train_options or {})}
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
