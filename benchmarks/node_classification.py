@@ -51,7 +51,7 @@ def _child(job: dict[str, Any], queue: mp.Queue) -> None:
 
     from spikegraph.cost import energy_of
     from spikegraph.datasets import load_dataset
-    from spikegraph.models import build_model
+    from spikegraph.models import SPIKING, build_model
     from spikegraph.train import TrainConfig, fit
 
     torch.set_num_threads(job["threads"]) if job["threads"] else None
@@ -67,7 +67,11 @@ def _child(job: dict[str, Any], queue: mp.Queue) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # The selected model; "auto": event-driven for spiking models, dense (MACs) otherwise.
         energy = energy_of(model, data, profile=ENERGY_PROFILE)
-        energy_event = energy_of(model, data, profile=ENERGY_PROFILE, execution="event")
+        energy_event = (  # "auto" already counts spiking models event-driven
+            {**energy, "execution": "event"}
+            if job["model"] in SPIKING
+            else energy_of(model, data, profile=ENERGY_PROFILE, execution="event")
+        )
         queue.put(
             {
                 "key": job["key"],
