@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from torch import Tensor
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def cache_lock(path: str | os.PathLike) -> Iterator[None]:
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
-    except TimeoutError:  # filelock.Timeout subclasses TimeoutError
+    except Timeout:
         log.info("Waiting for %s (another process is building this cache entry)", path)
         lock.acquire()
     try:
