@@ -134,10 +134,11 @@ def _processed(name: str, split: str, raw_dir: Path, work: Path, rebuild: bool) 
     path = folder / f"{split}-{key[:16]}.pt"
     tensors = None if rebuild else load_tensors(path, key)
     if tensors is None:
-        with cache_lock(folder / ".lock"):
+        with cache_lock(folder.parent / ".lock"):
             # Another process may have built it while this one waited for the lock.
             tensors = None if rebuild else load_tensors(path, key)
             if tensors is None:
+                folder.mkdir(parents=True, exist_ok=True)
                 remove_stale_temporaries(folder)
                 log.info("Processing %s (%s split) from %s into %s", name, split, raw_dir, path)
                 # Built from the very bytes the key was computed from.
