@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from spikegraph._validation import check_choice
@@ -118,6 +119,23 @@ class PlanetoidDataset(InMemoryDataset):
         return f"{self.name}()"
 
 
+def _load_entry(path: Path, key: str) -> dict | None:
+    """A cache entry that is readable, for ``key``, and shaped like a Planetoid graph."""
+    t = load_tensors(path, key)
+    if t is None:
+        return None
+    if set(t) == set(TENSOR_KEYS) and t["x"].dim() == 2:
+        n = t["x"].size(0)
+        masks = all(t[k].dtype == torch.bool and t[k].shape == (n,) for k in TENSOR_KEYS[3:])
+        e = t["edge_index"]
+        edges = e.dtype == torch.long and e.dim() == 2 and e.size(0) == 2
+        edges = edges and (e.numel() == 0 or (int(e.min()) >= 0 and int(e.max()) < n))
+        if masks and edges and t["y"].dtype == torch.long and t["y"].shape == (n,):
+            return t
+    log.warning("Ignoring cache file %s: not a Planetoid graph", path)
+    return None
+
+
 def _processed(name: str, split: str, raw_dir: Path, work: Path, rebuild: bool) -> Data:
     """The graph from the content-keyed cache, built (once, under the lock) when absent or
     when ``rebuild``."""
@@ -132,11 +150,11 @@ def _processed(name: str, split: str, raw_dir: Path, work: Path, rebuild: bool) 
     )
     folder = work / name / "processed"
     path = folder / f"{split}-{key[:16]}.pt"
-    tensors = None if rebuild else load_tensors(path, key)
+    tensors = None if rebuild else _load_entry(path, key)
     if tensors is None:
         with cache_lock(folder.parent / ".lock"):
             # Another process may have built it while this one waited for the lock.
-            tensors = None if rebuild else load_tensors(path, key)
+            tensors = None if rebuild else _load_entry(path, key)
             if tensors is None:
                 folder.mkdir(parents=True, exist_ok=True)
                 remove_stale_temporaries(folder)
@@ -147,8 +165,6 @@ def _processed(name: str, split: str, raw_dir: Path, work: Path, rebuild: bool) 
                     data = full_split(data)
                 tensors = {k: data[k] for k in TENSOR_KEYS}
                 save_tensors(path, key, tensors)
-    if set(tensors) != set(TENSOR_KEYS):
-        raise RuntimeError(f"{path}: cache entry holds {sorted(tensors)}, not {TENSOR_KEYS}")
     return Data(**{k: tensors[k] for k in TENSOR_KEYS})
 
 

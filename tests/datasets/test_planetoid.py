@@ -157,6 +157,7 @@ def test_missing_raw_files_are_named(cora_raw, tmp_path):
     assert "missing raw files ['ind.cora.tx', 'ind.cora.graph']" in msg
     assert str(raw) in msg
     assert "Downloading is not attempted" in msg
+    assert "https://github.com/kimiyoung/planetoid/raw/master/data" in msg
 
 
 def test_missing_everything(tmp_path):
@@ -272,6 +273,29 @@ def test_cache_entry_with_wrong_tensors_is_rebuilt(cora_rw, tmp_path):
     payload["tensors"]["y"] = torch.zeros_like(payload["tensors"]["y"])
     torch.save(payload, f)
     assert torch.equal(load_planetoid("Cora", root=cora_rw, cache_dir=cache)[0].y, ref.y)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda t: t.pop("val_mask"),
+        lambda t: t.__setitem__("y", t["y"][:-1]),
+        lambda t: t.__setitem__("edge_index", t["edge_index"] + 5000),
+        lambda t: t.__setitem__("train_mask", t["train_mask"].long()),
+    ],
+)
+def test_cache_entry_that_is_not_a_planetoid_graph_is_rebuilt(cora_rw, tmp_path, forge):
+    """Well-formed entries (matching key and digest) whose tensors cannot be this graph."""
+    from spikegraph.datasets.cache import save_tensors
+
+    cache = tmp_path / "cache"
+    ref = load_planetoid("Cora", root=cora_rw, cache_dir=cache)[0]
+    (f,) = processed_files(cache)
+    payload = torch.load(f, weights_only=True)
+    forge(payload["tensors"])
+    save_tensors(f, payload["key"], payload["tensors"])
+    data = load_planetoid("Cora", root=cora_rw, cache_dir=cache)[0]
+    assert all(torch.equal(data[k], ref[k]) for k in ("edge_index", "y", "train_mask", "val_mask"))
 
 
 def test_force_reload_rebuilds(cora_rw, tmp_path, monkeypatch):
