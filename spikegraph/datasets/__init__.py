@@ -6,11 +6,13 @@ from spikegraph.datasets.planetoid import (
     load_planetoid,
     resolve_root,
 )
+from spikegraph.datasets.planetoid_raw import PlanetoidFormatError
 from spikegraph.datasets.registry import DATASETS, load_dataset
 
 __all__ = [
     "DATASETS",
     "OGB_NODE",
+    "PlanetoidFormatError",
     "default_cache_dir",
     "load_dataset",
     "load_ogb",

@@ -10,14 +10,19 @@ The data folder holds a dataset in OGB's on-disk layout, under ``<root>/ogb/<dir
     raw/num-node-list.csv.gz  raw/num-edge-list.csv.gz  (raw/node_year.csv.gz for arxiv)
     split/<split>/{train,valid,test}.csv.gz             (<split> is "time" for arxiv)
 
-Those files are linked into a writable cache folder, where ogb writes its processed files.
+Processing runs ogb's own code in a temporary folder of the cache (the files linked into
+it), under an inter-process lock; the resulting graph, labels and split masks are stored as
+plain tensors in ``<cache>/ogb/<dir>/processed/<key>.pt``, where ``<key>`` is a sha256 of
+the dataset files' content and :data:`FORMAT_VERSION`. Changed files therefore never reuse an
+old entry; entries are written atomically and read with ``torch.load(weights_only=True)``,
+and a damaged entry is rebuilt (see :mod:`spikegraph.datasets.cache`).
 
 Compatibility notes (ogb 1.3.6 with torch >= 2.6 and pandas >= 3):
 
 - ogb reads its processed file with a bare ``torch.load``; since torch 2.6 that defaults to
-  ``weights_only=True``, which refuses PyG's ``Data`` classes. The load runs inside
-  ``torch.serialization.safe_globals`` for exactly those classes (the file is the one ogb
-  has just written into our own cache).
+  ``weights_only=True``, which refuses PyG's ``Data`` classes. That load (only ever of the
+  file ogb has just written into the temporary folder) runs inside
+  ``torch.serialization.safe_globals`` for exactly those classes.
 - with pandas' copy-on-write, ogb's ``torch.from_numpy(df.values)`` sees read-only arrays and
   torch warns that it does not support non-writable tensors. The tensors concerned (split
   indices, labels before saving) are only read, so that one warning is silenced.
@@ -30,6 +35,7 @@ import io
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,12 +46,22 @@ from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask
 
 from spikegraph._validation import check_choice
+from spikegraph.datasets.cache import (
+    cache_lock,
+    content_key,
+    load_tensors,
+    remove_stale_temporaries,
+    save_tensors,
+    sha256_file,
+)
 from spikegraph.datasets.planetoid import default_cache_dir, resolve_root
 
 log = logging.getLogger(__name__)
 
 #: OGB node-property datasets spikegraph loads: homogeneous, single-label, multi-class.
 OGB_NODE = ("ogbn-arxiv", "ogbn-products")
+#: Version of the processed format: part of every cache key, bumped when it changes.
+FORMAT_VERSION = "1"
 
 
 def _require_ogb():
@@ -119,17 +135,12 @@ def find_ogb_dir(name: str, root: Path) -> Path:
     )
 
 
-def _link_into_cache(src: Path, work: Path, files: list[str]) -> None:
-    """Symlink ``src/f`` to ``work/f`` for every file; stale links drop processed files."""
+def _link_files(src: Path, work: Path, files: list[str]) -> None:
+    """Symlink ``src/f`` to ``work/f`` for every file (``work`` is a fresh folder)."""
     for f in files:
-        link, target = work / f, src / f
+        link = work / f
         link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() and link.resolve() != target:
-            # Files from another root: drop the stale link and what was processed from it.
-            link.unlink()
-            shutil.rmtree(work / "processed", ignore_errors=True)
-        if not link.exists():
-            link.symlink_to(target)
+        link.symlink_to(src / f)
 
 
 def _safe_globals():
@@ -141,6 +152,50 @@ def _safe_globals():
     from torch_geometric.data.storage import GlobalStorage
 
     return safe([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+
+
+def _files_key(name: str, src: Path, files: list[str]) -> str:
+    """sha256 over the dataset files' content (and the format version)."""
+    parts = [("format", FORMAT_VERSION), ("dataset", name)]
+    return content_key([*parts, *((f, sha256_file(src / f)) for f in files)])
+
+
+def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dict[str, Tensor]:
+    """Run ogb's loader on ``src``'s files linked into ``work``; the tensors to cache."""
+    nodeproppred = _require_ogb()
+    _link_files(src, work / ogb_dir_name(name), files)
+
+    class LocalNodePropPredDataset(nodeproppred.PygNodePropPredDataset):
+        """ogb's dataset, with downloading replaced by an error."""
+
+        def download(self) -> None:
+            raise FileNotFoundError(
+                f"{name}: ogb asked to download into {self.root}; refusing (files in {src})"
+            )
+
+    chatter = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(chatter), _safe_globals():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        dataset = LocalNodePropPredDataset(name, root=str(work))
+        split = dataset.get_idx_split()
+    if chatter.getvalue().strip():
+        log.debug("ogb: %s", chatter.getvalue().strip())
+
+    data = dataset[0]
+    if data.y.is_floating_point():
+        raise ValueError(f"{name}: labels contain NaN (unlabelled nodes); not supported")
+    data.y = data.y.view(-1)
+    for key, part in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
+        idx = split[part].to(torch.long)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= data.num_nodes):
+            raise ValueError(
+                f"{name}: split/{part}.csv.gz in {src} holds node ids outside "
+                f"0 ... {data.num_nodes - 1}"
+            )
+        data[key] = index_to_mask(idx, size=data.num_nodes)
+    tensors = {k: v for k, v in data.items() if isinstance(v, Tensor)}
+    tensors["num_nodes"] = torch.tensor(int(data.num_nodes))
+    return tensors
 
 
 def load_ogb(
@@ -166,38 +221,44 @@ def load_ogb(
         FileNotFoundError: naming the files that are missing and where they belong.
     """
     name = canonical_ogb_name(name)
-    nodeproppred = _require_ogb()
+    _require_ogb()
     files = required_files(name)
     src = find_ogb_dir(name, resolve_root(root)).resolve()
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    base = base / "ogb"
-    work = base / ogb_dir_name(name)
-    _link_into_cache(src, work, files)
+    folder = base / "ogb" / ogb_dir_name(name)
+    key = _files_key(name, src, files)
+    path = folder / "processed" / f"{key[:16]}.pt"
+    log.info("Loading %s from %s (processed files in %s)", name, src, path.parent)
+    tensors = load_tensors(path, key)
+    if tensors is None:
+        with cache_lock(folder / ".lock"):
+            tensors = load_tensors(path, key)  # another process may have built it meanwhile
+            if tensors is None:
+                tensors = _build(name, src, files, folder, key, path)
+    num_nodes = int(tensors.pop("num_nodes"))
+    data = Data(**tensors)
+    data.num_nodes = num_nodes
+    return data, int(_meta_info(name)["num classes"])
 
-    class LocalNodePropPredDataset(nodeproppred.PygNodePropPredDataset):
-        """ogb's dataset, with downloading replaced by an error."""
 
-        def download(self) -> None:
-            raise FileNotFoundError(
-                f"{name}: ogb asked to download into {self.root}; refusing (files in {src})"
-            )
-
-    log.info("Loading %s from %s (processed files in %s)", name, src, work)
-    chatter = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(chatter), _safe_globals():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        dataset = LocalNodePropPredDataset(name, root=str(base))
-        split = dataset.get_idx_split()
-    if chatter.getvalue().strip():
-        log.debug("ogb: %s", chatter.getvalue().strip())
-
-    data = dataset[0]
-    if data.y.is_floating_point():
-        raise ValueError(f"{name}: labels contain NaN (unlabelled nodes); not supported")
-    data.y = data.y.view(-1)
-    for key, part in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
-        data[key] = index_to_mask(split[part].to(torch.long), size=data.num_nodes)
-    return data, int(dataset.num_classes)
+def _build(name: str, src: Path, files: list[str], folder: Path, key: str, path: Path):
+    """Process with ogb in a temporary folder (lock held) and store the tensors at ``path``."""
+    for stale in folder.glob(".work-*.tmp"):  # left by a process killed while processing
+        shutil.rmtree(stale, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
+    work = Path(tempfile.mkdtemp(dir=folder, prefix=".work-", suffix=".tmp"))
+    try:
+        log.info("Processing %s from %s", name, src)
+        tensors = _process_with_ogb(name, src, files, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if _files_key(name, src, files) != key:
+        raise RuntimeError(
+            f"{name}: the files in {src} changed while they were being processed; run again"
+        )
+    save_tensors(path, key, tensors)
+    return tensors
 
 
 def ogb_accuracy(name: str, y_true: Tensor, y_pred: Tensor) -> float:

@@ -234,3 +234,62 @@ def test_ogb_accuracy_errors():
         ogb_accuracy("ogbn-arxiv", torch.zeros(0), torch.zeros(0))
     with pytest.raises(ValueError, match=r"Unknown OGB node dataset 'ogbn-proteins'"):
         ogb_accuracy("ogbn-proteins", torch.zeros(3), torch.zeros(3))
+
+
+# --- the processed cache: content keys, damage, leftovers ----------------------------------
+
+
+def test_changed_files_do_not_reuse_the_processed_cache(tmp_path):
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    arrays = write_ogb_dataset(root, "ogbn-arxiv")
+    first, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    assert torch.equal(first.y, torch.from_numpy(arrays["y"]).view(-1))
+    new_y = (arrays["y"] + 1) % 40  # same folder, same file names, new labels
+    write_csv(arrays["dir"] / "raw" / "node-label.csv.gz", new_y)
+    again, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    assert torch.equal(again.y, torch.from_numpy(new_y).view(-1))
+    # A new split too (the split files are part of the key as well).
+    perm = arrays["perm"][::-1].copy()
+    write_csv(arrays["dir"] / "split" / "time" / "test.csv.gz", perm[:5].reshape(-1, 1))
+    third, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    assert torch.equal(third.test_mask, mask_of(perm[:5], 50))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty"])
+def test_damaged_processed_file_is_rebuilt_not_a_crash(tmp_path, damage):
+    """A SIGKILL during first-time processing used to leave a truncated processed file."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    write_ogb_dataset(root, "ogbn-arxiv")
+    ref, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    files = sorted((cache / "ogb").rglob("*.pt"))
+    assert files
+    for f in files:
+        data = f.read_bytes()
+        f.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"")
+    data, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask", "node_year"):
+        assert torch.equal(data[key], ref[key]), key
+    assert data.num_nodes == ref.num_nodes == 50
+
+
+def test_leftovers_of_a_killed_processing_run_are_cleared(tmp_path):
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    write_ogb_dataset(root, "ogbn-arxiv")
+    folder = cache / "ogb" / "ogbn_arxiv"
+    stale = folder / ".work-killed.tmp" / "ogbn_arxiv" / "processed"
+    stale.mkdir(parents=True)
+    (stale / "geometric_data_processed.pt").write_bytes(b"half")
+    (folder / "processed").mkdir()
+    (folder / "processed" / ".abc.pt.x.tmp").write_bytes(b"half")
+    data, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    assert data.num_nodes == 50
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "processed"]
+    assert [p.suffix for p in (folder / "processed").iterdir()] == [".pt"]
+
+
+def test_split_ids_out_of_range_are_an_error(tmp_path):
+    root = tmp_path / "data"
+    arrays = write_ogb_dataset(root, "ogbn-arxiv")
+    write_csv(arrays["dir"] / "split" / "time" / "valid.csv.gz", np.array([[3], [-1]]))
+    with pytest.raises(ValueError, match=r"split/valid.csv.gz in .* holds node ids outside 0"):
+        load_ogb("ogbn-arxiv", root=root, cache_dir=tmp_path / "cache")
