@@ -253,6 +253,9 @@ def provenance(command: str) -> dict[str, Any]:
 def machine_md(m: dict[str, Any] | None) -> str:
     if not m:
         return "unknown"
+    fields = ("platform", "processor", "cpu_count", "torch_threads", "python", "torch")
+    if not all(k in m for k in fields):
+        return ", ".join(f"{k} {v}" for k, v in m.items())
     return (
         f"{m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
         f"({m['torch_threads']} torch threads), Python {m['python']}, torch {m['torch']}"
