@@ -10,8 +10,9 @@ in the same run, and reports the ratio of the medians. The issue's bar is a rati
     python benchmarks/cost_overhead.py --quick    # Cora, fewer repetitions, writes nothing
 
 Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
-``benchmarks/results/cost_overhead.{json,md}`` (``--out`` for another folder) with the
-command, machine and date.
+``benchmarks/results/local/cost_overhead.{json,md}`` (``--out`` for another folder,
+``--update-results`` for the committed ``benchmarks/results/``) with the command, machine,
+date and spikegraph commit.
 """
 
 from __future__ import annotations
@@ -25,11 +26,20 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, provenance, provenance_md, write_results
+from _common import (
+    add_output_options,
+    check_names,
+    check_rows_kept,
+    command_line,
+    output_dir,
+    provenance,
+    provenance_md,
+    write_results,
+)
 
 from spikegraph.cost import count
-from spikegraph.datasets import load_dataset
-from spikegraph.models import build_model
+from spikegraph.datasets import DATASETS, load_dataset
+from spikegraph.models import MODELS, build_model
 
 BAR = 1.20
 
@@ -122,10 +132,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch (and numba) threads")
     p.add_argument("--quick", action="store_true", help="Cora only, 7 repetitions, 1 warm-up")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    add_output_options(p)
     args = p.parse_args(argv)
+    args.datasets = check_names(p, "--datasets", args.datasets, DATASETS)
+    args.models = check_names(p, "--models", args.models, MODELS)
+    for option, values in (("--datasets", args.datasets), ("--models", args.models)):
+        if len(set(values)) != len(values):
+            p.error(f"{option}: duplicates in {values}")
     if args.quick:
         args.datasets, args.repeats, args.warmup = ["Cora"], 7, 1
+    out = output_dir(p, args)
+    check_rows_kept(
+        p,
+        out,
+        "cost_overhead",
+        [f"{d}/{m}" for d in args.datasets for m in args.models],
+        lambda r: [f"{x['dataset']}/{x['model']}" for x in r["results"]],
+    )
+    command = command_line("cost_overhead.py", sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     try:  # the LIF kernels are numba-parallel: give them the same number of threads
         import numba
@@ -149,17 +173,15 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     record = {
-        "provenance": provenance(),
+        "provenance": provenance(command),
         "threads": args.threads,
         "bar": BAR,
         "results": results,
     }
-    if args.quick and not args.out:  # a smoke run never overwrites the committed results
-        print(to_markdown(record))
-        return 0
-    write_results(
-        "cost_overhead", record, to_markdown(record), Path(args.out) if args.out else RESULTS
-    )
+    md = to_markdown(record)
+    print(md)
+    if out is not None:
+        write_results("cost_overhead", record, md, out)
     return 0
 
 

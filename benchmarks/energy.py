@@ -16,7 +16,9 @@ baseline.
     python benchmarks/energy.py --quick         # one seed, 50 epochs, writes nothing
 
 Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
-``benchmarks/results/energy.{json,md}`` with the command, machine and date.
+``benchmarks/results/local/energy.{json,md}`` (``--out`` for another folder,
+``--update-results`` for the committed ``benchmarks/results/``) with the command, machine,
+date and spikegraph commit.
 """
 
 from __future__ import annotations
@@ -29,11 +31,22 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CONFIGS, RESULTS, provenance, provenance_md, write_results
+from _common import (
+    CONFIGS,
+    add_output_options,
+    check_names,
+    check_rows_kept,
+    command_line,
+    output_dir,
+    provenance,
+    provenance_md,
+    write_results,
+)
 
-from spikegraph.cost import count, get_profile
+from spikegraph.cost import PROFILES, count, get_profile
 from spikegraph.cost.experiment import load_tuned_config, model_cost
-from spikegraph.datasets import load_dataset
+from spikegraph.datasets import DATASETS, load_dataset
+from spikegraph.models import MODELS
 
 DEFAULT_CONFIG = CONFIGS / "node_classification.toml"
 REPRICE = ("45nm", "fp16", "int8")
@@ -147,10 +160,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML of tuned options")
     p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    add_output_options(p)
     args = p.parse_args(argv)
+    args.dataset = check_names(p, "--dataset", [args.dataset], DATASETS)[0]
+    args.model = check_names(p, "--model", [args.model], MODELS)[0]
+    args.vs = check_names(p, "--vs", [args.vs], MODELS)[0]
+    args.profile = check_names(p, "--profile", [args.profile], PROFILES)[0]
+    if len(set(args.seeds)) != len(args.seeds):
+        p.error(f"--seeds: duplicates in {args.seeds}")
     if args.quick:
         args.seeds, args.epochs = [0], 50
+    out = output_dir(p, args)
+    check_rows_kept(
+        p,
+        out,
+        "energy",
+        [f"{args.dataset}: {args.model} vs {args.vs}"],
+        lambda r: [f"{r['dataset']}: {r['models'][0]} vs {r['models'][1]}"],
+    )
+    command = command_line("energy.py", sys.argv[1:] if argv is None else argv)
     profile = get_profile(args.profile)
     data, num_classes = load_dataset(args.dataset, root=args.root)
     used_config = Path(args.config).is_file()
@@ -218,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     record = {
-        "provenance": provenance(),
+        "provenance": provenance(command),
         "dataset": args.dataset,
         "models": [args.model, args.vs],
         "seeds": args.seeds,
@@ -232,12 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         "runs": per_seed,
         "tables": tables,
     }
-    if args.quick:
-        print(to_markdown(record))
-    else:
-        write_results(
-            "energy", record, to_markdown(record), Path(args.out) if args.out else RESULTS
-        )
+    md = to_markdown(record)
+    print(md)
+    if out is not None:
+        write_results("energy", record, md, out)
     return 0
 
 

@@ -5,20 +5,24 @@ Each (dataset, model) row trains one model per seed with the configuration commi
 per epoch, peak memory and mean firing rate per spiking layer. An ablation on the spiking
 GCN follows (normalisation, time steps, encoding).
 
-Every finished run is appended to ``<out>/node_classification.runs.jsonl`` as soon as it
-ends; an interrupted benchmark rerun with the same command skips what is already there.
-Each row runs in a fresh child process, so its peak memory is its own.
+Results go to the scratch folder ``benchmarks/results/local/`` (ignored by git), to ``--out
+DIR``, or, with ``--update-results``, to the committed ``benchmarks/results/``. Every
+finished run is appended to ``<folder>/node_classification.runs.jsonl`` as soon as it ends,
+with its own provenance (command, machine, date, spikegraph commit); an interrupted benchmark
+rerun with the same command skips what is already there. The summary keeps the rows of the
+folder's results file that this command does not run, each with the provenance of its own
+runs. Each row runs in a fresh child process, so its peak memory is its own; a child that
+fails ends the benchmark with its error.
 
     python benchmarks/node_classification.py                      # full table, 10 seeds
     python benchmarks/node_classification.py --quick              # smoke run, writes nothing
     python benchmarks/node_classification.py --datasets Cora --models sgcn --seeds 0 1 2
+    python benchmarks/node_classification.py --update-results     # rewrite the committed table
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
 import resource
 import statistics
 import sys
@@ -26,12 +30,36 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, load_config, model_config, provenance, provenance_md, write_results
+from _common import (
+    CONFIGS,
+    BenchmarkChildError,
+    add_output_options,
+    append_run,
+    check_names,
+    command_line,
+    group_provenance,
+    legacy_provenance,
+    load_config,
+    merge_groups,
+    model_config,
+    now,
+    output_dir,
+    provenance,
+    read_results,
+    read_runs,
+    run_in_child,
+    sources_md,
+    write_results,
+)
 
 DATASETS = ["Cora", "CiteSeer", "PubMed"]
 MODELS = ["gcn", "sgcn", "gat", "sgat"]
 ENERGY_PROFILE = "45nm"  # spikegraph.cost profile of the energy column
 LABELS = {"gcn": "GCN (PyG)", "gat": "GAT (PyG)", "sgcn": "spiking GCN", "sgat": "spiking GAT"}
+STEM = "node_classification"
+RUNS_FILE = f"{STEM}.runs.jsonl"
+#: Start method of the rows' child processes (a fresh interpreter: peak memory is the row's).
+MP_CONTEXT = "spawn"
 
 
 def ablation_variants(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,7 +73,7 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _child(job: dict[str, Any], queue: mp.Queue) -> None:
+def _child(job: dict[str, Any], queue: Any) -> None:
     """Train one row's missing seeds; send each finished run back as soon as it ends."""
     import torch
 
@@ -88,11 +116,20 @@ def _child(job: dict[str, Any], queue: mp.Queue) -> None:
                 "energy_event": energy_event,
             }
         )
-    queue.put(None)
 
 
-def run_row(job: dict[str, Any], done: dict[tuple, dict], log_path: Path | None) -> list[dict]:
-    """Runs of one row: those already logged plus the missing seeds, trained in a child."""
+def run_row(
+    job: dict[str, Any],
+    done: dict[tuple, dict],
+    log_path: Path | None,
+    session: dict[str, Any] | None = None,
+) -> list[dict]:
+    """Runs of one row: those already logged plus the missing seeds, trained in a child.
+
+    Each new run carries ``session`` (the command's provenance) dated when it ended, and is
+    appended to ``log_path`` at once. A child that fails raises
+    :class:`~_common.BenchmarkChildError` with its traceback.
+    """
 
     def current(seed: int) -> bool:
         item = done.get((job["key"], seed))
@@ -102,22 +139,17 @@ def run_row(job: dict[str, Any], done: dict[tuple, dict], log_path: Path | None)
 
     missing = [s for s in job["seeds"] if not current(s)]
     if missing:
-        ctx = mp.get_context("spawn")
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_child, args=({**job, "seeds": missing}, queue))
-        proc.start()
-        while (item := queue.get()) is not None:
+        label = f"row {job['key']}"
+        for item in run_in_child(_child, {**job, "seeds": missing}, label, MP_CONTEXT):
+            if session is not None:
+                item["provenance"] = {**session, "date": now()}
             done[(item["key"], item["seed"])] = item
             if log_path is not None:
-                with open(log_path, "a") as fh:
-                    fh.write(json.dumps(item) + "\n")
+                append_run(log_path, item)
             print(
                 f"  {job['key']} seed {item['seed']}: test {100 * item['result']['test_acc']:.2f}",
                 flush=True,
             )
-        proc.join()
-        if proc.exitcode != 0:
-            raise RuntimeError(f"row {job['key']} failed (exit code {proc.exitcode})")
     return [done[(job["key"], s)] for s in job["seeds"]]
 
 
@@ -147,6 +179,9 @@ def summarize(key: str, runs: list[dict]) -> dict[str, Any]:
         ),
         "energy_profile": runs[0]["energy"]["profile"],
         "energy_profile_source": runs[0]["energy"]["profile_source"],
+        "provenance": group_provenance(
+            (key, r["seed"], r.get("provenance") or legacy_provenance(None)) for r in runs
+        ),
     }
 
 
@@ -155,12 +190,21 @@ def _fmt_rates(rates: dict[str, float]) -> str:
 
 
 def to_markdown(record: dict[str, Any]) -> str:
+    seed_lists = {tuple(r["seeds"]) for r in record["rows"]}
+    per_row = len(seed_lists) > 1
+    seeds_text = (
+        "the seeds of each row (column *seeds*)"
+        if per_row
+        else f"seeds {list(next(iter(seed_lists), ()))}"
+    )
     lines = [
         "# Node classification, Planetoid public split",
         "",
-        provenance_md(record["provenance"]),
-        *([f"Note: {record['note']}", ""] if record.get("note") else []),
-        f"Mean +- std test accuracy over seeds {record['seeds']}; configurations in "
+        sources_md(record["sources"]),
+        f"This summary was written by `{record['provenance']['command']}` on "
+        f"{record['provenance']['date']}.",
+        "",
+        f"Mean +- std test accuracy over {seeds_text}; configurations in "
         "`benchmarks/configs/node_classification.toml`. Time per epoch is one training epoch "
         "(full batch). Peak memory is the child process's peak RSS above its RSS after loading "
         "the data. Firing rate: mean spikes per neuron and time step of each spiking hidden "
@@ -173,15 +217,18 @@ def to_markdown(record: dict[str, Any]) -> str:
         "not sent), the fairer baseline for a neuromorphic claim. "
         "`benchmarks/energy.py` breaks it down per layer.",
         "",
-        "| dataset | model | test accuracy (%) | time / epoch (ms) | peak memory (MB) | "
+        "| dataset | model | test accuracy (%) | "
+        + ("seeds | " if per_row else "")
+        + "time / epoch (ms) | peak memory (MB) | "
         "firing rate per layer | energy / node (nJ) | energy / node, event-driven (nJ) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|" + ("---|" if per_row else "") + "---|---|---|---|---|",
     ]
     for row in record["rows"]:
         lines.append(
             f"| {row['dataset']} | {LABELS.get(row['model'], row['model'])} | "
             f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} | "
-            f"{1e3 * row['time_per_epoch_mean']:.1f} | {row['peak_above_data_mb']:.0f} | "
+            + (f"{len(row['seeds'])} | " if per_row else "")
+            + f"{1e3 * row['time_per_epoch_mean']:.1f} | {row['peak_above_data_mb']:.0f} | "
             f"{_fmt_rates(row['firing_rates'])} | {row['energy_per_node_pj'] / 1e3:.1f} | "
             f"{row['energy_event_per_node_pj'] / 1e3:.1f} |"
         )
@@ -246,7 +293,41 @@ def build_jobs(args: argparse.Namespace, config: dict[str, Any]) -> tuple[list, 
     return main_jobs, ablation_jobs
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def header_provenance(existing: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Provenance of the runs and rows of ``existing`` (a results file) that carry none: the
+    one its header gave them (files written before runs carried their own provenance)."""
+    if existing is None:
+        return None
+    if "sources" in existing:  # written by this version: it carries the old header along
+        return existing.get("legacy_provenance")
+    header = dict(existing.get("provenance") or {})
+    if existing.get("note"):
+        header["note"] = existing["note"]
+    return header or None
+
+
+def merge_rows(
+    existing: list[dict[str, Any]], new: list[dict[str, Any]], header: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The rows of ``existing`` with those of ``new`` in their place (new keys appended): a
+    summary of a few rows never drops the others. A kept row without provenance gets the
+    header's."""
+    by_key = {row["key"]: row for row in new}
+    merged = []
+    for row in existing:
+        if row["key"] in by_key:
+            merged.append(by_key.pop(row["key"]))
+        elif row.get("provenance"):
+            merged.append(row)
+        else:
+            prov = legacy_provenance(header)
+            merged.append(
+                {**row, "provenance": group_provenance((row["key"], s, prov) for s in row["seeds"])}
+            )
+    return merged + list(by_key.values())
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=DATASETS)
     p.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
@@ -255,16 +336,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--config", default="node_classification", help="name in benchmarks/configs")
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: default)")
-    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    add_output_options(p)
     p.add_argument(
         "--note", default=None, help="how the runs were made (e.g. split across processes)"
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="Cora, 1 seed, 3 epochs, GCN and spiking GCN; writes nothing",
+        help="Cora, 1 seed, 3 epochs, GCN and spiking GCN; writes nothing without --out",
     )
     args = p.parse_args(argv)
+    from spikegraph.datasets import DATASETS as KNOWN_DATASETS
+
+    args.datasets = check_names(p, "--datasets", args.datasets, KNOWN_DATASETS)
+    for option, values in (("--datasets", args.datasets), ("--seeds", args.seeds)):
+        if len(set(values)) != len(values):
+            p.error(f"{option}: duplicates in {values}")
+    if not (CONFIGS / f"{args.config}.toml").is_file():
+        known = sorted(c.stem for c in CONFIGS.glob("*.toml"))
+        p.error(f"--config: no {args.config}.toml in {CONFIGS}; expected one of {known}")
+    return args, p
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args, parser = parse_args(argv)
     config = load_config(args.config)
     if args.quick:
         args.datasets, args.models, args.seeds, args.no_ablation = (
@@ -275,38 +370,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         for model in args.models:
             config.setdefault(model, {}).setdefault("train", {})["epochs"] = 3
-
-    out = Path(args.out) if args.out else (None if args.quick else RESULTS)
-    log_path = None
+    out = output_dir(parser, args)
+    session = provenance(command_line(f"{STEM}.py", sys.argv[1:] if argv is None else argv))
+    if args.note:
+        session["note"] = args.note
+    log_path, existing = None, None
     done: dict[tuple, dict] = {}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        log_path = out / "node_classification.runs.jsonl"
-        if log_path.exists():
-            for line in log_path.read_text().splitlines():
-                item = json.loads(line)
-                done[(item["key"], item["seed"])] = item
+        existing = read_results(out / f"{STEM}.json")
+        log_path = out / RUNS_FILE
+    header = header_provenance(existing)
+    for item in read_runs(log_path) if log_path is not None else []:
+        item.setdefault("provenance", legacy_provenance(header))
+        done[(item["key"], item["seed"])] = item
     main_jobs, ablation_jobs = build_jobs(args, config)
     rows, ablation = [], []
     for job in main_jobs:
         print(f"{job['key']}: {job['model_options']} {job['train_options']}", flush=True)
-        rows.append(summarize(job["key"], run_row(job, done, log_path)))
+        rows.append(summarize(job["key"], run_row(job, done, log_path, session)))
     for job in ablation_jobs:
         print(f"{job['key']}: {job['model_options']}", flush=True)
-        ablation.append(summarize(job["key"], run_row(job, done, log_path)))
+        ablation.append(summarize(job["key"], run_row(job, done, log_path, session)))
+    if existing is not None:
+        rows = merge_rows(existing.get("rows", []), rows, header)
+        ablation = merge_rows(existing.get("ablation", []), ablation, header)
     record = {
-        "provenance": provenance(),
-        "seeds": args.seeds,
+        "provenance": {k: v for k, v in session.items() if k != "note"},
+        "sources": merge_groups(g for row in rows + ablation for g in row["provenance"]),
         "rows": rows,
         "ablation": ablation,
-        "note": args.note,
     }
+    if header is not None:
+        record["legacy_provenance"] = header
     md = to_markdown(record)
     print(md)
     if out is not None:
-        write_results("node_classification", record, md, out)
+        write_results(STEM, record, md, out)
     return record
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BenchmarkChildError as err:
+        raise SystemExit(f"node_classification: error: {err}") from None

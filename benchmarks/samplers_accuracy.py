@@ -5,13 +5,19 @@ For each seed, trains PyG's ``GCN`` and spikegraph's spiking GCN (``sgcn``) on P
 evaluation of validation and test). The bar: every sampler's mean test accuracy is within 2
 points of the same model's full-batch mean (or above it).
 
-Resumable: every finished run is appended to ``<out>/samplers_accuracy_runs.jsonl`` and
-skipped when the script runs again; the summary files are rewritten from all runs.
+Results go to the scratch folder ``benchmarks/results/local/`` (ignored by git), to ``--out
+DIR``, or, with ``--update-results``, to the committed ``benchmarks/results/``. Resumable:
+every finished run is appended to ``<folder>/samplers_accuracy_runs.jsonl`` with its own
+provenance (command, machine, date, spikegraph commit) and skipped when the script runs
+again; the summary is rewritten from every run in that folder made with the same settings
+(so a run of a few seeds or samplers adds to it), and lists the provenance of each. A folder
+whose summary was made with other settings is refused.
 
 Usage::
 
     SPIKEGRAPH_DATA=../shared/datasets python benchmarks/samplers_accuracy.py
     python benchmarks/samplers_accuracy.py --quick      # CI smoke run: 1 seed, 1 epoch
+    python benchmarks/samplers_accuracy.py --update-results --summary-only   # committed summary
 """
 
 from __future__ import annotations
@@ -22,14 +28,31 @@ import logging
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from samplers import SAMPLERS
-from spikegraph.train import machine_info, run_node_classification
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    add_output_options,
+    append_run,
+    check_names,
+    command_line,
+    group_provenance,
+    legacy_provenance,
+    now,
+    output_dir,
+    provenance,
+    read_results,
+    read_runs,
+    sources_md,
+    write_results,
+)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from samplers import SAMPLERS
+from spikegraph.train import run_node_classification
+
+STEM = "samplers_accuracy"
+RUNS_FILE = f"{STEM}_runs.jsonl"
 MODELS = ("gcn", "sgcn")
 #: Options that differ from spikegraph.train.minibatch.SAMPLER_DEFAULTS in this benchmark:
 #: ShaDow's per-target subgraphs are kept small (each target has its own copy).
@@ -44,7 +67,9 @@ MODEL_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: list[str] | None = None,
+) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument("--dataset", default="PubMed")
@@ -62,18 +87,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=1024, help="seeds per node-wise batch")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="1 seed, 1 mini-batch epoch (smoke run)")
-    p.add_argument("--out", default=None, help=f"output folder (default {RESULTS.name}/)")
+    add_output_options(p)
     p.add_argument(
         "--summary-only",
         action="store_true",
         help="write the summary from the runs recorded so far, run nothing",
     )
     args = p.parse_args(argv)
+    from spikegraph.datasets import DATASETS
+
+    args.dataset = check_names(p, "--dataset", [args.dataset], DATASETS)[0]
+    for option in ("seeds", "models", "samplers"):
+        values = getattr(args, option)
+        if len(set(values)) != len(values):
+            p.error(f"--{option}: duplicates in {values}")
     if args.quick:
         args.seeds = args.seeds[:1]
         args.epochs_full, args.patience_full = 5, None
         args.epochs_nodewise = args.epochs_subgraph = 1
-    return args
+    return args, p
 
 
 def epochs_of(args: argparse.Namespace, sampler: str | None) -> int:
@@ -112,6 +144,7 @@ def one_run(args: argparse.Namespace, model: str, sampler: str | None, seed: int
     run = summary.runs[0]
     return {
         "key": run_key(args, model, sampler, seed),
+        "dataset": args.dataset,
         "model": model,
         "sampler": sampler or "full-batch",
         "seed": seed,
@@ -127,13 +160,41 @@ def one_run(args: argparse.Namespace, model: str, sampler: str | None, seed: int
     }
 
 
-def summarise(runs: list[dict], args: argparse.Namespace) -> dict:
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings every run of a summary shares."""
+    return {
+        "epochs_full": args.epochs_full,
+        "patience_full": args.patience_full,
+        "epochs_nodewise": args.epochs_nodewise,
+        "epochs_subgraph": args.epochs_subgraph,
+        "batch_size_nodewise": args.batch_size,
+        "bench_options": BENCH_OPTIONS,
+        "model_options": MODEL_OPTIONS,
+        "bar": f"mean test accuracy >= full-batch mean - {BAR}",
+    }
+
+
+def matches(args: argparse.Namespace, run: dict[str, Any]) -> bool:
+    """Whether ``run`` was made on this dataset with these settings."""
+    sampler = None if run["sampler"] == "full-batch" else run["sampler"]
+    if run["model"] not in MODELS or (sampler is not None and sampler not in SAMPLERS):
+        return False
+    return run.get("dataset") == args.dataset and run["key"] == run_key(
+        args, run["model"], sampler, run["seed"]
+    )
+
+
+def summarise(runs: list[dict], args: argparse.Namespace, session: dict[str, Any]) -> dict:
+    """Rows (model, sampler) of ``runs``, all made with the settings of ``args``."""
     rows = []
-    for model in args.models:
+    for model in MODELS:
         full = [r["test_acc"] for r in runs if r["model"] == model and r["sampler"] == "full-batch"]
         full_mean = statistics.fmean(full) if full else float("nan")
-        for sampler in ["full-batch", *args.samplers]:
-            accs = [r for r in runs if r["model"] == model and r["sampler"] == sampler]
+        for sampler in ["full-batch", *SAMPLERS]:
+            accs = sorted(
+                (r for r in runs if r["model"] == model and r["sampler"] == sampler),
+                key=lambda r: r["seed"],
+            )
             if not accs:
                 continue
             vals = [r["test_acc"] for r in accs]
@@ -142,7 +203,7 @@ def summarise(runs: list[dict], args: argparse.Namespace) -> dict:
                 {
                     "model": model,
                     "sampler": sampler,
-                    "seeds": sorted(r["seed"] for r in accs),
+                    "seeds": [r["seed"] for r in accs],
                     "test_acc_mean": mean,
                     "test_acc_std": statistics.pstdev(vals) if len(vals) > 1 else 0.0,
                     "diff_vs_full": mean - full_mean,
@@ -153,23 +214,20 @@ def summarise(runs: list[dict], args: argparse.Namespace) -> dict:
                 }
             )
     return {
-        "command": " ".join(["python", "benchmarks/samplers_accuracy.py", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        # who wrote this summary; the runs' own provenance is under "sources"
+        "command": session["command"],
+        "date": session["date"],
+        "machine": session["machine"],
+        "git_commit": session["git_commit"],
         "dataset": args.dataset,
         "split": "full",
-        "settings": {
-            "epochs_full": args.epochs_full,
-            "patience_full": args.patience_full,
-            "epochs_nodewise": args.epochs_nodewise,
-            "epochs_subgraph": args.epochs_subgraph,
-            "batch_size_nodewise": args.batch_size,
-            "bench_options": BENCH_OPTIONS,
-            "model_options": MODEL_OPTIONS,
-            "bar": f"mean test accuracy >= full-batch mean - {BAR}",
-        },
+        "settings": settings_of(args),
         "rows": rows,
         "all_within_bar": all(r["within_bar"] for r in rows),
+        "sources": group_provenance(
+            (f"{r['model']} / {r['sampler']}", r["seed"], r["provenance"])
+            for r in sorted(runs, key=lambda r: (r["seed"], r["model"], r["sampler"]))
+        ),
         "runs": runs,
     }
 
@@ -179,10 +237,9 @@ def to_markdown(summary: dict) -> str:
     lines = [
         f"# Mini-batch vs full-batch accuracy on {summary['dataset']} (split=full)",
         "",
-        f"- command: `{summary['command']}`",
-        f"- date: {summary['date']}",
-        f"- machine: {summary['machine']['platform']}, {summary['machine']['cpu_count']} CPUs, "
-        f"torch {summary['machine']['torch']}",
+        sources_md(summary["sources"]),
+        f"This summary was written by `{summary['command']}` on {summary['date']}.",
+        "",
         f"- full-batch: {s['epochs_full']} epochs (patience {s['patience_full']}); mini-batch: "
         f"{s['epochs_nodewise']} epochs for node-wise samplers (batch size "
         f"{s['batch_size_nodewise']}), {s['epochs_subgraph']} for subgraph samplers (fewer "
@@ -190,7 +247,8 @@ def to_markdown(summary: dict) -> str:
         "scored on the full graph",
         f"- model options (on top of the registry's): {s.get('model_options', MODEL_OPTIONS)}",
         f"- bar: {s['bar']}",
-        f"- runs completed: {summary['completed_runs']} of {summary['planned_runs']} planned",
+        f"- runs shown: {len(summary['runs'])}; of this command's plan, "
+        f"{summary['completed_runs']} of {summary['planned_runs']} runs completed",
         "",
         "| model | sampler | seeds | test acc (%) | diff vs full (pts) | within 2 pts | "
         "s/epoch | preprocess (s) | batches/epoch |",
@@ -208,20 +266,41 @@ def to_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def header_provenance(existing: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Provenance of the runs in the folder that carry none: the header of the summary they
+    were written with (files written before runs carried their own provenance)."""
+    if existing is None:
+        return None
+    if "sources" in existing:  # written by this version: it carries the old header along
+        return existing.get("legacy_provenance")
+    header = {k: existing[k] for k in ("command", "machine", "date") if k in existing}
+    if existing.get("notes"):
+        header["note"] = existing["notes"]
+    return header or None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, parser = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    out = Path(args.out) if args.out else RESULTS
-    if args.quick and args.out is None:
-        out = RESULTS / "quick"
-    out.mkdir(parents=True, exist_ok=True)
-    jsonl = out / "samplers_accuracy_runs.jsonl"
+    out = output_dir(parser, args)
+    existing = read_results(out / f"{STEM}.json") if out is not None else None
+    if existing is not None and existing.get("rows"):
+        theirs = {"dataset": existing.get("dataset"), "settings": existing.get("settings")}
+        ours = json.loads(json.dumps({"dataset": args.dataset, "settings": settings_of(args)}))
+        if theirs != ours:
+            parser.error(
+                f"{out / (STEM + '.json')} was made with other settings ({theirs}) than this "
+                f"run's ({ours}): one summary cannot mix them. Write elsewhere (--out DIR)."
+            )
+    session = provenance(command_line(f"{STEM}.py", sys.argv[1:] if argv is None else argv))
+    header = header_provenance(existing)
+    jsonl = out / RUNS_FILE if out is not None else None
     done = {}
-    if jsonl.exists():
-        for line in jsonl.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                done[rec["key"]] = rec
+    for rec in read_runs(jsonl) if jsonl is not None else []:
+        if "provenance" not in rec:  # recorded before runs carried their own provenance
+            rec["provenance"] = legacy_provenance(header)
+            rec.setdefault("dataset", (existing or {}).get("dataset"))
+        done[(rec.get("dataset"), rec["key"])] = rec
     plan = [
         (model, sampler, seed)
         for seed in args.seeds
@@ -229,30 +308,29 @@ def main(argv: list[str] | None = None) -> int:
         for sampler in [None, *args.samplers]
     ]
     for i, (model, sampler, seed) in enumerate(plan):
-        key = run_key(args, model, sampler, seed)
+        key = (args.dataset, run_key(args, model, sampler, seed))
         if key in done or args.summary_only:
             continue
         rec = one_run(args, model, sampler, seed)
+        rec["provenance"] = {**session, "date": now()}
         done[key] = rec
-        with jsonl.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
+        if jsonl is not None:
+            append_run(jsonl, rec)
         print(
-            f"[{i + 1}/{len(plan)}] {key}: test {100 * rec['test_acc']:.2f} "
+            f"[{i + 1}/{len(plan)}] {key[1]}: test {100 * rec['test_acc']:.2f} "
             f"({rec['wall_time']:.0f} s)",
             flush=True,
         )
-    wanted = {run_key(args, *p) for p in plan}
-    summary = summarise([r for k, r in done.items() if k in wanted], args)
+    wanted = {(args.dataset, run_key(args, *p)) for p in plan}
+    summary = summarise([r for r in done.values() if matches(args, r)], args, session)
+    if header is not None:
+        summary["legacy_provenance"] = header
     summary["planned_runs"] = len(plan)
     summary["completed_runs"] = len(wanted & set(done))
-    previous = out / "samplers_accuracy.json"
-    if args.summary_only and previous.exists():  # keep the notes on how the runs were made
-        notes = json.loads(previous.read_text()).get("notes")
-        if notes:
-            summary["notes"] = notes
-    (out / "samplers_accuracy.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "samplers_accuracy.md").write_text(to_markdown(summary))
-    print(to_markdown(summary))
+    md = to_markdown(summary)
+    print(md)
+    if out is not None:
+        write_results(STEM, summary, md, out)
     return 0
 
 

@@ -34,6 +34,11 @@ Usage::
     SPIKEGRAPH_DATA=../shared/datasets python benchmarks/samplers_speed.py \\
         --pyg-python ../venv-sparse/bin/python
     python benchmarks/samplers_speed.py --quick          # smoke run, writes nothing
+
+Results go to the scratch folder ``benchmarks/results/local/`` (ignored by git), to ``--out
+DIR``, or, with ``--update-results``, to the committed ``benchmarks/results/``. A worker of
+ours that fails ends the benchmark with its error; a PyG worker that fails (its environment
+lacks a feature) is recorded as such.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ BARS = {
     "graphsaint-rw": 1.0,
     "cluster-gcn": 1.0,
 }
-RESULTS = Path(__file__).resolve().parent / "results"
+GRAPHS = ("PubMed", "synthetic-1M", "synthetic-20k")  # the last one: --quick
 
 
 # ----------------------------------------------------------------------------- graphs
@@ -378,11 +383,25 @@ def run_worker(side: str, spec: dict, method: str, args: argparse.Namespace) -> 
     except subprocess.TimeoutExpired:
         out = {"timeout": limit}
     else:
+        label = f"{side} worker ({spec['name']}, {method})"
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
+            if side == "ours":  # our own code failed: that is an error, not a measurement
+                from _common import BenchmarkChildError
+
+                raise BenchmarkChildError(
+                    f"{label} failed (exit code {proc.returncode}):\n" + "\n".join(lines[-30:])
+                )
             out = {"error": lines[-1]}
         else:
-            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            try:
+                out = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (IndexError, json.JSONDecodeError):
+                from _common import BenchmarkChildError
+
+                raise BenchmarkChildError(
+                    f"{label} printed no result:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+                ) from None
     out["wall_time"] = time.perf_counter() - start
     print(f"  {side:>4} {spec['name']:>14} {method:>16}: {short(out)}", flush=True)
     return out
@@ -540,6 +559,9 @@ def load_average() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import add_output_options  # stdlib only: the PyG worker imports it too
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument("--quick", action="store_true", help="small synthetic graph only (smoke run)")
@@ -556,9 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyg-python", default=None, help="python of a torch-sparse environment")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per measurement of ours")
     p.add_argument("--pyg-timeout", type=int, default=300, help="seconds per PyG measurement")
-    p.add_argument(
-        "--out", default=None, help=f"output folder (default {RESULTS.name}/; --quick: none)"
-    )
+    add_output_options(p)
     p.add_argument("--worker", nargs=3, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -567,20 +587,36 @@ def main(argv: list[str] | None = None) -> int:
         worker = ours_worker if side == "ours" else pyg_worker
         print(json.dumps(worker(spec, method, args)))
         return 0
+    sys.path.insert(0, str(ROOT))
+    from _common import check_names, check_rows_kept, command_line, output_dir, provenance
+
+    if args.methods is not None:
+        args.methods = check_names(p, "--methods", args.methods, METHODS)
+    if args.graphs is not None:
+        args.graphs = check_names(p, "--graphs", args.graphs, GRAPHS)
     if args.quick:
         args.batches, args.repeats = min(args.batches, 5), 1
         args.pyg_timeout, args.timeout = min(args.pyg_timeout, 60), min(args.timeout, 120)
-    out_dir = Path(args.out) if args.out else (None if args.quick else RESULTS)
-    sys.path.insert(0, str(ROOT))
-    from spikegraph.train import machine_info
-
+    specs = graph_specs(args)
+    if not specs:
+        p.error(
+            f"--graphs: none of {args.graphs} is measured in this mode (--quick: synthetic-20k)"
+        )
+    out_dir = output_dir(p, args)
+    methods = args.methods or list(METHODS)
+    check_rows_kept(
+        p,
+        out_dir,
+        "samplers_speed",
+        [f"{spec['name']}/{m}" for spec in specs for m in methods],
+        lambda r: [f"{g['graph']}/{m}" for g in r["graphs"] for m in g["ours"]],
+    )
     shown = list(argv if argv is not None else sys.argv[1:])
     if "--pyg-python" in shown:  # the interpreter's path is this machine's business
         shown[shown.index("--pyg-python") + 1] = "<python of the torch-sparse environment>"
+    session = provenance(command_line("samplers_speed.py", shown))
     result = {
-        "command": " ".join(["python", "benchmarks/samplers_speed.py", *shown]),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        **session,
         "load_at_start": load_average(),
         "threads": args.threads,
         "repeats": args.repeats,
@@ -589,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         "pyg_timeout": args.pyg_timeout if args.pyg_python else None,
         "graphs": [],
     }
-    for spec in graph_specs(args):
+    for spec in specs:
         edge_index, n = load_graph(spec)
         entry = {
             "graph": spec["name"],
@@ -600,18 +636,19 @@ def main(argv: list[str] | None = None) -> int:
             "pyg": {},
         }
         del edge_index
-        for method in args.methods or METHODS:
+        for method in methods:
             entry["ours"][method] = run_worker("ours", spec, method, args)
             if args.pyg_python and method in PYG_METHODS:
                 entry["pyg"][method] = run_worker("pyg", spec, method, args)
         entry["ratios"] = ratios(entry["ours"], entry["pyg"])
         result["graphs"].append(entry)
     result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    md = to_markdown(result)
+    print(md)
     if out_dir is not None:  # a --quick smoke run writes nothing unless given --out
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "samplers_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out_dir / "samplers_speed.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+        from _common import write_results
+
+        write_results("samplers_speed", result, md, out_dir)
     return 0
 
 

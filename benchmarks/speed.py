@@ -14,7 +14,8 @@ Before timing, the script checks that ``per_step`` and ``sgcn`` compute the same
 Reported: median wall time of one training epoch (forward, loss, backward, Adam step) and of
 one full-graph inference, and their ratios.
 
-    python benchmarks/speed.py                  # Cora and PubMed, writes results/speed.*
+    python benchmarks/speed.py                  # Cora and PubMed, into results/local/
+    python benchmarks/speed.py --update-results # the same, replacing results/speed.*
     python benchmarks/speed.py --quick          # smoke run, writes nothing
 """
 
@@ -29,9 +30,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, interleaved_times, median, provenance, provenance_md, write_results
+from _common import (
+    add_output_options,
+    check_names,
+    check_rows_kept,
+    command_line,
+    interleaved_times,
+    median,
+    output_dir,
+    provenance,
+    provenance_md,
+    write_results,
+)
 
-from spikegraph.datasets import load_dataset
+from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.models import SpikingGCN, build_model
 from spikegraph.nn import lif_step
 from spikegraph.nn.dropout import temporal_dropout
@@ -209,19 +221,25 @@ def main(argv: list[str] | None = None) -> dict:
         "--input-dropout", type=float, default=0.5, help="of the tuned spiking GCN (default 0.5)"
     )
     p.add_argument("--quick", action="store_true", help="Cora, 2 rounds, write nothing")
-    p.add_argument("--out", default=None, help=f"results folder (default {RESULTS})")
+    add_output_options(p)
     args = p.parse_args(argv)
+    args.datasets = check_names(p, "--datasets", args.datasets, DATASETS)
+    if len(set(args.datasets)) != len(args.datasets):
+        p.error(f"--datasets: duplicates in {args.datasets}")
     if args.quick:
         args.datasets, args.rounds = ["Cora"], 2
+    out = output_dir(p, args)
+    check_rows_kept(p, out, "speed", args.datasets, lambda r: [x["dataset"] for x in r["rows"]])
+    command = command_line("speed.py", sys.argv[1:] if argv is None else argv)
     rows = [
         bench_dataset(d, args.root, args.hidden, args.T, args.rounds, args.input_dropout)
         for d in args.datasets
     ]
-    record = {"provenance": provenance(), "rows": rows}
+    record = {"provenance": provenance(command), "rows": rows}
     md = to_markdown(record)
     print(md)
-    if not args.quick or args.out:
-        write_results("speed", record, md, Path(args.out) if args.out else RESULTS)
+    if out is not None:
+        write_results("speed", record, md, out)
     return record
 
 

@@ -344,9 +344,11 @@ def benchmark_script(name: str) -> Path:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run a benchmark script in a fresh interpreter (its rows spawn child processes)."""
+    """Run a benchmark script in a fresh interpreter (its rows spawn child processes) and
+    return its exit code (128 + N when signal N ended it)."""
     path = benchmark_script(args.name)
-    return subprocess.call([sys.executable, str(path), *args.args])
+    code = subprocess.call([sys.executable, str(path), *args.args])
+    return code if code >= 0 else 128 - code
 
 
 def build_parser() -> argparse.ArgumentParser:

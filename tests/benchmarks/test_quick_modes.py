@@ -53,3 +53,12 @@ def test_cli_bench_runs_the_script_and_passes_its_exit_code():
 
     assert main(["bench", "nodes", "--help"]) == 0
     assert main(["bench", "nodes", "--models", "nonexistent"]) == 2  # argparse error of the script
+
+
+def test_cli_bench_fails_with_the_script(tmp_path):
+    from spikegraph.cli import main
+    from tests.benchmarks.conftest import deadline
+
+    with deadline(120):  # the README's example with a bad name: an error, not a hang
+        assert main(["bench", "nodes", "--datasets", "../../etc", "--out", str(tmp_path)]) == 2
+    assert not any(tmp_path.iterdir())
