@@ -46,7 +46,11 @@ class CheckpointMismatchError(CheckpointError):
     def __init__(self, path: Path, differences: list[tuple[str, Any, Any]]) -> None:
         self.path = path
         self.differences = differences
-        shown = "; ".join(f"{k}: checkpoint {_short(a)}, now {_short(b)}" for k, a, b in differences[:8])
+        shown = "; ".join(
+            f"{k}: checkpoint {_short(a)}, now {_short(b)}"
+            + (" (the graph's contents differ)" if k == "data" else "")
+            for k, a, b in differences[:8]
+        )
         more = f"; and {len(differences) - 8} more" if len(differences) > 8 else ""
         super().__init__(
             f"Checkpoint {path} belongs to another run ({shown}{more}). Use the same settings "
@@ -57,7 +61,7 @@ class CheckpointMismatchError(CheckpointError):
 
 def _short(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def data_fingerprint(data: Data) -> str:
