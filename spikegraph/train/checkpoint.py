@@ -35,6 +35,10 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: unreadable, corrupt, not a checkpoint."""
 
 
+class OutputPathError(ValueError):
+    """An output file (checkpoint, record) that cannot be written."""
+
+
 class CheckpointMismatchError(CheckpointError):
     """A checkpoint written by a run with another configuration or other data.
 
@@ -133,18 +137,18 @@ def check_output_file(path: str | os.PathLike, what: str) -> Path:
     file systems and a file standing where a folder should be all fail here.
 
     Raises:
-        CheckpointError: naming ``what`` and the path, if it is a folder or cannot be written.
+        OutputPathError: naming ``what`` and the path, if it is a folder or cannot be written.
     """
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"{what} {path} is a folder; give a file path")
+        raise OutputPathError(f"{what} {path} is a folder; give a file path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise CheckpointError(
+        raise OutputPathError(
             f"{what} {path} cannot be written ({err.strerror or err}): "
             f"its folder {path.parent} is not a writable folder"
         ) from err
@@ -272,6 +276,7 @@ __all__ = [
     "VERSION",
     "CheckpointError",
     "CheckpointMismatchError",
+    "OutputPathError",
     "atomic_write",
     "check_output_file",
     "data_fingerprint",

@@ -19,6 +19,7 @@ import torch
 from spikegraph.datasets import load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.train.checkpoint import (
+    OutputPathError,
     check_output_file,
     data_fingerprint,
     plain,
@@ -131,23 +132,38 @@ def versions() -> dict[str, str]:
     return out
 
 
-def effective_model_options(name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every constructor option model ``name`` is built with by
-    :func:`~spikegraph.models.build_model`: the class signature's defaults, updated by the
-    registry's defaults, updated by ``options`` (``None`` values ignored), as plain data."""
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
-    cls, defaults = MODELS[name]
-    skip = {"self", "in_channels", "out_channels"}
-    sig = {
+def _signature_defaults(cls: type, skip: set[str]) -> dict[str, Any]:
+    return {
         k: p.default
         for k, p in inspect.signature(cls.__init__).parameters.items()
         if k not in skip
         and p.default is not inspect.Parameter.empty
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
+
+
+def effective_model_options(
+    name: str, options: dict[str, Any] | None = None, model: torch.nn.Module | None = None
+) -> dict[str, Any]:
+    """Every constructor option model ``name`` is built with by
+    :func:`~spikegraph.models.build_model`, as plain data.
+
+    The class signature's defaults, updated by the registry's defaults, updated by
+    ``options`` (``None`` values ignored). With the built ``model``, the defaults of its
+    layer class (``model.convs[0]``: neuron ``tau``, ``v_threshold``, ``surrogate``, GCN
+    ``improved``...) fill the options the model passes on to its layers and does not set.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
+    cls, defaults = MODELS[name]
+    merged = _signature_defaults(cls, {"self", "in_channels", "out_channels"})
+    convs = getattr(model, "convs", None)
+    if isinstance(convs, torch.nn.ModuleList) and len(convs):
+        skip = {"self", "in_channels", "out_channels", "T", "spiking"}
+        layer = _signature_defaults(type(convs[0]), skip)
+        merged = {**{k: v for k, v in layer.items() if k not in merged}, **merged}
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    return plain({**sig, **defaults, **given})
+    return plain({**merged, **defaults, **given})
 
 
 def check_seeds(seeds: Any) -> list[int]:
@@ -236,6 +252,11 @@ def run_node_classification(
     train_options = {**train_defaults(model), **(train_options or {})}
     TrainConfig(**{**train_options, "seed": seeds[0]})  # invalid settings fail before the data
     checkpoint = train_options.pop("checkpoint", None)
+    if checkpoint is not None and os.path.isdir(checkpoint):
+        raise OutputPathError(
+            f"Checkpoint {checkpoint} is a folder; give a file path (each seed gets its own "
+            "file beside it, e.g. ck.pt -> ck.seed0.pt)"
+        )
     checkpoints = {
         s: None if checkpoint is None else str(run_checkpoint_path(checkpoint, s)) for s in seeds
     }
@@ -244,11 +265,13 @@ def run_node_classification(
             check_output_file(path, "Checkpoint")
     data, num_classes = load_dataset(dataset, root=root, split=split)
     data_hash = data_fingerprint(data)
-    effective = effective_model_options(model, model_options)
+    effective: dict[str, Any] | None = None
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
         net = build_model(model, data.num_features, num_classes, **model_options)
+        if effective is None:
+            effective = effective_model_options(model, model_options, net)
         config = TrainConfig(**{**train_options, "seed": seed, "checkpoint": checkpoints[seed]})
         step, setup = full_batch_step, None
         if sampler is not None:
