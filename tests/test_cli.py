@@ -348,3 +348,22 @@ def test_checkpoint_mismatch_new_starts_a_new_run_and_says_where(data_root, tmp_
     assert Path(new).parent == tmp_path and Path(new).name.startswith("ck.seed0.cfg-")
     assert f"this run's checkpoint is {new}" in capsys.readouterr().out
     assert json.loads(out.read_text())["runs"][0]["result"]["config"]["lr"] == 0.05
+
+
+def test_cost_config_naming_a_crafted_checkpoint_runs_no_code(data_root, tmp_path, capsys):
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class WritesMarker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"model": WritesMarker()}))
+    config = tmp_path / "tuned.toml"
+    config.write_text(f'[gcn.train]\ncheckpoint = "{evil}"\n')
+    argv = ["cost", "--model", "gcn", "--vs", "none", "--epochs", "1", "--root", str(data_root)]
+    assert main([*argv, "--config", str(config), "--no-progress"]) == 2
+    assert f"Checkpoint {evil} holds more than plain tensors" in capsys.readouterr().err
+    assert not marker.exists()
