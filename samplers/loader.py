@@ -122,6 +122,8 @@ class Loader:
             seed = int(torch.randint(0, 2**62, (1,), generator=sampler.generator))
         self.seed = seed
         self.generator = make_generator(seed)
+        # An int naming the plan's origin, also when a torch.Generator was given as seed.
+        self._base_seed = seed if isinstance(seed, int) else int(self.generator.initial_seed())
         self.kwargs = kwargs
         self.epoch = 0
 
@@ -158,7 +160,7 @@ class Loader:
         # DataLoader draws the workers' base seed from this generator, or else from torch's
         # global one (which would shift the model's dropout masks with num_workers). The
         # batches themselves never depend on it: each has its own generator (see above).
-        kwargs.setdefault("generator", torch.Generator().manual_seed(self.seed + self.epoch))
+        kwargs.setdefault("generator", torch.Generator().manual_seed(self._base_seed + self.epoch))
         loader = DataLoader(
             dataset,
             batch_size=None,
@@ -175,7 +177,11 @@ class Loader:
         Plain values and a ``uint8`` tensor, so ``torch.load(..., weights_only=True)`` reads
         it back. Taken in the middle of an epoch it describes the start of the next one.
         """
-        return {"seed": self.seed, "epoch": self.epoch, "generator": self.generator.get_state()}
+        return {
+            "seed": self._base_seed,
+            "epoch": self.epoch,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of a loader built the same way.
@@ -192,10 +198,10 @@ class Loader:
         epoch = state["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"Loader state: 'epoch' must be an int >= 0, got {epoch!r}")
-        if state["seed"] != self.seed:
+        if state["seed"] != self._base_seed:
             raise ValueError(
                 f"Loader state was saved by a loader with seed {state['seed']}, this loader "
-                f"has seed {self.seed}"
+                f"has seed {self._base_seed}"
             )
         gen_state = state["generator"]
         probe = torch.Generator()

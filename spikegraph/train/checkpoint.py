@@ -75,7 +75,7 @@ def data_fingerprint(data: Data) -> str:
     """
     h = hashlib.sha256()
     for key in ("x", "edge_index", "edge_weight", "y", "train_mask", "val_mask", "test_mask"):
-        value = data[key] if key in data else None
+        value = getattr(data, key, None)
         h.update(key.encode())
         if value is None:
             h.update(b"<none>")
@@ -227,8 +227,10 @@ def _module_generators(model: nn.Module) -> dict[str, dict[str, torch.Generator]
         for attr, value in vars(module).items():
             if isinstance(value, torch.Generator):
                 out.setdefault(name, {})[f"{attr}"] = value
-            elif isinstance(value, dict) and value and all(
-                isinstance(g, torch.Generator) for g in value.values()
+            elif (
+                isinstance(value, dict)
+                and value
+                and all(isinstance(g, torch.Generator) for g in value.values())
             ):
                 for key, g in value.items():
                     out.setdefault(name, {})[f"{attr}@{key}"] = g
@@ -267,7 +269,9 @@ def set_rng_state(model: nn.Module, state: dict[str, Any]) -> None:
             dev = torch.device(device)
             if dev not in store:
                 store[dev] = torch.Generator(device=dev)
-            store[dev].set_state(gen_state.to("cpu") if isinstance(gen_state, Tensor) else gen_state)
+            store[dev].set_state(
+                gen_state.to("cpu") if isinstance(gen_state, Tensor) else gen_state
+            )
 
 
 __all__ = [

@@ -300,7 +300,12 @@ def run_node_classification(
             "eval_batch_size": eval_batch_size if evaluation == "layerwise" else None,
         }
         result = fit(
-            net, data, config, train_step=step, evaluate=evaluate, run_info=run_info,
+            net,
+            data,
+            config,
+            train_step=step,
+            evaluate=evaluate,
+            run_info=run_info,
             data_hash=data_hash,
         )
         runs.append(

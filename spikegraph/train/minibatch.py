@@ -33,7 +33,6 @@ How each method's normalisation reaches the model:
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -113,3 +113,21 @@ def test_bad_state_is_refused(graph, state, msg):
     loader = make_loader("graphsage", graph)
     with pytest.raises(ValueError, match=msg):
         loader.load_state_dict(state)
+
+
+def test_generator_as_seed_works_with_workers_and_state(graph):
+    sampler = SAMPLERS["graphsage"](graph, seed=0, **SMALL["graphsage"])
+    train = torch.arange(0, 60, 2)
+    epochs = {}
+    for workers in (0, 2):
+        loader = Loader(
+            sampler,
+            seeds=train,
+            batch_size=8,
+            shuffle=True,
+            num_workers=workers,
+            seed=torch.Generator().manual_seed(5),
+        )
+        epochs[workers] = epoch_ids(loader)
+        assert loader.state_dict()["seed"] == 5
+    assert epochs[0] == epochs[2]

@@ -95,10 +95,14 @@ def test_resume_with_other_model_or_data_is_refused(node_data, make_node_data, t
     ckpt = str(tmp_path / "c.pt")
     fit(make_model(), node_data, quiet(epochs=2, checkpoint=ckpt))
     wider = SpikingGCN(8, 32, 2, 2, T=4)
-    with pytest.raises(ValueError, match=r"convs\.0\.lin\.weight: checkpoint \[16, 8\], now \[32, 8\]"):
+    with pytest.raises(
+        ValueError, match=r"convs\.0\.lin\.weight: checkpoint \[16, 8\], now \[32, 8\]"
+    ):
         fit(wider, node_data, quiet(epochs=2, checkpoint=ckpt))
     other = make_node_data(seed=1)
-    with pytest.raises(ValueError, match=r"belongs to another run \(data: checkpoint '[0-9a-f]{64}'"):
+    with pytest.raises(
+        ValueError, match=r"belongs to another run \(data: checkpoint '[0-9a-f]{64}'"
+    ):
         fit(make_model(), other, quiet(epochs=2, checkpoint=ckpt))
     with pytest.raises(ValueError, match=r"run\.dataset: checkpoint '<absent>', now 'X'"):
         fit(make_model(), node_data, quiet(epochs=2, checkpoint=ckpt), run_info={"dataset": "X"})
@@ -196,7 +200,12 @@ def make_loader(data, num_workers: int) -> Loader:
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_minibatch_resumes_exactly_for_any_num_workers(node_data, tmp_path, num_workers):
-    ref = fit(make_model(), node_data, quiet(epochs=5), train_step=minibatch_step(make_loader(node_data, 0)))
+    ref = fit(
+        make_model(),
+        node_data,
+        quiet(epochs=5),
+        train_step=minibatch_step(make_loader(node_data, 0)),
+    )
     ckpt = str(tmp_path / "c.pt")
     config = quiet(epochs=5, checkpoint=ckpt, checkpoint_every=1)
     step = minibatch_step(make_loader(node_data, num_workers))
@@ -204,7 +213,10 @@ def test_minibatch_resumes_exactly_for_any_num_workers(node_data, tmp_path, num_
         fit(make_model(), node_data, config, train_step=interrupt_after(step, 2))
     # A new process would build a new loader: its state must come from the checkpoint.
     resumed = fit(
-        make_model(seed=4), node_data, config, train_step=minibatch_step(make_loader(node_data, num_workers))
+        make_model(seed=4),
+        node_data,
+        config,
+        train_step=minibatch_step(make_loader(node_data, num_workers)),
     )
     assert resumed.history == ref.history
     assert (resumed.test_acc, resumed.best_epoch) == (ref.test_acc, ref.best_epoch)
@@ -212,11 +224,23 @@ def test_minibatch_resumes_exactly_for_any_num_workers(node_data, tmp_path, num_
 
 def test_minibatch_checkpoint_of_another_sampler_setting_is_refused(node_data, tmp_path):
     ckpt = str(tmp_path / "c.pt")
-    fit(make_model(), node_data, quiet(epochs=2, checkpoint=ckpt), train_step=minibatch_step(make_loader(node_data, 0)))
+    fit(
+        make_model(),
+        node_data,
+        quiet(epochs=2, checkpoint=ckpt),
+        train_step=minibatch_step(make_loader(node_data, 0)),
+    )
     sampler = GraphSAGESampler(node_data, num_neighbors=[3, 3], seed=0)
-    loader = Loader(sampler, seeds=node_data.train_mask.nonzero().view(-1), batch_size=7, shuffle=True, seed=0)
+    loader = Loader(
+        sampler, seeds=node_data.train_mask.nonzero().view(-1), batch_size=7, shuffle=True, seed=0
+    )
     with pytest.raises(ValueError, match=r"train_step\.batch_size: checkpoint 6, now 7"):
-        fit(make_model(), node_data, quiet(epochs=2, checkpoint=ckpt), train_step=minibatch_step(loader))
+        fit(
+            make_model(),
+            node_data,
+            quiet(epochs=2, checkpoint=ckpt),
+            train_step=minibatch_step(loader),
+        )
 
 
 @pytest.mark.parametrize(
@@ -252,7 +276,12 @@ def test_non_finite_loss_stops_the_run_naming_the_epoch(node_data, tmp_path):
 
     ckpt = tmp_path / "c.pt"
     with pytest.raises(NonFiniteLossError, match=r"The training loss is nan at epoch 3"):
-        fit(make_model(), node_data, quiet(epochs=6, checkpoint=str(ckpt), checkpoint_every=1), train_step=step)
+        fit(
+            make_model(),
+            node_data,
+            quiet(epochs=6, checkpoint=str(ckpt), checkpoint_every=1),
+            train_step=step,
+        )
     assert torch.load(ckpt, weights_only=True)["state"]["epoch"] == 2  # nothing NaN was saved
 
 

@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def child(mode: str, ckpt: Path, workers: int = 0, crash: str = "none") -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "tests.train.kill_child", mode, str(ckpt), str(workers), crash],
         cwd=ROOT,
@@ -64,7 +67,7 @@ def test_sigkill_at_a_random_moment_then_rerun(reference, tmp_path, mode, worker
 def test_crash_in_the_middle_of_a_checkpoint_write(reference, tmp_path, mode, crash):
     ckpt = tmp_path / "ck.pt"
     proc = child(mode, ckpt, 0, crash)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 9, err[-2000:]
     k = int(crash.split(":")[1])
     # The previous checkpoint is intact; the half-written one never took its place.
