@@ -367,3 +367,15 @@ def test_cost_config_naming_a_crafted_checkpoint_runs_no_code(data_root, tmp_pat
     assert main([*argv, "--config", str(config), "--no-progress"]) == 2
     assert f"Checkpoint {evil} holds more than plain tensors" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_cost_json_to_a_folder_fails_before_training(data_root, tmp_path, capsys, monkeypatch):
+    import spikegraph.cost.experiment as experiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(experiment, "model_cost", refuse)
+    argv = ["cost", "--model", "gcn", "--vs", "none", "--epochs", "1", "--root", str(data_root)]
+    assert main([*argv, "--json", str(tmp_path), "--no-progress"]) == 2
+    assert f"--json {tmp_path} is a folder" in capsys.readouterr().err
