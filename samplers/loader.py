@@ -42,7 +42,13 @@ class Loader:
 
     Every batch draws its random numbers from a generator seeded from the loader's seed and
     the batch's position, so the batches are the same for any ``num_workers``, and the same
-    seed gives the same epochs.
+    seed gives the same epochs. Iterating never draws from torch's global generator (worker
+    processes get their base seed from a generator of their own), so a model's dropout sees
+    the same random numbers whatever ``num_workers`` is.
+
+    :meth:`state_dict` / :meth:`load_state_dict` save and restore the loader's position
+    (its generator and the number of epochs drawn) between epochs, so a training run resumed
+    from a checkpoint draws the same batches as one never interrupted.
 
     Args:
         sampler: Any :class:`~samplers.base.Sampler`.
@@ -116,6 +122,8 @@ class Loader:
             seed = int(torch.randint(0, 2**62, (1,), generator=sampler.generator))
         self.seed = seed
         self.generator = make_generator(seed)
+        # An int naming the plan's origin, also when a torch.Generator was given as seed.
+        self._base_seed = seed if isinstance(seed, int) else int(self.generator.initial_seed())
         self.kwargs = kwargs
         self.epoch = 0
 
@@ -148,15 +156,63 @@ class Loader:
             for i in range(len(dataset)):
                 yield dataset[i]
             return
+        kwargs = dict(self.kwargs)
+        # DataLoader draws the workers' base seed from this generator, or else from torch's
+        # global one (which would shift the model's dropout masks with num_workers). The
+        # batches themselves never depend on it: each has its own generator (see above).
+        kwargs.setdefault("generator", torch.Generator().manual_seed(self._base_seed + self.epoch))
         loader = DataLoader(
             dataset,
             batch_size=None,
             shuffle=False,
             num_workers=self.num_workers,
             collate_fn=_identity,
-            **self.kwargs,
+            **kwargs,
         )
         yield from loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loader's position between epochs: ``{"seed", "epoch", "generator"}``.
+
+        Plain values and a ``uint8`` tensor, so ``torch.load(..., weights_only=True)`` reads
+        it back. Taken in the middle of an epoch it describes the start of the next one.
+        """
+        return {
+            "seed": self._base_seed,
+            "epoch": self.epoch,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a loader built the same way.
+
+        Raises:
+            ValueError: if the state is incomplete, malformed, or from a loader with another
+                seed.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"Loader state must be a dict, got {type(state).__name__}")
+        for key in ("generator", "epoch", "seed"):
+            if key not in state:
+                raise ValueError(f"Loader state misses {key!r}")
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"Loader state: 'epoch' must be an int >= 0, got {epoch!r}")
+        if state["seed"] != self._base_seed:
+            raise ValueError(
+                f"Loader state was saved by a loader with seed {state['seed']}, this loader "
+                f"has seed {self._base_seed}"
+            )
+        gen_state = state["generator"]
+        probe = torch.Generator()
+        try:
+            if not isinstance(gen_state, Tensor) or gen_state.dtype != torch.uint8:
+                raise TypeError
+            probe.set_state(gen_state)
+        except (TypeError, RuntimeError) as err:
+            raise ValueError("Loader state: 'generator' is not a valid generator state") from err
+        self.generator.set_state(gen_state)
+        self.epoch = epoch
 
     def __repr__(self) -> str:
         return f"Loader({self.sampler!r}, batches={len(self)}, num_workers={self.num_workers})"

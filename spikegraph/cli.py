@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,9 +88,73 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         default=4096,
         help="target nodes per batch of --eval layerwise",
     )
-    p.add_argument("--checkpoint", default=None, help="save/resume training state here")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="save/resume training state: one file per seed, PATH 'ck.pt' -> 'ck.seed0.pt', "
+        "'ck.seed1.pt', ...; a file of another configuration or other data is refused",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=int, default=10, metavar="N", help="epochs between checkpoints"
+    )
+    p.add_argument(
+        "--checkpoint-mismatch",
+        default="error",
+        choices=["error", "new"],
+        help="when a checkpoint belongs to another configuration: refuse (error) or start a new "
+        "run beside it at 'ck.seed0.cfg-<hash>.pt' (new)",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="write the result record here")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def check_output(path: str | None, what: str) -> None:
+    """Fail now, before any work, if output ``path`` cannot be written."""
+    if path is not None:
+        from spikegraph.train.checkpoint import check_output_file
+
+        check_output_file(path, what)
+
+
+def write_record(path: str | os.PathLike, record: dict[str, Any]) -> int:
+    """Write ``record`` as JSON to ``path`` atomically; if that fails, to a fallback file.
+
+    A finished result is never lost: when ``path`` cannot be written (disk full, folder
+    removed, permissions changed during the run), the record goes to a file in the system's
+    temporary folder (else the working folder, else standard output) and the message says
+    where. Returns 0 if ``path`` was written, 1 otherwise.
+    """
+    from spikegraph.train.checkpoint import atomic_write
+
+    text = json.dumps(record, indent=2) + "\n"
+    path = Path(path)
+    try:
+        atomic_write(path, lambda f: f.write(text.encode()))
+    except OSError as err:
+        reason = f"{type(err).__name__}: {err}"
+        name = f"spikegraph-record-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json"
+        for folder in (Path(tempfile.gettempdir()), Path.cwd()):
+            fallback = folder / name
+            try:
+                atomic_write(fallback, lambda f: f.write(text.encode()))
+            except OSError:
+                continue
+            print(
+                f"spikegraph: could not write the record to {path} ({reason}); "
+                f"it was written to {fallback} instead",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"spikegraph: could not write the record to {path} ({reason}) nor to a "
+            "fallback file; here it is:",
+            file=sys.stderr,
+        )
+        print(text)
+        return 1
+    print(f"wrote {path}")
+    return 0
 
 
 def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
@@ -177,15 +244,19 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from spikegraph.train import run_node_classification
+def cmd_train(args: argparse.Namespace) -> int:
+    from spikegraph.train import check_seeds, run_node_classification
 
+    check_seeds(args.seeds)
+    check_output(args.json, "--json")
     train_options = {
         "epochs": args.epochs,
         "weight_decay": args.weight_decay,
         "patience": args.patience,
         "progress": not args.no_progress,
         "checkpoint": args.checkpoint,
+        "checkpoint_every": args.checkpoint_every,
+        "checkpoint_mismatch": args.checkpoint_mismatch,
     }
     if args.lr is not None:  # else the model's default (spikegraph.models.train_defaults)
         train_options["lr"] = args.lr
@@ -205,14 +276,17 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         evaluation=args.eval,
         eval_batch_size=args.eval_batch_size,
     )
+    summary.command = getattr(args, "argv", None)
     record = summary.to_dict()
     print(format_summary(record))
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {path}")
-    return record
+    for run in summary.runs:
+        asked = run.result.config.get("checkpoint")
+        if run.result.checkpoint is not None and run.result.checkpoint != asked:
+            print(
+                f"  seed {run.seed}: {asked} belongs to another configuration; this run's "
+                f"checkpoint is {run.result.checkpoint}"
+            )
+    return write_record(args.json, record) if args.json else 0
 
 
 def format_summary(record: dict[str, Any]) -> str:
@@ -288,6 +362,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("a custom profile needs --mac-pj, --ac-pj and --profile-source")
         profile = EnergyProfile(args.profile, args.mac_pj, args.ac_pj, args.profile_source)
     profile = get_profile(profile)  # a bad name fails before any data is loaded
+    check_output(args.json, "--json")
     result = cost_comparison(
         args.dataset,
         args.model,
@@ -312,12 +387,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     if result.comparison is not None:
         print(result.comparison.table())
     record = result.to_dict()
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {path}")
-    return record
+    return write_record(args.json, record) if args.json else 0
 
 
 #: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
@@ -374,14 +444,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
+    0 done, 1 the run failed (a diverged loss) or its record went to a fallback file,
+    2 bad input (nothing was run)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = ["spikegraph", *argv]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         result = args.func(args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"spikegraph: error: {err}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:
+        print(f"spikegraph: error: {err}", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
 
 

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ RECORD_KEYS = {
     "runs",
     "sampler",
     "preprocess_time_mean",
+    "versions",
+    "command",
 }
 RUN_KEYS = {
     "dataset",
@@ -31,6 +34,11 @@ RUN_KEYS = {
     "batches_per_epoch",
     "evaluation",
     "eval_batch_size",
+    "effective_model_options",
+    "batch_size",
+    "mode",
+    "num_workers",
+    "data_fingerprint",
 }
 RESULT_KEYS = {
     "test_acc",
@@ -42,6 +50,8 @@ RESULT_KEYS = {
     "inference_time",
     "firing_rates",
     "config",
+    "history",
+    "checkpoint",
 }
 
 
@@ -157,3 +167,215 @@ def test_patience_none_survives_the_model_training_defaults(data_root):
     )
     config = summary.runs[0].result.config
     assert config["patience"] is None and config["lr"] == 0.005
+
+
+# --- outputs, seeds, settings and records (issue 9) ---------------------------------------
+
+TINY = ["train", "--dataset", "Cora", "--model", "gcn", "--hidden", "8", "--no-progress"]
+
+
+def tiny(data_root, *extra) -> list[str]:
+    return [*TINY, "--root", str(data_root), *extra]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any training attempt fail loudly: the errors below must come before it."""
+    import spikegraph.train.experiment as experiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(experiment, "fit", refuse)
+    monkeypatch.setattr(experiment, "load_dataset", refuse)
+
+
+@pytest.mark.parametrize("flag", ["--json", "--checkpoint"])
+@pytest.mark.parametrize("kind", ["folder", "under-a-file"])
+def test_unwritable_outputs_fail_up_front(data_root, tmp_path, capsys, no_training, flag, kind):
+    if kind == "folder":
+        target = tmp_path / "out"
+        target.mkdir()
+        msg = "is a folder; give a file path"
+    else:
+        (tmp_path / "file").write_text("")
+        target = tmp_path / "file" / "sub" / "out.json"
+        msg = "cannot be written"
+    assert main(tiny(data_root, "--epochs", "1", flag, str(target))) == 2
+    err = capsys.readouterr().err
+    assert "spikegraph: error:" in err and msg in err
+    if flag == "--json":
+        assert f"--json {target}" in err
+    else:
+        assert f"Checkpoint {target.parent}" in err
+
+
+def test_record_is_never_lost(data_root, tmp_path, capsys, monkeypatch):
+    import spikegraph.train.checkpoint as ck
+
+    out = tmp_path / "r.json"
+    real = ck.atomic_write
+
+    def failing(path, write):
+        if Path(path) == out:
+            raise OSError(28, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(ck, "atomic_write", failing)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert main(tiny(data_root, "--epochs", "1", "--json", str(out))) == 1
+    err = capsys.readouterr().err
+    assert f"could not write the record to {out}" in err and "No space left" in err
+    fallback = next((tmp_path / "tmp").glob("spikegraph-record-*.json"))
+    assert f"written to {fallback} instead" in err
+    record = json.loads(fallback.read_text())
+    assert record["runs"][0]["result"]["epochs_run"] == 1 and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["--seeds", "0", "0", "1"], r"'seeds' holds 0 more than once"),
+        (["--lr", "inf"], r"'lr' must be finite, got inf"),
+        (["--lr", "nan"], r"'lr' must be > 0, got nan"),
+        (["--weight-decay", "inf"], r"'weight_decay' must be finite, got inf"),
+        (["--dropout", "nan"], r"Model option 'dropout' is NaN"),
+        (["--seeds", "-1"], r"'seeds' must hold ints >= 0, got -1"),
+    ],
+)
+def test_bad_seeds_and_non_finite_settings_exit_2(data_root, capsys, no_training, argv, msg):
+    import re
+
+    assert main(tiny(data_root, "--epochs", "1", *argv)) == 2
+    assert re.search(msg, capsys.readouterr().err)
+
+
+def test_diverging_run_exits_1_naming_the_epoch(data_root, capsys):
+    assert main(tiny(data_root, "--epochs", "20", "--lr", "1e30", "--dropout", "0")) == 1
+    err = capsys.readouterr().err
+    assert "spikegraph: error: The" in err and "loss is" in err and "at epoch" in err
+
+
+def test_record_is_self_describing(data_root, tmp_path):
+    import numpy
+    import torch
+    import torch_geometric
+
+    import spikegraph
+
+    out = tmp_path / "r.json"
+    argv = tiny(data_root, "--epochs", "2", "--model", "sgcn", "--T", "4", "--json", str(out))
+    argv += ["--option", "tau=3.0"]
+    assert main(argv) == 0
+    record = json.loads(out.read_text())
+    assert record["command"] == ["spikegraph", *argv]
+    versions = record["versions"]
+    assert versions["spikegraph"] == spikegraph.__version__
+    assert versions["torch"] == torch.__version__
+    assert versions["torch_geometric"] == torch_geometric.__version__
+    assert versions["numpy"] == numpy.__version__
+    run = record["runs"][0]
+    eff = run["effective_model_options"]
+    # Given options win; the registry's defaults and the class's own defaults fill the rest.
+    assert (eff["hidden_channels"], eff["T"], eff["tau"]) == (8, 4, 3.0)
+    assert (eff["norm"], eff["reset"], eff["num_layers"]) == ("none", "soft", 2)
+    assert "surrogate" in eff and "encoder" in eff
+    assert len(run["data_fingerprint"]) == 64
+    history = run["result"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert set(history[0]) == {"epoch", "loss", "train", "val", "test", "val_loss"}
+    assert run["result"]["config"]["lr"] == 0.01 and run["result"]["config"]["epochs"] == 2
+    assert record["machine"]["cpu_count"] and record["date"]
+
+
+def test_record_of_a_minibatch_run_names_the_loader(data_root, tmp_path):
+    out = tmp_path / "r.json"
+    argv = tiny(data_root, "--epochs", "1", "--sampler", "graphsage", "--num-neighbors", "3", "3")
+    assert main([*argv, "--json", str(out)]) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert (run["batch_size"], run["mode"], run["num_workers"]) == (512, "subgraph", 0)
+    assert run["sampler_options"] == {"num_neighbors": [3, 3]}
+
+
+def test_seeds_with_a_checkpoint_are_separate_runs(data_root, tmp_path):
+    plain, ck = tmp_path / "plain.json", tmp_path / "ck.json"
+    base = tiny(data_root, "--epochs", "3", "--seeds", "0", "1", "2")
+    assert main([*base, "--json", str(plain)]) == 0
+    ckpt = tmp_path / "ck.pt"
+    assert main([*base, "--checkpoint", str(ckpt), "--json", str(ck)]) == 0
+    want = [r["result"]["history"] for r in json.loads(plain.read_text())["runs"]]
+    got = [r["result"]["history"] for r in json.loads(ck.read_text())["runs"]]
+    assert got == want and got[0] != got[1]
+    assert sorted(p.name for p in tmp_path.glob("ck.seed*.pt")) == [
+        "ck.seed0.pt",
+        "ck.seed1.pt",
+        "ck.seed2.pt",
+    ]
+    # Run again: every seed is returned from its own finished checkpoint, unchanged.
+    again = tmp_path / "again.json"
+    assert main([*base, "--checkpoint", str(ckpt), "--json", str(again)]) == 0
+    assert [r["result"]["history"] for r in json.loads(again.read_text())["runs"]] == want
+
+
+@pytest.mark.parametrize(
+    "change, msg",
+    [
+        (["--model", "sgcn"], "run.model: checkpoint 'gcn', now 'sgcn'"),
+        (["--lr", "0.5"], "train.lr: checkpoint 0.01, now 0.5"),
+        (["--split", "full"], "run.split: checkpoint 'public', now 'full'"),
+        (["--epochs", "5"], "train.epochs: checkpoint 2, now 5"),
+        (["--dataset", "CiteSeer"], "run.dataset: checkpoint 'Cora', now 'CiteSeer'"),
+    ],
+)
+def test_resume_with_another_configuration_is_refused(data_root, tmp_path, capsys, change, msg):
+    ckpt = tmp_path / "ck.pt"
+    base = tiny(data_root, "--epochs", "2", "--checkpoint", str(ckpt))
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base, *change]) == 2
+    err = capsys.readouterr().err
+    assert f"Checkpoint {tmp_path / 'ck.seed0.pt'} belongs to another run" in err and msg in err
+
+
+def test_checkpoint_mismatch_new_starts_a_new_run_and_says_where(data_root, tmp_path, capsys):
+    ckpt = tmp_path / "ck.pt"
+    base = tiny(data_root, "--epochs", "2", "--checkpoint", str(ckpt))
+    assert main(base) == 0
+    out = tmp_path / "r.json"
+    assert main([*base, "--lr", "0.05", "--checkpoint-mismatch", "new", "--json", str(out)]) == 0
+    new = json.loads(out.read_text())["runs"][0]["result"]["checkpoint"]
+    assert Path(new).parent == tmp_path and Path(new).name.startswith("ck.seed0.cfg-")
+    assert f"this run's checkpoint is {new}" in capsys.readouterr().out
+    assert json.loads(out.read_text())["runs"][0]["result"]["config"]["lr"] == 0.05
+
+
+def test_cost_config_naming_a_crafted_checkpoint_runs_no_code(data_root, tmp_path, capsys):
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class WritesMarker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"model": WritesMarker()}))
+    config = tmp_path / "tuned.toml"
+    config.write_text(f'[gcn.train]\ncheckpoint = "{evil}"\n')
+    argv = ["cost", "--model", "gcn", "--vs", "none", "--epochs", "1", "--root", str(data_root)]
+    assert main([*argv, "--config", str(config), "--no-progress"]) == 2
+    assert f"Checkpoint {evil} holds more than plain tensors" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_cost_json_to_a_folder_fails_before_training(data_root, tmp_path, capsys, monkeypatch):
+    import spikegraph.cost.experiment as experiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(experiment, "model_cost", refuse)
+    argv = ["cost", "--model", "gcn", "--vs", "none", "--epochs", "1", "--root", str(data_root)]
+    assert main([*argv, "--json", str(tmp_path), "--no-progress"]) == 2
+    assert f"--json {tmp_path} is a folder" in capsys.readouterr().err

@@ -162,7 +162,9 @@ def model_cost(
     epochs_run = 0
     if trained:
         config = TrainConfig(**{**train_options, "seed": seed, "progress": progress})
-        result = fit(model, data, config)
+        # A checkpoint named in the tuned config is tied to this model and dataset.
+        run_info = {"model": name, "model_options": model_options, "dataset": dataset}
+        result = fit(model, data, config, run_info=run_info)
         test_acc, val_acc, epochs_run = result.test_acc, result.val_acc, result.epochs_run
     else:
         acc = accuracies(predict(model, data), data)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
+import math
+import numbers
 import os
 import platform
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -12,14 +17,28 @@ from typing import Any
 import torch
 
 from spikegraph.datasets import load_dataset
-from spikegraph.models import build_model, train_defaults
+from spikegraph.models import MODELS, build_model, train_defaults
+from spikegraph.train.checkpoint import (
+    OutputPathError,
+    check_output_file,
+    data_fingerprint,
+    plain,
+    run_checkpoint_path,
+)
 from spikegraph.train.inference import make_evaluator
 from spikegraph.train.trainer import TrainConfig, TrainResult, fit, full_batch_step
 
 
 @dataclass
 class RunRecord:
-    """One trained model: what was run and what it scored."""
+    """One trained model: what was run and what it scored.
+
+    ``model_options`` are the options given; ``effective_model_options`` everything the model
+    class was built with (its signature's defaults, the registry's defaults, the options
+    given). ``batch_size`` is the loader's effective batch size (``None`` for full-batch and
+    subgraph samplers). ``data_fingerprint`` is
+    :func:`~spikegraph.train.checkpoint.data_fingerprint` of the graph trained on.
+    """
 
     dataset: str
     model: str
@@ -34,10 +53,16 @@ class RunRecord:
     batches_per_epoch: int = 1
     evaluation: str = "full"
     eval_batch_size: int | None = None
+    effective_model_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    mode: str | None = None
+    num_workers: int = 0
+    data_fingerprint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data, with the per-epoch history of the result."""
         out = asdict(self)
-        out["result"] = self.result.to_dict()
+        out["result"] = self.result.to_dict(history=True)
         return out
 
 
@@ -51,6 +76,8 @@ class Summary:
     sampler: str | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     date: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None
 
     def stat(self, key: str) -> tuple[float, float]:
         vals = [getattr(r.result, key) for r in self.runs]
@@ -73,6 +100,8 @@ class Summary:
             "firing_rates": self.firing_rates(),
             "machine": self.machine,
             "date": self.date,
+            "versions": self.versions,
+            "command": self.command,
             "runs": [r.to_dict() for r in self.runs],
         }
 
@@ -87,6 +116,82 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    import spikegraph
+
+    out = {"spikegraph": spikegraph.__version__, "python": platform.python_version()}
+    for name in ("torch", "torch_geometric", "numpy", "scipy", "scikit-learn", "numba"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["torch"] = torch.__version__
+    return out
+
+
+def _signature_defaults(cls: type, skip: set[str]) -> dict[str, Any]:
+    return {
+        k: p.default
+        for k, p in inspect.signature(cls.__init__).parameters.items()
+        if k not in skip
+        and p.default is not inspect.Parameter.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def effective_model_options(
+    name: str, options: dict[str, Any] | None = None, model: torch.nn.Module | None = None
+) -> dict[str, Any]:
+    """Every constructor option model ``name`` is built with by
+    :func:`~spikegraph.models.build_model`, as plain data.
+
+    The class signature's defaults, updated by the registry's defaults, updated by
+    ``options`` (``None`` values ignored). With the built ``model``, the defaults of its
+    layer class (``model.convs[0]``: neuron ``tau``, ``v_threshold``, ``surrogate``, GCN
+    ``improved``...) fill the options the model passes on to its layers and does not set.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
+    cls, defaults = MODELS[name]
+    merged = _signature_defaults(cls, {"self", "in_channels", "out_channels"})
+    convs = getattr(model, "convs", None)
+    if isinstance(convs, torch.nn.ModuleList) and len(convs):
+        skip = {"self", "in_channels", "out_channels", "T", "spiking"}
+        layer = _signature_defaults(type(convs[0]), skip)
+        merged = {**{k: v for k, v in layer.items() if k not in merged}, **merged}
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    return plain({**merged, **defaults, **given})
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """A non-empty list of distinct ints ``>= 0``, else a clear error."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise TypeError(f"'seeds' must be a list of ints, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("'seeds' is empty: give at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(f"'seeds' must hold ints >= 0, got {s!r}")
+    dup = sorted({s for s in seeds if seeds.count(s) > 1})
+    if dup:
+        raise ValueError(
+            f"'seeds' holds {', '.join(map(str, dup))} more than once ({seeds}): a seed twice "
+            "would count the same run twice in the mean and standard deviation"
+        )
+    return [int(s) for s in seeds]
+
+
+def check_finite_options(options: dict[str, Any] | None, what: str) -> None:
+    """Refuse NaN option values (infinity is a meaningful setting, e.g. ``tau=inf``)."""
+    for key, value in (options or {}).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and math.isnan(v):
+                raise ValueError(f"{what} {key!r} is NaN, which no setting means")
 
 
 def run_node_classification(
@@ -128,18 +233,46 @@ def run_node_classification(
             the same logits holding one layer's activations at a time).
         eval_batch_size: Target nodes per batch of layer-wise evaluation.
 
+    Checkpoints: with ``train_options["checkpoint"] = "ck.pt"`` every seed has its own file,
+    ``ck.seed<seed>.pt`` (:func:`~spikegraph.train.checkpoint.run_checkpoint_path`), tied to
+    the run's whole configuration and data (see :func:`~spikegraph.train.trainer.fit`).
+
     Returns:
         A :class:`Summary` of the runs.
+
+    Raises:
+        ValueError: for repeated or negative seeds, NaN options, invalid training options or
+            an output (checkpoint) that cannot be written -- all before any data is loaded.
     """
+    seeds = check_seeds(seeds)
     evaluate = make_evaluator(evaluation, eval_batch_size)
-    data, num_classes = load_dataset(dataset, root=root, split=split)
+    check_finite_options(model_options, "Model option")
+    check_finite_options(sampler_options, "Sampler option")
     model_options = dict(model_options or {})
     train_options = {**train_defaults(model), **(train_options or {})}
+    TrainConfig(**{**train_options, "seed": seeds[0]})  # invalid settings fail before the data
+    checkpoint = train_options.pop("checkpoint", None)
+    if checkpoint is not None and os.path.isdir(checkpoint):
+        raise OutputPathError(
+            f"Checkpoint {checkpoint} is a folder; give a file path (each seed gets its own "
+            "file beside it, e.g. ck.pt -> ck.seed0.pt)"
+        )
+    checkpoints = {
+        s: None if checkpoint is None else str(run_checkpoint_path(checkpoint, s)) for s in seeds
+    }
+    for path in checkpoints.values():
+        if path is not None:
+            check_output_file(path, "Checkpoint")
+    data, num_classes = load_dataset(dataset, root=root, split=split)
+    data_hash = data_fingerprint(data)
+    effective: dict[str, Any] | None = None
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
         net = build_model(model, data.num_features, num_classes, **model_options)
-        config = TrainConfig(**{**train_options, "seed": seed})
+        if effective is None:
+            effective = effective_model_options(model, model_options, net)
+        config = TrainConfig(**{**train_options, "seed": seed, "checkpoint": checkpoints[seed]})
         step, setup = full_batch_step, None
         if sampler is not None:
             from spikegraph.train.minibatch import build_loader, minibatch_step
@@ -154,7 +287,27 @@ def run_node_classification(
                 seed=seed,
             )
             step = minibatch_step(setup.loader, mode=mode)
-        result = fit(net, data, config, train_step=step, evaluate=evaluate)
+        run_info = {
+            "dataset": dataset,
+            "split": split,
+            "model": model,
+            "model_options": effective,
+            "sampler": sampler,
+            "sampler_options": {} if setup is None else plain(setup.options),
+            "batch_size": None if setup is None else setup.loader.batch_size,
+            "mode": None if setup is None else mode,
+            "evaluation": evaluation,
+            "eval_batch_size": eval_batch_size if evaluation == "layerwise" else None,
+        }
+        result = fit(
+            net,
+            data,
+            config,
+            train_step=step,
+            evaluate=evaluate,
+            run_info=run_info,
+            data_hash=data_hash,
+        )
         runs.append(
             RunRecord(
                 dataset=dataset,
@@ -170,6 +323,11 @@ def run_node_classification(
                 batches_per_epoch=1 if setup is None else len(setup.loader),
                 evaluation=evaluation,
                 eval_batch_size=eval_batch_size if evaluation == "layerwise" else None,
+                effective_model_options=effective,
+                batch_size=run_info["batch_size"],
+                mode=run_info["mode"],
+                num_workers=num_workers if sampler is not None else 0,
+                data_fingerprint=data_hash,
             )
         )
     return Summary(
@@ -179,4 +337,5 @@ def run_node_classification(
         sampler=sampler,
         machine=machine_info(),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=versions(),
     )

@@ -33,7 +33,6 @@ How each method's normalisation reaches the model:
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +43,6 @@ from torch_geometric.data import Data
 
 from samplers import SAMPLERS, Batch, Loader, Sampler
 from spikegraph._validation import check_choice
-from spikegraph.train.trainer import TrainStep
 
 log = logging.getLogger(__name__)
 
@@ -178,43 +176,91 @@ def check_depth(sampler: Sampler, model: nn.Module) -> None:
         )
 
 
-def minibatch_step(loader: Loader, mode: str = "subgraph") -> TrainStep:
-    """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over ``loader``.
+class MinibatchStep:
+    """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over a loader.
 
     Each batch takes one optimiser step. Batches without targets (a cluster without training
-    nodes) are skipped. Returns the target-weighted mean batch loss.
+    nodes) are skipped. A call returns the target-weighted mean batch loss.
+
+    :meth:`state_dict` / :meth:`load_state_dict` carry the loader's position, so ``fit``
+    checkpoints it and a resumed run draws the batches the uninterrupted run drew;
+    :meth:`describe` says what identifies the batches (sampler, loader settings, mode).
 
     Args:
         loader: A :class:`samplers.Loader`.
         mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
     """
-    check_choice(mode, MODES, "mode")
-    checked: set[int] = set()
 
-    def step(model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
-        if id(model) not in checked:
-            check_depth(loader.sampler, model)
-            checked.add(id(model))
+    def __init__(self, loader: Loader, mode: str = "subgraph") -> None:
+        self.loader = loader
+        self.mode = check_choice(mode, MODES, "mode")
+        self._checked: set[int] = set()
+
+    def __call__(self, model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
+        if id(model) not in self._checked:
+            check_depth(self.loader.sampler, model)
+            self._checked.add(id(model))
         model.train()
         total, count = 0.0, 0
-        for batch in loader:
+        for batch in self.loader:
             if batch.num_targets == 0:
                 continue
             optimizer.zero_grad(set_to_none=True)
-            logits = batch_logits(model, data.x, batch, mode)
+            logits = batch_logits(model, data.x, batch, self.mode)
             loss = batch_loss(logits, data.y[batch.target], batch.loss_weight)
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * batch.num_targets
             count += batch.num_targets
-        return total / count if count else math.nan
+        if not count:
+            raise ValueError(
+                f"No batch of epoch {self.loader.epoch} of {self.loader!r} holds a training "
+                "node, so nothing was trained: make the subgraphs larger or more numerous"
+            )
+        return total / count
 
-    return step
+    def state_dict(self) -> dict[str, Any]:
+        """The loader's state (plain data, see :meth:`samplers.Loader.state_dict`)."""
+        return {"loader": self.loader.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`."""
+        if not isinstance(state, dict) or "loader" not in state:
+            raise ValueError("mini-batch step state must be a dict with 'loader'")
+        self.loader.load_state_dict(state["loader"])
+
+    def describe(self) -> dict[str, Any]:
+        """What determines the batches: the sampler, the loader's settings and the mode."""
+        loader = self.loader
+        return {
+            "kind": "minibatch",
+            "mode": self.mode,
+            "sampler": type(loader.sampler).__name__,
+            "sampler_repr": repr(loader.sampler),
+            "batch_size": loader.batch_size,
+            "num_batches": loader.num_batches,
+            "shuffle": loader.shuffle,
+            "drop_last": loader.drop_last,
+            "loader_seed": loader.seed,
+            "batches_per_epoch": len(loader),
+        }
+
+
+def minibatch_step(loader: Loader, mode: str = "subgraph") -> MinibatchStep:
+    """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over ``loader``
+    (a :class:`MinibatchStep`, whose loader state goes into checkpoints).
+
+    Args:
+        loader: A :class:`samplers.Loader`.
+        mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
+    """
+    return MinibatchStep(loader, mode)
 
 
 __all__ = [
     "MODES",
     "SAMPLER_DEFAULTS",
+    "MinibatchStep",
     "SamplerSetup",
     "batch_logits",
     "batch_loss",

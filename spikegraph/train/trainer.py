@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable
@@ -23,10 +24,39 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from spikegraph._validation import check_edge_index, check_features
+from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.nn.monitor import SpikeMonitor
+from spikegraph.train.checkpoint import (
+    ON_MISMATCH,
+    CheckpointError,
+    CheckpointMismatchError,
+    check_output_file,
+    data_fingerprint,
+    differences,
+    identity_hash,
+    load_checkpoint,
+    new_run_path,
+    plain,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 log = logging.getLogger(__name__)
+
+
+def _check_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"'{name}' must be a number, got {type(value).__name__} ({value!r})")
+    return float(value)
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"'{name}' must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"'{name}' must be >= {minimum}, got {value}")
+    return int(value)
 
 
 @dataclass
@@ -42,8 +72,12 @@ class TrainConfig:
         seed: Seed of torch's RNG, set before the first epoch.
         progress: Show a progress bar.
         checkpoint: File to save the training state to every ``checkpoint_every`` epochs and
-            to resume from if it exists.
+            at the end, and to resume from if it exists (see :mod:`spikegraph.train.checkpoint`:
+            a checkpoint of another configuration or other data is refused).
         checkpoint_every: Epochs between checkpoints.
+        checkpoint_mismatch: When ``checkpoint`` belongs to another run: ``"error"`` (refuse,
+            naming the fields that differ) or ``"new"`` (start this run at
+            ``<stem>.cfg-<hash><suffix>`` beside it; :attr:`TrainResult.checkpoint` says where).
     """
 
     epochs: int = 200
@@ -54,18 +88,35 @@ class TrainConfig:
     progress: bool = True
     checkpoint: str | None = None
     checkpoint_every: int = 10
+    checkpoint_mismatch: str = "error"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"'epochs' must be >= 1, got {self.epochs}")
-        if not self.lr > 0:
+        _check_int(self.epochs, "epochs", 1)
+        if not _check_number(self.lr, "lr") > 0:
             raise ValueError(f"'lr' must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
+        if not math.isfinite(self.lr):
+            raise ValueError(f"'lr' must be finite, got {self.lr}")
+        if not _check_number(self.weight_decay, "weight_decay") >= 0:
             raise ValueError(f"'weight_decay' must be >= 0, got {self.weight_decay}")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"'patience' must be >= 1 or None, got {self.patience}")
-        if self.checkpoint_every < 1:
-            raise ValueError(f"'checkpoint_every' must be >= 1, got {self.checkpoint_every}")
+        if not math.isfinite(self.weight_decay):
+            raise ValueError(f"'weight_decay' must be finite, got {self.weight_decay}")
+        if self.patience is not None:
+            if isinstance(self.patience, numbers.Integral) and self.patience < 1:
+                raise ValueError(f"'patience' must be >= 1 or None, got {self.patience}")
+            _check_int(self.patience, "patience", 1)
+        _check_int(self.seed, "seed", 0)
+        _check_int(self.checkpoint_every, "checkpoint_every", 1)
+        check_choice(self.checkpoint_mismatch, ON_MISMATCH, "checkpoint_mismatch")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
+            raise TypeError(f"'checkpoint' must be a path, got {self.checkpoint!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that change a run's result (not progress or checkpointing)."""
+        return {k: getattr(self, k) for k in ("epochs", "lr", "weight_decay", "patience", "seed")}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training diverged: a loss (training or validation) is NaN or infinite."""
 
 
 @dataclass
@@ -82,8 +133,10 @@ class TrainResult:
         inference_time: Wall time of one full-graph evaluation, seconds.
         firing_rates: Per spiking layer, mean spikes per neuron and step on the full graph
             (empty for non-spiking models).
-        history: Per epoch: loss, train/val accuracy.
+        history: Per epoch: loss, train/val/test accuracy, validation loss.
         config: The :class:`TrainConfig` used.
+        checkpoint: The checkpoint file this run used (``None`` without one); differs from
+            ``config["checkpoint"]`` when a mismatching checkpoint made it start a new run.
     """
 
     test_acc: float
@@ -96,6 +149,7 @@ class TrainResult:
     firing_rates: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
 
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         out = asdict(self)
@@ -158,27 +212,83 @@ def full_batch_step(model: nn.Module, data: Data, optimizer: torch.optim.Optimiz
 TrainStep = Callable[[nn.Module, Data, torch.optim.Optimizer], float]
 
 
+def describe(obj: Any) -> Any:
+    """What identifies a train step or evaluator in a checkpoint: its ``describe()`` if it
+    has one (e.g. a mini-batch step: sampler, loader and mode), else its qualified name."""
+    if hasattr(obj, "describe"):
+        return obj.describe()
+    name = getattr(obj, "__qualname__", type(obj).__qualname__)
+    return f"{getattr(obj, '__module__', '')}.{name}"
+
+
+def run_identity(
+    model: nn.Module,
+    config: TrainConfig,
+    train_step: Any,
+    evaluate: Any,
+    data_hash: str,
+    run_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything a checkpoint must agree on to be resumed (plain data)."""
+    cls = type(model)
+    return plain(
+        {
+            "train": config.identity(),
+            "model": {
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "parameters": {n: list(p.shape) for n, p in model.named_parameters()},
+            },
+            "train_step": describe(train_step),
+            "evaluate": describe(evaluate),
+            "data": data_hash,
+            "run": run_info or {},
+        }
+    )
+
+
 def fit(
     model: nn.Module,
     data: Data,
     config: TrainConfig | None = None,
     train_step: TrainStep = full_batch_step,
     evaluate: Callable[[nn.Module, Data], Tensor] = predict,
+    *,
+    run_info: dict[str, Any] | None = None,
+    data_hash: str | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` with early stopping on validation accuracy.
 
     The weights with the best validation accuracy are restored into ``model`` at the end,
     and the test accuracy reported is theirs.
 
+    With ``config.checkpoint``, the whole training state (weights, optimiser, every random
+    generator, the train step's own state such as a mini-batch loader's, history) is saved
+    atomically every ``checkpoint_every`` epochs and when the run finishes; a run started
+    again with the same settings continues from it and gives exactly the result of a run
+    never interrupted; a finished run is returned as it was, without training further.
+
     Args:
         model: Any module with ``forward(x, edge_index, edge_weight=None) -> [N, C]``.
         data: Graph with ``x``, ``edge_index``, ``y`` and the three masks.
         config: Optimisation settings (defaults when ``None``).
-        train_step: One epoch of training; full-batch by default.
+        train_step: One epoch of training; full-batch by default. If it has ``state_dict()``
+            and ``load_state_dict()`` (e.g. :func:`~spikegraph.train.minibatch.minibatch_step`),
+            its state goes into checkpoints; its ``describe()`` into their identity.
         evaluate: Full-graph logits in eval mode.
+        run_info: What else identifies the run (model name and options, dataset, split,
+            sampler...): stored in checkpoints and compared on resume.
+        data_hash: :func:`~spikegraph.train.checkpoint.data_fingerprint` of ``data`` if the
+            caller has it (computed here when a checkpoint needs it).
 
     Returns:
         A :class:`TrainResult`.
+
+    Raises:
+        CheckpointError: if the checkpoint is unreadable, corrupt, not plain data, or cannot
+            be written (checked before the first epoch).
+        CheckpointMismatchError: if it belongs to another configuration or other data
+            (unless ``config.checkpoint_mismatch == "new"``).
+        NonFiniteLossError: if the training or validation loss becomes NaN or infinite.
     """
     config = config or TrainConfig()
     check_node_data(data)
@@ -194,49 +304,82 @@ def fit(
         "history": [],
         "train_time": 0.0,
     }
+    finished = False
     ckpt = Path(config.checkpoint) if config.checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng"])
-        state = saved["state"]
-        log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
+    identity: dict[str, Any] = {}
+    if ckpt is not None:
+        data_hash = data_hash or data_fingerprint(data)
+        identity = run_identity(model, config, train_step, evaluate, data_hash, run_info)
+        ckpt = _choose_checkpoint(ckpt, identity, config.checkpoint_mismatch)
+        check_output_file(ckpt, "Checkpoint")
+        if ckpt.exists():
+            saved = load_checkpoint(ckpt)
+            _check_identity(ckpt, saved["identity"], identity)
+            _restore(ckpt, saved, model, optimizer, train_step)
+            state, finished = saved["state"], bool(saved["finished"])
+            log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
+
+    def save(done: bool) -> None:
+        payload = {
+            "identity": identity,
+            "config_hash": identity_hash(identity),
+            "finished": done,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng_state(model),
+            "train_step": train_step.state_dict() if hasattr(train_step, "state_dict") else None,
+            "state": state,
+        }
+        save_checkpoint(ckpt, payload)
 
     bar = tqdm(
-        range(state["epoch"], config.epochs),
         disable=not config.progress,
         desc="train",
         initial=state["epoch"],
         total=config.epochs,
         leave=False,
     )
-    for epoch in bar:
+    was_finished = finished
+    while not finished:
+        # The stopping rule is checked before each epoch, so a run resumed from any
+        # checkpoint takes the same decision as the run that wrote it.
+        if state["epoch"] >= config.epochs or (
+            config.patience is not None and state["epoch"] - state["best_epoch"] >= config.patience
+        ):
+            if state["epoch"] < config.epochs:
+                log.info("Early stop at epoch %d (best %d)", state["epoch"], state["best_epoch"])
+            finished = True
+            break
+        epoch = state["epoch"] + 1
         start = time.perf_counter()
         loss = train_step(model, data, optimizer)
         state["train_time"] += time.perf_counter() - start
         acc = accuracies(evaluate(model, data), data)
-        state["history"].append({"epoch": epoch + 1, "loss": loss, **acc})
-        state["epoch"] = epoch + 1
+        for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"The {name} is {value} at epoch {epoch}: training diverged (try a lower "
+                    f"learning rate than lr={config.lr}); no result is reported"
+                )
+        state["history"].append({"epoch": epoch, "loss": loss, **acc})
+        state["epoch"] = epoch
         # Best validation accuracy; among equal accuracies, the lower validation loss.
         if (acc["val"], -acc["val_loss"]) > (state["best_val"], -state["best_val_loss"]):
             state.update(
                 best_val=acc["val"],
                 best_val_loss=acc["val_loss"],
-                best_epoch=epoch + 1,
+                best_epoch=epoch,
                 best_state=copy.deepcopy(model.state_dict()),
             )
+        bar.update(1)
         bar.set_postfix(
             loss=f"{loss:.3f}", val=f"{acc['val']:.3f}", best=f"{state['best_val']:.3f}"
         )
-        if ckpt is not None and (state["epoch"] % config.checkpoint_every == 0):
-            _save_checkpoint(ckpt, model, optimizer, state)
-        if config.patience is not None and state["epoch"] - state["best_epoch"] >= config.patience:
-            log.info("Early stop at epoch %d (best %d)", state["epoch"], state["best_epoch"])
-            break
+        if ckpt is not None and epoch % config.checkpoint_every == 0:
+            save(False)
     bar.close()
-    if ckpt is not None:
-        _save_checkpoint(ckpt, model, optimizer, state)
+    if ckpt is not None and not was_finished:
+        save(True)
 
     model.load_state_dict(state["best_state"])
     with SpikeMonitor(model) as monitor:
@@ -255,19 +398,46 @@ def fit(
         firing_rates=monitor.firing_rates(),
         history=state["history"],
         config=asdict(config),
+        checkpoint=None if ckpt is None else str(ckpt),
     )
 
 
-def _save_checkpoint(path: Path, model: nn.Module, optimizer, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "state": state,
-        },
-        tmp,
+def _choose_checkpoint(path: Path, identity: dict[str, Any], on_mismatch: str) -> Path:
+    """``path``, or with ``on_mismatch="new"`` and a checkpoint of another run there, the
+    path of this configuration's own run beside it."""
+    if on_mismatch != "new" or not path.is_file():
+        return path
+    saved = load_checkpoint(path)
+    if not differences(saved["identity"], identity):
+        return path
+    new = new_run_path(path, identity_hash(identity))
+    log.warning(
+        "Checkpoint %s belongs to another configuration; this run uses %s instead", path, new
     )
-    os.replace(tmp, path)
+    return new
+
+
+def _check_identity(path: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    diffs = differences(saved, now)
+    if diffs:
+        raise CheckpointMismatchError(path, diffs)
+
+
+def _restore(path: Path, saved: dict, model: nn.Module, optimizer, train_step: Any) -> None:
+    """Load weights, optimiser, random generators and the train step's state."""
+    try:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(model, saved["rng"])
+        if saved.get("train_step") is not None:
+            if not hasattr(train_step, "load_state_dict"):
+                raise TypeError("it holds a train step state this train step cannot take")
+            train_step.load_state_dict(saved["train_step"])
+        for key in ("epoch", "best_epoch", "history", "best_state", "train_time"):
+            if key not in saved["state"]:
+                raise KeyError(key)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
+        raise CheckpointError(
+            f"Checkpoint {path} does not fit this run and was not used ({type(err).__name__}: "
+            f"{str(err)[:300]})"
+        ) from err
