@@ -10,7 +10,13 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import add_remaining_self_loops, is_sparse, scatter, spmm
 
-from spikegraph._validation import check_edge_index, check_features
+from spikegraph._validation import (
+    check_channels,
+    check_dtype,
+    check_edge_index,
+    check_features,
+    check_nonnegative_weights,
+)
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.surrogate import Surrogate
 
@@ -182,6 +188,8 @@ class SpikingGCNConv(SpikingMessagePassing):
         detach_reset: bool = False,
         **kwargs,
     ) -> None:
+        check_channels(in_channels, "in_channels", lazy=True)
+        check_channels(out_channels, "out_channels")
         kwargs.setdefault("aggr", "add")
         kwargs.setdefault("node_dim", -2)
         super().__init__(
@@ -263,6 +271,7 @@ class SpikingGCNConv(SpikingMessagePassing):
                 raise TypeError("Bipartite input needs 'edge_index' as a [2, E] tensor")
         if edge_weight is not None:
             check_features(edge_weight, "edge_weight")
+            check_dtype(edge_weight, x_src.dtype, "edge_weight")
         edge_index, edge_weight = self._normalized_graph(
             edge_index, edge_weight, num_src, size if bipartite else None, x_src.dtype
         )
@@ -317,6 +326,7 @@ class SpikingGCNConv(SpikingMessagePassing):
                     f"{edge_index.size(1)} edges"
                 )
         if self.normalize:
+            self._check_weights(edge_index, edge_weight, sparse)
             if size is not None:
                 edge_index, edge_weight = bipartite_gcn_norm(
                     edge_index, edge_weight, size, self.improved, self.add_self_loops, dtype
@@ -349,6 +359,22 @@ class SpikingGCNConv(SpikingMessagePassing):
                 self._cached_edge_index = (edge_index, edge_weight)
             self._cached_graph = fingerprint
         return edge_index, edge_weight
+
+    @staticmethod
+    def _check_weights(edge_index: Adj, edge_weight: OptTensor, sparse: bool) -> None:
+        """Refuse weights that GCN normalisation turns into NaN (negative, non-finite)."""
+        if sparse:
+            if isinstance(edge_index, SparseTensor):
+                values = edge_index.storage.value()
+            elif edge_index.layout == torch.sparse_coo:
+                values = edge_index._values()
+            else:
+                values = edge_index.values()
+            if values is not None:
+                check_features(values, "adj_t (stored edge weights)")
+                check_nonnegative_weights(values, name="adj_t (stored edge weights)")
+        elif edge_weight is not None:
+            check_nonnegative_weights(edge_weight, edge_index)
 
     def _check_cached_graph(self, fingerprint: dict | None) -> None:
         """Refuse to serve the cached graph for a call with another graph."""

@@ -464,3 +464,67 @@ def test_sparse_adj_of_wrong_shape(edge_index):
 def test_non_tensor_features(edge_index):
     with pytest.raises(TypeError, match=r"'x' must be a torch.Tensor, got ndarray"):
         SpikingGCNConv(F_IN, F_OUT, T=T)(np.zeros((N, F_IN)), edge_index)
+
+
+@pytest.mark.parametrize("form", ["edge_index", "bipartite", "coo", "csr"])
+def test_negative_edge_weight_is_refused_when_normalising(edge_index, form):
+    """``deg^-1/2`` of a negative weight sum is NaN: refused, naming the value and edge."""
+    ew = torch.ones(edge_index.size(1))
+    ew[3] = -0.5
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T)
+    x = features()
+    msg = r"'edge_weight' holds -0.5 .*edge 3 \(3 -> 0\).*normalize=True"
+    with pytest.raises(ValueError, match=msg if form in ("edge_index", "bipartite") else "-0.5"):
+        if form == "edge_index":
+            conv(x, edge_index, ew)
+        elif form == "bipartite":
+            conv((x, None), edge_index, ew, size=(N, N))
+        else:
+            make = to_torch_coo_tensor if form == "coo" else to_torch_csr_tensor
+            conv(x, make(edge_index.flip(0), ew, size=(N, N)))
+
+
+def test_negative_edge_weight_is_fine_without_normalisation(edge_index):
+    ew = torch.ones(edge_index.size(1))
+    ew[3] = -0.5
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T, normalize=False)
+    assert torch.isfinite(conv(features(), edge_index, ew)).all()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), -float("inf")])
+def test_infinite_edge_weight(edge_index, bad):
+    ew = torch.ones(edge_index.size(1))
+    ew[5] = bad
+    with pytest.raises(ValueError, match=r"'edge_weight' contains NaN or infinite values"):
+        SpikingGCNConv(F_IN, F_OUT, T=T)(features(), edge_index, ew)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_dtype_other_than_the_layers_is_a_clear_error(edge_index, dtype):
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T)
+    msg = rf"'x' has dtype {dtype}.*parameters are torch.float32.*\.to\({dtype}\).*x.float\(\)"
+    with pytest.raises(TypeError, match=msg):
+        conv(features(dtype=dtype), edge_index)
+    with pytest.raises(TypeError, match="dtype"):
+        conv(features(), edge_index, torch.ones(edge_index.size(1), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_layer_in_another_dtype_runs_in_it(edge_index, dtype):
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T).to(dtype)
+    out = conv(features(dtype=dtype), edge_index, torch.rand(edge_index.size(1), dtype=dtype))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"out_channels": 0}, ValueError, r"'out_channels' must be >= 1, got 0"),
+        ({"out_channels": 2.5}, TypeError, r"'out_channels' must be an int, got float"),
+        ({"in_channels": 0}, ValueError, r"'in_channels' must be >= 1 \(or -1: lazy\), got 0"),
+    ],
+)
+def test_bad_channels(kwargs, err, msg):
+    args = {"in_channels": F_IN, "out_channels": F_OUT, **kwargs}
+    with pytest.raises(err, match=msg):
+        SpikingGCNConv(**args, T=T)
