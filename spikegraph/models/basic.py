@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
-from spikegraph._validation import check_choice, check_time_steps
+from spikegraph._validation import check_channels, check_choice, check_time_steps
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
@@ -105,8 +105,12 @@ class SpikingBasicGNN(nn.Module):
         super().__init__()
         self.sparse_input = sparse_input
         self._static_cache: tuple | None = None
-        if not isinstance(num_layers, int) or num_layers < 1:
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"'num_layers' must be a positive int, got {num_layers!r}")
+        check_channels(in_channels, "in_channels", lazy=True)
+        check_channels(hidden_channels, "hidden_channels")
+        if out_channels is not None:
+            check_channels(out_channels, "out_channels")
         for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"'{name}' must be in [0, 1), got {p}")

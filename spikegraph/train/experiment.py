@@ -133,6 +133,13 @@ def run_node_classification(
     """
     evaluate = make_evaluator(evaluation, eval_batch_size)
     data, num_classes = load_dataset(dataset, root=root, split=split)
+    # Up-front checks: options that cannot hold for this run, and its memory estimate.
+    from spikegraph.models.checks import check_run_options
+
+    check_run_options(
+        model, model_options, sampler=sampler, mode=mode, data=data, num_classes=num_classes,
+        evaluation=evaluation,
+    )  # fmt: skip
     model_options = dict(model_options or {})
     train_options = {**train_defaults(model), **(train_options or {})}
     runs = []
