@@ -92,6 +92,11 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
             _check_probability(opts[key], key)
     if spiking:
         check_time_steps(opts.get("T", 8))
+        if opts.get("sparse_input") is True and opts.get("encoder") == "bernoulli":
+            raise ValueError(
+                "sparse_input=True cannot hold with encoder='bernoulli': the encoder feeds a "
+                "dense [T, N, F] spike train; leave sparse_input unset"
+            )
     if attention:
         heads = _check_int(opts.get("heads", 1), "heads", 1)
         if opts.get("out_heads") is not None:

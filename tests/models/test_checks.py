@@ -61,6 +61,11 @@ def test_heads_must_divide_the_hidden_width():
         ("gcn", {"dropout": 1.0}, r"'dropout' must be in \[0, 1\), got 1.0"),
         ("sgat", {"attention_dropout": -0.1}, r"'attention_dropout' must be in \[0, 1\)"),
         ("nope", {}, r"Unknown model 'nope'"),
+        (
+            "sgcn",
+            {"sparse_input": True, "encoder": "bernoulli"},
+            r"sparse_input=True cannot hold with encoder='bernoulli'",
+        ),
     ],
 )
 def test_options_of_other_models_and_bad_rates(name, options, msg):
