@@ -9,9 +9,10 @@ given seed nodes; subgraph methods draw their own subgraphs and take no seeds.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import math
 import os
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -27,6 +28,14 @@ from samplers.graph import CSRGraph, Relabeler, induced_edges, to_csr
 log = logging.getLogger(__name__)
 
 GraphInput = Any  # torch_geometric.data.Data or an edge_index Tensor
+
+#: Version of the on-disk layout of preprocessing caches; part of every key and file name, so
+#: files of another layout are never read.
+CACHE_FORMAT = 2
+
+
+class SamplerCacheError(RuntimeError):
+    """A preprocessing cache file cannot be loaded safely or does not hold a valid result."""
 
 
 def make_generator(seed: int | torch.Generator) -> torch.Generator:
@@ -126,6 +135,97 @@ def check_nodes(nodes: Any, num_nodes: int, name: str = "seeds") -> Tensor:
     return nodes
 
 
+def _hash_value(h: Any, value: Any) -> None:
+    """Feed ``value`` into hash ``h`` unambiguously (type tags, lengths, full tensor bytes)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, float):
+        h.update(f"float:{value.hex()};".encode())
+    elif isinstance(value, Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"tensor:{t.dtype}:{tuple(t.shape)}:".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(b";")
+    elif isinstance(value, (list, tuple)):
+        h.update(f"list:{len(value)}[".encode())
+        for v in value:
+            _hash_value(h, v)
+        h.update(b"]")
+    elif isinstance(value, dict):
+        h.update(f"dict:{len(value)}{{".encode())
+        for k in sorted(value, key=str):
+            _hash_value(h, str(k))
+            _hash_value(h, value[k])
+        h.update(b"}")
+    else:
+        raise TypeError(f"cannot key a preprocessing cache by a {type(value).__name__}: {value!r}")
+
+
+def _check_payload(payload: Any, key: str, step: str, uses_generator: bool) -> dict[str, Any]:
+    """The result dict of a loaded cache payload, after checking its envelope."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("result"), dict):
+        raise ValueError(f"expected a cache payload (a dict), got {type(payload).__name__}")
+    if payload.get("format") != CACHE_FORMAT:
+        raise ValueError(f"format {payload.get('format')!r}, expected {CACHE_FORMAT}")
+    if payload.get("key") != key or payload.get("step") != step:
+        raise ValueError(
+            f"it was written for another key (step {payload.get('step')!r}, key "
+            f"{str(payload.get('key'))[:24]}...), not {step!r} {key[:24]}..."
+        )
+    if uses_generator:
+        state = payload.get("generator_state")
+        if not isinstance(state, Tensor) or state.dtype != torch.uint8 or state.dim() != 1:
+            raise ValueError("'generator_state' is not a uint8 vector")
+    return payload["result"]
+
+
+def check_cached_tensor(
+    result: dict[str, Any],
+    name: str,
+    dtype: torch.dtype,
+    length: int,
+    low: float | None = None,
+    high: float | None = None,
+    positive: bool = False,
+) -> Tensor:
+    """``result[name]`` if it is a 1-D ``dtype`` tensor of ``length`` finite entries in range.
+
+    Raises:
+        ValueError: naming the entry and what is wrong with it.
+    """
+    t = result.get(name)
+    if not isinstance(t, Tensor):
+        raise ValueError(f"'{name}' is missing or not a tensor ({type(t).__name__})")
+    if t.dtype != dtype:
+        raise ValueError(f"'{name}' has dtype {t.dtype}, expected {dtype}")
+    if t.dim() != 1 or t.numel() != length:
+        raise ValueError(f"'{name}' has shape {tuple(t.shape)}, expected {length} entries")
+    if not length:
+        return t
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"'{name}' holds NaN or infinite values")
+    if positive and bool((t <= 0).any()):
+        i = int((t <= 0).nonzero()[0])
+        raise ValueError(f"'{name}' holds {t[i].item()} at index {i}, expected > 0")
+    if low is not None and bool((t < low).any()):
+        i = int((t < low).nonzero()[0])
+        raise ValueError(f"'{name}' holds {t[i].item()} at index {i}, below {low}: negative")
+    if high is not None and bool((t > high).any()):
+        i = int((t > high).nonzero()[0])
+        raise ValueError(f"'{name}' holds {t[i].item()} at index {i}, above {high}")
+    return t
+
+
+def check_cached_number(
+    result: dict[str, Any], name: str, kind: type, low: float, high: float = math.inf
+) -> Any:
+    """``result[name]`` if it is a finite number of ``kind`` in ``[low, high]``."""
+    v = result.get(name)
+    if isinstance(v, bool) or not isinstance(v, kind) or not (low <= v <= high):
+        raise ValueError(f"'{name}' is {v!r}, expected a {kind.__name__} in [{low}, {high}]")
+    return v
+
+
 class Sampler(ABC):
     """Base of every sampler: graph storage, random source, timed and cached preprocessing.
 
@@ -135,8 +235,11 @@ class Sampler(ABC):
         num_nodes: Number of nodes; required with an ``edge_index``.
         seed: An int or a ``torch.Generator``; the same seed gives the same batches.
         cache_dir: Folder to keep expensive preprocessing results in (METIS partitions,
-            GraphSAINT norms), keyed by the graph and the options; ``None`` keeps them only in
-            this object.
+            GraphSAINT norms), keyed by a SHA-256 of everything they depend on (sampler class,
+            step, options, node count, edge index and edge weights, the random state where
+            used, the cache format); ``None`` keeps them only in this object. Files are
+            loaded with ``torch.load(weights_only=True)`` (no code runs) and their content
+            is checked; one that fails raises :class:`SamplerCacheError` naming it.
 
     Attributes:
         preprocess_time: Seconds spent preprocessing (graph compression plus the method's
@@ -190,32 +293,122 @@ class Sampler(ABC):
             w = factor if w is None else w * factor
         return w
 
-    def _preprocess(self, step: str, options: dict[str, Any], compute: Callable[[], Any]) -> Any:
-        """Run ``compute`` once, timed as ``step``; load/save it under ``cache_dir``."""
+    def _preprocess(
+        self,
+        step: str,
+        options: dict[str, Any],
+        compute: Callable[[], dict[str, Any]],
+        check: Callable[[dict[str, Any]], None],
+        *,
+        uses_generator: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``compute`` once, timed as ``step``; load/save its result under ``cache_dir``.
+
+        Args:
+            step: Name of the step (in the file name and ``preprocess_times``).
+            options: Everything besides the graph that the result depends on (ints, floats,
+                strings, bools, ``None``, tensors, and lists/dicts of them).
+            compute: Returns the result as a dict of tensors and plain numbers.
+            check: Raises ``ValueError`` naming what is wrong when a loaded result is not one
+                ``compute`` could have returned for this graph and these options.
+            uses_generator: ``compute`` draws from ``self.generator``: its state is part of the
+                key, and loading restores the state ``compute`` would have left, so a cached
+                sampler draws the same batches as an uncached one.
+
+        Raises:
+            SamplerCacheError: A cache file that cannot be loaded safely or fails ``check``.
+        """
         start = time.perf_counter()
-        path = self._cache_path(step, options)
+        key = None
+        if self.cache_dir is not None:
+            key = self._cache_key(step, options, uses_generator)
+        path = None if key is None else self._cache_path(step, key)
         if path is not None and path.exists():
-            out = torch.load(path, weights_only=False)
+            out = self._load_cache(path, step, key, check, uses_generator)
             self.preprocess_cached = True
             log.info("Loaded %s from %s", step, path)
         else:
             out = compute()
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                torch.save(out, tmp)
-                os.replace(tmp, path)
+                state = self.generator.get_state() if uses_generator else None
+                self._save_cache(path, step, key, out, state)
         self.preprocess_times[step] = time.perf_counter() - start
         return out
 
-    def _cache_path(self, step: str, options: dict[str, Any]) -> Path | None:
-        if self.cache_dir is None:
-            return None
+    def _cache_key(self, step: str, options: dict[str, Any], uses_generator: bool) -> str:
+        """SHA-256 of everything a preprocessing result depends on."""
         h = hashlib.sha256()
-        h.update(str(self.num_nodes).encode())
-        h.update(self.edge_index.numpy().tobytes())
-        h.update(json.dumps(options, sort_keys=True, default=str).encode())
-        return self.cache_dir / f"{self.name}-{step}-{h.hexdigest()[:20]}.pt"
+        cls = type(self)
+        _hash_value(h, ["format", CACHE_FORMAT, f"{cls.__module__}.{cls.__qualname__}", step])
+        _hash_value(h, ["num_nodes", self.num_nodes, "edge_index", self.edge_index])
+        _hash_value(h, ["edge_weight", self.graph_edge_weight])
+        _hash_value(h, ["options", options])
+        if uses_generator:
+            _hash_value(h, ["generator", self.generator.get_state()])
+        return h.hexdigest()
+
+    def _cache_path(self, step: str, key: str) -> Path:
+        return Path(self.cache_dir) / f"{self.name}-{step}-v{CACHE_FORMAT}-{key[:24]}.pt"
+
+    def _load_cache(
+        self,
+        path: Path,
+        step: str,
+        key: str,
+        check: Callable[[dict[str, Any]], None],
+        uses_generator: bool,
+    ) -> dict[str, Any]:
+        """Load and check a cache file (no code runs: ``weights_only=True``)."""
+        hint = "delete it to recompute it"
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise SamplerCacheError(
+                f"Cache file {path} cannot be loaded safely ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); it is truncated, corrupt or "
+                f"not written by this version of samplers: {hint}"
+            ) from exc
+        try:
+            result = _check_payload(payload, key, step, uses_generator)
+            check(result)
+            if uses_generator:
+                self.generator.set_state(payload["generator_state"])
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise SamplerCacheError(f"Cache file {path} is not valid: {exc}; {hint}") from exc
+        return result
+
+    def _save_cache(
+        self, path: Path, step: str, key: str, result: dict[str, Any], state: Tensor | None
+    ) -> None:
+        """Write atomically: a unique temporary file in the same folder, fsync, replace.
+
+        A cache that cannot be written is logged and skipped; the result is kept in memory.
+        """
+        payload = {
+            "format": CACHE_FORMAT,
+            "step": step,
+            "key": key,
+            "result": result,
+            "generator_state": state,
+        }
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            tmp = Path(name)
+            with os.fdopen(fd, "wb") as f:
+                torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            tmp = None
+        except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as RuntimeError
+            log.warning(
+                "could not write the %s cache %s (%s); continuing without it", step, path, exc
+            )
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
     @abstractmethod
     def sample(self, *args: Any, generator: torch.Generator | None = None) -> Batch:
@@ -353,9 +546,13 @@ def check_fanouts(num_neighbors: Sequence[int], name: str = "num_neighbors") -> 
 
 
 __all__ = [
+    "CACHE_FORMAT",
     "NodeSampler",
     "Sampler",
+    "SamplerCacheError",
     "SubgraphSampler",
+    "check_cached_number",
+    "check_cached_tensor",
     "check_fanouts",
     "check_nodes",
     "make_generator",

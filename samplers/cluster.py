@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from samplers.base import GraphInput, SubgraphSampler, check_int
+from samplers.base import GraphInput, SubgraphSampler, check_cached_tensor, check_int
 from samplers.batch import Batch
 from samplers.graph import expand_segments, symmetrize, to_csr
 
@@ -119,14 +119,27 @@ class ClusterGCNSampler(SubgraphSampler):
         self.part = self._preprocess(
             "metis",
             {"num_parts": num_parts, "seed": metis_seed},
-            lambda: metis_partition(self.edge_index, self.num_nodes, num_parts, metis_seed),
-        )
+            lambda: {
+                "part": metis_partition(self.edge_index, self.num_nodes, num_parts, metis_seed)
+            },
+            self._check_partition,
+        )["part"]
         sizes = torch.bincount(self.part, minlength=num_parts)
         if bool((sizes == 0).any()):
             log.warning("METIS left %d of %d clusters empty", int((sizes == 0).sum()), num_parts)
         self.cluster_ptr = torch.zeros(num_parts + 1, dtype=torch.long)
         torch.cumsum(sizes, 0, out=self.cluster_ptr[1:])
         self.cluster_nodes = torch.argsort(self.part, stable=True)
+
+    def _check_partition(self, result: dict) -> None:
+        """A cached partition: a cluster id in ``[0, num_parts)`` for every node."""
+        part = check_cached_tensor(result, "part", torch.int64, self.num_nodes)
+        bad = ((part < 0) | (part >= self.num_parts)).nonzero().view(-1)
+        if bad.numel():
+            i = int(bad[0])
+            raise ValueError(
+                f"'part' gives node {i} cluster id {int(part[i])}, outside [0, {self.num_parts})"
+            )
 
     @property
     def batches_per_epoch(self) -> int:

@@ -13,7 +13,13 @@ from torch import Tensor
 
 from samplers._kernels import WORD, saint_count, saint_count_words
 from samplers.alias import AliasTable, alias_table
-from samplers.base import GraphInput, SubgraphSampler, check_int
+from samplers.base import (
+    GraphInput,
+    SubgraphSampler,
+    check_cached_number,
+    check_cached_tensor,
+    check_int,
+)
 from samplers.batch import Batch
 from samplers.graph import random_walk
 
@@ -156,9 +162,14 @@ class GraphSAINTSampler(SubgraphSampler):
         start = time.perf_counter()
         self._prepare_draws()
         self.preprocess_times["draws"] = time.perf_counter() - start
-        self.norms: SaintNorms = self._preprocess(
-            "norms", {"coverage": sample_coverage, **self._options()}, self._presample
+        counts = self._preprocess(
+            "norms",
+            {"coverage": sample_coverage, "targets": self.target_mask, **self._options()},
+            self._presample,
+            self._check_counts,
+            uses_generator=True,
         )
+        self.norms: SaintNorms = self._norms_from_counts(counts)
 
     def _check_options(self) -> None:
         """Validate method options (before pre-sampling)."""
@@ -178,7 +189,46 @@ class GraphSAINTSampler(SubgraphSampler):
         """Roughly how many distinct nodes one subgraph has (sizes pre-sampling chunks)."""
         raise NotImplementedError
 
-    def _presample(self) -> SaintNorms:
+    def _norms_from_counts(self, counts: dict) -> SaintNorms:
+        """The normalisations of :func:`saint_norms` from pre-sampling counts."""
+        edge_norm, node_norm = saint_norms(
+            counts["node_count"],
+            counts["edge_count"],
+            self.edge_index[1],
+            counts["num_samples"],
+            self.target_mask,
+        )
+        return SaintNorms(
+            edge_norm=edge_norm,
+            node_norm=node_norm,
+            node_count=counts["node_count"],
+            edge_count=counts["edge_count"],
+            num_samples=counts["num_samples"],
+            mean_targets=counts["mean_targets"],
+        )
+
+    def _check_counts(self, counts: dict) -> None:
+        """Cached pre-sampling counts: what :meth:`_presample` could have returned."""
+        num_samples = check_cached_number(counts, "num_samples", int, 1)
+        check_cached_number(counts, "mean_targets", float, 0.0, float(self.num_targets))
+        node_count = check_cached_tensor(
+            counts, "node_count", torch.int64, self.num_nodes, low=0, high=num_samples
+        )
+        edge_count = check_cached_tensor(
+            counts, "edge_count", torch.int64, self.num_edges, low=0, high=num_samples
+        )
+        # A subgraph holding edge u -> v holds v.
+        over = (edge_count > node_count.index_select(0, self.edge_index[1])).nonzero().view(-1)
+        if over.numel():
+            e = int(over[0])
+            raise ValueError(
+                f"'edge_count' counts edge {e} in {int(edge_count[e])} subgraphs, more often than "
+                f"its target node {int(self.edge_index[1, e])} "
+                f"({int(node_count[self.edge_index[1, e]])})"
+            )
+
+    def _presample(self) -> dict:
+        """Pre-sample subgraphs; the counts :meth:`_norms_from_counts` turns into norms."""
         gen = self.generator
         n, csr = self.num_nodes, self.csr
         node_count = torch.zeros(n, dtype=torch.long)
@@ -227,17 +277,12 @@ class GraphSAINTSampler(SubgraphSampler):
                 self.num_edges,
                 num_samples,
             )
-        edge_norm, node_norm = saint_norms(
-            node_count, edge_count, self.edge_index[1], num_samples, self.target_mask
-        )
-        return SaintNorms(
-            edge_norm=edge_norm,
-            node_norm=node_norm,
-            node_count=node_count,
-            edge_count=edge_count,
-            num_samples=num_samples,
-            mean_targets=targets / num_samples,
-        )
+        return {
+            "node_count": node_count,
+            "edge_count": edge_count,
+            "num_samples": int(num_samples),
+            "mean_targets": float(targets / num_samples),
+        }
 
     @property
     def batches_per_epoch(self) -> int:

@@ -102,3 +102,52 @@ def check_edge_index(
                 f"{bound} {role} nodes (valid ids are 0..{bound - 1})"
             )
     return edge_index
+
+
+def check_channels(value: int, name: str, lazy: bool = False) -> int:
+    """Return a layer or model width if it is an int ``>= 1`` (or ``-1`` when ``lazy``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"'{name}' must be an int, got {type(value).__name__} ({value!r})")
+    if value < 1 and not (lazy and value == -1):
+        hint = " (or -1: lazy)" if lazy else ""
+        raise ValueError(f"'{name}' must be >= 1{hint}, got {value}")
+    return value
+
+
+def check_dtype(x: Tensor, dtype: torch.dtype | None, name: str = "x") -> Tensor:
+    """Raise a :class:`TypeError` saying how to fix it if ``x`` is not of the layer's ``dtype``.
+
+    Args:
+        x: A floating-point input tensor.
+        dtype: The dtype of the layer's parameters (``None``: not known yet, no check).
+        name: Argument name used in the message.
+    """
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"'{name}' has dtype {x.dtype}, but the layer's parameters are {dtype}: convert "
+            f"the model with model.to({x.dtype}) to run in {x.dtype}, or the input with "
+            f"{name}.to({dtype}) (x.float() for float32)"
+        )
+    return x
+
+
+def check_nonnegative_weights(
+    edge_weight: Tensor, edge_index: Tensor | None = None, name: str = "edge_weight"
+) -> Tensor:
+    """Refuse negative edge weights, naming the first one (and its edge, when given).
+
+    GCN's symmetric normalisation takes ``deg^-1/2`` of weighted degrees, which is NaN for a
+    negative degree; a negative weight is refused wherever a layer normalises.
+    """
+    neg = edge_weight < 0
+    if edge_weight.numel() and bool(neg.any()):
+        i = int(neg.nonzero()[0])
+        where = f"at index {i}"
+        if edge_index is not None:
+            where = f"on edge {i} ({int(edge_index[0, i])} -> {int(edge_index[1, i])})"
+        raise ValueError(
+            f"'{name}' holds {edge_weight[i].item()} {where}: GCN normalisation "
+            "(normalize=True) takes deg^-1/2 of the weighted degrees, which negative weights "
+            "make NaN; use non-negative weights or normalize=False"
+        )
+    return edge_weight

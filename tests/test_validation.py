@@ -117,3 +117,38 @@ def test_check_edge_index_errors(ei, num_src, num_dst, err, msg):
 def test_check_edge_index_names_the_argument():
     with pytest.raises(TypeError, match=r"'data.edge_index' must be a torch.Tensor, got list"):
         check_edge_index([[0], [1]], 2, name="data.edge_index")
+
+
+def test_check_channels():
+    from spikegraph._validation import check_channels
+
+    assert check_channels(4, "w") == 4
+    assert check_channels(-1, "w", lazy=True) == -1
+    with pytest.raises(ValueError, match=r"'w' must be >= 1, got -1"):
+        check_channels(-1, "w")
+    with pytest.raises(ValueError, match=r"'w' must be >= 1 \(or -1: lazy\), got 0"):
+        check_channels(0, "w", lazy=True)
+    with pytest.raises(TypeError, match=r"'w' must be an int, got bool"):
+        check_channels(True, "w")
+
+
+def test_check_dtype():
+    from spikegraph._validation import check_dtype
+
+    x = torch.zeros(2, dtype=torch.float16)
+    assert check_dtype(x, torch.float16) is x
+    assert check_dtype(x, None) is x
+    with pytest.raises(TypeError, match=r"'x' has dtype torch.float16.*torch.float32"):
+        check_dtype(x, torch.float32)
+
+
+def test_check_nonnegative_weights():
+    from spikegraph._validation import check_nonnegative_weights
+
+    w = torch.tensor([1.0, 0.0, -2.0, -1.0])
+    ei = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+    with pytest.raises(ValueError, match=r"'edge_weight' holds -2.0 on edge 2 \(2 -> 3\)"):
+        check_nonnegative_weights(w, ei)
+    with pytest.raises(ValueError, match=r"holds -2.0 at index 2"):
+        check_nonnegative_weights(w)
+    check_nonnegative_weights(w.abs(), ei)

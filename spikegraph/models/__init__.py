@@ -1,6 +1,12 @@
 """Spiking GNN models with the constructor shape of PyG's ``GCN`` and ``GAT``."""
 
 from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.models.checks import (
+    RunTooLargeError,
+    check_model_options,
+    check_run_options,
+    estimate_memory,
+)
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
 from spikegraph.models.registry import (
@@ -14,10 +20,14 @@ from spikegraph.models.registry import (
 __all__ = [
     "MODELS",
     "SPIKING",
+    "RunTooLargeError",
     "SpikingBasicGNN",
     "SpikingGAT",
     "SpikingGCN",
     "build_model",
+    "check_model_options",
+    "check_run_options",
+    "estimate_memory",
     "model_defaults",
     "train_defaults",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.typing import Adj, OptTensor
 
-from spikegraph._validation import check_choice, check_time_steps
+from spikegraph._validation import check_channels, check_choice, check_time_steps
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
@@ -23,6 +22,16 @@ SPARSE_INPUT_DENSITY = 0.1
 def count_nonzero_fraction(x: Tensor) -> float:
     """Fraction of nonzero entries of ``x``."""
     return float(torch.count_nonzero(x)) / max(x.numel(), 1)
+
+
+def _same_content(a: Tensor, b: Tensor) -> bool:
+    """Whether two strided tensors hold the same values (same shape, dtype and device)."""
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.device == b.device
+        and bool(torch.equal(a, b.detach()))
+    )
 
 
 NEURON_OPTIONS = (
@@ -96,8 +105,12 @@ class SpikingBasicGNN(nn.Module):
         super().__init__()
         self.sparse_input = sparse_input
         self._static_cache: tuple | None = None
-        if not isinstance(num_layers, int) or num_layers < 1:
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"'num_layers' must be a positive int, got {num_layers!r}")
+        check_channels(in_channels, "in_channels", lazy=True)
+        check_channels(hidden_channels, "hidden_channels")
+        if out_channels is not None:
+            check_channels(out_channels, "out_channels")
         for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"'{name}' must be in [0, 1), got {p}")
@@ -144,10 +157,13 @@ class SpikingBasicGNN(nn.Module):
         """Encode ``[N, F]`` features, as sparse CSR when they are sparse enough.
 
         Bag-of-words features are mostly zeros; the first layer's synaptic transform of a
-        sparse CSR input costs ``nnz * F_out`` instead of ``N * F_in * F_out``. The encoding
-        of the last input tensor is kept (checked by identity and version counter, so an
-        in-place change or a new tensor is encoded afresh) because full-batch training feeds
-        the same features every epoch.
+        sparse CSR input costs ``nnz * F_out`` instead of ``N * F_in * F_out``. Full-batch
+        training feeds the same features every epoch, so the CSR encoding is kept together
+        with a copy of the features it was made from, and reused only for features of equal
+        content (``torch.equal``: a few milliseconds on Cora, against ~25 ms to re-encode).
+        Content, not identity or the version counter, decides: writes through ``.numpy()``
+        or ``.data`` do not bump ``x._version``. Dense encodings are not kept (they are the
+        features themselves); only the density decision is.
         """
         if (
             self.sparse_input is False
@@ -156,14 +172,15 @@ class SpikingBasicGNN(nn.Module):
         ):
             return self.encoder(x)
         cached = self._static_cache
-        if cached is not None and cached[0]() is x and cached[1] == x._version:
-            return cached[2]
+        if cached is not None and cached[2] == self.sparse_input and _same_content(cached[0], x):
+            return self.encoder(x) if cached[1] is None else cached[1]
         encoded = self.encoder(x)
+        sparse = None
         if self.sparse_input or count_nonzero_fraction(encoded) <= SPARSE_INPUT_DENSITY:
             with warnings.catch_warnings():  # a supported use: skip torch's "beta" notice
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-                encoded = encoded.to_sparse_csr()
-        self._static_cache = (weakref.ref(x), x._version, encoded)
+                sparse = encoded = encoded.to_sparse_csr()
+        self._static_cache = (x.detach().clone(), sparse, self.sparse_input)
         return encoded
 
     def decode(self, out: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 from torch_geometric.nn.models import GAT, GCN
 
+from spikegraph._validation import check_channels
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
 
@@ -62,13 +63,15 @@ def build_model(name: str, in_channels: int, out_channels: int, **options: Any) 
         **options: Constructor options overriding the defaults (``None`` values are ignored).
 
     Raises:
-        ValueError: for an unknown name.
+        ValueError, TypeError: for an unknown name or options no model can train with
+            (:func:`~spikegraph.models.checks.check_model_options`).
     """
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
-    cls, defaults = MODELS[name]
-    kwargs = {**defaults, **{k: v for k, v in options.items() if v is not None}}
-    return cls(in_channels, out_channels=out_channels, **kwargs)
+    from spikegraph.models.checks import check_model_options
+
+    kwargs = check_model_options(name, options)
+    check_channels(in_channels, "in_channels", lazy=True)
+    check_channels(out_channels, "out_channels")
+    return MODELS[name][0](in_channels, out_channels=out_channels, **kwargs)
 
 
 def train_defaults(name: str) -> dict[str, Any]:

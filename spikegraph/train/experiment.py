@@ -18,6 +18,7 @@ import torch
 
 from spikegraph.datasets import load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
+from spikegraph.models.checks import check_run_options
 from spikegraph.train.checkpoint import (
     OutputPathError,
     check_output_file,
@@ -264,6 +265,16 @@ def run_node_classification(
         if path is not None:
             check_output_file(path, "Checkpoint")
     data, num_classes = load_dataset(dataset, root=root, split=split)
+    # Options that cannot hold for this run, and its memory estimate, before any training.
+    check_run_options(
+        model,
+        model_options,
+        sampler=sampler,
+        mode=mode,
+        data=data,
+        num_classes=num_classes,
+        evaluation=evaluation,
+    )
     data_hash = data_fingerprint(data)
     effective: dict[str, Any] | None = None
     runs = []

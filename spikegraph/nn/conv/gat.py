@@ -17,7 +17,7 @@ from torch_geometric.utils import (
     to_edge_index,
 )
 
-from spikegraph._validation import check_edge_index
+from spikegraph._validation import check_channels, check_edge_index
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.surrogate import Surrogate
 
@@ -105,7 +105,9 @@ class SpikingGATConv(SpikingMessagePassing):
         detach_reset: bool = False,
         **kwargs,
     ) -> None:
-        if not isinstance(heads, int) or heads < 1:
+        check_channels(in_channels, "in_channels", lazy=True)
+        check_channels(out_channels, "out_channels")
+        if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
             raise ValueError(f"'heads' must be a positive int, got {heads!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {dropout}")

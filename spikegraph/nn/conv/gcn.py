@@ -10,7 +10,13 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import add_remaining_self_loops, is_sparse, scatter, spmm
 
-from spikegraph._validation import check_edge_index, check_features
+from spikegraph._validation import (
+    check_channels,
+    check_dtype,
+    check_edge_index,
+    check_features,
+    check_nonnegative_weights,
+)
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.surrogate import Surrogate
 
@@ -56,6 +62,61 @@ def bipartite_gcn_norm(
     inv_src = deg_src.pow(-0.5).masked_fill_(deg_src == 0, 0.0)
     inv_dst = deg_dst.pow(-0.5).masked_fill_(deg_dst == 0, 0.0)
     return edge_index, inv_src[src] * edge_weight * inv_dst[dst]
+
+
+def graph_fingerprint(
+    edge_index: Adj, edge_weight: OptTensor, num_src: int, size: tuple[int, int] | None
+) -> dict:
+    """A copy of what defines a layer's input graph, to tell later whether a graph is the same.
+
+    Holds the node counts and copies of the edge index (or a sparse ``adj_t``'s index and
+    values) and the edge weights. Content is copied, not referenced: writes through
+    ``.numpy()`` or ``.data`` do not bump a tensor's version counter, so only a comparison of
+    content is sure to notice them.
+    """
+    if isinstance(edge_index, SparseTensor):
+        row, col, value = edge_index.coo()
+        parts = [row, col, value]
+        shape = tuple(edge_index.sizes())
+        num_edges = edge_index.nnz()
+    elif is_sparse(edge_index):
+        if edge_index.layout == torch.sparse_coo:
+            parts = [edge_index._indices(), edge_index._values()]
+        else:
+            parts = [edge_index.crow_indices(), edge_index.col_indices(), edge_index.values()]
+        shape = tuple(edge_index.shape)
+        num_edges = edge_index._nnz()
+    else:
+        parts = [edge_index]
+        shape = None
+        num_edges = edge_index.size(1)
+    parts.append(edge_weight)
+    return {
+        "num_src": num_src,
+        "size": None if size is None else tuple(size),
+        "shape": shape,
+        "layout": getattr(edge_index, "layout", "SparseTensor"),
+        "num_edges": int(num_edges),
+        "tensors": [None if t is None else t.detach().clone() for t in parts],
+    }
+
+
+def same_graph(a: dict, b: dict) -> bool:
+    """Whether two :func:`graph_fingerprint` results describe the same graph."""
+    if any(a[k] != b[k] for k in ("num_src", "size", "shape", "layout", "num_edges")):
+        return False
+    for s, t in zip(a["tensors"], b["tensors"]):
+        if (s is None) != (t is None):
+            return False
+        if s is not None and (s.shape != t.shape or s.dtype != t.dtype or not torch.equal(s, t)):
+            return False
+    return True
+
+
+def _describe_graph(fp: dict) -> str:
+    nodes = f"{fp['num_src']} nodes" if fp["size"] is None else f"block of size {fp['size']}"
+    weights = "" if fp["tensors"][-1] is None else ", weighted"
+    return f"{nodes} and {fp['num_edges']} edges{weights}"
 
 
 class SpikingGCNConv(SpikingMessagePassing):
@@ -127,6 +188,8 @@ class SpikingGCNConv(SpikingMessagePassing):
         detach_reset: bool = False,
         **kwargs,
     ) -> None:
+        check_channels(in_channels, "in_channels", lazy=True)
+        check_channels(out_channels, "out_channels")
         kwargs.setdefault("aggr", "add")
         kwargs.setdefault("node_dim", -2)
         super().__init__(
@@ -158,6 +221,7 @@ class SpikingGCNConv(SpikingMessagePassing):
         self.normalize = normalize
         self._cached_edge_index = None
         self._cached_adj_t = None
+        self._cached_graph: dict | None = None
         self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
         # Without neuron and normalisation the layer is linear in its input, so averaging its
         # output over time equals running it on the time-averaged input.
@@ -173,8 +237,13 @@ class SpikingGCNConv(SpikingMessagePassing):
         self.lin.reset_parameters()
         if self.bias is not None:
             torch.nn.init.zeros_(self.bias)
+        self.reset_cache()
+
+    def reset_cache(self) -> None:
+        """Forget the cached normalised graph (``cached=True``): the next call caches anew."""
         self._cached_edge_index = None
         self._cached_adj_t = None
+        self._cached_graph = None
 
     def current(
         self,
@@ -202,6 +271,7 @@ class SpikingGCNConv(SpikingMessagePassing):
                 raise TypeError("Bipartite input needs 'edge_index' as a [2, E] tensor")
         if edge_weight is not None:
             check_features(edge_weight, "edge_weight")
+            check_dtype(edge_weight, x_src.dtype, "edge_weight")
         edge_index, edge_weight = self._normalized_graph(
             edge_index, edge_weight, num_src, size if bipartite else None, x_src.dtype
         )
@@ -235,7 +305,11 @@ class SpikingGCNConv(SpikingMessagePassing):
         """Check and (optionally) normalise the graph; at most once with ``cached=True``."""
         sparse = is_sparse(edge_index)
         cache = self._cached_adj_t if sparse else self._cached_edge_index
+        fingerprint = None
+        if self.cached:
+            fingerprint = graph_fingerprint(edge_index, edge_weight, num_src, size)
         if cache is not None:
+            self._check_cached_graph(fingerprint)
             return (cache, None) if sparse else cache
         if sparse:
             shape = edge_index.sizes() if isinstance(edge_index, SparseTensor) else edge_index.shape
@@ -252,6 +326,7 @@ class SpikingGCNConv(SpikingMessagePassing):
                     f"{edge_index.size(1)} edges"
                 )
         if self.normalize:
+            self._check_weights(edge_index, edge_weight, sparse)
             if size is not None:
                 edge_index, edge_weight = bipartite_gcn_norm(
                     edge_index, edge_weight, size, self.improved, self.add_self_loops, dtype
@@ -282,7 +357,37 @@ class SpikingGCNConv(SpikingMessagePassing):
                 self._cached_adj_t = edge_index
             else:
                 self._cached_edge_index = (edge_index, edge_weight)
+            self._cached_graph = fingerprint
         return edge_index, edge_weight
+
+    @staticmethod
+    def _check_weights(edge_index: Adj, edge_weight: OptTensor, sparse: bool) -> None:
+        """Refuse weights that GCN normalisation turns into NaN (negative, non-finite)."""
+        if sparse:
+            if isinstance(edge_index, SparseTensor):
+                values = edge_index.storage.value()
+            elif edge_index.layout == torch.sparse_coo:
+                values = edge_index._values()
+            else:
+                values = edge_index.values()
+            if values is not None:
+                check_features(values, "adj_t (stored edge weights)")
+                check_nonnegative_weights(values, name="adj_t (stored edge weights)")
+        elif edge_weight is not None:
+            check_nonnegative_weights(edge_weight, edge_index)
+
+    def _check_cached_graph(self, fingerprint: dict | None) -> None:
+        """Refuse to serve the cached graph for a call with another graph."""
+        cached = self._cached_graph
+        if fingerprint is None or cached is None or same_graph(cached, fingerprint):
+            return
+        raise ValueError(
+            f"{type(self).__name__} was built with cached=True and cached the normalised graph "
+            f"of its first call ({_describe_graph(cached)}), but this call passes another graph "
+            f"({_describe_graph(fingerprint)}). cached=True only holds when every call uses "
+            "the same graph (transductive, full-batch); use cached=False for mini-batches or "
+            "a changing graph, or call reset_cache() to cache the new one"
+        )
 
     def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
@@ -305,4 +410,4 @@ class SpikingGCNConv(SpikingMessagePassing):
         )
 
 
-__all__ = ["SpikingGCNConv", "bipartite_gcn_norm"]
+__all__ = ["SpikingGCNConv", "bipartite_gcn_norm", "graph_fingerprint", "same_graph"]

@@ -13,10 +13,18 @@ is computed once rather than ``T`` times.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn import MessagePassing
 
-from spikegraph._validation import check_choice, check_features, check_time_steps, check_width
+from spikegraph._validation import (
+    check_choice,
+    check_dtype,
+    check_features,
+    check_time_steps,
+    check_width,
+)
 from spikegraph.nn.neuron import LIF
 from spikegraph.nn.stfn import STFN
 from spikegraph.nn.surrogate import Surrogate
@@ -108,7 +116,15 @@ class SpikingMessagePassing(MessagePassing):
                 f"'{name}' holds no nodes (shape {tuple(x.shape)}): the graph is empty"
             )
         check_width(x, in_channels, name)
+        check_dtype(x, self.param_dtype(), name)
         return x
+
+    def param_dtype(self) -> torch.dtype | None:
+        """The dtype of the layer's (floating, initialised) parameters; ``None`` if none."""
+        for p in self.parameters():
+            if p.is_floating_point() and not isinstance(p, UninitializedParameter):
+                return p.dtype
+        return None
 
     def fire(self, current: Tensor) -> Tensor:
         """Normalise the current and run the neurons; always returns ``[T, N, F]``."""

@@ -246,3 +246,24 @@ def test_sparse_adj_of_wrong_shape(edge_index):
     conv = SpikingGATConv(F_IN, C, T=T)
     with pytest.raises(ValueError, match=r"Sparse 'adj_t' has shape \(7, 7\), expected \(6, 6\)"):
         conv(features(), adj_t(edge_index, "coo", shape=(7, 7)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_dtype_other_than_the_layers_is_a_clear_error(edge_index, dtype):
+    conv = SpikingGATConv(5, 4, heads=2, T=3)
+    with pytest.raises(TypeError, match=rf"'x' has dtype {dtype}.*torch.float32"):
+        conv(torch.rand(6, 5, dtype=dtype), edge_index)
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"heads": 0}, ValueError, r"'heads' must be a positive int, got 0"),
+        ({"heads": True}, ValueError, r"'heads' must be a positive int, got True"),
+        ({"out_channels": 0}, ValueError, r"'out_channels' must be >= 1, got 0"),
+    ],
+)
+def test_bad_sizes(kwargs, err, msg):
+    args = {"in_channels": 5, "out_channels": 4, **kwargs}
+    with pytest.raises(err, match=msg):
+        SpikingGATConv(**args, T=3)

@@ -202,24 +202,62 @@ def test_bipartite_block_against_dense_reference():
     torch.testing.assert_close(out, expected)
 
 
-def test_cached_reuses_normalisation_like_pyg(edge_index):
+def test_cached_reuses_normalisation_of_the_same_graph(edge_index):
     conv, ref = plain_pair(cached=True)
     x = features()
-    other = edge_index[:, :4]
     first = conv(x, edge_index)
-    # A different graph on the second call: the cached normalised graph is used, as in PyG.
-    second = conv(x, other)
-    assert torch.equal(first, second)
-    ref(x[0], edge_index)
-    torch.testing.assert_close(second[0], ref(x[0], other))
-    # Without caching the new graph is used.
+    assert conv._cached_edge_index is not None
+    # The same graph again, also as a new tensor with the same content: the cache serves.
+    torch.testing.assert_close(conv(x, edge_index.clone()), first)
+    torch.testing.assert_close(first[0], ref(x[0], edge_index))
+
+
+def test_cached_refuses_another_graph(edge_index):
+    """PyG's cached=True silently reuses the first graph for any later one (a sampler's
+    batches then run on the wrong graph); the spiking layer refuses instead."""
+    conv, _ = plain_pair(cached=True)
+    x = features()
+    first = conv(x, edge_index)
+    with pytest.raises(ValueError, match=r"cached=True.*6 nodes and 14 edges.*4 edges"):
+        conv(x, edge_index[:, :4])
+    with pytest.raises(ValueError, match="cached=True"):
+        conv(features(n=5), edge_index[:, edge_index.max(0).values < 5])
+    # Same edges, other weights: another graph too.
+    with pytest.raises(ValueError, match="cached=True"):
+        conv(x, edge_index, torch.full((edge_index.size(1),), 2.0))
+    # reset_cache() (or reset_parameters()) lets the layer take a new graph.
+    conv.reset_cache()
     fresh, _ = plain_pair()
     fresh.load_state_dict(conv.state_dict())
-    assert not torch.allclose(fresh(x, other), first)
-    # reset_parameters() clears the cache.
-    conv.reset_parameters()
-    conv.load_state_dict(fresh.state_dict())
+    other = edge_index[:, :4]
     torch.testing.assert_close(conv(x, other), fresh(x, other))
+    assert not torch.allclose(conv(x, other), first)
+    conv.reset_parameters()
+    conv(x, edge_index)
+
+
+@pytest.mark.parametrize("path", ["numpy", "data"])
+def test_cached_sees_an_edge_index_changed_in_place(edge_index, path):
+    """``.numpy()`` and ``.data`` writes do not bump the version counter; the cache compares
+    content, so no stale graph is used."""
+    conv, _ = plain_pair(cached=True)
+    x = features()
+    ei = edge_index.clone()
+    conv(x, ei)
+    if path == "numpy":
+        ei.numpy()[0, 0] = 5
+    else:
+        ei.data[0, 0] = 5
+    with pytest.raises(ValueError, match="cached=True"):
+        conv(x, ei)
+
+
+def test_cached_refuses_another_bipartite_block(edge_index):
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T, cached=True)
+    x = features()
+    conv((x, None), edge_index, size=(N, N))
+    with pytest.raises(ValueError, match="cached=True"):
+        conv((x, None), edge_index[:, edge_index[1] < 3], size=(N, 3))
 
 
 @pytest.mark.parametrize("layout", ["coo", "csr"])
@@ -227,8 +265,9 @@ def test_cached_sparse_adj(directed_edge_index, layout):
     conv, _ = plain_pair(cached=True)
     x = features()
     first = conv(x, adj_t(directed_edge_index, layout))
-    second = conv(x, adj_t(directed_edge_index[:, :3], layout))
-    assert torch.equal(first, second)
+    assert torch.equal(conv(x, adj_t(directed_edge_index, layout)), first)
+    with pytest.raises(ValueError, match="cached=True"):
+        conv(x, adj_t(directed_edge_index[:, :3], layout))
 
 
 @pytest.mark.parametrize("norm", ["stfn", "tdbn"])
@@ -425,3 +464,67 @@ def test_sparse_adj_of_wrong_shape(edge_index):
 def test_non_tensor_features(edge_index):
     with pytest.raises(TypeError, match=r"'x' must be a torch.Tensor, got ndarray"):
         SpikingGCNConv(F_IN, F_OUT, T=T)(np.zeros((N, F_IN)), edge_index)
+
+
+@pytest.mark.parametrize("form", ["edge_index", "bipartite", "coo", "csr"])
+def test_negative_edge_weight_is_refused_when_normalising(edge_index, form):
+    """``deg^-1/2`` of a negative weight sum is NaN: refused, naming the value and edge."""
+    ew = torch.ones(edge_index.size(1))
+    ew[3] = -0.5
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T)
+    x = features()
+    msg = r"'edge_weight' holds -0.5 .*edge 3 \(3 -> 0\).*normalize=True"
+    with pytest.raises(ValueError, match=msg if form in ("edge_index", "bipartite") else "-0.5"):
+        if form == "edge_index":
+            conv(x, edge_index, ew)
+        elif form == "bipartite":
+            conv((x, None), edge_index, ew, size=(N, N))
+        else:
+            make = to_torch_coo_tensor if form == "coo" else to_torch_csr_tensor
+            conv(x, make(edge_index.flip(0), ew, size=(N, N)))
+
+
+def test_negative_edge_weight_is_fine_without_normalisation(edge_index):
+    ew = torch.ones(edge_index.size(1))
+    ew[3] = -0.5
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T, normalize=False)
+    assert torch.isfinite(conv(features(), edge_index, ew)).all()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), -float("inf")])
+def test_infinite_edge_weight(edge_index, bad):
+    ew = torch.ones(edge_index.size(1))
+    ew[5] = bad
+    with pytest.raises(ValueError, match=r"'edge_weight' contains NaN or infinite values"):
+        SpikingGCNConv(F_IN, F_OUT, T=T)(features(), edge_index, ew)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_dtype_other_than_the_layers_is_a_clear_error(edge_index, dtype):
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T)
+    msg = rf"'x' has dtype {dtype}.*parameters are torch.float32.*\.to\({dtype}\).*x.float\(\)"
+    with pytest.raises(TypeError, match=msg):
+        conv(features(dtype=dtype), edge_index)
+    with pytest.raises(TypeError, match="dtype"):
+        conv(features(), edge_index, torch.ones(edge_index.size(1), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_layer_in_another_dtype_runs_in_it(edge_index, dtype):
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T).to(dtype)
+    out = conv(features(dtype=dtype), edge_index, torch.rand(edge_index.size(1), dtype=dtype))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"out_channels": 0}, ValueError, r"'out_channels' must be >= 1, got 0"),
+        ({"out_channels": 2.5}, TypeError, r"'out_channels' must be an int, got float"),
+        ({"in_channels": 0}, ValueError, r"'in_channels' must be >= 1 \(or -1: lazy\), got 0"),
+    ],
+)
+def test_bad_channels(kwargs, err, msg):
+    args = {"in_channels": F_IN, "out_channels": F_OUT, **kwargs}
+    with pytest.raises(err, match=msg):
+        SpikingGCNConv(**args, T=T)
