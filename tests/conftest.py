@@ -33,7 +33,7 @@ def data_root() -> Path:
     value = os.environ.get("SPIKEGRAPH_DATA")
     if not value:
         pytest.skip("SPIKEGRAPH_DATA is not set: no real datasets to load")
-    root = Path(value).expanduser()
+    root = Path(value).expanduser().resolve()  # tests symlink into it from temporary folders
     if not root.is_dir():
         pytest.skip(f"SPIKEGRAPH_DATA={value} is not a folder")
     return root
