@@ -175,11 +175,7 @@ class SpikingGATConv(SpikingMessagePassing):
         self._check_x(x_src, self.in_channels, "x_src" if bipartite else "x")
         if x_dst is not None:
             self._check_x(x_dst, self.in_channels, "x_dst")
-            if x_dst.dim() != x_src.dim():
-                raise ValueError(
-                    f"'x_src' and 'x_dst' must both be static or both spike trains, got "
-                    f"shapes {tuple(x_src.shape)} and {tuple(x_dst.shape)}"
-                )
+            self._check_pair(x_src, x_dst)
         num_src = x_src.size(-2)
         if bipartite:
             if size is None:
@@ -207,7 +203,7 @@ class SpikingGATConv(SpikingMessagePassing):
 
         alpha = self.edge_updater(edge_index, alpha=(alpha_src, alpha_dst), size=size)
         out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha, size=size)
-        if steps > 1:
+        if x_src.dim() == 3:  # also for a one-step train: [1, N, F] stays a train
             out = unfold_time(out, steps)
         out = out.flatten(-2) if self.concat else out.mean(dim=-2)
         if self.bias is not None:
