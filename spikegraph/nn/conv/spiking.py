@@ -20,7 +20,6 @@ from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn import MessagePassing
 
 from spikegraph._validation import (
-    check_choice,
     check_dtype,
     check_features,
     check_time_steps,
@@ -39,7 +38,13 @@ def make_norm(
 ) -> nn.Module | None:
     """Build the normalisation named ``norm`` (``"stfn"``, ``"tdbn"``, ``"none"``/``None``)."""
     norm = "none" if norm is None else norm
-    check_choice(norm, NORMS, "norm")
+    if not isinstance(norm, str) or norm not in NORMS:
+        raise ValueError(
+            f"Unknown norm {norm!r}; expected one of {list(NORMS)}. In spiking layers 'norm' "
+            "names the normalisation of the synaptic current before the neurons (where PyG's "
+            "BasicGNN applies its norm); 'tdbn' is the spiking counterpart of 'batch_norm', "
+            "and other PyG norms or modules are not supported"
+        )
     if norm == "stfn":
         return STFN(num_features, rho=rho, v_threshold=v_threshold)
     if norm == "tdbn":
