@@ -70,7 +70,8 @@ class SpikingBasicGNN(nn.Module):
         out_channels: Output width (number of classes); ``hidden_channels`` when ``None``.
         dropout: Dropout on the spikes between layers, one mask for all time steps
             (:func:`~spikegraph.nn.dropout.temporal_dropout`).
-        T: Number of time steps.
+        T: Number of time steps static features are encoded for; a spike train input
+            ``[T', N, F]`` runs over its own ``T'`` steps.
         encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
             features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
         readout: ``"membrane"`` or ``"rate"``.
