@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.dense.linear import Linear
+from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.typing import Adj, OptTensor
 
 from spikegraph._validation import check_channels, check_choice, check_time_steps
@@ -16,6 +18,8 @@ from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
 
 READOUTS = ("membrane", "rate")
+#: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
+JK_MODES = ("last", "cat", "max")
 SPARSE_INPUT_DENSITY = 0.1
 
 
@@ -66,7 +70,8 @@ class SpikingBasicGNN(nn.Module):
         out_channels: Output width (number of classes); ``hidden_channels`` when ``None``.
         dropout: Dropout on the spikes between layers, one mask for all time steps
             (:func:`~spikegraph.nn.dropout.temporal_dropout`).
-        T: Number of time steps.
+        T: Number of time steps static features are encoded for; a spike train input
+            ``[T', N, F]`` runs over its own ``T'`` steps.
         encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
             features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
         readout: ``"membrane"`` or ``"rate"``.
@@ -75,8 +80,26 @@ class SpikingBasicGNN(nn.Module):
         sparse_input: Feed static features to the first layer as a sparse CSR tensor:
             ``None`` (default) when at most 10% of them are nonzero, ``True`` always,
             ``False`` never. Results are the same up to float rounding; only speed differs.
+        act: PyG's activation argument. A spiking model's activation is its LIF neuron
+            (set with ``tau``, ``v_threshold``, ``reset``, ``surrogate``, ...), so only
+            ``None`` (the default: the neurons) is accepted; anything else raises.
+        act_first: Only ``False``: the normalisation (``norm``) acts on the synaptic current
+            before the neurons, which is PyG's ``act_first=False`` order.
+        act_kwargs: Only ``None`` (see ``act``).
+        norm_kwargs: Only ``None``: the normalisation takes its options by name (``rho``).
+        jk: Jumping knowledge over the layers, as PyG's ``jk``: ``None`` (default),
+            ``"last"``, ``"cat"`` or ``"max"``. Set, every layer is a hidden spiking layer of
+            width ``hidden_channels`` and a linear read-out maps the combined layers to
+            ``out_channels``: ``"cat"`` concatenates the layers' spike trains, ``"max"``
+            takes their elementwise maximum (a spike where any layer spiked), step by step;
+            the read-out is applied at every step and averaged over time, which for
+            ``"last"``/``"cat"`` equals the read-out of the firing rates. Needs
+            ``readout="membrane"``; ``"lstm"`` is not supported.
         **kwargs: Layer options (``norm``, ``rho``, ``tau``, ``v_threshold``, ``reset``,
-            ``surrogate``, ``detach_reset``, ``cached``, ``heads``, ...).
+            ``surrogate``, ``detach_reset``, ``cached``, ``heads``, ``edge_dim``, ...).
+            ``norm`` names the normalisation of the synaptic current before the neurons
+            (``"stfn"``, ``"tdbn"``, ``"none"``): the place where PyG's ``BasicGNN`` puts
+            its ``norm`` (``"tdbn"`` is the spiking counterpart of ``"batch_norm"``).
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})` (encoded inside) or a spike train
@@ -85,6 +108,8 @@ class SpikingBasicGNN(nn.Module):
     """
 
     supports_edge_weight: bool = False
+    #: Whether the layers take edge features ``edge_attr`` (as PyG's ``supports_edge_attr``).
+    supports_edge_attr: bool = False
     _warned_edge_weight: bool = False
 
     def __init__(
@@ -100,9 +125,15 @@ class SpikingBasicGNN(nn.Module):
         input_dropout: float = 0.0,
         encoder_seed: int = 0,
         sparse_input: bool | None = None,
+        act: Any = None,
+        act_first: bool = False,
+        act_kwargs: dict | None = None,
+        norm_kwargs: dict | None = None,
+        jk: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        self._check_pyg_options(act, act_first, act_kwargs, norm_kwargs, jk, readout)
         self.sparse_input = sparse_input
         self._static_cache: tuple | None = None
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
@@ -125,14 +156,68 @@ class SpikingBasicGNN(nn.Module):
         self.encoder_name = encoder
         self.encoder = make_encoder(encoder, T, encoder_seed)
 
+        self.jk_mode = jk
         self.convs = nn.ModuleList()
-        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [self.out_channels]
+        last_width = self.out_channels if jk is None else hidden_channels
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [last_width]
         for i in range(num_layers):
-            last = i == num_layers - 1
+            last = i == num_layers - 1 and jk is None
             opts = dict(kwargs)
             if last and self.readout == "membrane":
                 opts.update(spiking=False, norm="none")
             self.convs.append(self.init_conv(widths[i], widths[i + 1], last=last, **opts))
+        if jk is not None:
+            if jk != "last":
+                self.jk = JumpingKnowledge(jk)
+            width = num_layers * hidden_channels if jk == "cat" else hidden_channels
+            self.lin = Linear(width, self.out_channels)
+
+    def _check_pyg_options(
+        self,
+        act: Any,
+        act_first: bool,
+        act_kwargs: dict | None,
+        norm_kwargs: dict | None,
+        jk: str | None,
+        readout: str,
+    ) -> None:
+        """Accept PyG's ``BasicGNN`` options where they make sense; say why not elsewhere."""
+        name = type(self).__name__
+        if act is not None:
+            raise ValueError(
+                f"{name} got act={act!r}: the activation of a spiking model is its LIF neuron, "
+                "set with tau, v_threshold, v_reset, reset and surrogate (act=None). For the "
+                "non-spiking model use PyG's own class"
+            )
+        if act_kwargs is not None:
+            raise ValueError(
+                f"{name} got act_kwargs={act_kwargs!r}: set the neuron's options by name "
+                "(tau, v_threshold, v_reset, reset, surrogate, detach_reset)"
+            )
+        if act_first is not False:
+            raise ValueError(
+                f"{name} got act_first={act_first!r}: the normalisation ('norm') acts on the "
+                "synaptic current before the neurons (act_first=False); after them it would "
+                "normalise binary spikes"
+            )
+        if norm_kwargs is not None:
+            raise ValueError(
+                f"{name} got norm_kwargs={norm_kwargs!r}: the normalisation takes its options "
+                "by name (norm='stfn' or 'tdbn' with rho=...)"
+            )
+        if jk is not None:
+            if jk == "lstm":
+                raise ValueError(
+                    f"{name} does not support jk='lstm' (an LSTM attention over the layers' "
+                    f"spike trains); use one of {list(JK_MODES)}"
+                )
+            check_choice(jk, JK_MODES, "jk")
+            if readout != "membrane":
+                raise ValueError(
+                    f"{name} got jk={jk!r} with readout={readout!r}: jumping knowledge ends "
+                    "in a linear read-out of the layers' spikes, which is the membrane "
+                    "read-out; use readout='membrane'"
+                )
 
     def init_conv(
         self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
@@ -143,6 +228,8 @@ class SpikingBasicGNN(nn.Module):
     def reset_parameters(self) -> None:
         for conv in self.convs:
             conv.reset_parameters()
+        if self.jk_mode is not None:
+            self.lin.reset_parameters()
 
     def encode(self, x: Tensor, sparse: bool = True) -> Tensor:
         """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged.
@@ -188,10 +275,24 @@ class SpikingBasicGNN(nn.Module):
         return out.mean(dim=0)
 
     def _conv(
-        self, i: int, x: Any, edge_index: Adj, edge_weight: OptTensor, size=None, rate=False
+        self,
+        i: int,
+        x: Any,
+        edge_index: Adj,
+        edge_weight: OptTensor,
+        size=None,
+        rate=False,
+        edge_attr: OptTensor = None,
     ) -> Tensor:
         """Layer ``i``: spikes ``[T, N, F]``, or with ``rate`` their rates ``[N, F]``."""
         conv = self.convs[i]
+        if edge_attr is not None and not self.supports_edge_attr:
+            raise ValueError(
+                f"{type(self).__name__} got 'edge_attr' (shape {tuple(edge_attr.shape)}), but "
+                f"its layers ({type(conv).__name__}) take no edge features; pass scalar edge "
+                "weights as edge_weight, or use a model whose layers take edge_attr "
+                "(SpikingGAT with edge_dim)"
+            )
         if not self.supports_edge_weight and edge_weight is not None:
             if not self._warned_edge_weight:
                 warnings.warn(
@@ -204,6 +305,8 @@ class SpikingBasicGNN(nn.Module):
         kwargs = {"size": size}
         if self.supports_edge_weight:
             kwargs["edge_weight"] = edge_weight
+        if self.supports_edge_attr:
+            kwargs["edge_attr"] = edge_attr
         if rate:
             return conv.fire_rate(conv.current(x, edge_index, **kwargs))
         return conv(x, edge_index, **kwargs)
@@ -223,6 +326,7 @@ class SpikingBasicGNN(nn.Module):
         last = self.convs[-1]
         return (
             self.training
+            and self.jk_mode is None
             and self.num_layers > 1
             and self.readout == "membrane"
             and getattr(last, "time_linear", False)
@@ -231,16 +335,73 @@ class SpikingBasicGNN(nn.Module):
     def _between(self, h: Tensor) -> Tensor:
         return temporal_dropout(h, self.dropout, self.training)
 
-    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
-        """Class logits ``[N, C]`` for node features ``[N, F]`` or a spike train ``[T, N, F]``."""
+    def _jump(self, xs: list[Tensor], num_nodes: int | None = None) -> Tensor:
+        """Combine the layers' spike trains step by step (``jk``) and apply the linear
+        read-out: ``[T, N, C]``. ``num_nodes`` keeps the first rows of every layer (blocks)."""
+        if num_nodes is not None:
+            xs = [h[..., :num_nodes, :] for h in xs]
+        h = xs[-1] if self.jk_mode == "last" else self.jk(xs)
+        return self.lin(h)
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Adj,
+        edge_weight: OptTensor = None,
+        edge_attr: OptTensor = None,
+        batch: OptTensor = None,
+        batch_size: int | None = None,
+    ) -> Tensor:
+        """Class logits ``[N, C]`` for node features ``[N, F]`` or a spike train ``[T', N, F]``
+        (of any length: it runs over its own ``T'`` steps).
+
+        The arguments are those of PyG's ``BasicGNN.forward``. ``edge_attr`` goes to layers
+        that take edge features (``SpikingGAT`` built with ``edge_dim``); other models refuse
+        it. ``batch`` (the graph of every node) and ``batch_size`` (the number of graphs)
+        are what PyG hands to normalisations that need graph membership; no spiking
+        normalisation does (STFN normalises each node on its own, tdBN all nodes together
+        as PyG's ``BatchNorm``), so they are checked and otherwise unused, as in PyG with
+        such norms. Like PyG, ``batch_size`` does not slice the output: take
+        ``out[:batch.batch_size]`` for a ``NeighborLoader``'s seed nodes.
+        """
+        self._check_batch(batch, batch_size, x.size(-2))
         h = self.encode(x)
         shortcut = self._rate_shortcut()
+        xs: list[Tensor] = []
         for i in range(self.num_layers):
             rate = shortcut and i == self.num_layers - 2
-            h = self._conv(i, h, edge_index, edge_weight, rate=rate)
-            if i < self.num_layers - 1:
+            h = self._conv(i, h, edge_index, edge_weight, rate=rate, edge_attr=edge_attr)
+            if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
+            if self.jk_mode is not None:
+                xs.append(h)
+        if self.jk_mode is not None:
+            h = self._jump(xs)
         return self.decode(h)
+
+    @staticmethod
+    def _check_batch(batch: OptTensor, batch_size: int | None, num_nodes: int) -> None:
+        """Check PyG's ``batch`` vector and ``batch_size`` (number of graphs)."""
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(f"'batch_size' must be a positive int or None, got {batch_size!r}")
+        if batch is None:
+            return
+        if not isinstance(batch, Tensor):
+            raise TypeError(f"'batch' must be a torch.Tensor, got {type(batch).__name__}")
+        if batch.dtype != torch.long or batch.dim() != 1 or batch.numel() != num_nodes:
+            raise ValueError(
+                f"'batch' must be a 1-D torch.long tensor with one graph id per node "
+                f"({num_nodes}), got dtype {batch.dtype} and shape {tuple(batch.shape)}"
+            )
+        if num_nodes and int(batch.min()) < 0:
+            raise ValueError(f"'batch' holds a negative graph id ({int(batch.min())})")
+        if batch_size is not None and num_nodes and int(batch.max()) >= batch_size:
+            raise ValueError(
+                f"'batch' holds graph id {int(batch.max())}, but batch_size={batch_size} "
+                "graphs were given"
+            )
 
     def forward_blocks(self, x: Tensor, blocks: Sequence[Any]) -> Tensor:
         """Run layer ``i`` on bipartite block ``i`` (input layer first), as sampled by a
@@ -259,6 +420,7 @@ class SpikingBasicGNN(nn.Module):
             )
         h = self.encode(x, sparse=False)
         shortcut = self._rate_shortcut()
+        xs: list[Tensor] = []
         for i, block in enumerate(blocks):
             num_src, num_dst = block.size
             if h.size(-2) != num_src:
@@ -267,8 +429,12 @@ class SpikingBasicGNN(nn.Module):
             pair = (h, h[..., :num_dst, :])
             rate = shortcut and i == self.num_layers - 2
             h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size, rate=rate)
-            if i < self.num_layers - 1:
+            if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
+            if self.jk_mode is not None:
+                xs.append(h)
+        if self.jk_mode is not None:
+            h = self._jump(xs, num_nodes=blocks[-1].size[1])
         return self.decode(h)
 
     def spiking_layers(self) -> list[str]:
@@ -278,5 +444,7 @@ class SpikingBasicGNN(nn.Module):
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-            f"num_layers={self.num_layers}, T={self.T}, readout={self.readout!r})"
+            f"num_layers={self.num_layers}, T={self.T}, readout={self.readout!r}"
+            + ("" if self.jk_mode is None else f", jk={self.jk_mode!r}")
+            + ")"
         )

@@ -22,8 +22,12 @@ class SpikingGAT(SpikingBasicGNN):
         heads: Attention heads of the hidden layers.
         out_heads: Attention heads of the output layer (averaged); ``heads`` when ``None``.
         attention_dropout: Dropout on attention coefficients; ``dropout`` when ``None``.
+        edge_dim: (in ``kwargs``) width of the edge features ``edge_attr`` that every layer's
+            attention reads, as PyG's ``GAT(..., edge_dim=...)``.
         **kwargs: See :class:`~spikegraph.models.basic.SpikingBasicGNN`.
     """
+
+    supports_edge_attr = True
 
     def __init__(
         self,

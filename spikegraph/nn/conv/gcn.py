@@ -261,6 +261,9 @@ class SpikingGCNConv(SpikingMessagePassing):
         self._check_x(x_src, self.in_channels, "x_src" if bipartite else "x")
         num_src = x_src.size(-2)
         if bipartite:
+            if x[1] is not None:
+                check_features(x[1], "x_dst")
+                self._check_pair(x_src, x[1])
             if size is None:
                 if x[1] is None:
                     raise ValueError("Bipartite input with x_dst=None needs 'size'")

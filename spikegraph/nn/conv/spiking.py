@@ -6,9 +6,10 @@ parts after the message passing and the handling of the time dimension; the laye
 (:class:`~spikegraph.nn.conv.SpikingGCNConv`, :class:`~spikegraph.nn.conv.SpikingGATConv`)
 supply the current.
 
-Time convention: a 3-D input ``[T, N, F]`` is a spike train; a 2-D input ``[N, F]`` is the
-same at every one of the layer's ``T`` steps (direct coding), so everything up to the neuron
-is computed once rather than ``T`` times.
+Time convention: a 3-D input ``[T', N, F]`` is a spike train and runs over its own ``T'``
+steps, whatever the layer's ``T``; a 2-D input ``[N, F]`` is the same at every one of the
+layer's ``T`` steps (direct coding), so everything up to the neuron is computed once rather
+than ``T`` times. ``T`` only applies to static inputs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn import MessagePassing
 
 from spikegraph._validation import (
-    check_choice,
     check_dtype,
     check_features,
     check_time_steps,
@@ -38,7 +38,13 @@ def make_norm(
 ) -> nn.Module | None:
     """Build the normalisation named ``norm`` (``"stfn"``, ``"tdbn"``, ``"none"``/``None``)."""
     norm = "none" if norm is None else norm
-    check_choice(norm, NORMS, "norm")
+    if not isinstance(norm, str) or norm not in NORMS:
+        raise ValueError(
+            f"Unknown norm {norm!r}; expected one of {list(NORMS)}. In spiking layers 'norm' "
+            "names the normalisation of the synaptic current before the neurons (where PyG's "
+            "BasicGNN applies its norm); 'tdbn' is the spiking counterpart of 'batch_norm', "
+            "and other PyG norms or modules are not supported"
+        )
     if norm == "stfn":
         return STFN(num_features, rho=rho, v_threshold=v_threshold)
     if norm == "tdbn":
@@ -51,7 +57,8 @@ class SpikingMessagePassing(MessagePassing):
 
     Args:
         num_features: Width of the current that is normalised and fed to the neurons.
-        T: Number of time steps a static (2-D) input is repeated for.
+        T: Number of time steps a static (2-D) input is repeated for. A spike train
+            ``[T', N, F]`` runs over its own ``T'`` steps.
         norm: ``"stfn"`` (default), ``"tdbn"`` (batch statistics) or ``"none"``.
         rho: STFN's scale :math:`\\rho` (tdBN's :math:`\\alpha`).
         spiking: If ``False`` the neuron is the identity: the layer returns its current at
@@ -106,11 +113,6 @@ class SpikingMessagePassing(MessagePassing):
                 f"'{name}' must be [N, F] (static) or [T, N, F] (spike train), got shape "
                 f"{tuple(x.shape)}"
             )
-        if x.dim() == 3 and x.size(0) != self.T:
-            raise ValueError(
-                f"'{name}' has {x.size(0)} time steps (shape {tuple(x.shape)}), but the layer "
-                f"was built with T={self.T}"
-            )
         if x.size(-2) == 0:
             raise ValueError(
                 f"'{name}' holds no nodes (shape {tuple(x.shape)}): the graph is empty"
@@ -118,6 +120,23 @@ class SpikingMessagePassing(MessagePassing):
         check_width(x, in_channels, name)
         check_dtype(x, self.param_dtype(), name)
         return x
+
+    @staticmethod
+    def _check_pair(x_src: Tensor, x_dst: Tensor | None) -> None:
+        """Refuse a bipartite pair whose parts are not both static or both of one length."""
+        if x_dst is None:
+            return
+        if x_dst.dim() != x_src.dim():
+            raise ValueError(
+                f"'x_src' and 'x_dst' must both be static or both spike trains, got "
+                f"shapes {tuple(x_src.shape)} and {tuple(x_dst.shape)}"
+            )
+        if x_src.dim() == 3 and x_src.size(0) != x_dst.size(0):
+            raise ValueError(
+                f"'x_src' has {x_src.size(0)} time steps but 'x_dst' has {x_dst.size(0)} "
+                f"(shapes {tuple(x_src.shape)} and {tuple(x_dst.shape)}): a bipartite pair "
+                "must run over the same steps"
+            )
 
     def param_dtype(self) -> torch.dtype | None:
         """The dtype of the layer's (floating, initialised) parameters; ``None`` if none."""

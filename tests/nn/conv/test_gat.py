@@ -215,8 +215,6 @@ def test_input_errors(edge_index):
     x[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match=r"'x' contains NaN or infinite values"):
         conv(x, edge_index)
-    with pytest.raises(ValueError, match=r"'x' has 2 time steps .* built with T=3"):
-        conv(features(T=2), edge_index)
     with pytest.raises(ValueError, match=r"'x' holds no nodes"):
         conv(torch.empty(0, F_IN), torch.empty(2, 0, dtype=torch.long))
     with pytest.raises(ValueError, match=r"'edge_index' holds target node id 6 \(column 0\)"):

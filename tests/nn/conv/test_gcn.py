@@ -434,12 +434,6 @@ def test_empty_graph():
         conv(torch.empty(0, F_IN), empty)
 
 
-def test_wrong_number_of_time_steps(edge_index):
-    msg = r"'x' has 4 time steps \(shape \(4, 6, 5\)\), but the layer was built with T=3"
-    with pytest.raises(ValueError, match=msg):
-        SpikingGCNConv(F_IN, F_OUT, T=T)(features(T=4), edge_index)
-
-
 def test_wrong_input_rank(edge_index):
     with pytest.raises(ValueError, match=r"'x' must be \[N, F\] \(static\) or \[T, N, F\]"):
         SpikingGCNConv(F_IN, F_OUT, T=T)(torch.zeros(1, T, N, F_IN), edge_index)
