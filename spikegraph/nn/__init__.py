@@ -1,6 +1,11 @@
 """Spiking neurons, encoders, normalisation and graph layers."""
 
-from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv, SpikingMessagePassing
+from spikegraph.nn.conv import (
+    SpikingGATConv,
+    SpikingGATv2Conv,
+    SpikingGCNConv,
+    SpikingMessagePassing,
+)
 from spikegraph.nn.encoding import BernoulliEncoder, CurrentEncoder, DirectEncoder, make_encoder
 from spikegraph.nn.neuron import LIF, lif_multistep, lif_rate, lif_step
 from spikegraph.nn.stfn import STFN, stfn
@@ -17,6 +22,7 @@ __all__ = [
     "Rectangular",
     "Sigmoid",
     "SpikingGATConv",
+    "SpikingGATv2Conv",
     "SpikingGCNConv",
     "SpikingMessagePassing",
     "Surrogate",
