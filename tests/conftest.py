@@ -35,6 +35,7 @@ def _no_internet_downloads():
     with the offline error instead. Tests of the download path serve files themselves."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPIKEGRAPH_PLANETOID_URL", "http://127.0.0.1:9/no-downloads-in-tests")
+        mp.setenv("SPIKEGRAPH_OGB_URL", "http://127.0.0.1:9/no-downloads-in-tests")
         yield
 
 
