@@ -68,3 +68,53 @@ def test_bench_prefers_the_checkout_the_package_runs_from(tmp_path):
 
     other = fake_checkout(tmp_path / "other")
     assert cli.benchmark_script("speed", cwd=other) == ROOT / "benchmarks" / "speed.py"
+
+
+def pyproject() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def readme_commands() -> list[str]:
+    """The shell lines of README.md's first code block (the install commands)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_license_metadata():
+    project = pyproject()["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "spikegraph developers" in text
+    requires = pyproject()["build-system"]["requires"]
+    assert any(r.replace(" ", "").startswith("setuptools>=7") for r in requires), requires
+    assert not any(c.startswith("License ::") for c in project["classifiers"])  # PEP 639
+
+
+def test_no_runtime_dependency_on_scikit_learn_and_docs_without_the_package():
+    project = pyproject()["project"]
+    assert not any(d.startswith("scikit-learn") for d in project["dependencies"])
+    extras = project["optional-dependencies"]
+    assert "docs" not in extras  # an extra installs the package, hence torch
+    lines = (ROOT / "docs" / "requirements.txt").read_text().lower().splitlines()
+    reqs = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert reqs and all(r.startswith("mkdocs") for r in reqs), reqs
+
+
+def test_every_docs_page_is_in_the_mkdocs_nav():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f": {page.name}" in nav, page.name
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    train, test = readme_commands()
+    assert "--root" not in train and "SPIKEGRAPH_DATA" not in test  # work on a fresh machine
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test in ci
+    assert any(line.startswith("pip wheel --no-deps") for line in ci)
+    assert any('"torch==2.13.0" dist/spikegraph-*.whl' in line for line in ci)
