@@ -206,3 +206,15 @@ def test_pins_are_the_canonical_sums(data_root):
     for f, digest in PINNED_SHA256.items():
         if digest is not None:
             assert digest == listed[f], f
+
+
+def test_readme_train_command_on_a_fresh_machine(served, tmp_path, capsys):
+    """README's `spikegraph train --dataset Cora --model sgcn` with no data anywhere and a
+    local server standing in for the internet (fewer epochs, the same data path)."""
+    from spikegraph.cli import main
+
+    argv = ["train", "--dataset", "Cora", "--model", "sgcn", "--epochs", "2", "--no-progress"]
+    assert main(argv) == 0
+    assert "sgcn on Cora (public split)" in capsys.readouterr().out
+    assert len(served.requests) == 8
+    assert (tmp_path / "cache" / "data" / "planetoid" / "Cora" / "raw" / "ind.cora.x").is_file()
