@@ -401,16 +401,31 @@ BENCHMARKS = {
 }
 
 
-def benchmark_script(name: str) -> Path:
-    """Path of benchmark ``name`` (a key of :data:`BENCHMARKS`) in the source checkout."""
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
-    path = folder / BENCHMARKS[name]
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"benchmark {name!r} needs the source checkout ({path} not found): the benchmarks "
-            "are scripts in the repository's benchmarks/ folder, not part of the installed package"
-        )
-    return path
+def benchmark_script(name: str, cwd: str | os.PathLike | None = None) -> Path:
+    """Path of benchmark ``name`` (a key of :data:`BENCHMARKS`) in a source checkout.
+
+    The benchmarks are scripts of the repository, not part of the installed package. They
+    are looked for in the checkout the package runs from (an editable install or
+    ``PYTHONPATH``), else in ``cwd`` (default: the current directory) or the nearest folder
+    above it that is a spikegraph checkout, so that ``spikegraph bench`` works from inside a
+    checkout whatever the install mode. A checkout is a folder holding both
+    ``spikegraph/__init__.py`` and ``benchmarks/<script>``.
+
+    Raises:
+        FileNotFoundError: outside a checkout, naming the folders searched.
+    """
+    script = Path("benchmarks") / BENCHMARKS[name]
+    here = Path(cwd if cwd is not None else Path.cwd()).resolve()
+    candidates = [Path(__file__).resolve().parents[1], here, *here.parents]
+    for folder in candidates:
+        if (folder / script).is_file() and (folder / "spikegraph" / "__init__.py").is_file():
+            return folder / script
+    raise FileNotFoundError(
+        f"benchmark {name!r} needs a source checkout of spikegraph: {script} was not found "
+        f"beside the installed package ({candidates[0]}) nor in {here} or a folder above it. "
+        "The benchmarks are scripts in the repository's benchmarks/ folder, not part of the "
+        "installed package: run 'spikegraph bench' from inside a checkout"
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Shared fixtures: tiny hand-made graphs and the data root.
 
 Real datasets are found through ``SPIKEGRAPH_DATA`` (CI points it at ``../shared/datasets``);
-tests that need them are skipped, with the reason, when it is not set. Every processed file
+tests that need them ask for the ``data_root`` fixture and are skipped, with the reason, when
+it is not set or not a folder. Nothing is downloaded from the internet. Every processed file
 goes to a temporary cache: the session never writes into the data folder or the user's cache.
 """
 
@@ -24,6 +25,17 @@ def _temporary_cache(tmp_path_factory):
     """Point ``SPIKEGRAPH_CACHE`` at a session folder so no test writes to ``~/.cache``."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPIKEGRAPH_CACHE", str(tmp_path_factory.mktemp("sgcache")))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_internet_downloads():
+    """Point dataset downloads at a local port nothing listens on, so that no test reaches
+    the internet: a test that needs real data and does not ask for :func:`data_root` fails
+    with the offline error instead. Tests of the download path serve files themselves."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPIKEGRAPH_PLANETOID_URL", "http://127.0.0.1:9/no-downloads-in-tests")
+        mp.setenv("SPIKEGRAPH_OGB_URL", "http://127.0.0.1:9/no-downloads-in-tests")
         yield
 
 

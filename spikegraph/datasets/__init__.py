@@ -1,8 +1,12 @@
-"""Datasets: Planetoid citation graphs (and OGB node-property graphs) from local files."""
+"""Datasets: Planetoid citation graphs and OGB node-property graphs, read from local files
+and downloaded into the default data folder where missing."""
 
+from spikegraph.datasets.download import ChecksumError, DownloadError
 from spikegraph.datasets.ogb import OGB_NODE, load_ogb, ogb_accuracy
 from spikegraph.datasets.planetoid import (
     default_cache_dir,
+    default_data_dir,
+    download_planetoid,
     load_planetoid,
     resolve_root,
 )
@@ -12,8 +16,12 @@ from spikegraph.datasets.registry import DATASETS, load_dataset
 __all__ = [
     "DATASETS",
     "OGB_NODE",
+    "ChecksumError",
+    "DownloadError",
     "PlanetoidFormatError",
     "default_cache_dir",
+    "default_data_dir",
+    "download_planetoid",
     "load_dataset",
     "load_ogb",
     "load_planetoid",

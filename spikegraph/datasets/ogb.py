@@ -1,9 +1,15 @@
 """OGB node-property datasets (Hu et al., "Open Graph Benchmark: Datasets for Machine Learning
 on Graphs", NeurIPS 2020) through ogb's own :class:`~ogb.nodeproppred.PygNodePropPredDataset`,
-from local files, without downloading and without writing into the data folder.
+from local files, without writing into the data folder.
 
 The data folder holds a dataset in OGB's on-disk layout, under ``<root>/ogb/<dir>`` or
-``<root>/<dir>`` where ``<dir>`` is OGB's folder name (``ogbn_arxiv`` for ``ogbn-arxiv``)::
+``<root>/<dir>`` where ``<dir>`` is OGB's folder name (``ogbn_arxiv`` for ``ogbn-arxiv``).
+When no data folder is given (no ``--root``, no ``$SPIKEGRAPH_DATA``) and the files are
+missing from the default one (``<cache>/data``), they are downloaded from the URL in ogb's
+own ``master.csv`` (``$SPIKEGRAPH_OGB_URL`` replaces the folder part of that URL), unpacked
+and moved into place atomically (see :func:`download_ogb`); ogb's own download, which asks
+questions on stdin, is never used. No sha256 is pinned for OGB's archives; the files are
+CSV tables read by ogb with pandas (no code runs from them) and checked for range::
 
     RELEASE_v1.txt
     raw/edge.csv.gz  raw/node-feat.csv.gz  raw/node-label.csv.gz
@@ -54,7 +60,13 @@ from spikegraph.datasets.cache import (
     save_tensors,
     sha256_file,
 )
-from spikegraph.datasets.planetoid import default_cache_dir, resolve_root
+from spikegraph.datasets.download import fetch_zip, join_url
+from spikegraph.datasets.planetoid import (
+    default_cache_dir,
+    default_data_dir,
+    resolve_root,
+    root_is_given,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +125,24 @@ def required_files(name: str) -> list[str]:
     ]
 
 
-def find_ogb_dir(name: str, root: Path) -> Path:
+def ogb_url(name: str) -> str:
+    """URL of ``name``'s zip archive: ogb's (``master.csv``), its folder replaced by
+    ``$SPIKEGRAPH_OGB_URL`` when set."""
+    url = _meta_info(name)["url"]
+    base = os.environ.get("SPIKEGRAPH_OGB_URL")
+    return join_url(base, url.rpartition("/")[2]) if base else url
+
+
+def find_ogb_dir(name: str, root: Path, hint: str = "") -> Path:
     """Locate ``name``'s folder under ``root`` (``root/ogb/<dir>`` or ``root/<dir>``).
 
+    Args:
+        name: The dataset.
+        root: The data root.
+        hint: Appended to the error message (how else the files can be had).
+
     Raises:
-        FileNotFoundError: naming the missing files and where to put them.
+        FileNotFoundError: naming the missing files, the URL and where to put them.
     """
     files = required_files(name)
     dir_name = ogb_dir_name(name)
@@ -127,12 +152,31 @@ def find_ogb_dir(name: str, root: Path) -> Path:
             return cand
     best = max(candidates, key=lambda c: sum((c / f).is_file() for f in files))
     missing = [f for f in files if not (best / f).is_file()]
+    member = _meta_info(name)["download_name"]
     raise FileNotFoundError(
-        f"{canonical_ogb_name(name)}: missing files {missing} in {best}. Downloading is not "
-        f"attempted: put OGB's files ({', '.join(files)}) into {candidates[0]} (or "
-        f"{candidates[1]}), or point --root / SPIKEGRAPH_DATA at a folder that holds "
-        f"ogb/{dir_name}/"
+        f"{canonical_ogb_name(name)}: missing files {missing} in {best}. Put OGB's files "
+        f"({', '.join(files)}; the folder {member}/ of {ogb_url(name)}) into {candidates[0]} "
+        f"(or {candidates[1]}), or point --root / SPIKEGRAPH_DATA at a folder that holds "
+        f"ogb/{dir_name}/{hint}"
     )
+
+
+def download_ogb(name: str, root: str | os.PathLike) -> Path:
+    """Download ``name``'s archive (:func:`ogb_url`) and put its missing files into
+    ``root/ogb/<dir>``, atomically (see :func:`spikegraph.datasets.download.fetch_zip`).
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        spikegraph.datasets.download.DownloadError: (a ``FileNotFoundError``) offline or
+            refused: names the files, the URL and the folder.
+    """
+    name = canonical_ogb_name(name)
+    folder = Path(root) / "ogb" / ogb_dir_name(name)
+    member = _meta_info(name)["download_name"]
+    fetch_zip(ogb_url(name), folder, required_files(name), member, what=name)
+    return folder
 
 
 def _link_files(src: Path, work: Path, files: list[str]) -> None:
@@ -202,14 +246,19 @@ def load_ogb(
     name: str,
     root: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    download: bool | None = None,
 ) -> tuple[Data, int]:
-    """Load an OGB node-property dataset from local files with ogb's own loader.
+    """Load an OGB node-property dataset with ogb's own loader, downloading its files first
+    where they are missing.
 
     Args:
         name: ``"ogbn-arxiv"`` or ``"ogbn-products"`` (any case).
         root: Data root (see :func:`~spikegraph.datasets.resolve_root`).
         cache_dir: Where processed files go (see
             :func:`~spikegraph.datasets.default_cache_dir`).
+        download: Download missing files into the data root: ``None`` (default) only into
+            the default data folder (neither ``root`` nor ``$SPIKEGRAPH_DATA`` given);
+            ``True`` also into a given root; ``False`` never.
 
     Returns:
         ``(data, num_classes)``: the graph with ``x``, ``edge_index``, ``y`` of shape ``[N]``
@@ -218,12 +267,30 @@ def load_ogb(
 
     Raises:
         ValueError: for a dataset other than those in :data:`OGB_NODE`.
-        FileNotFoundError: naming the files that are missing and where they belong.
+        FileNotFoundError: naming the files that are missing, the URL and where they
+            belong (a :class:`~spikegraph.datasets.download.DownloadError` when downloading
+            them failed).
     """
     name = canonical_ogb_name(name)
     _require_ogb()
     files = required_files(name)
-    src = find_ogb_dir(name, resolve_root(root)).resolve()
+    data_root = resolve_root(root)
+    if download is None:
+        download = not root_is_given(root)
+    if download:
+        try:
+            src = find_ogb_dir(name, data_root)
+        except FileNotFoundError:
+            src = download_ogb(name, data_root)
+    else:
+        default = default_data_dir() / "ogb" / ogb_dir_name(name)
+        hint = (
+            f"; without --root and SPIKEGRAPH_DATA they are downloaded into {default}"
+            if root_is_given(root)
+            else ""
+        )
+        src = find_ogb_dir(name, data_root, hint=hint)
+    src = src.resolve()
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     folder = base / "ogb" / ogb_dir_name(name)
     key = _files_key(name, src, files)
@@ -290,4 +357,12 @@ def ogb_accuracy(name: str, y_true: Tensor, y_pred: Tensor) -> float:
     return float(out["acc"])
 
 
-__all__ = ["OGB_NODE", "find_ogb_dir", "load_ogb", "ogb_accuracy", "required_files"]
+__all__ = [
+    "OGB_NODE",
+    "download_ogb",
+    "find_ogb_dir",
+    "load_ogb",
+    "ogb_accuracy",
+    "ogb_url",
+    "required_files",
+]

@@ -1,7 +1,6 @@
 """Training-then-counting records, tuned configs and the ``spikegraph cost`` command."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -92,8 +91,8 @@ def test_cli_rejects_bad_profiles(capsys):
     assert "'mac_pj' must be a finite, non-negative" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not os.environ.get("SPIKEGRAPH_DATA"), reason="SPIKEGRAPH_DATA is not set")
-def test_cli_compares_on_cora(tmp_path, monkeypatch, capsys):
+def test_cli_compares_on_cora(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKEGRAPH_DATA", str(data_root))  # the fixture skips without data
     monkeypatch.setenv("SPIKEGRAPH_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "out" / "cost.json"
     args = ["cost", "--dataset", "Cora", "--model", "sgcn", "--vs", "gcn", "--epochs", "0"]

@@ -156,8 +156,19 @@ def test_missing_raw_files_are_named(cora_raw, tmp_path):
     msg = str(info.value)
     assert "missing raw files ['ind.cora.tx', 'ind.cora.graph']" in msg
     assert str(raw) in msg
-    assert "Downloading is not attempted" in msg
-    assert "https://github.com/kimiyoung/planetoid/raw/master/data" in msg
+    base = os.environ["SPIKEGRAPH_PLANETOID_URL"]  # a local dead end during the tests
+    assert f"{base}/ind.cora.tx, {base}/ind.cora.graph" in msg
+    assert "without --root and SPIKEGRAPH_DATA they are downloaded into" in msg
+
+
+def test_default_url_is_pygs(monkeypatch):
+    from spikegraph.datasets.planetoid import PLANETOID_URL, planetoid_url
+
+    monkeypatch.delenv("SPIKEGRAPH_PLANETOID_URL")
+    assert planetoid_url() == PLANETOID_URL
+    from torch_geometric.datasets import Planetoid
+
+    assert Planetoid.url == PLANETOID_URL
 
 
 def test_missing_everything(tmp_path):

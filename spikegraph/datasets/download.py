@@ -1,0 +1,208 @@
+"""Fetching missing dataset files over HTTP(S) with PyG's own
+:func:`torch_geometric.data.download_url`, atomically and verified.
+
+:func:`fetch_files` downloads each missing file into a temporary folder beside the target
+folder, checks it against a pinned sha256 where one is known, ``fsync``\\ s it and moves it
+into place with :func:`os.replace`. A download that is killed, fails or does not match its
+pin therefore never leaves a file under the target name that a later run would take as
+complete; leftovers (``.download-*.tmp`` folders) are removed by the next download. The
+whole fetch holds an inter-process lock, so concurrent first loads download once.
+
+PyG's utility does not verify TLS certificates; the pinned sha256 sums are what vouch for
+a downloaded file, and the readers that follow never run code from a file (see
+:mod:`spikegraph.datasets.safe_pickle`) and check the files against each other.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from spikegraph.datasets.cache import cache_lock, fsync_dir, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+class ChecksumError(ValueError):
+    """A downloaded file does not have its pinned sha256; the message names the file, its
+    URL and both sums."""
+
+
+class DownloadError(FileNotFoundError):
+    """Dataset files are missing and could not be downloaded (offline, refused, HTTP error);
+    the message names the files, their URLs and the folder where they belong."""
+
+
+def join_url(base: str, name: str) -> str:
+    """``base`` and a file name, joined by exactly one ``/``."""
+    return f"{base.rstrip('/')}/{name}"
+
+
+def remove_stale_downloads(parent: Path) -> None:
+    """Delete the temporary folders of downloads that were killed (call with the lock held)."""
+    for stale in parent.glob(".download-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def offline_message(what: str, urls: Mapping[str, str], folder: Path, reason: str) -> str:
+    """The error text for files that could not be downloaded."""
+    listing = ", ".join(urls.values())
+    return (
+        f"{what}: missing files {list(urls)} in {folder}, and downloading them failed "
+        f"({reason}). Download {listing} into {folder} by hand, or point --root / "
+        "SPIKEGRAPH_DATA at a folder that already holds them"
+    )
+
+
+def fetch_files(
+    urls: Mapping[str, str],
+    folder: str | os.PathLike,
+    sha256: Mapping[str, str | None] | None = None,
+    what: str = "dataset",
+) -> list[Path]:
+    """Download every file of ``urls`` (file name -> URL) that ``folder`` lacks.
+
+    Args:
+        urls: The files to have in ``folder``, each with the URL it is downloaded from.
+        folder: Where the files go (created if needed).
+        sha256: Pinned hex sha256 per file name; a file without one (or with ``None``) is
+            not checked here and must be checked by its reader.
+        what: The dataset's name, for messages.
+
+    Returns:
+        The paths of the files that were downloaded (empty when none was missing).
+
+    Raises:
+        DownloadError: (a ``FileNotFoundError``) when a download fails: names the missing
+            files, their URLs and ``folder``.
+        ChecksumError: (a ``ValueError``) when a downloaded file does not match its pin;
+            the file is not kept.
+        PermissionError: when ``folder`` cannot be written (named in the message).
+    """
+    from torch_geometric.data import download_url
+
+    folder = Path(folder)
+    sha256 = dict(sha256 or {})
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError as err:
+        raise PermissionError(
+            f"{what}: cannot create {folder} to download the missing files into ({err})"
+        ) from None
+    done: list[Path] = []
+    with cache_lock(folder.parent / f".{folder.name}.download.lock"):
+        remove_stale_downloads(folder.parent)
+        # Another process may have downloaded some of them while this one waited.
+        missing = {f: u for f, u in urls.items() if not (folder / f).is_file()}
+        if not missing:
+            return done
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-", suffix=".tmp"))
+        try:
+            for name, url in missing.items():
+                log.info("Downloading %s into %s", url, folder)
+                try:
+                    path = Path(download_url(url, str(tmp), log=True, filename=name))
+                # URLError, HTTPError, refused, reset, timeout; IncompleteRead when cut short
+                except (OSError, http.client.HTTPException) as err:
+                    left = {f: u for f, u in missing.items() if not (folder / f).is_file()}
+                    reason = f"{url}: {type(err).__name__}: {err}"
+                    raise DownloadError(offline_message(what, left, folder, reason)) from err
+                expected = sha256.get(name)
+                if expected is not None:
+                    actual = sha256_file(path)
+                    if actual != expected:
+                        path.unlink()
+                        raise ChecksumError(
+                            f"{what}: the downloaded file {name} from {url} has sha256 "
+                            f"{actual}, expected {expected}; it was not kept (a changed or "
+                            "tampered file, or a wrong SPIKEGRAPH_*_URL)"
+                        )
+                _fsync_file(path)
+                os.replace(path, folder / name)
+                fsync_dir(folder)
+                done.append(folder / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return done
+
+
+def fetch_zip(
+    url: str, folder: str | os.PathLike, files: list[str], member: str, what: str = "dataset"
+) -> list[Path]:
+    """Download the zip archive ``url`` and take from its folder ``member`` every file of
+    ``files`` (paths relative to ``folder``) that ``folder`` lacks.
+
+    The archive is downloaded and extracted (PyG's ``download_url`` and ``extract_zip``;
+    :mod:`zipfile` keeps every member inside the extraction folder) in a temporary folder
+    beside ``folder``; each file is then ``fsync``\\ ed and moved into place with
+    :func:`os.replace`, so ``folder`` never holds a partial file. No sha256 is pinned for
+    these archives: the files are checked by their reader.
+
+    Returns:
+        The paths of the files that were added.
+
+    Raises:
+        DownloadError: (a ``FileNotFoundError``) when the download fails: names the missing
+            files, the URL and ``folder``.
+        ValueError: when the archive is not a zip file or lacks some of ``files``.
+    """
+    import zipfile
+
+    from torch_geometric.data import download_url, extract_zip
+
+    folder = Path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except PermissionError as err:
+        raise PermissionError(
+            f"{what}: cannot create {folder.parent} to download the missing files into ({err})"
+        ) from None
+    done: list[Path] = []
+    with cache_lock(folder.parent / f".{folder.name}.download.lock"):
+        remove_stale_downloads(folder.parent)
+        missing = [f for f in files if not (folder / f).is_file()]
+        if not missing:
+            return done
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-", suffix=".tmp"))
+        try:
+            log.info("Downloading %s for %s into %s", url, what, folder)
+            try:
+                archive = Path(download_url(url, str(tmp / "zip"), log=True))
+            except (OSError, http.client.HTTPException) as err:
+                reason = f"{url}: {type(err).__name__}: {err}"
+                raise DownloadError(
+                    f"{what}: missing files {missing} in {folder}, and downloading them failed "
+                    f"({reason}). Download {url} and unpack its folder {member}/ as {folder} "
+                    "by hand, or point --root / SPIKEGRAPH_DATA at a folder that already "
+                    "holds them"
+                ) from err
+            try:
+                extract_zip(str(archive), str(tmp / "unpacked"), log=False)
+            except zipfile.BadZipFile as err:
+                raise ValueError(f"{what}: {url} is not a zip archive ({err})") from None
+            src = tmp / "unpacked" / member
+            absent = [f for f in missing if not (src / f).is_file()]
+            if absent:
+                raise ValueError(f"{what}: the archive {url} lacks {member}/{absent}")
+            for f in missing:
+                (folder / f).parent.mkdir(parents=True, exist_ok=True)
+                _fsync_file(src / f)
+                os.replace(src / f, folder / f)
+                fsync_dir((folder / f).parent)
+                done.append(folder / f)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return done
+
+
+__all__ = ["ChecksumError", "DownloadError", "fetch_files", "fetch_zip", "join_url"]
