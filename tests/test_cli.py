@@ -52,6 +52,7 @@ RESULT_KEYS = {
     "config",
     "history",
     "checkpoint",
+    "device",
 }
 
 

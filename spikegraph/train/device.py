@@ -64,8 +64,7 @@ def resolve_device(device: Any) -> torch.device:
     if dev.type != "cuda":
         why = " (meta tensors hold no data to train on)" if dev.type == "meta" else ""
         raise DeviceError(
-            f"Device {device!r} is not supported{why}; expected one of {list(DEVICES)} or "
-            "'cuda:N'"
+            f"Device {device!r} is not supported{why}; expected one of {list(DEVICES)} or 'cuda:N'"
         )
     if not cuda_available():
         raise DeviceError(
