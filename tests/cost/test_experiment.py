@@ -47,10 +47,16 @@ def test_load_tuned_config(tmp_path):
     )
     assert load_tuned_config(path, "gcn", "PubMed") == ({}, {"epochs": 5})
     assert load_tuned_config(path, "sgat", "Cora") == ({}, {})
-    assert load_tuned_config(tmp_path / "missing.toml", "sgcn", "Cora") == ({}, {})
+    with pytest.raises(FileNotFoundError, match=r"Config file .*missing.toml does not exist"):
+        load_tuned_config(tmp_path / "missing.toml", "sgcn", "Cora")
+    with pytest.raises(FileNotFoundError, match=r"is a folder"):
+        load_tuned_config(tmp_path, "sgcn", "Cora")
     assert load_tuned_config(None, "sgcn", "Cora") == ({}, {})
     path.write_text("sgcn = 3\n")
     with pytest.raises(ValueError, match=r"\[sgcn\] must be a table, got 3"):
+        load_tuned_config(path, "sgcn", "Cora")
+    path.write_text("[sgcn\n")
+    with pytest.raises(ValueError, match=rf"Config file {path} is not valid TOML"):
         load_tuned_config(path, "sgcn", "Cora")
 
 
