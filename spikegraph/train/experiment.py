@@ -19,7 +19,7 @@ import torch
 
 from spikegraph.datasets import load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
-from spikegraph.models.checks import check_run_options
+from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.train.checkpoint import (
     OutputPathError,
     check_output_file,
@@ -384,6 +384,7 @@ def run_node_classification(
     model_options = dict(model_options or {})
     train_options = {**train_defaults(model), **(train_options or {})}
     train_options.setdefault("device", device)
+    check_model_options(model, model_options)  # values, and options of other model kinds
     check_model_option_names(model, model_options)
     TrainConfig(**{**train_options, "seed": seeds[0]})  # invalid settings fail before the data
     checkpoint = train_options.pop("checkpoint", None)
