@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from spikegraph.datasets import DATASETS
-from spikegraph.models import MODELS
+from spikegraph.models import MODELS, SPIKING
 
 #: What the ``--help`` pages say the command is for.
 DESCRIPTION = (
@@ -72,8 +72,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         default = action.default
         if (
             "default" in text
-            or default in (None, False, argparse.SUPPRESS)
-            or default == []
+            or any(default is nothing for nothing in (None, False, argparse.SUPPRESS))
+            or (isinstance(default, list) and not default)
             or not action.option_strings
         ):
             return text
@@ -149,6 +149,31 @@ def _options(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def model_defaults(key: str) -> str:
+    """``"(default: sgcn 64, gcn 64, ...)"``: option ``key`` of each registered model that
+    has one, read from the registry and the classes' signatures."""
+    import inspect
+
+    import torch
+
+    values = []
+    for name, (cls, registry) in MODELS.items():
+        value = registry.get(key)
+        for klass in cls.__mro__:  # the constructors that receive the option (**kwargs)
+            if value is not None or klass in (torch.nn.Module, object):
+                break
+            if "__init__" not in klass.__dict__:
+                continue
+            params = inspect.signature(klass.__dict__["__init__"]).parameters
+            if key in params and params[key].default is not inspect.Parameter.empty:
+                value = params[key].default
+            if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                break
+        if value is not None and (key != "norm" or name in SPIKING):
+            values.append(f"{name} {value}")
+    return f"(default: {', '.join(values)})" if values else "(default: the model's)"
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by commands that train a model."""
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
@@ -169,31 +194,46 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         default=100,
         help="stop after this many epochs without a better validation accuracy",
     )
-    note = "(default: the model's, see spikegraph.models.MODELS)"
     p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to train")
-    p.add_argument("--hidden", type=int, default=None, help=f"hidden width {note}")
-    p.add_argument("--layers", type=int, default=None, help=f"number of graph layers {note}")
-    p.add_argument("--dropout", type=float, default=None, help=f"dropout rate {note}")
-    p.add_argument("--T", type=int, default=None, help=f"time steps, spiking models {note}")
+    p.add_argument(
+        "--hidden", type=int, default=None, help=f"hidden width {model_defaults('hidden_channels')}"
+    )
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help=f"number of graph layers {model_defaults('num_layers')}",
+    )
+    p.add_argument(
+        "--dropout", type=float, default=None, help=f"dropout rate {model_defaults('dropout')}"
+    )
+    p.add_argument(
+        "--T", type=int, default=None, help=f"time steps, spiking models {model_defaults('T')}"
+    )
     p.add_argument(
         "--encoder",
         default=None,
         choices=["auto", "direct", "current", "bernoulli"],
-        help=f"input encoder, spiking models {note}",
+        help=f"input encoder, spiking models {model_defaults('encoder')}",
     )
     p.add_argument(
         "--readout",
         default=None,
         choices=["membrane", "rate"],
-        help=f"output readout, spiking models {note}",
+        help=f"output readout, spiking models {model_defaults('readout')}",
     )
     p.add_argument(
         "--norm",
         default=None,
         choices=["stfn", "tdbn", "none"],
-        help=f"normalisation, spiking models {note}",
+        help=f"normalisation, spiking models {model_defaults('norm')}",
     )
-    p.add_argument("--heads", type=int, default=None, help=f"attention heads, GAT models {note}")
+    p.add_argument(
+        "--heads",
+        type=int,
+        default=None,
+        help=f"attention heads, GAT models {model_defaults('heads')}",
+    )
     p.add_argument(
         "--option",
         action="append",
