@@ -98,6 +98,15 @@ def test_cuda_when_unavailable_exits_2(capsys, no_training, monkeypatch, command
     assert "CUDA is not available on this machine" in one_error_line(capsys)
 
 
+def test_unknown_option_in_a_cost_config_fails_before_the_data(capsys, no_training, tmp_path):
+    config = tmp_path / "tuned.toml"
+    config.write_text("[gcn.model]\nhiden_channels = 8\n")
+    assert main([*COST, "--model", "gcn", "--config", str(config)]) == 2
+    line = one_error_line(capsys)
+    assert "Unknown option 'hiden_channels' for model 'gcn'" in line
+    assert "did you mean 'hidden_channels'?" in line
+
+
 def test_missing_config_file_of_a_config_folder(capsys, no_training, tmp_path):
     assert main([*COST, "--config", str(tmp_path)]) == 2
     assert f"Config file {tmp_path} is a folder" in one_error_line(capsys)

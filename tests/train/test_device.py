@@ -183,6 +183,11 @@ def test_cuda_minibatch_layerwise_and_checkpoint_to_cpu(tmp_path):
     )
     assert result.device.startswith("cuda") and 0 <= result.test_acc <= 1
     # The finished checkpoint is returned as it was on the CPU.
-    again = fit(model(seed=5), data, TrainConfig(**{**config.__dict__, "device": "cpu"}),
-                minibatch_step(loader), evaluate=make_evaluator("layerwise", 16))
+    again = fit(
+        model(seed=5),
+        data,
+        TrainConfig(**{**config.__dict__, "device": "cpu"}),
+        minibatch_step(loader),
+        evaluate=make_evaluator("layerwise", 16),
+    )
     assert again.history == result.history
