@@ -1,4 +1,9 @@
-"""The ``spikegraph`` command: a thin shell over :mod:`spikegraph.train` and friends."""
+"""The ``spikegraph`` command: a thin shell over :mod:`spikegraph.train` and friends.
+
+Errors: a bad value is one ``spikegraph: error: ...`` line on stderr and exit code 2, with
+nothing run; an unexpected error is one line and exit code 1 (``-v`` shows its traceback); a
+diverged run exits 1; Ctrl-C keeps what finished and exits 130.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,117 @@ import argparse
 import json
 import logging
 import os
+import pickle
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from spikegraph.datasets import DATASETS
-from spikegraph.models import MODELS
+from spikegraph.models import MODELS, SPIKING
+
+#: What the ``--help`` pages say the command is for.
+DESCRIPTION = (
+    "Spiking graph neural networks for PyTorch Geometric: train node classifiers, count "
+    "their operations and energy, run the benchmarks."
+)
+#: Exit codes: bad input (nothing was run), Ctrl-C.
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+class UsageError(ValueError):
+    """Options of the command line that do not go together (exit code 2)."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean a bad value, file or setting, not a bug: one line, exit code 2.
+
+    The project's own (checkpoints, outputs, datasets' formats, run sizes: all
+    :class:`ValueError`; sampler caches: :class:`samplers.base.SamplerCacheError`), files
+    and folders (:class:`OSError`), files refused by the safe unpickler, and the
+    :class:`ValueError` / :class:`TypeError` every check raises.
+    """
+    from samplers.base import SamplerCacheError
+
+    return (ValueError, TypeError, OSError, SamplerCacheError, pickle.UnpicklingError)
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reST markup: ``:role:`~a.b.c``` -> ``c``, ``:role:`a.b``` -> ``a.b``,
+    double backquotes dropped (for ``--help`` pages made from docstrings)."""
+    text = re.sub(r":[a-z]+(?::[a-z]+)*:`~?([^`<]*?)(?:\s*<[^>]*>)?`", _role_target, text)
+    return text.replace("``", "")
+
+
+def _role_target(match: re.Match) -> str:
+    target = match.group(1)
+    return target.rsplit(".", 1)[-1] if match.group(0).split("`")[1].startswith("~") else target
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, unless it has none worth showing (``None``,
+    ``False``, empty) or its help already says it; reST markup removed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = plain_text(action.help or "")
+        default = action.default
+        if (
+            "default" in text
+            or any(default is nothing for nothing in (None, False, argparse.SUPPRESS))
+            or (isinstance(default, list) and not default)
+            or not action.option_strings
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain_text(text))
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose refusals are one ``spikegraph: error: ...`` line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        print(
+            f"spikegraph: error: {one_line(message)} (see '{self.prog} --help')",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (a message spread over lines is joined with spaces)."""
+    return " ".join(str(text).split())
+
+
+def add_verbose(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """``-v``: accepted before and after the subcommand (the subcommand's does not reset it)."""
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="log at INFO level; show the traceback of an unexpected error",
+    )
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where to train: cpu, cuda, cuda:N or auto (CUDA when available, else cpu); "
+        "cpu gives the same numbers on every machine",
+    )
 
 
 def _parse_value(text: str) -> Any:
@@ -37,43 +143,106 @@ def _options(pairs: Sequence[str]) -> dict[str, Any]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SystemExit(f"--option expects key=value, got {pair!r}")
+            raise UsageError(f"--option expects key=value, got {pair!r}")
         key, value = pair.split("=", 1)
         out[key.strip()] = _parse_value(value.strip())
     return out
 
 
+def model_defaults(key: str) -> str:
+    """``"(default: sgcn 64, gcn 64, ...)"``: option ``key`` of each registered model that
+    has one, read from the registry and the classes' signatures."""
+    import inspect
+
+    import torch
+
+    values = []
+    for name, (cls, registry) in MODELS.items():
+        value = registry.get(key)
+        for klass in cls.__mro__:  # the constructors that receive the option (**kwargs)
+            if value is not None or klass in (torch.nn.Module, object):
+                break
+            if "__init__" not in klass.__dict__:
+                continue
+            params = inspect.signature(klass.__dict__["__init__"]).parameters
+            if key in params and params[key].default is not inspect.Parameter.empty:
+                value = params[key].default
+            if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                break
+        if value is not None and (key != "norm" or name in SPIKING):
+            values.append(f"{name} {value}")
+    return f"(default: {', '.join(values)})" if values else "(default: the model's)"
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by commands that train a model."""
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
-    p.add_argument("--model", default="sgcn", choices=list(MODELS))
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--split", default="public", choices=["public", "full"])
+    p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=200, help="maximum training epochs")
     p.add_argument(
         "--lr",
         type=float,
         default=None,
         help="Adam learning rate (default 0.01; 0.005 for GAT models)",
     )
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--patience", type=int, default=100)
-    p.add_argument("--hidden", type=int, default=None, help="hidden width")
-    p.add_argument("--layers", type=int, default=None, help="number of graph layers")
-    p.add_argument("--dropout", type=float, default=None)
-    p.add_argument("--T", type=int, default=None, help="time steps (spiking models)")
-    p.add_argument("--encoder", default=None, choices=["auto", "direct", "current", "bernoulli"])
-    p.add_argument("--readout", default=None, choices=["membrane", "rate"])
-    p.add_argument("--norm", default=None, choices=["stfn", "tdbn", "none"])
-    p.add_argument("--heads", type=int, default=None, help="attention heads (GAT models)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="Adam's L2 penalty")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=100,
+        help="stop after this many epochs without a better validation accuracy",
+    )
+    p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to train")
+    p.add_argument(
+        "--hidden", type=int, default=None, help=f"hidden width {model_defaults('hidden_channels')}"
+    )
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help=f"number of graph layers {model_defaults('num_layers')}",
+    )
+    p.add_argument(
+        "--dropout", type=float, default=None, help=f"dropout rate {model_defaults('dropout')}"
+    )
+    p.add_argument(
+        "--T", type=int, default=None, help=f"time steps, spiking models {model_defaults('T')}"
+    )
+    p.add_argument(
+        "--encoder",
+        default=None,
+        choices=["auto", "direct", "current", "bernoulli"],
+        help=f"input encoder, spiking models {model_defaults('encoder')}",
+    )
+    p.add_argument(
+        "--readout",
+        default=None,
+        choices=["membrane", "rate"],
+        help=f"output readout, spiking models {model_defaults('readout')}",
+    )
+    p.add_argument(
+        "--norm",
+        default=None,
+        choices=["stfn", "tdbn", "none"],
+        help=f"normalisation, spiking models {model_defaults('norm')}",
+    )
+    p.add_argument(
+        "--heads",
+        type=int,
+        default=None,
+        help=f"attention heads, GAT models {model_defaults('heads')}",
+    )
     p.add_argument(
         "--option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="any other model option, e.g. --option tau=2 --option surrogate=sigmoid",
+        help="any other model option, e.g. --option tau=2 --option surrogate=sigmoid; an "
+        "unknown key is refused with the list of valid ones",
     )
+    add_device(p)
     add_sampler_arguments(p)
     p.add_argument(
         "--eval",
@@ -105,8 +274,14 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="when a checkpoint belongs to another configuration: refuse (error) or start a new "
         "run beside it at 'ck.seed0.cfg-<hash>.pt' (new)",
     )
-    p.add_argument("--json", default=None, metavar="PATH", help="write the result record here")
+    p.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write the result record here (on Ctrl-C: the finished seeds')",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_verbose(p)
 
 
 def check_output(path: str | None, what: str) -> None:
@@ -215,7 +390,7 @@ def sampler_options(args: argparse.Namespace) -> dict[str, Any]:
     opts = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
     opts.update(_options(args.sampler_option))
     if args.sampler is None and (opts or args.batch_size is not None):
-        raise SystemExit("sampler options (--batch-size, --num-neighbors, ...) need --sampler")
+        raise UsageError("sampler options (--batch-size, --num-neighbors, ...) need --sampler")
     return opts
 
 
@@ -237,15 +412,15 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         opts.update(spiking_only)
     elif any(v is not None for v in spiking_only.values()):
         given = [k for k, v in spiking_only.items() if v is not None]
-        raise SystemExit(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
+        raise UsageError(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
     if args.heads is not None and not args.model.endswith("gat"):
-        raise SystemExit(f"--heads only applies to GAT models, not {args.model}")
+        raise UsageError(f"--heads only applies to GAT models, not {args.model}")
     opts.update(_options(args.option))
     return {k: v for k, v in opts.items() if v is not None}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from spikegraph.train import check_seeds, run_node_classification
+    from spikegraph.train import RunInterrupted, check_seeds, run_node_classification
 
     check_seeds(args.seeds)
     check_output(args.json, "--json")
@@ -260,22 +435,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if args.lr is not None:  # else the model's default (spikegraph.models.train_defaults)
         train_options["lr"] = args.lr
-    summary = run_node_classification(
-        args.dataset,
-        args.model,
-        seeds=args.seeds,
-        root=args.root,
-        split=args.split,
-        model_options=model_options(args),
-        train_options=train_options,
-        sampler=args.sampler,
-        sampler_options=sampler_options(args),
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        mode=args.mode,
-        evaluation=args.eval,
-        eval_batch_size=args.eval_batch_size,
-    )
+    try:
+        summary = run_node_classification(
+            args.dataset,
+            args.model,
+            seeds=args.seeds,
+            root=args.root,
+            split=args.split,
+            model_options=model_options(args),
+            train_options=train_options,
+            sampler=args.sampler,
+            sampler_options=sampler_options(args),
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            mode=args.mode,
+            evaluation=args.eval,
+            eval_batch_size=args.eval_batch_size,
+            device=args.device,
+        )
+    except RunInterrupted as stop:
+        return report_interrupt(args, stop)
     summary.command = getattr(args, "argv", None)
     record = summary.to_dict()
     print(format_summary(record))
@@ -287,6 +466,38 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"checkpoint is {run.result.checkpoint}"
             )
     return write_record(args.json, record) if args.json else 0
+
+
+def report_interrupt(args: argparse.Namespace, stop: Any) -> int:
+    """Ctrl-C during ``train``: write the finished seeds' record (to ``--json``, else it is
+    printed), say in one line what was kept and how to resume; exit code 130."""
+    kept = []
+    if stop.summary is not None:
+        stop.summary.command = getattr(args, "argv", None)
+        record = stop.summary.to_dict()
+        print(format_summary(record))
+        done = len(stop.summary.runs)
+        if args.json:
+            if write_record(args.json, record) == 0:
+                kept.append(f"the {done} finished seed(s) written to {args.json}")
+            else:
+                kept.append(f"the {done} finished seed(s) written to a fallback file")
+        else:
+            kept.append(f"the {done} finished seed(s) printed above")
+    training = stop.training
+    if training is not None and training.checkpoint is not None:
+        kept.append(f"saved epoch {training.epoch} of seed {stop.seed} to {training.checkpoint}")
+    if not kept:
+        kept.append("nothing was saved")
+    if args.checkpoint:
+        how = "run the same command again to resume (finished seeds are read back)"
+    else:
+        how = "give --checkpoint to make a run resumable"
+    message = f"interrupted during seed {stop.seed}: "
+    if stop.summary is not None:
+        message += f"{len(stop.summary.runs)} of {len(args.seeds)} seed(s) finished; "
+    print(f"spikegraph: {message}{'; '.join(kept)}; {how}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def format_summary(record: dict[str, Any]) -> str:
@@ -309,6 +520,12 @@ def format_summary(record: dict[str, Any]) -> str:
         lines.append(
             f"  evaluation      layer-wise, {runs[0]['eval_batch_size']} target nodes per batch"
         )
+    stop = record.get("interrupted")
+    if stop:
+        lines.append(
+            f"  interrupted     seed {stop['interrupted_seed']} ({len(stop['finished'])} of "
+            f"{len(stop['seeds'])} seeds finished)"
+        )
     if record["firing_rates"]:
         rates = ", ".join(f"{k}: {v:.3f}" for k, v in record["firing_rates"].items())
         lines.append(f"  firing rates    {rates}")
@@ -324,10 +541,10 @@ def format_summary(record: dict[str, Any]) -> str:
 def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``spikegraph cost``."""
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
-    p.add_argument("--model", default="sgcn", choices=list(MODELS))
+    p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to count")
     p.add_argument("--vs", default="gcn", choices=[*MODELS, "none"], help="model to compare with")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
-    p.add_argument("--split", default="public", choices=["public", "full"])
+    p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
     p.add_argument(
         "--epochs",
         type=int,
@@ -335,7 +552,7 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
         help="train each model this many epochs first (spike counts depend on the trained "
         "weights); 0 counts freshly initialised models",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and training")
     p.add_argument("--profile", default="45nm", help="energy profile: 45nm, fp16, int32, int8")
     p.add_argument("--mac-pj", type=float, default=None, help="custom profile: pJ per MAC")
     p.add_argument("--ac-pj", type=float, default=None, help="custom profile: pJ per AC")
@@ -347,9 +564,17 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
         help="event-driven or dense counting (auto: event-driven for spiking models)",
     )
     p.add_argument("--fold-norm", action="store_true", help="count STFN folded into thresholds")
-    p.add_argument("--config", default=None, help="TOML of tuned options ([model.Dataset])")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="TOML",
+        help="file of tuned options ([model] and [model.Dataset] tables; default: the "
+        "registry's defaults)",
+    )
+    add_device(p)
     p.add_argument("--json", default=None, metavar="PATH", help="write the record here")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_verbose(p)
 
 
 def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -359,7 +584,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     profile: Any = args.profile
     if args.mac_pj is not None or args.ac_pj is not None:
         if args.mac_pj is None or args.ac_pj is None or not args.profile_source:
-            raise SystemExit("a custom profile needs --mac-pj, --ac-pj and --profile-source")
+            raise UsageError("a custom profile needs --mac-pj, --ac-pj and --profile-source")
         profile = EnergyProfile(args.profile, args.mac_pj, args.ac_pj, args.profile_source)
     profile = get_profile(profile)  # a bad name fails before any data is loaded
     check_output(args.json, "--json")
@@ -376,6 +601,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         fold_norm=args.fold_norm,
         config=args.config,
         progress=not args.no_progress,
+        device=args.device,
     )
     for run in (result.first, result.second):
         if run is not None:
@@ -437,21 +663,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spikegraph", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a node classifier and report its accuracy")
+    parser = Parser(prog="spikegraph", description=DESCRIPTION)
+    add_verbose(parser, default=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    text = "train a node classifier and report its accuracy"
+    train = sub.add_parser("train", help=text, description=text[0].upper() + text[1:] + ".")
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
-    cost = sub.add_parser(
-        "cost", help="count operations and energy of a model, beside an ordinary one"
-    )
+    text = "count operations and energy of a model, beside an ordinary one"
+    cost = sub.add_parser("cost", help=text, description=text[0].upper() + text[1:] + ".")
     add_cost_arguments(cost)
     cost.set_defaults(func=cmd_cost)
-    bench = sub.add_parser(
-        "bench",
-        help="run a benchmark of benchmarks/ (source checkout), e.g. 'spikegraph bench nodes'",
-    )
+    text = "run a benchmark of benchmarks/ (source checkout), e.g. 'spikegraph bench nodes'"
+    bench = sub.add_parser("bench", help=text, description=text[0].upper() + text[1:] + ".")
+    add_verbose(bench)
     bench.add_argument("name", choices=list(BENCHMARKS), help="benchmark to run")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
     bench.set_defaults(func=cmd_bench)
@@ -460,22 +685,64 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
-    0 done, 1 the run failed (a diverged loss) or its record went to a fallback file,
-    2 bad input (nothing was run)."""
+    0 done (or ``--help``), 1 the run failed (a diverged loss, an unexpected error) or its
+    record went to a fallback file, 2 bad input (one ``spikegraph: error:`` line, nothing
+    was run), 130 interrupted (Ctrl-C; what finished was kept)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a refusal already printed in one line
+        return exit_.code if isinstance(exit_.code, int) else 0
     args.argv = ["spikegraph", *argv]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         result = args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"spikegraph: error: {err}", file=sys.stderr)
-        return 2
-    except FloatingPointError as err:
-        print(f"spikegraph: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        detail = one_line(str(err))
+        print(
+            f"spikegraph: interrupted; {detail if detail else 'nothing was saved'}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except FloatingPointError as err:  # a diverged run: the input was fine, the run failed
+        report(err, args.verbose)
+        return 1
+    except user_errors() as err:
+        report(err, args.verbose)
+        return EXIT_USAGE
+    except Exception as err:
+        report(err, args.verbose, unexpected=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+def report(err: BaseException, verbose: bool, unexpected: bool = False) -> None:
+    """Print ``err`` as one ``spikegraph: error:`` line (after its traceback with ``-v``)."""
+    if verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    text = one_line(str(err)) or type(err).__name__
+    if isinstance(err, OSError):
+        text = _os_error(err, text)
+    if unexpected:
+        text = f"{type(err).__name__}: {text} (an unexpected error"
+        text += ")" if verbose else "; run with -v for the traceback)"
+    print(f"spikegraph: error: {text}", file=sys.stderr)
+
+
+def _os_error(err: OSError, text: str) -> str:
+    """An OS error's message, saying which folder to fix when it is the cache."""
+    try:
+        from spikegraph.datasets.planetoid import default_cache_dir
+
+        cache = default_cache_dir().resolve()
+    except Exception:  # the message stays as it is
+        return text
+    name = err.filename or ""
+    if name and (Path(name).resolve() == cache or cache in Path(name).resolve().parents):
+        text += (
+            f" (the cache folder {cache} cannot be used: set SPIKEGRAPH_CACHE to a writable folder)"
+        )
+    return text
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from torch_geometric.data import Data
 from spikegraph.cost.counter import count
 from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import Comparison, Report
+from spikegraph.train.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,32 @@ def load_tuned_config(
     The layout of ``benchmarks/configs/node_classification.toml``: a ``[model]`` table with
     sub-tables ``model`` (constructor options) and ``train``
     (:class:`~spikegraph.train.TrainConfig` fields) for every dataset, and ``[model.Dataset]``
-    tables (same sub-tables) that override them for one dataset. A missing file or table
-    gives empty options (the registry defaults apply).
+    tables (same sub-tables) that override them for one dataset. ``path=None`` or a
+    missing table gives empty options (the registry defaults apply).
 
     Returns:
         ``(model_options, train_options)``.
+
+    Raises:
+        FileNotFoundError: if ``path`` is given but is not a file.
+        ValueError: naming the file, if it is not valid TOML or a table is not a table.
     """
-    if path is None or not Path(path).is_file():
+    if path is None:
         return {}, {}
+    if not Path(path).is_file():
+        what = "is a folder" if Path(path).is_dir() else "does not exist"
+        raise FileNotFoundError(f"Config file {path} {what}; give a TOML file of options")
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    with open(path, "rb") as f:
-        config = tomllib.load(f)
+    try:
+        with open(path, "rb") as f:
+            config = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"Config file {path} is not valid TOML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"Config file {path} is not valid TOML (not UTF-8 text)") from err
     base = config.get(model, {})
     if not isinstance(base, dict):
         raise ValueError(f"{path}: [{model}] must be a table, got {base!r}")
@@ -124,6 +137,7 @@ def model_cost(
     model_options: dict[str, Any] | None = None,
     train_options: dict[str, Any] | None = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> ModelCost:
     """Build model ``name``, train it (unless ``epochs == 0``), and count one inference.
 
@@ -145,12 +159,23 @@ def model_cost(
         model_options: Constructor options over the registry defaults.
         train_options: :class:`~spikegraph.train.TrainConfig` fields.
         progress: Show a training progress bar.
+        device: Where to train and count (see :mod:`spikegraph.train.device`); operation
+            counts do not depend on it. ``train_options["device"]`` wins if given.
+
+    Raises:
+        ValueError: for a bad epoch count, profile, device or unknown model option (before
+            any training).
     """
     from spikegraph.models import build_model
     from spikegraph.train import TrainConfig, accuracies, fit, predict
+    from spikegraph.train.experiment import check_model_option_names
+    from spikegraph.train.trainer import data_on
 
     model_options = dict(model_options or {})
     train_options = dict(train_options or {})
+    train_options.setdefault("device", device)
+    dev = resolve_device(train_options["device"])
+    check_model_option_names(name, model_options)
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"'epochs' must be an int >= 0, got {epochs!r}")
@@ -167,8 +192,10 @@ def model_cost(
         result = fit(model, data, config, run_info=run_info)
         test_acc, val_acc, epochs_run = result.test_acc, result.val_acc, result.epochs_run
     else:
-        acc = accuracies(predict(model, data), data)
+        model.to(dev)
+        acc = accuracies(predict(model, data_on(data, dev)), data_on(data, dev))
         test_acc, val_acc = acc["test"], acc["val"]
+    data = data_on(data, dev)
     model.eval()
     args = [data.x, data.edge_index]
     if "edge_weight" in data and data.edge_weight is not None:
@@ -227,6 +254,7 @@ def cost_comparison(
     config: str | os.PathLike | None = None,
     model_options: dict[str, Any] | None = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> CostComparison:
     """Count ``model`` and ``vs`` on ``dataset`` and compare them (``model / vs``).
 
@@ -245,16 +273,28 @@ def cost_comparison(
         config: TOML file of tuned options (see :func:`load_tuned_config`).
         model_options: Extra constructor options of the first model.
         progress: Show training progress bars.
+        device: Where to train and count (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``).
+
+    Raises:
+        FileNotFoundError: for a ``config`` that is not a file.
+        ValueError: for a bad config, device or model option -- before any data is loaded.
     """
     from spikegraph.datasets import load_dataset
     from spikegraph.train import machine_info
+    from spikegraph.train.experiment import check_model_option_names
 
-    data, num_classes = load_dataset(dataset, root=root, split=split)
-    runs = []
-    for i, name in enumerate([model] if vs is None else [model, vs]):
+    resolve_device(device)
+    names = [model] if vs is None else [model, vs]
+    tuned = []
+    for i, name in enumerate(names):
         opts, train = load_tuned_config(config, name, dataset)
         if i == 0 and model_options:
             opts.update(model_options)
+        check_model_option_names(name, opts)
+        tuned.append((name, opts, train))
+    data, num_classes = load_dataset(dataset, root=root, split=split)
+    runs = []
+    for name, opts, train in tuned:
         runs.append(
             model_cost(
                 name,
@@ -269,6 +309,7 @@ def cost_comparison(
                 model_options=opts,
                 train_options=train,
                 progress=progress,
+                device=device,
             )
         )
     second = runs[1] if len(runs) > 1 else None

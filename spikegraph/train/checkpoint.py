@@ -251,7 +251,8 @@ def rng_state(model: nn.Module) -> dict[str, Any]:
 
 
 def set_rng_state(model: nn.Module, state: dict[str, Any]) -> None:
-    """Restore :func:`rng_state` (generators the model has not created yet are created)."""
+    """Restore :func:`rng_state` (generators the model has not created yet are created;
+    CUDA generators are skipped on a machine without CUDA)."""
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -267,6 +268,8 @@ def set_rng_state(model: nn.Module, state: dict[str, Any]) -> None:
                 continue
             store = getattr(module, attr)
             dev = torch.device(device)
+            if dev.type == "cuda" and not torch.cuda.is_available():
+                continue  # a GPU run resumed on the CPU: that generator is never drawn from
             if dev not in store:
                 store[dev] = torch.Generator(device=dev)
             store[dev].set_state(

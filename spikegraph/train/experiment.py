@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import inspect
 import math
@@ -18,7 +19,7 @@ import torch
 
 from spikegraph.datasets import load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
-from spikegraph.models.checks import check_run_options
+from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.train.checkpoint import (
     OutputPathError,
     check_output_file,
@@ -27,7 +28,13 @@ from spikegraph.train.checkpoint import (
     run_checkpoint_path,
 )
 from spikegraph.train.inference import make_evaluator
-from spikegraph.train.trainer import TrainConfig, TrainResult, fit, full_batch_step
+from spikegraph.train.trainer import (
+    TrainConfig,
+    TrainingInterrupted,
+    TrainResult,
+    fit,
+    full_batch_step,
+)
 
 
 @dataclass
@@ -79,6 +86,8 @@ class Summary:
     date: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     command: list[str] | None = None
+    #: Set when Ctrl-C stopped the runs: the seeds asked for, finished, and interrupted.
+    interrupted: dict[str, Any] | None = None
 
     def stat(self, key: str) -> tuple[float, float]:
         vals = [getattr(r.result, key) for r in self.runs]
@@ -104,7 +113,7 @@ class Summary:
             "versions": self.versions,
             "command": self.command,
             "runs": [r.to_dict() for r in self.runs],
-        }
+        } | ({} if self.interrupted is None else {"interrupted": self.interrupted})
 
 
 def machine_info() -> dict[str, Any]:
@@ -116,7 +125,33 @@ def machine_info() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_node_classification`, with what finished before it.
+
+    Attributes:
+        summary: A :class:`Summary` of the seeds that finished (its ``interrupted`` says
+            which were asked for), or ``None`` if none did.
+        seed: The seed whose run was interrupted (``None``: before the first run started).
+        training: The :class:`~spikegraph.train.trainer.TrainingInterrupted` of that run
+            (what its checkpoint holds), or ``None`` if the interrupt came outside training.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        summary: Summary | None,
+        seed: int | None,
+        training: TrainingInterrupted | None,
+    ) -> None:
+        super().__init__(message)
+        self.summary, self.seed, self.training = summary, seed, training
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def versions() -> dict[str, str]:
@@ -167,6 +202,94 @@ def effective_model_options(
     return plain({**merged, **defaults, **given})
 
 
+def _init_names(cls: type) -> set[str]:
+    """Keyword names ``cls(...)`` accepts: its constructor's, and while a constructor takes
+    ``**kwargs``, those of the next constructor up the class hierarchy (which receives them),
+    up to :class:`torch.nn.Module`."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass in (torch.nn.Module, object):
+            break
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names - {"self"}
+
+
+def model_option_names(name: str) -> list[str]:
+    """Every constructor option model ``name`` of :data:`~spikegraph.models.MODELS` accepts.
+
+    Read from the signatures, never from a second list: the model class's constructor and,
+    when it passes other keyword arguments on to its layers (``**kwargs``), the layer class's
+    (found on a model built with the registry's defaults) and those it passes them on to
+    (e.g. PyG's ``MessagePassing``). ``in_channels`` and ``out_channels`` are left out (the
+    data sets them).
+
+    Raises:
+        ValueError: for an unknown model name.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
+    cls = MODELS[name][0]
+    names = _init_names(cls)
+    takes_more = any(
+        p.kind == p.VAR_KEYWORD
+        for klass in cls.__mro__
+        if "__init__" in klass.__dict__ and klass not in (torch.nn.Module, object)
+        for p in inspect.signature(klass.__dict__["__init__"]).parameters.values()
+    )
+    if takes_more:
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights
+            net = build_model(name, 4, 2)
+        convs = getattr(net, "convs", None)
+        if isinstance(convs, torch.nn.ModuleList) and len(convs):
+            names |= _init_names(type(convs[0]))
+    return sorted(names - {"in_channels", "out_channels"}, key=str.lower)
+
+
+def check_model_option_names(name: str, options: dict[str, Any] | None) -> None:
+    """Refuse options model ``name`` does not take, listing those it does
+    (:func:`model_option_names`), with the closest names as a hint. An option missing from
+    the signatures but taken by the model all the same (read from ``**kwargs``) passes.
+
+    Raises:
+        ValueError: naming the unknown options and the valid ones.
+    """
+    if not options or name not in MODELS:  # an unknown model fails with its own message
+        return
+    valid = model_option_names(name)
+    unknown = sorted(k for k in options if k not in valid)
+    if not unknown:
+        return
+    # A model may also take options its layer factory reads from ``**kwargs`` (PyG's
+    # ``GAT`` pops ``v2``): the model itself has the last word.
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build_model(name, 4, 2, **{k: options[k] for k in unknown})
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            return  # a bad value: building the real model reports it
+    except Exception:  # any other complaint is about values: the real build reports it
+        return
+    else:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, valid, n=1)
+        if close:
+            hints.append(f"{key!r}: did you mean {close[0]!r}?")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    raise ValueError(
+        f"Unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+        f"for model {name!r} ({MODELS[name][0].__name__}){hint}; valid options: "
+        f"{', '.join(valid)}"
+    )
+
+
 def check_seeds(seeds: Any) -> list[int]:
     """A non-empty list of distinct ints ``>= 0``, else a clear error."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
@@ -210,6 +333,7 @@ def run_node_classification(
     mode: str = "subgraph",
     evaluation: str = "full",
     eval_batch_size: int = 4096,
+    device: str = "cpu",
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -233,6 +357,10 @@ def run_node_classification(
             forward) or ``"layerwise"`` (:func:`~spikegraph.train.inference.layerwise_predict`,
             the same logits holding one layer's activations at a time).
         eval_batch_size: Target nodes per batch of layer-wise evaluation.
+        device: Where to train and evaluate: ``"cpu"`` (default: the same numbers on every
+            machine), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available); see
+            :mod:`spikegraph.train.device`. ``train_options["device"]`` wins if given.
+            Data is loaded and batches are sampled on the CPU, then moved.
 
     Checkpoints: with ``train_options["checkpoint"] = "ck.pt"`` every seed has its own file,
     ``ck.seed<seed>.pt`` (:func:`~spikegraph.train.checkpoint.run_checkpoint_path`), tied to
@@ -242,8 +370,12 @@ def run_node_classification(
         A :class:`Summary` of the runs.
 
     Raises:
-        ValueError: for repeated or negative seeds, NaN options, invalid training options or
-            an output (checkpoint) that cannot be written -- all before any data is loaded.
+        ValueError: for repeated or negative seeds, NaN options, unknown model options,
+            invalid training options, a device this machine lacks
+            (:class:`~spikegraph.train.device.DeviceError`) or an output (checkpoint) that
+            cannot be written -- all before any data is loaded.
+        RunInterrupted: on Ctrl-C, with the finished seeds' summary (the interrupted run's
+            checkpoint, if any, holds its last finished epoch).
     """
     seeds = check_seeds(seeds)
     evaluate = make_evaluator(evaluation, eval_batch_size)
@@ -251,6 +383,9 @@ def run_node_classification(
     check_finite_options(sampler_options, "Sampler option")
     model_options = dict(model_options or {})
     train_options = {**train_defaults(model), **(train_options or {})}
+    train_options.setdefault("device", device)
+    check_model_options(model, model_options)  # values, and options of other model kinds
+    check_model_option_names(model, model_options)
     TrainConfig(**{**train_options, "seed": seeds[0]})  # invalid settings fail before the data
     checkpoint = train_options.pop("checkpoint", None)
     if checkpoint is not None and os.path.isdir(checkpoint):
@@ -277,8 +412,10 @@ def run_node_classification(
     )
     data_hash = data_fingerprint(data)
     effective: dict[str, Any] | None = None
-    runs = []
-    for seed in seeds:
+
+    def run_seed(seed: int) -> RunRecord:
+        """Build, train and record the run of one seed."""
+        nonlocal effective
         torch.manual_seed(seed)
         net = build_model(model, data.num_features, num_classes, **model_options)
         if effective is None:
@@ -319,34 +456,51 @@ def run_node_classification(
             run_info=run_info,
             data_hash=data_hash,
         )
-        runs.append(
-            RunRecord(
-                dataset=dataset,
-                model=model,
-                seed=seed,
-                split=split,
-                model_options=model_options,
-                num_parameters=sum(p.numel() for p in net.parameters()),
-                result=result,
-                sampler=sampler,
-                sampler_options={} if setup is None else setup.options,
-                preprocess_time=0.0 if setup is None else setup.preprocess_time,
-                batches_per_epoch=1 if setup is None else len(setup.loader),
-                evaluation=evaluation,
-                eval_batch_size=eval_batch_size if evaluation == "layerwise" else None,
-                effective_model_options=effective,
-                batch_size=run_info["batch_size"],
-                mode=run_info["mode"],
-                num_workers=num_workers if sampler is not None else 0,
-                data_fingerprint=data_hash,
-            )
+        return RunRecord(
+            dataset=dataset,
+            model=model,
+            seed=seed,
+            split=split,
+            model_options=model_options,
+            num_parameters=sum(p.numel() for p in net.parameters()),
+            result=result,
+            sampler=sampler,
+            sampler_options={} if setup is None else setup.options,
+            preprocess_time=0.0 if setup is None else setup.preprocess_time,
+            batches_per_epoch=1 if setup is None else len(setup.loader),
+            evaluation=evaluation,
+            eval_batch_size=eval_batch_size if evaluation == "layerwise" else None,
+            effective_model_options=effective,
+            batch_size=run_info["batch_size"],
+            mode=run_info["mode"],
+            num_workers=num_workers if sampler is not None else 0,
+            data_fingerprint=data_hash,
         )
-    return Summary(
-        dataset=dataset,
-        model=model,
-        runs=runs,
-        sampler=sampler,
-        machine=machine_info(),
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        versions=versions(),
-    )
+
+    def summarise(runs: list[RunRecord], interrupted: dict[str, Any] | None = None) -> Summary:
+        return Summary(
+            dataset=dataset,
+            model=model,
+            runs=runs,
+            sampler=sampler,
+            machine=machine_info(),
+            date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            versions=versions(),
+            interrupted=interrupted,
+        )
+
+    runs: list[RunRecord] = []
+    seed = None
+    try:
+        for seed in seeds:
+            runs.append(run_seed(seed))
+    except KeyboardInterrupt as err:
+        training = err if isinstance(err, TrainingInterrupted) else None
+        done = [r.seed for r in runs]
+        info = {"seeds": seeds, "finished": done, "interrupted_seed": seed}
+        message = f"Interrupted during seed {seed}: {len(done)} of {len(seeds)} seed(s) finished"
+        if training is not None:
+            message += f"; {training}"
+        summary = summarise(runs, info) if runs else None
+        raise RunInterrupted(message, summary, seed, training) from err
+    return summarise(runs)

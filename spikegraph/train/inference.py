@@ -22,6 +22,8 @@ What has to be done right for that to hold:
   ``[T, N, F]``. STFN normalises each node over its own time steps and features, and tdBN in
   eval mode uses its running statistics, so both are per node and batch-independent; the
   LIF neurons are per node.
+- **Devices**: the batches are cut on the CPU (the sampler's kernels); each batch's node
+  ids, edges and weights move to the device of the activations (the model's and data's).
 - **Rounding**: messages are summed in another order than in the full-graph forward. For an
   ordinary GNN that changes the logits at the level of float rounding. A spiking neuron
   whose potential lies within rounding of the threshold can fire in one and not in the
@@ -185,7 +187,7 @@ class _LayerGraphs:
         key = self.key(conv)
         if key not in self._built:
             ei, w = self._graph(conv)
-            sampler = GraphSAGESampler(ei, [-1], num_nodes=self.num_nodes)
+            sampler = GraphSAGESampler(ei.cpu(), [-1], num_nodes=self.num_nodes)
             self._built[key] = (sampler, None if w is None else w.cpu())  # batches: on CPU
         sampler, w = self._built[key]
 

@@ -180,7 +180,9 @@ class MinibatchStep:
     """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over a loader.
 
     Each batch takes one optimiser step. Batches without targets (a cluster without training
-    nodes) are skipped. A call returns the target-weighted mean batch loss.
+    nodes) are skipped. A call returns the target-weighted mean batch loss. Samplers build
+    batches on the CPU; each batch (``n_id``, the blocks' ``edge_index`` / ``edge_weight``,
+    ``target``, ``loss_weight``) is moved to the device of ``data.x`` before the model sees it.
 
     :meth:`state_dict` / :meth:`load_state_dict` carry the loader's position, so ``fit``
     checkpoints it and a resumed run draws the batches the uninterrupted run drew;
@@ -202,9 +204,11 @@ class MinibatchStep:
             self._checked.add(id(model))
         model.train()
         total, count = 0.0, 0
+        device = data.x.device
         for batch in self.loader:
             if batch.num_targets == 0:
                 continue
+            batch = batch.to(device)  # samplers build batches on the CPU
             optimizer.zero_grad(set_to_none=True)
             logits = batch_logits(model, data.x, batch, self.mode)
             loss = batch_loss(logits, data.y[batch.target], batch.loss_weight)

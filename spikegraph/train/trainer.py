@@ -40,6 +40,7 @@ from spikegraph.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from spikegraph.train.device import module_device, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ class TrainConfig:
         checkpoint_mismatch: When ``checkpoint`` belongs to another run: ``"error"`` (refuse,
             naming the fields that differ) or ``"new"`` (start this run at
             ``<stem>.cfg-<hash><suffix>`` beside it; :attr:`TrainResult.checkpoint` says where).
+        device: Where to train: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"`` (CUDA when
+            available), or ``None`` (default): wherever the model's parameters are. The model
+            is moved there, and so is the data (a copy: the caller's graph stays where it
+            is). Not part of a run's identity: a checkpoint resumes on another device (see
+            :func:`fit`). Checked here (:func:`~spikegraph.train.device.resolve_device`).
     """
 
     epochs: int = 200
@@ -88,6 +94,7 @@ class TrainConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 10
     checkpoint_mismatch: str = "error"
+    device: str | None = None
 
     def __post_init__(self) -> None:
         _check_int(self.epochs, "epochs", 1)
@@ -108,6 +115,10 @@ class TrainConfig:
         check_choice(self.checkpoint_mismatch, ON_MISMATCH, "checkpoint_mismatch")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise TypeError(f"'checkpoint' must be a path, got {self.checkpoint!r}")
+        if self.device is not None:
+            resolve_device(self.device)
+            if isinstance(self.device, torch.device):
+                self.device = str(self.device)
 
     def identity(self) -> dict[str, Any]:
         """The fields that change a run's result (not progress or checkpointing)."""
@@ -116,6 +127,24 @@ class TrainConfig:
 
 class NonFiniteLossError(FloatingPointError):
     """Training diverged: a loss (training or validation) is NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (``KeyboardInterrupt``) during :func:`fit`, after what could be kept was saved.
+
+    Attributes:
+        epoch: Epochs finished before the interrupt (the checkpoint holds this many).
+        checkpoint: The checkpoint file that holds them, or ``None`` when nothing was saved
+            (no checkpoint asked for, or no epoch finished).
+    """
+
+    def __init__(self, message: str, epoch: int, checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass
@@ -136,6 +165,7 @@ class TrainResult:
         config: The :class:`TrainConfig` used.
         checkpoint: The checkpoint file this run used (``None`` without one); differs from
             ``config["checkpoint"]`` when a mismatching checkpoint made it start a new run.
+        device: The device the run trained on (``"cpu"``, ``"cuda:0"``...).
     """
 
     test_acc: float
@@ -149,6 +179,7 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    device: str = "cpu"
 
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         out = asdict(self)
@@ -296,6 +327,9 @@ def fit(
     """
     config = config or TrainConfig()
     check_node_data(data)
+    device = resolve_device(module_device(model) if config.device is None else config.device)
+    model.to(device)
+    data = data_on(data, device)
     torch.manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
@@ -320,21 +354,25 @@ def fit(
             saved = load_checkpoint(ckpt)
             _check_identity(ckpt, saved["identity"], identity)
             _restore(ckpt, saved, model, optimizer, train_step)
+            _warn_other_device(ckpt, saved.get("device"), device)
             state, finished = saved["state"], bool(saved["finished"])
             log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
 
-    def save(done: bool) -> None:
-        payload = {
+    def payload(done: bool) -> dict[str, Any]:
+        """The checkpoint of this moment, as copies (training goes on changing the
+        originals in place)."""
+        step_state = train_step.state_dict() if hasattr(train_step, "state_dict") else None
+        return {
             "identity": identity,
             "config_hash": identity_hash(identity),
             "finished": done,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
+            "device": str(device),
+            "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "optimizer": copy.deepcopy(optimizer.state_dict()),
             "rng": rng_state(model),
-            "train_step": train_step.state_dict() if hasattr(train_step, "state_dict") else None,
-            "state": state,
+            "train_step": copy.deepcopy(step_state),
+            "state": {**state, "history": list(state["history"])},
         }
-        save_checkpoint(ckpt, payload)
 
     bar = tqdm(
         disable=not config.progress,
@@ -344,46 +382,64 @@ def fit(
         leave=False,
     )
     was_finished = finished
-    while not finished:
-        # The stopping rule is checked before each epoch, so a run resumed from any
-        # checkpoint takes the same decision as the run that wrote it.
-        if state["epoch"] >= config.epochs or (
-            config.patience is not None and state["epoch"] - state["best_epoch"] >= config.patience
-        ):
-            if state["epoch"] < config.epochs:
-                log.info("Early stop at epoch %d (best %d)", state["epoch"], state["best_epoch"])
-            finished = True
-            break
-        epoch = state["epoch"] + 1
-        start = time.perf_counter()
-        loss = train_step(model, data, optimizer)
-        state["train_time"] += time.perf_counter() - start
-        acc = accuracies(evaluate(model, data), data)
-        for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
-            if not math.isfinite(value):
-                raise NonFiniteLossError(
-                    f"The {name} is {value} at epoch {epoch}: training diverged (try a lower "
-                    f"learning rate than lr={config.lr}); no result is reported"
+    # With a checkpoint, the state at the last epoch boundary not yet on disk (a copy), so
+    # that Ctrl-C in the middle of an epoch saves a state a resumed run continues exactly.
+    saved_epoch, boundary = state["epoch"], None
+    try:
+        while not finished:
+            # The stopping rule is checked before each epoch, so a run resumed from any
+            # checkpoint takes the same decision as the run that wrote it.
+            if state["epoch"] >= config.epochs or (
+                config.patience is not None
+                and state["epoch"] - state["best_epoch"] >= config.patience
+            ):
+                if state["epoch"] < config.epochs:
+                    log.info(
+                        "Early stop at epoch %d (best %d)", state["epoch"], state["best_epoch"]
+                    )
+                finished = True
+                break
+            epoch = state["epoch"] + 1
+            start = time.perf_counter()
+            loss = train_step(model, data, optimizer)
+            state["train_time"] += time.perf_counter() - start
+            acc = accuracies(evaluate(model, data), data)
+            for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(
+                        f"The {name} is {value} at epoch {epoch}: training diverged (try a "
+                        f"lower learning rate than lr={config.lr}); no result is reported"
+                    )
+            # Best validation accuracy; among equal accuracies, the lower validation loss.
+            best = (acc["val"], -acc["val_loss"]) > (state["best_val"], -state["best_val_loss"])
+            after = {
+                **state,
+                "history": [*state["history"], {"epoch": epoch, "loss": loss, **acc}],
+                "epoch": epoch,
+            }
+            if best:
+                after.update(
+                    best_val=acc["val"],
+                    best_val_loss=acc["val_loss"],
+                    best_epoch=epoch,
+                    best_state=copy.deepcopy(model.state_dict()),
                 )
-        state["history"].append({"epoch": epoch, "loss": loss, **acc})
-        state["epoch"] = epoch
-        # Best validation accuracy; among equal accuracies, the lower validation loss.
-        if (acc["val"], -acc["val_loss"]) > (state["best_val"], -state["best_val_loss"]):
-            state.update(
-                best_val=acc["val"],
-                best_val_loss=acc["val_loss"],
-                best_epoch=epoch,
-                best_state=copy.deepcopy(model.state_dict()),
+            state = after  # one assignment: never a state half-way through an epoch
+            bar.update(1)
+            bar.set_postfix(
+                loss=f"{loss:.3f}", val=f"{acc['val']:.3f}", best=f"{state['best_val']:.3f}"
             )
-        bar.update(1)
-        bar.set_postfix(
-            loss=f"{loss:.3f}", val=f"{acc['val']:.3f}", best=f"{state['best_val']:.3f}"
-        )
-        if ckpt is not None and epoch % config.checkpoint_every == 0:
-            save(False)
+            if ckpt is not None:
+                boundary = payload(False)
+                if epoch % config.checkpoint_every == 0:
+                    save_checkpoint(ckpt, boundary)
+                    saved_epoch, boundary = epoch, None
+    except KeyboardInterrupt as err:
+        bar.close()
+        raise _interrupted(ckpt, saved_epoch, boundary, state["epoch"]) from err
     bar.close()
     if ckpt is not None and not was_finished:
-        save(True)
+        save_checkpoint(ckpt, payload(True))
 
     model.load_state_dict(state["best_state"])
     with SpikeMonitor(model) as monitor:
@@ -403,7 +459,54 @@ def fit(
         history=state["history"],
         config=asdict(config),
         checkpoint=None if ckpt is None else str(ckpt),
+        device=str(device),
     )
+
+
+def data_on(data: Data, device: torch.device) -> Data:
+    """``data`` with its tensors on ``device``: ``data`` itself when they already are, else
+    a shallow copy moved there (the caller's graph is left where it is)."""
+    if all(t.device == device for _, t in data.items() if isinstance(t, Tensor)):
+        return data
+    return copy.copy(data).to(device)
+
+
+def _interrupted(
+    ckpt: Path | None, saved_epoch: int, boundary: dict[str, Any] | None, epoch: int
+) -> TrainingInterrupted:
+    """Save the last finished epoch (if a checkpoint is kept) and say what was kept."""
+    if ckpt is None:
+        return TrainingInterrupted(
+            f"Training interrupted after {epoch} finished epoch(s); no checkpoint was asked "
+            "for, so nothing was saved (give one to resume an interrupted run)",
+            epoch,
+            None,
+        )
+    if boundary is not None:
+        save_checkpoint(ckpt, boundary)
+        saved_epoch = boundary["state"]["epoch"]
+    if saved_epoch == 0:
+        return TrainingInterrupted(
+            "Training interrupted in epoch 1: no epoch finished, nothing was saved", 0, None
+        )
+    return TrainingInterrupted(
+        f"Training interrupted in epoch {saved_epoch + 1}: saved epoch {saved_epoch} to "
+        f"{ckpt}; run again with the same settings to resume from it",
+        saved_epoch,
+        ckpt,
+    )
+
+
+def _warn_other_device(path: Path, written_on: str | None, device: torch.device) -> None:
+    if written_on is not None and torch.device(written_on).type != device.type:
+        log.warning(
+            "Checkpoint %s was written on %s, resumed on %s: the run continues with this "
+            "device's random generators and float rounding, so it is a valid run but not "
+            "bit for bit the one an uninterrupted run on either device gives",
+            path,
+            written_on,
+            device,
+        )
 
 
 def _choose_checkpoint(path: Path, identity: dict[str, Any], on_mismatch: str) -> Path:

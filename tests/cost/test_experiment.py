@@ -47,10 +47,16 @@ def test_load_tuned_config(tmp_path):
     )
     assert load_tuned_config(path, "gcn", "PubMed") == ({}, {"epochs": 5})
     assert load_tuned_config(path, "sgat", "Cora") == ({}, {})
-    assert load_tuned_config(tmp_path / "missing.toml", "sgcn", "Cora") == ({}, {})
+    with pytest.raises(FileNotFoundError, match=r"Config file .*missing.toml does not exist"):
+        load_tuned_config(tmp_path / "missing.toml", "sgcn", "Cora")
+    with pytest.raises(FileNotFoundError, match=r"is a folder"):
+        load_tuned_config(tmp_path, "sgcn", "Cora")
     assert load_tuned_config(None, "sgcn", "Cora") == ({}, {})
     path.write_text("sgcn = 3\n")
     with pytest.raises(ValueError, match=r"\[sgcn\] must be a table, got 3"):
+        load_tuned_config(path, "sgcn", "Cora")
+    path.write_text("[sgcn\n")
+    with pytest.raises(ValueError, match=rf"Config file {path} is not valid TOML"):
         load_tuned_config(path, "sgcn", "Cora")
 
 
@@ -85,8 +91,8 @@ def test_energy_of_restores_the_mode():
 def test_cli_rejects_bad_profiles(capsys):
     assert main(["cost", "--profile", "tpu"]) == 2
     assert "Unknown energy profile 'tpu'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="needs --mac-pj, --ac-pj and --profile-source"):
-        main(["cost", "--mac-pj", "1.0"])
+    assert main(["cost", "--mac-pj", "1.0"]) == 2
+    assert "needs --mac-pj, --ac-pj and --profile-source" in capsys.readouterr().err
     assert main(["cost", "--mac-pj", "-1", "--ac-pj", "1", "--profile-source", "x"]) == 2
     assert "'mac_pj' must be a finite, non-negative" in capsys.readouterr().err
 

@@ -158,7 +158,7 @@ def test_cli_sampler_options():
     )
     assert sampler_options(args) == {"num_roots": 100, "walk_length": 3, "sample_coverage": 5}
     args = build_parser().parse_args(["train", "--batch-size", "64"])
-    with pytest.raises(SystemExit, match="need --sampler"):
+    with pytest.raises(ValueError, match="need --sampler"):
         sampler_options(args)
 
 
