@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -194,12 +195,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             plain data, or is not a spikegraph checkpoint of this version.
     """
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a foreign pickle protocol
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"Checkpoint {path} holds more than plain tensors and values and was not loaded "
-            f"(nothing in it was run): {first[:300]}"
+            f"(nothing in it was run): {_refusal(err)}"
         ) from err
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as err:
         raise CheckpointError(
@@ -217,6 +219,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         if key not in saved:
             raise CheckpointError(f"Checkpoint {path} is incomplete: it has no {key!r}")
     return saved
+
+
+def _refusal(err: Exception) -> str:
+    """The line of torch's weights-only refusal that says what was refused (its first lines
+    are generic advice, including to load with ``weights_only=False``, which we never do)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("Unsupported global", "Unsupported operand", "Unsupported class")):
+            return ln[:300]
+    return (lines[0] if lines else type(err).__name__)[:300]
 
 
 def _module_generators(model: nn.Module) -> dict[str, dict[str, torch.Generator]]:

@@ -164,8 +164,16 @@ def test_run_node_classification_refuses_before_training(data_root, monkeypatch)
     def no_training(*args, **kwargs):
         raise AssertionError("training started")
 
+    build = experiment.build_model
+
+    def no_model_for_the_data(name, in_channels, out_channels, **options):
+        # A throwaway 4-feature model may check option names; the run's own may not be built.
+        if in_channels != 4:
+            raise AssertionError("training started")
+        return build(name, in_channels, out_channels, **options)
+
     monkeypatch.setattr(experiment, "fit", no_training)
-    monkeypatch.setattr(experiment, "build_model", no_training)
+    monkeypatch.setattr(experiment, "build_model", no_model_for_the_data)
     run = experiment.run_node_classification
     with pytest.raises(ValueError, match="cached=True cannot hold"):
         run("Cora", "gcn", root=str(data_root), sampler="graphsage",
