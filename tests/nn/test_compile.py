@@ -155,3 +155,14 @@ def test_spiking_gcn_inductor_matches_eager():
     torch.manual_seed(0)
     model = SpikingGCN(x.size(1), 16, 2, 4, dropout=0.0, input_dropout=0.0)
     _assert_compiled_matches(model, x, edge_index, fullgraph=True, backend="inductor")
+
+
+def test_direct_encoder_compiles_fullgraph_and_checks_in_eager():
+    x, edge_index = _graph(seed=4)
+    torch.manual_seed(0)
+    model = SpikingGCN(x.size(1), 8, 2, 3, encoder="direct", dropout=0.0, input_dropout=0.0)
+    model.eval()
+    out = torch.compile(model, fullgraph=True, backend=BACKEND)(x, edge_index)
+    torch.testing.assert_close(out, model(x, edge_index), atol=TOL, rtol=0)
+    with pytest.raises(ValueError, match="binary"):
+        model(x * 0.5, edge_index)
