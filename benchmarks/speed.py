@@ -10,6 +10,9 @@ Three models with the same widths are timed in the same run, interleaved round b
   once per time step (propagation included) and stepping the neurons one step at a time
   with :func:`~spikegraph.nn.lif_step` under autograd.
 
+A fourth, ``sgcn_compiled``, is ``sgcn`` under ``torch.compile(fullgraph=True)`` (inductor
+by default, ``--compile-backend``), timed for the training epoch in the same rounds.
+
 Before timing, the script checks that ``per_step`` and ``sgcn`` compute the same logits.
 Reported: median wall time of one training epoch (forward, loss, backward, Adam step) and of
 one full-graph inference, and their ratios.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -97,7 +101,13 @@ def make_step(forward, params, data, train: bool):
 
 
 def bench_dataset(
-    name: str, root: str | None, hidden: int, T: int, rounds: int, input_dropout: float
+    name: str,
+    root: str | None,
+    hidden: int,
+    T: int,
+    rounds: int,
+    input_dropout: float,
+    compile_backend: str | None = "inductor",
 ) -> dict:
     data, num_classes = load_dataset(name, root=root)
     torch.manual_seed(0)
@@ -135,6 +145,14 @@ def bench_dataset(
         "gcn_input_dropout": (run(gcn, gcn_input_dropout), gcn),
         "sgcn_input_dropout": (run(tuned, tuned), tuned),
     }
+    compiled = None
+    if compile_backend is not None:
+        # The like-for-like spiking GCN again, compiled whole (fullgraph: no graph breaks),
+        # from the same initial parameters; timed in the same rounds as the eager one.
+        twin = build_model("sgcn", data.num_features, num_classes, **common, input_dropout=0.0)
+        twin.load_state_dict(sgcn.state_dict())
+        compiled = torch.compile(twin, fullgraph=True, backend=compile_backend)
+        forwards["sgcn_compiled"] = (run(twin, compiled), twin)
     row = {
         "dataset": name,
         "num_nodes": data.num_nodes,
@@ -144,9 +162,18 @@ def bench_dataset(
         "input_dropout": input_dropout,
         "rounds": rounds,
         "max_abs_diff_per_step": max_diff,
+        "compile_backend": compile_backend,
     }
     for phase, train in (("train", True), ("inference", False)):
-        fns = {k: make_step(f, list(m.parameters()), data, train) for k, (f, m) in forwards.items()}
+        fns = {
+            k: make_step(f, list(m.parameters()), data, train)
+            for k, (f, m) in forwards.items()
+            if train or k != "sgcn_compiled"  # compiled: the training epoch only
+        }
+        if compiled is not None and train:
+            start = time.perf_counter()
+            fns["sgcn_compiled"]()  # the first call compiles
+            row["compile_seconds"] = time.perf_counter() - start
         times = interleaved_times(fns, rounds)
         med = {k: median(v) for k, v in times.items()}
         row[phase] = {
@@ -157,6 +184,8 @@ def bench_dataset(
             / med["gcn_input_dropout"],
             "sgcn_input_dropout_over_gcn": med["sgcn_input_dropout"] / med["gcn"],
         }
+        if "sgcn_compiled" in med:
+            row[phase]["sgcn_over_sgcn_compiled"] = med["sgcn"] / med["sgcn_compiled"]
     return row
 
 
@@ -207,6 +236,28 @@ def to_markdown(record: dict) -> str:
             f"{r['sgcn_input_dropout_over_gcn_input_dropout']:.2f}x | "
             f"{r['sgcn_input_dropout_over_gcn']:.2f}x |"
         )
+    compiled = [row for row in record["rows"] if "sgcn_compiled" in row["train"]["seconds"]]
+    if compiled:
+        lines += [
+            "",
+            f"`torch.compile(model, fullgraph=True)` (backend "
+            f"{compiled[0]['compile_backend']!r}) against eager mode: the like-for-like spiking "
+            "GCN, one training epoch, timed in the same rounds. Compiled, the first layer "
+            "takes the features dense (the sparse-input path is eager only) and the neurons "
+            "stay the numba kernels (opaque custom ops). Compile time is the first call's.",
+            "",
+            "| dataset | phase | eager (ms) | compiled (ms) | eager / compiled "
+            "| compile time (s) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in compiled:
+            r = row["train"]
+            s = r["seconds"]
+            lines.append(
+                f"| {row['dataset']} | train | {1e3 * s['sgcn']:.1f} | "
+                f"{1e3 * s['sgcn_compiled']:.1f} | {r['sgcn_over_sgcn_compiled']:.2f}x | "
+                f"{row['compile_seconds']:.0f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -220,6 +271,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--input-dropout", type=float, default=0.5, help="of the tuned spiking GCN (default 0.5)"
     )
+    p.add_argument(
+        "--compile-backend",
+        default="inductor",
+        help="torch.compile backend of the compiled-vs-eager row (default: inductor; 'none' "
+        "skips the row)",
+    )
     p.add_argument("--quick", action="store_true", help="Cora, 2 rounds, write nothing")
     add_output_options(p)
     args = p.parse_args(argv)
@@ -228,11 +285,14 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"--datasets: duplicates in {args.datasets}")
     if args.quick:
         args.datasets, args.rounds = ["Cora"], 2
+        if args.compile_backend == "inductor":  # a smoke run: no minutes of code generation
+            args.compile_backend = "aot_eager"
+    backend = None if args.compile_backend == "none" else args.compile_backend
     out = output_dir(p, args)
     check_rows_kept(p, out, "speed", args.datasets, lambda r: [x["dataset"] for x in r["rows"]])
     command = command_line("speed.py", sys.argv[1:] if argv is None else argv)
     rows = [
-        bench_dataset(d, args.root, args.hidden, args.T, args.rounds, args.input_dropout)
+        bench_dataset(d, args.root, args.hidden, args.T, args.rounds, args.input_dropout, backend)
         for d in args.datasets
     ]
     record = {"provenance": provenance(command), "rows": rows}

@@ -2,12 +2,24 @@
 
 Every check raises :class:`ValueError` or :class:`TypeError` with a message that names the
 argument and the offending value; nothing is clipped or dropped silently.
+
+Under :func:`torch.compile`: checks of types, dtypes and shapes hold as in eager mode (they
+are decided when the graph is traced); checks of the values themselves (NaN, node ids out of
+range, negative edge weights) are skipped while tracing, because a compiled graph cannot
+branch on its data (:func:`data_checks_apply`). They run in eager mode, so a model checked
+eagerly on its data (e.g. for one step before compiling) is checked on that data.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+
+def data_checks_apply() -> bool:
+    """Whether checks that read tensor values run: always, except while
+    :func:`torch.compile` traces (a data-dependent branch would break the graph)."""
+    return not torch.compiler.is_compiling()
 
 
 def check_time_steps(T: int, name: str = "T") -> int:
@@ -48,6 +60,8 @@ def check_features(x: Tensor, name: str = "x") -> Tensor:
         return x
     # One reduction: NaN and +-inf propagate into the sum; only if it is not finite (or a huge
     # finite sum overflowed) are the entries themselves inspected.
+    if not data_checks_apply():
+        return x
     if x.numel() > 0 and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         bad = (~torch.isfinite(x)).nonzero()[0].tolist()
         raise ValueError(
@@ -89,7 +103,7 @@ def check_edge_index(
             f"The graph is empty (num_src={num_src}, num_dst={num_dst}): "
             "at least one node is required"
         )
-    if edge_index.numel() == 0:
+    if edge_index.numel() == 0 or not data_checks_apply():
         return edge_index
     for row, bound, role in ((0, num_src, "source"), (1, num_dst, "target")):
         ids = edge_index[row]
@@ -139,6 +153,8 @@ def check_nonnegative_weights(
     GCN's symmetric normalisation takes ``deg^-1/2`` of weighted degrees, which is NaN for a
     negative degree; a negative weight is refused wherever a layer normalises.
     """
+    if not data_checks_apply():
+        return edge_weight
     neg = edge_weight < 0
     if edge_weight.numel() and bool(neg.any()):
         i = int(neg.nonzero()[0])

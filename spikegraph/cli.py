@@ -624,6 +624,7 @@ BENCHMARKS = {
     "cost-overhead": "cost_overhead.py",
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
+    "pyg-example": "pyg_example.py",
 }
 
 

@@ -1,6 +1,6 @@
 """Spiking GNN models with the constructor shape of PyG's ``GCN`` and ``GAT``."""
 
-from spikegraph.models.basic import SpikingBasicGNN
+from spikegraph.models.basic import PAPER_NEURON, SpikingBasicGNN
 from spikegraph.models.checks import (
     RunTooLargeError,
     check_model_options,
@@ -19,6 +19,7 @@ from spikegraph.models.registry import (
 
 __all__ = [
     "MODELS",
+    "PAPER_NEURON",
     "SPIKING",
     "RunTooLargeError",
     "SpikingBasicGNN",

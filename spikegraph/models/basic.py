@@ -50,6 +50,13 @@ NEURON_OPTIONS = (
     "detach_reset",
 )
 
+#: The neuron and normalisation of GC-SNN / GA-SNN (Xu et al., IJCAI 2021): STFN before
+#: leaky neurons (``tau=2``) with hard reset. The classes' defaults are the validated ones
+#: (integrate-and-fire, soft reset, no normalisation); ``SpikingGCN(..., **PAPER_NEURON)``,
+#: :meth:`SpikingBasicGNN.with_paper_neuron` or the registry's ``"stfn-sgcn"`` /
+#: ``"stfn-sgat"`` give the paper's.
+PAPER_NEURON = {"norm": "stfn", "tau": 2.0, "reset": "hard"}
+
 
 class SpikingBasicGNN(nn.Module):
     """A stack of spiking graph layers with an encoder and a readout.
@@ -69,13 +76,14 @@ class SpikingBasicGNN(nn.Module):
         num_layers: Number of graph layers.
         out_channels: Output width (number of classes); ``hidden_channels`` when ``None``.
         dropout: Dropout on the spikes between layers, one mask for all time steps
-            (:func:`~spikegraph.nn.dropout.temporal_dropout`).
+            (:func:`~spikegraph.nn.dropout.temporal_dropout`); 0.5 by default (PyG's
+            ``GCN`` has 0.0; its example scripts use 0.5).
         T: Number of time steps static features are encoded for; a spike train input
             ``[T', N, F]`` runs over its own ``T'`` steps.
         encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
             features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
         readout: ``"membrane"`` or ``"rate"``.
-        input_dropout: Dropout on the encoded input.
+        input_dropout: Dropout on the encoded input (0.5 by default).
         encoder_seed: Seed of the Bernoulli encoder.
         sparse_input: Feed static features to the first layer as a sparse CSR tensor:
             ``None`` (default) when at most 10% of them are nonzero, ``True`` always,
@@ -101,6 +109,12 @@ class SpikingBasicGNN(nn.Module):
             (``"stfn"``, ``"tdbn"``, ``"none"``): the place where PyG's ``BasicGNN`` puts
             its ``norm`` (``"tdbn"`` is the spiking counterpart of ``"batch_norm"``).
 
+    Defaults: the validated settings of spikegraph's benchmarks, so that the class dropped
+    into PyG's example scripts trains as well as in the benchmarks: integrate-and-fire
+    neurons (``tau=inf``), soft reset, no normalisation (the layers' defaults), ``T=8``,
+    dropout and input dropout 0.5. The paper's neuron and STFN are one argument away:
+    ``**PAPER_NEURON`` or :meth:`with_paper_neuron`.
+
     Shapes:
         - **input:** node features :math:`(N, F_{in})` (encoded inside) or a spike train
           :math:`(T, N, F_{in})`; edge indices :math:`(2, E)` or a sparse ``adj_t``
@@ -118,11 +132,11 @@ class SpikingBasicGNN(nn.Module):
         hidden_channels: int,
         num_layers: int,
         out_channels: int | None = None,
-        dropout: float = 0.0,
+        dropout: float = 0.5,
         T: int = 8,
         encoder: str = "auto",
         readout: str = "membrane",
-        input_dropout: float = 0.0,
+        input_dropout: float = 0.5,
         encoder_seed: int = 0,
         sparse_input: bool | None = None,
         act: Any = None,
@@ -219,6 +233,13 @@ class SpikingBasicGNN(nn.Module):
                     "read-out; use readout='membrane'"
                 )
 
+    @classmethod
+    def with_paper_neuron(cls, *args: Any, **kwargs: Any) -> SpikingBasicGNN:
+        """The model with the paper's neuron and normalisation (:data:`PAPER_NEURON`: STFN,
+        ``tau=2``, hard reset) instead of the validated defaults; other arguments as for the
+        constructor (``kwargs`` override :data:`PAPER_NEURON` too)."""
+        return cls(*args, **{**PAPER_NEURON, **kwargs})
+
     def init_conv(
         self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
     ) -> SpikingMessagePassing:  # pragma: no cover - abstract
@@ -251,9 +272,14 @@ class SpikingBasicGNN(nn.Module):
         Content, not identity or the version counter, decides: writes through ``.numpy()``
         or ``.data`` do not bump ``x._version``. Dense encodings are not kept (they are the
         features themselves); only the density decision is.
+
+        Under :func:`torch.compile` the features are encoded dense and nothing is kept: the
+        cache's content comparison and the density decision depend on the data, which a
+        compiled graph cannot, and compilers do not take sparse CSR tensors.
         """
         if (
-            self.sparse_input is False
+            torch.compiler.is_compiling()
+            or self.sparse_input is False
             or x.layout != torch.strided
             or self.encoder_name == "bernoulli"
         ):

@@ -18,8 +18,15 @@ class SpikingGCN(SpikingBasicGNN):
     ``forward(x, edge_index, edge_weight=None) -> [N, C]``, plus the spiking options of
     :class:`~spikegraph.models.basic.SpikingBasicGNN`.
 
+    Defaults: the validated settings of spikegraph's benchmarks, not the paper's:
+    integrate-and-fire neurons (``tau=inf``), soft reset, no normalisation, ``T=8``, dropout
+    and input dropout 0.5. Dropped into PyG's ``examples/gcn.py`` they train to PyG's GCN's
+    accuracy (``benchmarks/pyg_example.py``). The paper's STFN and leaky (``tau=2``)
+    hard-reset neuron: ``SpikingGCN.with_paper_neuron(...)``, ``**PAPER_NEURON`` or the
+    registry's ``"stfn-sgcn"``.
+
     Example:
-        >>> model = SpikingGCN(1433, 64, num_layers=2, out_channels=7, T=8)
+        >>> model = SpikingGCN(1433, 16, num_layers=2, out_channels=7)
         >>> logits = model(data.x, data.edge_index)  # doctest: +SKIP
     """
 

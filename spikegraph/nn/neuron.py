@@ -18,6 +18,7 @@ The maths lives in the pure functions :func:`lif_step` and :func:`lif_multistep`
 
 from __future__ import annotations
 
+import functools
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 
@@ -184,102 +185,200 @@ def _in_chunks(kernel, num_neurons: int, *args) -> None:
         f.result()
 
 
-class _LIFKernelCPU(torch.autograd.Function):
-    """The same maths as :class:`_LIFMultistepTorch`, with the numba kernels of
-    :mod:`spikegraph.nn._lif_kernels` (CPU, float32/float64, built-in surrogates).
+def _np_scalar(dtype: torch.dtype, value: float):
+    """``value`` as a numpy scalar of the kernels' dtype (float32 stays float32)."""
+    return np.float32(value) if dtype == torch.float32 else np.float64(value)
 
-    With ``rate=True`` the output is the firing rate (spike count / T) of each neuron instead
-    of its spike train, computed without materialising the ``[T, ...]`` spikes.
+
+# The numba kernels are wrapped as torch custom operators: torch.compile (dynamo) then treats
+# them as opaque ops with known output shapes (``register_fake``) and a known backward
+# (``register_autograd``) instead of tracing into numba code, and they run unchanged in eager.
+@torch.library.custom_op("spikegraph::lif_cpu_forward", mutates_args=(), device_types="cpu")
+def _lif_cpu_forward(
+    x: Tensor,
+    v_init: Tensor | None,
+    steps: int,
+    static: bool,
+    decay: float,
+    v_threshold: float,
+    v_reset: float,
+    reset: int,
+    rate: bool,
+    detach_reset: bool,
+    surrogate: int,
+    alpha: float,
+) -> tuple[Tensor, Tensor]:
+    """Multi-step LIF on CPU with the numba kernel :func:`~spikegraph.nn._lif_kernels.lif_forward`.
+
+    ``x`` is ``[T, ...]``, or a static ``[...]`` with ``static=True`` and ``steps`` steps.
+    Returns the spikes ``[T, ...]`` (with ``rate``: the firing rates ``[...]``) and the final
+    potential ``[...]``. ``detach_reset``, ``surrogate`` (a code of ``_SURROGATE_CODES``) and
+    ``alpha`` only matter to the backward pass.
     """
+    from spikegraph.nn import _lif_kernels as K
 
-    @staticmethod
-    def forward(
-        ctx, x, v_init, steps, decay, v_threshold, v_reset, reset, surrogate, detach_reset, rate
-    ):
-        from spikegraph.nn import _lif_kernels as K
+    T = steps
+    shape = x.shape if static else x.shape[1:]
+    x2 = x.detach().contiguous().reshape(1 if static else T, -1)
+    M = x2.size(1)
+    has_v = v_init is not None
+    vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
+    out = x.new_empty(shape if rate else (T, *shape))
+    v_out = x.new_empty(shape)
+    scalar = functools.partial(_np_scalar, x.dtype)
+    _in_chunks(
+        K.lif_forward,
+        M,
+        x2.numpy(),
+        static,
+        T,
+        vi.numpy(),
+        has_v,
+        scalar(decay),
+        scalar(v_threshold),
+        scalar(v_reset),
+        reset,
+        rate,
+        out.view(-1, M).numpy(),
+        v_out.view(M).numpy(),
+    )
+    return out, v_out
 
-        static = steps is not None
-        T = steps if static else x.size(0)
-        shape = x.shape if static else x.shape[1:]
-        xc = x.detach().contiguous()
-        x2 = xc.reshape(1 if static else T, -1)
-        M = x2.size(1)
-        vi = v_init.detach().reshape(-1).contiguous() if v_init is not None else x2.new_empty(1)
-        out = x.new_empty(shape if rate else (T, *shape))
-        v_out = x.new_empty(shape)
-        scalar = np.float32 if x.dtype == torch.float32 else np.float64
-        decay, v_threshold, v_reset = scalar(decay), scalar(v_threshold), scalar(v_reset)
-        _in_chunks(
-            K.lif_forward,
-            M,
-            x2.numpy(),
-            static,
-            T,
-            vi.numpy(),
-            v_init is not None,
-            decay,
-            v_threshold,
-            v_reset,
-            _RESET_CODES[reset],
-            rate,
-            out.view(-1, M).numpy(),
-            v_out.view(M).numpy(),
-        )
-        ctx.save_for_backward(xc, vi)
-        ctx.meta = (
-            static,
-            T,
-            v_init is not None,
-            decay,
-            v_threshold,
-            v_reset,
-            reset,
-            surrogate,
-            detach_reset,
-            shape,
-            rate,
-        )
-        return out, v_out
 
-    @staticmethod
-    def backward(ctx, grad_out, grad_v):
-        from spikegraph.nn import _lif_kernels as K
+@_lif_cpu_forward.register_fake
+def _(x, v_init, steps, static, decay, v_threshold, v_reset, reset, rate, *_):
+    shape = x.shape if static else x.shape[1:]
+    return x.new_empty(shape if rate else (steps, *shape)), x.new_empty(shape)
 
-        xc, vi = ctx.saved_tensors
-        static, T, has_v, decay, v_th, v_reset, reset, surrogate, detach, shape, rate = ctx.meta
-        x2 = xc.reshape(1 if static else T, -1)
-        M = x2.size(1)
-        if grad_out is None:
-            mode, go = 0, x2.new_zeros(1, 1)
-        else:
-            mode, go = (2 if rate else 1), grad_out.contiguous().view(-1, M)
-        gv = grad_v.contiguous().view(M) if grad_v is not None else x2.new_empty(1)
-        grad_x = xc.new_empty(x2.shape)
-        grad_v_init = xc.new_empty(M)
-        _in_chunks(
-            K.lif_backward,
-            M,
-            x2.numpy(),
-            static,
-            T,
-            vi.numpy(),
-            has_v,
-            decay,
-            v_th,
-            v_reset,
-            _RESET_CODES[reset],
-            detach,
-            _SURROGATE_CODES[type(surrogate)],
-            float(surrogate.alpha),
-            go.numpy(),
-            mode,
-            gv.numpy(),
-            grad_v is not None,
-            grad_x.numpy(),
-            grad_v_init.numpy(),
-        )
-        grad_v_init = grad_v_init.view(shape) if has_v else None
-        return (grad_x.view(xc.shape), grad_v_init) + (None,) * 8
+
+@torch.library.custom_op("spikegraph::lif_cpu_backward", mutates_args=(), device_types="cpu")
+def _lif_cpu_backward(
+    x: Tensor,
+    v_init: Tensor | None,
+    grad_out: Tensor | None,
+    grad_v: Tensor | None,
+    steps: int,
+    static: bool,
+    decay: float,
+    v_threshold: float,
+    v_reset: float,
+    reset: int,
+    rate: bool,
+    detach_reset: bool,
+    surrogate: int,
+    alpha: float,
+) -> tuple[Tensor, Tensor]:
+    """Backpropagation through time of :func:`_lif_cpu_forward` (numba kernel
+    :func:`~spikegraph.nn._lif_kernels.lif_backward`): ``(dL/dx, dL/dv_init)``, the latter
+    of the shape of one step (zeros without ``v_init``)."""
+    from spikegraph.nn import _lif_kernels as K
+
+    T = steps
+    shape = x.shape if static else x.shape[1:]
+    x2 = x.detach().contiguous().reshape(1 if static else T, -1)
+    M = x2.size(1)
+    has_v = v_init is not None
+    vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
+    if grad_out is None:
+        mode, go = 0, x2.new_zeros(1, 1)
+    else:
+        mode, go = (2 if rate else 1), grad_out.detach().contiguous().view(-1, M)
+    gv = grad_v.detach().contiguous().view(M) if grad_v is not None else x2.new_empty(1)
+    grad_x = x2.new_empty(x2.shape)
+    grad_v_init = x2.new_zeros(M)
+    scalar = functools.partial(_np_scalar, x.dtype)
+    _in_chunks(
+        K.lif_backward,
+        M,
+        x2.numpy(),
+        static,
+        T,
+        vi.numpy(),
+        has_v,
+        scalar(decay),
+        scalar(v_threshold),
+        scalar(v_reset),
+        reset,
+        detach_reset,
+        surrogate,
+        float(alpha),
+        go.numpy(),
+        mode,
+        gv.numpy(),
+        grad_v is not None,
+        grad_x.numpy(),
+        grad_v_init.numpy(),
+    )
+    return grad_x.view(x.shape), grad_v_init.view(shape)
+
+
+@_lif_cpu_backward.register_fake
+def _(x, v_init, grad_out, grad_v, steps, static, *_):
+    shape = x.shape if static else x.shape[1:]
+    return x.new_empty(x.shape), x.new_empty(shape)
+
+
+def _lif_cpu_setup_context(ctx, inputs, output) -> None:
+    x, v_init = inputs[0], inputs[1]
+    ctx.save_for_backward(x, v_init)
+    ctx.has_v_init = v_init is not None
+    ctx.params = inputs[2:]
+
+
+def _lif_cpu_grad(ctx, grad_out, grad_v):
+    x, v_init = ctx.saved_tensors
+    steps, static, decay, v_th, v_reset, reset, rate, detach, code, alpha = ctx.params
+    grad_x, grad_v_init = _lif_cpu_backward(
+        x,
+        v_init,
+        grad_out,
+        grad_v,
+        steps,
+        static,
+        decay,
+        v_th,
+        v_reset,
+        reset,
+        rate,
+        detach,
+        code,
+        alpha,
+    )
+    return (grad_x, grad_v_init if ctx.has_v_init else None) + (None,) * 10
+
+
+_lif_cpu_forward.register_autograd(_lif_cpu_grad, setup_context=_lif_cpu_setup_context)
+
+
+def _lif_cpu(
+    x: Tensor,
+    v_init: Tensor | None,
+    steps: int | None,
+    decay: float,
+    v_threshold: float,
+    v_reset: float,
+    reset: str,
+    surrogate: Surrogate,
+    detach_reset: bool,
+    rate: bool,
+) -> tuple[Tensor, Tensor]:
+    """The numba kernels' LIF (:func:`_lif_cpu_forward`) with the arguments of
+    :class:`_LIFMultistepTorch`, plus ``rate``: firing rates instead of spike trains."""
+    static = steps is not None
+    return _lif_cpu_forward(
+        x,
+        v_init,
+        steps if static else x.size(0),
+        static,
+        decay,
+        v_threshold,
+        v_reset,
+        _RESET_CODES[reset],
+        rate,
+        detach_reset,
+        _SURROGATE_CODES[type(surrogate)],
+        float(surrogate.alpha),
+    )
 
 
 def lif_multistep(
@@ -321,7 +420,7 @@ def lif_multistep(
         raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
     surrogate = Rectangular() if surrogate is None else surrogate
     if _kernel_applies(x, v_init, surrogate):
-        return _LIFKernelCPU.apply(
+        return _lif_cpu(
             x,
             v_init,
             steps,
@@ -382,7 +481,7 @@ def lif_rate(
         raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
     surrogate = Rectangular() if surrogate is None else surrogate
     if _kernel_applies(x, None, surrogate):
-        rate, _ = _LIFKernelCPU.apply(
+        rate, _ = _lif_cpu(
             x,
             None,
             steps,

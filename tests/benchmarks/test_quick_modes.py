@@ -20,6 +20,7 @@ def test_every_script_is_covered():
         "cost_overhead.py",
         "energy.py",
         "node_classification.py",
+        "pyg_example.py",
         "samplers_accuracy.py",
         "samplers_speed.py",
         "speed.py",

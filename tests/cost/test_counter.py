@@ -12,7 +12,7 @@ from torch_geometric.utils import subgraph, to_torch_csr_tensor
 
 from spikegraph.cost import Counter, Report, count
 from spikegraph.cost.rules import ATTENTION_EDGE_ACS, ATTENTION_EDGE_MACS
-from spikegraph.models import SpikingGAT, SpikingGCN
+from spikegraph.models import PAPER_NEURON, SpikingGAT, SpikingGCN
 from spikegraph.nn import SpikingGATConv, SpikingGCNConv
 from spikegraph.nn.monitor import SpikeMonitor
 
@@ -165,7 +165,10 @@ def test_doubling_the_spikes_doubles_the_acs(edge_index):
 
 @pytest.mark.parametrize(
     "conv",
-    [SpikingGCNConv(F_IN, 7, T=T), SpikingGATConv(F_IN, 3, heads=2, T=T)],
+    [
+        SpikingGCNConv(F_IN, 7, T=T, **PAPER_NEURON),
+        SpikingGATConv(F_IN, 3, heads=2, T=T, **PAPER_NEURON),
+    ],
     ids=["gcn", "gat"],
 )
 def test_zero_spikes_cost_zero_synaptic_ops(edge_index, conv):
@@ -216,7 +219,7 @@ def test_spiking_gcn_aggregation_is_real_valued_macs_on_sent_messages(edge_index
 
 
 def test_neuron_and_stfn_rows(edge_index):
-    conv = SpikingGCNConv(F_IN, 7, T=T, tau=2.0)
+    conv = SpikingGCNConv(F_IN, 7, T=T, **PAPER_NEURON)
     x = spike_train((T, N, F_IN), 30, seed=4)
     with SpikeMonitor(conv) as monitor:
         out = conv(x, edge_index)
@@ -233,7 +236,7 @@ def test_neuron_and_stfn_rows(edge_index):
     folded = count(conv, x, edge_index, fold_norm=True)
     assert kind_total(folded, "norm") == (3 * M, M + N + 2 * n)
     assert folded.select(kind="neuron")[0].spikes_out == fired
-    soft = SpikingGCNConv(F_IN, 7, T=T, reset="none")
+    soft = SpikingGCNConv(F_IN, 7, T=T, tau=2.0, reset="none")
     soft_neuron = count(soft, x, edge_index).select(kind="neuron")[0]
     assert soft_neuron.acs == T * n
 
@@ -250,7 +253,7 @@ def test_tdbn_rows(edge_index):
 
 def test_spiking_gcn_model_rows_and_rates(edge_index):
     torch.manual_seed(0)
-    model = SpikingGCN(F_IN, 8, 2, C, T=T).eval()
+    model = SpikingGCN(F_IN, 8, 2, C, T=T, **PAPER_NEURON).eval()
     x = spike_train((N, F_IN), 12)
     with SpikeMonitor(model) as monitor:
         model(x, edge_index)
@@ -279,7 +282,7 @@ def test_spiking_gcn_model_rows_and_rates(edge_index):
 
 def test_spiking_gat_model_counts(edge_index):
     torch.manual_seed(0)
-    model = SpikingGAT(F_IN, 8, 2, C, heads=2, T=T).eval()
+    model = SpikingGAT(F_IN, 8, 2, C, heads=2, T=T, **PAPER_NEURON).eval()
     report = count(model, spike_train((N, F_IN), 12), edge_index)
     kinds = {r.kind for r in report.layers}
     assert kinds == {

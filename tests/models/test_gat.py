@@ -104,3 +104,25 @@ def test_forward_blocks_with_sparse_input():
     dense = model.forward_blocks(x, [b0, b1])
     model.sparse_input = True
     torch.testing.assert_close(model.forward_blocks(x, [b0, b1]), dense)
+
+
+def test_class_defaults_are_the_validated_settings_and_the_registrys():
+    """A PyG user's ``SpikingGAT(F, 64, 2, C)`` is the registry's tuned spiking GAT."""
+    from spikegraph.models import MODELS, SpikingGAT, build_model
+
+    model = SpikingGAT(8, 64, 2, 3)
+    assert (model.T, model.dropout, model.input_dropout) == (8, 0.6, 0.6)
+    assert (model.heads, model.out_heads, model.attention_dropout) == (8, 8, 0.6)
+    hidden = model.convs[0]
+    assert hidden.norm is None and hidden.neuron.tau == float("inf")
+    assert hidden.neuron.reset == "soft"
+    built = build_model("sgat", 8, 3)
+    assert repr(built.convs) == repr(model.convs)
+    assert (built.heads, built.dropout, built.input_dropout) == (8, 0.6, 0.6)
+    assert {k: MODELS["sgat"][1][k] for k in ("dropout", "input_dropout", "heads")} == {
+        "dropout": 0.6,
+        "input_dropout": 0.6,
+        "heads": 8,
+    }
+    paper = SpikingGAT.with_paper_neuron(8, 64, 2, 3)
+    assert type(paper.convs[0].norm).__name__ == "STFN" and paper.convs[0].neuron.tau == 2.0

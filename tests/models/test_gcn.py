@@ -30,7 +30,7 @@ def test_spike_train_input_is_used_as_is(node_data):
 
 def test_membrane_readout_is_the_mean_current_of_a_non_spiking_output_layer(node_data):
     torch.manual_seed(0)
-    model = SpikingGCN(8, 16, 2, 3, T=4, readout="membrane").eval()
+    model = SpikingGCN(8, 16, 2, 3, T=4, readout="membrane", norm="stfn").eval()
     last = model.convs[-1]
     assert last.neuron is None and last.norm is None
     assert isinstance(model.convs[0].neuron, LIF) and isinstance(model.convs[0].norm, STFN)
@@ -144,7 +144,7 @@ def test_nan_features_rejected(node_data):
 
 def test_reset_parameters():
     torch.manual_seed(0)
-    model = SpikingGCN(8, 16, 2, 2, T=4)
+    model = SpikingGCN.with_paper_neuron(8, 16, 2, 2, T=4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
         for p in model.parameters():
@@ -217,3 +217,34 @@ def test_rate_shortcut_only_in_training_with_a_linear_read_out(node_data):
     assert not model._rate_shortcut()
     rate = SpikingGCN(node_data.num_features, 16, num_layers=2, out_channels=3, readout="rate")
     assert not rate._rate_shortcut()
+
+
+def test_class_defaults_are_the_validated_settings_and_the_registrys():
+    """One place: the registry's spiking GCN is the class with its defaults, wider."""
+    from spikegraph.models import MODELS, PAPER_NEURON, build_model
+
+    model = SpikingGCN(8, 16, 2, 3)
+    assert (model.T, model.dropout, model.input_dropout) == (8, 0.5, 0.5)
+    for conv in model.convs[:-1]:
+        assert conv.norm is None and conv.neuron.tau == float("inf")
+        assert conv.neuron.reset == "soft"
+    built = build_model("sgcn", 8, 3, hidden_channels=16)
+    assert repr(built.convs) == repr(model.convs)
+    assert (built.T, built.dropout, built.input_dropout) == (8, 0.5, 0.5)
+    assert MODELS["sgcn"][1] == {
+        "hidden_channels": 64,
+        "num_layers": 2,
+        "dropout": 0.5,
+        "input_dropout": 0.5,
+        "T": 8,
+        "norm": "none",
+        "reset": "soft",
+        "tau": float("inf"),
+    }
+    paper = SpikingGCN.with_paper_neuron(8, 16, 2, 3)
+    assert isinstance(paper.convs[0].norm, STFN)
+    assert (paper.convs[0].neuron.tau, paper.convs[0].neuron.reset) == (2.0, "hard")
+    assert repr(build_model("stfn-sgcn", 8, 3, hidden_channels=16).convs) == repr(paper.convs)
+    assert MODELS["stfn-sgcn"][1] == {**MODELS["sgcn"][1], **PAPER_NEURON}
+    # The preset's keywords can still be overridden.
+    assert SpikingGCN.with_paper_neuron(8, 16, 2, 3, tau=4.0).convs[0].neuron.tau == 4.0

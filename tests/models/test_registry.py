@@ -35,8 +35,8 @@ def test_options_override_defaults_and_none_is_ignored():
 
 
 def test_spiking_names():
-    assert SPIKING == ("sgcn", "sgat")
-    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat"}
+    assert SPIKING == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat")
+    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat", "stfn-sgcn", "stfn-sgat"}
 
 
 def test_model_defaults_is_a_copy():
@@ -46,7 +46,10 @@ def test_model_defaults_is_a_copy():
 
 
 def test_unknown_model():
-    msg = r"Unknown model 'mlp'; expected one of \['sgcn', 'sgat', 'gcn', 'gat'\]"
+    msg = (
+        r"Unknown model 'mlp'; expected one of "
+        r"\['sgcn', 'sgat', 'gcn', 'gat', 'stfn-sgcn', 'stfn-sgat'\]"
+    )
     with pytest.raises(ValueError, match=msg):
         build_model("mlp", 8, 2)
     with pytest.raises(ValueError, match=msg):
@@ -55,8 +58,17 @@ def test_unknown_model():
         train_defaults("mlp")
 
 
+def test_paper_presets_build_stfn_and_leaky_hard_reset_neurons():
+    for name in ("stfn-sgcn", "stfn-sgat"):
+        model = build_model(name, 8, 2)
+        neuron = model.convs[0].neuron
+        assert neuron.tau == 2.0 and neuron.decay == 0.5 and neuron.reset == "hard"
+        assert type(model.convs[0].norm).__name__ == "STFN"
+    assert train_defaults("stfn-sgat") == train_defaults("sgat")
+
+
 def test_tuned_spiking_defaults_build_integrate_and_fire_neurons():
-    for name in SPIKING:
+    for name in ("sgcn", "sgat"):
         model = build_model(name, 8, 2)
         neuron = model.convs[0].neuron
         assert neuron.tau == float("inf") and neuron.decay == 1.0 and neuron.reset == "soft"

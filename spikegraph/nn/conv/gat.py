@@ -330,6 +330,10 @@ class SpikingGATConv(SpikingAttentionConv):
     (same parameter names: ``lin`` or ``lin_src``/``lin_dst``, ``att_src``, ``att_dst``,
     ``lin_edge``, ``att_edge``, ``bias``).
 
+    Defaults: integrate-and-fire neurons (``tau=inf``), soft reset, no normalisation, the
+    validated settings of spikegraph's benchmarks; ``**PAPER_NEURON`` (``norm="stfn",
+    tau=2.0, reset="hard"``, :data:`spikegraph.models.PAPER_NEURON`) gives the paper's layer.
+
     Args:
         in_channels: Input width, ``-1`` for lazy initialisation, or a ``(source, target)``
             pair of widths (``(-1, -1)`` under :func:`torch_geometric.nn.to_hetero`), which
@@ -346,13 +350,13 @@ class SpikingGATConv(SpikingAttentionConv):
             how to aggregate a node's incoming edge features (``"mean"``, ``"add"``, ...).
         bias: Learn an additive bias.
         T: Time steps for static input.
-        norm: ``"stfn"``, ``"tdbn"`` or ``"none"``.
+        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
         rho: STFN scale.
         spiking: ``False`` makes the neuron the identity (ordinary GAT layer per step).
-        tau: Membrane time constant.
+        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
         v_threshold: Firing threshold.
         v_reset: Potential after a hard reset.
-        reset: ``"hard"``, ``"soft"`` or ``"none"``.
+        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
         surrogate: Surrogate gradient name or instance.
         surrogate_alpha: Sharpness of a named surrogate.
         detach_reset: Stop gradients through the reset.
@@ -381,13 +385,13 @@ class SpikingGATConv(SpikingAttentionConv):
         fill_value: float | Tensor | str = "mean",
         bias: bool = True,
         T: int = 8,
-        norm: str | None = "stfn",
+        norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = 2.0,
+        tau: float = float("inf"),
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
-        reset: str = "hard",
+        reset: str = "soft",
         surrogate: str | Surrogate = "rectangular",
         surrogate_alpha: float | None = None,
         detach_reset: bool = False,

@@ -47,13 +47,13 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         bias: Learn the biases (of ``lin_l``/``lin_r`` and the output), as in PyG.
         share_weights: One projection for sources and targets.
         T: Time steps for static input.
-        norm: ``"stfn"``, ``"tdbn"`` or ``"none"``.
+        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
         rho: STFN scale.
         spiking: ``False`` makes the neuron the identity (ordinary GATv2 layer per step).
-        tau: Membrane time constant.
+        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
         v_threshold: Firing threshold.
         v_reset: Potential after a hard reset.
-        reset: ``"hard"``, ``"soft"`` or ``"none"``.
+        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
         surrogate: Surrogate gradient name or instance.
         surrogate_alpha: Sharpness of a named surrogate.
         detach_reset: Stop gradients through the reset.
@@ -83,13 +83,13 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         bias: bool = True,
         share_weights: bool = False,
         T: int = 8,
-        norm: str | None = "stfn",
+        norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = 2.0,
+        tau: float = float("inf"),
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
-        reset: str = "hard",
+        reset: str = "soft",
         surrogate: str | Surrogate = "rectangular",
         surrogate_alpha: float | None = None,
         detach_reset: bool = False,

@@ -3,6 +3,7 @@ import torch
 from torch_geometric.nn import GATConv
 from torch_geometric.utils import to_torch_coo_tensor, to_torch_csr_tensor
 
+from spikegraph.models import PAPER_NEURON
 from spikegraph.nn import LIF, STFN, SpikingGATConv, stfn
 
 N, F_IN, C, T = 6, 5, 4, 3
@@ -132,7 +133,9 @@ def test_adjacency_formats_give_the_same_output(directed_edge_index, layout, sta
 
 def test_spiking_layer_is_lif_of_stfn_of_the_plain_layer(edge_index):
     torch.manual_seed(0)
-    conv = SpikingGATConv(F_IN, C, heads=2, T=T, tau=3.0, v_threshold=0.7, rho=1.3).double()
+    conv = SpikingGATConv(
+        F_IN, C, heads=2, T=T, tau=3.0, v_threshold=0.7, rho=1.3, norm="stfn", reset="hard"
+    ).double()
     with torch.no_grad():
         conv.norm.weight.uniform_(0.5, 1.5)
         conv.norm.bias.uniform_(-0.2, 0.2)
@@ -170,17 +173,24 @@ def test_gradients_reach_every_parameter(edge_index, norm):
 
 
 def test_attributes_of_the_layer_contract():
-    conv = SpikingGATConv(F_IN, C, heads=2, T=T)
+    conv = SpikingGATConv(F_IN, C, heads=2, T=T, **PAPER_NEURON)
     assert isinstance(conv.norm, STFN) and isinstance(conv.neuron, LIF)
     assert conv.lin.weight.shape == (2 * C, F_IN)
     assert conv.norm.num_features == 2 * C
-    assert SpikingGATConv(F_IN, C, heads=2, concat=False).norm.num_features == C
+    assert SpikingGATConv(F_IN, C, heads=2, concat=False, norm="stfn").norm.num_features == C
+
+
+def test_defaults_are_the_validated_neuron_and_paper_neuron_is_one_argument_away():
+    conv = SpikingGATConv(F_IN, C, heads=2, T=T)
+    assert conv.norm is None and conv.neuron.tau == float("inf") and conv.neuron.reset == "soft"
+    paper = SpikingGATConv(F_IN, C, heads=2, T=T, **PAPER_NEURON)
+    assert paper.neuron.tau == 2.0 and paper.neuron.reset == "hard"
 
 
 def test_repr():
     assert repr(SpikingGATConv(8, 4, heads=2)) == (
-        "SpikingGATConv(8, 4, heads=2, T=8, norm=STFN, tau=2.0, v_threshold=1.0, "
-        "reset='hard', surrogate=Rectangular)"
+        "SpikingGATConv(8, 4, heads=2, T=8, norm=none, tau=inf, v_threshold=1.0, "
+        "reset='soft', surrogate=Rectangular)"
     )
     assert repr(SpikingGATConv(8, 4, T=2, spiking=False, norm="none")) == (
         "SpikingGATConv(8, 4, heads=1, T=2, norm=none, spiking=False)"

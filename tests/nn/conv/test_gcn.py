@@ -5,6 +5,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_dense_adj, to_torch_coo_tensor, to_torch_csr_tensor
 
+from spikegraph.models import PAPER_NEURON
 from spikegraph.nn import LIF, STFN, SpikingGCNConv, stfn
 from spikegraph.nn.conv import bipartite_gcn_norm
 
@@ -132,7 +133,9 @@ def test_adjacency_formats_give_the_same_spikes(directed_edge_index, layout, sta
 
 def test_spiking_layer_is_lif_of_stfn_of_the_plain_layer(edge_index):
     torch.manual_seed(0)
-    conv = SpikingGCNConv(F_IN, F_OUT, T=T, tau=3.0, v_threshold=0.7, rho=1.3).double()
+    conv = SpikingGCNConv(
+        F_IN, F_OUT, T=T, tau=3.0, v_threshold=0.7, rho=1.3, norm="stfn", reset="hard"
+    ).double()
     with torch.no_grad():
         conv.norm.weight.uniform_(0.5, 1.5)
         conv.norm.bias.uniform_(-0.2, 0.2)
@@ -289,8 +292,17 @@ def test_lazy_in_channels(edge_index):
     assert conv.lin.weight.shape == (F_OUT, F_IN)
 
 
-def test_attributes_of_the_layer_contract():
+def test_defaults_are_the_validated_neuron_and_paper_neuron_is_one_argument_away():
     conv = SpikingGCNConv(F_IN, F_OUT, T=T)
+    assert conv.norm is None and conv.neuron.tau == float("inf") and conv.neuron.reset == "soft"
+    assert conv.neuron.decay == 1.0
+    paper = SpikingGCNConv(F_IN, F_OUT, T=T, **PAPER_NEURON)
+    assert isinstance(paper.norm, STFN) and paper.neuron.tau == 2.0
+    assert paper.neuron.reset == "hard"
+
+
+def test_attributes_of_the_layer_contract():
+    conv = SpikingGCNConv(F_IN, F_OUT, T=T, **PAPER_NEURON)
     assert isinstance(conv.norm, STFN) and isinstance(conv.neuron, LIF)
     assert conv.lin.weight.shape == (F_OUT, F_IN)
     off = SpikingGCNConv(F_IN, F_OUT, spiking=False, norm="none")
@@ -299,7 +311,7 @@ def test_attributes_of_the_layer_contract():
 
 def test_repr():
     assert repr(SpikingGCNConv(8, 4)) == (
-        "SpikingGCNConv(8, 4, T=8, norm=STFN, tau=2.0, v_threshold=1.0, reset='hard', "
+        "SpikingGCNConv(8, 4, T=8, norm=none, tau=inf, v_threshold=1.0, reset='soft', "
         "surrogate=Rectangular)"
     )
     assert repr(SpikingGCNConv(8, 4, T=3, spiking=False, norm="none")) == (

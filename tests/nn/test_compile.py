@@ -1,0 +1,168 @@
+"""torch.compile: the numba LIF kernels are opaque custom ops, the layers and models compile
+(the spiking GCN and GAT with ``fullgraph=True``) and match eager mode."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from spikegraph._validation import data_checks_apply
+from spikegraph.models import SpikingGAT, SpikingGCN
+from spikegraph.nn import SpikingGCNConv, lif_multistep, lif_rate
+from spikegraph.nn.neuron import _lif_cpu_backward, _lif_cpu_forward
+
+# Most checks use the "aot_eager" backend: dynamo traces the graph and AOTAutograd traces the
+# backward through the custom ops' fake and autograd registrations, without the minutes of
+# C++ code generation that inductor takes on a small machine (one opt-in test below).
+BACKEND = "aot_eager"
+TOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _graph(num_nodes: int = 24, num_features: int = 10, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(num_nodes, num_features, generator=g) < 0.3).float()
+    ei = torch.randint(0, num_nodes, (2, 3 * num_nodes), generator=g)
+    return x, torch.cat([ei, ei.flip(0)], dim=1)
+
+
+def _grads(model, out):
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.autograd.grad(out.square().sum(), params)
+
+
+def _assert_compiled_matches(model, x, edge_index, fullgraph: bool, backend: str = BACKEND):
+    compiled = torch.compile(model, fullgraph=fullgraph, backend=backend)
+    for train in (False, True):  # eval: every step; train: the rate shortcut of the GCN
+        model.train(train)
+        ref = model(x, edge_index)
+        ref_grads = _grads(model, ref)
+        out = compiled(x, edge_index)
+        grads = _grads(model, out)
+        assert out.shape == ref.shape
+        torch.testing.assert_close(out, ref, atol=TOL, rtol=0)
+        for g, r in zip(grads, ref_grads):
+            torch.testing.assert_close(g, r, atol=TOL, rtol=0)
+        assert any(float(g.abs().sum()) > 0 for g in grads)  # gradients did flow
+
+
+def test_lif_custom_ops_pass_opcheck():
+    """Fake (meta) shapes, autograd registration and schema agree with the kernels."""
+    x = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True) * 2
+    v = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    s = torch.randn(3, 5, dtype=torch.float64, requires_grad=True) * 2
+    cases = [
+        (x, v, 4, False, 0.5, 1.0, 0.0, 0, False, False, 0, 1.0),
+        (x, None, 4, False, 1.0, 1.0, 0.0, 1, True, False, 1, 4.0),
+        (s, None, 6, True, 0.5, 1.0, 0.0, 0, False, True, 2, 2.0),
+    ]
+    for args in cases:
+        torch.library.opcheck(_lif_cpu_forward, args)
+    g = torch.randn(4, 3, 5, dtype=torch.float64)
+    torch.library.opcheck(
+        _lif_cpu_backward,
+        (x.detach(), v.detach(), g, None, 4, False, 0.5, 1.0, 0.0, 0, False, False, 0, 1.0),
+    )
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_lif_compiles_fullgraph_and_matches_eager(static):
+    torch.manual_seed(0)
+    x = (torch.randn(5, 6, 7) if not static else torch.randn(6, 7)) * 1.5
+    x.requires_grad_(True)
+    steps = 5 if static else None
+
+    def fn(inp):
+        spikes, v = lif_multistep(inp, 0.5, reset="soft", steps=steps)
+        return spikes.sum(0) * 2 + v + lif_rate(inp, 1.0, reset="hard", steps=steps)
+
+    compiled = torch.compile(fn, fullgraph=True, backend=BACKEND)
+    ref = fn(x)
+    (ref_grad,) = torch.autograd.grad(ref.square().sum(), x)
+    out = compiled(x)
+    (grad,) = torch.autograd.grad(out.square().sum(), x)
+    torch.testing.assert_close(out, ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(grad, ref_grad, atol=TOL, rtol=0)
+
+
+def test_spiking_gcn_compiles_fullgraph_and_matches_eager():
+    x, edge_index = _graph()
+    torch.manual_seed(0)
+    model = SpikingGCN(x.size(1), 16, 2, 4, dropout=0.0, input_dropout=0.0)
+    _assert_compiled_matches(model, x, edge_index, fullgraph=True)
+
+
+def test_spiking_gcn_with_paper_neuron_and_spike_train_compiles_fullgraph():
+    """STFN, leaky hard-reset neurons and a [T, N, F] input (every step propagated)."""
+    x, edge_index = _graph(seed=1)
+    torch.manual_seed(0)
+    model = SpikingGCN.with_paper_neuron(x.size(1), 16, 2, 4, dropout=0.0, input_dropout=0.0)
+    train = torch.stack([x, 1 - x, x, x, 1 - x, x, x, x])
+    _assert_compiled_matches(model, train, edge_index, fullgraph=True)
+
+
+def test_spiking_gat_compiles_fullgraph_and_matches_eager():
+    x, edge_index = _graph(seed=2)
+    torch.manual_seed(0)
+    model = SpikingGAT(x.size(1), 16, 2, 4, heads=2, dropout=0.0, input_dropout=0.0)
+    _assert_compiled_matches(model, x, edge_index, fullgraph=True)
+
+
+def test_cached_gcn_layer_compiles_fullgraph():
+    x, edge_index = _graph(seed=3)
+    torch.manual_seed(0)
+    conv = SpikingGCNConv(x.size(1), 8, cached=True)
+    compiled = torch.compile(conv, fullgraph=True, backend=BACKEND)
+    ref = conv(x, edge_index)
+    out = compiled(x, edge_index)
+    torch.testing.assert_close(out, ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(compiled(x, edge_index), ref, atol=TOL, rtol=0)
+
+
+def test_data_checks_skip_only_while_compiling():
+    """Eager mode keeps the value checks; a traced graph skips them instead of breaking."""
+    assert data_checks_apply()
+
+    def fn(x):
+        return x + (0.0 if data_checks_apply() else 1.0)
+
+    out = torch.compile(fn, fullgraph=True, backend=BACKEND)(torch.zeros(2))
+    assert out.tolist() == [1.0, 1.0]
+    x, edge_index = _graph()
+    model = SpikingGCN(x.size(1), 8, 2, 3)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model(bad, edge_index)
+    with pytest.raises(ValueError, match="out of range"):
+        model(x, edge_index + 100)
+
+
+@pytest.mark.skipif(
+    os.environ.get("SPIKEGRAPH_TEST_INDUCTOR") != "1",
+    reason="inductor compiles C++ for minutes on a small machine; set SPIKEGRAPH_TEST_INDUCTOR=1",
+)
+def test_spiking_gcn_inductor_matches_eager():
+    x, edge_index = _graph()
+    torch.manual_seed(0)
+    model = SpikingGCN(x.size(1), 16, 2, 4, dropout=0.0, input_dropout=0.0)
+    _assert_compiled_matches(model, x, edge_index, fullgraph=True, backend="inductor")
+
+
+def test_direct_encoder_compiles_fullgraph_and_checks_in_eager():
+    x, edge_index = _graph(seed=4)
+    torch.manual_seed(0)
+    model = SpikingGCN(x.size(1), 8, 2, 3, encoder="direct", dropout=0.0, input_dropout=0.0)
+    model.eval()
+    out = torch.compile(model, fullgraph=True, backend=BACKEND)(x, edge_index)
+    torch.testing.assert_close(out, model(x, edge_index), atol=TOL, rtol=0)
+    with pytest.raises(ValueError, match="binary"):
+        model(x * 0.5, edge_index)
