@@ -19,13 +19,14 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
 from filelock import FileLock, Timeout
 from torch import Tensor
+
+from spikegraph._io import atomic_write, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,32 +67,10 @@ def tensors_digest(tensors: Mapping[str, Tensor]) -> str:
     return h.hexdigest()
 
 
-def fsync_dir(folder: str | os.PathLike) -> None:
-    """Flush a folder's entries (a rename into it) to disk, where the platform allows."""
-    with contextlib.suppress(OSError):  # not supported on every platform / file system
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
-    """``torch.save(obj, path)`` through a temporary file in the same folder, ``fsync`` and
-    :func:`os.replace`, so ``path`` never holds a partial file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    """``torch.save(obj, path)`` through :func:`spikegraph._io.atomic_write`, so ``path``
+    never holds a partial file."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_tensors(path: str | os.PathLike, key: str, tensors: Mapping[str, Tensor]) -> None:

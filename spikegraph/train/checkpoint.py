@@ -9,7 +9,6 @@ with the fields that differ, rather than silently continuing someone else's run.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
+
+from spikegraph._io import atomic_write
 
 #: Written into every checkpoint; anything else is not a spikegraph checkpoint.
 FORMAT = "spikegraph-checkpoint"
@@ -154,32 +155,6 @@ def check_output_file(path: str | os.PathLike, what: str) -> Path:
             f"its folder {path.parent} is not a writable folder"
         ) from err
     return path
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then replace ``path``.
-
-    The temporary file is flushed and fsynced before ``os.replace``, so a crash at any moment
-    leaves either the old file or the new one, never a truncated one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # persist the rename itself (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
