@@ -625,6 +625,7 @@ BENCHMARKS = {
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
     "pyg-example": "pyg_example.py",
+    "class-defaults": "class_defaults_sweep.py",
 }
 
 

@@ -21,6 +21,7 @@ def test_every_script_is_covered():
         "energy.py",
         "node_classification.py",
         "pyg_example.py",
+        "class_defaults_sweep.py",
         "samplers_accuracy.py",
         "samplers_speed.py",
         "speed.py",
