@@ -118,3 +118,76 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert test in ci
     assert any(line.startswith("pip wheel --no-deps") for line in ci)
     assert any('"torch==2.13.0" dist/spikegraph-*.whl' in line for line in ci)
+
+
+# ------------------------------------------------------------------ the installed layout
+def module_files() -> dict[str, Path]:
+    """Every module of the checkout by its path in an install: the sampler zoo (the top-level
+    ``samplers/`` folder) goes under ``spikegraph/samplers/``."""
+    files = {}
+    for folder, installed in (("spikegraph", "spikegraph"), ("samplers", "spikegraph/samplers")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[f"{installed}/{path.relative_to(ROOT / folder).as_posix()}"] = path
+    return files
+
+
+def test_the_package_list_holds_every_package_folder():
+    """``find`` cannot map samplers/ to spikegraph.samplers, so pyproject.toml lists the
+    packages: a new subpackage that is not listed would be missing from the wheel."""
+    setuptools = pyproject()["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"spikegraph.samplers": "samplers"}
+    folders = {
+        p.parent.relative_to(ROOT).as_posix()
+        for folder in ("spikegraph", "samplers")
+        for p in (ROOT / folder).rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    expected = {
+        ("spikegraph/" + f if f.split("/")[0] == "samplers" else f).replace("/", ".")
+        for f in folders
+    }
+    assert sorted(setuptools["packages"]) == sorted(expected)
+    # every .py file sits in a listed package (a module in a folder without __init__.py
+    # would be left out of the wheel)
+    packages = {name.rsplit("/", 1)[0].replace("/", ".") for name in module_files()}
+    assert packages <= expected, packages - expected
+    # no other top-level package in the repository, and none inside spikegraph/ that the
+    # mapping would shadow
+    top = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert top == {"spikegraph", "samplers", "tests"}, top
+    assert not (ROOT / "spikegraph" / "samplers").exists()
+
+
+def test_the_wheel_holds_every_module_under_its_installed_name(tmp_path):
+    """Build the wheel from a copy of the sources: every module is in it, the zoo as
+    ``spikegraph/samplers/``, and nothing else at the top level."""
+    try:
+        import setuptools
+    except ModuleNotFoundError:
+        pytest.skip("building the wheel needs setuptools in this environment")
+    major = int(setuptools.__version__.split(".")[0])
+    if major < 77:  # CI builds and checks the wheel in .ci/run with an isolated build
+        pytest.skip(f"building the wheel needs setuptools>=77, found {setuptools.__version__}")
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    for folder in ("spikegraph", "samplers"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "wheel"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(src)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (wheel,) = out.glob("spikegraph-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        info = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+        assert z.read(info).decode().split() == ["spikegraph"]
+    modules = sorted(n for n in names if ".dist-info/" not in n)
+    assert modules == sorted(module_files())
