@@ -191,3 +191,23 @@ def test_the_wheel_holds_every_module_under_its_installed_name(tmp_path):
         assert z.read(info).decode().split() == ["spikegraph"]
     modules = sorted(n for n in names if ".dist-info/" not in n)
     assert modules == sorted(module_files())
+
+
+def test_nothing_imports_the_old_top_level_samplers_name():
+    """Code, docs, benchmarks and CI import the zoo as spikegraph.samplers (the old name
+    fails from a checkout and does not exist in a wheel)."""
+    import re
+
+    old = re.compile(r"^\s*(from samplers[ .]|import samplers\b)", re.MULTILINE)
+    files = [ROOT / "README.md", ROOT / ".ci" / "run"]
+    for folder, pattern in (
+        ("spikegraph", "*.py"),
+        ("samplers", "*.py"),
+        ("tests", "*.py"),
+        ("benchmarks", "*.py"),
+        ("docs", "*.md"),
+    ):
+        files += (ROOT / folder).rglob(pattern)
+    bad = [str(f.relative_to(ROOT)) for f in files if old.search(f.read_text())]
+    assert not bad, bad
+    assert "samplers.py" in (ROOT / ".ci" / "run").read_text()  # a user's module in the smoke
