@@ -211,3 +211,28 @@ def test_nothing_imports_the_old_top_level_samplers_name():
     bad = [str(f.relative_to(ROOT)) for f in files if old.search(f.read_text())]
     assert not bad, bad
     assert "samplers.py" in (ROOT / ".ci" / "run").read_text()  # a user's module in the smoke
+
+
+def test_the_checkout_finder_only_acts_beside_a_checkout(tmp_path):
+    """In a checkout (samplers/ beside spikegraph/) the finder loads the zoo from there; in
+    an install (spikegraph/samplers/ inside the package) or without the folder it does not."""
+    from spikegraph import _checkout
+
+    checkout = tmp_path / "checkout"
+    (checkout / "spikegraph").mkdir(parents=True)
+    (checkout / "samplers").mkdir()
+    (checkout / "samplers" / "__init__.py").write_text("")
+    assert _checkout.samplers_folder(checkout / "spikegraph") == checkout / "samplers"
+    spec = _checkout.CheckoutSamplersFinder(checkout / "samplers").find_spec("spikegraph.samplers")
+    assert spec.name == "spikegraph.samplers"
+    assert spec.submodule_search_locations == [str(checkout / "samplers")]
+    assert _checkout.CheckoutSamplersFinder(checkout / "samplers").find_spec("samplers") is None
+    site = tmp_path / "site-packages"
+    (site / "spikegraph" / "samplers").mkdir(parents=True)
+    (site / "samplers").mkdir()  # e.g. a user's own package beside the install
+    (site / "samplers" / "__init__.py").write_text("")
+    assert _checkout.samplers_folder(site / "spikegraph") is None
+    assert _checkout.samplers_folder(tmp_path / "nowhere" / "spikegraph") is None
+    # spikegraph as imported here is a checkout: one finder, for its own samplers/ folder
+    finders = [f for f in sys.meta_path if isinstance(f, _checkout.CheckoutSamplersFinder)]
+    assert [f.folder for f in finders] == [ROOT / "samplers"]
