@@ -48,7 +48,7 @@ from _common import (
     write_results,
 )
 
-from samplers import SAMPLERS
+from spikegraph.samplers import SAMPLERS
 from spikegraph.train import run_node_classification
 
 STEM = "samplers_accuracy"

@@ -168,7 +168,7 @@ def warm_up_kernels() -> None:
     so that no preprocessing time below includes JIT compilation."""
     import numpy as np
 
-    from samplers._kernels import alias_build, saint_count, saint_count_words
+    from spikegraph.samplers._kernels import alias_build, saint_count, saint_count_words
 
     alias_build(np.array([0.5, 0.5]))
     one = np.zeros(2, dtype=np.int64)
@@ -180,7 +180,7 @@ def warm_up_kernels() -> None:
 def ours_worker(spec: dict, method: str, args: argparse.Namespace) -> dict:
     """Runs in a worker process: one method of ours on one graph."""
     sys.path.insert(0, str(ROOT))
-    from samplers import (
+    from spikegraph.samplers import (
         ClusterGCNSampler,
         GraphSAGESampler,
         GraphSAINTEdgeSampler,
@@ -258,7 +258,7 @@ def metis_call_times(
     METIS reports and the number of undirected edges."""
     import pymetis
 
-    from samplers.graph import symmetrize, to_csr
+    from spikegraph.samplers.graph import symmetrize, to_csr
 
     csr = to_csr(symmetrize(edge_index, n).flip(0), n)
     adjacency = pymetis.CSRAdjacency(csr.rowptr.numpy(), csr.col.numpy())

@@ -2,24 +2,38 @@
 
 Every sampler returns the same :class:`Batch` (blocks, input layer first), works on a plain
 ``pip install torch-geometric`` (no pyg-lib, no torch-sparse), and is driven by one generic
-:class:`Loader`. This package imports nothing from ``spikegraph``.
+:class:`Loader`. It imports nothing else from ``spikegraph``.
+
+The repository keeps it in its top-level ``samplers/`` folder and installs it as
+``spikegraph.samplers``; there is no top-level ``samplers`` package (a user's own
+``samplers.py`` stays theirs). From a source checkout, whose root is on ``sys.path``, the
+folder could also be found as ``samplers``: that old name fails with a
+:class:`ModuleNotFoundError` that says what to import instead, so no module of the zoo is
+ever loaded twice (two copies would hold two different ``Sampler`` and ``Batch`` classes).
 """
 
-from samplers.base import NodeSampler, Sampler, SubgraphSampler
-from samplers.batch import Batch, Block
-from samplers.cluster import ClusterGCNSampler, metis_partition
-from samplers.graphsage import GraphSAGESampler
-from samplers.loader import Loader
-from samplers.pinsage import PinSAGESampler
-from samplers.pyg import PyGSampler
-from samplers.ripple import RippleWalkSampler
-from samplers.saint import (
+if __name__ != "spikegraph.samplers":
+    raise ModuleNotFoundError(
+        f"the sampler zoo is no longer importable as {__name__!r}: it is "
+        "'spikegraph.samplers' (e.g. `from spikegraph.samplers import GraphSAGESampler`)",
+        name=__name__,
+    )
+
+from .base import NodeSampler, Sampler, SubgraphSampler
+from .batch import Batch, Block
+from .cluster import ClusterGCNSampler, metis_partition
+from .graphsage import GraphSAGESampler
+from .loader import Loader
+from .pinsage import PinSAGESampler
+from .pyg import PyGSampler
+from .ripple import RippleWalkSampler
+from .saint import (
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,
     GraphSAINTRandomWalkSampler,
     GraphSAINTSampler,
 )
-from samplers.shadow import ShaDowSampler
+from .shadow import ShaDowSampler
 
 #: Command-line name -> sampler class.
 SAMPLERS: dict[str, type[Sampler]] = {

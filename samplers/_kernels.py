@@ -1,8 +1,8 @@
 """Serial CPU kernels, compiled with numba, for the loops that vectorised torch does badly.
 
 - :func:`alias_build`: Vose's construction of Walker's alias table, a sequential ``O(n)``
-  pass (:mod:`samplers.alias`).
-- :func:`saint_count`: GraphSAINT's pre-sampling counts (:mod:`samplers.saint`): per
+  pass (:mod:`spikegraph.samplers.alias`).
+- :func:`saint_count`: GraphSAINT's pre-sampling counts (:mod:`spikegraph.samplers.saint`): per
   subgraph, the distinct nodes and the edges induced among them, in one pass over the drawn
   nodes' in-edges with an ``[N]`` mark array, as a C++ loop would do it. The vectorised
   alternative materialises every (subgraph, in-edge) pair several times over.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samplers._kernels import alias_build
+from ._kernels import alias_build
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A sampler is built from a graph (a PyG ``Data`` or an ``edge_index`` with ``num_nodes``) and
 a seed, does its expensive preprocessing once (timed, optionally cached on disk), and returns
-one :class:`~samplers.batch.Batch` per call of ``sample``. Node-wise methods sample around
-given seed nodes; subgraph methods draw their own subgraphs and take no seeds.
+one :class:`~spikegraph.samplers.batch.Batch` per call of ``sample``. Node-wise methods
+sample around given seed nodes; subgraph methods draw their own subgraphs and take no seeds.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from samplers.batch import Batch, Block
-from samplers.graph import CSRGraph, Relabeler, induced_edges, to_csr
+from .batch import Batch, Block
+from .graph import CSRGraph, Relabeler, induced_edges, to_csr
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ class Sampler(ABC):
             raise SamplerCacheError(
                 f"Cache file {path} cannot be loaded safely ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); it is truncated, corrupt or "
-                f"not written by this version of samplers: {hint}"
+                f"not written by this version of spikegraph.samplers: {hint}"
             ) from exc
         try:
             result = _check_payload(payload, key, step, uses_generator)
@@ -469,7 +469,7 @@ class SubgraphSampler(Sampler):
 
     @property
     def batches_per_epoch(self) -> int:
-        """Batches in one epoch of a :class:`~samplers.Loader`."""
+        """Batches in one epoch of a :class:`~spikegraph.samplers.Loader`."""
         return 1
 
     def _epoch_args(

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from samplers.base import GraphInput, SubgraphSampler, check_cached_tensor, check_int
-from samplers.batch import Batch
-from samplers.graph import expand_segments, symmetrize, to_csr
+from .base import GraphInput, SubgraphSampler, check_cached_tensor, check_int
+from .batch import Batch
+from .graph import expand_segments, symmetrize, to_csr
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class ClusterGCNSampler(SubgraphSampler):
     once with METIS; every batch joins ``clusters_per_batch`` random clusters and keeps all
     edges among their nodes (also those between the clusters).
 
-    An epoch of a :class:`~samplers.Loader` visits every cluster once (in a random grouping
-    with ``shuffle=True``, else in order). With
+    An epoch of a :class:`~spikegraph.samplers.Loader` visits every cluster once (in a random
+    grouping with ``shuffle=True``, else in order). With
     ``diag_lambda > 0`` the batch carries the diagonal enhancement ``A + (1 + lambda) I``:
     explicit self-loops of weight ``1 + lambda`` (``e_id = -1``; existing self-loops are
     replaced), the other edges keep their weight. A GCN that normalises its input

@@ -140,7 +140,7 @@ class Relabeler:
     A dense ``[N]`` map filled with ``-1`` is kept between calls and only the entries a batch
     touched are reset, so relabelling costs time proportional to the batch, not the graph.
     One sampler object must not be used from several threads at once (processes are fine:
-    each worker of a :class:`~samplers.Loader` has its own copy).
+    each worker of a :class:`~spikegraph.samplers.Loader` has its own copy).
     """
 
     def __init__(self, num_nodes: int) -> None:

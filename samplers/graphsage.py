@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from samplers.base import GraphInput, NodeSampler, check_fanouts, check_nodes, make_block
-from samplers.batch import Batch
-from samplers.graph import sample_positions
+from .base import GraphInput, NodeSampler, check_fanouts, check_nodes, make_block
+from .batch import Batch
+from .graph import sample_positions
 
 
 def nested_blocks(
@@ -63,7 +63,7 @@ class GraphSAGESampler(NodeSampler):
             node with at most ``k`` neighbours keeps them all.
         num_nodes: Required with an ``edge_index``.
         seed: Int or ``torch.Generator``.
-        cache_dir: See :class:`~samplers.base.Sampler`.
+        cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
 
     Example:
         >>> sampler = GraphSAGESampler(data, num_neighbors=[10, 5], seed=0)  # doctest: +SKIP

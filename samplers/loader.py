@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from samplers.base import Sampler, check_int, check_nodes, make_generator
-from samplers.batch import Batch
+from .base import Sampler, check_int, check_nodes, make_generator
+from .batch import Batch
 
 
 class _PlannedBatches(Dataset):
@@ -51,7 +51,7 @@ class Loader:
     from a checkpoint draws the same batches as one never interrupted.
 
     Args:
-        sampler: Any :class:`~samplers.base.Sampler`.
+        sampler: Any :class:`~spikegraph.samplers.base.Sampler`.
         seeds: Seed nodes (node-wise samplers only): ids, or a bool mask over the nodes.
         batch_size: Seeds per batch (node-wise samplers).
         shuffle: Shuffle the seeds every epoch.
@@ -82,7 +82,9 @@ class Loader:
         **kwargs: Any,
     ) -> None:
         if not isinstance(sampler, Sampler):
-            raise TypeError(f"'sampler' must be a samplers.Sampler, got {type(sampler).__name__}")
+            raise TypeError(
+                f"'sampler' must be a spikegraph.samplers.Sampler, got {type(sampler).__name__}"
+            )
         self.sampler = sampler
         if sampler.takes_seeds:
             if seeds is None:

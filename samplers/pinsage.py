@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from samplers.base import (
+from .base import (
     GraphInput,
     NodeSampler,
     check_fanouts,
@@ -16,9 +16,9 @@ from samplers.base import (
     check_int,
     check_nodes,
 )
-from samplers.batch import Batch
-from samplers.graph import CSRGraph
-from samplers.graphsage import nested_blocks
+from .batch import Batch
+from .graph import CSRGraph
+from .graphsage import nested_blocks
 
 
 def walk_visits(
@@ -105,8 +105,8 @@ class PinSAGESampler(NodeSampler):
     2018): from every node, short random walks; the ``k`` most visited nodes become its
     neighbours and their visit counts its importance weights.
 
-    The hops are built as in :class:`~samplers.GraphSAGESampler` (each node's neighbourhood
-    drawn once per batch, the blocks nested). The neighbours are nodes within
+    The hops are built as in :class:`~spikegraph.samplers.GraphSAGESampler` (each node's
+    neighbourhood drawn once per batch, the blocks nested). The neighbours are nodes within
     ``walk_length`` hops, not necessarily adjacent, so the blocks' ``e_id`` is ``None``.
     ``edge_weight`` holds :func:`importance_weights`.
 
@@ -119,7 +119,7 @@ class PinSAGESampler(NodeSampler):
         restart_prob: Probability of jumping back to the start at each step.
         num_nodes: Required with an ``edge_index``.
         seed: Int or ``torch.Generator``.
-        cache_dir: See :class:`~samplers.base.Sampler`.
+        cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
     """
 
     name = "pinsage"

@@ -1,10 +1,10 @@
 """Use the seed-rooted samplers with PyG's own loaders (``torch_geometric.loader.NodeLoader``).
 
 PyG's ``NodeLoader`` takes any ``torch_geometric.sampler.BaseSampler``; this adapter makes
-:class:`~samplers.GraphSAGESampler` and :class:`~samplers.ShaDowSampler` one, with no need for
-pyg-lib or torch-sparse. The mini-batch ``Data`` it yields follows PyG's conventions: the seeds
-are its first ``batch_size`` nodes, ``n_id``/``e_id`` map back to the graph, ``batch`` (ShaDow)
-says which subgraph a node belongs to.
+:class:`~spikegraph.samplers.GraphSAGESampler` and :class:`~spikegraph.samplers.ShaDowSampler`
+one, with no need for pyg-lib or torch-sparse. The mini-batch ``Data`` it yields follows
+PyG's conventions: the seeds are its first ``batch_size`` nodes, ``n_id``/``e_id`` map back
+to the graph, ``batch`` (ShaDow) says which subgraph a node belongs to.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
-from samplers.base import NodeSampler
+from .base import NodeSampler
 
 
 class PyGSampler(BaseSampler):
@@ -22,8 +22,9 @@ class PyGSampler(BaseSampler):
     sampler's seed and the worker id, so workers draw different batches.
 
     Args:
-        sampler: A :class:`~samplers.GraphSAGESampler` or :class:`~samplers.ShaDowSampler`
-            (any :class:`~samplers.base.NodeSampler` whose batches use graph edges).
+        sampler: A :class:`~spikegraph.samplers.GraphSAGESampler` or
+            :class:`~spikegraph.samplers.ShaDowSampler` (any
+            :class:`~spikegraph.samplers.base.NodeSampler` whose batches use graph edges).
 
     Example:
         >>> from torch_geometric.loader import NodeLoader

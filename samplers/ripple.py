@@ -8,9 +8,9 @@ import os
 import torch
 from torch import Tensor
 
-from samplers.base import GraphInput, SubgraphSampler, check_fraction, check_int
-from samplers.batch import Batch
-from samplers.graph import CSRGraph, Relabeler, segment_gather
+from .base import GraphInput, SubgraphSampler, check_fraction, check_int
+from .batch import Batch
+from .graph import CSRGraph, Relabeler, segment_gather
 
 
 def ripple_nodes(

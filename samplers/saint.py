@@ -11,17 +11,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samplers._kernels import WORD, saint_count, saint_count_words
-from samplers.alias import AliasTable, alias_table
-from samplers.base import (
+from ._kernels import WORD, saint_count, saint_count_words
+from .alias import AliasTable, alias_table
+from .base import (
     GraphInput,
     SubgraphSampler,
     check_cached_number,
     check_cached_tensor,
     check_int,
 )
-from samplers.batch import Batch
-from samplers.graph import random_walk
+from .batch import Batch
+from .graph import random_walk
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from samplers.base import (
+from .base import (
     GraphInput,
     NodeSampler,
     check_fanouts,
@@ -17,8 +17,8 @@ from samplers.base import (
     check_nodes,
     make_block,
 )
-from samplers.batch import Batch
-from samplers.graph import CSRGraph, induced_pairs, sample_positions
+from .batch import Batch
+from .graph import CSRGraph, induced_pairs, sample_positions
 
 
 def khop_pairs(
@@ -109,7 +109,7 @@ class ShaDowSampler(NodeSampler):
             to ``depth``.
         num_nodes: Required with an ``edge_index``.
         seed: Int or ``torch.Generator``.
-        cache_dir: See :class:`~samplers.base.Sampler`.
+        cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
     """
 
     name = "shadow"

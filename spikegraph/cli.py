@@ -42,11 +42,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean a bad value, file or setting, not a bug: one line, exit code 2.
 
     The project's own (checkpoints, outputs, datasets' formats, run sizes: all
-    :class:`ValueError`; sampler caches: :class:`samplers.base.SamplerCacheError`), files
-    and folders (:class:`OSError`), files refused by the safe unpickler, and the
-    :class:`ValueError` / :class:`TypeError` every check raises.
+    :class:`ValueError`; sampler caches:
+    :class:`spikegraph.samplers.base.SamplerCacheError`), files and folders
+    (:class:`OSError`), files refused by the safe unpickler, and the :class:`ValueError` /
+    :class:`TypeError` every check raises.
     """
-    from samplers.base import SamplerCacheError
+    from spikegraph.samplers.base import SamplerCacheError
 
     return (ValueError, TypeError, OSError, SamplerCacheError, pickle.UnpicklingError)
 
@@ -334,10 +335,15 @@ def write_record(path: str | os.PathLike, record: dict[str, Any]) -> int:
 
 def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
     """Mini-batch options: which sampler and how it draws batches."""
-    from samplers import SAMPLERS
+    from spikegraph.samplers import SAMPLERS
 
     g = p.add_argument_group("mini-batch training (default: full-batch)")
-    g.add_argument("--sampler", default=None, choices=list(SAMPLERS), help="sampler to train with")
+    g.add_argument(
+        "--sampler",
+        default=None,
+        choices=list(SAMPLERS),
+        help="sampler of spikegraph.samplers to train with",
+    )
     g.add_argument("--batch-size", type=int, default=None, help="seeds per batch (node-wise)")
     g.add_argument(
         "--num-neighbors", type=int, nargs="+", default=None, help="fan-out per layer (-1: all)"

@@ -118,3 +118,121 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert test in ci
     assert any(line.startswith("pip wheel --no-deps") for line in ci)
     assert any('"torch==2.13.0" dist/spikegraph-*.whl' in line for line in ci)
+
+
+# ------------------------------------------------------------------ the installed layout
+def module_files() -> dict[str, Path]:
+    """Every module of the checkout by its path in an install: the sampler zoo (the top-level
+    ``samplers/`` folder) goes under ``spikegraph/samplers/``."""
+    files = {}
+    for folder, installed in (("spikegraph", "spikegraph"), ("samplers", "spikegraph/samplers")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[f"{installed}/{path.relative_to(ROOT / folder).as_posix()}"] = path
+    return files
+
+
+def test_the_package_list_holds_every_package_folder():
+    """``find`` cannot map samplers/ to spikegraph.samplers, so pyproject.toml lists the
+    packages: a new subpackage that is not listed would be missing from the wheel."""
+    setuptools = pyproject()["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"spikegraph.samplers": "samplers"}
+    folders = {
+        p.parent.relative_to(ROOT).as_posix()
+        for folder in ("spikegraph", "samplers")
+        for p in (ROOT / folder).rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    expected = {
+        ("spikegraph/" + f if f.split("/")[0] == "samplers" else f).replace("/", ".")
+        for f in folders
+    }
+    assert sorted(setuptools["packages"]) == sorted(expected)
+    # every .py file sits in a listed package (a module in a folder without __init__.py
+    # would be left out of the wheel)
+    packages = {name.rsplit("/", 1)[0].replace("/", ".") for name in module_files()}
+    assert packages <= expected, packages - expected
+    # no other top-level package in the repository, and none inside spikegraph/ that the
+    # mapping would shadow
+    top = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert top == {"spikegraph", "samplers", "tests"}, top
+    assert not (ROOT / "spikegraph" / "samplers").exists()
+
+
+def test_the_wheel_holds_every_module_under_its_installed_name(tmp_path):
+    """Build the wheel from a copy of the sources: every module is in it, the zoo as
+    ``spikegraph/samplers/``, and nothing else at the top level."""
+    try:
+        import setuptools
+    except ModuleNotFoundError:
+        pytest.skip("building the wheel needs setuptools in this environment")
+    major = int(setuptools.__version__.split(".")[0])
+    if major < 77:  # CI builds and checks the wheel in .ci/run with an isolated build
+        pytest.skip(f"building the wheel needs setuptools>=77, found {setuptools.__version__}")
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    for folder in ("spikegraph", "samplers"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "wheel"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(src)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (wheel,) = out.glob("spikegraph-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        info = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+        assert z.read(info).decode().split() == ["spikegraph"]
+    modules = sorted(n for n in names if ".dist-info/" not in n)
+    assert modules == sorted(module_files())
+
+
+def test_nothing_imports_the_old_top_level_samplers_name():
+    """Code, docs, benchmarks and CI import the zoo as spikegraph.samplers (the old name
+    fails from a checkout and does not exist in a wheel)."""
+    import re
+
+    old = re.compile(r"^\s*(from samplers[ .]|import samplers\b)", re.MULTILINE)
+    files = [ROOT / "README.md", ROOT / ".ci" / "run"]
+    for folder, pattern in (
+        ("spikegraph", "*.py"),
+        ("samplers", "*.py"),
+        ("tests", "*.py"),
+        ("benchmarks", "*.py"),
+        ("docs", "*.md"),
+    ):
+        files += (ROOT / folder).rglob(pattern)
+    bad = [str(f.relative_to(ROOT)) for f in files if old.search(f.read_text())]
+    assert not bad, bad
+    assert "samplers.py" in (ROOT / ".ci" / "run").read_text()  # a user's module in the smoke
+
+
+def test_the_checkout_finder_only_acts_beside_a_checkout(tmp_path):
+    """In a checkout (samplers/ beside spikegraph/) the finder loads the zoo from there; in
+    an install (spikegraph/samplers/ inside the package) or without the folder it does not."""
+    from spikegraph import _checkout
+
+    checkout = tmp_path / "checkout"
+    (checkout / "spikegraph").mkdir(parents=True)
+    (checkout / "samplers").mkdir()
+    (checkout / "samplers" / "__init__.py").write_text("")
+    assert _checkout.samplers_folder(checkout / "spikegraph") == checkout / "samplers"
+    spec = _checkout.CheckoutSamplersFinder(checkout / "samplers").find_spec("spikegraph.samplers")
+    assert spec.name == "spikegraph.samplers"
+    assert spec.submodule_search_locations == [str(checkout / "samplers")]
+    assert _checkout.CheckoutSamplersFinder(checkout / "samplers").find_spec("samplers") is None
+    site = tmp_path / "site-packages"
+    (site / "spikegraph" / "samplers").mkdir(parents=True)
+    (site / "samplers").mkdir()  # e.g. a user's own package beside the install
+    (site / "samplers" / "__init__.py").write_text("")
+    assert _checkout.samplers_folder(site / "spikegraph") is None
+    assert _checkout.samplers_folder(tmp_path / "nowhere" / "spikegraph") is None
+    # spikegraph as imported here is a checkout: one finder, for its own samplers/ folder
+    finders = [f for f in sys.meta_path if isinstance(f, _checkout.CheckoutSamplersFinder)]
+    assert [f.folder for f in finders] == [ROOT / "samplers"]

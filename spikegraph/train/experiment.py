@@ -347,8 +347,9 @@ def run_node_classification(
         train_options: Fields of :class:`TrainConfig` (``seed`` is set per run); fields left
             out take the model's :func:`~spikegraph.models.train_defaults`, then
             :class:`TrainConfig`'s defaults.
-        sampler: Train on mini-batches of this sampler of :data:`samplers.SAMPLERS`
-            (``None``: full-batch); validation and test are scored on the full graph.
+        sampler: Train on mini-batches of this sampler of
+            :data:`spikegraph.samplers.SAMPLERS` (``None``: full-batch); validation and test
+            are scored on the full graph.
         sampler_options: Sampler options (see :func:`~spikegraph.train.minibatch.build_loader`).
         batch_size: Seeds per batch (node-wise samplers).
         num_workers: Loader worker processes.

@@ -44,11 +44,11 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 from tqdm.auto import tqdm
 
-from samplers import GraphSAGESampler
 from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.models.basic import SpikingBasicGNN
 from spikegraph.nn.conv.gcn import SpikingGCNConv
 from spikegraph.nn.encoding import BernoulliEncoder
+from spikegraph.samplers import GraphSAGESampler
 from spikegraph.train.trainer import predict
 
 

@@ -1,4 +1,4 @@
-"""Mini-batch training with any sampler of the :mod:`samplers` zoo, in the trainer's own loop.
+"""Mini-batch training with any sampler of :mod:`spikegraph.samplers`, in the trainer's loop.
 
 :func:`minibatch_step` returns a ``train_step`` for :func:`spikegraph.train.trainer.fit`, so
 full-batch and mini-batch training share one loop (early stopping, checkpoints, full-graph
@@ -41,8 +41,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from samplers import SAMPLERS, Batch, Loader, Sampler
 from spikegraph._validation import check_choice
+from spikegraph.samplers import SAMPLERS, Batch, Loader, Sampler
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def build_loader(
     """Build sampler ``name`` over ``data`` and a shuffling loader over its training nodes.
 
     Args:
-        name: One of :data:`samplers.SAMPLERS` (``"graphsage"``, ``"graphsaint-rw"``, ...).
+        name: One of :data:`spikegraph.samplers.SAMPLERS` (``"graphsage"``,
+            ``"graphsaint-rw"``, ...).
         data: Graph with ``train_mask``.
         num_layers: Depth of the model (fan-out lists must have this many entries; subgraph
             samplers make this many blocks).
@@ -189,7 +190,7 @@ class MinibatchStep:
     :meth:`describe` says what identifies the batches (sampler, loader settings, mode).
 
     Args:
-        loader: A :class:`samplers.Loader`.
+        loader: A :class:`spikegraph.samplers.Loader`.
         mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
     """
 
@@ -224,7 +225,7 @@ class MinibatchStep:
         return total / count
 
     def state_dict(self) -> dict[str, Any]:
-        """The loader's state (plain data, see :meth:`samplers.Loader.state_dict`)."""
+        """The loader's state (plain data, see :meth:`spikegraph.samplers.Loader.state_dict`)."""
         return {"loader": self.loader.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -255,7 +256,7 @@ def minibatch_step(loader: Loader, mode: str = "subgraph") -> MinibatchStep:
     (a :class:`MinibatchStep`, whose loader state goes into checkpoints).
 
     Args:
-        loader: A :class:`samplers.Loader`.
+        loader: A :class:`spikegraph.samplers.Loader`.
         mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
     """
     return MinibatchStep(loader, mode)

@@ -6,7 +6,7 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
-from samplers import Batch
+from spikegraph.samplers import Batch
 
 
 def graph_from_networkx(g: nx.Graph | nx.DiGraph, num_nodes: int) -> Data:

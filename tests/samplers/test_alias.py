@@ -9,8 +9,8 @@ import torch
 from sampler_checks import graph_from_networkx
 from scipy.stats import chi2
 
-from samplers.alias import alias_table
-from samplers.saint import (
+from spikegraph.samplers.alias import alias_table
+from spikegraph.samplers.saint import (
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,
     saint_edge_weights,

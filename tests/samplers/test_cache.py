@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from samplers import ClusterGCNSampler, GraphSAINTNodeSampler, GraphSAINTRandomWalkSampler
-from samplers.base import SamplerCacheError
+from spikegraph.samplers import (
+    ClusterGCNSampler,
+    GraphSAINTNodeSampler,
+    GraphSAINTRandomWalkSampler,
+)
+from spikegraph.samplers.base import SamplerCacheError
 
 
 def saint(graph, tmp_path, **kw):
@@ -226,7 +230,7 @@ def test_concurrent_writers_all_succeed(small_graph, tmp_path):
 def test_unwritable_cache_dir_warns_and_keeps_the_result(small_graph, tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with caplog.at_level("WARNING", logger="samplers.base"):
+    with caplog.at_level("WARNING", logger="spikegraph.samplers.base"):
         s = cluster(small_graph, blocker)
     assert s.part.numel() == 60
     assert "could not write" in caplog.text and str(blocker) in caplog.text

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from samplers import (
+from spikegraph.samplers import (
     ClusterGCNSampler,
     GraphSAGESampler,
     GraphSAINTEdgeSampler,

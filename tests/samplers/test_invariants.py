@@ -7,7 +7,7 @@ import torch
 from sampler_checks import check_batch, edge_set, same_batch
 from torch_geometric.data import Data
 
-from samplers import (
+from spikegraph.samplers import (
     ClusterGCNSampler,
     GraphSAGESampler,
     GraphSAINTEdgeSampler,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sampler_checks import graph_from_networkx
 
-from samplers import SAMPLERS, Loader
+from spikegraph.samplers import SAMPLERS, Loader
 
 # Small options so every sampler builds and samples in well under a second.
 SMALL = {

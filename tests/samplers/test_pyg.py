@@ -10,7 +10,7 @@ from sampler_checks import edge_set, graph_from_networkx
 from torch_geometric.loader import NodeLoader
 from torch_geometric.nn import GCNConv, SAGEConv
 
-from samplers import GraphSAGESampler, Loader, PyGSampler, ShaDowSampler
+from spikegraph.samplers import GraphSAGESampler, Loader, PyGSampler, ShaDowSampler
 
 
 def test_plain_install_has_no_pyg_sampling_backend():

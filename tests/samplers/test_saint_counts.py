@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from samplers._kernels import WORD, _popcount, saint_count, saint_count_words
-from samplers.graph import to_csr
+from spikegraph.samplers._kernels import WORD, _popcount, saint_count, saint_count_words
+from spikegraph.samplers.graph import to_csr
 
 
 def test_popcount():

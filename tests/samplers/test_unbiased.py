@@ -11,7 +11,7 @@ import pytest
 import torch
 from sampler_checks import graph_from_networkx
 
-from samplers import (
+from spikegraph.samplers import (
     GraphSAGESampler,
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,

@@ -21,8 +21,8 @@ EPOCHS = 40
 
 def run(mode: str, checkpoint: str | None, num_workers: int = 0, slow: bool = False) -> dict:
     """Train and return the result record without its wall-clock timings and paths."""
-    from samplers import GraphSAGESampler, Loader
     from spikegraph.models import SpikingGCN
+    from spikegraph.samplers import GraphSAGESampler, Loader
     from spikegraph.train import TrainConfig, fit, full_batch_step
     from spikegraph.train.minibatch import minibatch_step
     from tests.conftest import synthetic_node_data

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from samplers import GraphSAGESampler, Loader
 from spikegraph.models import SpikingGCN
+from spikegraph.samplers import GraphSAGESampler, Loader
 from spikegraph.train import TrainConfig, fit, full_batch_step
 from spikegraph.train.minibatch import minibatch_step
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import spikegraph.train.device as device_module
-from samplers import GraphSAGESampler, Loader
 from spikegraph.models import SpikingGCN
+from spikegraph.samplers import GraphSAGESampler, Loader
 from spikegraph.train import TrainConfig, fit, make_evaluator
 from spikegraph.train.device import DeviceError, module_device, resolve_device
 from spikegraph.train.minibatch import minibatch_step
@@ -101,7 +101,7 @@ def test_a_meta_model_is_refused(node_data):
 
 def test_minibatch_step_moves_each_batch_to_the_data(node_data, monkeypatch):
     """Samplers build batches on the CPU; the step moves each one to the data's device."""
-    from samplers.batch import Batch
+    from spikegraph.samplers.batch import Batch
 
     moved = []
     real = Batch.to

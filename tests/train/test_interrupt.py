@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from samplers import GraphSAGESampler, Loader
 from spikegraph.models import SpikingGCN
+from spikegraph.samplers import GraphSAGESampler, Loader
 from spikegraph.train import TrainConfig, fit
 from spikegraph.train.minibatch import minibatch_step
 from spikegraph.train.trainer import TrainingInterrupted

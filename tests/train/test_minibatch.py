@@ -7,9 +7,9 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.nn.models import GCN
 
-from samplers import SAMPLERS, GraphSAGESampler, Loader
 from spikegraph.cli import build_parser, sampler_options
 from spikegraph.models import SpikingGCN, build_model
+from spikegraph.samplers import SAMPLERS, GraphSAGESampler, Loader
 from spikegraph.train import TrainConfig, fit
 from spikegraph.train.minibatch import batch_logits, batch_loss, build_loader, minibatch_step
 
