@@ -193,6 +193,19 @@ def _np_scalar(dtype: torch.dtype, value: float):
 # The numba kernels are wrapped as torch custom operators: torch.compile (dynamo) then treats
 # them as opaque ops with known output shapes (``register_fake``) and a known backward
 # (``register_autograd``) instead of tracing into numba code, and they run unchanged in eager.
+def _kernel_inputs(
+    x: Tensor, v_init: Tensor | None, steps: int, static: bool
+) -> tuple[torch.Size, Tensor, Tensor, bool]:
+    """What the numba kernels take: the shape of one step, the input as ``[T or 1, M]``
+    (contiguous, detached), the initial potential flattened (a dummy without one), and
+    whether there is one."""
+    shape = x.shape if static else x.shape[1:]
+    x2 = x.detach().contiguous().reshape(1 if static else steps, -1)
+    has_v = v_init is not None
+    vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
+    return shape, x2, vi, has_v
+
+
 @torch.library.custom_op("spikegraph::lif_cpu_forward", mutates_args=(), device_types="cpu")
 def _lif_cpu_forward(
     x: Tensor,
@@ -218,11 +231,8 @@ def _lif_cpu_forward(
     from spikegraph.nn import _lif_kernels as K
 
     T = steps
-    shape = x.shape if static else x.shape[1:]
-    x2 = x.detach().contiguous().reshape(1 if static else T, -1)
+    shape, x2, vi, has_v = _kernel_inputs(x, v_init, steps, static)
     M = x2.size(1)
-    has_v = v_init is not None
-    vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
     out = x.new_empty(shape if rate else (T, *shape))
     v_out = x.new_empty(shape)
     scalar = functools.partial(_np_scalar, x.dtype)
@@ -274,11 +284,8 @@ def _lif_cpu_backward(
     from spikegraph.nn import _lif_kernels as K
 
     T = steps
-    shape = x.shape if static else x.shape[1:]
-    x2 = x.detach().contiguous().reshape(1 if static else T, -1)
+    shape, x2, vi, has_v = _kernel_inputs(x, v_init, steps, static)
     M = x2.size(1)
-    has_v = v_init is not None
-    vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
     if grad_out is None:
         mode, go = 0, x2.new_zeros(1, 1)
     else:
