@@ -2,6 +2,7 @@
 
 from spikegraph.train.checkpoint import (
     CheckpointError,
+    CheckpointInUseError,
     CheckpointMismatchError,
     data_fingerprint,
     run_checkpoint_path,
@@ -34,6 +35,7 @@ from spikegraph.train.trainer import (
 
 __all__ = [
     "CheckpointError",
+    "CheckpointInUseError",
     "CheckpointMismatchError",
     "DeviceError",
     "NonFiniteLossError",

@@ -9,6 +9,7 @@ with the fields that differ, rather than silently continuing someone else's run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,10 +17,12 @@ import pickle
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
@@ -157,6 +160,52 @@ def check_output_file(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+class CheckpointInUseError(CheckpointError):
+    """Another running process trains from the same checkpoint file."""
+
+
+@contextlib.contextmanager
+def checkpoint_lock(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` for the block, or refuse at once if another process holds it.
+
+    Two runs that write the same checkpoint would interleave their states in it; the second
+    is refused instead. On POSIX systems the lock is a ``fcntl`` record lock, which belongs
+    to this process alone: mini-batch loader workers forked while it is held do not inherit
+    it, and it goes when the process exits or is killed, so a rerun right after a kill finds
+    it free. Elsewhere ``filelock`` is used.
+
+    Raises:
+        CheckpointInUseError: naming the checkpoint, when another process holds the lock.
+    """
+    lock_path = f"{path}.lock"
+    in_use = CheckpointInUseError(
+        f"Checkpoint {path} is in use by another running process (lock {lock_path}): wait "
+        "for that run to end, or give this one another checkpoint path"
+    )
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout as err:
+            raise in_use from err
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            raise in_use from err
+        yield
+    finally:
+        os.close(fd)  # releases the record lock
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` (plain data only) atomically to ``path``."""
     atomic_write(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
@@ -269,10 +318,12 @@ __all__ = [
     "ON_MISMATCH",
     "VERSION",
     "CheckpointError",
+    "CheckpointInUseError",
     "CheckpointMismatchError",
     "OutputPathError",
     "atomic_write",
     "check_output_file",
+    "checkpoint_lock",
     "data_fingerprint",
     "differences",
     "identity_hash",

@@ -6,6 +6,7 @@ returns a :class:`TrainResult` record rather than printing.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -30,6 +31,7 @@ from spikegraph.train.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
     check_output_file,
+    checkpoint_lock,
     data_fingerprint,
     differences,
     identity_hash,
@@ -323,8 +325,26 @@ def fit(
             be written (checked before the first epoch).
         CheckpointMismatchError: if it belongs to another configuration or other data
             (unless ``config.checkpoint_mismatch == "new"``).
+        CheckpointInUseError: if another running process trains from the same checkpoint
+            file (each run holds ``<checkpoint>.lock`` while it trains).
         NonFiniteLossError: if the training or validation loss becomes NaN or infinite.
     """
+    with contextlib.ExitStack() as held:
+        return _fit(model, data, config, train_step, evaluate, run_info, data_hash, held)
+
+
+def _fit(
+    model: nn.Module,
+    data: Data,
+    config: TrainConfig | None,
+    train_step: TrainStep,
+    evaluate: Callable[[nn.Module, Data], Tensor],
+    run_info: dict[str, Any] | None,
+    data_hash: str | None,
+    held: contextlib.ExitStack,
+) -> TrainResult:
+    """:func:`fit`; the checkpoint's lock is entered into ``held``, which :func:`fit`
+    releases when training ends, however it ends."""
     config = config or TrainConfig()
     check_node_data(data)
     device = resolve_device(module_device(model) if config.device is None else config.device)
@@ -350,6 +370,7 @@ def fit(
         identity = run_identity(model, config, train_step, evaluate, data_hash, run_info)
         ckpt = _choose_checkpoint(ckpt, identity, config.checkpoint_mismatch)
         check_output_file(ckpt, "Checkpoint")
+        held.enter_context(checkpoint_lock(ckpt))
         if ckpt.exists():
             saved = load_checkpoint(ckpt)
             _check_identity(ckpt, saved["identity"], identity)

@@ -72,7 +72,8 @@ def test_checkpoint_loads_with_weights_only(node_data, tmp_path):
     saved = torch.load(ckpt, weights_only=True)
     assert saved["finished"] is True and saved["state"]["epoch"] == 2
     assert saved["identity"]["train"]["lr"] == 0.01
-    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary file left
+    # no temporary file left (the run's lock file stays beside the checkpoint, as filelock's do)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "c.pt.lock"]
 
 
 @pytest.mark.parametrize(
@@ -329,4 +330,69 @@ def test_write_is_atomic(node_data, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         ck.save_checkpoint(path, {"x": 1})
     assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["c.pt"]
+    assert sorted(os.listdir(tmp_path)) == ["c.pt", "c.pt.lock"]
+
+
+def test_a_second_process_on_the_same_checkpoint_is_refused(node_data, tmp_path):
+    """Two runs writing one checkpoint would interleave their states: the second is refused
+    while the first holds the lock, and the lock goes with the process that held it."""
+    import subprocess
+    import sys
+
+    from spikegraph.train import CheckpointInUseError
+
+    ckpt = tmp_path / "ck.pt"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from spikegraph.train.checkpoint import checkpoint_lock; "
+            "lock = checkpoint_lock(Path(sys.argv[1])); lock.__enter__(); "
+            "print('held', flush=True); time.sleep(60)",
+            str(ckpt),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CheckpointInUseError, match=r"ck\.pt is in use by another"):
+            fit(make_model(), node_data, quiet(checkpoint=str(ckpt)))
+        assert not ckpt.exists()  # refused before anything was written
+    finally:
+        holder.kill()
+        holder.wait()
+    result = fit(make_model(), node_data, quiet(checkpoint=str(ckpt)))  # the lock died with it
+    assert ckpt.exists() and result.epochs_run >= 1
+
+
+def test_the_lock_is_not_inherited_by_forked_workers(node_data, tmp_path):
+    """A killed run's loader workers (forked while it held the lock) may outlive it for a
+    few seconds; the rerun must not be refused meanwhile."""
+    import subprocess
+    import sys
+
+    ckpt, pid_file = tmp_path / "ck.pt", tmp_path / "worker.pid"
+    script = (
+        "import os, sys, time; from pathlib import Path; "
+        "from spikegraph.train.checkpoint import checkpoint_lock; "
+        "lock = checkpoint_lock(Path(sys.argv[1])); lock.__enter__(); "
+        "pid = os.fork()\n"
+        "if pid == 0:\n    time.sleep(30); os._exit(0)\n"
+        "Path(sys.argv[2]).write_text(str(pid)); os._exit(0)"  # the parent dies first
+    )
+    # No pipes: the forked worker would hold them open, and run() would wait for it.
+    subprocess.run(
+        [sys.executable, "-c", script, str(ckpt), str(pid_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    worker = int(pid_file.read_text())
+    try:
+        os.kill(worker, 0)  # the worker is still alive
+        result = fit(make_model(), node_data, quiet(checkpoint=str(ckpt)))
+        assert result.epochs_run >= 1
+    finally:
+        os.kill(worker, 9)
