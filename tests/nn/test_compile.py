@@ -166,3 +166,17 @@ def test_direct_encoder_compiles_fullgraph_and_checks_in_eager():
     torch.testing.assert_close(out, model(x, edge_index), atol=TOL, rtol=0)
     with pytest.raises(ValueError, match="binary"):
         model(x * 0.5, edge_index)
+
+
+@pytest.mark.parametrize("fullgraph", [False, True])
+def test_compiled_cached_layer_refuses_a_graph_of_other_size(fullgraph):
+    """Compiled, a cached layer cannot compare contents, but a graph of another size is still
+    refused rather than served the cached one (fullgraph: dynamo reports the same error)."""
+    x, edge_index = _graph(seed=3)
+    conv = SpikingGCNConv(x.size(1), 8, cached=True)
+    compiled = torch.compile(conv, fullgraph=fullgraph, backend=BACKEND)
+    compiled(x, edge_index)
+    with pytest.raises(Exception, match="cached=True") as info:
+        compiled(x, edge_index[:, : edge_index.size(1) // 2])
+    if not fullgraph:
+        assert info.type is ValueError

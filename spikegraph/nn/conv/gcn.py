@@ -66,14 +66,19 @@ def bipartite_gcn_norm(
 
 
 def graph_fingerprint(
-    edge_index: Adj, edge_weight: OptTensor, num_src: int, size: tuple[int, int] | None
+    edge_index: Adj,
+    edge_weight: OptTensor,
+    num_src: int,
+    size: tuple[int, int] | None,
+    content: bool = True,
 ) -> dict:
     """A copy of what defines a layer's input graph, to tell later whether a graph is the same.
 
     Holds the node counts and copies of the edge index (or a sparse ``adj_t``'s index and
     values) and the edge weights. Content is copied, not referenced: writes through
     ``.numpy()`` or ``.data`` do not bump a tensor's version counter, so only a comparison of
-    content is sure to notice them.
+    content is sure to notice them. ``content=False`` keeps the sizes only (what a compiled
+    graph can compare without branching on data).
     """
     if isinstance(edge_index, SparseTensor):
         row, col, value = edge_index.coo()
@@ -98,7 +103,7 @@ def graph_fingerprint(
         "shape": shape,
         "layout": getattr(edge_index, "layout", "SparseTensor"),
         "num_edges": int(num_edges),
-        "tensors": [None if t is None else t.detach().clone() for t in parts],
+        "tensors": [None if t is None else t.detach().clone() for t in parts] if content else None,
     }
 
 
@@ -106,6 +111,8 @@ def same_graph(a: dict, b: dict) -> bool:
     """Whether two :func:`graph_fingerprint` results describe the same graph."""
     if any(a[k] != b[k] for k in ("num_src", "size", "shape", "layout", "num_edges")):
         return False
+    if a["tensors"] is None or b["tensors"] is None:  # one of them kept sizes only
+        return True
     for s, t in zip(a["tensors"], b["tensors"]):
         if (s is None) != (t is None):
             return False
@@ -116,7 +123,7 @@ def same_graph(a: dict, b: dict) -> bool:
 
 def _describe_graph(fp: dict) -> str:
     nodes = f"{fp['num_src']} nodes" if fp["size"] is None else f"block of size {fp['size']}"
-    weights = "" if fp["tensors"][-1] is None else ", weighted"
+    weights = "" if not fp["tensors"] or fp["tensors"][-1] is None else ", weighted"
     return f"{nodes} and {fp['num_edges']} edges{weights}"
 
 
@@ -314,8 +321,9 @@ class SpikingGCNConv(SpikingMessagePassing):
         sparse = is_sparse(edge_index)
         cache = self._cached_adj_t if sparse else self._cached_edge_index
         fingerprint = None
-        if self.cached and data_checks_apply():  # compiled graphs cannot compare contents
-            fingerprint = graph_fingerprint(edge_index, edge_weight, num_src, size)
+        if self.cached:  # compiled graphs cannot compare contents: sizes only
+            content = data_checks_apply()
+            fingerprint = graph_fingerprint(edge_index, edge_weight, num_src, size, content)
         if cache is not None:
             self._check_cached_graph(fingerprint)
             return (cache, None) if sparse else cache
