@@ -64,8 +64,7 @@ from spikegraph.datasets.download import fetch_zip, join_url
 from spikegraph.datasets.planetoid import (
     default_cache_dir,
     default_data_dir,
-    resolve_root,
-    root_is_given,
+    locate_files,
 )
 
 log = logging.getLogger(__name__)
@@ -274,23 +273,13 @@ def load_ogb(
     name = canonical_ogb_name(name)
     _require_ogb()
     files = required_files(name)
-    data_root = resolve_root(root)
-    if download is None:
-        download = not root_is_given(root)
-    if download:
-        try:
-            src = find_ogb_dir(name, data_root)
-        except FileNotFoundError:
-            src = download_ogb(name, data_root)
-    else:
-        default = default_data_dir() / "ogb" / ogb_dir_name(name)
-        hint = (
-            f"; without --root and SPIKEGRAPH_DATA they are downloaded into {default}"
-            if root_is_given(root)
-            else ""
-        )
-        src = find_ogb_dir(name, data_root, hint=hint)
-    src = src.resolve()
+    src = locate_files(
+        root,
+        download,
+        lambda data_root, hint="": find_ogb_dir(name, data_root, hint=hint),
+        lambda data_root: download_ogb(name, data_root),
+        default_data_dir() / "ogb" / ogb_dir_name(name),
+    )
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     folder = base / "ogb" / ogb_dir_name(name)
     key = _files_key(name, src, files)

@@ -120,6 +120,40 @@ def root_is_given(root: str | os.PathLike | None) -> bool:
     return root is not None or bool(os.environ.get("SPIKEGRAPH_DATA"))
 
 
+def locate_files(
+    root: str | os.PathLike | None,
+    download: bool | None,
+    find: Callable[..., Path],
+    fetch: Callable[[Path], Path],
+    download_dir: Path,
+) -> Path:
+    """The folder holding a dataset's files: found under the data root, or downloaded.
+
+    Args:
+        root: The user's data root (``None``: ``$SPIKEGRAPH_DATA``, else the default folder).
+        download: Download missing files (``None``: only into the default folder, never into
+            a folder the user named).
+        find: ``find(data_root, hint="")`` -> the folder, or ``FileNotFoundError`` naming the
+            missing files (``hint`` is appended to its message).
+        fetch: ``fetch(data_root)`` -> the folder, after downloading the files into it.
+        download_dir: Where the files would be downloaded (named in the error).
+    """
+    data_root = resolve_root(root)
+    if download is None:
+        download = not root_is_given(root)
+    if download:
+        try:
+            return find(data_root).resolve()
+        except FileNotFoundError:
+            return fetch(data_root).resolve()
+    hint = (
+        f"; without --root and SPIKEGRAPH_DATA they are downloaded into {download_dir}"
+        if root_is_given(root)
+        else ""
+    )
+    return find(data_root, hint=hint).resolve()
+
+
 def planetoid_url() -> str:
     """Base URL of the raw files: ``$SPIKEGRAPH_PLANETOID_URL``, else :data:`PLANETOID_URL`."""
     return os.environ.get("SPIKEGRAPH_PLANETOID_URL") or PLANETOID_URL
@@ -305,23 +339,13 @@ def load_planetoid(
     """
     name = canonical_name(name)
     check_choice(split, SPLITS, "split")
-    data_root = resolve_root(root)
-    if download is None:
-        download = not root_is_given(root)
-    if download:
-        try:
-            raw_dir = find_raw_dir(name, data_root)
-        except FileNotFoundError:
-            raw_dir = download_planetoid(name, data_root)
-    else:
-        hint = (
-            f"; without --root and SPIKEGRAPH_DATA they are downloaded into "
-            f"{_candidates(name, default_data_dir())[0]}"
-            if root_is_given(root)
-            else ""
-        )
-        raw_dir = find_raw_dir(name, data_root, hint=hint)
-    raw_dir = raw_dir.resolve()
+    raw_dir = locate_files(
+        root,
+        download,
+        lambda data_root, hint="": find_raw_dir(name, data_root, hint=hint),
+        lambda data_root: download_planetoid(name, data_root),
+        _candidates(name, default_data_dir())[0],
+    )
     work = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     work = work / "planetoid"
     log.info("Loading %s from %s (processed files in %s)", name, raw_dir, work / name)
