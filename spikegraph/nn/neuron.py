@@ -194,16 +194,26 @@ def _np_scalar(dtype: torch.dtype, value: float):
 # them as opaque ops with known output shapes (``register_fake``) and a known backward
 # (``register_autograd``) instead of tracing into numba code, and they run unchanged in eager.
 def _kernel_inputs(
-    x: Tensor, v_init: Tensor | None, steps: int, static: bool
-) -> tuple[torch.Size, Tensor, Tensor, bool]:
-    """What the numba kernels take: the shape of one step, the input as ``[T or 1, M]``
-    (contiguous, detached), the initial potential flattened (a dummy without one), and
-    whether there is one."""
+    x: Tensor,
+    v_init: Tensor | None,
+    steps: int,
+    static: bool,
+    decay: float,
+    v_threshold: float,
+    v_reset: float,
+    reset: int,
+) -> tuple[torch.Size, Tensor, tuple]:
+    """What both numba kernels take first: returns the shape of one step, the input as
+    ``[T or 1, M]`` (contiguous, detached), and the kernels' leading arguments (input,
+    ``static``, ``T``, initial potential or a dummy, whether there is one, and the neuron's
+    constants as scalars of the input's dtype)."""
     shape = x.shape if static else x.shape[1:]
     x2 = x.detach().contiguous().reshape(1 if static else steps, -1)
     has_v = v_init is not None
     vi = v_init.detach().reshape(-1).contiguous() if has_v else x2.new_empty(1)
-    return shape, x2, vi, has_v
+    scalar = functools.partial(_np_scalar, x.dtype)
+    lead = (x2.numpy(), static, steps, vi.numpy(), has_v, scalar(decay), scalar(v_threshold))
+    return shape, x2, (*lead, scalar(v_reset), reset)
 
 
 @torch.library.custom_op("spikegraph::lif_cpu_forward", mutates_args=(), device_types="cpu")
@@ -230,24 +240,14 @@ def _lif_cpu_forward(
     """
     from spikegraph.nn import _lif_kernels as K
 
-    T = steps
-    shape, x2, vi, has_v = _kernel_inputs(x, v_init, steps, static)
+    shape, x2, lead = _kernel_inputs(x, v_init, steps, static, decay, v_threshold, v_reset, reset)
     M = x2.size(1)
-    out = x.new_empty(shape if rate else (T, *shape))
+    out = x.new_empty(shape if rate else (steps, *shape))
     v_out = x.new_empty(shape)
-    scalar = functools.partial(_np_scalar, x.dtype)
     _in_chunks(
         K.lif_forward,
         M,
-        x2.numpy(),
-        static,
-        T,
-        vi.numpy(),
-        has_v,
-        scalar(decay),
-        scalar(v_threshold),
-        scalar(v_reset),
-        reset,
+        *lead,
         rate,
         out.view(-1, M).numpy(),
         v_out.view(M).numpy(),
@@ -283,8 +283,7 @@ def _lif_cpu_backward(
     of the shape of one step (zeros without ``v_init``)."""
     from spikegraph.nn import _lif_kernels as K
 
-    T = steps
-    shape, x2, vi, has_v = _kernel_inputs(x, v_init, steps, static)
+    shape, x2, lead = _kernel_inputs(x, v_init, steps, static, decay, v_threshold, v_reset, reset)
     M = x2.size(1)
     if grad_out is None:
         mode, go = 0, x2.new_zeros(1, 1)
@@ -293,19 +292,10 @@ def _lif_cpu_backward(
     gv = grad_v.detach().contiguous().view(M) if grad_v is not None else x2.new_empty(1)
     grad_x = x2.new_empty(x2.shape)
     grad_v_init = x2.new_zeros(M)
-    scalar = functools.partial(_np_scalar, x.dtype)
     _in_chunks(
         K.lif_backward,
         M,
-        x2.numpy(),
-        static,
-        T,
-        vi.numpy(),
-        has_v,
-        scalar(decay),
-        scalar(v_threshold),
-        scalar(v_reset),
-        reset,
+        *lead,
         detach_reset,
         surrogate,
         float(alpha),
