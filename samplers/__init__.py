@@ -20,7 +20,7 @@ if __name__ != "spikegraph.samplers":
     )
 
 from .base import NodeSampler, Sampler, SubgraphSampler
-from .batch import Batch, Block
+from .batch import Batch, BatchContractError, Block
 from .cluster import ClusterGCNSampler, metis_partition
 from .graphsage import GraphSAGESampler
 from .loader import Loader
@@ -53,6 +53,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
 __all__ = [
     "SAMPLERS",
     "Batch",
+    "BatchContractError",
     "Block",
     "ClusterGCNSampler",
     "GraphSAGESampler",

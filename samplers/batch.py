@@ -1,17 +1,41 @@
-"""The one batch type every sampler returns (after DGL's message-flow graphs, Wang et al. 2019).
+"""The one batch type every sampler returns, and the contract between samplers and models.
 
-A batch is a list of bipartite *blocks*, one per GNN layer, input layer first. All blocks of a
-batch share one local id space, the positions in ``batch.n_id``:
+A batch is a list of bipartite *blocks*, one per GNN layer, input layer first (after DGL's
+message-flow graphs, Wang et al. 2019). What every batch of every family promises:
 
-- block ``i`` maps its ``size[0]`` source nodes (local ids ``0 .. size[0]-1``) to its
-  ``size[1]`` target nodes (local ids ``0 .. size[1]-1``): the targets of a block are the
-  first ``num_dst`` of its sources, and the targets of block ``i`` are the sources of block
-  ``i + 1``;
-- block 0 holds every edge of the later blocks (they are nested), so block 0 alone is the
-  sampled subgraph a model without block support runs on (as PyG's ``NeighborLoader`` does);
-- ``batch.target`` are the nodes whose loss counts; they are the first ``len(target)`` outputs
-  of the last block, so the logits of the targets are ``out[:len(batch.target)]`` whether a
-  model runs on the blocks or on the subgraph.
+1. **A chain.** Block ``i`` maps its ``size[0]`` source rows to its ``size[1]`` target rows,
+   and the targets of block ``i`` are the sources of block ``i + 1``, in the same order: the
+   output of layer ``i`` is the input of layer ``i + 1``. ``batch.n_id`` are the global ids of
+   block 0's sources (``x_in = x[batch.n_id]``).
+2. **Targets.** ``batch.target`` are the nodes whose loss counts: the first
+   ``len(batch.target)`` targets of the last block, so the logits of the targets are
+   ``out[:len(batch.target)]``.
+3. **Weights say whether they are final** (``Block.weights_final``):
+
+   - ``False``: ``edge_weight`` multiplies the adjacency (or is ``None``), and the model
+     normalises the block as it normalises the full graph (a GCN adds self-loops and divides
+     by degrees). Node-wise methods and Cluster-GCN without diagonal enhancement.
+   - ``True``: ``edge_weight`` are the aggregation coefficients themselves, already
+     normalised and importance-weighted (layer-wise methods' ``Â_vu / (s q(u))``,
+     GraphSAINT's ``Â_vu / alpha_uv``, Cluster-GCN's diagonal-enhanced operator). A layer
+     must aggregate ``sum_u w_uv h_u`` exactly: no self-loops added, no renormalisation.
+     Self-loops the estimator needs are edges of the block. Models that cannot use given
+     coefficients (attention) refuse such a block.
+
+4. **Where the targets' own rows are** (``Block.dst_index``): ``None`` means the targets are
+   the first ``num_dst`` sources (``h_dst = h[:num_dst]``). Otherwise ``dst_index[j]`` is the
+   source row of target ``j``, or ``-1`` when target ``j`` is not among the sources
+   (FastGCN draws each layer independently): a layer that needs the targets' own features
+   (attention, a root weight) cannot run on such a block and says so
+   (:meth:`Block.dst_rows`).
+5. **Nesting** (``Batch.nested``): ``True`` when every block's targets are a prefix of its
+   sources and block 0 holds every edge of the later blocks, so block 0 alone is the sampled
+   subgraph a model without block support runs on (:meth:`Batch.subgraph`, as PyG's
+   ``NeighborLoader`` does). Node-wise and subgraph samplers nest; layer-wise ones do not,
+   and :meth:`Batch.subgraph` refuses them.
+
+:meth:`Batch.validate` checks all of this (shapes, the chain, ids and weights); the
+:class:`~spikegraph.samplers.Loader` runs its cheap structural part on every batch.
 """
 
 from __future__ import annotations
@@ -22,6 +46,10 @@ import torch
 from torch import Tensor
 
 
+class BatchContractError(ValueError):
+    """A batch breaks the sampler-model contract (see :mod:`spikegraph.samplers.batch`)."""
+
+
 @dataclass
 class Block:
     """One layer of a sampled computation graph: messages from sources to targets.
@@ -29,22 +57,52 @@ class Block:
     Attributes:
         edge_index: ``[2, E]`` local ids; row 0 sources (``< size[0]``), row 1 targets
             (``< size[1]``).
-        edge_weight: ``[E]`` the method's edge weights (importance weights, aggregator
-            normalisation, the graph's own weights), or ``None`` for unweighted edges.
+        edge_weight: ``[E]`` the method's edge weights, or ``None`` for unweighted edges.
+            Their meaning is set by ``weights_final``.
         size: ``(num_src, num_dst)``.
         e_id: ``[E]`` position of each edge in the original ``edge_index``; ``-1`` for an edge
             that is not in the graph (an added self-loop, a random-walk neighbour);
             ``None`` when the method has no graph edges.
+        weights_final: ``True`` when ``edge_weight`` are the final aggregation coefficients
+            (a layer must not normalise them or add self-loops); ``False`` when they multiply
+            the adjacency before the model's own normalisation.
+        dst_index: ``[num_dst]`` source row of each target (``-1``: not a source), or
+            ``None`` when the targets are the first ``num_dst`` sources.
     """
 
     edge_index: Tensor
     edge_weight: Tensor | None
     size: tuple[int, int]
     e_id: Tensor | None = None
+    weights_final: bool = False
+    dst_index: Tensor | None = None
 
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.size(1))
+
+    @property
+    def targets_are_prefix(self) -> bool:
+        """Whether the targets are the first ``num_dst`` sources."""
+        return self.dst_index is None
+
+    def dst_rows(self, h: Tensor) -> Tensor:
+        """The targets' own rows of the source features ``h`` (``[..., num_src, F]``).
+
+        Raises:
+            BatchContractError: Some target is not among the sources.
+        """
+        num_dst = self.size[1]
+        if self.dst_index is None:
+            return h[..., :num_dst, :]
+        if num_dst and bool((self.dst_index < 0).any()):
+            missing = int((self.dst_index < 0).sum())
+            raise BatchContractError(
+                f"{missing} of the block's {num_dst} targets are not among its sources "
+                "(a layer-wise block): a layer that needs the targets' own features "
+                "(attention, a root weight) cannot run on it"
+            )
+        return h.index_select(-2, self.dst_index)
 
     def to(self, device: torch.device | str) -> Block:
         return replace(
@@ -52,7 +110,59 @@ class Block:
             edge_index=self.edge_index.to(device),
             edge_weight=None if self.edge_weight is None else self.edge_weight.to(device),
             e_id=None if self.e_id is None else self.e_id.to(device),
+            dst_index=None if self.dst_index is None else self.dst_index.to(device),
         )
+
+    def validate(self, index: int = 0, full: bool = True) -> None:
+        """Check the block's own promises; ``full`` also scans ids and weights (O(E)).
+
+        Raises:
+            BatchContractError: Naming the block and what is wrong.
+        """
+        where = f"block {index}"
+        num_src, num_dst = self.size
+        if num_src < 0 or num_dst < 0:
+            raise BatchContractError(f"{where}: negative size {self.size}")
+        ei = self.edge_index
+        if ei.dim() != 2 or ei.size(0) != 2 or ei.dtype != torch.long:
+            raise BatchContractError(
+                f"{where}: edge_index must be a [2, E] long tensor, got {ei.dtype} "
+                f"{tuple(ei.shape)}"
+            )
+        if self.edge_weight is not None and self.edge_weight.shape != (ei.size(1),):
+            raise BatchContractError(
+                f"{where}: edge_weight has shape {tuple(self.edge_weight.shape)}, "
+                f"expected ({ei.size(1)},)"
+            )
+        if self.dst_index is None:
+            if num_dst > num_src:
+                raise BatchContractError(
+                    f"{where}: {num_dst} targets cannot be a prefix of {num_src} sources; "
+                    "give dst_index"
+                )
+        elif self.dst_index.shape != (num_dst,) or self.dst_index.dtype != torch.long:
+            raise BatchContractError(
+                f"{where}: dst_index must be a [{num_dst}] long tensor, got "
+                f"{self.dst_index.dtype} {tuple(self.dst_index.shape)}"
+            )
+        if not full:
+            return
+        if ei.numel():
+            for row, bound, name in ((0, num_src, "source"), (1, num_dst, "target")):
+                lo, hi = int(ei[row].min()), int(ei[row].max())
+                if lo < 0 or hi >= bound:
+                    raise BatchContractError(
+                        f"{where}: {name} id {lo if lo < 0 else hi} is out of range "
+                        f"[0, {bound})"
+                    )
+        if self.edge_weight is not None and not bool(torch.isfinite(self.edge_weight).all()):
+            raise BatchContractError(f"{where}: edge_weight holds a non-finite value")
+        if self.dst_index is not None and num_dst:
+            lo, hi = int(self.dst_index.min()), int(self.dst_index.max())
+            if lo < -1 or hi >= num_src:
+                raise BatchContractError(
+                    f"{where}: dst_index holds {lo if lo < -1 else hi}, outside [-1, {num_src})"
+                )
 
 
 @dataclass
@@ -60,16 +170,20 @@ class Batch:
     """What one call of a sampler returns.
 
     Attributes:
-        n_id: ``[N_in]`` global ids of the input nodes; ``x_in = x[batch.n_id]``. Ids may
+        n_id: ``[N_in]`` global ids of block 0's sources; ``x_in = x[batch.n_id]``. Ids may
             repeat when a method builds disjoint subgraphs (ShaDow).
         blocks: One :class:`Block` per layer, input layer first.
-        target: ``[B]`` global ids of the nodes whose loss counts; the first ``B`` outputs of
+        target: ``[B]`` global ids of the nodes whose loss counts; the first ``B`` targets of
             the last block.
         loss_weight: ``[B]`` per-target loss weights, or ``None``. With weights the batch
             loss is ``(loss_weight * per_target_loss).sum()``; without, the mean.
         node_batch: ``[N_in]`` which disjoint subgraph each input node belongs to (ShaDow),
             else ``None``.
         num_sampled_nodes: Nodes added per hop (node-wise methods), else ``None``.
+        nested: Whether the blocks nest (targets a prefix of the sources, block 0 holds every
+            edge), so that :meth:`subgraph` is the whole computation graph.
+        layer_n_id: For batches that do not nest, ``[size[0]]`` global ids of each block's
+            sources (``layer_n_id[0] == n_id``), else ``None``.
     """
 
     n_id: Tensor
@@ -78,6 +192,8 @@ class Batch:
     loss_weight: Tensor | None = None
     node_batch: Tensor | None = None
     num_sampled_nodes: list[int] | None = field(default=None)
+    nested: bool = True
+    layer_n_id: list[Tensor] | None = None
 
     @property
     def num_targets(self) -> int:
@@ -85,16 +201,77 @@ class Batch:
 
     @property
     def num_edges(self) -> int:
-        """Edges of the sampled subgraph (block 0, which holds all others)."""
-        return self.blocks[0].num_edges
+        """Edges the batch computes on: block 0's when nested, else all blocks' together."""
+        if self.nested:
+            return self.blocks[0].num_edges
+        return sum(b.num_edges for b in self.blocks)
+
+    @property
+    def weights_final(self) -> bool:
+        """Whether every block's weights are final (see the module docstring)."""
+        return all(b.weights_final for b in self.blocks)
 
     def subgraph(self) -> tuple[Tensor, Tensor | None]:
         """The union of the blocks as a graph on ``n_id``: ``(edge_index, edge_weight)``.
 
         Block 0 holds every edge of the later blocks, so this is block 0's edges.
+
+        Raises:
+            BatchContractError: The blocks do not nest (a layer-wise batch), so no single
+                graph on ``n_id`` is the batch's computation graph: run the model on the
+                blocks (``forward_blocks``, ``mode="blocks"``).
         """
+        if not self.nested:
+            raise BatchContractError(
+                "this batch's blocks do not nest (each layer samples its own nodes), so it "
+                "has no single subgraph: run the model on its blocks (mode='blocks')"
+            )
         block = self.blocks[0]
         return block.edge_index, block.edge_weight
+
+    def validate(self, full: bool = True) -> Batch:
+        """Check the contract of the module docstring; ``full`` also scans every id and
+        weight (O(E)). Returns the batch.
+
+        Raises:
+            BatchContractError: Naming the block and what is wrong.
+        """
+        if not self.blocks:
+            raise BatchContractError("a batch needs at least one block")
+        if self.n_id.dim() != 1 or self.n_id.numel() != self.blocks[0].size[0]:
+            raise BatchContractError(
+                f"n_id holds {self.n_id.numel()} ids but block 0 has "
+                f"{self.blocks[0].size[0]} sources"
+            )
+        for i, block in enumerate(self.blocks):
+            block.validate(i, full=full)
+            if i + 1 < len(self.blocks) and block.size[1] != self.blocks[i + 1].size[0]:
+                raise BatchContractError(
+                    f"block {i} has {block.size[1]} targets but block {i + 1} has "
+                    f"{self.blocks[i + 1].size[0]} sources: the blocks do not chain"
+                )
+        if self.num_targets > self.blocks[-1].size[1]:
+            raise BatchContractError(
+                f"{self.num_targets} targets but the last block has only "
+                f"{self.blocks[-1].size[1]}"
+            )
+        if self.nested and any(not b.targets_are_prefix for b in self.blocks):
+            raise BatchContractError(
+                "a nested batch must have each block's targets as a prefix of its sources "
+                "(dst_index=None)"
+            )
+        if self.layer_n_id is not None:
+            if len(self.layer_n_id) != len(self.blocks):
+                raise BatchContractError(
+                    f"layer_n_id has {len(self.layer_n_id)} entries for "
+                    f"{len(self.blocks)} blocks"
+                )
+            for i, (ids, block) in enumerate(zip(self.layer_n_id, self.blocks)):
+                if ids.numel() != block.size[0]:
+                    raise BatchContractError(
+                        f"layer_n_id[{i}] holds {ids.numel()} ids for {block.size[0]} sources"
+                    )
+        return self
 
     def to(self, device: torch.device | str) -> Batch:
         return replace(
@@ -104,14 +281,23 @@ class Batch:
             target=self.target.to(device),
             loss_weight=None if self.loss_weight is None else self.loss_weight.to(device),
             node_batch=None if self.node_batch is None else self.node_batch.to(device),
+            layer_n_id=(
+                None if self.layer_n_id is None else [t.to(device) for t in self.layer_n_id]
+            ),
         )
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{b.size[0]}->{b.size[1]} ({b.num_edges} edges)" for b in self.blocks)
+        sizes = ", ".join(
+            f"{b.size[0]}->{b.size[1]} ({b.num_edges} edges"
+            + (", final" if b.weights_final else "")
+            + ")"
+            for b in self.blocks
+        )
         return (
             f"Batch(n_id={self.n_id.numel()}, target={self.num_targets}, blocks=[{sizes}], "
+            f"nested={self.nested}, "
             f"loss_weight={'yes' if self.loss_weight is not None else 'None'})"
         )
 
 
-__all__ = ["Batch", "Block"]
+__all__ = ["Batch", "BatchContractError", "Block"]
