@@ -54,7 +54,7 @@ from spikegraph.train import run_node_classification
 STEM = "samplers_accuracy"
 RUNS_FILE = f"{STEM}_runs.jsonl"
 MODELS = ("gcn", "sgcn")
-#: Options that differ from spikegraph.train.minibatch.SAMPLER_DEFAULTS in this benchmark:
+#: Options that differ from the samplers' class defaults (``options_for``) in this benchmark:
 #: ShaDow's per-target subgraphs are kept small (each target has its own copy).
 BENCH_OPTIONS: dict[str, dict[str, Any]] = {"shadow": {"depth": 2, "num_neighbors": [5, 3]}}
 BAR = 0.02

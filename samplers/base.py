@@ -252,6 +252,22 @@ class Sampler(ABC):
     takes_seeds: ClassVar[bool] = True
     #: Name used in records and on the command line.
     name: ClassVar[str] = "sampler"
+    #: Constructor options the CLI, the trainer and the benchmarks use unless told otherwise
+    #: (sized for PubMed); see :meth:`options_for`.
+    default_options: ClassVar[dict[str, Any]] = {}
+    #: Seeds per batch of a loader when none is given (``None``: the method sizes its own
+    #: batches with its options).
+    default_batch_size: ClassVar[int | None] = None
+    #: Whether the method's batches nest (see :mod:`spikegraph.samplers.batch`); a model
+    #: without block support can run only on nested batches.
+    nested: ClassVar[bool] = True
+    #: Whether ``num_neighbors`` (or the method's per-layer sizes) has one entry per layer.
+    fanout_per_layer: ClassVar[bool] = False
+
+    @classmethod
+    def options_for(cls, num_layers: int) -> dict[str, Any]:
+        """The default constructor options for a model with ``num_layers`` layers."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in cls.default_options.items()}
 
     def __init__(
         self,

@@ -152,8 +152,7 @@ class Block:
                 lo, hi = int(ei[row].min()), int(ei[row].max())
                 if lo < 0 or hi >= bound:
                     raise BatchContractError(
-                        f"{where}: {name} id {lo if lo < 0 else hi} is out of range "
-                        f"[0, {bound})"
+                        f"{where}: {name} id {lo if lo < 0 else hi} is out of range [0, {bound})"
                     )
         if self.edge_weight is not None and not bool(torch.isfinite(self.edge_weight).all()):
             raise BatchContractError(f"{where}: edge_weight holds a non-finite value")
@@ -252,8 +251,7 @@ class Batch:
                 )
         if self.num_targets > self.blocks[-1].size[1]:
             raise BatchContractError(
-                f"{self.num_targets} targets but the last block has only "
-                f"{self.blocks[-1].size[1]}"
+                f"{self.num_targets} targets but the last block has only {self.blocks[-1].size[1]}"
             )
         if self.nested and any(not b.targets_are_prefix for b in self.blocks):
             raise BatchContractError(
@@ -263,8 +261,7 @@ class Batch:
         if self.layer_n_id is not None:
             if len(self.layer_n_id) != len(self.blocks):
                 raise BatchContractError(
-                    f"layer_n_id has {len(self.layer_n_id)} entries for "
-                    f"{len(self.blocks)} blocks"
+                    f"layer_n_id has {len(self.layer_n_id)} entries for {len(self.blocks)} blocks"
                 )
             for i, (ids, block) in enumerate(zip(self.layer_n_id, self.blocks)):
                 if ids.numel() != block.size[0]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -78,6 +79,7 @@ class ClusterGCNSampler(SubgraphSampler):
     """
 
     name = "cluster-gcn"
+    default_options: ClassVar[dict[str, Any]] = {"num_parts": 200, "clusters_per_batch": 20}
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -71,6 +72,16 @@ class GraphSAGESampler(NodeSampler):
     """
 
     name = "graphsage"
+    default_options: ClassVar[dict[str, Any]] = {"num_neighbors": [10, 10]}
+    default_batch_size = 512
+    fanout_per_layer = True
+
+    @classmethod
+    def options_for(cls, num_layers: int) -> dict[str, Any]:
+        """Defaults with one fan-out of 10 per layer."""
+        opts = super().options_for(num_layers)
+        opts["num_neighbors"] = [opts["num_neighbors"][0]] * num_layers
+        return opts
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -84,6 +85,7 @@ class RippleWalkSampler(SubgraphSampler):
     """
 
     name = "ripple"
+    default_options: ClassVar[dict[str, Any]] = {"subgraph_size": 4000, "expansion_ratio": 0.5}
 
     def __init__(
         self,

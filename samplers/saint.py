@@ -7,6 +7,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -318,6 +319,7 @@ class GraphSAINTNodeSampler(GraphSAINTSampler):
     """
 
     name = "graphsaint-node"
+    default_options: ClassVar[dict[str, Any]] = {"budget": 6000, "sample_coverage": 50}
 
     def __init__(self, graph: GraphInput, budget: int, **kwargs) -> None:
         self.budget = check_int(budget, "budget", 1)
@@ -350,6 +352,7 @@ class GraphSAINTEdgeSampler(GraphSAINTSampler):
     """
 
     name = "graphsaint-edge"
+    default_options: ClassVar[dict[str, Any]] = {"budget": 4000, "sample_coverage": 50}
 
     def __init__(self, graph: GraphInput, budget: int, **kwargs) -> None:
         self.budget = check_int(budget, "budget", 1)
@@ -389,6 +392,11 @@ class GraphSAINTRandomWalkSampler(GraphSAINTSampler):
     """
 
     name = "graphsaint-rw"
+    default_options: ClassVar[dict[str, Any]] = {
+        "num_roots": 2000,
+        "walk_length": 2,
+        "sample_coverage": 50,
+    }
 
     def __init__(self, graph: GraphInput, num_roots: int, walk_length: int = 2, **kwargs) -> None:
         self.num_roots = check_int(num_roots, "num_roots", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -113,6 +114,13 @@ class ShaDowSampler(NodeSampler):
     """
 
     name = "shadow"
+    default_options: ClassVar[dict[str, Any]] = {"depth": 2, "num_neighbors": [10, 5]}
+    default_batch_size = 512
+
+    @classmethod
+    def options_for(cls, num_layers: int) -> dict[str, Any]:
+        """Defaults with as many blocks as the model has layers."""
+        return {**super().options_for(num_layers), "num_layers": num_layers}
 
     def __init__(
         self,

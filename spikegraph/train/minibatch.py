@@ -48,19 +48,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("subgraph", "blocks")
 
-#: Per sampler: default constructor options (PubMed-sized) and the default batch size of its
-#: loader (seeds per batch; ``None`` for subgraph samplers, whose size is an option).
-SAMPLER_DEFAULTS: dict[str, tuple[dict[str, Any], int | None]] = {
-    "graphsage": ({"num_neighbors": [10, 10]}, 512),
-    "pinsage": ({"num_neighbors": [10, 10], "num_walks": 20, "walk_length": 2}, 512),
-    "shadow": ({"depth": 2, "num_neighbors": [10, 5]}, 512),
-    "cluster-gcn": ({"num_parts": 200, "clusters_per_batch": 20}, None),
-    "graphsaint-node": ({"budget": 6000, "sample_coverage": 50}, None),
-    "graphsaint-edge": ({"budget": 4000, "sample_coverage": 50}, None),
-    "graphsaint-rw": ({"num_roots": 2000, "walk_length": 2, "sample_coverage": 50}, None),
-    "ripple": ({"subgraph_size": 4000, "expansion_ratio": 0.5}, None),
-}
-
 
 @dataclass
 class SamplerSetup:
@@ -95,7 +82,7 @@ def build_loader(
             samplers make this many blocks).
         batch_size: Seeds per batch for node-wise samplers; ``None`` for the default.
             Subgraph samplers size their batches with their own options and reject it.
-        options: Constructor options overriding :data:`SAMPLER_DEFAULTS`.
+        options: Constructor options overriding the class's ``options_for(num_layers)``.
         num_workers: Loader worker processes.
         seed: Seed of the sampler and the loader.
 
@@ -105,27 +92,20 @@ def build_loader(
     """
     check_choice(name, tuple(SAMPLERS), "sampler")
     cls = SAMPLERS[name]
-    defaults, default_batch = SAMPLER_DEFAULTS[name]
-    opts = {**defaults, **(options or {})}
-    if "num_neighbors" in opts:
-        fanouts = opts["num_neighbors"]
-        if name in ("graphsage", "pinsage") and "num_neighbors" not in (options or {}):
-            fanouts = [fanouts[0]] * num_layers
-        if name in ("graphsage", "pinsage") and len(fanouts) != num_layers:
-            raise ValueError(
-                f"'num_neighbors' has {len(fanouts)} fan-outs for a model with "
-                f"num_layers={num_layers}"
-            )
-        opts["num_neighbors"] = list(fanouts)
+    given = dict(options or {})
+    opts = {**cls.options_for(num_layers), **given}
+    fanouts = opts.get("num_neighbors")
+    if cls.fanout_per_layer and fanouts is not None and len(fanouts) != num_layers:
+        raise ValueError(
+            f"'num_neighbors' has {len(fanouts)} fan-outs for a model with num_layers={num_layers}"
+        )
     train_idx = data.train_mask.nonzero().view(-1)
     if cls.takes_seeds:
-        if name == "shadow":
-            opts.setdefault("num_layers", num_layers)
         sampler = cls(data, seed=seed, **opts)
         loader = Loader(
             sampler,
             seeds=train_idx,
-            batch_size=default_batch if batch_size is None else batch_size,
+            batch_size=cls.default_batch_size if batch_size is None else batch_size,
             shuffle=True,
             num_workers=num_workers,
             seed=seed,
@@ -134,7 +114,7 @@ def build_loader(
         if batch_size is not None:
             raise ValueError(
                 f"--batch-size does not apply to {name}: its batch size is a sampler option "
-                f"({', '.join(sorted(defaults))})"
+                f"({', '.join(sorted(cls.default_options))})"
             )
         sampler = cls(data, targets=train_idx, num_layers=num_layers, seed=seed, **opts)
         loader = Loader(sampler, shuffle=True, num_workers=num_workers, seed=seed)
@@ -264,7 +244,6 @@ def minibatch_step(loader: Loader, mode: str = "subgraph") -> MinibatchStep:
 
 __all__ = [
     "MODES",
-    "SAMPLER_DEFAULTS",
     "MinibatchStep",
     "SamplerSetup",
     "batch_logits",
