@@ -25,10 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from spikegraph import config as config_module
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -45,22 +42,12 @@ class BenchmarkChildError(RuntimeError):
 
 # ----------------------------------------------------------------------------- configs
 def load_config(name: str = "node_classification") -> dict[str, Any]:
-    """Read ``benchmarks/configs/<name>.toml``."""
-    with open(CONFIGS / f"{name}.toml", "rb") as fh:
-        return tomllib.load(fh)
+    """Read and check ``benchmarks/configs/<name>.toml`` (:func:`spikegraph.config.load_config`;
+    its ``ablation`` table is this package's)."""
+    return config_module.load_config(CONFIGS / f"{name}.toml", config_module.OTHER_TABLES)
 
 
-def model_config(config: dict[str, Any], model: str, dataset: str) -> tuple[dict, dict]:
-    """``(model_options, train_options)`` for ``model`` on ``dataset``.
-
-    A ``[model]`` table gives defaults for every dataset (sub-tables ``model`` and ``train``);
-    ``[model.Dataset]`` overrides them.
-    """
-    base = config.get(model, {})
-    specific = base.get(dataset, {})
-    model_opts = {**base.get("model", {}), **specific.get("model", {})}
-    train_opts = {**base.get("train", {}), **specific.get("train", {})}
-    return model_opts, train_opts
+model_config = config_module.model_config
 
 
 def check_names(
@@ -240,7 +227,7 @@ def now() -> str:
 
 def provenance(command: str) -> dict[str, Any]:
     """The command, machine, date and spikegraph commit a result was obtained with."""
-    from spikegraph.train import machine_info
+    from spikegraph.experiments import machine_info
 
     return {
         "command": command,

@@ -44,8 +44,8 @@ from _common import (
 )
 
 from spikegraph.cost import PROFILES, count, get_profile
-from spikegraph.cost.experiment import load_tuned_config, model_cost
 from spikegraph.datasets import DATASETS, load_dataset
+from spikegraph.experiments.cost import load_tuned_config, model_cost
 from spikegraph.models import MODELS
 
 DEFAULT_CONFIG = CONFIGS / "node_classification.toml"

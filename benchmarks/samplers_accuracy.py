@@ -48,8 +48,8 @@ from _common import (
     write_results,
 )
 
+from spikegraph.experiments import run_node_classification
 from spikegraph.samplers import SAMPLERS
-from spikegraph.train import run_node_classification
 
 STEM = "samplers_accuracy"
 RUNS_FILE = f"{STEM}_runs.jsonl"

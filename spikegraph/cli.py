@@ -426,7 +426,7 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from spikegraph.train import RunInterrupted, check_seeds, run_node_classification
+    from spikegraph.experiments import RunInterrupted, check_seeds, run_node_classification
 
     check_seeds(args.seeds)
     check_output(args.json, "--json")
@@ -585,7 +585,7 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     from spikegraph.cost import EnergyProfile, get_profile
-    from spikegraph.cost.experiment import cost_comparison
+    from spikegraph.experiments.cost import cost_comparison
 
     profile: Any = args.profile
     if args.mac_pj is not None or args.ac_pj is not None:

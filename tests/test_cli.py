@@ -157,7 +157,7 @@ def test_learning_rate_defaults_per_model_and_flag_overrides(data_root, tmp_path
 
 
 def test_patience_none_survives_the_model_training_defaults(data_root):
-    from spikegraph.train import run_node_classification
+    from spikegraph.experiments import run_node_classification
 
     summary = run_node_classification(
         "Cora",
@@ -182,7 +182,7 @@ def tiny(data_root, *extra) -> list[str]:
 @pytest.fixture
 def no_training(monkeypatch):
     """Make any training attempt fail loudly: the errors below must come before it."""
-    import spikegraph.train.experiment as experiment
+    import spikegraph.experiments.node_classification as experiment
 
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
@@ -371,7 +371,7 @@ def test_cost_config_naming_a_crafted_checkpoint_runs_no_code(data_root, tmp_pat
 
 
 def test_cost_json_to_a_folder_fails_before_training(data_root, tmp_path, capsys, monkeypatch):
-    import spikegraph.cost.experiment as experiment
+    import spikegraph.experiments.cost as experiment
 
     def refuse(*args, **kwargs):
         raise AssertionError("training started")

@@ -33,8 +33,8 @@ def one_error_line(capsys) -> str:
 @pytest.fixture
 def no_training(monkeypatch):
     """The refusals below come before any data is loaded or model trained."""
-    import spikegraph.cost.experiment as cost
-    import spikegraph.train.experiment as experiment
+    import spikegraph.experiments.cost as cost
+    import spikegraph.experiments.node_classification as experiment
 
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
@@ -193,7 +193,7 @@ def test_device_auto_without_cuda_is_the_cpu(data_root, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_a_later_seed_writes_the_finished_ones(data_root, tmp_path, capsys, monkeypatch):
-    import spikegraph.train.experiment as experiment
+    import spikegraph.experiments.node_classification as experiment
     from spikegraph.train import TrainingInterrupted
 
     real, calls = experiment.fit, []

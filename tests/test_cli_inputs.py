@@ -17,7 +17,7 @@ def train(data_root, *extra):
 @pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if a model is fitted: the refusals come before training."""
-    from spikegraph.train import experiment
+    from spikegraph.experiments import node_classification as experiment
 
     def fit(*args, **kwargs):
         raise AssertionError("training started")

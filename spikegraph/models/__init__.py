@@ -9,6 +9,7 @@ from spikegraph.models.checks import (
 )
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
+from spikegraph.models.options import check_model_option_names, model_option_names
 from spikegraph.models.registry import (
     MODELS,
     SPIKING,
@@ -26,9 +27,11 @@ __all__ = [
     "SpikingGAT",
     "SpikingGCN",
     "build_model",
+    "check_model_option_names",
     "check_model_options",
     "check_run_options",
     "estimate_memory",
     "model_defaults",
+    "model_option_names",
     "train_defaults",
 ]

@@ -1,4 +1,5 @@
-"""Training loops and experiment runners for node classification."""
+"""Training loops for node classification: full batch and mini-batch, checkpoints, devices,
+layer-wise inference. The experiment runners that use them are :mod:`spikegraph.experiments`."""
 
 from spikegraph.train.checkpoint import (
     CheckpointError,
@@ -8,18 +9,6 @@ from spikegraph.train.checkpoint import (
     run_checkpoint_path,
 )
 from spikegraph.train.device import DeviceError, resolve_device
-from spikegraph.train.experiment import (
-    RunInterrupted,
-    RunRecord,
-    Summary,
-    check_model_option_names,
-    check_seeds,
-    effective_model_options,
-    machine_info,
-    model_option_names,
-    run_node_classification,
-    versions,
-)
 from spikegraph.train.inference import layerwise_predict, make_evaluator
 from spikegraph.train.trainer import (
     NonFiniteLossError,
@@ -39,27 +28,17 @@ __all__ = [
     "CheckpointMismatchError",
     "DeviceError",
     "NonFiniteLossError",
-    "RunInterrupted",
-    "RunRecord",
-    "Summary",
     "TrainConfig",
     "TrainResult",
     "TrainingInterrupted",
     "accuracies",
-    "check_model_option_names",
     "check_node_data",
-    "check_seeds",
     "data_fingerprint",
-    "effective_model_options",
     "fit",
     "full_batch_step",
     "layerwise_predict",
-    "machine_info",
     "make_evaluator",
-    "model_option_names",
     "predict",
     "resolve_device",
     "run_checkpoint_path",
-    "run_node_classification",
-    "versions",
 ]

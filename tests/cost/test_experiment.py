@@ -7,7 +7,7 @@ import pytest
 
 from spikegraph.cli import main
 from spikegraph.cost import energy_of
-from spikegraph.cost.experiment import load_tuned_config, model_cost
+from spikegraph.experiments.cost import load_tuned_config, model_cost
 from spikegraph.models import build_model
 
 from .conftest import node_data

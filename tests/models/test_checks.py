@@ -159,7 +159,7 @@ def test_run_options_check_memory_for_the_data(monkeypatch):
 
 
 def test_run_node_classification_refuses_before_training(data_root, monkeypatch):
-    from spikegraph.train import experiment
+    from spikegraph.experiments import node_classification as experiment
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from spikegraph.experiments import effective_model_options, run_node_classification
 from spikegraph.models import build_model
-from spikegraph.train import effective_model_options, run_node_classification
 
 
 @pytest.mark.parametrize(

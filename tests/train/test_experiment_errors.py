@@ -6,17 +6,11 @@ import inspect
 
 import pytest
 
+import spikegraph.experiments.node_classification as experiment
 import spikegraph.train.device as device_module
-import spikegraph.train.experiment as experiment
-from spikegraph.models import MODELS
-from spikegraph.train import (
-    DeviceError,
-    RunInterrupted,
-    TrainingInterrupted,
-    check_model_option_names,
-    model_option_names,
-    run_node_classification,
-)
+from spikegraph.experiments import RunInterrupted, run_node_classification
+from spikegraph.models import MODELS, check_model_option_names, model_option_names
+from spikegraph.train import DeviceError, TrainingInterrupted
 
 
 @pytest.fixture

@@ -166,7 +166,7 @@ def test_cli_trains_with_a_sampler(tmp_path, monkeypatch, graph):
     """The CLI's mini-batch path end to end, on the toy graph (no dataset download)."""
     import json
 
-    import spikegraph.train.experiment as experiment
+    import spikegraph.experiments.node_classification as experiment
     from spikegraph.cli import main
 
     monkeypatch.setattr(experiment, "load_dataset", lambda *a, **k: (graph, 3))

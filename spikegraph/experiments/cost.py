@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch_geometric.data import Data
 
+from spikegraph.config import load_model_config
 from spikegraph.cost.counter import count
 from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import Comparison, Report
+from spikegraph.models.options import check_model_option_names
 from spikegraph.train.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -31,53 +31,10 @@ log = logging.getLogger(__name__)
 def load_tuned_config(
     path: str | os.PathLike | None, model: str, dataset: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Constructor and training options of ``model`` on ``dataset`` from a TOML file.
-
-    The layout of ``benchmarks/configs/node_classification.toml``: a ``[model]`` table with
-    sub-tables ``model`` (constructor options) and ``train``
-    (:class:`~spikegraph.train.TrainConfig` fields) for every dataset, and ``[model.Dataset]``
-    tables (same sub-tables) that override them for one dataset. ``path=None`` or a
-    missing table gives empty options (the registry defaults apply).
-
-    Returns:
-        ``(model_options, train_options)``.
-
-    Raises:
-        FileNotFoundError: if ``path`` is given but is not a file.
-        ValueError: naming the file, if it is not valid TOML or a table is not a table.
-    """
-    if path is None:
-        return {}, {}
-    if not Path(path).is_file():
-        what = "is a folder" if Path(path).is_dir() else "does not exist"
-        raise FileNotFoundError(f"Config file {path} {what}; give a TOML file of options")
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            config = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"Config file {path} is not valid TOML: {err}") from err
-    except UnicodeDecodeError as err:
-        raise ValueError(f"Config file {path} is not valid TOML (not UTF-8 text)") from err
-    base = config.get(model, {})
-    if not isinstance(base, dict):
-        raise ValueError(f"{path}: [{model}] must be a table, got {base!r}")
-    specific = next(
-        (
-            v
-            for k, v in base.items()
-            if k not in ("model", "train") and k.lower() == dataset.lower()
-        ),
-        {},
-    )
-    if not isinstance(specific, dict):
-        raise ValueError(f"{path}: [{model}.{dataset}] must be a table, got {specific!r}")
-    model_options = {**base.get("model", {}), **specific.get("model", {})}
-    train_options = {**base.get("train", {}), **specific.get("train", {})}
-    return model_options, train_options
+    """Constructor and training options of ``model`` on ``dataset`` from a TOML file
+    (:func:`spikegraph.config.load_model_config`: the file is checked whole, an unknown key
+    is an error); ``path=None`` gives empty options."""
+    return load_model_config(path, model, dataset)
 
 
 @dataclass
@@ -168,7 +125,6 @@ def model_cost(
     """
     from spikegraph.models import build_model
     from spikegraph.train import TrainConfig, accuracies, fit, predict
-    from spikegraph.train.experiment import check_model_option_names
     from spikegraph.train.trainer import data_on
 
     model_options = dict(model_options or {})
@@ -280,8 +236,7 @@ def cost_comparison(
         ValueError: for a bad config, device or model option -- before any data is loaded.
     """
     from spikegraph.datasets import load_dataset
-    from spikegraph.train import machine_info
-    from spikegraph.train.experiment import check_model_option_names
+    from spikegraph.experiments.node_classification import machine_info
 
     resolve_device(device)
     names = [model] if vs is None else [model, vs]

@@ -1,0 +1,43 @@
+"""Experiment runners: what the CLI commands and the benchmark scripts call.
+
+Each runner trains and scores over datasets, models and seeds with the library's parts
+(:mod:`spikegraph.train`, :mod:`spikegraph.cost`, :mod:`spikegraph.samplers`) and returns
+self-describing records; the CLI and ``benchmarks/`` only print and write them.
+
+- :mod:`~spikegraph.experiments.node_classification`: ``spikegraph train``.
+- :mod:`~spikegraph.experiments.cost`: ``spikegraph cost`` and ``benchmarks/energy.py``.
+"""
+
+from spikegraph.experiments.cost import (
+    CostComparison,
+    ModelCost,
+    cost_comparison,
+    load_tuned_config,
+    model_cost,
+)
+from spikegraph.experiments.node_classification import (
+    RunInterrupted,
+    RunRecord,
+    Summary,
+    check_seeds,
+    effective_model_options,
+    machine_info,
+    run_node_classification,
+    versions,
+)
+
+__all__ = [
+    "CostComparison",
+    "ModelCost",
+    "RunInterrupted",
+    "RunRecord",
+    "Summary",
+    "check_seeds",
+    "cost_comparison",
+    "effective_model_options",
+    "load_tuned_config",
+    "machine_info",
+    "model_cost",
+    "run_node_classification",
+    "versions",
+]
