@@ -14,7 +14,8 @@ from .batch import Batch
 
 
 class _PlannedBatches(Dataset):
-    """Batch ``i`` of an epoch: ``sampler.sample(*args[i])`` with its own generator seed."""
+    """Batch ``i`` of an epoch: ``sampler.sample(*args[i])`` with its own generator seed,
+    checked against the batch contract (:meth:`Batch.validate` without the O(E) scans)."""
 
     def __init__(self, sampler: Sampler, args: list[tuple], seeds: Tensor) -> None:
         self.sampler = sampler
@@ -26,7 +27,13 @@ class _PlannedBatches(Dataset):
 
     def __getitem__(self, i: int) -> Batch:
         gen = torch.Generator().manual_seed(self.seeds[i])
-        return self.sampler.sample(*self.args[i], generator=gen)
+        batch = self.sampler.sample(*self.args[i], generator=gen)
+        if not isinstance(batch, Batch):
+            raise TypeError(
+                f"{type(self.sampler).__name__}.sample returned a {type(batch).__name__}, "
+                "not a Batch"
+            )
+        return batch.validate(full=False)
 
 
 def _identity(x: Any) -> Any:
@@ -39,6 +46,10 @@ class Loader:
     For node-wise samplers an epoch splits ``seeds`` (shuffled or not) into chunks of
     ``batch_size``; for subgraph samplers it is the sampler's own plan (``num_batches``
     subgraphs, or one pass over the clusters for Cluster-GCN).
+
+    Every batch is checked against the batch contract as it is drawn
+    (``batch.validate(full=False)``: shapes, the chain of blocks, ``n_id``, ``dst_index``;
+    a broken batch raises :class:`~spikegraph.samplers.BatchContractError` naming the block).
 
     Every batch draws its random numbers from a generator seeded from the loader's seed and
     the batch's position, so the batches are the same for any ``num_workers``, and the same

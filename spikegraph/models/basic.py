@@ -13,9 +13,11 @@ from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.typing import Adj, OptTensor
 
 from spikegraph._validation import check_channels, check_choice, check_time_steps
+from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
+from spikegraph.samplers import BatchContractError, Block
 
 READOUTS = ("membrane", "rate")
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
@@ -26,6 +28,28 @@ SPARSE_INPUT_DENSITY = 0.1
 def count_nonzero_fraction(x: Tensor) -> float:
     """Fraction of nonzero entries of ``x``."""
     return float(torch.count_nonzero(x)) / max(x.numel(), 1)
+
+
+def final_target_rows(blocks: Sequence[Block], i: int) -> Tensor | int:
+    """Rows of layer ``i``'s output (block ``i``'s targets) that hold the last block's
+    targets, in order: an index tensor, or an int ``n`` for the first ``n`` rows.
+
+    Raises:
+        BatchContractError: a last-block target has no row there (a layer-wise chain whose
+            lower layer does not hold it).
+    """
+    idx: Tensor | None = None
+    for j in range(len(blocks) - 1, i, -1):
+        dst_index = getattr(blocks[j], "dst_index", None)
+        if dst_index is None:
+            continue  # targets are the first sources: the same rows
+        idx = dst_index if idx is None else dst_index[idx]
+        if bool((idx < 0).any()):
+            raise BatchContractError(
+                f"block {j}'s targets are not all among its sources, so layer {i}'s output "
+                "has no row for some of the last block's targets (jumping knowledge needs one)"
+            )
+    return blocks[-1].size[1] if idx is None else idx
 
 
 def _same_content(a: Tensor, b: Tensor) -> bool:
@@ -309,8 +333,12 @@ class SpikingBasicGNN(nn.Module):
         size=None,
         rate=False,
         edge_attr: OptTensor = None,
+        normalize: bool | None = None,
     ) -> Tensor:
-        """Layer ``i``: spikes ``[T, N, F]``, or with ``rate`` their rates ``[N, F]``."""
+        """Layer ``i``: spikes ``[T, N, F]``, or with ``rate`` their rates ``[N, F]``.
+
+        ``normalize`` is the layer's per-call normalisation switch (GCN layers,
+        :meth:`~spikegraph.nn.SpikingGCNConv.forward`); ``None`` leaves the layer's setting."""
         conv = self.convs[i]
         if edge_attr is not None and not self.supports_edge_attr:
             raise ValueError(
@@ -333,6 +361,13 @@ class SpikingBasicGNN(nn.Module):
             kwargs["edge_weight"] = edge_weight
         if self.supports_edge_attr:
             kwargs["edge_attr"] = edge_attr
+        if normalize is not None:
+            if not getattr(conv, "accepts_final_weights", False):
+                raise TypeError(
+                    f"{type(self).__name__}'s layer {i} ({type(conv).__name__}) has no "
+                    "per-call normalisation switch"
+                )
+            kwargs["normalize"] = normalize
         if rate:
             return conv.fire_rate(conv.current(x, edge_index, **kwargs))
         return conv(x, edge_index, **kwargs)
@@ -361,11 +396,15 @@ class SpikingBasicGNN(nn.Module):
     def _between(self, h: Tensor) -> Tensor:
         return temporal_dropout(h, self.dropout, self.training)
 
-    def _jump(self, xs: list[Tensor], num_nodes: int | None = None) -> Tensor:
+    def _jump(self, xs: list[Tensor], rows: Sequence[Tensor | int] | None = None) -> Tensor:
         """Combine the layers' spike trains step by step (``jk``) and apply the linear
-        read-out: ``[T, N, C]``. ``num_nodes`` keeps the first rows of every layer (blocks)."""
-        if num_nodes is not None:
-            xs = [h[..., :num_nodes, :] for h in xs]
+        read-out: ``[T, N, C]``. ``rows[i]`` picks the rows of layer ``i`` (blocks): an index
+        tensor, or an int ``n`` for the first ``n`` rows."""
+        if rows is not None:
+            xs = [
+                h[..., :r, :] if isinstance(r, int) else h.index_select(-2, r)
+                for h, r in zip(xs, rows)
+            ]
         h = xs[-1] if self.jk_mode == "last" else self.jk(xs)
         return self.lin(h)
 
@@ -429,16 +468,37 @@ class SpikingBasicGNN(nn.Module):
                 "graphs were given"
             )
 
-    def forward_blocks(self, x: Tensor, blocks: Sequence[Any]) -> Tensor:
+    def forward_blocks(self, x: Tensor, blocks: Sequence[Block | Any]) -> Tensor:
         """Run layer ``i`` on bipartite block ``i`` (input layer first), as sampled by a
-        node-wise or layer-wise sampler.
+        node-wise, subgraph or layer-wise sampler, honouring the batch contract of
+        :mod:`spikegraph.samplers.batch`.
 
-        Each block has ``edge_index`` (local ids), ``edge_weight`` (or ``None``) and
-        ``size = (num_src, num_dst)``; the targets of a block are the first ``num_dst`` of its
-        sources, and block ``i``'s targets are block ``i + 1``'s sources.
+        - The output of layer ``i`` (one row per target of block ``i``) is the input of
+          layer ``i + 1``; the blocks need not nest.
+        - A layer that reads the targets' own features (attention) gets them from
+          :meth:`Block.dst_rows <spikegraph.samplers.Block.dst_rows>`, which refuses a block
+          whose targets are not all among its sources; a GCN layer does not need them.
+        - ``weights_final``: a GCN layer aggregates with the block's weights as they are
+          (``normalize=False`` for that call: no self-loops, no renormalisation). A model
+          whose layers compute their own coefficients (attention) refuses such a block:
+          dropping the estimator's weights would bias it.
+        - Weights that are not final are normalised by the layer, with degrees inside the
+          block; self-loops join each target to its own source row (``dst_index``).
+
+        Args:
+            x: Features ``[N_src of block 0, F]`` (``x[batch.n_id]``) or a spike train.
+            blocks: :class:`~spikegraph.samplers.Block` objects, one per layer (any object
+                with ``edge_index``, ``edge_weight`` and ``size`` is taken as a block whose
+                weights are not final and whose targets are its first sources).
 
         Returns:
             Logits ``[num_dst of the last block, C]``.
+
+        Raises:
+            ValueError: for a wrong number of blocks, or a block whose sources do not match
+                the previous layer's output.
+            BatchContractError: for a block this model cannot run on (see above), naming
+                the model and the block.
         """
         if len(blocks) != self.num_layers:
             raise ValueError(
@@ -448,20 +508,68 @@ class SpikingBasicGNN(nn.Module):
         shortcut = self._rate_shortcut()
         xs: list[Tensor] = []
         for i, block in enumerate(blocks):
-            num_src, num_dst = block.size
+            num_src = block.size[0]
             if h.size(-2) != num_src:
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
-            # encode(sparse=False) above: a strided input, so the targets' rows can be sliced.
-            pair = (h, h[..., :num_dst, :])
+            edge_index, edge_weight, normalize = self._block_graph(i, block, h.dtype)
+            # encode(sparse=False) above: a strided input, so the targets' rows can be taken.
+            pair = (h, self._block_targets(i, block, h))
             rate = shortcut and i == self.num_layers - 2
-            h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size, rate=rate)
+            h = self._conv(
+                i, pair, edge_index, edge_weight, size=block.size, rate=rate, normalize=normalize
+            )
             if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
             if self.jk_mode is not None:
                 xs.append(h)
         if self.jk_mode is not None:
-            h = self._jump(xs, num_nodes=blocks[-1].size[1])
+            h = self._jump(xs, rows=[final_target_rows(blocks, i) for i in range(len(blocks))])
         return self.decode(h)
+
+    def _block_graph(
+        self, i: int, block: Block, dtype: torch.dtype
+    ) -> tuple[Tensor, OptTensor, bool | None]:
+        """``(edge_index, edge_weight, normalize)`` that layer ``i`` runs block ``i`` with."""
+        conv = self.convs[i]
+        dst_index = getattr(block, "dst_index", None)
+        if getattr(block, "weights_final", False):
+            if not getattr(conv, "accepts_final_weights", False):
+                raise BatchContractError(
+                    f"{type(self).__name__} cannot run on block {i}: its weights are final "
+                    "(an estimator's normalised coefficients), and the model's layers "
+                    f"({type(conv).__name__}) compute their own aggregation coefficients, "
+                    "which would drop them and bias the estimate. Use a GCN model, or a "
+                    "sampler whose blocks are not final (node-wise samplers)"
+                )
+            return block.edge_index, block.edge_weight, False
+        if dst_index is not None and getattr(conv, "normalize", False):
+            # The layer's own bipartite normalisation assumes the targets are the first
+            # sources; normalise here with the block's map instead.
+            edge_index, edge_weight = bipartite_gcn_norm(
+                block.edge_index,
+                block.edge_weight,
+                block.size,
+                conv.improved,
+                conv.add_self_loops,
+                dtype,
+                dst_index=dst_index,
+            )
+            return edge_index, edge_weight, False
+        return block.edge_index, block.edge_weight, None
+
+    def _block_targets(self, i: int, block: Block, h: Tensor) -> Tensor | None:
+        """The targets' own rows of ``h`` for layer ``i``, or ``None`` if it needs none."""
+        conv = self.convs[i]
+        if not getattr(conv, "needs_target_features", True):
+            return None
+        if not hasattr(block, "dst_rows"):  # a plain block object: targets come first
+            return h[..., : block.size[1], :]
+        try:
+            return block.dst_rows(h)
+        except BatchContractError as err:
+            raise BatchContractError(
+                f"{type(self).__name__} cannot run on block {i}: {err}"
+            ) from err
 
     def spiking_layers(self) -> list[str]:
         """Names of the layers that emit spikes."""

@@ -12,8 +12,11 @@ What has to be done right for that to hold:
 - **GCN normalisation** uses degrees, which a batch does not see (a source's degree counts
   edges into nodes of other batches). The graph is normalised once on the full graph, with
   the layer's own rule (``gcn_norm`` with its ``improved`` / ``add_self_loops``, self-loops
-  included as edges), and each batch propagates those fixed weights with the layer's
-  normalisation switched off for the duration (``normalize=False``, no cache).
+  included as edges), and each batch propagates those fixed weights as final coefficients:
+  spikegraph's GCN layers with their per-call switch (``normalize=False``: no self-loops, no
+  renormalisation, cache untouched), PyG's ``GCNConv`` through
+  :func:`~spikegraph.train.blocks.gcn_conv_block` (its own ``lin`` and ``bias``). No layer's
+  attributes are changed, so nothing needs restoring.
 - **GAT** attention is a softmax over each target's in-edges, all present in its batch;
   the layer adds the targets' self-loops itself (targets come first among a batch's sources).
 - **Spiking models**: layer 0 gets the encoded features of the batch's nodes (static ``[N, F]``
@@ -44,11 +47,17 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 from tqdm.auto import tqdm
 
-from spikegraph._validation import check_choice, check_edge_index, check_features
+from spikegraph._validation import (
+    check_choice,
+    check_edge_index,
+    check_features,
+    check_nonnegative_weights,
+)
 from spikegraph.models.basic import SpikingBasicGNN
-from spikegraph.nn.conv.gcn import SpikingGCNConv
+from spikegraph.nn.conv.gcn import SpikingGCNConv, square_gcn_norm
 from spikegraph.nn.encoding import BernoulliEncoder
-from spikegraph.samplers import GraphSAGESampler
+from spikegraph.samplers import Block, GraphSAGESampler
+from spikegraph.train.blocks import gcn_conv_block
 from spikegraph.train.trainer import predict
 
 
@@ -162,13 +171,12 @@ class _LayerGraphs:
         if key == "raw":
             return self.edge_index, self.edge_weight
         ei, w = self.edge_index, self.edge_weight
-        if isinstance(conv, SpikingGCNConv):  # its own rule, not a cached graph
-            saved = conv.cached, conv._cached_edge_index
-            conv.cached, conv._cached_edge_index = False, None
-            try:
-                return conv._normalized_graph(ei, w, self.num_nodes, None, self.dtype)
-            finally:
-                conv.cached, conv._cached_edge_index = saved
+        if isinstance(conv, SpikingGCNConv):  # its own rule (improved without weights: A + 2I)
+            if w is not None:
+                check_nonnegative_weights(w, ei)
+            return square_gcn_norm(
+                ei, w, self.num_nodes, conv.improved, conv.add_self_loops, conv.flow, self.dtype
+            )
         # PyG's GCNConv.forward normalises an edge index exactly so.
         return gcn_norm(
             ei, w, self.num_nodes, conv.improved, conv.add_self_loops, conv.flow, self.dtype
@@ -202,24 +210,12 @@ class _LayerGraphs:
 
 
 @contextlib.contextmanager
-def _normalisation_off(conv: nn.Module) -> Iterator[None]:
-    """Run a normalising GCN layer on pre-normalised weights: ``normalize`` off and its
-    cached graph set aside for the duration (both restored afterwards)."""
-    if not (isinstance(conv, (SpikingGCNConv, GCNConv)) and conv.normalize):
-        yield
-        return
-    saved = {
-        k: getattr(conv, k)
-        for k in ("normalize", "add_self_loops", "cached", "_cached_edge_index", "_cached_adj_t")
-        if hasattr(conv, k)
-    }
-    conv.normalize, conv.add_self_loops, conv.cached = False, False, False
-    conv._cached_edge_index, conv._cached_adj_t = None, None
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            setattr(conv, k, v)
+def _normalisation_off(conv: nn.Module) -> Iterator[bool | None]:
+    """The per-call ``normalize`` a layer runs this pass's batches with: ``False`` for a
+    normalising GCN layer (its graph was normalised once on the full graph, see
+    :class:`_LayerGraphs`), ``None`` (its own setting) for any other layer. Nothing about the
+    layer is changed."""
+    yield False if isinstance(conv, (SpikingGCNConv, GCNConv)) and conv.normalize else None
 
 
 def _gather(h: Tensor, index: Tensor) -> Tensor:
@@ -237,7 +233,7 @@ def _spiking_layers(
     for i, conv in enumerate(model.convs):
         outs = []
         batches = graphs.batches(conv, batch_size)
-        with _normalisation_off(conv):
+        with _normalisation_off(conv) as normalize:
             for targets, n_id, edge_index, edge_weight in batches:
                 if h is None:
                     x_src, x_dst = model.encode(_gather(x, n_id)), model.encode(_gather(x, targets))
@@ -251,6 +247,7 @@ def _spiking_layers(
                     edge_index.to(dev),
                     None if edge_weight is None else edge_weight.to(dev),
                     size=size,
+                    normalize=normalize,
                 )
                 outs.append(model.decode(out) if i == last else model._between(out))
                 bar.update(1)
@@ -286,11 +283,18 @@ def _pyg_layers(
     for i, (conv, norm) in enumerate(zip(model.convs, model.norms)):
         outs = []
         batches = graphs.batches(conv, batch_size)
-        with _normalisation_off(conv):
+        with _normalisation_off(conv) as normalize:
             for targets, n_id, edge_index, edge_weight in batches:
                 x_local = _gather(h, n_id)
                 edge_index = edge_index.to(x_local.device)
-                if model.supports_edge_weight:
+                if normalize is False:  # pre-normalised weights, used as they are
+                    if edge_weight is not None:
+                        edge_weight = edge_weight.to(x_local.device)
+                    block = Block(
+                        edge_index, edge_weight, (n_id.numel(), targets.numel()), weights_final=True
+                    )
+                    out = gcn_conv_block(conv, x_local, block)
+                elif model.supports_edge_weight:
                     if edge_weight is not None:
                         edge_weight = edge_weight.to(x_local.device)
                     out = conv(x_local, edge_index, edge_weight=edge_weight)

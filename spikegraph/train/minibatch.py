@@ -6,26 +6,35 @@ evaluation of the validation and test scores: one forward by default, or layer b
 ``fit(..., evaluate=make_evaluator("layerwise", batch_size))`` from
 :mod:`spikegraph.train.inference` for graphs too large for one forward).
 
-How a batch reaches a model (``mode``):
+How a batch reaches a model (``mode``; see the batch contract in
+:mod:`spikegraph.samplers.batch`):
 
-- ``"subgraph"`` (default): the model runs on the sampled subgraph, the union of the blocks
-  (block 0), with ``forward(x[n_id], edge_index, edge_weight)``, and the first
-  ``len(batch.target)`` outputs are the targets' logits -- what PyG's ``NeighborLoader`` does.
-  Works for every model (PyG's ``GCN``/``GAT``, the spiking ones). A GCN normalises the
-  subgraph as it normalises the full graph (in-degrees within the subgraph, self-loops
-  added), so training and full-graph evaluation see the same operator on the sampled part.
-- ``"blocks"``: layer ``i`` runs on block ``i`` with ``model.forward_blocks(x[n_id], blocks)``
-  (spikegraph's models): node-wise samplers then compute only the nodes each layer needs.
-  ``SpikingGCNConv`` normalises a bipartite block with its degrees inside the block.
+- ``None`` (default): chosen from the sampler: ``"subgraph"`` when its batches nest
+  (``Sampler.nested``: node-wise and subgraph samplers), ``"blocks"`` when they do not
+  (layer-wise samplers). Asking for ``"subgraph"`` with a sampler that does not nest is an
+  error: such a batch has no single subgraph.
+- ``"subgraph"``: the model runs on the sampled subgraph, the union of the blocks
+  (``batch.subgraph()``, block 0), with ``forward(x[n_id], edge_index, edge_weight)``, and the
+  first ``len(batch.target)`` outputs are the targets' logits -- what PyG's
+  ``NeighborLoader`` does. Works for every model (PyG's ``GCN``/``GAT``, the spiking ones). A
+  GCN normalises the subgraph as it normalises the full graph (in-degrees within the
+  subgraph, self-loops added), so training and full-graph evaluation see the same operator
+  on the sampled part. When block 0's weights are final (GraphSAINT's ``Â_vu / alpha_uv``,
+  Cluster-GCN's diagonal enhancement) every layer runs on that subgraph with normalisation
+  off for the call: spikegraph's models through ``forward_blocks`` (``normalize=False`` per
+  call), PyG's ``GCN`` through :func:`~spikegraph.train.blocks.pyg_forward_blocks`; models
+  that compute their own coefficients (attention) are refused.
+- ``"blocks"``: layer ``i`` runs on block ``i`` (the output of block ``i`` is block
+  ``i + 1``'s input): ``model.forward_blocks(x[n_id], blocks)`` for spikegraph's models,
+  :func:`~spikegraph.train.blocks.pyg_forward_blocks` for PyG's ``GCN``. Node-wise samplers
+  then compute only the nodes each layer needs; layer-wise samplers need it.
 
 How each method's normalisation reaches the model:
 
-- ``edge_weight`` of the batch is passed as the model's edge weight and multiplies the
-  adjacency before the model's own normalisation (``normalize=True``): PinSAGE's importance
-  weights, GraphSAINT's aggregator normalisation ``1 / alpha_{u,v}`` (so the weighted
-  in-degree a GCN computes is an unbiased estimate of the full-graph in-degree), Cluster-GCN's
-  diagonal enhancement (self-loops of weight ``1 + lambda``). Models without edge weights
-  (GAT) ignore it.
+- ``edge_weight`` of a block whose weights are not final multiplies the adjacency before
+  the model's own normalisation (``normalize=True``): PinSAGE's importance weights, the
+  graph's own weights. Final weights are the aggregation coefficients themselves (see
+  above). Models without edge weights (GAT) ignore weights that are not final.
 - ``loss_weight`` (GraphSAINT's ``1 / (lambda_v |targets|)``) turns the batch loss into
   ``sum(loss_weight * cross_entropy)``; without it the loss is the mean over the targets.
 """
@@ -40,9 +49,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.nn.models.basic_gnn import BasicGNN
 
 from spikegraph._validation import check_choice
-from spikegraph.samplers import SAMPLERS, Batch, Loader, Sampler
+from spikegraph.samplers import SAMPLERS, Batch, Block, Loader, Sampler
+from spikegraph.train.blocks import pyg_forward_blocks
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +138,76 @@ def build_loader(
     return SamplerSetup(name=name, sampler=sampler, loader=loader, options=opts)
 
 
-def batch_logits(model: nn.Module, x: Tensor, batch: Batch, mode: str = "subgraph") -> Tensor:
-    """Logits ``[len(batch.target), C]`` of the batch's targets (see the module docstring)."""
+def default_mode(sampler: Sampler | type[Sampler]) -> str:
+    """``"subgraph"`` for a sampler whose batches nest, ``"blocks"`` otherwise."""
+    return "subgraph" if getattr(sampler, "nested", True) else "blocks"
+
+
+def resolve_mode(sampler: Sampler | type[Sampler], mode: str | None) -> str:
+    """The mode a sampler's batches reach a model in: ``mode``, or the sampler's default.
+
+    Raises:
+        ValueError: for an unknown mode, or ``"subgraph"`` with a sampler whose batches do
+            not nest.
+    """
+    if mode is None:
+        return default_mode(sampler)
+    check_choice(mode, MODES, "mode")
+    if mode == "subgraph" and not getattr(sampler, "nested", True):
+        name = getattr(sampler, "name", None) or type(sampler).__name__
+        raise ValueError(
+            f"mode='subgraph' cannot run the sampler {name!r}: its blocks do not nest (each "
+            "layer samples its own nodes), so a batch has no single subgraph; use "
+            "mode='blocks' (the default for this sampler)"
+        )
+    return mode
+
+
+def run_blocks(model: nn.Module, x_in: Tensor, blocks: list[Block]) -> Tensor:
+    """``model`` on a chain of blocks: its ``forward_blocks``, or for PyG's ``GCN``
+    :func:`~spikegraph.train.blocks.pyg_forward_blocks`.
+
+    Raises:
+        TypeError: for a model that can run on neither.
+    """
+    if hasattr(model, "forward_blocks"):
+        return model.forward_blocks(x_in, blocks)
+    if isinstance(model, BasicGNN):
+        return pyg_forward_blocks(model, x_in, blocks)
+    raise TypeError(
+        f"{type(model).__name__} has no forward_blocks and is not PyG's GCN, so it cannot run "
+        "on a sampler's blocks; use a nested sampler with mode='subgraph'"
+    )
+
+
+def batch_logits(
+    model: nn.Module, x: Tensor, batch: Batch, mode: str | None = "subgraph"
+) -> Tensor:
+    """Logits ``[len(batch.target), C]`` of the batch's targets (see the module docstring).
+
+    ``mode=None`` picks ``"subgraph"`` for a nested batch and ``"blocks"`` otherwise.
+
+    Raises:
+        BatchContractError: ``"subgraph"`` for a batch that does not nest, or a block the
+            model cannot run on.
+        TypeError: for a model that cannot run on blocks (``"blocks"``, or final weights).
+    """
+    if mode is None:
+        mode = "subgraph" if batch.nested else "blocks"
     check_choice(mode, MODES, "mode")
     x_in = x[batch.n_id]
     if mode == "blocks":
-        if not hasattr(model, "forward_blocks"):
-            raise TypeError(f"{type(model).__name__} has no forward_blocks; use mode='subgraph'")
-        out = model.forward_blocks(x_in, batch.blocks)
+        out = run_blocks(model, x_in, batch.blocks)
     else:
         edge_index, edge_weight = batch.subgraph()
-        out = model(x_in, edge_index, edge_weight)
+        if batch.blocks[0].weights_final:
+            # Every layer on the whole subgraph with its final weights, normalisation off
+            # for the call (never by flipping the layers' settings).
+            n = batch.n_id.numel()
+            block = Block(edge_index, edge_weight, (n, n), weights_final=True)
+            out = run_blocks(model, x_in, [block] * len(batch.blocks))
+        else:
+            out = model(x_in, edge_index, edge_weight)
     return out[: batch.num_targets]
 
 
@@ -171,12 +241,16 @@ class MinibatchStep:
 
     Args:
         loader: A :class:`spikegraph.samplers.Loader`.
-        mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
+        mode: ``"subgraph"``, ``"blocks"`` or ``None`` for the sampler's default (see the
+            module docstring).
+
+    Raises:
+        ValueError: for an unknown mode, or ``"subgraph"`` with a sampler that does not nest.
     """
 
-    def __init__(self, loader: Loader, mode: str = "subgraph") -> None:
+    def __init__(self, loader: Loader, mode: str | None = None) -> None:
         self.loader = loader
-        self.mode = check_choice(mode, MODES, "mode")
+        self.mode = resolve_mode(loader.sampler, mode)
         self._checked: set[int] = set()
 
     def __call__(self, model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
@@ -231,13 +305,14 @@ class MinibatchStep:
         }
 
 
-def minibatch_step(loader: Loader, mode: str = "subgraph") -> MinibatchStep:
+def minibatch_step(loader: Loader, mode: str | None = None) -> MinibatchStep:
     """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over ``loader``
     (a :class:`MinibatchStep`, whose loader state goes into checkpoints).
 
     Args:
         loader: A :class:`spikegraph.samplers.Loader`.
-        mode: ``"subgraph"`` or ``"blocks"`` (see the module docstring).
+        mode: ``"subgraph"``, ``"blocks"`` or ``None`` for the sampler's default (see the
+            module docstring).
     """
     return MinibatchStep(loader, mode)
 
@@ -250,5 +325,8 @@ __all__ = [
     "batch_loss",
     "build_loader",
     "check_depth",
+    "default_mode",
     "minibatch_step",
+    "resolve_mode",
+    "run_blocks",
 ]

@@ -1,6 +1,10 @@
-"""Batch invariants for every sampler, over several iterations and odd graphs."""
+"""The batch contract and each family's promises, for every registered sampler, over several
+iterations and odd graphs (parametrised over :data:`spikegraph.samplers.SAMPLERS`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pytest
 import torch
@@ -8,6 +12,7 @@ from sampler_checks import check_batch, edge_set, same_batch
 from torch_geometric.data import Data
 
 from spikegraph.samplers import (
+    SAMPLERS,
     ClusterGCNSampler,
     GraphSAGESampler,
     GraphSAINTEdgeSampler,
@@ -16,55 +21,105 @@ from spikegraph.samplers import (
     Loader,
     PinSAGESampler,
     RippleWalkSampler,
+    Sampler,
     ShaDowSampler,
 )
 
-# name -> (factory(data, seed), check_batch options)
+
+class Method(NamedTuple):
+    """One configuration of a registered sampler in the invariant suite."""
+
+    sampler: str  # its name in SAMPLERS
+    make: Callable[[Data, int], Sampler]  # factory(data, seed)
+    num_layers: int  # blocks per batch
+    checks: dict[str, Any]  # check_batch options: what the family promises
+
+
+#: Every registered sampler needs at least one entry (test_every_registered_sampler_is_covered);
+#: register a new sampler and add its configurations here.
 METHODS = {
-    "graphsage": (lambda d, s: GraphSAGESampler(d, [4, 3], seed=s), {}),
-    "graphsage-replace": (lambda d, s: GraphSAGESampler(d, [4, 3], replace=True, seed=s), {}),
-    "graphsage-all": (lambda d, s: GraphSAGESampler(d, [-1, 2], seed=s), {}),
-    "pinsage": (
+    "graphsage": Method("graphsage", lambda d, s: GraphSAGESampler(d, [4, 3], seed=s), 2, {}),
+    "graphsage-replace": Method(
+        "graphsage", lambda d, s: GraphSAGESampler(d, [4, 3], replace=True, seed=s), 2, {}
+    ),
+    "graphsage-all": Method("graphsage", lambda d, s: GraphSAGESampler(d, [-1, 2], seed=s), 2, {}),
+    "pinsage": Method(
+        "pinsage",
         lambda d, s: PinSAGESampler(d, [3, 2], num_walks=8, walk_length=2, seed=s),
+        2,
         {"graph_edges": False},
     ),
-    "pinsage-restart": (
+    "pinsage-restart": Method(
+        "pinsage",
         lambda d, s: PinSAGESampler(d, [3, 2], walk_length=3, restart_prob=0.3, seed=s),
+        2,
         {"graph_edges": False},
     ),
-    "cluster-gcn": (
+    "cluster-gcn": Method(
+        "cluster-gcn",
         lambda d, s: ClusterGCNSampler(d, 6, clusters_per_batch=2, seed=s),
+        2,
         {"induced": True},
     ),
-    "cluster-gcn-diag": (
+    "cluster-gcn-diag": Method(
+        "cluster-gcn",
         lambda d, s: ClusterGCNSampler(d, 6, clusters_per_batch=2, diag_lambda=0.5, seed=s),
+        2,
         {},
     ),
-    "graphsaint-node": (
+    "graphsaint-node": Method(
+        "graphsaint-node",
         lambda d, s: GraphSAINTNodeSampler(d, 15, sample_coverage=20, seed=s),
+        2,
         {"induced": True},
     ),
-    "graphsaint-edge": (
+    "graphsaint-edge": Method(
+        "graphsaint-edge",
         lambda d, s: GraphSAINTEdgeSampler(d, 10, sample_coverage=20, seed=s),
+        2,
         {"induced": True},
     ),
-    "graphsaint-rw": (
+    "graphsaint-rw": Method(
+        "graphsaint-rw",
         lambda d, s: GraphSAINTRandomWalkSampler(d, 5, walk_length=2, sample_coverage=20, seed=s),
+        2,
         {"induced": True},
     ),
-    "shadow": (
+    "shadow": Method(
+        "shadow",
         lambda d, s: ShaDowSampler(d, 2, [3, 2], seed=s),
+        2,
         {"disjoint": True, "induced": True},
     ),
-    "shadow-ppr": (
+    "shadow-ppr": Method(
+        "shadow",
         lambda d, s: ShaDowSampler(d, 2, [4, 3], ppr_topk=5, num_layers=3, seed=s),
+        3,
         {"disjoint": True, "induced": True},
     ),
-    "ripple": (
+    "ripple": Method(
+        "ripple",
         lambda d, s: RippleWalkSampler(d, 12, expansion_ratio=0.5, seed=s),
+        2,
         {"induced": True},
     ),
 }
+
+#: Seed-driven configurations (every seed a target once per epoch).
+SEEDED = [m for m in METHODS if SAMPLERS[METHODS[m].sampler].takes_seeds]
+
+
+def test_every_registered_sampler_is_covered(small_graph):
+    """A sampler registered in SAMPLERS without an entry in METHODS fails here."""
+    covered = {m.sampler for m in METHODS.values()}
+    missing = sorted(set(SAMPLERS) - covered)
+    assert not missing, f"registered samplers without invariant tests: {missing}; add to METHODS"
+    assert covered <= set(SAMPLERS), (
+        f"METHODS names unregistered samplers: {covered - set(SAMPLERS)}"
+    )
+    for name, method in METHODS.items():
+        sampler = method.make(small_graph, 0)
+        assert type(sampler) is SAMPLERS[method.sampler], name
 
 
 def _batches(sampler, data, n=5, batch_size=7):
@@ -75,17 +130,17 @@ def _batches(sampler, data, n=5, batch_size=7):
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_invariants_on_every_batch(method, small_graph, directed_graph):
-    make, opts = METHODS[method]
+    m = METHODS[method]
     for data in (small_graph, directed_graph):
-        sampler = make(data, 0)
-        layers = getattr(sampler, "num_layers", None) or len(sampler.num_neighbors)
+        sampler = m.make(data, 0)
         for batch in _batches(sampler, data):
-            check_batch(batch, data, layers, **opts)
+            assert batch.nested == type(sampler).nested, "the batch nests as its class says"
+            check_batch(batch, data, m.num_layers, **m.checks)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_same_seed_same_batches_different_seed_different(method, small_graph):
-    make, _ = METHODS[method]
+    make = METHODS[method].make
     a = _batches(make(small_graph, 3), small_graph)
     b = _batches(make(small_graph, 3), small_graph)
     c = _batches(make(small_graph, 4), small_graph)
@@ -93,9 +148,20 @@ def test_same_seed_same_batches_different_seed_different(method, small_graph):
     assert not all(same_batch(x, z) for x, z in zip(a, c))
 
 
+@pytest.mark.parametrize("method", SEEDED)
+def test_every_seed_is_a_target_once_per_epoch(method, small_graph, directed_graph):
+    m = METHODS[method]
+    for data in (small_graph, directed_graph):
+        seeds = torch.arange(0, data.num_nodes, 2)
+        loader = Loader(m.make(data, 0), seeds=seeds, batch_size=6, shuffle=True, seed=1)
+        for _ in range(2):
+            targets = torch.cat([b.target for b in loader])
+            assert sorted(targets.tolist()) == seeds.tolist()
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_workers_give_the_same_batches(method, small_graph):
-    make, _ = METHODS[method]
+    make = METHODS[method].make
     kwargs = {}
     sampler = make(small_graph, 1)
     if sampler.takes_seeds:
@@ -108,7 +174,8 @@ def test_workers_give_the_same_batches(method, small_graph):
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_single_node_graphs(method):
-    make, opts = METHODS[method]
+    m = METHODS[method]
+    make = m.make
     if method.startswith("graphsaint-edge"):
         pytest.skip("the edge sampler needs an edge (tested in test_errors)")
     if method.startswith("ripple"):
@@ -123,9 +190,8 @@ def test_single_node_graphs(method):
     for ei in (torch.empty(2, 0, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long)):
         data = Data(x=x, edge_index=ei, num_nodes=1)
         sampler = make(data, 0)
-        layers = getattr(sampler, "num_layers", None) or len(sampler.num_neighbors)
         batch = sampler.sample(torch.tensor([0])) if sampler.takes_seeds else sampler.sample()
-        check_batch(batch, data, layers, **opts)
+        check_batch(batch, data, m.num_layers, **m.checks)
         assert batch.target.tolist() == [0]
 
 

@@ -80,6 +80,31 @@ def test_layer_settings_and_caches_are_restored():
     assert torch.allclose(predict(model, data), want, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["sgcn", "gcn"])
+def test_layers_are_never_reconfigured_during_inference(name):
+    """The pre-normalised graph reaches each layer through a per-call switch: no layer's
+    settings or cache change while it runs (a hook watches every call)."""
+    data = _graph(weighted=True)
+    model = _model(name, 5, 3, cached=True)
+    want = predict(model, data)
+    seen = []
+    caches = [conv._cached_edge_index for conv in model.convs]
+
+    def watcher(conv):
+        def watch(module, args):
+            seen.append((conv.normalize, conv.add_self_loops, conv.cached, conv._cached_edge_index))
+
+        return watch
+
+    for conv in model.convs:  # every layer's linear map runs once per batch
+        conv.lin.register_forward_pre_hook(watcher(conv))
+    assert torch.allclose(layerwise_predict(model, data, batch_size=9), want, atol=1e-9)
+    assert len(seen) == 3 * 5  # 3 layers, 5 batches of 9 of the 37 nodes
+    for normalize, loops, cached, cache in seen:
+        assert (normalize, loops, cached) == (True, True, True)
+        assert any(cache is c for c in caches)
+
+
 @pytest.mark.parametrize(
     "opts",
     [

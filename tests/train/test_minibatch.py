@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch_geometric.data import Data
-from torch_geometric.nn.models import GCN
+from torch_geometric.nn.models import GAT, GCN
 
 from spikegraph.cli import build_parser, sampler_options
 from spikegraph.models import SpikingGCN, build_model
@@ -138,8 +138,14 @@ def test_errors(graph):
         step(net, graph, opt)
     with pytest.raises(ValueError, match="Unknown mode 'layers'"):
         minibatch_step(loader, mode="layers")
-    with pytest.raises(TypeError, match="has no forward_blocks"):
-        batch_logits(net, graph.x, loader.sampler.sample(torch.arange(3)), "blocks")
+    # PyG's GCN runs on blocks (spikegraph.train.blocks); other PyG models cannot.
+    gat = GAT(6, 8, num_layers=3, out_channels=3)
+    with pytest.raises(TypeError, match="runs on blocks only with GCNConv layers"):
+        batch_logits(gat, graph.x, loader.sampler.sample(torch.arange(3)), "blocks")
+    with pytest.raises(TypeError, match="has no forward_blocks and is not PyG's GCN"):
+        batch_logits(
+            torch.nn.Linear(6, 3), graph.x, loader.sampler.sample(torch.arange(3)), "blocks"
+        )
 
 
 def test_cli_sampler_options():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 from torch.nn import Parameter
@@ -29,14 +31,17 @@ def bipartite_gcn_norm(
     improved: bool = False,
     add_self_loops: bool = True,
     dtype: torch.dtype | None = None,
+    dst_index: OptTensor = None,
 ) -> tuple[Tensor, Tensor]:
     r"""Symmetric GCN normalisation of a bipartite block ``src -> dst``.
 
     Target :math:`i` and source :math:`j` are scaled by their degrees inside the block,
-    :math:`\hat w_{ji} = w_{ji} / \sqrt{d^{out}_j d^{in}_i}`. Self-loops join node ``i`` of
-    the sources to node ``i`` of the targets for ``i < min(size)`` (samplers list the targets
-    first among the sources); existing self-loops keep their weight, as in PyG. On a square
-    block of a symmetric graph this equals :func:`torch_geometric.nn.conv.gcn_conv.gcn_norm`.
+    :math:`\hat w_{ji} = w_{ji} / \sqrt{d^{out}_j d^{in}_i}`. Self-loops join each target to
+    its own row among the sources: row ``i`` for ``i < min(size)`` when ``dst_index`` is
+    ``None`` (samplers list the targets first among the sources), else row ``dst_index[i]``
+    (targets with ``-1``, absent from the sources, get none); existing self-loops keep their
+    weight, as in PyG. On a square block of a symmetric graph this equals
+    :func:`torch_geometric.nn.conv.gcn_conv.gcn_norm`.
 
     Args:
         edge_index: ``[2, E]`` local ids, sources in row 0 (``< size[0]``), targets in row 1
@@ -46,6 +51,9 @@ def bipartite_gcn_norm(
         improved: Self-loop weight 2 instead of 1.
         add_self_loops: Add the self-loops described above.
         dtype: Dtype of the weights created when ``edge_weight`` is ``None``.
+        dst_index: ``[num_dst]`` source row of each target (``-1``: not a source), or
+            ``None`` when the targets are the first sources (see
+            :class:`~spikegraph.samplers.Block`).
 
     Returns:
         The edge index (with self-loops) and the normalised weights.
@@ -53,7 +61,19 @@ def bipartite_gcn_norm(
     num_src, num_dst = size
     if edge_weight is None:
         edge_weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
-    if add_self_loops:
+    if add_self_loops and dst_index is not None:
+        fill = 2.0 if improved else 1.0
+        dst = torch.arange(num_dst, device=edge_index.device)
+        has = dst_index >= 0
+        loops = torch.stack([dst_index[has], dst[has]])
+        # A target's existing self-loop keeps its weight (PyG's add_remaining_self_loops).
+        is_loop = edge_index[0] == dst_index.clamp(min=0)[edge_index[1]]
+        is_loop &= has[edge_index[1]]
+        loop_weight = torch.full((num_dst,), fill, dtype=edge_weight.dtype, device=dst.device)
+        loop_weight[edge_index[1, is_loop]] = edge_weight[is_loop]
+        edge_index = torch.cat([edge_index[:, ~is_loop], loops], dim=1)
+        edge_weight = torch.cat([edge_weight[~is_loop], loop_weight[has]])
+    elif add_self_loops:
         edge_index, edge_weight = add_remaining_self_loops(
             edge_index, edge_weight, 2.0 if improved else 1.0, min(num_src, num_dst)
         )
@@ -63,6 +83,33 @@ def bipartite_gcn_norm(
     inv_src = deg_src.pow(-0.5).masked_fill_(deg_src == 0, 0.0)
     inv_dst = deg_dst.pow(-0.5).masked_fill_(deg_dst == 0, 0.0)
     return edge_index, inv_src[src] * edge_weight * inv_dst[dst]
+
+
+def square_gcn_norm(
+    edge_index: Adj,
+    edge_weight: OptTensor,
+    num_nodes: int,
+    improved: bool = False,
+    add_self_loops: bool = True,
+    flow: str = "source_to_target",
+    dtype: torch.dtype | None = None,
+) -> tuple[Adj, OptTensor]:
+    r"""GCN normalisation of a whole graph (Kipf & Welling, ICLR 2017), as
+    :class:`SpikingGCNConv` applies it: PyG's
+    :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, except that ``improved=True`` gives
+    :math:`\hat A = A + 2I` for an edge index without weights too (PyG's adds loops of weight
+    1 there), as the sparse and bipartite paths do.
+
+    Returns:
+        ``(edge_index, edge_weight)`` normalised; for a ``SparseTensor`` the normalised
+        ``adj_t`` and ``None``.
+    """
+    if improved and edge_weight is None and not is_sparse(edge_index):
+        edge_weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+    out = gcn_norm(edge_index, edge_weight, num_nodes, improved, add_self_loops, flow, dtype)
+    if isinstance(edge_index, SparseTensor):
+        return out, None
+    return out
 
 
 def graph_fingerprint(
@@ -175,6 +222,12 @@ class SpikingGCNConv(SpikingMessagePassing):
         - **output:** spikes :math:`(T, N_{dst}, F_{out})`
     """
 
+    #: The layer can aggregate with given final coefficients (``forward(normalize=False)``),
+    #: as a sampler's block with ``weights_final`` needs.
+    accepts_final_weights: ClassVar[bool] = True
+    #: A bipartite call needs no features of the targets themselves (``x=(h_src, None)``).
+    needs_target_features: ClassVar[bool] = False
+
     _cached_edge_index: tuple[Tensor, OptTensor] | None
     _cached_adj_t: Adj | None
 
@@ -263,11 +316,17 @@ class SpikingGCNConv(SpikingMessagePassing):
         edge_index: Adj,
         edge_weight: OptTensor = None,
         size: tuple[int, int] | None = None,
+        normalize: bool | None = None,
     ) -> Tensor:
         """The synaptic current :math:`S` before normalisation and neurons.
 
-        Returns ``[N_dst, F_out]`` for a static input and ``[T, N_dst, F_out]`` otherwise.
+        ``normalize`` is the per-call switch of :meth:`forward`. Returns ``[N_dst, F_out]``
+        for a static input and ``[T, N_dst, F_out]`` otherwise.
         """
+        if normalize is not None and not isinstance(normalize, bool):
+            raise TypeError(
+                f"'normalize' must be True, False or None (the layer's setting), got {normalize!r}"
+            )
         bipartite = isinstance(x, (tuple, list))
         x_src = x[0] if bipartite else x
         self._check_x(x_src, self.in_channels, "x_src" if bipartite else "x")
@@ -288,7 +347,7 @@ class SpikingGCNConv(SpikingMessagePassing):
             check_features(edge_weight, "edge_weight")
             check_dtype(edge_weight, x_src.dtype, "edge_weight")
         edge_index, edge_weight = self._normalized_graph(
-            edge_index, edge_weight, num_src, size if bipartite else None, x_src.dtype
+            edge_index, edge_weight, num_src, size if bipartite else None, x_src.dtype, normalize
         )
         h = self.lin(x_src)
         if bipartite:
@@ -305,9 +364,25 @@ class SpikingGCNConv(SpikingMessagePassing):
         edge_index: Adj,
         edge_weight: OptTensor = None,
         size: tuple[int, int] | None = None,
+        normalize: bool | None = None,
     ) -> Tensor:
-        """Propagate, normalise, fire: returns spikes ``[T, N_dst, F_out]``."""
-        return self.fire(self.current(x, edge_index, edge_weight, size))
+        r"""Propagate, normalise, fire: returns spikes ``[T, N_dst, F_out]``.
+
+        Args:
+            x: Node features, a spike train or a bipartite pair (see the class's shapes).
+            edge_index: Edge indices or a sparse ``adj_t``.
+            edge_weight: Edge weights.
+            size: ``(N_src, N_dst)`` of a bipartite input.
+            normalize: Per-call switch of the graph normalisation. ``None`` (default): the
+                layer's own setting (``normalize``, ``add_self_loops``, ``cached``).
+                ``False``: ``edge_weight`` are the final aggregation coefficients,
+                :math:`S_v = \sum_u w_{uv} H_u W + b` -- no self-loops added, no
+                normalisation, and the cache is neither read nor written (a sampler's block
+                whose ``weights_final`` is set, or a graph normalised beforehand).
+                ``True``: normalise with the layer's ``improved`` and ``add_self_loops``,
+                without the cache.
+        """
+        return self.fire(self.current(x, edge_index, edge_weight, size, normalize))
 
     def _normalized_graph(
         self,
@@ -316,12 +391,20 @@ class SpikingGCNConv(SpikingMessagePassing):
         num_src: int,
         size: tuple[int, int] | None,
         dtype: torch.dtype,
+        normalize: bool | None = None,
     ) -> tuple[Adj, OptTensor]:
-        """Check and (optionally) normalise the graph; at most once with ``cached=True``."""
+        """Check and (optionally) normalise the graph; at most once with ``cached=True``.
+
+        A per-call ``normalize`` (not ``None``) bypasses the cache both ways."""
         sparse = is_sparse(edge_index)
-        cache = self._cached_adj_t if sparse else self._cached_edge_index
+        use_cache = self.cached and normalize is None
+        if normalize is None:
+            normalize = self.normalize
+        cache = None
+        if use_cache:
+            cache = self._cached_adj_t if sparse else self._cached_edge_index
         fingerprint = None
-        if self.cached:  # compiled graphs cannot compare contents: sizes only
+        if use_cache:  # compiled graphs cannot compare contents: sizes only
             content = data_checks_apply()
             fingerprint = graph_fingerprint(edge_index, edge_weight, num_src, size, content)
         if cache is not None:
@@ -341,21 +424,14 @@ class SpikingGCNConv(SpikingMessagePassing):
                     f"'edge_weight' has {edge_weight.numel()} entries for "
                     f"{edge_index.size(1)} edges"
                 )
-        if self.normalize:
+        if normalize:
             self._check_weights(edge_index, edge_weight, sparse)
             if size is not None:
                 edge_index, edge_weight = bipartite_gcn_norm(
                     edge_index, edge_weight, size, self.improved, self.add_self_loops, dtype
                 )
             else:
-                if self.improved and edge_weight is None and not sparse:
-                    # PyG's gcn_norm ignores improved=True for an edge index without weights
-                    # (self-loops of weight 1); unit weights give A + 2I, as the sparse and
-                    # bipartite paths do.
-                    edge_weight = torch.ones(
-                        edge_index.size(1), dtype=dtype, device=edge_index.device
-                    )
-                out = gcn_norm(
+                edge_index, edge_weight = square_gcn_norm(
                     edge_index,
                     edge_weight,
                     num_src,
@@ -364,11 +440,7 @@ class SpikingGCNConv(SpikingMessagePassing):
                     self.flow,
                     dtype,
                 )
-                if isinstance(edge_index, SparseTensor):
-                    edge_index, edge_weight = out, None
-                else:
-                    edge_index, edge_weight = out
-        if self.cached:
+        if use_cache:
             if sparse:
                 self._cached_adj_t = edge_index
             else:
@@ -426,4 +498,10 @@ class SpikingGCNConv(SpikingMessagePassing):
         )
 
 
-__all__ = ["SpikingGCNConv", "bipartite_gcn_norm", "graph_fingerprint", "same_graph"]
+__all__ = [
+    "SpikingGCNConv",
+    "bipartite_gcn_norm",
+    "graph_fingerprint",
+    "same_graph",
+    "square_gcn_norm",
+]

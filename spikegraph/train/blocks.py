@@ -1,0 +1,161 @@
+r"""PyG's GCN on a sampler's blocks: the batch contract of :mod:`spikegraph.samplers.batch`
+for :class:`torch_geometric.nn.models.GCN` (Kipf & Welling, ICLR 2017).
+
+PyG's ``GCNConv`` takes no bipartite input and has no per-call normalisation switch, so a
+layer-wise batch (blocks that do not nest, weights that are final) cannot go through
+``GCN.forward``. :func:`pyg_forward_blocks` runs such a model on the blocks with the conv's
+own parameters, without touching any of its attributes:
+
+.. math::
+    h^{(i+1)}_v = b + \sum_{u \to v \in \text{block } i} \hat w_{uv}\, h^{(i)}_u W
+
+where :math:`\hat w` are the block's weights as they are when ``weights_final`` is set (or
+the conv was built with ``normalize=False``), else the block's weights normalised as
+``GCNConv`` normalises a graph (:func:`~spikegraph.nn.conv.gcn.bipartite_gcn_norm`: self-loops
+joining each target to its own source row, degrees inside the block). Between layers the
+model's own activation, normalisation and dropout run in ``BasicGNN.forward``'s order; a
+jumping-knowledge read-out gets each layer's rows of the last block's targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.models.basic_gnn import BasicGNN
+from torch_geometric.typing import OptTensor
+from torch_geometric.utils import scatter
+
+from spikegraph.models.basic import final_target_rows
+from spikegraph.nn.conv.gcn import bipartite_gcn_norm
+from spikegraph.samplers import BatchContractError, Block
+
+
+def block_aggregate(h: Tensor, edge_index: Tensor, edge_weight: OptTensor, num_dst: int) -> Tensor:
+    r"""Weighted sum over a block's edges: :math:`o_v = \sum_{u \to v} w_{uv} h_u`.
+
+    Args:
+        h: Source rows ``[N_src, F]``.
+        edge_index: ``[2, E]`` local ids, sources in row 0, targets in row 1.
+        edge_weight: ``[E]`` coefficients, ones when ``None``.
+        num_dst: Number of targets.
+
+    Returns:
+        ``[num_dst, F]``.
+    """
+    src, dst = edge_index
+    msg = h.index_select(0, src)
+    if edge_weight is not None:
+        msg = msg * edge_weight.view(-1, 1).to(msg.dtype)
+    return scatter(msg, dst, 0, dim_size=num_dst, reduce="sum")
+
+
+def gcn_conv_block(
+    conv: GCNConv, h: Tensor, block: Block, weights_final: bool | None = None
+) -> Tensor:
+    """One PyG ``GCNConv`` on one block, with the conv's ``lin`` and ``bias``.
+
+    Args:
+        conv: The layer (its ``cached`` graph is neither read nor written).
+        h: Source rows ``[N_src, F_in]``.
+        block: The block.
+        weights_final: Overrides ``block.weights_final`` when given.
+
+    Returns:
+        ``[N_dst, F_out]``.
+    """
+    final = block.weights_final if weights_final is None else weights_final
+    edge_index, edge_weight = block.edge_index, block.edge_weight
+    if not final and conv.normalize:
+        # PyG's gcn_norm adds loops of weight 1, not 2, to an edge index without weights
+        # even when improved: same here, so the block equals GCNConv on a full graph.
+        edge_index, edge_weight = bipartite_gcn_norm(
+            edge_index,
+            edge_weight,
+            block.size,
+            conv.improved and edge_weight is not None,
+            conv.add_self_loops,
+            h.dtype,
+            dst_index=block.dst_index,
+        )
+    out = block_aggregate(conv.lin(h), edge_index, edge_weight, block.size[1])
+    if conv.bias is not None:
+        out = out + conv.bias
+    return out
+
+
+def check_pyg_gcn(model: nn.Module) -> None:
+    """Raise unless ``model`` is a PyG ``BasicGNN`` whose layers are all ``GCNConv``.
+
+    Raises:
+        TypeError: naming the model and the first other layer.
+    """
+    if not isinstance(model, BasicGNN):
+        raise TypeError(
+            f"{type(model).__name__} is not a PyG BasicGNN: it cannot run on a sampler's blocks "
+            "(give it a forward_blocks method, or use a nested sampler in mode='subgraph')"
+        )
+    for i, conv in enumerate(model.convs):
+        if not isinstance(conv, GCNConv):
+            raise TypeError(
+                f"{type(model).__name__} runs on blocks only with GCNConv layers (PyG's GCN); "
+                f"layer {i} is {type(conv).__name__}. A layer-wise batch, or a batch whose "
+                "weights are final, needs a model that aggregates with given coefficients"
+            )
+
+
+def pyg_forward_blocks(
+    model: BasicGNN, x: Tensor, blocks: Sequence[Block], weights_final: bool | None = None
+) -> Tensor:
+    """Run PyG's ``GCN`` (a ``BasicGNN`` of ``GCNConv`` layers) on a batch's blocks.
+
+    The output of block ``i`` is block ``i + 1``'s input; see the module docstring for the
+    maths. Equal to ``model(x, edge_index, edge_weight)`` on a "block" that is the whole
+    graph of an undirected graph (targets = sources), and for ``weights_final=True`` to that
+    forward with the convs built ``normalize=False``.
+
+    Args:
+        model: PyG's ``GCN`` (any ``BasicGNN`` whose convs are ``GCNConv``).
+        x: Features of block 0's sources ``[N_src, F]`` (``x[batch.n_id]``).
+        blocks: One :class:`~spikegraph.samplers.Block` per layer.
+        weights_final: Overrides every block's ``weights_final`` when given.
+
+    Returns:
+        ``[num_dst of the last block, C]``.
+
+    Raises:
+        TypeError: for a model that is not such a GCN.
+        ValueError: for a wrong number of blocks or mismatched sizes.
+    """
+    check_pyg_gcn(model)
+    if len(blocks) != model.num_layers:
+        raise ValueError(f"Got {len(blocks)} blocks for a model with num_layers={model.num_layers}")
+    xs: list[Tensor] = []
+    h = x
+    for i, (conv, norm, block) in enumerate(zip(model.convs, model.norms, blocks)):
+        if h.size(0) != block.size[0]:
+            raise ValueError(f"Block {i} expects {block.size[0]} source nodes, got {h.size(0)}")
+        h = gcn_conv_block(conv, h, block, weights_final)
+        if i < model.num_layers - 1 or model.jk_mode is not None:
+            if model.act is not None and model.act_first:
+                h = model.act(h)
+            h = norm(h, None, None) if model.supports_norm_batch else norm(h)
+            if model.act is not None and not model.act_first:
+                h = model.act(h)
+            h = model.dropout(h)
+            if hasattr(model, "jk"):
+                xs.append(h)
+    if hasattr(model, "jk"):
+        try:
+            rows = [final_target_rows(blocks, i) for i in range(len(blocks))]
+        except BatchContractError as err:
+            raise BatchContractError(f"{type(model).__name__}: {err}") from err
+        xs = [t[:r] if isinstance(r, int) else t.index_select(0, r) for t, r in zip(xs, rows)]
+        h = model.jk(xs)
+    if hasattr(model, "lin"):
+        h = model.lin(h)
+    return h
+
+
+__all__ = ["block_aggregate", "check_pyg_gcn", "gcn_conv_block", "pyg_forward_blocks"]
