@@ -20,7 +20,7 @@ if __name__ != "spikegraph.samplers":
     )
 
 from .base import NodeSampler, Sampler, SubgraphSampler
-from .batch import Batch, BatchContractError, Block
+from .batch import MODES, Batch, BatchContractError, Block, default_mode, resolve_mode
 from .cluster import ClusterGCNSampler, metis_partition
 from .graphsage import GraphSAGESampler
 from .loader import Loader
@@ -51,6 +51,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
 }
 
 __all__ = [
+    "MODES",
     "SAMPLERS",
     "Batch",
     "BatchContractError",
@@ -69,5 +70,7 @@ __all__ = [
     "Sampler",
     "ShaDowSampler",
     "SubgraphSampler",
+    "default_mode",
     "metis_partition",
+    "resolve_mode",
 ]

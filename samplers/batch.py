@@ -41,9 +41,40 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import Tensor
+
+#: How a batch reaches a model: ``"subgraph"`` (the model's ``forward`` on block 0, for
+#: nested batches only) or ``"blocks"`` (layer ``i`` on block ``i``).
+MODES = ("subgraph", "blocks")
+
+
+def default_mode(sampler: Any) -> str:
+    """``"subgraph"`` for a sampler (class or object) whose batches nest, else ``"blocks"``."""
+    return "subgraph" if getattr(sampler, "nested", True) else "blocks"
+
+
+def resolve_mode(sampler: Any, mode: str | None) -> str:
+    """The mode a sampler's batches reach a model in: ``mode``, or the sampler's default.
+
+    Raises:
+        ValueError: for an unknown mode, or ``"subgraph"`` with a sampler whose batches do
+            not nest.
+    """
+    if mode is None:
+        return default_mode(sampler)
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; expected one of {list(MODES)}")
+    if mode == "subgraph" and not getattr(sampler, "nested", True):
+        name = getattr(sampler, "name", None) or type(sampler).__name__
+        raise ValueError(
+            f"mode='subgraph' cannot run the sampler {name!r}: its blocks do not nest (each "
+            "layer samples its own nodes), so a batch has no single subgraph; use "
+            "mode='blocks' (the default for this sampler)"
+        )
+    return mode
 
 
 class BatchContractError(ValueError):
@@ -297,4 +328,11 @@ class Batch:
         )
 
 
-__all__ = ["Batch", "BatchContractError", "Block"]
+__all__ = [
+    "MODES",
+    "Batch",
+    "BatchContractError",
+    "Block",
+    "default_mode",
+    "resolve_mode",
+]

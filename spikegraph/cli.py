@@ -335,7 +335,7 @@ def write_record(path: str | os.PathLike, record: dict[str, Any]) -> int:
 
 def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
     """Mini-batch options: which sampler and how it draws batches."""
-    from spikegraph.samplers import SAMPLERS
+    from spikegraph.samplers import MODES, SAMPLERS
 
     g = p.add_argument_group("mini-batch training (default: full-batch)")
     g.add_argument(
@@ -369,9 +369,10 @@ def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-workers", type=int, default=0, help="sampling worker processes")
     g.add_argument(
         "--mode",
-        default="subgraph",
-        choices=["subgraph", "blocks"],
-        help="run the model on the sampled subgraph or layer by layer on the blocks",
+        default=None,
+        choices=list(MODES),
+        help="run the model on the sampled subgraph or layer by layer on the blocks (default: "
+        "subgraph for samplers whose batches nest, blocks for layer-wise ones)",
     )
 
 

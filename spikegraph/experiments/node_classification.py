@@ -242,7 +242,7 @@ def run_node_classification(
     sampler_options: dict[str, Any] | None = None,
     batch_size: int | None = None,
     num_workers: int = 0,
-    mode: str = "subgraph",
+    mode: str | None = None,
     evaluation: str = "full",
     eval_batch_size: int = 4096,
     device: str = "cpu",
@@ -265,7 +265,8 @@ def run_node_classification(
         sampler_options: Sampler options (see :func:`~spikegraph.train.minibatch.build_loader`).
         batch_size: Seeds per batch (node-wise samplers).
         num_workers: Loader worker processes.
-        mode: ``"subgraph"`` or ``"blocks"`` (see :mod:`spikegraph.train.minibatch`).
+        mode: ``"subgraph"``, ``"blocks"`` or ``None`` for the sampler's default (see
+            :mod:`spikegraph.train.minibatch`).
         evaluation: How validation and test are scored: ``"full"`` (one full-graph
             forward) or ``"layerwise"`` (:func:`~spikegraph.train.inference.layerwise_predict`,
             the same logits holding one layer's activations at a time).
@@ -356,7 +357,7 @@ def run_node_classification(
             "sampler": sampler,
             "sampler_options": {} if setup is None else plain(setup.options),
             "batch_size": None if setup is None else setup.loader.batch_size,
-            "mode": None if setup is None else mode,
+            "mode": None if setup is None else step.mode,
             "evaluation": evaluation,
             "eval_batch_size": eval_batch_size if evaluation == "layerwise" else None,
         }

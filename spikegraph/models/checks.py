@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch_geometric.nn import models as pyg_models
+
 from spikegraph._validation import check_channels, check_choice, check_time_steps
 from spikegraph.models.basic import NEURON_OPTIONS
 from spikegraph.models.registry import MODELS, SPIKING
+from spikegraph.samplers import MODES, SAMPLERS, resolve_mode
 
 #: Options only spikegraph's spiking models take.
 SPIKING_ONLY = (
@@ -36,8 +39,6 @@ SPIKING_ONLY = (
 )
 #: Options only the attention models take.
 GAT_ONLY = ("heads", "out_heads", "attention_dropout")
-#: How mini-batches reach the model (see :mod:`spikegraph.train.minibatch`).
-MODES = ("subgraph", "blocks")
 #: Environment variable that overrides the memory available to a run (a size, or "off").
 MEMORY_LIMIT_ENV = "SPIKEGRAPH_MEMORY_LIMIT"
 
@@ -114,7 +115,7 @@ def check_run_options(
     options: dict[str, Any] | None = None,
     *,
     sampler: str | None = None,
-    mode: str = "subgraph",
+    mode: str | None = None,
     data: Any = None,
     num_classes: int | None = None,
     evaluation: str = "full",
@@ -125,7 +126,9 @@ def check_run_options(
 
     - ``cached=True`` (GCN layers, spikegraph's and PyG's) caches the normalised graph of the
       first call; with a sampler every batch is another graph, so it cannot hold.
-    - ``mode="blocks"`` needs a sampler and a model with ``forward_blocks``.
+    - ``mode`` (``None``: the sampler's default, see :func:`spikegraph.samplers.resolve_mode`)
+      must suit the sampler (``"subgraph"`` needs nested batches); ``"blocks"`` needs a
+      sampler and a model that runs on blocks (``forward_blocks``, or PyG's ``GCN``).
     - With ``data`` (and ``num_classes``): :func:`check_memory` of :func:`estimate_memory`.
 
     Raises:
@@ -133,7 +136,10 @@ def check_run_options(
         RunTooLargeError: when the estimate exceeds the available memory.
     """
     opts = check_model_options(name, options)
-    check_choice(mode, MODES, "mode")
+    if sampler is not None:
+        mode = resolve_mode(SAMPLERS[check_choice(sampler, tuple(SAMPLERS), "sampler")], mode)
+    elif mode is not None:
+        check_choice(mode, MODES, "mode")
     if sampler is not None and opts.get("cached"):
         raise ValueError(
             f"option cached=True cannot hold with the sampler {sampler!r}: the layers cache "
@@ -148,10 +154,11 @@ def check_run_options(
                 "(full-batch training has no blocks)"
             )
         cls = MODELS[name][0]
-        if not hasattr(cls, "forward_blocks"):
+        if not (hasattr(cls, "forward_blocks") or issubclass(cls, pyg_models.GCN)):
             raise ValueError(
-                f"mode='blocks' needs a model with forward_blocks; {name!r} "
-                f"({cls.__name__}) has none: use mode='subgraph'"
+                f"mode='blocks' needs a model that runs on blocks (forward_blocks, or PyG's "
+                f"GCN); {name!r} ({cls.__name__}) does not: use mode='subgraph' with a "
+                "sampler whose batches nest"
             )
     if data is not None:
         layerwise = evaluation == "layerwise"

@@ -52,12 +52,19 @@ from torch_geometric.data import Data
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 
 from spikegraph._validation import check_choice
-from spikegraph.samplers import SAMPLERS, Batch, Block, Loader, Sampler
+from spikegraph.samplers import (
+    MODES,
+    SAMPLERS,
+    Batch,
+    Block,
+    Loader,
+    Sampler,
+    default_mode,
+    resolve_mode,
+)
 from spikegraph.train.blocks import pyg_forward_blocks
 
 log = logging.getLogger(__name__)
-
-MODES = ("subgraph", "blocks")
 
 
 @dataclass
@@ -136,31 +143,6 @@ def build_loader(
         len(loader),
     )
     return SamplerSetup(name=name, sampler=sampler, loader=loader, options=opts)
-
-
-def default_mode(sampler: Sampler | type[Sampler]) -> str:
-    """``"subgraph"`` for a sampler whose batches nest, ``"blocks"`` otherwise."""
-    return "subgraph" if getattr(sampler, "nested", True) else "blocks"
-
-
-def resolve_mode(sampler: Sampler | type[Sampler], mode: str | None) -> str:
-    """The mode a sampler's batches reach a model in: ``mode``, or the sampler's default.
-
-    Raises:
-        ValueError: for an unknown mode, or ``"subgraph"`` with a sampler whose batches do
-            not nest.
-    """
-    if mode is None:
-        return default_mode(sampler)
-    check_choice(mode, MODES, "mode")
-    if mode == "subgraph" and not getattr(sampler, "nested", True):
-        name = getattr(sampler, "name", None) or type(sampler).__name__
-        raise ValueError(
-            f"mode='subgraph' cannot run the sampler {name!r}: its blocks do not nest (each "
-            "layer samples its own nodes), so a batch has no single subgraph; use "
-            "mode='blocks' (the default for this sampler)"
-        )
-    return mode
 
 
 def run_blocks(model: nn.Module, x_in: Tensor, blocks: list[Block]) -> Tensor:

@@ -92,9 +92,10 @@ def test_cached_with_a_sampler_is_refused(name):
 def test_blocks_mode_needs_a_sampler_and_forward_blocks():
     with pytest.raises(ValueError, match="needs a sampler"):
         check_run_options("sgcn", {}, mode="blocks")
-    with pytest.raises(ValueError, match=r"'gcn' \(GCN\) has none"):
-        check_run_options("gcn", {}, sampler="graphsage", mode="blocks")
+    with pytest.raises(ValueError, match=r"'gat' \(GAT\) does not"):
+        check_run_options("gat", {}, sampler="graphsage", mode="blocks")
     check_run_options("sgcn", {}, sampler="graphsage", mode="blocks")
+    check_run_options("gcn", {}, sampler="graphsage", mode="blocks")  # PyG's GCN runs blocks
     with pytest.raises(ValueError, match="Unknown mode 'layers'"):
         check_run_options("sgcn", {}, mode="layers")
 
