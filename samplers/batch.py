@@ -41,9 +41,13 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:  # VR-GCN (added by the vrgcn branch)
+    from .history import ControlVariate
 
 
 class BatchContractError(ValueError):
@@ -68,6 +72,12 @@ class Block:
             the adjacency before the model's own normalisation.
         dst_index: ``[num_dst]`` source row of each target (``-1``: not a source), or
             ``None`` when the targets are the first ``num_dst`` sources.
+        history: VR-GCN's control variate for this layer
+            (:class:`~spikegraph.samplers.history.ControlVariate`): which history layer the
+            block reads and writes, the sources' global ids (where fresh activations go) and
+            the per-target correction from the histories; ``None`` for other methods. A
+            block with one must be run through
+            :func:`~spikegraph.samplers.history.control_variate_input`.
     """
 
     edge_index: Tensor
@@ -76,6 +86,7 @@ class Block:
     e_id: Tensor | None = None
     weights_final: bool = False
     dst_index: Tensor | None = None
+    history: ControlVariate | None = None
 
     @property
     def num_edges(self) -> int:
@@ -111,6 +122,7 @@ class Block:
             edge_weight=None if self.edge_weight is None else self.edge_weight.to(device),
             e_id=None if self.e_id is None else self.e_id.to(device),
             dst_index=None if self.dst_index is None else self.dst_index.to(device),
+            history=None if self.history is None else self.history.to(device),
         )
 
     def validate(self, index: int = 0, full: bool = True) -> None:
@@ -145,6 +157,8 @@ class Block:
                 f"{where}: dst_index must be a [{num_dst}] long tensor, got "
                 f"{self.dst_index.dtype} {tuple(self.dst_index.shape)}"
             )
+        if self.history is not None:
+            self.history.validate(where, self.size, full)
         if not full:
             return
         if ei.numel():
