@@ -34,6 +34,7 @@ from .saint import (
     GraphSAINTSampler,
 )
 from .shadow import ShaDowSampler
+from .vrgcn import VRGCNSampler
 
 #: Command-line name -> sampler class.
 SAMPLERS: dict[str, type[Sampler]] = {
@@ -47,6 +48,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
         GraphSAINTRandomWalkSampler,
         ShaDowSampler,
         RippleWalkSampler,
+        VRGCNSampler,
     )
 }
 
@@ -69,5 +71,6 @@ __all__ = [
     "Sampler",
     "ShaDowSampler",
     "SubgraphSampler",
+    "VRGCNSampler",
     "metis_partition",
 ]
