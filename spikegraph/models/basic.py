@@ -16,6 +16,7 @@ from spikegraph._validation import check_channels, check_choice, check_time_step
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
+from spikegraph.samplers.history import control_variate_input
 
 READOUTS = ("membrane", "rate")
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
@@ -453,8 +454,11 @@ class SpikingBasicGNN(nn.Module):
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
             # encode(sparse=False) above: a strided input, so the targets' rows can be sliced.
             pair = (h, h[..., :num_dst, :])
+            edge_index, edge_weight, size = block.edge_index, block.edge_weight, block.size
+            if getattr(block, "history", None) is not None:
+                pair, edge_index, edge_weight, size = self._history_input(block, h)
             rate = shortcut and i == self.num_layers - 2
-            h = self._conv(i, pair, block.edge_index, block.edge_weight, size=block.size, rate=rate)
+            h = self._conv(i, pair, edge_index, edge_weight, size=size, rate=rate)
             if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
             if self.jk_mode is not None:
@@ -462,6 +466,27 @@ class SpikingBasicGNN(nn.Module):
         if self.jk_mode is not None:
             h = self._jump(xs, num_nodes=blocks[-1].size[1])
         return self.decode(h)
+
+    def _history_input(self, block: Any, h: Tensor) -> tuple:
+        """VR-GCN's control variate on layer input ``h`` (a block with ``history``).
+
+        Returns ``(pair, edge_index, edge_weight, size)`` for :meth:`_conv`: the sources
+        followed by one row per target holding its correction from the histories, so the
+        layer's weights-final aggregation computes the control-variate estimate
+        (:func:`spikegraph.samplers.history.control_variate_input`, which also writes the
+        time-mean of ``h``, the firing rates, to the histories). Only layers that aggregate
+        with given coefficients (GCN) can take it.
+        """
+        if not self.supports_edge_weight:
+            raise ValueError(
+                f"{type(self).__name__} cannot run VR-GCN blocks: its layers compute their own "
+                "edge weights (attention), so they cannot aggregate with the control variate's "
+                "coefficients; use a GCN"
+            )
+        h_aug, edge_index, edge_weight, size = control_variate_input(
+            h, block.edge_index, block.edge_weight, block.size, block.history
+        )
+        return (h_aug, h[..., : size[1], :]), edge_index, edge_weight, size
 
     def spiking_layers(self) -> list[str]:
         """Names of the layers that emit spikes."""

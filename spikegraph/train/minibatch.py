@@ -40,9 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.nn.models import GCN
 
 from spikegraph._validation import check_choice
 from spikegraph.samplers import SAMPLERS, Batch, Loader, Sampler
+from spikegraph.train.vrgcn import gcn_forward_blocks
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +133,12 @@ def batch_logits(model: nn.Module, x: Tensor, batch: Batch, mode: str = "subgrap
     """Logits ``[len(batch.target), C]`` of the batch's targets (see the module docstring)."""
     check_choice(mode, MODES, "mode")
     x_in = x[batch.n_id]
+    if not batch.nested:  # (vrgcn branch) a batch that does not nest runs only on its blocks
+        mode = "blocks"
     if mode == "blocks":
         if not hasattr(model, "forward_blocks"):
+            if isinstance(model, GCN) and batch.weights_final:  # (vrgcn branch)
+                return gcn_forward_blocks(model, x_in, batch.blocks)[: batch.num_targets]
             raise TypeError(f"{type(model).__name__} has no forward_blocks; use mode='subgraph'")
         out = model.forward_blocks(x_in, batch.blocks)
     else:
