@@ -17,6 +17,7 @@ from spikegraph.samplers import (
     PinSAGESampler,
     RippleWalkSampler,
     ShaDowSampler,
+    VRGCNSampler,
 )
 
 # name -> (factory(data, seed), check_batch options)
@@ -64,6 +65,7 @@ METHODS = {
         lambda d, s: RippleWalkSampler(d, 12, expansion_ratio=0.5, seed=s),
         {"induced": True},
     ),
+    "vrgcn": (lambda d, s: VRGCNSampler(d, [2, 2], seed=s), {}),
 }
 
 

@@ -19,6 +19,7 @@ SMALL = {
     "graphsaint-edge": {"budget": 15, "sample_coverage": 5},
     "graphsaint-rw": {"num_roots": 8, "walk_length": 2, "sample_coverage": 5},
     "ripple": {"subgraph_size": 20},
+    "vrgcn": {"num_neighbors": [2, 2]},
 }
 
 
