@@ -19,6 +19,7 @@ if __name__ != "spikegraph.samplers":
         name=__name__,
     )
 
+from .asgcn import ASGCNSampler
 from .base import NodeSampler, Sampler, SubgraphSampler
 from .batch import Batch, BatchContractError, Block
 from .cluster import ClusterGCNSampler, metis_partition
@@ -49,11 +50,13 @@ SAMPLERS: dict[str, type[Sampler]] = {
         ShaDowSampler,
         RippleWalkSampler,
         VRGCNSampler,
+        ASGCNSampler,
     )
 }
 
 __all__ = [
     "SAMPLERS",
+    "ASGCNSampler",
     "Batch",
     "BatchContractError",
     "Block",
