@@ -19,6 +19,7 @@ if __name__ != "spikegraph.samplers":
         name=__name__,
     )
 
+from .asgcn import ASGCNSampler
 from .base import NodeSampler, Sampler, SubgraphSampler
 from .batch import MODES, Batch, BatchContractError, Block, default_mode, resolve_mode
 from .cluster import ClusterGCNSampler, metis_partition
@@ -34,6 +35,7 @@ from .saint import (
     GraphSAINTSampler,
 )
 from .shadow import ShaDowSampler
+from .vrgcn import VRGCNSampler
 
 #: Command-line name -> sampler class.
 SAMPLERS: dict[str, type[Sampler]] = {
@@ -47,12 +49,15 @@ SAMPLERS: dict[str, type[Sampler]] = {
         GraphSAINTRandomWalkSampler,
         ShaDowSampler,
         RippleWalkSampler,
+        VRGCNSampler,
+        ASGCNSampler,
     )
 }
 
 __all__ = [
     "MODES",
     "SAMPLERS",
+    "ASGCNSampler",
     "Batch",
     "BatchContractError",
     "Block",
@@ -70,6 +75,7 @@ __all__ = [
     "Sampler",
     "ShaDowSampler",
     "SubgraphSampler",
+    "VRGCNSampler",
     "default_mode",
     "metis_partition",
     "resolve_mode",

@@ -430,6 +430,11 @@ class Sampler(ABC):
     def sample(self, *args: Any, generator: torch.Generator | None = None) -> Batch:
         """One batch."""
 
+    def bind(self, batch: Batch) -> Batch:
+        """Attach state that lives in the training process to a batch that may have been
+        sampled in a worker (VR-GCN's histories); the identity for most methods."""
+        return batch
+
     def _epoch_args(
         self, seeds: Tensor | None, batch_size: int | None, shuffle: bool, gen: torch.Generator
     ) -> list[tuple]:

@@ -41,7 +41,7 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -77,6 +77,10 @@ def resolve_mode(sampler: Any, mode: str | None) -> str:
     return mode
 
 
+if TYPE_CHECKING:  # VR-GCN (added by the vrgcn branch)
+    from .history import ControlVariate
+
+
 class BatchContractError(ValueError):
     """A batch breaks the sampler-model contract (see :mod:`spikegraph.samplers.batch`)."""
 
@@ -99,6 +103,12 @@ class Block:
             the adjacency before the model's own normalisation.
         dst_index: ``[num_dst]`` source row of each target (``-1``: not a source), or
             ``None`` when the targets are the first ``num_dst`` sources.
+        history: VR-GCN's control variate for this layer
+            (:class:`~spikegraph.samplers.history.ControlVariate`): which history layer the
+            block reads and writes, the sources' global ids (where fresh activations go) and
+            the per-target correction from the histories; ``None`` for other methods. A
+            block with one must be run through
+            :func:`~spikegraph.samplers.history.control_variate_input`.
     """
 
     edge_index: Tensor
@@ -107,6 +117,7 @@ class Block:
     e_id: Tensor | None = None
     weights_final: bool = False
     dst_index: Tensor | None = None
+    history: ControlVariate | None = None
 
     @property
     def num_edges(self) -> int:
@@ -142,6 +153,7 @@ class Block:
             edge_weight=None if self.edge_weight is None else self.edge_weight.to(device),
             e_id=None if self.e_id is None else self.e_id.to(device),
             dst_index=None if self.dst_index is None else self.dst_index.to(device),
+            history=None if self.history is None else self.history.to(device),
         )
 
     def validate(self, index: int = 0, full: bool = True) -> None:
@@ -176,6 +188,8 @@ class Block:
                 f"{where}: dst_index must be a [{num_dst}] long tensor, got "
                 f"{self.dst_index.dtype} {tuple(self.dst_index.shape)}"
             )
+        if self.history is not None:
+            self.history.validate(where, self.size, full)
         if not full:
             return
         if ei.numel():

@@ -167,7 +167,7 @@ class Loader:
         dataset = _PlannedBatches(self.sampler, args, batch_seeds)
         if self.num_workers == 0:
             for i in range(len(dataset)):
-                yield dataset[i]
+                yield self.sampler.bind(dataset[i])
             return
         kwargs = dict(self.kwargs)
         # DataLoader draws the workers' base seed from this generator, or else from torch's
@@ -182,7 +182,8 @@ class Loader:
             collate_fn=_identity,
             **kwargs,
         )
-        yield from loader
+        for batch in loader:
+            yield self.sampler.bind(batch)  # training-process state (VR-GCN's histories)
 
     def state_dict(self) -> dict[str, Any]:
         """The loader's position between epochs: ``{"seed", "epoch", "generator"}``.

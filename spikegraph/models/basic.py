@@ -18,6 +18,7 @@ from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
 from spikegraph.samplers import BatchContractError, Block
+from spikegraph.samplers.history import control_variate_input
 
 READOUTS = ("membrane", "rate")
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
@@ -514,9 +515,13 @@ class SpikingBasicGNN(nn.Module):
             edge_index, edge_weight, normalize = self._block_graph(i, block, h.dtype)
             # encode(sparse=False) above: a strided input, so the targets' rows can be taken.
             pair = (h, self._block_targets(i, block, h))
+            size = block.size
+            if getattr(block, "history", None) is not None:  # VR-GCN's control variate
+                pair, edge_index, edge_weight, size = self._history_input(block, pair)
+                normalize = False
             rate = shortcut and i == self.num_layers - 2
             h = self._conv(
-                i, pair, edge_index, edge_weight, size=block.size, rate=rate, normalize=normalize
+                i, pair, edge_index, edge_weight, size=size, rate=rate, normalize=normalize
             )
             if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
@@ -570,6 +575,23 @@ class SpikingBasicGNN(nn.Module):
             raise BatchContractError(
                 f"{type(self).__name__} cannot run on block {i}: {err}"
             ) from err
+
+    def _history_input(self, block: Any, pair: tuple[Tensor, Tensor | None]) -> tuple:
+        """VR-GCN's control variate on layer input ``h`` (a block with ``history``).
+
+        ``pair`` is ``(h, targets' rows)``. Returns ``(pair, edge_index, edge_weight, size)``
+        for :meth:`_conv`: the sources
+        followed by one row per target holding its correction from the histories, so the
+        layer's weights-final aggregation computes the control-variate estimate
+        (:func:`spikegraph.samplers.history.control_variate_input`, which also writes the
+        time-mean of ``h``, the firing rates, to the histories). VR-GCN blocks are final, so
+        attention layers have already refused them (:meth:`_block_graph`).
+        """
+        h, h_dst = pair
+        h_aug, edge_index, edge_weight, size = control_variate_input(
+            h, block.edge_index, block.edge_weight, block.size, block.history
+        )
+        return (h_aug, h_dst), edge_index, edge_weight, size
 
     def spiking_layers(self) -> list[str]:
         """Names of the layers that emit spikes."""

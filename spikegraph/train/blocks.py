@@ -30,6 +30,7 @@ from torch_geometric.utils import scatter
 from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.samplers import BatchContractError, Block
+from spikegraph.samplers.history import control_variate_input
 
 
 def block_aggregate(h: Tensor, edge_index: Tensor, edge_weight: OptTensor, num_dst: int) -> Tensor:
@@ -66,7 +67,12 @@ def gcn_conv_block(
         ``[N_dst, F_out]``.
     """
     final = block.weights_final if weights_final is None else weights_final
-    edge_index, edge_weight = block.edge_index, block.edge_weight
+    edge_index, edge_weight, size = block.edge_index, block.edge_weight, block.size
+    if getattr(block, "history", None) is not None:  # VR-GCN's control variate
+        h, edge_index, edge_weight, size = control_variate_input(
+            h, edge_index, edge_weight, size, block.history
+        )
+        final = True
     if not final and conv.normalize:
         # PyG's gcn_norm adds loops of weight 1, not 2, to an edge index without weights
         # even when improved: same here, so the block equals GCNConv on a full graph.
@@ -79,7 +85,7 @@ def gcn_conv_block(
             h.dtype,
             dst_index=block.dst_index,
         )
-    out = block_aggregate(conv.lin(h), edge_index, edge_weight, block.size[1])
+    out = block_aggregate(conv.lin(h), edge_index, edge_weight, size[1])
     if conv.bias is not None:
         out = out + conv.bias
     return out

@@ -13,6 +13,7 @@ from torch_geometric.data import Data
 
 from spikegraph.samplers import (
     SAMPLERS,
+    ASGCNSampler,
     ClusterGCNSampler,
     GraphSAGESampler,
     GraphSAINTEdgeSampler,
@@ -23,6 +24,7 @@ from spikegraph.samplers import (
     RippleWalkSampler,
     Sampler,
     ShaDowSampler,
+    VRGCNSampler,
 )
 
 
@@ -103,6 +105,8 @@ METHODS = {
         2,
         {"induced": True},
     ),
+    "vrgcn": Method("vrgcn", lambda d, s: VRGCNSampler(d, [2, 2], seed=s), 2, {}),
+    "asgcn": Method("asgcn", lambda d, s: ASGCNSampler(d, [6, 5], seed=s), 2, {}),
 }
 
 #: Seed-driven configurations (every seed a target once per epoch).

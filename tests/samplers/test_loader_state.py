@@ -19,6 +19,8 @@ SMALL = {
     "graphsaint-edge": {"budget": 15, "sample_coverage": 5},
     "graphsaint-rw": {"num_roots": 8, "walk_length": 2, "sample_coverage": 5},
     "ripple": {"subgraph_size": 20},
+    "vrgcn": {"num_neighbors": [2, 2]},
+    "asgcn": {"layer_sizes": [12, 12]},
 }
 
 

@@ -23,6 +23,8 @@ SMALL = {
     "graphsaint-edge": {"budget": 20, "sample_coverage": 10},
     "graphsaint-rw": {"num_roots": 10, "walk_length": 2, "sample_coverage": 10},
     "ripple": {"subgraph_size": 30},
+    "vrgcn": {"num_neighbors": [2, 2]},
+    "asgcn": {"layer_sizes": [12, 12]},
 }
 
 
