@@ -3,7 +3,6 @@ estimated norms with their stated error, and the weights a batch carries."""
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 
@@ -18,7 +17,6 @@ from spikegraph.samplers import (
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,
     GraphSAINTRandomWalkSampler,
-    GraphSAINTSampler,
 )
 
 Z = 5.0  # per checked quantity, many quantities: a false alarm below 1e-4 in all
@@ -139,8 +137,7 @@ def test_random_walk_norms_warn_when_counts_are_too_small(caplog):
     assert caplog.text == ""
     assert float(big.norm_errors()[0].max()) <= 0.1
     assert GraphSAINTRandomWalkSampler.default_options["sample_coverage"] >= 500
-    default = inspect.signature(GraphSAINTSampler.__init__).parameters["sample_coverage"]
-    assert default.default >= 500
+    assert GraphSAINTRandomWalkSampler(data, 5, seed=0).sample_coverage >= 500
     with pytest.raises(ValueError, match="no closed-form norms"):
         GraphSAINTRandomWalkSampler(data, 5, norms="exact")
 
@@ -155,6 +152,15 @@ def test_bad_norm_options(small_graph):
     # One node per subgraph never holds an edge: no unbiased estimator.
     with pytest.raises(ValueError, match=r"never draws a subgraph holding edge .*raise the budget"):
         GraphSAINTNodeSampler(small_graph, 1)
+
+
+def test_coverage_with_exact_norms_is_reported_unused(small_graph, caplog):
+    with caplog.at_level(logging.WARNING, logger="spikegraph.samplers.saint"):
+        GraphSAINTNodeSampler(small_graph, 5, seed=0)
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING, logger="spikegraph.samplers.saint"):
+        GraphSAINTNodeSampler(small_graph, 5, sample_coverage=20, seed=0)
+    assert "sample_coverage=20 is not used: the norms are exact" in caplog.text
 
 
 def test_edge_sampler_never_reaches_isolated_nodes(small_graph, caplog):
