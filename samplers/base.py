@@ -508,11 +508,19 @@ class SubgraphSampler(Sampler):
         nodes: Tensor,
         extra: Callable[[Tensor, Tensor, Tensor], Tensor | None] | None = None,
         loss_weight: Callable[[Tensor], Tensor | None] | None = None,
+        *,
+        final: bool = False,
+        loops: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
     ) -> Batch:
         """The batch of the subgraph induced by ``nodes`` (distinct global ids).
 
         Targets come first in ``n_id``. ``extra(src, dst, e_id)`` (global ids) returns the
         method's edge factor; ``loss_weight(target)`` its per-target loss weight.
+
+        With ``final`` the factor is the edge weight itself (not multiplied by the graph's
+        own weights) and the block's weights are final (``Block.weights_final``);
+        ``loops(n_id)`` then returns ``(local ids, weights)`` of self-loops to append
+        (``e_id = -1``).
         """
         is_t = self.target_mask[nodes]
         n_id = torch.cat([nodes[is_t], nodes[~is_t]])
@@ -523,9 +531,14 @@ class SubgraphSampler(Sampler):
         finally:
             rl.reset()
         factor = None if extra is None else extra(n_id[src], n_id[dst], e_id)
-        block = make_block(
-            src, dst, (n_id.numel(), n_id.numel()), self._weights(e_id, factor), e_id
-        )
+        weight = factor if final else self._weights(e_id, factor)
+        if loops is not None:
+            local, loop_weight = loops(n_id)
+            src, dst = torch.cat([src, local]), torch.cat([dst, local])
+            e_id = torch.cat([e_id, torch.full_like(local, -1)])
+            weight = torch.cat([weight, loop_weight.to(weight.dtype)])
+        block = make_block(src, dst, (n_id.numel(), n_id.numel()), weight, e_id)
+        block.weights_final = final
         target = n_id[: int(is_t.sum())]
         return Batch(
             n_id=n_id,

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from .base import GraphInput, SubgraphSampler, check_cached_tensor, check_int
-from .batch import Batch
+from .batch import Batch, Block
 from .graph import expand_segments, symmetrize, to_csr
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,45 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int, seed: in
     return torch.from_numpy(np.asarray(part, dtype=np.int64))
 
 
+def diag_enhanced_operator(
+    edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int, diag_lambda: float
+) -> tuple[Tensor, Tensor, int]:
+    """Cluster-GCN's diagonal enhancement (Chiang et al., KDD 2019, Eq. 10-11) as edges:
+    ``Ã = (D + I)^-1 (A + I)``, then ``Ã + lambda diag(Ã)``.
+
+    Row ``v`` of ``Ã`` (the target's row) is the in-edges of ``v`` in ``A + I`` divided by
+    their weighted count ``d_v + 1``, so ``Ã`` is row-stochastic, ``Ã_vv = 1 / (d_v + 1)``
+    and the enhanced diagonal is ``(1 + lambda) / (d_v + 1)``. A node's own self-loop edges
+    stand for its entry of ``I`` (as PyG's ``add_remaining_self_loops`` treats them); a
+    self-loop of weight one is appended for every other node.
+
+    Args:
+        edge_index: ``[2, E]`` local ids, row 0 sources, row 1 targets.
+        edge_weight: ``[E]`` weights of ``A`` (``None``: ones).
+        num_nodes: Nodes of the square block.
+        diag_lambda: ``lambda >= 0``.
+
+    Returns:
+        ``(edge_index, weight, added)``: the given edges then the ``added`` new self-loops,
+        and the operator's entry of each (``weight[e]`` for edge ``u -> v`` is the entry
+        ``[v, u]``).
+    """
+    src, dst = edge_index
+    w = torch.ones(src.numel()) if edge_weight is None else edge_weight
+    loop = src == dst
+    has_loop = torch.zeros(num_nodes, dtype=torch.bool)
+    has_loop[src[loop]] = True
+    new = (~has_loop).nonzero().view(-1)
+    src, dst = torch.cat([src, new]), torch.cat([dst, new])
+    w = torch.cat([w, torch.ones(new.numel(), dtype=w.dtype)]).to(torch.float64)
+    loop = torch.cat([loop, torch.ones(new.numel(), dtype=torch.bool)])
+    deg = torch.zeros(num_nodes, dtype=torch.float64).index_add_(0, dst, w)
+    w = w / deg.index_select(0, dst)
+    w[loop] *= 1.0 + diag_lambda
+    dtype = torch.float32 if edge_weight is None else edge_weight.dtype
+    return torch.stack([src, dst]), w.to(dtype), int(new.numel())
+
+
 class ClusterGCNSampler(SubgraphSampler):
     """Cluster-GCN (Chiang, Liu, Si, Li, Bengio & Hsieh, "Cluster-GCN: An Efficient Algorithm
     for Training Deep and Large Graph Convolutional Networks", KDD 2019): partition the graph
@@ -55,13 +94,13 @@ class ClusterGCNSampler(SubgraphSampler):
     edges among their nodes (also those between the clusters).
 
     An epoch of a :class:`~spikegraph.samplers.Loader` visits every cluster once (in a random
-    grouping with ``shuffle=True``, else in order). With
-    ``diag_lambda > 0`` the batch carries the diagonal enhancement ``A + (1 + lambda) I``:
-    explicit self-loops of weight ``1 + lambda`` (``e_id = -1``; existing self-loops are
-    replaced), the other edges keep their weight. A GCN that normalises its input
-    (``normalize=True``) keeps those self-loops and turns them into
-    ``D'^-1/2 (A + (1 + lambda) I) D'^-1/2``, the symmetric form of the paper's
-    ``(D + I)^-1 (A + I) + lambda diag(...)``.
+    grouping with ``shuffle=True``, else in order). With ``diag_lambda = 0`` (default) the
+    batch is the plain subgraph (graph weights, not final): the model normalises it as it
+    normalises the full graph. With ``diag_lambda > 0`` the batch carries the paper's
+    diagonal enhancement (Eq. 10-11) as final weights (``Block.weights_final``):
+    ``Ã + lambda diag(Ã)`` with ``Ã = (D + I)^-1 (A + I)`` of the batch's subgraph
+    (:func:`diag_enhanced_operator`; self-loops are edges of the block, ``e_id = -1`` where
+    the graph has none), so node ``v``'s diagonal is ``(1 + lambda) / (d_v + 1)``.
 
     Args:
         graph: ``Data`` or ``edge_index``.
@@ -185,16 +224,11 @@ class ClusterGCNSampler(SubgraphSampler):
 
     def _enhance_diagonal(self, batch: Batch) -> Batch:
         block = batch.blocks[0]
-        src, dst = block.edge_index
-        keep = (src != dst).nonzero().view(-1)
-        n = batch.n_id.numel()
-        loops = torch.arange(n)
-        w = block.edge_weight
-        w = torch.ones(src.numel()) if w is None else w
-        edge_index = torch.cat([block.edge_index[:, keep], torch.stack([loops, loops])], 1)
-        weight = torch.cat([w[keep], torch.full((n,), 1.0 + self.diag_lambda, dtype=w.dtype)])
-        e_id = torch.cat([block.e_id[keep], torch.full((n,), -1, dtype=torch.long)])
-        new = type(block)(edge_index, weight, block.size, e_id)
+        edge_index, weight, added = diag_enhanced_operator(
+            block.edge_index, block.edge_weight, batch.n_id.numel(), self.diag_lambda
+        )
+        e_id = torch.cat([block.e_id, torch.full((added,), -1, dtype=torch.long)])
+        new = Block(edge_index, weight, block.size, e_id, weights_final=True)
         batch.blocks = [new] * len(batch.blocks)
         return batch
 
@@ -205,4 +239,4 @@ class ClusterGCNSampler(SubgraphSampler):
         )
 
 
-__all__ = ["ClusterGCNSampler", "metis_partition"]
+__all__ = ["ClusterGCNSampler", "diag_enhanced_operator", "metis_partition"]

@@ -63,19 +63,29 @@ def walk_visits(
 
 
 def top_visited(
-    owner: Tensor, node: Tensor, num_owners: int, num_nodes: int, k: int
+    owner: Tensor,
+    node: Tensor,
+    num_owners: int,
+    num_nodes: int,
+    k: int,
+    generator: torch.Generator,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The ``k`` most visited nodes of every owner (ties: smaller node id first).
+    """The ``k`` most visited nodes of every owner; nodes tied at the cut are chosen
+    uniformly at random (from ``generator``), so that no node id is favoured.
 
     Returns:
-        ``(owner, node, count)`` of the kept pairs, grouped by owner.
+        ``(owner, node, count)`` of the kept pairs, grouped by owner, most visited first
+        (ties in random order).
     """
     key = owner * num_nodes + node
     uniq, count = torch.unique(key, return_counts=True)
     own, nod = uniq // num_nodes, uniq % num_nodes
     if k < 0 or own.numel() == 0:
         return own, nod, count
-    # Sort by owner, then count (descending); stable, so node ids stay increasing on ties.
+    # Sort by owner, then count (descending), stably after a random shuffle: tied nodes
+    # end up in uniformly random order.
+    shuffle = torch.randperm(own.numel(), generator=generator)
+    own, nod, count = own[shuffle], nod[shuffle], count[shuffle]
     top = int(count.max()) + 1
     order = torch.argsort(own * top + (top - 1 - count), stable=True)
     own, nod, count = own[order], nod[order], count[order]
@@ -104,7 +114,8 @@ class PinSAGESampler(NodeSampler):
     """Random-walk neighbourhoods of PinSAGE (Ying, He, Chen, Eksombatchai, Hamilton &
     Leskovec, "Graph Convolutional Neural Networks for Web-Scale Recommender Systems", KDD
     2018): from every node, short random walks; the ``k`` most visited nodes become its
-    neighbours and their visit counts its importance weights.
+    neighbours and their visit counts its importance weights. Nodes tied at the top-``k``
+    cut are chosen at random from the sampler's generator (:func:`top_visited`).
 
     The hops are built as in :class:`~spikegraph.samplers.GraphSAGESampler` (each node's
     neighbourhood drawn once per batch, the blocks nested). The neighbours are nodes within
@@ -174,7 +185,9 @@ class PinSAGESampler(NodeSampler):
                 owner, visited = walk_visits(
                     self.csr, frontier, self.num_walks, self.walk_length, self.restart_prob, gen
                 )
-                owner, nbr, count = top_visited(owner, visited, frontier.numel(), self.num_nodes, k)
+                owner, nbr, count = top_visited(
+                    owner, visited, frontier.numel(), self.num_nodes, k, gen
+                )
                 local, new = rl.add(nbr)
                 srcs.append(local)
                 dsts.append(owner + offset)

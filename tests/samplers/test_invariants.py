@@ -272,8 +272,16 @@ def test_cluster_gcn_diag_enhancement(small_graph):
     src, dst = block.edge_index
     loops = src == dst
     assert int(loops.sum()) == 60  # one per node, old self-loops replaced
-    assert torch.allclose(block.edge_weight[loops], torch.tensor(1.5))
-    assert torch.allclose(block.edge_weight[~loops], torch.tensor(1.0))
+    # the paper's operator, final: row v of (D+I)^-1 (A+I) + 0.5 diag(.), so each target's
+    # loop weighs 1.5 x its other in-edges and its row sums to 1 + 0.5 / (d_v + 1)
+    assert block.weights_final
+    w = block.edge_weight
+    deg = torch.bincount(dst[~loops], minlength=60).to(w.dtype)
+    loop_w = torch.zeros(60, dtype=w.dtype).index_put_((dst[loops],), w[loops])
+    assert torch.allclose(loop_w, 1.5 / (deg + 1))
+    assert torch.allclose(w[~loops], 1.0 / (deg[dst[~loops]] + 1))
+    row_sum = torch.zeros(60, dtype=w.dtype).index_add_(0, dst, w)
+    assert torch.allclose(row_sum, 1 + 0.5 / (deg + 1))
 
 
 def test_subgraph_targets_first_and_restricted(small_graph):
@@ -336,7 +344,8 @@ def test_graph_edge_weights_travel_with_the_edges(small_graph):
     batch = GraphSAGESampler(data, [3, 3]).sample(torch.arange(5))
     block = batch.blocks[0]
     assert torch.equal(block.edge_weight, data.edge_weight[block.e_id])
-    saint = GraphSAINTNodeSampler(data, 20, sample_coverage=10)
+    # the raw multiplier (final_weights=False) is the graph's weight times 1 / alpha
+    saint = GraphSAINTNodeSampler(data, 20, final_weights=False)
     block = saint.sample().blocks[0]
     want = data.edge_weight[block.e_id] * saint.norms.edge_norm[block.e_id]
     assert torch.allclose(block.edge_weight, want)

@@ -53,68 +53,42 @@ def test_graphsage_mean_aggregation_is_unbiased(replace):
     assert float(((biased - full_mean[seeds]) / se).abs().max()) > Z
 
 
-def _saint_check(sampler, data, reps: int, weighted: bool = True) -> tuple[float, float]:
-    """Max |z| of the normalised aggregation and of the normalised loss."""
+def _saint_loss(sampler, data, reps: int, weighted: bool = True) -> float:
+    """|z| of the normalised loss: ``E[sum_v loss_weight_v L_v] = mean_v L_v``.
+
+    The aggregation's estimator is checked in ``test_saint_estimator.py``.
+    """
     n = data.num_nodes
-    src, dst = data.edge_index
-    # A fixed full-graph aggregation: GCN coefficients times features.
-    deg = torch.bincount(dst, minlength=n).float() + 1
-    coef = 1.0 / (deg[src] * deg[dst]).sqrt()
-    full = torch.zeros(n).index_add_(0, dst, coef * data.x[src])
     loss_v = data.x.abs() + 1.0  # any fixed per-node loss
-    total = torch.zeros(n)
-    total_sq = torch.zeros(n)
-    hits = torch.zeros(n)
     losses = torch.empty(reps)
     for r in range(reps):
         batch = sampler.sample()
-        block = batch.blocks[0]
-        s, d = block.edge_index
-        w = block.edge_weight if weighted else torch.ones(block.num_edges)
-        h = torch.zeros(batch.n_id.numel()).index_add_(
-            0, d, w * coef[block.e_id] * data.x[batch.n_id[s]]
-        )
-        total.index_add_(0, batch.n_id, h)
-        total_sq.index_add_(0, batch.n_id, h**2)
-        hits.index_add_(0, batch.n_id, torch.ones(batch.n_id.numel()))
         lw = batch.loss_weight if weighted else torch.full_like(batch.loss_weight, 1.0 / n)
         losses[r] = (lw * loss_v[batch.target]).sum()
-    ok = hits > 30
-    mean = total[ok] / hits[ok]
-    var = total_sq[ok] / hits[ok] - mean**2
-    # Error of the estimated alpha's: delta method on log(C_v / C_uv), Poisson counts.
-    norms = sampler.norms
-    cv, cuv = norms.node_count.float(), norms.edge_count.float().clamp(min=1)
-    rel_var = 1.0 / cuv + 1.0 / cv[dst]
-    alpha_var = torch.zeros(n).index_add_(0, dst, (coef * data.x[src]) ** 2 * rel_var)
-    se = (var / hits[ok] + alpha_var[ok]).sqrt()
-    z_agg = ((mean - full[ok]) / se).abs().max()
-    # Loss: E[sum_v loss_weight_v L_v] = mean_v L_v; lambda's estimation error similarly.
     want = loss_v.mean()
-    se_loss = (losses.var() / reps + (loss_v**2 / cv).sum() / n**2).sqrt()
-    z_loss = ((losses.mean() - want) / se_loss).abs()
-    return float(z_agg), float(z_loss)
+    var = losses.var() / reps
+    norms = sampler.norms
+    if not norms.exact:  # lambda's estimation error: relative variance about 1 / C_v
+        var = var + (loss_v**2 / norms.node_count.clamp(min=1)).sum() / n**2
+    return float(((losses.mean() - want) / var.sqrt()).abs())
 
 
 @pytest.mark.parametrize(
     "make",
     [
-        lambda d: GraphSAINTNodeSampler(d, 12, sample_coverage=3000, seed=0),
-        lambda d: GraphSAINTEdgeSampler(d, 8, sample_coverage=3000, seed=0),
+        lambda d: GraphSAINTNodeSampler(d, 12, seed=0),
+        lambda d: GraphSAINTEdgeSampler(d, 8, seed=0),
         lambda d: GraphSAINTRandomWalkSampler(d, 4, walk_length=2, sample_coverage=3000, seed=0),
     ],
     ids=["node", "edge", "rw"],
 )
-def test_graphsaint_normalisation_is_unbiased(make):
+def test_graphsaint_loss_normalisation_is_unbiased(make):
     data = _graph(1)
-    sampler = make(data)
-    z_agg, z_loss = _saint_check(sampler, data, reps=2000)
-    assert z_agg < Z and z_loss < Z, (z_agg, z_loss)
+    assert _saint_loss(make(data), data, reps=2000) < Z
 
 
-def test_graphsaint_without_normalisation_is_biased():
-    """The test above can fail: dropping the normalisations is detected."""
+def test_graphsaint_without_loss_normalisation_is_biased():
+    """The test above can fail: dropping the normalisation is detected."""
     data = _graph(1)
     sampler = GraphSAINTRandomWalkSampler(data, 4, walk_length=2, sample_coverage=3000, seed=0)
-    z_agg, z_loss = _saint_check(sampler, data, reps=2000, weighted=False)
-    assert z_agg > Z and z_loss > Z, (z_agg, z_loss)
+    assert _saint_loss(sampler, data, reps=2000, weighted=False) > Z
