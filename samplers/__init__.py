@@ -22,7 +22,9 @@ if __name__ != "spikegraph.samplers":
 from .base import NodeSampler, Sampler, SubgraphSampler
 from .batch import Batch, BatchContractError, Block
 from .cluster import ClusterGCNSampler, metis_partition
+from .fastgcn import FastGCNSampler
 from .graphsage import GraphSAGESampler
+from .ladies import LADIESSampler
 from .loader import Loader
 from .pinsage import PinSAGESampler
 from .pyg import PyGSampler
@@ -47,6 +49,8 @@ SAMPLERS: dict[str, type[Sampler]] = {
         GraphSAINTRandomWalkSampler,
         ShaDowSampler,
         RippleWalkSampler,
+        FastGCNSampler,
+        LADIESSampler,
     )
 }
 
@@ -56,11 +60,13 @@ __all__ = [
     "BatchContractError",
     "Block",
     "ClusterGCNSampler",
+    "FastGCNSampler",
     "GraphSAGESampler",
     "GraphSAINTEdgeSampler",
     "GraphSAINTNodeSampler",
     "GraphSAINTRandomWalkSampler",
     "GraphSAINTSampler",
+    "LADIESSampler",
     "Loader",
     "NodeSampler",
     "PinSAGESampler",
