@@ -14,7 +14,7 @@ from ._layerwise import (
     draw_iid,
     draw_without_replacement,
     estimator_block,
-    rows_of,
+    layer_rows,
 )
 from .base import GraphInput
 from .batch import Block
@@ -89,6 +89,7 @@ class LADIESSampler(LayerwiseSampler):
         if not isinstance(unbiased, bool):
             raise TypeError(f"'unbiased' must be a bool, got {unbiased!r}")
         self.unbiased = unbiased
+        self._mark: Tensor | None = None
         super().__init__(
             graph,
             layer_sizes,
@@ -101,17 +102,8 @@ class LADIESSampler(LayerwiseSampler):
 
     def _layer(self, layer: int, upper: Tensor, gen: torch.Generator) -> tuple[Tensor, Block]:
         s, adj = self.layer_sizes[layer], self.adj
-        pos, owner = rows_of(adj, upper, layer)
-        rl = self._relabel
-        rl.start(upper[:0])
-        try:
-            cand_of_entry, cands = rl.add(adj.col.index_select(0, pos))
-            cand_of_upper = rl.lookup(upper)
-        finally:
-            rl.reset()
-        q = torch.zeros(cands.numel(), dtype=torch.float64).index_add_(
-            0, cand_of_entry, adj.val.index_select(0, pos).double().square()
-        )
+        rows = layer_rows(adj, upper, self._scratch(), layer)
+        cands, cand_of_upper, q = rows.cands, rows.cand_of_upper, rows.sq_norms
         prob = q / q.sum()
         source_of_cand = torch.full((cands.numel(),), -1, dtype=torch.long)
         if self.unbiased:
@@ -140,15 +132,25 @@ class LADIESSampler(LayerwiseSampler):
             dst_index = None
         block = estimator_block(
             adj,
-            pos,
-            owner,
-            source_of_cand.index_select(0, cand_of_entry),
+            rows.pos,
+            rows.owner,
+            source_of_cand.index_select(0, rows.cand_of_entry),
             scale,
             (nodes.numel(), upper.numel()),
             dst_index,
             row_normalize=not self.unbiased,
         )
         return nodes, block
+
+    def _scratch(self) -> Tensor:
+        """``[N]`` int32 all ``-1`` (4 bytes a node: fewer cache misses than the relabeler's
+        int64 map), allocated on first use, so a pickled sampler (a loader worker) carries none."""
+        if self._mark is None:
+            self._mark = torch.full((self.num_nodes,), -1, dtype=torch.int32)
+        return self._mark
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_mark": None}
 
     def __repr__(self) -> str:
         return (
