@@ -37,15 +37,18 @@ class LADIESSampler(LayerwiseSampler):
     - ``unbiased=False`` (default), the authors' code: ``s`` distinct nodes drawn without
       replacement with ``q``, the nodes of the layer above added to them, weights
       ``Â_vu / q(u)`` divided by their sum per target (rows normalised). The layer's nodes
-      are ``U`` first, then the drawn nodes not in ``U`` (sorted by id), so the targets are
-      the first sources (``dst_index`` is ``None``). Biased (each row sums to 1), with a low
-      variance. The authors' code adds the batch's output nodes at every layer; here each
-      layer adds the nodes of the layer above (which hold the output nodes, as the layers
-      chain), so every target finds its own row among its block's sources.
+      are ``U`` first, then the drawn nodes not in ``U`` (in the order the rows of ``U``
+      first reach them), so the targets are the first sources (``dst_index`` is ``None``).
+      Biased (each row sums to 1), with a low variance. With ``L`` layers, layer ``i``
+      holds up to ``B + sum of the sizes above it`` nodes. The authors' code adds the
+      batch's output nodes at every layer; here each layer adds the nodes of the layer
+      above (which hold the output nodes, as the layers chain), so every target finds its
+      own row among its block's sources.
     - ``unbiased=True``: ``s`` independent draws with replacement with ``q`` and weights
       ``c_u Â_vu / (s q(u))`` (``c_u``: times ``u`` was drawn), the paper's unbiased estimator
       of :math:`(\hat{A} H)_v` for ``v`` in ``U`` (its Eq. 4). Nothing is added; a target not
-      drawn has ``dst_index`` ``-1``.
+      drawn has ``dst_index`` ``-1``. Sources are in the order the rows of ``U`` first
+      reach them.
 
     Weights are final (``weights_final``); the batch does not nest. Per layer the cost is one
     pass over the rows of ``U`` (their in-neighbours), never over the graph.
