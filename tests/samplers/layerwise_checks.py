@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
+import networkx as nx
 import torch
+from sampler_checks import graph_from_networkx
 from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
@@ -65,3 +69,43 @@ def check_layerwise_batch(batch: Batch, data: Data, seeds: torch.Tensor, num_lay
             have = block.dst_index >= 0
             assert torch.equal(src_ids[block.dst_index[have]], dst_ids[have])
             assert not bool(torch.isin(dst_ids[~have], src_ids).any())
+
+
+def unbiased_graph():
+    """100 nodes, 300 random edges, random features, 20 seeds."""
+    data = graph_from_networkx(nx.gnm_random_graph(100, 300, seed=0), 100)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(100, generator=gen, dtype=torch.float64)
+    seeds = torch.randperm(100, generator=gen)[:20]
+    return data, h, seeds
+
+
+def chi2_bound(k: int) -> float:
+    """Upper bound for a sum of ``k`` squared z-scores (normal approximation of chi2_k)."""
+    return k + Z * math.sqrt(2 * k)
+
+
+def unbiased_check(sampler, data, h, seeds, reps: int) -> dict[str, list[float]]:
+    """Sum of squared z-scores of the mean estimates of ``(ÂH)[seeds]`` (last block) and
+    ``(Â²H)[seeds]`` (both blocks) at ``reps // 4`` and ``reps`` batches, and of a biased
+    estimator: the last block's weights renormalised per target, as a model that normalised
+    the block itself would do."""
+    a = dense_gcn_operator(data)
+    exact = {"ah": (a @ h)[seeds], "a2h": (a @ a @ h)[seeds], "renorm": (a @ h)[seeds]}
+    est = {k: torch.empty(reps, seeds.numel(), dtype=torch.float64) for k in exact}
+    for r in range(reps):
+        batch = sampler.sample(seeds)
+        last = batch.blocks[-1]
+        est["ah"][r] = aggregate(last, h[batch.layer_n_id[-1]])
+        est["a2h"][r] = aggregate(last, aggregate(batch.blocks[0], h[batch.n_id]))
+        w = last.edge_weight.double()
+        rows = torch.zeros(last.size[1], dtype=torch.float64).index_add_(0, last.edge_index[1], w)
+        last.edge_weight = w / rows[last.edge_index[1]]
+        est["renorm"][r] = aggregate(last, h[batch.layer_n_id[-1]])
+    out = {}
+    for key, e in est.items():
+        out[key] = []
+        for count in (reps // 4, reps):
+            mean, se = e[:count].mean(0), e[:count].std(0) / count**0.5
+            out[key].append(float((((mean - exact[key]) / se) ** 2).sum()))
+    return out

@@ -6,13 +6,15 @@ errors; a z-bound of 4.5 per checked quantity).
 
 from __future__ import annotations
 
-import math
-
-import networkx as nx
 import pytest
 import torch
-from layerwise_checks import Z, aggregate, check_layerwise_batch, dense_gcn_operator
-from sampler_checks import graph_from_networkx
+from layerwise_checks import (
+    check_layerwise_batch,
+    chi2_bound,
+    dense_gcn_operator,
+    unbiased_check,
+    unbiased_graph,
+)
 
 from spikegraph.samplers import SAMPLERS, FastGCNSampler, LADIESSampler, Loader
 from spikegraph.samplers._layerwise import (
@@ -65,47 +67,8 @@ def test_importance_is_the_squared_column_norm(small_graph):
     assert torch.allclose(sampler.importance, q / q.sum(), rtol=1e-5)
 
 
-def _unbiased_graph():
-    data = graph_from_networkx(nx.gnm_random_graph(100, 300, seed=0), 100)
-    gen = torch.Generator().manual_seed(0)
-    h = torch.randn(100, generator=gen, dtype=torch.float64)
-    seeds = torch.randperm(100, generator=gen)[:20]
-    return data, h, seeds
-
-
-def chi2_bound(k: int) -> float:
-    """Upper bound for a sum of ``k`` squared z-scores (normal approximation of chi2_k)."""
-    return k + Z * math.sqrt(2 * k)
-
-
-def unbiased_check(sampler, data, h, seeds, reps: int) -> dict[str, list[float]]:
-    """Sum of squared z-scores of the mean estimates of ``(ÂH)[seeds]`` (last block) and
-    ``(Â²H)[seeds]`` (both blocks) at ``reps // 4`` and ``reps`` batches, and of a biased
-    estimator: the last block's weights renormalised per target, as a model that normalised
-    the block itself would do."""
-    a = dense_gcn_operator(data)
-    exact = {"ah": (a @ h)[seeds], "a2h": (a @ a @ h)[seeds], "renorm": (a @ h)[seeds]}
-    est = {k: torch.empty(reps, seeds.numel(), dtype=torch.float64) for k in exact}
-    for r in range(reps):
-        batch = sampler.sample(seeds)
-        last = batch.blocks[-1]
-        est["ah"][r] = aggregate(last, h[batch.layer_n_id[-1]])
-        est["a2h"][r] = aggregate(last, aggregate(batch.blocks[0], h[batch.n_id]))
-        w = last.edge_weight.double()
-        rows = torch.zeros(last.size[1], dtype=torch.float64).index_add_(0, last.edge_index[1], w)
-        last.edge_weight = w / rows[last.edge_index[1]]
-        est["renorm"][r] = aggregate(last, h[batch.layer_n_id[-1]])
-    out = {}
-    for key, e in est.items():
-        out[key] = []
-        for count in (reps // 4, reps):
-            mean, se = e[:count].mean(0), e[:count].std(0) / count**0.5
-            out[key].append(float((((mean - exact[key]) / se) ** 2).sum()))
-    return out
-
-
 def test_estimates_ahat_h_without_bias():
-    data, h, seeds = _unbiased_graph()
+    data, h, seeds = unbiased_graph()
     stats = unbiased_check(FastGCNSampler(data, [15, 15], seed=0), data, h, seeds, reps=2000)
     bound = chi2_bound(seeds.numel())
     # The error of the mean falls like 1/sqrt(S): within its standard error at S/4 and at S.
