@@ -15,7 +15,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import OptTensor
 
 from spikegraph.nn.conv.gat import SpikingAttentionConv
-from spikegraph.nn.surrogate import Surrogate
+from spikegraph.nn.neurons import SpikingNeuron
 
 
 class SpikingGATv2Conv(SpikingAttentionConv):
@@ -50,14 +50,12 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
         rho: STFN scale.
         spiking: ``False`` makes the neuron the identity (ordinary GATv2 layer per step).
-        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
-        v_threshold: Firing threshold.
-        v_reset: Potential after a hard reset.
-        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
-        surrogate: Surrogate gradient name or instance.
-        surrogate_alpha: Sharpness of a named surrogate.
-        detach_reset: Stop gradients through the reset.
-        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+        neuron: The neurons: an instance, class, registered name or factory
+            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`); ``None``:
+            integrate-and-fire LIF with soft reset.
+        neuron_kwargs: Options for a neuron given by class, name or factory.
+        **kwargs: The neuron's options by name (``tau=``, ``reset=``, ...), the rest passed
+            to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         As :class:`~spikegraph.nn.SpikingGATConv`.
@@ -86,13 +84,8 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = float("inf"),
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
+        neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
+        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
@@ -102,13 +95,8 @@ class SpikingGATv2Conv(SpikingAttentionConv):
             norm=norm,
             rho=rho,
             spiking=spiking,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            reset=reset,
-            surrogate=surrogate,
-            surrogate_alpha=surrogate_alpha,
-            detach_reset=detach_reset,
+            neuron=neuron,
+            neuron_kwargs=neuron_kwargs,
             node_dim=0,
             **kwargs,
         )

@@ -19,7 +19,7 @@ from spikegraph._validation import (
     data_checks_apply,
 )
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
-from spikegraph.nn.surrogate import Surrogate
+from spikegraph.nn.neurons import SpikingNeuron
 
 
 def bipartite_gcn_norm(
@@ -157,14 +157,12 @@ class SpikingGCNConv(SpikingMessagePassing):
         norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
         rho: STFN scale.
         spiking: ``False`` makes the neuron the identity (ordinary GCN layer per step).
-        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
-        v_threshold: Firing threshold.
-        v_reset: Potential after a hard reset.
-        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
-        surrogate: Surrogate gradient name or instance.
-        surrogate_alpha: Sharpness of a named surrogate.
-        detach_reset: Stop gradients through the reset.
-        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+        neuron: The neurons: an instance, class, registered name or factory
+            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`); ``None``:
+            integrate-and-fire LIF with soft reset.
+        neuron_kwargs: Options for a neuron given by class, name or factory.
+        **kwargs: The neuron's options by name (``tau=``, ``reset=``, ...), the rest passed
+            to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(T, N, F_{in})` or static :math:`(N, F_{in})`, or a
@@ -191,13 +189,8 @@ class SpikingGCNConv(SpikingMessagePassing):
         norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = float("inf"),
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
+        neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
+        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         check_channels(in_channels, "in_channels", lazy=True)
@@ -210,13 +203,8 @@ class SpikingGCNConv(SpikingMessagePassing):
             norm=norm,
             rho=rho,
             spiking=spiking,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            reset=reset,
-            surrogate=surrogate,
-            surrogate_alpha=surrogate_alpha,
-            detach_reset=detach_reset,
+            neuron=neuron,
+            neuron_kwargs=neuron_kwargs,
             **kwargs,
         )
         if add_self_loops is None:
