@@ -349,16 +349,12 @@ class SpikingGATConv(SpikingAttentionConv):
         fill_value: Edge features of the added self-loops, as in PyG: a number, a tensor, or
             how to aggregate a node's incoming edge features (``"mean"``, ``"add"``, ...).
         bias: Learn an additive bias.
-        T: Time steps for static input.
-        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
-        rho: STFN scale.
-        spiking: ``False`` makes the neuron the identity (ordinary GAT layer per step).
-        neuron: The neurons: an instance, class, registered name or factory
-            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`); ``None``:
-            integrate-and-fire LIF with soft reset.
-        neuron_kwargs: Options for a neuron given by class, name or factory.
-        **kwargs: The neuron's options by name (``tau=``, ``reset=``, ...), the rest passed
-            to :class:`torch_geometric.nn.MessagePassing`.
+        T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
+            normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
+            ``"alif"``, ...), as in
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`.
+        **kwargs: ``neuron_kwargs`` and the neuron's options by name (``tau=``,
+            ``reset=``, ...), the rest passed to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(T', N, F_{in})` or static :math:`(N, F_{in})`, or
@@ -387,7 +383,6 @@ class SpikingGATConv(SpikingAttentionConv):
         rho: float = 1.0,
         spiking: bool = True,
         neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
-        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
@@ -399,7 +394,6 @@ class SpikingGATConv(SpikingAttentionConv):
             rho=rho,
             spiking=spiking,
             neuron=neuron,
-            neuron_kwargs=neuron_kwargs,
             node_dim=0,
             **kwargs,
         )

@@ -46,16 +46,12 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         fill_value: Edge features of the added self-loops, as in PyG.
         bias: Learn the biases (of ``lin_l``/``lin_r`` and the output), as in PyG.
         share_weights: One projection for sources and targets.
-        T: Time steps for static input.
-        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
-        rho: STFN scale.
-        spiking: ``False`` makes the neuron the identity (ordinary GATv2 layer per step).
-        neuron: The neurons: an instance, class, registered name or factory
-            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`); ``None``:
-            integrate-and-fire LIF with soft reset.
-        neuron_kwargs: Options for a neuron given by class, name or factory.
-        **kwargs: The neuron's options by name (``tau=``, ``reset=``, ...), the rest passed
-            to :class:`torch_geometric.nn.MessagePassing`.
+        T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
+            normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
+            ``"alif"``, ...), as in
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`.
+        **kwargs: ``neuron_kwargs`` and the neuron's options by name (``tau=``,
+            ``reset=``, ...), the rest passed to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         As :class:`~spikegraph.nn.SpikingGATConv`.
@@ -85,7 +81,6 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         rho: float = 1.0,
         spiking: bool = True,
         neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
-        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
@@ -96,7 +91,6 @@ class SpikingGATv2Conv(SpikingAttentionConv):
             rho=rho,
             spiking=spiking,
             neuron=neuron,
-            neuron_kwargs=neuron_kwargs,
             node_dim=0,
             **kwargs,
         )

@@ -153,16 +153,12 @@ class SpikingGCNConv(SpikingMessagePassing):
         add_self_loops: Add self-loops (defaults to ``normalize``).
         normalize: Apply the symmetric normalisation on the fly.
         bias: Learn an additive bias.
-        T: Time steps for static input.
-        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
-        rho: STFN scale.
-        spiking: ``False`` makes the neuron the identity (ordinary GCN layer per step).
-        neuron: The neurons: an instance, class, registered name or factory
-            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`); ``None``:
-            integrate-and-fire LIF with soft reset.
-        neuron_kwargs: Options for a neuron given by class, name or factory.
-        **kwargs: The neuron's options by name (``tau=``, ``reset=``, ...), the rest passed
-            to :class:`torch_geometric.nn.MessagePassing`.
+        T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
+            normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
+            ``"alif"``, ...), as in
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`.
+        **kwargs: ``neuron_kwargs`` and the neuron's options by name (``tau=``,
+            ``reset=``, ...), the rest passed to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(T, N, F_{in})` or static :math:`(N, F_{in})`, or a
@@ -190,7 +186,6 @@ class SpikingGCNConv(SpikingMessagePassing):
         rho: float = 1.0,
         spiking: bool = True,
         neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
-        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
         check_channels(in_channels, "in_channels", lazy=True)
@@ -204,7 +199,6 @@ class SpikingGCNConv(SpikingMessagePassing):
             rho=rho,
             spiking=spiking,
             neuron=neuron,
-            neuron_kwargs=neuron_kwargs,
             **kwargs,
         )
         if add_self_loops is None:
