@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from spikegraph.datasets import DATASETS
 from spikegraph.models import MODELS, SPIKING
+from spikegraph.nn.neurons import NEURONS
 
 #: What the ``--help`` pages say the command is for.
 DESCRIPTION = (
@@ -230,6 +231,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help=f"normalisation, spiking models {model_defaults('norm')}",
     )
     p.add_argument(
+        "--neuron",
+        default=None,
+        choices=sorted(NEURONS),
+        help="spiking neuron, spiking models (default: the model's, LIF); its options with "
+        "--option, e.g. --option tau=4",
+    )
+    p.add_argument(
         "--heads",
         type=int,
         default=None,
@@ -408,6 +416,7 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         "encoder": args.encoder,
         "readout": args.readout,
         "norm": args.norm,
+        "neuron": args.neuron,
     }
     opts = {
         "hidden_channels": args.hidden,

@@ -3,7 +3,8 @@
 Spiking GNN papers (GC-SNN / GA-SNN, Xu et al., IJCAI 2021, and their successors) estimate
 energy as operations times a per-operation energy. :class:`Counter` obtains the operations
 from the tensors a forward pass actually produces: torch forward hooks on ``Linear``
-layers, LIF neurons, STFN / batch norms, activations; PyG's message-passing hooks
+layers, spiking neurons (each by its counting rule), STFN / batch norms, activations; PyG's
+message-passing hooks
 (``message``, ``aggregate``, ``message_and_aggregate``, ``propagate``, ``edge_update``) for the
 gathers and scatters over edges and the attention. The rules themselves live in
 :mod:`spikegraph.cost.rules`; the convention is written out in ``docs/cost.md``.
@@ -39,7 +40,7 @@ from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import LayerRow, Report
 from spikegraph.models.basic import SpikingBasicGNN
 from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv
-from spikegraph.nn.neuron import LIF
+from spikegraph.nn.neurons import SpikingNeuron
 from spikegraph.nn.stfn import STFN
 from spikegraph.nn.tdbn import TemporalBatchNorm
 
@@ -97,7 +98,7 @@ class Counter:
             a binary (0/1) input to a synaptic transform or an unweighted aggregation is
             counted as spikes (one AC per spike and output), and zero messages are not sent.
             ``"dense"``: every entry is computed, with MACs, as on a GPU or an ordinary
-            accelerator. ``"auto"`` (default): event-driven if the model contains LIF neurons,
+            accelerator. ``"auto"`` (default): event-driven if the model contains spiking neurons,
             dense otherwise.
         fold_norm: Count STFN folded into per-neuron thresholds and inference-mode batch
             norms folded into the weights, as deployed hardware would
@@ -128,7 +129,7 @@ class Counter:
         self.execution = execution
         self.fold_norm = fold_norm
         self.profile = get_profile(profile)
-        has_neurons = any(isinstance(m, LIF) for m in model.modules())
+        has_neurons = any(isinstance(m, SpikingNeuron) for m in model.modules())
         self.event = execution == "event" or (execution == "auto" and has_neurons)
         self._ops: dict[tuple[str, str], rules.Ops] = {}
         self._warnings: dict[str, None] = {}
@@ -298,8 +299,9 @@ class Counter:
         return hook
 
     def _neuron_hook(self, name: str) -> Callable:
-        def hook(module: LIF, inputs: tuple, output: Tensor) -> None:
-            ops = rules.neuron_ops(output, module.decay, module.reset)
+        def hook(module: SpikingNeuron, inputs: tuple, output: Tensor) -> None:
+            rule = module.counting_rule()
+            ops = rules.neuron_ops(output, rule.decay, rule.reset, rule.macs_per_step)
             self._remember_spikes(output, ops.spikes_out)
             self._add(name, "neuron", ops)
 
@@ -367,8 +369,10 @@ class Counter:
             elif isinstance(module, MessagePassing):
                 self._register_message_passing(name, module)
                 covered = MP_COUNTED_PARAMS
-            elif isinstance(module, LIF):
+            elif isinstance(module, SpikingNeuron):
                 self._handles.append(reg(self._neuron_hook(name)))
+                # A neuron's parameters (time constants, thresholds) enter its counting rule.
+                covered = {n for n, _ in module.named_parameters(recurse=False)}
             elif isinstance(module, STFN):
                 self._handles.append(reg(self._stfn_hook(name)))
                 covered = {"weight", "bias"}
@@ -439,7 +443,7 @@ class Counter:
         if not self._ops:
             raise ValueError(
                 f"Nothing countable ran in {type(self.model).__name__}: no Linear layer, "
-                "message-passing layer, LIF neuron, normalisation or activation was called "
+                "message-passing layer, spiking neuron, normalisation or activation was called "
                 "inside the counter"
             )
         num_nodes = self._nodes if num_nodes is None else num_nodes

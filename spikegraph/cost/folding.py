@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from spikegraph._validation import check_choice
-from spikegraph.nn.neuron import RESETS
+from spikegraph.nn.neurons.lif import RESETS
 from spikegraph.nn.stfn import STFN
 
 

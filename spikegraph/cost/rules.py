@@ -273,14 +273,16 @@ def head_mean_ops(positions: int, heads: int, channels: int) -> Ops:
     return Ops(acs=positions * channels * (heads - 1), macs=positions * channels)
 
 
-def neuron_ops(spikes: Tensor, decay: float, reset: str) -> Ops:
+def neuron_ops(spikes: Tensor, decay: float, reset: str, macs_per_step: int = 0) -> Ops:
     r"""LIF updates (charge, fire, reset) behind the output spikes ``[T, ...]``.
 
     - charge :math:`V_t = k \tilde V_{t-1} + I_t`: one MAC per neuron and step after the
       first (at :math:`t = 0`, :math:`V_0 = I_0`); an AC when :math:`k = 1` (IF neuron),
       nothing when :math:`k = 0`;
     - fire :math:`V_t \ge V_{th}`: one comparison (AC) per neuron and step;
-    - reset: one AC per spike (``"hard"`` or ``"soft"``), nothing for ``"none"``.
+    - reset: one AC per spike (``"hard"`` or ``"soft"``), nothing for ``"none"``;
+    - ``macs_per_step`` further MACs per neuron and step after the first (the neuron's
+      :meth:`~spikegraph.nn.neurons.SpikingNeuron.counting_rule`, e.g. an adaptive threshold).
     """
     steps = spikes.size(0)
     neurons = spikes.numel() // max(steps, 1)
@@ -293,6 +295,7 @@ def neuron_ops(spikes: Tensor, decay: float, reset: str) -> Ops:
         ops.macs += charges
     if reset != "none":
         ops.acs += fired
+    ops.macs += macs_per_step * charges
     return ops
 
 

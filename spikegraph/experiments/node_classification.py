@@ -20,6 +20,7 @@ from spikegraph.datasets import load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
+from spikegraph.models.registry import preset_options
 from spikegraph.train.checkpoint import (
     OutputPathError,
     check_output_file,
@@ -191,12 +192,13 @@ def effective_model_options(
     """
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
-    cls, defaults = MODELS[name]
+    cls, defaults = MODELS[name][0], preset_options(name, options)
     merged = _signature_defaults(cls, {"self", "in_channels", "out_channels"})
     convs = getattr(model, "convs", None)
     if isinstance(convs, torch.nn.ModuleList) and len(convs):
         skip = {"self", "in_channels", "out_channels", "T", "spiking"}
         layer = _signature_defaults(type(convs[0]), skip)
+        layer.update(getattr(convs[0], "neuron_options", {}))  # the neuron it was built with
         merged = {**{k: v for k, v in layer.items() if k not in merged}, **merged}
     given = {k: v for k, v in (options or {}).items() if v is not None}
     return plain({**merged, **defaults, **given})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
+from spikegraph.nn.neurons import SpikingNeuron, neuron_option_names
 from spikegraph.samplers import BatchContractError, Block
 from spikegraph.samplers.history import control_variate_input
 
@@ -63,17 +65,10 @@ def _same_content(a: Tensor, b: Tensor) -> bool:
     )
 
 
-NEURON_OPTIONS = (
-    "norm",
-    "rho",
-    "tau",
-    "v_threshold",
-    "v_reset",
-    "reset",
-    "surrogate",
-    "surrogate_alpha",
-    "detach_reset",
-)
+#: The spiking models' options for their neurons and normalisation: ``norm``, ``rho``,
+#: ``neuron``, ``neuron_kwargs`` and every option of a registered neuron (read from
+#: :data:`~spikegraph.nn.neurons.NEURONS`).
+NEURON_OPTIONS = ("norm", "rho", "neuron", "neuron_kwargs", *neuron_option_names())
 
 #: The neuron and normalisation of GC-SNN / GA-SNN (Xu et al., IJCAI 2021): STFN before
 #: leaky neurons (``tau=2``) with hard reset. The classes' defaults are the validated ones
@@ -113,9 +108,9 @@ class SpikingBasicGNN(nn.Module):
         sparse_input: Feed static features to the first layer as a sparse CSR tensor:
             ``None`` (default) when at most 10% of them are nonzero, ``True`` always,
             ``False`` never. Results are the same up to float rounding; only speed differs.
-        act: PyG's activation argument. A spiking model's activation is its LIF neuron
-            (set with ``tau``, ``v_threshold``, ``reset``, ``surrogate``, ...), so only
-            ``None`` (the default: the neurons) is accepted; anything else raises.
+        act: PyG's activation argument. A spiking model's activation is its neuron (set with
+            ``neuron``), so only ``None`` (the default: the neurons) is accepted; anything
+            else raises.
         act_first: Only ``False``: the normalisation (``norm``) acts on the synaptic current
             before the neurons, which is PyG's ``act_first=False`` order.
         act_kwargs: Only ``None`` (see ``act``).
@@ -128,9 +123,11 @@ class SpikingBasicGNN(nn.Module):
             the read-out is applied at every step and averaged over time, which for
             ``"last"``/``"cat"`` equals the read-out of the firing rates. Needs
             ``readout="membrane"``; ``"lstm"`` is not supported.
-        **kwargs: Layer options (``norm``, ``rho``, ``tau``, ``v_threshold``, ``reset``,
-            ``surrogate``, ``detach_reset``, ``cached``, ``heads``, ``edge_dim``, ...).
-            ``norm`` names the normalisation of the synaptic current before the neurons
+        **kwargs: Layer options (``neuron``, ``neuron_kwargs`` and the neuron's options by
+            name, ``norm``, ``rho``, ``cached``, ``heads``, ``edge_dim``, ...; see
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`). A neuron instance
+            is copied for each layer. ``norm`` names the normalisation of the synaptic
+            current before the neurons
             (``"stfn"``, ``"tdbn"``, ``"none"``): the place where PyG's ``BasicGNN`` puts
             its ``norm`` (``"tdbn"`` is the spiking counterpart of ``"batch_norm"``).
 
@@ -202,6 +199,8 @@ class SpikingBasicGNN(nn.Module):
         for i in range(num_layers):
             last = i == num_layers - 1 and jk is None
             opts = dict(kwargs)
+            if isinstance(opts.get("neuron"), SpikingNeuron):  # one neuron module per layer
+                opts["neuron"] = copy.deepcopy(opts["neuron"])
             if last and self.readout == "membrane":
                 opts.update(spiking=False, norm="none")
             self.convs.append(self.init_conv(widths[i], widths[i + 1], last=last, **opts))
@@ -225,13 +224,14 @@ class SpikingBasicGNN(nn.Module):
         if act is not None:
             raise ValueError(
                 f"{name} got act={act!r}: the activation of a spiking model is its LIF neuron, "
-                "set with tau, v_threshold, v_reset, reset and surrogate (act=None). For the "
-                "non-spiking model use PyG's own class"
+                "or the neuron given with neuron=, set with the neuron's options (tau, "
+                "v_threshold, reset, surrogate, ...; act=None). For the non-spiking model use "
+                "PyG's own class"
             )
         if act_kwargs is not None:
             raise ValueError(
                 f"{name} got act_kwargs={act_kwargs!r}: set the neuron's options by name "
-                "(tau, v_threshold, v_reset, reset, surrogate, detach_reset)"
+                "(tau, v_threshold, v_reset, reset, surrogate, ...) or with neuron_kwargs"
             )
         if act_first is not False:
             raise ValueError(

@@ -61,6 +61,7 @@ def model_option_names(name: str) -> list[str]:
         convs = getattr(net, "convs", None)
         if isinstance(convs, torch.nn.ModuleList) and len(convs):
             names |= _init_names(type(convs[0]))
+            names |= set(getattr(convs[0], "neuron_option_names", tuple)())
     return sorted(names - {"in_channels", "out_channels"}, key=str.lower)
 
 

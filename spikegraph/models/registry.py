@@ -14,6 +14,7 @@ from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
 from spikegraph.nn.conv.gat import SpikingGATConv
 from spikegraph.nn.conv.gcn import SpikingGCNConv
+from spikegraph.nn.neurons import neuron_option_names
 
 
 def _class_defaults(*signatures: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -35,10 +36,18 @@ def _class_defaults(*signatures: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-_NEURON = ("norm", "reset", "tau")
+def _default_neuron(layer: type) -> dict[str, Any]:
+    """The options of a layer class's default neuron that differ from the neuron class's
+    (the tuned ``tau`` and ``reset``), for the registry's entries to list them."""
+    _, options = layer.default_neuron
+    return dict(sorted(options.items()))
+
+
 #: Name -> (class, default constructor options). ``gcn`` and ``gat`` are PyG's own models,
 #: the ordinary baselines; ``sgcn`` and ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with
-#: the classes' defaults, the validated settings (see
+#: the classes' defaults (the layers' default neuron,
+#: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`), the validated
+#: settings (see
 #: ``benchmarks/configs/node_classification.toml`` and its ablation): integrate-and-fire
 #: neurons (``tau=inf``) with soft reset and no normalisation beat the paper's STFN with a
 #: leaky, hard-reset neuron on all three Planetoid datasets. ``stfn-sgcn`` and ``stfn-sgat``
@@ -53,8 +62,9 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
             **_class_defaults(
                 SpikingBasicGNN.__init__,
                 SpikingGCNConv.__init__,
-                names=("dropout", "input_dropout", "T", *_NEURON),
+                names=("dropout", "input_dropout", "T", "norm"),
             ),
+            **_default_neuron(SpikingGCNConv),
         },
     ),
     "sgat": (
@@ -66,8 +76,9 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
                 SpikingGAT.__init__,
                 SpikingBasicGNN.__init__,
                 SpikingGATConv.__init__,
-                names=("dropout", "input_dropout", "heads", "T", *_NEURON),
+                names=("dropout", "input_dropout", "heads", "T", "norm"),
             ),
+            **_default_neuron(SpikingGATConv),
         },
     ),
     "gcn": (GCN, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}),
@@ -95,7 +106,9 @@ def build_model(name: str, in_channels: int, out_channels: int, **options: Any) 
             (PyG's models).
         in_channels: Feature width.
         out_channels: Number of classes.
-        **options: Constructor options overriding the defaults (``None`` values are ignored).
+        **options: Constructor options overriding the defaults (``None`` values are ignored);
+            with ``neuron`` given, the preset's neuron options do not apply
+            (:func:`preset_options`).
 
     Raises:
         ValueError, TypeError: for an unknown name or options no model can train with
@@ -104,9 +117,29 @@ def build_model(name: str, in_channels: int, out_channels: int, **options: Any) 
     from spikegraph.models.checks import check_model_options
 
     kwargs = check_model_options(name, options)
+    preset = preset_options(name, options)
+    given = {k for k, v in (options or {}).items() if v is not None}
+    kwargs = {k: v for k, v in kwargs.items() if k in given or k in preset}
     check_channels(in_channels, "in_channels", lazy=True)
     check_channels(out_channels, "out_channels")
     return MODELS[name][0](in_channels, out_channels=out_channels, **kwargs)
+
+
+def preset_options(name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The registry's defaults of model ``name`` that apply to a build with ``options``.
+
+    A preset's neuron options (``tau``, ``reset``, ...) describe the neuron it is built with
+    (the layers' default LIF, or the paper's); when ``options`` choose a neuron
+    (``neuron="plif"``), that neuron starts from its own class's defaults instead, so they
+    are left out.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
+    defaults = dict(MODELS[name][1])
+    if (options or {}).get("neuron") is not None:
+        for key in neuron_option_names():
+            defaults.pop(key, None)
+    return defaults
 
 
 def train_defaults(name: str) -> dict[str, Any]:

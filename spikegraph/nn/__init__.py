@@ -7,14 +7,17 @@ from spikegraph.nn.conv import (
     SpikingMessagePassing,
 )
 from spikegraph.nn.encoding import BernoulliEncoder, CurrentEncoder, DirectEncoder, make_encoder
-from spikegraph.nn.neuron import LIF, lif_multistep, lif_rate, lif_step
+from spikegraph.nn.neurons import NEURONS, SpikingNeuron
+from spikegraph.nn.neurons.lif import LIF, lif_multistep, lif_rate, lif_step
 from spikegraph.nn.stfn import STFN, stfn
-from spikegraph.nn.surrogate import ArcTan, Rectangular, Sigmoid, Surrogate, Triangle
+from spikegraph.nn.surrogate import SURROGATES, ArcTan, Rectangular, Sigmoid, Surrogate, Triangle
 from spikegraph.nn.tdbn import TemporalBatchNorm
 
 __all__ = [
     "LIF",
+    "NEURONS",
     "STFN",
+    "SURROGATES",
     "ArcTan",
     "BernoulliEncoder",
     "CurrentEncoder",
@@ -25,6 +28,7 @@ __all__ = [
     "SpikingGATv2Conv",
     "SpikingGCNConv",
     "SpikingMessagePassing",
+    "SpikingNeuron",
     "Surrogate",
     "TemporalBatchNorm",
     "Triangle",

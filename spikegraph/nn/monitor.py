@@ -1,4 +1,4 @@
-"""Record firing rates of the LIF neurons inside any model, without changing its code."""
+"""Record firing rates of the spiking neurons inside any model, without changing its code."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections import defaultdict
 import torch
 from torch import Tensor, nn
 
-from spikegraph.nn.neuron import LIF
+from spikegraph.nn.neurons import SpikingNeuron
 
 
 class SpikeMonitor:
-    """Forward hooks on every :class:`~spikegraph.nn.LIF` of ``model`` that count spikes.
+    """Forward hooks on every :class:`~spikegraph.nn.neurons.SpikingNeuron` of ``model`` that
+    count spikes.
 
     The name of a neuron's parent layer (e.g. ``"convs.0"``) keys its record. Use as a
     context manager; hooks are removed on exit.
@@ -39,7 +40,7 @@ class SpikeMonitor:
 
     def __enter__(self) -> SpikeMonitor:
         for name, module in self.model.named_modules():
-            if isinstance(module, LIF):
+            if isinstance(module, SpikingNeuron):
                 layer = name.rsplit(".", 1)[0] if "." in name else name
                 self._handles.append(module.register_forward_hook(self._hook(layer)))
         return self

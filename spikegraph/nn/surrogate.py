@@ -8,9 +8,16 @@ Backpropagation for Training High-Performance Spiking Neural Networks", Frontier
 Neuroscience 2018), the training method of GC-SNN / GA-SNN (Xu et al., IJCAI 2021), which
 use the rectangular window.
 
-Each surrogate is a small picklable :class:`torch.nn.Module` with two methods:
-``primitive(x)`` (the smooth :math:`g`, differentiable by autograd) and ``derivative(x)``
-(the hand-written :math:`g'`, used in the backward pass). Tests check one against the other.
+Each surrogate is a small picklable :class:`torch.nn.Module` with ``primitive(x)`` (the smooth
+:math:`g`, differentiable by autograd) and one definition of its derivative, the static
+``formula(u, alpha)``: :math:`g'` for one value, written with arithmetic and the pointwise
+helpers :func:`exp`, :func:`step` and :func:`relu` only, so that the same function runs on
+tensors (``derivative(x)``, the autograd backward pass) and compiled by numba inside the CPU
+kernels (:mod:`spikegraph.nn._lif_kernels` gives the helpers their numba versions). Tests
+check ``derivative`` against autograd of ``primitive``.
+
+A subclass registers itself by name (``class Gauss(Surrogate, name="gauss")``) in
+:data:`SURROGATES`, which layers, models and the CLI read.
 """
 
 from __future__ import annotations
@@ -21,6 +28,24 @@ import torch
 from torch import Tensor, nn
 
 from spikegraph._validation import check_choice, check_positive
+
+#: Name -> surrogate class; filled by :meth:`Surrogate.__init_subclass__`.
+SURROGATES: dict[str, type[Surrogate]] = {}
+
+
+def exp(x):
+    """Elementwise :math:`e^x` (numba: ``math.exp``)."""
+    return torch.exp(x)
+
+
+def step(x):
+    """Heaviside step :math:`[x > 0]` in the dtype of ``x`` (numba: a branch)."""
+    return (x > 0).to(x.dtype)
+
+
+def relu(x):
+    """:math:`\\max(x, 0)` (numba: ``max``)."""
+    return torch.clamp(x, min=0.0)
 
 
 class _SpikeFunction(torch.autograd.Function):
@@ -46,6 +71,17 @@ class Surrogate(nn.Module):
             surrogate. Larger values approach the true step function.
     """
 
+    #: Registered name (``None``: not registered).
+    name: str | None = None
+
+    def __init_subclass__(cls, name: str | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            if name in SURROGATES:
+                raise ValueError(f"A surrogate named {name!r} is registered already")
+            cls.name = name
+            SURROGATES[name] = cls
+
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = check_positive(alpha, "alpha")
@@ -60,15 +96,22 @@ class Surrogate(nn.Module):
         """The smooth function whose derivative is the surrogate gradient."""
         raise NotImplementedError
 
-    def derivative(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
-        """Hand-written derivative of :meth:`primitive`."""
+    @staticmethod
+    def formula(u, alpha):  # pragma: no cover - abstract
+        """The derivative :math:`g'(u)` of :meth:`primitive` at sharpness ``alpha``, for a
+        tensor or (compiled by numba) one float; arithmetic and :func:`exp`, :func:`step`,
+        :func:`relu` only."""
         raise NotImplementedError
+
+    def derivative(self, x: Tensor) -> Tensor:
+        """Hand-written derivative of :meth:`primitive`: :meth:`formula` on a tensor."""
+        return self.formula(x, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
-class Rectangular(Surrogate):
+class Rectangular(Surrogate, name="rectangular"):
     r"""Rectangular window of width :math:`a = 1/\alpha` and unit area (STBP, Wu et al. 2018).
 
     .. math::
@@ -82,11 +125,12 @@ class Rectangular(Surrogate):
     def primitive(self, x: Tensor) -> Tensor:
         return torch.clamp(self.alpha * x + 0.5, 0.0, 1.0)
 
-    def derivative(self, x: Tensor) -> Tensor:
-        return (x.abs() < 0.5 / self.alpha).to(x.dtype) * self.alpha
+    @staticmethod
+    def formula(u, alpha):
+        return alpha * step(0.5 / alpha - abs(u))
 
 
-class Sigmoid(Surrogate):
+class Sigmoid(Surrogate, name="sigmoid"):
     r"""Sigmoid surrogate (Zenke & Ganguli, "SuperSpike", 2018; spikingjelly's default).
 
     .. math::
@@ -99,12 +143,13 @@ class Sigmoid(Surrogate):
     def primitive(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.alpha * x)
 
-    def derivative(self, x: Tensor) -> Tensor:
-        s = torch.sigmoid(self.alpha * x)
-        return self.alpha * s * (1.0 - s)
+    @staticmethod
+    def formula(u, alpha):
+        s = 1.0 / (1.0 + exp(-alpha * u))
+        return alpha * s * (1.0 - s)
 
 
-class ArcTan(Surrogate):
+class ArcTan(Surrogate, name="arctan"):
     r"""Arctangent surrogate (Fang et al., "Incorporating Learnable Membrane Time Constant", 2021).
 
     .. math::
@@ -118,11 +163,13 @@ class ArcTan(Surrogate):
     def primitive(self, x: Tensor) -> Tensor:
         return torch.atan(0.5 * math.pi * self.alpha * x) / math.pi + 0.5
 
-    def derivative(self, x: Tensor) -> Tensor:
-        return (0.5 * self.alpha) / (1.0 + (0.5 * math.pi * self.alpha * x) ** 2)
+    @staticmethod
+    def formula(u, alpha):
+        w = 0.5 * math.pi * alpha * u
+        return (0.5 * alpha) / (1.0 + w * w)
 
 
-class Triangle(Surrogate):
+class Triangle(Surrogate, name="triangle"):
     r"""Triangular surrogate (Esser et al., "Convolutional networks for fast, energy-efficient
     neuromorphic computing", PNAS 2016), half-width :math:`1/\alpha`.
 
@@ -137,24 +184,17 @@ class Triangle(Surrogate):
         y = torch.clamp(a * x, -1.0, 1.0)
         return torch.where(y < 0, 0.5 * (1.0 + y) ** 2, 1.0 - 0.5 * (1.0 - y) ** 2)
 
-    def derivative(self, x: Tensor) -> Tensor:
-        return self.alpha * torch.clamp(1.0 - self.alpha * x.abs(), min=0.0)
-
-
-SURROGATES: dict[str, type[Surrogate]] = {
-    "rectangular": Rectangular,
-    "sigmoid": Sigmoid,
-    "arctan": ArcTan,
-    "triangle": Triangle,
-}
+    @staticmethod
+    def formula(u, alpha):
+        return alpha * relu(1.0 - alpha * abs(u))
 
 
 def resolve_surrogate(surrogate: str | Surrogate, alpha: float | None = None) -> Surrogate:
     """Build a fresh surrogate from its name, or return the given instance.
 
     Args:
-        surrogate: One of ``"rectangular"``, ``"sigmoid"``, ``"arctan"``, ``"triangle"``, or
-            a :class:`Surrogate` instance.
+        surrogate: A name of :data:`SURROGATES` (``"rectangular"``, ``"sigmoid"``,
+            ``"arctan"``, ``"triangle"``, ...) or a :class:`Surrogate` instance.
         alpha: Optional sharpness; the class default when ``None``.
     """
     if isinstance(surrogate, Surrogate):

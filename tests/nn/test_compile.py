@@ -59,17 +59,51 @@ def test_lif_custom_ops_pass_opcheck():
     x = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True) * 2
     v = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     s = torch.randn(3, 5, dtype=torch.float64, requires_grad=True) * 2
+
+    def const(value, n=1, grad=False):
+        return torch.full((n,), value, dtype=torch.float64, requires_grad=grad)
+
     cases = [
-        (x, v, 4, False, 0.5, 1.0, 0.0, 0, False, False, 0, 1.0),
-        (x, None, 4, False, 1.0, 1.0, 0.0, 1, True, False, 1, 4.0),
-        (s, None, 6, True, 0.5, 1.0, 0.0, 0, False, True, 2, 2.0),
+        (x, v, const(0.5), const(1.0), 4, False, 0.0, 0, False, False, "rectangular", 1.0),
+        (x, None, const(1.0), const(1.0), 4, False, 0.0, 1, True, False, "sigmoid", 4.0),
+        (s, None, const(0.5), const(1.0), 6, True, 0.0, 0, False, True, "arctan", 2.0),
+        # Learnable per-feature decay and threshold.
+        (
+            x,
+            v,
+            const(0.6, 5, True),
+            const(0.9, 5, True),
+            4,
+            False,
+            0.0,
+            1,
+            False,
+            False,
+            "sigmoid",
+            4.0,
+        ),
     ]
     for args in cases:
         torch.library.opcheck(_lif_cpu_forward, args)
     g = torch.randn(4, 3, 5, dtype=torch.float64)
     torch.library.opcheck(
         _lif_cpu_backward,
-        (x.detach(), v.detach(), g, None, 4, False, 0.5, 1.0, 0.0, 0, False, False, 0, 1.0),
+        (
+            x.detach(),
+            v.detach(),
+            const(0.5),
+            const(1.0),
+            g,
+            None,
+            4,
+            False,
+            0.0,
+            0,
+            False,
+            False,
+            "rectangular",
+            1.0,
+        ),
     )
 
 

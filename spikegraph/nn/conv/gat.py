@@ -29,7 +29,7 @@ from spikegraph._validation import (
     check_width,
 )
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
-from spikegraph.nn.surrogate import Surrogate
+from spikegraph.nn.neurons import SpikingNeuron
 
 
 def fold_time(x: Tensor) -> Tensor:
@@ -349,18 +349,12 @@ class SpikingGATConv(SpikingAttentionConv):
         fill_value: Edge features of the added self-loops, as in PyG: a number, a tensor, or
             how to aggregate a node's incoming edge features (``"mean"``, ``"add"``, ...).
         bias: Learn an additive bias.
-        T: Time steps for static input.
-        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
-        rho: STFN scale.
-        spiking: ``False`` makes the neuron the identity (ordinary GAT layer per step).
-        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
-        v_threshold: Firing threshold.
-        v_reset: Potential after a hard reset.
-        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
-        surrogate: Surrogate gradient name or instance.
-        surrogate_alpha: Sharpness of a named surrogate.
-        detach_reset: Stop gradients through the reset.
-        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+        T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
+            normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
+            ``"alif"``, ...), as in
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`.
+        **kwargs: ``neuron_kwargs`` and the neuron's options by name (``tau=``,
+            ``reset=``, ...), the rest passed to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(T', N, F_{in})` or static :math:`(N, F_{in})`, or
@@ -388,13 +382,7 @@ class SpikingGATConv(SpikingAttentionConv):
         norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = float("inf"),
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
+        neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
         **kwargs,
     ) -> None:
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
@@ -405,13 +393,7 @@ class SpikingGATConv(SpikingAttentionConv):
             norm=norm,
             rho=rho,
             spiking=spiking,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            reset=reset,
-            surrogate=surrogate,
-            surrogate_alpha=surrogate_alpha,
-            detach_reset=detach_reset,
+            neuron=neuron,
             node_dim=0,
             **kwargs,
         )

@@ -21,7 +21,7 @@ from spikegraph._validation import (
     data_checks_apply,
 )
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
-from spikegraph.nn.surrogate import Surrogate
+from spikegraph.nn.neurons import SpikingNeuron
 
 
 def bipartite_gcn_norm(
@@ -200,18 +200,12 @@ class SpikingGCNConv(SpikingMessagePassing):
         add_self_loops: Add self-loops (defaults to ``normalize``).
         normalize: Apply the symmetric normalisation on the fly.
         bias: Learn an additive bias.
-        T: Time steps for static input.
-        norm: ``"none"`` (default), ``"stfn"`` (the paper's) or ``"tdbn"``.
-        rho: STFN scale.
-        spiking: ``False`` makes the neuron the identity (ordinary GCN layer per step).
-        tau: Membrane time constant; ``float("inf")`` (default) is integrate-and-fire.
-        v_threshold: Firing threshold.
-        v_reset: Potential after a hard reset.
-        reset: ``"soft"`` (default), ``"hard"`` (the paper's) or ``"none"``.
-        surrogate: Surrogate gradient name or instance.
-        surrogate_alpha: Sharpness of a named surrogate.
-        detach_reset: Stop gradients through the reset.
-        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
+        T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
+            normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
+            ``"alif"``, ...), as in
+            :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`.
+        **kwargs: ``neuron_kwargs`` and the neuron's options by name (``tau=``,
+            ``reset=``, ...), the rest passed to :class:`torch_geometric.nn.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(T, N, F_{in})` or static :math:`(N, F_{in})`, or a
@@ -244,13 +238,7 @@ class SpikingGCNConv(SpikingMessagePassing):
         norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = float("inf"),
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
+        neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
         **kwargs,
     ) -> None:
         check_channels(in_channels, "in_channels", lazy=True)
@@ -263,13 +251,7 @@ class SpikingGCNConv(SpikingMessagePassing):
             norm=norm,
             rho=rho,
             spiking=spiking,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            reset=reset,
-            surrogate=surrogate,
-            surrogate_alpha=surrogate_alpha,
-            detach_reset=detach_reset,
+            neuron=neuron,
             **kwargs,
         )
         if add_self_loops is None:

@@ -1,7 +1,8 @@
 """The spiking tail shared by spikegraph's message-passing layers.
 
 A spiking graph layer (Xu et al., IJCAI 2021) computes a synaptic current by message passing,
-normalises it (STFN), and feeds it to LIF neurons. :class:`SpikingMessagePassing` holds the
+normalises it (STFN), and feeds it to spiking neurons (LIF by default; any registered
+:class:`~spikegraph.nn.neurons.SpikingNeuron`). :class:`SpikingMessagePassing` holds the
 parts after the message passing and the handling of the time dimension; the layers
 (:class:`~spikegraph.nn.conv.SpikingGCNConv`, :class:`~spikegraph.nn.conv.SpikingGATConv`)
 supply the current.
@@ -25,9 +26,13 @@ from spikegraph._validation import (
     check_time_steps,
     check_width,
 )
-from spikegraph.nn.neuron import LIF
+from spikegraph.nn.neurons import (
+    SpikingNeuron,
+    build_neuron,
+    neuron_option_names,
+    pop_neuron_options,
+)
 from spikegraph.nn.stfn import STFN
-from spikegraph.nn.surrogate import Surrogate
 from spikegraph.nn.tdbn import TemporalBatchNorm
 
 NORMS = ("stfn", "tdbn", "none")
@@ -53,7 +58,7 @@ def make_norm(
 
 
 class SpikingMessagePassing(MessagePassing):
-    """Base class: time handling, normalisation and LIF neurons after message passing.
+    """Base class: time handling, normalisation and spiking neurons after message passing.
 
     Args:
         num_features: Width of the current that is normalised and fed to the neurons.
@@ -63,21 +68,23 @@ class SpikingMessagePassing(MessagePassing):
         rho: STFN's scale :math:`\\rho` (tdBN's :math:`\\alpha`).
         spiking: If ``False`` the neuron is the identity: the layer returns its current at
             every step, which makes it the ordinary (non-spiking) graph layer.
-        tau: Membrane time constant (leak factor :math:`1 - 1/\\tau`); the default
-            ``float("inf")`` is an integrate-and-fire neuron (no leak), the paper's is 2.
-        v_threshold: Firing threshold.
-        v_reset: Potential after a hard reset.
-        reset: ``"soft"`` (default: subtract the threshold), ``"hard"`` (the paper's) or
-            ``"none"``.
+        neuron: The neurons, as one object: an instance (``LIF(tau=2.0, reset="hard")``), a
+            class (``PLIF``) or registered name (``"plif"``, see
+            :data:`~spikegraph.nn.neurons.NEURONS`) built with the neuron options, or a
+            factory. ``None`` (default): :attr:`default_neuron`.
+        neuron_kwargs: Options for a neuron given by class, name or factory.
+        **kwargs: The neuron's options by name (``tau=``, ``v_threshold=``, ``reset=``,
+            ``surrogate=``, ...: whatever the neuron class takes), the rest passed to
+            :class:`torch_geometric.nn.MessagePassing`.
 
-    The defaults are the validated settings of spikegraph's benchmarks (integrate-and-fire
-    neurons, soft reset, no normalisation), which beat the paper's (``norm="stfn", tau=2.0,
+    The default neuron is :attr:`default_neuron`: integrate-and-fire LIF neurons
+    (``tau=inf``) with soft reset, and no normalisation: the validated settings of
+    spikegraph's benchmarks, which beat the paper's (``norm="stfn", tau=2.0,
     reset="hard"``, :data:`spikegraph.models.PAPER_NEURON`) on Cora, CiteSeer and PubMed.
-        surrogate: Surrogate gradient, by name or instance.
-        surrogate_alpha: Sharpness of a named surrogate.
-        detach_reset: Stop gradients through the reset.
-        **kwargs: Passed to :class:`torch_geometric.nn.MessagePassing`.
     """
+
+    #: The neuron built for ``neuron=None``: a registered name and options over its defaults.
+    default_neuron: tuple[str, dict] = ("lif", {"tau": float("inf"), "reset": "soft"})
 
     def __init__(
         self,
@@ -86,25 +93,26 @@ class SpikingMessagePassing(MessagePassing):
         norm: str | None = "none",
         rho: float = 1.0,
         spiking: bool = True,
-        tau: float = float("inf"),
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
+        neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
+        neuron_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
+        options = {**pop_neuron_options(neuron, kwargs, self.default_neuron)}
+        options.update(neuron_kwargs or {})
         super().__init__(**kwargs)
         self.T = check_time_steps(T)
         self.spiking = bool(spiking)
-        self.norm = make_norm(norm, num_features, rho, v_threshold)
-        # LIF validates tau, threshold, reset and surrogate even when spiking is off.
-        self.neuron: LIF | None = LIF(
-            tau, v_threshold, v_reset, reset, surrogate, surrogate_alpha, detach_reset
-        )
-        if not self.spiking:
-            self.neuron = None
+        # The neuron validates its options even when spiking is off.
+        built = build_neuron(neuron, options, self.default_neuron, num_features)
+        self.norm = make_norm(norm, num_features, rho, built.threshold_scale)
+        self.neuron: SpikingNeuron | None = built if self.spiking else None
+        #: The options of the neuron the layer was built with (also when ``spiking=False``).
+        self.neuron_options = built.options()
+
+    @staticmethod
+    def neuron_option_names() -> tuple[str, ...]:
+        """The neuron options a layer takes by name: those of every registered neuron."""
+        return neuron_option_names()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -162,7 +170,7 @@ class SpikingMessagePassing(MessagePassing):
 
     def fire_rate(self, current: Tensor) -> Tensor:
         """``fire(current).mean(0)``, the firing rates ``[N, F]``, computed without the spike
-        trains (:meth:`spikegraph.nn.LIF.rate`)."""
+        trains where the neuron can (:meth:`spikegraph.nn.neurons.SpikingNeuron.rate`)."""
         if self.norm is not None:
             current = self.norm(current)
         static = current.dim() == 2
@@ -174,8 +182,4 @@ class SpikingMessagePassing(MessagePassing):
         norm = "none" if self.norm is None else type(self.norm).__name__
         if self.neuron is None:
             return f"T={self.T}, norm={norm}, spiking=False"
-        n = self.neuron
-        return (
-            f"T={self.T}, norm={norm}, tau={n.tau}, v_threshold={n.v_threshold}, "
-            f"reset={n.reset!r}, surrogate={type(n.surrogate).__name__}"
-        )
+        return f"T={self.T}, norm={norm}, {self.neuron.summary()}"
