@@ -149,7 +149,7 @@ def one_run(args: argparse.Namespace, model: str, sampler: str | None, seed: int
         model_options=MODEL_OPTIONS[model],
         train_options=train_options,
         sampler=sampler,
-        sampler_options=BENCH_OPTIONS.get(sampler or ""),
+        sampler_options=BENCH_OPTIONS.get(sampler or ""),  # on top of the class defaults
         batch_size=args.batch_size if minibatch and SAMPLERS[sampler].takes_seeds else None,
         num_workers=args.num_workers,
     )
@@ -191,8 +191,19 @@ def matches(args: argparse.Namespace, run: dict[str, Any]) -> bool:
     sampler = None if run["sampler"] == "full-batch" else run["sampler"]
     if run["model"] not in MODELS or (sampler is not None and sampler not in SAMPLERS):
         return False
-    return run.get("dataset") == args.dataset and run["key"] == run_key(
-        args, run["model"], sampler, run["seed"]
+    return (
+        run.get("dataset") == args.dataset
+        and run["key"] == run_key(args, run["model"], sampler, run["seed"])
+        and (sampler is None or run.get("sampler_options") == sampler_options(sampler))
+    )
+
+
+def sampler_options(sampler: str, num_layers: int = 2) -> dict[str, Any]:
+    """The options this benchmark builds ``sampler`` with (its class defaults for a
+    ``num_layers``-layer model, then :data:`BENCH_OPTIONS`), as a run records them: a run
+    recorded with other options (the class defaults moved since) is not this configuration."""
+    return json.loads(
+        json.dumps({**SAMPLERS[sampler].options_for(num_layers), **BENCH_OPTIONS.get(sampler, {})})
     )
 
 
