@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -37,12 +38,27 @@ from _common import (
 from samplers_accuracy import MODEL_OPTIONS
 
 STEM = "sampler_sizes_sweep"
-#: Candidate nodes per layer (every layer the same), per sampler.
-GRID: dict[str, list[int]] = {
-    "fastgcn": [1024, 2048, 4096, 8192],
-    "ladies": [256, 512, 1024, 2048],
+#: Candidate nodes per layer, per sampler: one size for every layer, or ``(-1, s)``: the
+#: input layer exact (every in-neighbour; FastGCN's authors precompute ``ÂX`` so), ``s`` above.
+GRID: dict[str, list[int | tuple[int, int]]] = {
+    "fastgcn": [1024, 2048, 4096, 8192, (-1, 1024), (-1, 4096)],
+    "ladies": [256, 512, 1024, 2048, (-1, 512)],
     "asgcn": [512, 1024, 2048, 4096],
 }
+
+
+def layer_sizes(size: int | tuple[int, int] | list[int], num_layers: int) -> list[int]:
+    """The ``layer_sizes`` option of a candidate for a ``num_layers``-layer model."""
+    if isinstance(size, int):
+        return [size] * num_layers
+    return [size[0]] + [size[1]] * (num_layers - 1)
+
+
+def cost_of(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """Order of candidates by cost: sampled layers first (an exact layer costs most)."""
+    if isinstance(size, int):
+        return (0, size)
+    return (1, size[1])
 
 
 def best_val_accuracy(
@@ -61,7 +77,7 @@ def best_val_accuracy(
         data,
         num_layers=model.num_layers,
         batch_size=args.batch_size,
-        options={"layer_sizes": [size] * model.num_layers},
+        options={"layer_sizes": layer_sizes(size, model.num_layers)},
         seed=seed,
     )
     step = minibatch_step(setup.loader)
@@ -82,15 +98,21 @@ def best_val_accuracy(
 
 
 def choose(rows: list[dict], tolerance: float) -> dict[str, int]:
-    """Per sampler: the smallest size within ``tolerance`` points of the best mean."""
+    """Per sampler: the cheapest candidate within ``tolerance`` points of the best mean
+    (sampled layers before an exact input layer, then smaller sizes)."""
     chosen = {}
     for sampler in sorted({r["sampler"] for r in rows}):
-        means = {}
-        for size in sorted({r["size"] for r in rows if r["sampler"] == sampler}):
+        means: dict[str, float] = {}
+        sizes: dict[str, Any] = {}
+        for r in rows:
+            if r["sampler"] == sampler:
+                sizes[str(r["size"])] = r["size"]
+        for key, size in sizes.items():
             vals = [r["val_acc"] for r in rows if r["sampler"] == sampler and r["size"] == size]
-            means[size] = statistics.fmean(vals)
+            means[key] = statistics.fmean(vals)
         best = max(means.values())
-        chosen[sampler] = min(s for s, m in means.items() if m >= best - tolerance)
+        ok = [sizes[k] for k, m in means.items() if m >= best - tolerance]
+        chosen[sampler] = min(ok, key=cost_of)
     return chosen
 
 
@@ -115,7 +137,9 @@ def to_markdown(record: dict) -> str:
             f"{r['val_acc']:.2f} | {r['best_epoch']} | {r['s_per_epoch']:.2f} |"
         )
     lines += ["", "Chosen (the samplers' class defaults follow these):", ""]
-    lines += [f"- {s}: {n} nodes per layer" for s, n in record["chosen"].items()]
+    lines += [
+        f"- {s}: layer_sizes {layer_sizes(n, 2)} (2 layers)" for s, n in record["chosen"].items()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -153,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(
                         {
                             "sampler": sampler,
-                            "size": size,
+                            "size": list(size) if isinstance(size, tuple) else size,
                             "model": model,
                             "seed": seed,
                             "val_acc": val,

@@ -319,7 +319,8 @@ def _unreachable(layer: int, count: int) -> str:
 
 
 def check_layer_sizes(layer_sizes: Any, num_layers: int | None) -> list[int]:
-    """One sample size ``>= 1`` per layer, from an int (with ``num_layers``) or a list.
+    """One sample size ``>= 1`` per layer (or ``-1`` in a list: that layer exact), from an
+    int (with ``num_layers``) or a list.
 
     Raises:
         TypeError: Not an int or a list of ints.
@@ -344,6 +345,8 @@ def check_layer_sizes(layer_sizes: Any, num_layers: int | None) -> list[int]:
     if not sizes:
         raise ValueError("'layer_sizes' must have one size per layer, got an empty list")
     for i, s in enumerate(sizes):
+        if s == -1 and not isinstance(s, bool):
+            continue  # the exact layer: every in-neighbour
         check_int(s, f"layer_sizes[{i}]", 1)
     if num_layers is not None and len(sizes) != num_layers:
         raise ValueError(
@@ -363,7 +366,9 @@ class LayerwiseSampler(NodeSampler):
     Args:
         graph: ``Data`` or ``edge_index``.
         layer_sizes: Nodes drawn per layer, one per block (input layer first), or one int
-            for every layer (then give ``num_layers``).
+            for every layer (then give ``num_layers``). ``-1`` in the list makes that layer
+            exact: every in-neighbour with its coefficient ``Â_vu`` (FastGCN's authors
+            precompute ``ÂX`` so for the input layer).
         num_layers: Number of blocks; must match a list of ``layer_sizes``.
         add_self_loops: Sample from ``D^-1/2 (A + I) D^-1/2`` (the GCN operator); without,
             from ``D^-1/2 A D^-1/2``.
@@ -420,13 +425,35 @@ class LayerwiseSampler(NodeSampler):
         gen = self._generator(generator)
         upper, blocks, ids = seeds, [], []
         for layer in range(self.num_layers - 1, -1, -1):
-            nodes, block = self._layer(layer, upper, gen)
+            if self.layer_sizes[layer] == -1:
+                nodes, block = self._exact_layer(layer, upper)
+            else:
+                nodes, block = self._layer(layer, upper, gen)
             blocks.append(block)
             ids.append(nodes)
             upper = nodes
         blocks.reverse()
         ids.reverse()
         return Batch(n_id=ids[0], blocks=blocks, target=seeds, nested=False, layer_n_id=ids)
+
+    def _exact_layer(self, layer: int, upper: Tensor) -> tuple[Tensor, Block]:
+        """Every in-neighbour of ``upper`` in ``Â`` with its exact coefficient ``Â_vu``: the
+        layer is computed, not estimated (FastGCN's authors precompute ``ÂX`` for the input
+        layer the same way, Chen et al. 2018, Sec. 3)."""
+        pos, owner = rows_of(self.adj, upper, layer)
+        nodes = torch.unique(self.adj.col.index_select(0, pos))
+        rl = self._relabel
+        rl.start(nodes)
+        try:
+            source_of = rl.lookup(self.adj.col.index_select(0, pos))
+            dst_index = rl.lookup(upper)
+        finally:
+            rl.reset()
+        scale = torch.ones(nodes.numel(), dtype=torch.float64)
+        block = estimator_block(
+            self.adj, pos, owner, source_of, scale, (nodes.numel(), upper.numel()), dst_index
+        )
+        return nodes, block
 
     @abstractmethod
     def _layer(self, layer: int, upper: Tensor, gen: torch.Generator) -> tuple[Tensor, Block]:

@@ -197,3 +197,25 @@ def test_repr(small_graph):
     assert repr(FastGCNSampler(small_graph, [3, 2])) == (
         "FastGCNSampler(num_nodes=60, layer_sizes=[3, 2], add_self_loops=True)"
     )
+
+
+@pytest.mark.parametrize("cls", [FastGCNSampler, LADIESSampler])
+def test_an_exact_layer_computes_ahat_h_for_its_targets(cls, small_graph):
+    """layer_sizes -1 (the input layer of FastGCN's authors' code, which precomputes ÂX):
+    block 0 holds every in-neighbour with its exact coefficient, so aggregating over it gives
+    (ÂX) of block 1's sources exactly, batch after batch; the sampled layer above stays a
+    sampled, importance-weighted block."""
+    sampler = cls(small_graph, [-1, 6], seed=0)
+    exact = dense(sampler.adj) @ small_graph.x.double()
+    for seeds in (torch.arange(10), torch.arange(30, 45)):
+        batch = sampler.sample(seeds)
+        check_layerwise_batch(batch, small_graph, seeds, 2)
+        b0 = batch.blocks[0]
+        h = small_graph.x.double()[batch.layer_n_id[0]]
+        src, dst = b0.edge_index
+        agg = torch.zeros(b0.size[1], h.size(1), dtype=torch.float64)
+        agg.index_add_(0, dst, h[src] * b0.edge_weight.double().view(-1, 1))
+        assert torch.allclose(agg, exact[batch.layer_n_id[1]], atol=1e-5)
+        assert batch.blocks[1].size[0] <= 6 + (seeds.numel() if cls is LADIESSampler else 0)
+    with pytest.raises(ValueError, match=r"'layer_sizes\[1\]' must be >= 1, got -2"):
+        cls(small_graph, [-1, -2])
