@@ -5,9 +5,9 @@ The question: how many nodes per layer does each layer-wise sampler need on PubM
 budget of ``benchmarks/samplers_accuracy.py`` (12 epochs, 1024 seeds per batch, the same
 pinned model options)? Each candidate size trains once per model and seed and is scored by
 its best *validation* accuracy over the epochs (full-graph evaluation); the test masks are
-never read here. The rule that picks a sampler's default: the smallest size whose mean
+never read here. The rule that picks a sampler's default: among the candidates whose mean
 validation accuracy over the models and seeds is within ``--tolerance`` points of the best
-size's (cost grows with the size). The test accuracy of the chosen sizes is then read once,
+one's, the one with the least mean time per epoch (measured in the same run). The test accuracy of the chosen sizes is then read once,
 by ``samplers_accuracy.py``.
 
     python benchmarks/sampler_sizes_sweep.py                   # into results/local/
@@ -54,13 +54,6 @@ def layer_sizes(size: int | tuple[int, int] | list[int], num_layers: int) -> lis
     return [size[0]] + [size[1]] * (num_layers - 1)
 
 
-def cost_of(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    """Order of candidates by cost: sampled layers first (an exact layer costs most)."""
-    if isinstance(size, int):
-        return (0, size)
-    return (1, size[1])
-
-
 def best_val_accuracy(
     data, num_classes: int, model_name: str, sampler: str, size: int, seed: int, args
 ) -> tuple[float, int, float]:
@@ -97,22 +90,19 @@ def best_val_accuracy(
     return best, best_epoch, spent / args.epochs
 
 
-def choose(rows: list[dict], tolerance: float) -> dict[str, int]:
-    """Per sampler: the cheapest candidate within ``tolerance`` points of the best mean
-    (sampled layers before an exact input layer, then smaller sizes)."""
+def choose(rows: list[dict], tolerance: float) -> dict[str, Any]:
+    """Per sampler: the candidate with the least mean time per epoch among those within
+    ``tolerance`` points of the best mean validation accuracy."""
     chosen = {}
     for sampler in sorted({r["sampler"] for r in rows}):
-        means: dict[str, float] = {}
-        sizes: dict[str, Any] = {}
-        for r in rows:
-            if r["sampler"] == sampler:
-                sizes[str(r["size"])] = r["size"]
-        for key, size in sizes.items():
-            vals = [r["val_acc"] for r in rows if r["sampler"] == sampler and r["size"] == size]
-            means[key] = statistics.fmean(vals)
-        best = max(means.values())
-        ok = [sizes[k] for k, m in means.items() if m >= best - tolerance]
-        chosen[sampler] = min(ok, key=cost_of)
+        mine = [r for r in rows if r["sampler"] == sampler]
+        keys = {str(r["size"]): r["size"] for r in mine}
+        val = {k: statistics.fmean(r["val_acc"] for r in mine if str(r["size"]) == k) for k in keys}
+        cost = {
+            k: statistics.fmean(r["s_per_epoch"] for r in mine if str(r["size"]) == k) for k in keys
+        }
+        best = max(val.values())
+        chosen[sampler] = keys[min((k for k in keys if val[k] >= best - tolerance), key=cost.get)]
     return chosen
 
 
@@ -125,8 +115,9 @@ def to_markdown(record: dict) -> str:
         f"options of samplers_accuracy.py; seeds {record['seeds']}; {record['epochs']} epochs, "
         f"{record['batch_size']} seeds per batch; score: best validation accuracy over the "
         "epochs (full-graph evaluation); the test masks are not read",
-        f"- rule: the smallest size within {record['tolerance']} points of the best mean "
-        "validation accuracy (over models and seeds)",
+        f"- rule: among the candidates within {record['tolerance']} points of the best mean "
+        "validation accuracy (over models and seeds), the one with the least mean time per "
+        "epoch",
         "",
         "| sampler | nodes per layer | model | seed | val acc (%) | best epoch | s/epoch |",
         "|---|---|---|---|---|---|---|",
