@@ -7,8 +7,8 @@ pinned model options)? Each candidate size trains once per model and seed and is
 its best *validation* accuracy over the epochs (full-graph evaluation); the test masks are
 never read here. The rule that picks a sampler's default: among the candidates whose mean
 validation accuracy over the models and seeds is within ``--tolerance`` points of the best
-one's, the one with the least mean time per epoch (measured in the same run). The test accuracy of the chosen sizes is then read once,
-by ``samplers_accuracy.py``.
+one's, the one with the least mean time per epoch (measured in the same run). The test
+accuracy of the chosen sizes is then read once, by ``samplers_accuracy.py``.
 
     python benchmarks/sampler_sizes_sweep.py                   # into results/local/
     python benchmarks/sampler_sizes_sweep.py --update-results  # results/sampler_sizes_sweep.*
