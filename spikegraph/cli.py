@@ -642,6 +642,7 @@ BENCHMARKS = {
     "samplers-accuracy": "samplers_accuracy.py",
     "pyg-example": "pyg_example.py",
     "class-defaults": "class_defaults_sweep.py",
+    "sampler-sizes": "sampler_sizes_sweep.py",
 }
 
 
