@@ -24,6 +24,7 @@ def test_every_script_is_covered():
         "class_defaults_sweep.py",
         "samplers_accuracy.py",
         "samplers_speed.py",
+        "samplers_variance.py",
         "speed.py",
     }
 
