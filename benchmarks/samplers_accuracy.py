@@ -58,6 +58,16 @@ MODELS = ("gcn", "sgcn")
 #: ShaDow's per-target subgraphs are kept small (each target has its own copy).
 BENCH_OPTIONS: dict[str, dict[str, Any]] = {"shadow": {"depth": 2, "num_neighbors": [5, 3]}}
 BAR = 0.02
+#: Samplers whose batches changed after runs were recorded: their key carries the revision,
+#: so runs of the earlier batches are never counted with the later ones (they stay in the
+#: runs file as a record). 2: GraphSAINT's paper estimator as final weights with closed-form
+#: norms, PinSAGE's random tie-breaking.
+SAMPLER_REVISIONS: dict[str, int] = {
+    "graphsaint-node": 2,
+    "graphsaint-edge": 2,
+    "graphsaint-rw": 2,
+    "pinsage": 2,
+}
 #: Model options of this study, pinned so that the committed runs stay reproducible when the
 #: registry's defaults move: the spiking GCN here is the paper's GC-SNN (STFN, leaky neuron
 #: with tau=2 and hard reset, no input dropout), the configuration the study was run with.
@@ -117,7 +127,9 @@ def epochs_of(args: argparse.Namespace, sampler: str | None) -> int:
 def run_key(args: argparse.Namespace, model: str, sampler: str | None, seed: int) -> str:
     """Identifies a run and its settings (a rerun with other settings does not reuse it)."""
     bs = args.batch_size if sampler and SAMPLERS[sampler].takes_seeds else None
-    return f"{model}|{sampler or 'full-batch'}|{seed}|epochs={epochs_of(args, sampler)}|bs={bs}"
+    key = f"{model}|{sampler or 'full-batch'}|{seed}|epochs={epochs_of(args, sampler)}|bs={bs}"
+    revision = SAMPLER_REVISIONS.get(sampler or "")
+    return key if revision is None else f"{key}|rev={revision}"
 
 
 def one_run(args: argparse.Namespace, model: str, sampler: str | None, seed: int) -> dict:

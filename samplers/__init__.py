@@ -23,7 +23,9 @@ from .asgcn import ASGCNSampler
 from .base import NodeSampler, Sampler, SubgraphSampler
 from .batch import MODES, Batch, BatchContractError, Block, default_mode, resolve_mode
 from .cluster import ClusterGCNSampler, metis_partition
+from .fastgcn import FastGCNSampler
 from .graphsage import GraphSAGESampler
+from .ladies import LADIESSampler
 from .loader import Loader
 from .pinsage import PinSAGESampler
 from .pyg import PyGSampler
@@ -49,6 +51,8 @@ SAMPLERS: dict[str, type[Sampler]] = {
         GraphSAINTRandomWalkSampler,
         ShaDowSampler,
         RippleWalkSampler,
+        FastGCNSampler,
+        LADIESSampler,
         VRGCNSampler,
         ASGCNSampler,
     )
@@ -62,11 +66,13 @@ __all__ = [
     "BatchContractError",
     "Block",
     "ClusterGCNSampler",
+    "FastGCNSampler",
     "GraphSAGESampler",
     "GraphSAINTEdgeSampler",
     "GraphSAINTNodeSampler",
     "GraphSAINTRandomWalkSampler",
     "GraphSAINTSampler",
+    "LADIESSampler",
     "Loader",
     "NodeSampler",
     "PinSAGESampler",

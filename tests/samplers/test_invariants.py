@@ -15,10 +15,12 @@ from spikegraph.samplers import (
     SAMPLERS,
     ASGCNSampler,
     ClusterGCNSampler,
+    FastGCNSampler,
     GraphSAGESampler,
     GraphSAINTEdgeSampler,
     GraphSAINTNodeSampler,
     GraphSAINTRandomWalkSampler,
+    LADIESSampler,
     Loader,
     PinSAGESampler,
     RippleWalkSampler,
@@ -107,6 +109,11 @@ METHODS = {
     ),
     "vrgcn": Method("vrgcn", lambda d, s: VRGCNSampler(d, [2, 2], seed=s), 2, {}),
     "asgcn": Method("asgcn", lambda d, s: ASGCNSampler(d, [6, 5], seed=s), 2, {}),
+    "fastgcn": Method("fastgcn", lambda d, s: FastGCNSampler(d, [8, 6], seed=s), 2, {}),
+    "ladies": Method("ladies", lambda d, s: LADIESSampler(d, [8, 6], seed=s), 2, {}),
+    "ladies-unbiased": Method(
+        "ladies", lambda d, s: LADIESSampler(d, [8, 6], unbiased=True, seed=s), 2, {}
+    ),
 }
 
 #: Seed-driven configurations (every seed a target once per epoch).

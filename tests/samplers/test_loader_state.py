@@ -21,6 +21,8 @@ SMALL = {
     "ripple": {"subgraph_size": 20},
     "vrgcn": {"num_neighbors": [2, 2]},
     "asgcn": {"layer_sizes": [12, 12]},
+    "fastgcn": {"layer_sizes": [8, 8]},
+    "ladies": {"layer_sizes": [8, 8]},
 }
 
 
