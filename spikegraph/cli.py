@@ -640,6 +640,7 @@ BENCHMARKS = {
     "cost-overhead": "cost_overhead.py",
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
+    "samplers-variance": "samplers_variance.py",
     "pyg-example": "pyg_example.py",
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",

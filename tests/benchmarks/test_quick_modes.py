@@ -25,6 +25,7 @@ def test_every_script_is_covered():
         "sampler_sizes_sweep.py",
         "samplers_accuracy.py",
         "samplers_speed.py",
+        "samplers_variance.py",
         "speed.py",
     }
 
