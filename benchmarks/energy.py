@@ -47,6 +47,7 @@ from spikegraph.cost import PROFILES, count, get_profile
 from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.experiments.cost import load_tuned_config, model_cost
 from spikegraph.models import MODELS
+from spikegraph.train import TrainConfig
 
 DEFAULT_CONFIG = CONFIGS / "node_classification.toml"
 REPRICE = ("45nm", "fp16", "int8")
@@ -155,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="sgcn", help="the spiking model")
     p.add_argument("--vs", default="gcn", help="the ordinary model")
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    p.add_argument("--epochs", type=int, default=None, help="default: config, else 200")
+    p.add_argument(
+        "--epochs", type=int, default=None, help=f"default: config, else {TrainConfig.epochs}"
+    )
     p.add_argument("--profile", default="45nm")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML of tuned options")
     p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")

@@ -50,6 +50,7 @@ from _common import (
 
 from spikegraph.experiments import run_node_classification
 from spikegraph.samplers import SAMPLERS
+from spikegraph.train import TrainConfig
 
 STEM = "samplers_accuracy"
 RUNS_FILE = f"{STEM}_runs.jsonl"
@@ -86,8 +87,8 @@ def parse_args(
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
-    p.add_argument("--epochs-full", type=int, default=200, help="full-batch epochs")
-    p.add_argument("--patience-full", type=int, default=100)
+    p.add_argument("--epochs-full", type=int, default=TrainConfig.epochs, help="full-batch epochs")
+    p.add_argument("--patience-full", type=int, default=TrainConfig.patience)
     p.add_argument(
         "--epochs-nodewise", type=int, default=12, help="mini-batch epochs, node-wise samplers"
     )

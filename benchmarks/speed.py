@@ -51,6 +51,7 @@ from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.models import SpikingGCN, build_model
 from spikegraph.nn import lif_step
 from spikegraph.nn.dropout import temporal_dropout
+from spikegraph.train import TrainConfig
 
 
 def per_step_forward(model: SpikingGCN, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -85,7 +86,7 @@ def per_step_forward(model: SpikingGCN, x: Tensor, edge_index: Tensor) -> Tensor
 
 def make_step(forward, params, data, train: bool):
     """One training epoch (or one inference) of ``forward``."""
-    opt = torch.optim.Adam(params, lr=0.01, weight_decay=5e-4)
+    opt = torch.optim.Adam(params, lr=TrainConfig.lr, weight_decay=TrainConfig.weight_decay)
 
     def train_step():
         opt.zero_grad(set_to_none=True)

@@ -8,6 +8,7 @@ diverged run exits 1; Ctrl-C keeps what finished and exits 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,13 @@ from typing import Any, NoReturn
 
 from spikegraph.datasets import DATASETS
 from spikegraph.models import MODELS, SPIKING
+from spikegraph.models.registry import TRAIN_DEFAULTS
+from spikegraph.nn.encoding import ENCODERS
 from spikegraph.nn.neurons import NEURONS
+from spikegraph.nn.norm import norm_names
+from spikegraph.nn.readout import READOUTS
+from spikegraph.train.checkpoint import ON_MISMATCH
+from spikegraph.train.trainer import TrainConfig
 
 #: What the ``--help`` pages say the command is for.
 DESCRIPTION = (
@@ -176,25 +183,61 @@ def model_defaults(key: str) -> str:
     return f"(default: {', '.join(values)})" if values else "(default: the model's)"
 
 
+def train_default(key: str) -> Any:
+    """The default of :class:`~spikegraph.train.TrainConfig` field ``key`` (the CLI's
+    training options default to ``None``: the trainer's defaults apply)."""
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}[key]
+
+
+def lr_help() -> str:
+    """``--lr``'s help: :class:`~spikegraph.train.TrainConfig`'s learning rate and the models
+    whose :func:`~spikegraph.models.train_defaults` differ."""
+    per_model = ", ".join(f"{m} {o['lr']}" for m, o in TRAIN_DEFAULTS.items() if "lr" in o)
+    extra = f"; {per_model}" if per_model else ""
+    return f"Adam learning rate (default: {train_default('lr')}{extra})"
+
+
+def neuron_help() -> str:
+    """``--neuron``'s help, with each registered neuron's own defaults of ``tau``/``reset``."""
+    own = "; ".join(
+        f"{name}: "
+        + ", ".join(f"{k}={cls.defaults()[k]}" for k in ("tau", "reset") if k in cls.defaults())
+        for name, cls in sorted(NEURONS.items())
+    )
+    return (
+        "spiking neuron class, spiking models. Without it the model's preset neuron is used "
+        "(sgcn/sgat: LIF with tau=inf, reset=soft; stfn-*: tau=2.0, reset=hard). Naming one "
+        "(also 'lif') builds that class with its own defaults, not the preset's neuron "
+        f"options ({own}); change them with --option, e.g. --option tau=4. The record's "
+        "model_options show the options the neuron was built with"
+    )
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by commands that train a model."""
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
-    p.add_argument("--epochs", type=int, default=200, help="maximum training epochs")
     p.add_argument(
-        "--lr",
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"maximum training epochs (default: {train_default('epochs')})",
+    )
+    p.add_argument("--lr", type=float, default=None, help=lr_help())
+    p.add_argument(
+        "--weight-decay",
         type=float,
         default=None,
-        help="Adam learning rate (default 0.01; 0.005 for GAT models)",
+        help=f"Adam's L2 penalty (default: {train_default('weight_decay')})",
     )
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="Adam's L2 penalty")
     p.add_argument(
         "--patience",
         type=int,
-        default=100,
-        help="stop after this many epochs without a better validation accuracy",
+        default=None,
+        help="stop after this many epochs without a better validation accuracy "
+        f"(default: {train_default('patience')})",
     )
     p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to train")
     p.add_argument(
@@ -215,27 +258,26 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoder",
         default=None,
-        choices=["auto", "direct", "current", "bernoulli"],
+        choices=list(ENCODERS),
         help=f"input encoder, spiking models {model_defaults('encoder')}",
     )
     p.add_argument(
         "--readout",
         default=None,
-        choices=["membrane", "rate"],
+        choices=list(READOUTS),
         help=f"output readout, spiking models {model_defaults('readout')}",
     )
     p.add_argument(
         "--norm",
         default=None,
-        choices=["stfn", "tdbn", "none"],
+        choices=list(norm_names()),
         help=f"normalisation, spiking models {model_defaults('norm')}",
     )
     p.add_argument(
         "--neuron",
         default=None,
         choices=sorted(NEURONS),
-        help="spiking neuron, spiking models (default: the model's, LIF); its options with "
-        "--option, e.g. --option tau=4",
+        help=neuron_help(),
     )
     p.add_argument(
         "--heads",
@@ -274,14 +316,19 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         "'ck.seed1.pt', ...; a file of another configuration or other data is refused",
     )
     p.add_argument(
-        "--checkpoint-every", type=int, default=10, metavar="N", help="epochs between checkpoints"
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"epochs between checkpoints (default: {train_default('checkpoint_every')})",
     )
     p.add_argument(
         "--checkpoint-mismatch",
-        default="error",
-        choices=["error", "new"],
+        default=None,
+        choices=list(ON_MISMATCH),
         help="when a checkpoint belongs to another configuration: refuse (error) or start a new "
-        "run beside it at 'ck.seed0.cfg-<hash>.pt' (new)",
+        "run beside it at 'ck.seed0.cfg-<hash>.pt' (new) "
+        f"(default: {train_default('checkpoint_mismatch')})",
     )
     p.add_argument(
         "--json",
@@ -435,22 +482,33 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in opts.items() if v is not None}
 
 
+#: ``train`` options that are :class:`~spikegraph.train.TrainConfig` fields of the same name.
+TRAIN_FLAGS = (
+    "epochs",
+    "lr",
+    "weight_decay",
+    "patience",
+    "checkpoint_every",
+    "checkpoint_mismatch",
+)
+
+
+def cli_train_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~spikegraph.train.TrainConfig` fields given on the command line; those
+    left out take the model's :func:`~spikegraph.models.train_defaults`, then the
+    trainer's defaults (:func:`~spikegraph.experiments.run_node_classification`)."""
+    opts = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    opts["progress"] = not args.no_progress
+    opts["checkpoint"] = args.checkpoint
+    return opts
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from spikegraph.experiments import RunInterrupted, check_seeds, run_node_classification
 
     check_seeds(args.seeds)
     check_output(args.json, "--json")
-    train_options = {
-        "epochs": args.epochs,
-        "weight_decay": args.weight_decay,
-        "patience": args.patience,
-        "progress": not args.no_progress,
-        "checkpoint": args.checkpoint,
-        "checkpoint_every": args.checkpoint_every,
-        "checkpoint_mismatch": args.checkpoint_mismatch,
-    }
-    if args.lr is not None:  # else the model's default (spikegraph.models.train_defaults)
-        train_options["lr"] = args.lr
+    train_options = cli_train_options(args)
     try:
         summary = run_node_classification(
             args.dataset,
@@ -564,9 +622,10 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--epochs",
         type=int,
-        default=200,
+        default=None,
         help="train each model this many epochs first (spike counts depend on the trained "
-        "weights); 0 counts freshly initialised models",
+        "weights); 0 counts freshly initialised models (default: the --config file's, else "
+        f"{train_default('epochs')})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and training")
     p.add_argument("--profile", default="45nm", help="energy profile: 45nm, fp16, int32, int8")

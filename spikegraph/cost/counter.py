@@ -38,9 +38,9 @@ from spikegraph._validation import check_choice
 from spikegraph.cost import rules
 from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import LayerRow, Report
-from spikegraph.models.basic import SpikingBasicGNN
 from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv
 from spikegraph.nn.neurons import SpikingNeuron
+from spikegraph.nn.readout import Readout
 from spikegraph.nn.stfn import STFN
 from spikegraph.nn.tdbn import TemporalBatchNorm
 
@@ -134,7 +134,6 @@ class Counter:
         self._ops: dict[tuple[str, str], rules.Ops] = {}
         self._warnings: dict[str, None] = {}
         self._handles: list[Any] = []
-        self._decode_wrapped: list[nn.Module] = []
         self._spikes: dict[int, tuple[weakref.ref, int, int]] = {}
         self._pending: dict[int, tuple[Tensor, Tensor]] = {}
         self._forwards = 0
@@ -343,15 +342,11 @@ class Counter:
         self._forwards += 1
         self._nodes += _nodes_of(output) or 0
 
-    def _wrap_decode(self, name: str, model: SpikingBasicGNN) -> None:
-        decode = model.decode
+    def _readout_hook(self, name: str) -> Callable:
+        def hook(module: Readout, inputs: tuple, output: Tensor) -> None:
+            self._add(name, "readout", rules.readout_ops(inputs[0]))
 
-        def counted_decode(out: Tensor) -> Tensor:
-            self._add(name, "readout", rules.readout_ops(out))
-            return decode(out)
-
-        model.decode = counted_decode  # instance attribute; removed on exit
-        self._decode_wrapped.append(model)
+        return hook
 
     # -- registration --------------------------------------------------------------------
 
@@ -382,8 +377,9 @@ class Counter:
             elif isinstance(module, ACTIVATIONS):
                 self._handles.append(reg(self._activation_hook(name)))
                 covered = {"weight"}
-            if isinstance(module, SpikingBasicGNN):
-                self._wrap_decode(name, module)
+            elif isinstance(module, Readout):
+                # A readout's row is named after the model it reads out (its parent).
+                self._handles.append(reg(self._readout_hook(path.rpartition(".")[0] or root_name)))
             own = {n for n, p in module.named_parameters(recurse=False) if p is not None}
             missing = sorted(own - set(covered))
             if missing:
@@ -419,10 +415,6 @@ class Counter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        for model in self._decode_wrapped:
-            if "decode" in model.__dict__:
-                del model.__dict__["decode"]
-        self._decode_wrapped.clear()
         self._spikes.clear()
         self._pending.clear()
         self._active = False

@@ -19,10 +19,10 @@ from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
 from spikegraph.nn.neurons import SpikingNeuron, neuron_option_names
+from spikegraph.nn.readout import READOUTS, build_readout
 from spikegraph.samplers import BatchContractError, Block
 from spikegraph.samplers.history import control_variate_input
 
-READOUTS = ("membrane", "rate")
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
 JK_MODES = ("last", "cat", "max")
 SPARSE_INPUT_DENSITY = 0.1
@@ -100,9 +100,11 @@ class SpikingBasicGNN(nn.Module):
             ``GCN`` has 0.0; its example scripts use 0.5).
         T: Number of time steps static features are encoded for; a spike train input
             ``[T', N, F]`` runs over its own ``T'`` steps.
-        encoder: ``"auto"`` (features fed unchanged at every step), ``"direct"`` (binary
-            features as spikes, checked), ``"current"`` or ``"bernoulli"`` (rate coding).
-        readout: ``"membrane"`` or ``"rate"``.
+        encoder: An encoder of :data:`~spikegraph.nn.encoding.ENCODERS`: ``"auto"``
+            (features fed unchanged at every step), ``"direct"`` (binary features as spikes,
+            checked), ``"current"`` or ``"bernoulli"`` (rate coding).
+        readout: A readout of :data:`~spikegraph.nn.readout.READOUTS` (``"membrane"`` or
+            ``"rate"``, see above); the model calls it as the module :attr:`decoder`.
         input_dropout: Dropout on the encoded input (0.5 by default).
         encoder_seed: Seed of the Bernoulli encoder.
         sparse_input: Feed static features to the first layer as a sparse CSR tensor:
@@ -127,8 +129,8 @@ class SpikingBasicGNN(nn.Module):
             name, ``norm``, ``rho``, ``cached``, ``heads``, ``edge_dim``, ...; see
             :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`). A neuron instance
             is copied for each layer. ``norm`` names the normalisation of the synaptic
-            current before the neurons
-            (``"stfn"``, ``"tdbn"``, ``"none"``): the place where PyG's ``BasicGNN`` puts
+            current before the neurons (a name of :data:`~spikegraph.nn.norm.NORMS`:
+            ``"stfn"``, ``"tdbn"``, or ``"none"``): the place where PyG's ``BasicGNN`` puts
             its ``norm`` (``"tdbn"`` is the spiking counterpart of ``"batch_norm"``).
 
     Defaults: the validated settings of spikegraph's benchmarks, so that the class dropped
@@ -188,7 +190,10 @@ class SpikingBasicGNN(nn.Module):
         self.dropout = float(dropout)
         self.input_dropout = float(input_dropout)
         self.T = check_time_steps(T)
-        self.readout = check_choice(readout, READOUTS, "readout")
+        #: The readout's registered name (:data:`~spikegraph.nn.readout.READOUTS`) and the
+        #: module :meth:`decode` calls (no parameters: the state dict is unchanged).
+        self.decoder = build_readout(readout)
+        self.readout = readout
         self.encoder_name = encoder
         self.encoder = make_encoder(encoder, T, encoder_seed)
 
@@ -201,7 +206,7 @@ class SpikingBasicGNN(nn.Module):
             opts = dict(kwargs)
             if isinstance(opts.get("neuron"), SpikingNeuron):  # one neuron module per layer
                 opts["neuron"] = copy.deepcopy(opts["neuron"])
-            if last and self.readout == "membrane":
+            if last and not self.decoder.spiking_output:
                 opts.update(spiking=False, norm="none")
             self.convs.append(self.init_conv(widths[i], widths[i + 1], last=last, **opts))
         if jk is not None:
@@ -251,7 +256,7 @@ class SpikingBasicGNN(nn.Module):
                     f"spike trains); use one of {list(JK_MODES)}"
                 )
             check_choice(jk, JK_MODES, "jk")
-            if readout != "membrane":
+            if readout in READOUTS and READOUTS[readout].spiking_output:
                 raise ValueError(
                     f"{name} got jk={jk!r} with readout={readout!r}: jumping knowledge ends "
                     "in a linear read-out of the layers' spikes, which is the membrane "
@@ -306,7 +311,7 @@ class SpikingBasicGNN(nn.Module):
             torch.compiler.is_compiling()
             or self.sparse_input is False
             or x.layout != torch.strided
-            or self.encoder_name == "bernoulli"
+            or not self.encoder.static_output
         ):
             return self.encoder(x)
         cached = self._static_cache
@@ -322,8 +327,8 @@ class SpikingBasicGNN(nn.Module):
         return encoded
 
     def decode(self, out: Tensor) -> Tensor:
-        """Average the output layer over time: ``[T, N, C] -> [N, C]``."""
-        return out.mean(dim=0)
+        """The readout (:attr:`decoder`) of the output layer: ``[T, N, C] -> [N, C]``."""
+        return self.decoder(out)
 
     def _conv(
         self,
@@ -390,7 +395,8 @@ class SpikingBasicGNN(nn.Module):
             self.training
             and self.jk_mode is None
             and self.num_layers > 1
-            and self.readout == "membrane"
+            and not self.decoder.spiking_output
+            and self.decoder.is_time_average
             and getattr(last, "time_linear", False)
         )
 

@@ -13,15 +13,21 @@ change over time once instead of ``T`` times. Bernoulli coding returns ``[T, N, 
 
 from __future__ import annotations
 
+import inspect
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
 from spikegraph._validation import (
-    check_choice,
     check_features,
     check_time_steps,
     data_checks_apply,
 )
+from spikegraph.nn.registry import Registered, Registry
+
+#: Name -> encoder class; filled by subclassing :class:`Encoder` with a ``name``.
+ENCODERS: Registry = Registry("encoder")
 
 
 def is_binary(x: Tensor) -> bool:
@@ -29,7 +35,20 @@ def is_binary(x: Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
 
 
-class DirectEncoder(nn.Module):
+class Encoder(Registered, nn.Module):
+    """Base class of the encoders; a subclass with ``name="..."`` registers in
+    :data:`ENCODERS`. Constructor options that a model sets are ``T`` (time steps) and
+    ``seed``; a constructor takes those it needs (:func:`make_encoder`)."""
+
+    registry = ENCODERS
+    #: Whether the output is spikes (0/1).
+    binary_output: ClassVar[bool] = False
+    #: Whether the output is the static ``[N, F]`` input fed at every step (a model may then
+    #: keep it, e.g. as a sparse tensor), rather than a fresh ``[T, N, F]`` draw.
+    static_output: ClassVar[bool] = True
+
+
+class DirectEncoder(Encoder, name="direct"):
     """Direct spike coding of binary features (Xu et al., IJCAI 2021).
 
     Raises:
@@ -49,7 +68,7 @@ class DirectEncoder(nn.Module):
         return x
 
 
-class CurrentEncoder(nn.Module):
+class CurrentEncoder(Encoder, name="current"):
     """Direct coding of real-valued features as a constant input current."""
 
     binary_output = False
@@ -58,7 +77,7 @@ class CurrentEncoder(nn.Module):
         return check_features(x)
 
 
-class BernoulliEncoder(nn.Module):
+class BernoulliEncoder(Encoder, name="bernoulli"):
     """Rate coding: at each of ``T`` steps, feature ``x`` spikes with probability ``x``.
 
     Args:
@@ -68,6 +87,7 @@ class BernoulliEncoder(nn.Module):
     """
 
     binary_output = True
+    static_output = False
 
     def __init__(self, T: int, seed: int = 0) -> None:
         super().__init__()
@@ -103,19 +123,19 @@ class BernoulliEncoder(nn.Module):
         return state
 
 
-ENCODERS = ("direct", "current", "bernoulli", "auto")
+class AutoEncoder(CurrentEncoder, name="auto"):
+    """The features fed unchanged at every step: for binary features exactly direct spike
+    coding, for real-valued ones direct current coding, without the check that
+    :class:`DirectEncoder` makes."""
 
 
-def make_encoder(name: str, T: int, seed: int = 0) -> nn.Module:
-    """Build an encoder by name.
+def make_encoder(name: str, T: int, seed: int = 0) -> Encoder:
+    """Build the encoder registered as ``name`` (:data:`ENCODERS`), handing its constructor
+    the time steps ``T`` and the ``seed`` if it takes them (other options: its defaults).
 
-    ``"auto"`` feeds the features unchanged at every step: for binary features that is exactly
-    direct spike coding, for real-valued ones direct current coding, without the check that
-    ``"direct"`` makes.
+    Raises:
+        ValueError: for an unknown name, listing the registered ones.
     """
-    check_choice(name, ENCODERS, "encoder")
-    if name == "direct":
-        return DirectEncoder()
-    if name == "bernoulli":
-        return BernoulliEncoder(T, seed)
-    return CurrentEncoder()
+    cls = ENCODERS.resolve(name)
+    params = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in (("T", T), ("seed", seed)) if k in params})

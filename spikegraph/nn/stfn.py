@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from spikegraph._validation import check_positive
+from spikegraph.nn.norm import SpikingNorm
 
 
 def stfn(x: Tensor, rho: float = 1.0, v_threshold: float = 1.0, eps: float = 1e-5) -> Tensor:
@@ -40,7 +41,7 @@ def stfn(x: Tensor, rho: float = 1.0, v_threshold: float = 1.0, eps: float = 1e-
     return (x - mean) * (rho * v_threshold * torch.rsqrt(var + eps))
 
 
-class STFN(nn.Module):
+class STFN(SpikingNorm, name="stfn"):
     r"""Spatial-temporal feature normalization, with a learnable per-feature affine
     (Xu et al., IJCAI 2021).
 
@@ -83,6 +84,11 @@ class STFN(nn.Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    @classmethod
+    def for_layer(cls, num_features: int, rho: float, v_threshold: float) -> STFN:
+        """STFN scaled to ``rho`` times the layer's threshold."""
+        return cls(num_features, rho=rho, v_threshold=v_threshold)
 
     def reset_parameters(self) -> None:
         if self.affine:

@@ -28,9 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from spikegraph._validation import check_choice, check_positive
+from spikegraph.nn.registry import Registered, Registry
 
 #: Name -> surrogate class; filled by :meth:`Surrogate.__init_subclass__`.
-SURROGATES: dict[str, type[Surrogate]] = {}
+SURROGATES: Registry = Registry("surrogate")
 
 
 def exp(x):
@@ -63,7 +64,7 @@ class _SpikeFunction(torch.autograd.Function):
         return grad_output * ctx.surrogate.derivative(x), None
 
 
-class Surrogate(nn.Module):
+class Surrogate(Registered, nn.Module):
     """Base class: Heaviside in the forward pass, :meth:`derivative` in the backward pass.
 
     Args:
@@ -71,16 +72,7 @@ class Surrogate(nn.Module):
             surrogate. Larger values approach the true step function.
     """
 
-    #: Registered name (``None``: not registered).
-    name: str | None = None
-
-    def __init_subclass__(cls, name: str | None = None, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            if name in SURROGATES:
-                raise ValueError(f"A surrogate named {name!r} is registered already")
-            cls.name = name
-            SURROGATES[name] = cls
+    registry = SURROGATES
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()

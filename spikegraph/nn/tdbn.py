@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from spikegraph._validation import check_positive
+from spikegraph.nn.norm import SpikingNorm
 
 
-class TemporalBatchNorm(nn.Module):
+class TemporalBatchNorm(SpikingNorm, name="tdbn"):
     r"""tdBN (Zheng et al., AAAI 2021): batch norm over time steps and nodes, scaled to the
     threshold.
 
@@ -54,6 +55,11 @@ class TemporalBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(self.num_features))
         self.register_buffer("running_var", torch.ones(self.num_features))
         self.reset_parameters()
+
+    @classmethod
+    def for_layer(cls, num_features: int, rho: float, v_threshold: float) -> TemporalBatchNorm:
+        """tdBN whose scale :math:`\\alpha` is the layer's ``rho``."""
+        return cls(num_features, alpha=rho, v_threshold=v_threshold)
 
     def reset_parameters(self) -> None:
         nn.init.ones_(self.weight)

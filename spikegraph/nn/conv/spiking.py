@@ -16,7 +16,7 @@ than ``T`` times. ``T`` only applies to static inputs.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn import MessagePassing
 
@@ -32,29 +32,9 @@ from spikegraph.nn.neurons import (
     neuron_option_names,
     pop_neuron_options,
 )
-from spikegraph.nn.stfn import STFN
-from spikegraph.nn.tdbn import TemporalBatchNorm
+from spikegraph.nn.norm import NORMS, make_norm, norm_names
 
-NORMS = ("stfn", "tdbn", "none")
-
-
-def make_norm(
-    norm: str | None, num_features: int, rho: float, v_threshold: float
-) -> nn.Module | None:
-    """Build the normalisation named ``norm`` (``"stfn"``, ``"tdbn"``, ``"none"``/``None``)."""
-    norm = "none" if norm is None else norm
-    if not isinstance(norm, str) or norm not in NORMS:
-        raise ValueError(
-            f"Unknown norm {norm!r}; expected one of {list(NORMS)}. In spiking layers 'norm' "
-            "names the normalisation of the synaptic current before the neurons (where PyG's "
-            "BasicGNN applies its norm); 'tdbn' is the spiking counterpart of 'batch_norm', "
-            "and other PyG norms or modules are not supported"
-        )
-    if norm == "stfn":
-        return STFN(num_features, rho=rho, v_threshold=v_threshold)
-    if norm == "tdbn":
-        return TemporalBatchNorm(num_features, alpha=rho, v_threshold=v_threshold)
-    return None
+__all__ = ["NORMS", "SpikingMessagePassing", "make_norm", "norm_names"]
 
 
 class SpikingMessagePassing(MessagePassing):

@@ -17,12 +17,14 @@ it). The threshold depends on the spikes, so the multi-step function is the loop
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from spikegraph._validation import check_choice, check_positive, check_time_steps
-from spikegraph.nn.neurons.base import CountingRule, SpikingNeuron
-from spikegraph.nn.neurons.lif import RESETS
+from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_tau
+from spikegraph.nn.neurons.base import CountingRule
 from spikegraph.nn.surrogate import Surrogate, resolve_surrogate
 
 
@@ -100,7 +102,7 @@ def alif_multistep(
     return torch.stack(out)
 
 
-class ALIF(SpikingNeuron, name="alif"):
+class ALIF(LIFFamily, name="alif"):
     r"""Adaptive-threshold LIF neuron (Bellec et al., NeurIPS 2018).
 
     .. math::
@@ -109,14 +111,13 @@ class ALIF(SpikingNeuron, name="alif"):
     Args:
         tau: Membrane time constant, :math:`\tau \ge 1` (``inf``: no leak).
         v_threshold: Baseline threshold :math:`b_0`.
-        v_reset: Potential after a hard reset.
         reset: ``"soft"`` (default, subtract the current threshold, as Bellec et al.),
             ``"hard"`` or ``"none"``.
-        surrogate: Name of a registered surrogate or an instance.
-        surrogate_alpha: Sharpness of a surrogate given by name.
-        detach_reset: Stop gradients through the reset path.
         tau_adapt: Time constant of the adaptation, :math:`\rho = 1 - 1/\tau_a`.
         beta: Adaptation strength :math:`\beta \ge 0` (0: a LIF neuron).
+        **options: The LIF family's other options
+            (:class:`~spikegraph.nn.neurons._lif_options.LIFFamily`: ``v_reset``,
+            ``surrogate``, ``surrogate_alpha``, ``detach_reset``).
 
     Shapes:
         - **input:** current :math:`(T, *)`, or static :math:`(*)` with ``steps=T``
@@ -127,28 +128,20 @@ class ALIF(SpikingNeuron, name="alif"):
         self,
         tau: float = 2.0,
         v_threshold: float = 1.0,
-        v_reset: float = 0.0,
         reset: str = "soft",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
         tau_adapt: float = 4.0,
         beta: float = 0.5,
+        **options: Any,
     ) -> None:
-        super().__init__()
-        for name, value in (("tau", tau), ("tau_adapt", tau_adapt)):
-            if not isinstance(value, (int, float)) or not value >= 1.0:
-                raise ValueError(f"'{name}' must be a number >= 1, got {value!r}")
+        super().__init__(reset=reset, **options)
+        if not isinstance(tau_adapt, (int, float)) or not tau_adapt >= 1.0:
+            raise ValueError(f"'tau_adapt' must be a number >= 1, got {tau_adapt!r}")
         if not isinstance(beta, (int, float)) or not beta >= 0.0:
             raise ValueError(f"'beta' must be a number >= 0, got {beta!r}")
-        self.tau = float(tau)
+        self.tau = check_tau(tau)
         self.tau_adapt = float(tau_adapt)
         self.beta = float(beta)
         self.v_threshold = float(check_positive(v_threshold, "v_threshold"))
-        self.v_reset = float(v_reset)
-        self.reset = check_choice(reset, RESETS, "reset")
-        self.surrogate = resolve_surrogate(surrogate, surrogate_alpha)
-        self.detach_reset = bool(detach_reset)
 
     @property
     def decay(self) -> float:
@@ -168,11 +161,8 @@ class ALIF(SpikingNeuron, name="alif"):
             self.v_threshold,
             self.beta,
             self.rho,
-            self.v_reset,
-            self.reset,
-            self.surrogate,
-            self.detach_reset,
             steps=steps,
+            **self.reset_options(),
         )
 
     def counting_rule(self) -> CountingRule:

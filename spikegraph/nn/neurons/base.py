@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from spikegraph.nn.registry import Registered, Registry
+
 #: Name -> neuron class; filled by :meth:`SpikingNeuron.__init_subclass__`.
-NEURONS: dict[str, type[SpikingNeuron]] = {}
+NEURONS: Registry = Registry("neuron")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class CountingRule:
     macs_per_step: int = 0
 
 
-class SpikingNeuron(nn.Module):
+class SpikingNeuron(Registered, nn.Module):
     """Base class of spikegraph's neurons.
 
     Subclasses implement :meth:`multistep` and register with a name
@@ -57,30 +59,34 @@ class SpikingNeuron(nn.Module):
     exists for neurons that keep state between calls and is a no-op here.
     """
 
-    #: Registered name.
-    name: ClassVar[str | None] = None
+    registry = NEURONS
     #: Options the layer sets on the neuron, never the user (not reported by :meth:`options`).
     layer_options: ClassVar[tuple[str, ...]] = ("num_features",)
 
-    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            if name in NEURONS:
-                raise ValueError(f"A neuron named {name!r} is registered already")
-            cls.name = name
-            NEURONS[name] = cls
-
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        """The class's options and their defaults (read from the constructor)."""
-        return {
-            k: p.default
-            for k, p in inspect.signature(cls.__init__).parameters.items()
-            if k != "self"
-            and k not in cls.layer_options
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.default is not inspect.Parameter.empty
-        }
+        """The class's options and their defaults, read from its constructor and, while a
+        constructor passes ``**options`` on, from those up the class hierarchy (a
+        subclass's default wins)."""
+        out: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            if klass is nn.Module:
+                break
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters
+            for k, p in params.items():
+                if (
+                    k != "self"
+                    and k not in cls.layer_options
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                    and p.default is not inspect.Parameter.empty
+                ):
+                    out.setdefault(k, p.default)
+            if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                break
+        return out
 
     def options(self) -> dict[str, Any]:
         """This neuron's options as plain data (``neuron`` names its class), e.g. for a

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from spikegraph._validation import check_choice, check_positive, check_time_steps
-from spikegraph.nn.neurons.base import CountingRule, SpikingNeuron
-from spikegraph.nn.surrogate import SURROGATES, Rectangular, Surrogate, resolve_surrogate
+from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_tau
+from spikegraph.nn.neurons.base import CountingRule
+from spikegraph.nn.surrogate import SURROGATES, Rectangular, Surrogate
 
-RESETS = ("hard", "soft", "none")
 _RESET_CODES = {"hard": 0, "soft": 1, "none": 2}
 
 #: A neuron constant: one float, or a tensor (``[]`` or one value per feature, the last
@@ -580,7 +581,7 @@ def lif_rate(
     return spikes.mean(dim=0)
 
 
-class LIF(SpikingNeuron, name="lif"):
+class LIF(LIFFamily, name="lif"):
     r"""Multi-step leaky integrate-and-fire neuron (GC-SNN / GA-SNN, Xu et al., IJCAI 2021).
 
     Stateless across calls: every forward starts from :math:`V = 0` and runs all ``T`` steps of
@@ -594,41 +595,22 @@ class LIF(SpikingNeuron, name="lif"):
             :math:`k = 1 - 1/\tau` (``tau=2`` gives the decay 0.5 of the STBP code,
             ``tau=float("inf")`` an integrate-and-fire neuron).
         v_threshold: Firing threshold :math:`V_{th}`.
-        v_reset: Potential after a hard reset.
-        reset: ``"hard"`` (the paper's), ``"soft"`` (subtract the threshold) or ``"none"``.
-        surrogate: Name (``"rectangular"``, ``"sigmoid"``, ``"arctan"``, ``"triangle"``) or a
-            :class:`~spikegraph.nn.surrogate.Surrogate` instance.
-        surrogate_alpha: Sharpness of a surrogate given by name (its default when ``None``).
-        detach_reset: Stop gradients through the reset path.
+        **options: The options of the LIF family
+            (:class:`~spikegraph.nn.neurons._lif_options.LIFFamily`): ``v_reset``,
+            ``reset`` (``"hard"``, the paper's, by default; ``"soft"`` subtracts the
+            threshold; ``"none"``), ``surrogate`` (a registered name such as
+            ``"rectangular"``, ``"sigmoid"``, ``"arctan"``, ``"triangle"``, or an instance),
+            ``surrogate_alpha``, ``detach_reset``.
 
     Shapes:
         - **input:** current :math:`(T, *)`, or static :math:`(*)` with ``steps=T``
         - **output:** spikes :math:`(T, *)` with values in :math:`\{0, 1\}`
     """
 
-    def __init__(
-        self,
-        tau: float = 2.0,
-        v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "hard",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
-    ) -> None:
-        super().__init__()
-        if tau != float("inf"):  # tau=inf is the documented integrate-and-fire neuron
-            check_positive(tau, "tau")
-        if tau < 1.0:
-            raise ValueError(
-                f"'tau' must be >= 1 so that the decay 1 - 1/tau is in [0, 1), got {tau}"
-            )
-        self.tau = float(tau)
+    def __init__(self, tau: float = 2.0, v_threshold: float = 1.0, **options: Any) -> None:
+        super().__init__(**options)
+        self.tau = check_tau(tau)
         self.v_threshold = float(check_positive(v_threshold, "v_threshold"))
-        self.v_reset = float(v_reset)
-        self.reset = check_choice(reset, RESETS, "reset")
-        self.surrogate = resolve_surrogate(surrogate, surrogate_alpha)
-        self.detach_reset = bool(detach_reset)
 
     @property
     def decay(self) -> float:
@@ -646,30 +628,14 @@ class LIF(SpikingNeuron, name="lif"):
             Spikes ``[T, *]``.
         """
         spikes, _ = lif_multistep(
-            x,
-            self.decay,
-            self.v_threshold,
-            self.v_reset,
-            self.reset,
-            self.surrogate,
-            self.detach_reset,
-            steps=steps,
+            x, self.decay, self.v_threshold, steps=steps, **self.reset_options()
         )
         return spikes
 
     def rate(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Firing rates ``forward(x, steps).mean(0)``, without the spike trains (see
         :func:`lif_rate`)."""
-        return lif_rate(
-            x,
-            self.decay,
-            self.v_threshold,
-            self.v_reset,
-            self.reset,
-            self.surrogate,
-            self.detach_reset,
-            steps=steps,
-        )
+        return lif_rate(x, self.decay, self.v_threshold, steps=steps, **self.reset_options())
 
     def summary(self) -> str:
         """The layer repr's part (the default neuron: not named)."""

@@ -16,14 +16,15 @@ Both go through the fused multi-step kernels, which return their gradients.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from spikegraph._validation import check_choice, check_positive
-from spikegraph.nn.neurons.base import CountingRule, SpikingNeuron
-from spikegraph.nn.neurons.lif import RESETS, lif_multistep, lif_rate
-from spikegraph.nn.surrogate import Surrogate, resolve_surrogate
+from spikegraph._validation import check_positive
+from spikegraph.nn.neurons._lif_options import LIFFamily
+from spikegraph.nn.neurons.base import CountingRule
+from spikegraph.nn.neurons.lif import lif_multistep, lif_rate
 
 
 def plif_decay(w: Tensor) -> Tensor:
@@ -36,7 +37,7 @@ def plif_weight(tau: float) -> float:
     return -math.log(tau - 1.0)
 
 
-class PLIF(SpikingNeuron, name="plif"):
+class PLIF(LIFFamily, name="plif"):
     r"""Parametric LIF neuron (Fang et al., ICCV 2021): LIF with a learnable time constant.
 
     .. math::
@@ -46,14 +47,13 @@ class PLIF(SpikingNeuron, name="plif"):
     Args:
         tau: Initial membrane time constant, :math:`1 < \tau < \infty` (the paper's 2).
         v_threshold: Firing threshold (initial value when learnt).
-        v_reset: Potential after a hard reset.
-        reset: ``"hard"`` (the paper's), ``"soft"`` or ``"none"``.
-        surrogate: Name of a registered surrogate or an instance.
-        surrogate_alpha: Sharpness of a surrogate given by name.
-        detach_reset: Stop gradients through the reset path.
         per_feature: One time constant per feature instead of one per layer.
         learn_threshold: Learn the threshold too (one per layer, or per feature).
         num_features: The layer's width (set by the layer; needed with ``per_feature``).
+        **options: The LIF family's options
+            (:class:`~spikegraph.nn.neurons._lif_options.LIFFamily`: ``v_reset``, ``reset``
+            (``"hard"``, the paper's, by default), ``surrogate``, ``surrogate_alpha``,
+            ``detach_reset``).
 
     Shapes:
         - **input:** current :math:`(T, *, F)`, or static :math:`(*, F)` with ``steps=T``
@@ -64,16 +64,12 @@ class PLIF(SpikingNeuron, name="plif"):
         self,
         tau: float = 2.0,
         v_threshold: float = 1.0,
-        v_reset: float = 0.0,
-        reset: str = "hard",
-        surrogate: str | Surrogate = "rectangular",
-        surrogate_alpha: float | None = None,
-        detach_reset: bool = False,
         per_feature: bool = False,
         learn_threshold: bool = False,
         num_features: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**options)
         if not (isinstance(tau, (int, float)) and 1.0 < tau < float("inf")):
             raise ValueError(
                 f"PLIF's initial 'tau' must be a number in (1, inf) (its weight is "
@@ -94,10 +90,6 @@ class PLIF(SpikingNeuron, name="plif"):
         else:
             self.register_parameter("threshold", None)
         self._v_threshold = th
-        self.v_reset = float(v_reset)
-        self.reset = check_choice(reset, RESETS, "reset")
-        self.surrogate = resolve_surrogate(surrogate, surrogate_alpha)
-        self.detach_reset = bool(detach_reset)
 
     @property
     def tau(self) -> Tensor:
@@ -126,17 +118,13 @@ class PLIF(SpikingNeuron, name="plif"):
     def multistep(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Spikes ``[T, *]`` for a current ``[T, *]`` or a static ``[*]`` with ``steps``."""
         decay, th = self._constants(x)
-        spikes, _ = lif_multistep(
-            x, decay, th, self.v_reset, self.reset, self.surrogate, self.detach_reset, steps=steps
-        )
+        spikes, _ = lif_multistep(x, decay, th, steps=steps, **self.reset_options())
         return spikes
 
     def rate(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Firing rates without the spike trains (:func:`~spikegraph.nn.lif_rate`)."""
         decay, th = self._constants(x)
-        return lif_rate(
-            x, decay, th, self.v_reset, self.reset, self.surrogate, self.detach_reset, steps=steps
-        )
+        return lif_rate(x, decay, th, steps=steps, **self.reset_options())
 
     def options(self) -> dict:
         """The options, with ``tau`` and ``v_threshold`` at their current (learnt) values."""
