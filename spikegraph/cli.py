@@ -703,6 +703,7 @@ BENCHMARKS = {
     "pyg-example": "pyg_example.py",
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",
+    "neuron-speed": "neuron_speed.py",
 }
 
 

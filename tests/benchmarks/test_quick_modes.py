@@ -19,6 +19,7 @@ def test_every_script_is_covered():
     assert set(SCRIPTS) == {
         "cost_overhead.py",
         "energy.py",
+        "neuron_speed.py",
         "node_classification.py",
         "pyg_example.py",
         "class_defaults_sweep.py",
