@@ -62,6 +62,11 @@ def settings() -> dict[str, dict[str, Any]]:
     return out
 
 
+def one_line(module: torch.nn.Module) -> str:
+    """``Name(options)`` of a neuron on one line."""
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
 def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int) -> dict:
     data, num_classes = load_dataset(name, root=root)
     common = dict(hidden_channels=hidden, dropout=0.5, T=T, encoder="auto", input_dropout=0.0)
@@ -85,7 +90,10 @@ def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int)
         "hidden": hidden,
         "T": T,
         "rounds": rounds,
-        "settings": {k: repr(m.convs[0].neuron) for k, m in models.items() if k != "gcn"},
+        "settings": {
+            k: {"options": opts, "neuron": one_line(models[k].convs[0].neuron)}
+            for k, opts in settings().items()
+        },
     }
     for phase, train in (("train", True), ("inference", False)):
         fns = {
@@ -117,17 +125,19 @@ def to_markdown(record: dict) -> str:
         lines += [
             f"## {row['dataset']} ({row['num_nodes']:,} nodes, {row['num_edges']:,} edges)",
             "",
-            "| setting | neuron | train ms | train / gcn | inference ms | inference / gcn |",
-            "|---|---|---|---|---|---|",
+            "| setting | options | neuron | train ms | train / gcn | inference ms | "
+            "inference / gcn |",
+            "|---|---|---|---|---|---|---|",
         ]
         tr, inf = row["train"], row["inference"]
         lines.append(
-            f"| PyG gcn | - | {1e3 * tr['seconds']['gcn']:.1f} | 1.00x | "
+            f"| PyG gcn | - | - | {1e3 * tr['seconds']['gcn']:.1f} | 1.00x | "
             f"{1e3 * inf['seconds']['gcn']:.1f} | 1.00x |"
         )
-        for key, neuron in row["settings"].items():
+        for key, setting in row["settings"].items():
             lines.append(
-                f"| {key} | `{neuron}` | {1e3 * tr['seconds'][key]:.1f} | "
+                f"| {key} | `{setting['options']}` | `{setting['neuron']}` | "
+                f"{1e3 * tr['seconds'][key]:.1f} | "
                 f"{tr['over_gcn'][key]:.2f}x | {1e3 * inf['seconds'][key]:.1f} | "
                 f"{inf['over_gcn'][key]:.2f}x |"
             )
