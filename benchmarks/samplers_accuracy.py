@@ -324,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         if "provenance" not in rec:  # recorded before runs carried their own provenance
             rec["provenance"] = legacy_provenance(header)
             rec.setdefault("dataset", (existing or {}).get("dataset"))
-        done[(rec.get("dataset"), rec["key"])] = rec
+        if matches(args, rec):  # a run of other sampler options is not this one
+            done[(rec.get("dataset"), rec["key"])] = rec
     plan = [
         (model, sampler, seed)
         for seed in args.seeds

@@ -189,7 +189,7 @@ def test_defaults_live_on_the_class():
         assert len(opts["layer_sizes"]) == 3
         opts["layer_sizes"].append(1)  # a copy: the class's defaults stay as they are
         assert len(cls.options_for(3)["layer_sizes"]) == 3
-    assert FastGCNSampler.options_for(2) == {"layer_sizes": [1024, 1024]}
+    assert FastGCNSampler.options_for(2) == {"layer_sizes": [8192, 8192]}
     assert LADIESSampler.options_for(2) == {"layer_sizes": [512, 512]}
 
 
