@@ -379,16 +379,9 @@ class LayerwiseSampler(NodeSampler):
     """
 
     nested = False
-    fanout_per_layer = True
+    per_layer_option = "layer_sizes"
     default_batch_size = 512
     default_options: ClassVar[dict[str, Any]] = {"layer_sizes": [512, 512]}
-
-    @classmethod
-    def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """Defaults with the class's layer size for each of ``num_layers`` layers."""
-        opts = super().options_for(num_layers)
-        opts["layer_sizes"] = [opts["layer_sizes"][0]] * num_layers
-        return opts
 
     def __init__(
         self,

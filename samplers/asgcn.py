@@ -129,14 +129,7 @@ class ASGCNSampler(NodeSampler):
     default_options: ClassVar[dict[str, Any]] = {"layer_sizes": [4096, 4096]}
     default_batch_size = 256
     nested = False
-    fanout_per_layer = True
-
-    @classmethod
-    def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """Defaults with 512 nodes per layer."""
-        opts = super().options_for(num_layers)
-        opts["layer_sizes"] = [opts["layer_sizes"][0]] * num_layers
-        return opts
+    per_layer_option = "layer_sizes"
 
     def __init__(
         self,

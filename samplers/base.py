@@ -261,13 +261,18 @@ class Sampler(ABC):
     #: Whether the method's batches nest (see :mod:`spikegraph.samplers.batch`); a model
     #: without block support can run only on nested batches.
     nested: ClassVar[bool] = True
-    #: Whether ``num_neighbors`` (or the method's per-layer sizes) has one entry per layer.
-    fanout_per_layer: ClassVar[bool] = False
+    #: The option that holds one entry per layer (``"num_neighbors"``, ``"layer_sizes"``), or
+    #: ``None``; :meth:`options_for` repeats its first default entry once per layer.
+    per_layer_option: ClassVar[str | None] = None
 
     @classmethod
     def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """The default constructor options for a model with ``num_layers`` layers."""
-        return {k: list(v) if isinstance(v, list) else v for k, v in cls.default_options.items()}
+        """The default constructor options for a model with ``num_layers`` layers (a copy)."""
+        opts = {k: list(v) if isinstance(v, list) else v for k, v in cls.default_options.items()}
+        key = cls.per_layer_option
+        if key is not None and key in opts:
+            opts[key] = [opts[key][0]] * num_layers
+        return opts
 
     def __init__(
         self,

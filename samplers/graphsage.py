@@ -74,14 +74,7 @@ class GraphSAGESampler(NodeSampler):
     name = "graphsage"
     default_options: ClassVar[dict[str, Any]] = {"num_neighbors": [10, 10]}
     default_batch_size = 512
-    fanout_per_layer = True
-
-    @classmethod
-    def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """Defaults with one fan-out of 10 per layer."""
-        opts = super().options_for(num_layers)
-        opts["num_neighbors"] = [opts["num_neighbors"][0]] * num_layers
-        return opts
+    per_layer_option = "num_neighbors"
 
     def __init__(
         self,

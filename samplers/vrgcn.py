@@ -98,15 +98,8 @@ class VRGCNSampler(NodeSampler):
     name = "vrgcn"
     default_options: ClassVar[dict[str, Any]] = {"num_neighbors": [2, 2]}
     default_batch_size = 512
-    fanout_per_layer = True
+    per_layer_option = "num_neighbors"
     nested = False
-
-    @classmethod
-    def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """Defaults with two neighbours per node and layer."""
-        opts = super().options_for(num_layers)
-        opts["num_neighbors"] = [opts["num_neighbors"][0]] * num_layers
-        return opts
 
     def __init__(
         self,

@@ -112,10 +112,11 @@ def build_loader(
     cls = SAMPLERS[name]
     given = dict(options or {})
     opts = {**cls.options_for(num_layers), **given}
-    fanouts = opts.get("num_neighbors")
-    if cls.fanout_per_layer and fanouts is not None and len(fanouts) != num_layers:
+    key = cls.per_layer_option
+    if key is not None and opts.get(key) is not None and len(opts[key]) != num_layers:
         raise ValueError(
-            f"'num_neighbors' has {len(fanouts)} fan-outs for a model with num_layers={num_layers}"
+            f"'{key}' has {len(opts[key])} entries (one per layer) for a model with "
+            f"num_layers={num_layers}"
         )
     train_idx = data.train_mask.nonzero().view(-1)
     if cls.takes_seeds:

@@ -183,7 +183,7 @@ def test_a_layer_that_reaches_no_neighbour_is_an_error(small_graph):
 def test_defaults_live_on_the_class():
     assert SAMPLERS["fastgcn"] is FastGCNSampler and SAMPLERS["ladies"] is LADIESSampler
     for cls in (FastGCNSampler, LADIESSampler):
-        assert cls.nested is False and cls.takes_seeds and cls.fanout_per_layer
+        assert cls.nested is False and cls.takes_seeds and cls.per_layer_option == "layer_sizes"
         assert cls.default_batch_size == 512
         opts = cls.options_for(3)
         assert len(opts["layer_sizes"]) == 3

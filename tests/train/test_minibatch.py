@@ -125,7 +125,7 @@ def test_loss_weighting():
 
 def test_errors(graph):
     with pytest.raises(
-        ValueError, match="'num_neighbors' has 1 fan-outs for a model with num_layers=2"
+        ValueError, match=r"'num_neighbors' has 1 entries \(one per layer\) for a model with "
     ):
         build_loader("graphsage", graph, 2, options={"num_neighbors": [3]})
     with pytest.raises(ValueError, match="Unknown sampler 'nope'"):
