@@ -205,7 +205,8 @@ def command_line(script: str, argv: Iterable[str]) -> str:
 
 
 def git_commit() -> str | None:
-    """The spikegraph checkout's commit (``+ uncommitted changes`` when dirty), if any."""
+    """The spikegraph checkout's commit (``+ uncommitted changes`` when files other than
+    ``benchmarks/results/`` differ from it), if any."""
     root = HERE.parent
 
     def git(*args: str) -> str:
@@ -215,7 +216,10 @@ def git_commit() -> str | None:
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+        # Results files a run writes are not code: they do not make the checkout dirty.
+        dirty = git(
+            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + (" + uncommitted changes" if dirty else "")
