@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from .base import GraphInput, NodeSampler, check_fanouts, check_nodes
 from .batch import Batch, Block
 from .graph import segment_gather, to_csr
+from .skip import skip_block
 from .vrgcn import gcn_coefficients
 
 
@@ -73,7 +74,7 @@ class LayerDraw:
     counts: Tensor
 
 
-@dataclass
+@dataclass(repr=False)  # Batch's short repr, not every tensor of the draws
 class ASGCNBatch(Batch):
     """A :class:`~spikegraph.samplers.Batch` with each layer's draw (``draws[i]`` made block
     ``i``), for :meth:`ASGCNSampler.variance_loss`."""
@@ -108,8 +109,15 @@ class ASGCNSampler(NodeSampler):
     with ``mix`` of its ``g``-free part so it never vanishes where ``\hat A > 0``; the
     variance loss takes :math:`\|h_u\|` from the features (or from activations the caller
     passes) and trains ``g`` with its own optimiser, not through the classification loss's
-    gradient; the paper's skip connection (a second aggregation over two hops) is not
-    implemented.
+    gradient.
+
+    With ``skip_connection=True`` every block ``i >= 1`` carries the paper's skip block
+    (Sec. 3.4, ``Block.skip``, :func:`~spikegraph.samplers.skip.skip_block`): the product
+    of block ``i``'s and block ``i - 1``'s coefficient matrices, an unbiased estimate of
+    :math:`\hat A^2` from block ``i - 1``'s sources to block ``i``'s targets, through which
+    models add :math:`\hat A_{skip} h^{(i-1)} W^{(i-1)} W^{(i)}` to layer ``i``'s
+    pre-activation (:math:`W_{skip}` tied to the two layers' weights, as in the paper).
+    The draws are the same with and without it.
 
     Args:
         graph: ``Data`` with float features ``x`` (``g``'s input).
@@ -117,6 +125,7 @@ class ASGCNSampler(NodeSampler):
         learn: Train ``g`` one step per batch handed out by a loader.
         lr: Adam learning rate of ``g``.
         mix: :math:`\epsilon` of :func:`layer_distribution`, in ``(0, 1]``.
+        skip_connection: Give every block ``i >= 1`` the paper's skip block (see above).
         num_nodes: Required with an ``edge_index`` (then ``x`` must be given).
         x: Features, when ``graph`` is an ``edge_index``.
         seed: Int or ``torch.Generator``.
@@ -139,6 +148,7 @@ class ASGCNSampler(NodeSampler):
         learn: bool = True,
         lr: float = 0.01,
         mix: float = 0.1,
+        skip_connection: bool = False,
         num_nodes: int | None = None,
         x: Tensor | None = None,
         seed: int | torch.Generator = 0,
@@ -149,6 +159,9 @@ class ASGCNSampler(NodeSampler):
             raise ValueError(f"'layer_sizes' must all be >= 1, got {self.layer_sizes}")
         if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 < mix <= 1:
             raise ValueError(f"'mix' must be in (0, 1], got {mix!r}")
+        if not isinstance(skip_connection, bool):
+            raise TypeError(f"'skip_connection' must be True or False, got {skip_connection!r}")
+        self.skip_connection = skip_connection
         super().__init__(graph, num_nodes=num_nodes, seed=seed, cache_dir=cache_dir)
         x = getattr(graph, "x", None) if x is None else x
         if not isinstance(x, Tensor) or x.dim() != 2 or x.size(0) != self.num_nodes:
@@ -206,6 +219,9 @@ class ASGCNSampler(NodeSampler):
         blocks.reverse()
         draws.reverse()
         ids.reverse()
+        if self.skip_connection:
+            for i in range(1, len(blocks)):
+                blocks[i] = replace(blocks[i], skip=skip_block(blocks[i - 1], blocks[i]))
         return ASGCNBatch(
             n_id=ids[0],
             blocks=blocks,
@@ -298,7 +314,9 @@ class ASGCNSampler(NodeSampler):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(num_nodes={self.num_nodes}, "
-            f"layer_sizes={self.layer_sizes}, learn={self.learn}, mix={self.mix})"
+            f"layer_sizes={self.layer_sizes}, learn={self.learn}, mix={self.mix}"
+            + (", skip_connection=True" if self.skip_connection else "")
+            + ")"
         )
 
 

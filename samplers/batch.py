@@ -33,6 +33,14 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
    subgraph a model without block support runs on (:meth:`Batch.subgraph`, as PyG's
    ``NeighborLoader`` does). Node-wise and subgraph samplers nest; layer-wise ones do not,
    and :meth:`Batch.subgraph` refuses them.
+6. **Skip blocks** (``Block.skip``, AS-GCN's skip connection, Huang et al. NeurIPS 2018,
+   Sec. 3.4): ``None``, or on a block ``i >= 1`` a block from block ``i - 1``'s sources to
+   block ``i``'s targets whose final weights estimate the two-hop operator
+   ``Â²`` (the product of the two blocks' coefficient matrices,
+   :func:`~spikegraph.samplers.skip.skip_block`). A model adds
+   ``Â_skip h_(i-1) W_(i-1) W_i`` (``h_(i-1)``: layer ``i - 1``'s input) to
+   layer ``i``'s pre-activation (:func:`~spikegraph.samplers.skip.skip_term`); a model that
+   cannot refuses the batch.
 
 :meth:`Batch.validate` checks all of this (shapes, the chain, ids and weights); the
 :class:`~spikegraph.samplers.Loader` runs its cheap structural part on every batch.
@@ -109,6 +117,9 @@ class Block:
             the per-target correction from the histories; ``None`` for other methods. A
             block with one must be run through
             :func:`~spikegraph.samplers.history.control_variate_input`.
+        skip: AS-GCN's skip block into this block's targets (see the module docstring,
+            item 6): sources are block ``i - 1``'s sources, weights final; ``None`` for
+            no skip connection (every method but AS-GCN with ``skip_connection=True``).
     """
 
     edge_index: Tensor
@@ -118,6 +129,7 @@ class Block:
     weights_final: bool = False
     dst_index: Tensor | None = None
     history: ControlVariate | None = None
+    skip: Block | None = None
 
     @property
     def num_edges(self) -> int:
@@ -154,6 +166,7 @@ class Block:
             e_id=None if self.e_id is None else self.e_id.to(device),
             dst_index=None if self.dst_index is None else self.dst_index.to(device),
             history=None if self.history is None else self.history.to(device),
+            skip=None if self.skip is None else self.skip.to(device),
         )
 
     def validate(self, index: int = 0, full: bool = True) -> None:
@@ -190,6 +203,8 @@ class Block:
             )
         if self.history is not None:
             self.history.validate(where, self.size, full)
+        if self.skip is not None:
+            self._validate_skip(index, full)
         if not full:
             return
         if ei.numel():
@@ -207,6 +222,28 @@ class Block:
                 raise BatchContractError(
                     f"{where}: dst_index holds {lo if lo < -1 else hi}, outside [-1, {num_src})"
                 )
+
+    def _validate_skip(self, index: int, full: bool) -> None:
+        """The skip block's own promises (its sources are checked by :meth:`Batch.validate`,
+        which knows the block below)."""
+        where = f"block {index}'s skip"
+        skip = self.skip
+        if not isinstance(skip, Block):
+            raise TypeError(f"{where} must be a Block or None, got {type(skip).__name__}")
+        if skip.skip is not None:
+            raise BatchContractError(f"{where} has a skip block of its own")
+        if not skip.weights_final:
+            raise BatchContractError(
+                f"{where}: its weights must be final (two-hop coefficients, not renormalised)"
+            )
+        if skip.size[1] != self.size[1]:
+            raise BatchContractError(
+                f"{where} has {skip.size[1]} targets but the block has {self.size[1]}"
+            )
+        try:
+            skip.validate(index, full=full)
+        except BatchContractError as err:
+            raise BatchContractError(f"{where}: {err}") from err
 
 
 @dataclass
@@ -245,10 +282,11 @@ class Batch:
 
     @property
     def num_edges(self) -> int:
-        """Edges the batch computes on: block 0's when nested, else all blocks' together."""
+        """Edges the batch computes on: block 0's when nested, else all blocks' together
+        (skip blocks included)."""
         if self.nested:
             return self.blocks[0].num_edges
-        return sum(b.num_edges for b in self.blocks)
+        return sum(b.num_edges + (0 if b.skip is None else b.skip.num_edges) for b in self.blocks)
 
     @property
     def weights_final(self) -> bool:
@@ -289,6 +327,18 @@ class Batch:
             )
         for i, block in enumerate(self.blocks):
             block.validate(i, full=full)
+            if block.skip is not None:
+                if i == 0:
+                    raise BatchContractError(
+                        "block 0 has a skip block: a skip connection joins block i - 1's "
+                        "sources to block i's targets, so only blocks i >= 1 can have one"
+                    )
+                if block.skip.size[0] != self.blocks[i - 1].size[0]:
+                    raise BatchContractError(
+                        f"block {i}'s skip has {block.skip.size[0]} sources but block {i - 1} "
+                        f"has {self.blocks[i - 1].size[0]}: a skip block starts at the sources "
+                        "of the block below"
+                    )
             if i + 1 < len(self.blocks) and block.size[1] != self.blocks[i + 1].size[0]:
                 raise BatchContractError(
                     f"block {i} has {block.size[1]} targets but block {i + 1} has "
@@ -332,6 +382,7 @@ class Batch:
         sizes = ", ".join(
             f"{b.size[0]}->{b.size[1]} ({b.num_edges} edges"
             + (", final" if b.weights_final else "")
+            + ("" if b.skip is None else f", skip {b.skip.num_edges} edges")
             + ")"
             for b in self.blocks
         )

@@ -22,6 +22,7 @@ from spikegraph.nn.neurons import SpikingNeuron, neuron_option_names
 from spikegraph.nn.readout import READOUTS, build_readout
 from spikegraph.samplers import BatchContractError, Block
 from spikegraph.samplers.history import control_variate_input
+from spikegraph.samplers.skip import skip_term
 
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
 JK_MODES = ("last", "cat", "max")
@@ -340,11 +341,14 @@ class SpikingBasicGNN(nn.Module):
         rate=False,
         edge_attr: OptTensor = None,
         normalize: bool | None = None,
+        extra: OptTensor = None,
     ) -> Tensor:
         """Layer ``i``: spikes ``[T, N, F]``, or with ``rate`` their rates ``[N, F]``.
 
         ``normalize`` is the layer's per-call normalisation switch (GCN layers,
-        :meth:`~spikegraph.nn.SpikingGCNConv.forward`); ``None`` leaves the layer's setting."""
+        :meth:`~spikegraph.nn.SpikingGCNConv.forward`); ``None`` leaves the layer's setting.
+        ``extra`` (``[N, F]`` or ``[T, N, F]``) is added to the layer's synaptic current
+        before its normalisation and neurons (AS-GCN's skip term)."""
         conv = self.convs[i]
         if edge_attr is not None and not self.supports_edge_attr:
             raise ValueError(
@@ -374,6 +378,9 @@ class SpikingBasicGNN(nn.Module):
                     "per-call normalisation switch"
                 )
             kwargs["normalize"] = normalize
+        if extra is not None:
+            current = conv.current(x, edge_index, **kwargs) + extra  # broadcasts over steps
+            return conv.fire_rate(current) if rate else conv.fire(current)
         if rate:
             return conv.fire_rate(conv.current(x, edge_index, **kwargs))
         return conv(x, edge_index, **kwargs)
@@ -491,6 +498,11 @@ class SpikingBasicGNN(nn.Module):
           dropping the estimator's weights would bias it.
         - Weights that are not final are normalised by the layer, with degrees inside the
           block; self-loops join each target to its own source row (``dst_index``).
+        - ``skip`` (AS-GCN's skip connection, on block ``i >= 1``): layer ``i``'s synaptic
+          current gets ``Â_skip h_(i-1) W_(i-1) W_i``, with ``h_(i-1)``
+          layer ``i - 1``'s input (the encoded features for ``i = 1``, else the spikes after
+          dropout) and the two layers' weights (:func:`~spikegraph.samplers.skip.skip_term`),
+          before the normalisation and neurons. GCN layers only; others refuse the block.
 
         Args:
             x: Features ``[N_src of block 0, F]`` (``x[batch.n_id]``) or a spike train.
@@ -514,6 +526,7 @@ class SpikingBasicGNN(nn.Module):
         h = self.encode(x, sparse=False)
         shortcut = self._rate_shortcut()
         xs: list[Tensor] = []
+        h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
         for i, block in enumerate(blocks):
             num_src = block.size[0]
             if h.size(-2) != num_src:
@@ -525,9 +538,18 @@ class SpikingBasicGNN(nn.Module):
             if getattr(block, "history", None) is not None:  # VR-GCN's control variate
                 pair, edge_index, edge_weight, size = self._history_input(block, pair)
                 normalize = False
+            extra = self._skip_current(i, block, h_prev)
+            h_prev = h
             rate = shortcut and i == self.num_layers - 2
             h = self._conv(
-                i, pair, edge_index, edge_weight, size=size, rate=rate, normalize=normalize
+                i,
+                pair,
+                edge_index,
+                edge_weight,
+                size=size,
+                rate=rate,
+                normalize=normalize,
+                extra=extra,
             )
             if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
@@ -567,6 +589,35 @@ class SpikingBasicGNN(nn.Module):
             )
             return edge_index, edge_weight, False
         return block.edge_index, block.edge_weight, None
+
+    def _skip_current(self, i: int, block: Any, h_prev: Tensor | None) -> Tensor | None:
+        """AS-GCN's skip term of layer ``i`` for a block with ``skip``, else ``None``.
+
+        Raises:
+            BatchContractError: a skip block on block 0, or on layers that are not GCN
+                layers (they have no ``lin`` weights to tie ``W_skip`` to).
+        """
+        skip = getattr(block, "skip", None)
+        if skip is None:
+            return None
+        name = type(self).__name__
+        if i == 0 or h_prev is None:
+            raise BatchContractError(
+                f"{name}: block 0 has a skip block, but a skip connection starts at the "
+                "input of the layer below"
+            )
+        convs = (self.convs[i - 1], self.convs[i])
+        if not all(getattr(c, "accepts_final_weights", False) for c in convs):
+            raise BatchContractError(
+                f"{name} cannot run on block {i}'s skip block (AS-GCN's skip connection): "
+                f"its layers ({type(convs[1]).__name__}) are not GCN layers, whose weights "
+                "W_skip = W_(i-1) W_i is tied to"
+            )
+        if h_prev.size(-2) != skip.size[0]:
+            raise ValueError(
+                f"Block {i}'s skip block expects {skip.size[0]} source nodes, got {h_prev.size(-2)}"
+            )
+        return skip_term(h_prev, skip, [convs[0].lin, convs[1].lin])
 
     def _block_targets(self, i: int, block: Block, h: Tensor) -> Tensor | None:
         """The targets' own rows of ``h`` for layer ``i``, or ``None`` if it needs none."""

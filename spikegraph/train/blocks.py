@@ -15,6 +15,11 @@ the conv was built with ``normalize=False``), else the block's weights normalise
 joining each target to its own source row, degrees inside the block). Between layers the
 model's own activation, normalisation and dropout run in ``BasicGNN.forward``'s order; a
 jumping-knowledge read-out gets each layer's rows of the last block's targets.
+
+A block with ``skip`` (AS-GCN's skip connection, Huang et al., NeurIPS 2018, Sec. 3.4)
+adds :math:`\hat A_{skip} h^{(i-1)} W^{(i-1)} W^{(i)}` to layer ``i``'s output before its
+activation, with :math:`h^{(i-1)}` layer ``i - 1``'s input and the two convs' ``lin``
+weights (:func:`~spikegraph.samplers.skip.skip_term`; no bias, no new parameters).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.samplers import BatchContractError, Block
 from spikegraph.samplers.history import control_variate_input
+from spikegraph.samplers.skip import skip_term
 
 
 def block_aggregate(h: Tensor, edge_index: Tensor, edge_weight: OptTensor, num_dst: int) -> Tensor:
@@ -139,10 +145,22 @@ def pyg_forward_blocks(
         raise ValueError(f"Got {len(blocks)} blocks for a model with num_layers={model.num_layers}")
     xs: list[Tensor] = []
     h = x
+    h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
     for i, (conv, norm, block) in enumerate(zip(model.convs, model.norms, blocks)):
         if h.size(0) != block.size[0]:
             raise ValueError(f"Block {i} expects {block.size[0]} source nodes, got {h.size(0)}")
-        h = gcn_conv_block(conv, h, block, weights_final)
+        skip = getattr(block, "skip", None)
+        if skip is not None and (i == 0 or h_prev.size(0) != skip.size[0]):
+            raise BatchContractError(
+                f"block {i}'s skip block must start at block {i - 1}'s sources"
+                if i
+                else "block 0 has a skip block, but a skip connection starts at the input of "
+                "the layer below"
+            )
+        out = gcn_conv_block(conv, h, block, weights_final)
+        if skip is not None:
+            out = out + skip_term(h_prev, skip, [model.convs[i - 1].lin, conv.lin])
+        h_prev, h = h, out
         if i < model.num_layers - 1 or model.jk_mode is not None:
             if model.act is not None and model.act_first:
                 h = model.act(h)
