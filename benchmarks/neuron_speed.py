@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
     check_names,
+    check_rows_kept,
     command_line,
     interleaved_times,
     median,
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.datasets, args.rounds = ["Cora"], 1
     out = output_dir(p, args)
+    # one session's ratios are not merged with another's: refuse to drop rows of the file
+    check_rows_kept(p, out, STEM, args.datasets, lambda r: [row["dataset"] for row in r["rows"]])
     record = {
         "provenance": provenance(
             command_line(f"{STEM}.py", sys.argv[1:] if argv is None else argv)

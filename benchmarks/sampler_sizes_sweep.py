@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -153,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         grid = {s: [32, 64] for s in args.samplers}
         args.models = args.models[:1]
     out = output_dir(p, args)
+    planned = [f"{s}/{layer_sizes(z, 2)}" for s in args.samplers for z in grid[s]]
+    check_rows_kept(
+        p,
+        out,
+        STEM,
+        planned,
+        lambda r: [f"{x['sampler']}/{layer_sizes(x['size'], 2)}" for x in r["rows"]],
+    )
     from spikegraph.datasets import load_dataset
 
     data, num_classes = load_dataset(args.dataset, root=args.root, split="full")

@@ -726,6 +726,20 @@ def main(argv: list[str] | None = None) -> int:
     if not specs:
         p.error(f"--graphs: none of {args.graphs} is measured in this mode (--quick: synthetic-2k)")
     out_dir = output_dir(p, args)
+    from _common import check_rows_kept
+
+    # one session's measurements are not merged with another's: refuse to drop rows
+    check_rows_kept(
+        p,
+        out_dir,
+        STEM,
+        [f"{s['name']}/{n}/{b}" for s in specs for n in names for b in args.budgets],
+        lambda r: [  # "vrgcn (warm histories)": rows of the sampler vrgcn
+            f"{g['graph']}/{x['sampler'].split(' ')[0]}/{x['budget']}"
+            for g in r["graphs"]
+            for x in g["rows"]
+        ],
+    )
     shown = list(argv if argv is not None else sys.argv[1:])
     result = {
         **provenance(command_line("samplers_variance.py", shown)),

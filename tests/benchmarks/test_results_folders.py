@@ -95,6 +95,9 @@ def test_energy_writes_into_the_scratch_folder_not_the_committed_results(results
         ("cost_overhead", ["--datasets", "Cora"]),
         ("samplers_speed", ["--graphs", "PubMed"]),
         ("energy", ["--dataset", "CiteSeer"]),
+        ("neuron_speed", ["--datasets", "Cora"]),
+        ("sampler_sizes_sweep", ["--samplers", "fastgcn"]),
+        ("samplers_variance", ["--graphs", "PubMed"]),
     ],
 )
 def test_a_run_that_would_drop_rows_of_the_results_file_is_refused_up_front(
@@ -106,7 +109,7 @@ def test_a_run_that_would_drop_rows_of_the_results_file_is_refused_up_front(
     def no_measurement(*a, **k):
         raise AssertionError("measured although the results file would lose rows")
 
-    for attr in ("bench_dataset", "measure", "load_graph", "load_dataset"):
+    for attr in ("bench_dataset", "measure", "load_graph", "load_dataset", "run_graph"):
         monkeypatch.setattr(mod, attr, no_measurement, raising=False)
     with pytest.raises(SystemExit) as exc:
         mod.main(argv)
