@@ -402,6 +402,10 @@ class LayerwiseSampler(NodeSampler):
         start = time.perf_counter()
         self.adj = gcn_normalized_adjacency(self.csr, self.graph_edge_weight, add_self_loops)
         self.preprocess_times["gcn_norm"] = time.perf_counter() - start
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The method's own preprocessing on ``self.adj`` (timed by the method)."""
 
     @property
     def num_layers(self) -> int:

@@ -2,9 +2,7 @@ r"""FastGCN (Chen, Ma & Xiao, ICLR 2018): layer-wise importance sampling from th
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -18,7 +16,6 @@ from ._layerwise import (
     rows_of,
 )
 from .alias import alias_table
-from .base import GraphInput
 from .batch import Block
 
 
@@ -69,26 +66,8 @@ class FastGCNSampler(LayerwiseSampler):
     #: sampled neighbour: 73% validation accuracy against 90% at 8192).
     default_options: ClassVar[dict[str, Any]] = {"layer_sizes": [8192, 8192]}
 
-    def __init__(
-        self,
-        graph: GraphInput,
-        layer_sizes: int | Sequence[int],
-        *,
-        num_layers: int | None = None,
-        add_self_loops: bool = True,
-        num_nodes: int | None = None,
-        seed: int | torch.Generator = 0,
-        cache_dir: str | os.PathLike | None = None,
-    ) -> None:
-        super().__init__(
-            graph,
-            layer_sizes,
-            num_layers=num_layers,
-            add_self_loops=add_self_loops,
-            num_nodes=num_nodes,
-            seed=seed,
-            cache_dir=cache_dir,
-        )
+    def _prepare(self) -> None:
+        """``q(u) ∝ ||Â[:, u]||²`` and its alias table, once."""
         start = time.perf_counter()
         q = column_sq_norms(self.adj)
         total = float(q.sum())
