@@ -9,7 +9,9 @@ own parameters, without touching any of its attributes:
 .. math::
     h^{(i+1)}_v = b + \sum_{u \to v \in \text{block } i} \hat w_{uv}\, h^{(i)}_u W
 
-where :math:`\hat w` are the block's weights as they are when ``weights_final`` is set (or
+computed as :math:`(\hat A h^{(i)}) W` when that is cheaper
+(:func:`~spikegraph.nn.conv.gcn.aggregate_first`: a sampled block's first layer), where
+:math:`\hat w` are the block's weights as they are when ``weights_final`` is set (or
 the conv was built with ``normalize=False``), else the block's weights normalised as
 ``GCNConv`` normalises a graph (:func:`~spikegraph.nn.conv.gcn.bipartite_gcn_norm`: self-loops
 joining each target to its own source row, degrees inside the block). Between layers the
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.models.basic_gnn import BasicGNN
@@ -33,7 +36,7 @@ from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter
 
 from spikegraph.models.basic import final_target_rows
-from spikegraph.nn.conv.gcn import bipartite_gcn_norm
+from spikegraph.nn.conv.gcn import aggregate_first, bipartite_gcn_norm, block_operator
 from spikegraph.samplers import BatchContractError, Block
 from spikegraph.samplers.history import control_variate_input
 from spikegraph.samplers.skip import skip_term
@@ -91,7 +94,19 @@ def gcn_conv_block(
             h.dtype,
             dst_index=block.dst_index,
         )
-    out = block_aggregate(conv.lin(h), edge_index, edge_weight, size[1])
+    grad_weights = edge_weight is not None and edge_weight.requires_grad
+    if (
+        h.dim() == 2
+        and h.layout == torch.strided
+        and not grad_weights
+        and aggregate_first(size[0], size[1], edge_index.size(1), h.size(-1), conv.out_channels)
+    ):
+        # (Â X) W: only the targets' rows are transformed (see aggregate_first).
+        if edge_weight is None:
+            edge_weight = torch.ones(edge_index.size(1), dtype=h.dtype, device=h.device)
+        out = conv.lin(block_operator(edge_index, edge_weight, size) @ h)
+    else:
+        out = block_aggregate(conv.lin(h), edge_index, edge_weight, size[1])
     if conv.bias is not None:
         out = out + conv.bias
     return out
