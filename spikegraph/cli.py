@@ -704,6 +704,7 @@ BENCHMARKS = {
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",
     "neuron-speed": "neuron_speed.py",
+    "minibatch-speed": "minibatch_speed.py",
 }
 
 

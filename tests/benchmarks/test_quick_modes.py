@@ -20,6 +20,7 @@ def test_every_script_is_covered():
         "cost_overhead.py",
         "energy.py",
         "neuron_speed.py",
+        "minibatch_speed.py",
         "node_classification.py",
         "pyg_example.py",
         "class_defaults_sweep.py",
