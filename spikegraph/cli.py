@@ -835,6 +835,7 @@ BENCHMARKS = {
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",
     "neuron-speed": "neuron_speed.py",
+    "tune-sweeps": "tune_sweeps.py",
 }
 
 

@@ -216,10 +216,14 @@ def protocol_sentence(budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS) 
         f"Every model's hyper-parameters (including raw vs row-normalised features) were "
         f"chosen by Optuna's TPE sampler on validation accuracy only, with the same budget "
         f"for every model ({budget.trials} trials, each scored by the mean best-epoch "
-        f"validation accuracy over {len(budget.seeds)} seeds, {budget.epochs} epochs, "
+        f"validation accuracy over {_count(len(budget.seeds), 'seed')}, {budget.epochs} epochs, "
         f"patience {budget.patience}); the table reports the test accuracy of the selected "
-        f"configuration over {len(final_seeds)} fresh seeds."
+        f"configuration over {_count(len(final_seeds), 'fresh seed')}."
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def source_commit() -> str | None:
@@ -734,15 +738,58 @@ def final_evaluation(
     )
 
 
+def check_comparable(
+    records: Sequence[Mapping[str, Any]], allow_mixed_commits: bool = False
+) -> None:
+    """Refuse to put tuning records in one table unless they share one protocol.
+
+    Every record must have the same budget, split and sampler seed and, for their final
+    evaluations, the same final seeds; their commits must match unless
+    ``allow_mixed_commits`` (then the table names each row's commit).
+
+    Raises:
+        StudyMismatchError: naming the records that differ and how.
+    """
+    if not records:
+        return
+    first = records[0]
+
+    def key(r: Mapping[str, Any]) -> dict[str, Any]:
+        c = r["config"]
+        out = {"budget": c["budget"], "split": c["split"], "sampler": c["sampler"]}
+        if "final" in r:
+            out["final seeds"] = r["final"]["seeds"]
+        if not allow_mixed_commits:
+            out["commit"] = c.get("commit")
+        return out
+
+    for r in records[1:]:
+        diffs = [d for d in differences(key(first), key(r)) if d[1] != "<absent>" != d[2]]
+        if diffs:
+            what = "; ".join(
+                f"{k}: {first['study']!r} has {a!r}, {r['study']!r} has {b!r}" for k, a, b in diffs
+            )
+            raise StudyMismatchError(
+                f"Records {first['study']!r} and {r['study']!r} were tuned under different "
+                f"protocols ({what}); one table needs one budget"
+                + ("" if allow_mixed_commits else " and one commit")
+            )
+
+
 def summary_markdown(
     rows: Sequence[Mapping[str, Any]], budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS
 ) -> str:
-    """A markdown table of final-evaluation rows, under the protocol sentence."""
+    """A markdown table of final-evaluation rows (:func:`final_evaluation`), under the
+    protocol sentence; each row names its features' preprocessing, and its commit when the
+    rows come from more than one."""
+    commits = sorted({str(r.get("commit")) for r in rows})
+    mixed = len(commits) > 1
+    head = "| dataset | model | features | test acc. (%) | val. acc. (%) | trial | parameters |"
     lines = [
         protocol_sentence(budget, final_seeds),
         "",
-        "| dataset | model | features | test acc. (%) | val. acc. (%) | trial | parameters |",
-        "|---|---|---|---|---|---|---|",
+        head + (" commit |" if mixed else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if mixed else ""),
     ]
     for r in rows:
         params = ", ".join(
@@ -752,7 +799,10 @@ def summary_markdown(
             f"| {r['dataset']} | {r['model']} | {r['features']} | "
             f"{100 * r['test_acc_mean']:.1f} ± {100 * r['test_acc_std']:.1f} | "
             f"{100 * r['val_acc_mean']:.1f} | {r['trial']} | {params} |"
+            + (f" {r.get('commit')} |" if mixed else "")
         )
+    if not mixed and commits:
+        lines += ["", f"spikegraph commit: {commits[0]}"]
     return "\n".join(lines) + "\n"
 
 
@@ -770,6 +820,7 @@ __all__ = [
     "StudyMismatchError",
     "TuneStorageError",
     "best_trial",
+    "check_comparable",
     "check_storage_url",
     "counted_trials",
     "final_evaluation",

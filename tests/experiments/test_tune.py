@@ -432,3 +432,19 @@ def test_protocol_sentence_states_the_budget():
     text = tune.protocol_sentence(tune.Budget(trials=50, seeds=(0, 1, 2)))
     assert "validation accuracy only" in text and "50 trials" in text and "3 seeds" in text
     assert "10 fresh seeds" in text
+
+
+def test_records_of_different_budgets_never_share_a_table():
+    def rec(study, budget, commit="c"):
+        cfg = dataclasses.replace(config(), budget=budget, commit=commit).to_dict()
+        return {"study": study, "config": cfg, "trials": []}
+
+    same = tune.Budget(2, (0,), 2, None)
+    tune.check_comparable([rec("a", same), rec("b", same)])
+    with pytest.raises(
+        tune.StudyMismatchError, match=r"'a' and 'b' .*budget.trials: 'a' has 2, 'b' has 3"
+    ):
+        tune.check_comparable([rec("a", same), rec("b", tune.Budget(3, (0,), 2, None))])
+    with pytest.raises(tune.StudyMismatchError, match=r"commit: 'a' has 'c', 'b' has 'd'"):
+        tune.check_comparable([rec("a", same), rec("b", same, commit="d")])
+    tune.check_comparable([rec("a", same), rec("b", same, "d")], allow_mixed_commits=True)
