@@ -692,6 +692,137 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
 
 
 #: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
+def add_tune_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``spikegraph tune`` (defaults: :class:`~spikegraph.experiments.tune.Budget`)."""
+    from spikegraph.experiments.tune import FINAL_SEEDS, Budget
+
+    budget = {f.name: f.default for f in dataclasses.fields(Budget)}
+    p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
+    p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to tune")
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="trials that count (finished or diverged; the same for every model of a table)",
+    )
+    p.add_argument(
+        "--storage",
+        default="sqlite:///spikegraph-tune.db",
+        metavar="URL",
+        help="Optuna storage, any SQLAlchemy database URL (sqlite:///PATH, postgresql://...): "
+        "processes or machines sharing it run one study together, and a killed sweep resumes",
+    )
+    p.add_argument(
+        "--study", default=None, metavar="NAME", help="study name (default: DATASET-MODEL)"
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(budget["seeds"]),
+        help="training seeds of every trial; its score is their mean best-epoch validation "
+        "accuracy",
+    )
+    p.add_argument("--epochs", type=int, default=budget["epochs"], help="epochs of each run")
+    p.add_argument(
+        "--patience", type=int, default=budget["patience"], help="early-stopping patience"
+    )
+    p.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler")
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
+    add_device(p)
+    p.add_argument(
+        "--records", default=None, metavar="PATH", help="write the trial records (JSON) here"
+    )
+    p.add_argument(
+        "--final",
+        action="store_true",
+        help="then train the selected configuration on --final-seeds and report its test "
+        "accuracy (read once per seed)",
+    )
+    p.add_argument(
+        "--final-seeds",
+        type=int,
+        nargs="+",
+        default=list(FINAL_SEEDS),
+        help="fresh seeds of the final evaluation (none of --seeds)",
+    )
+    p.add_argument(
+        "--reproduce",
+        type=int,
+        default=None,
+        metavar="TRIAL",
+        help="instead of tuning: train trial TRIAL of the --records file again and check that "
+        "its validation scores are reproduced exactly (exit 1 if not)",
+    )
+    add_verbose(p)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """``spikegraph tune``: run or resume a study, or reproduce one trial of its records."""
+    try:
+        import optuna
+    except ImportError as err:
+        raise UsageError("'spikegraph tune' needs Optuna: pip install 'spikegraph[tune]'") from err
+    from spikegraph.experiments import tune
+
+    if args.reproduce is not None:
+        if args.records is None:
+            raise UsageError("--reproduce TRIAL needs --records PATH (the study's record)")
+        records = tune.read_records(args.records)
+        trial = tune.trial_record(records, args.reproduce)
+        scores = tune.reproduce_trial(records, args.reproduce, root=args.root, device=args.device)
+        same = scores == trial["val_scores"]
+        print(
+            f"trial {args.reproduce} of {args.records}: recorded {trial['val_scores']}, "
+            f"now {scores}: {'reproduced exactly' if same else 'NOT reproduced'}"
+        )
+        return 0 if same else 1
+    if args.trials is None:
+        raise UsageError("--trials N is required (the budget of every model of a table)")
+    if args.records is not None:
+        check_output(args.records, "--records")
+    budget = tune.Budget(
+        trials=args.trials, seeds=tuple(args.seeds), epochs=args.epochs, patience=args.patience
+    )
+    config = tune.StudyConfig(
+        dataset=args.dataset,
+        model=args.model,
+        budget=budget,
+        split=args.split,
+        sampler_seed=args.sampler_seed,
+        commit=tune.source_commit(),
+    )
+    if args.final:  # fresh final seeds, checked before any trial runs
+        overlap = sorted(set(args.final_seeds) & set(args.seeds))
+        if overlap:
+            raise UsageError(f"--final-seeds {overlap} are also tuning --seeds: give fresh ones")
+    tune.check_storage_url(args.storage)
+    if not args.verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = args.study or f"{config.dataset}-{config.model}"
+    records = tune.run_study(config, args.storage, name, root=args.root, device=args.device)
+    best = records["best"]
+    print(
+        f"{config.model} on {config.dataset}: study {name!r}, {len(records['counted'])} counted "
+        f"trial(s) of {len(records['trials'])}"
+    )
+    if best is None:
+        print("  no trial finished: nothing selected")
+    else:
+        print(f"  best trial {best['number']}: validation {100 * best['value']:.2f} %")
+        print(f"  parameters {json.dumps(best['params'], sort_keys=True)}")
+    if args.final and best is not None:
+        row = tune.final_evaluation(records, args.final_seeds, root=args.root, device=args.device)
+        records["final"] = row
+        print(
+            f"  final: test accuracy {100 * row['test_acc_mean']:.2f} +- "
+            f"{100 * row['test_acc_std']:.2f} % over {len(row['seeds'])} fresh seeds "
+            f"(features {row['features']})"
+        )
+    return write_record(args.records, records) if args.records else 0
+
+
 BENCHMARKS = {
     "nodes": "node_classification.py",
     "speed": "speed.py",
@@ -705,6 +836,7 @@ BENCHMARKS = {
     "sampler-sizes": "sampler_sizes_sweep.py",
     "neuron-speed": "neuron_speed.py",
     "minibatch-speed": "minibatch_speed.py",
+    "tune-sweeps": "tune_sweeps.py",
 }
 
 
@@ -761,6 +893,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=list(BENCHMARKS), help="benchmark to run")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
     bench.set_defaults(func=cmd_bench)
+    text = "tune a model's hyper-parameters on validation accuracy with Optuna"
+    tune = sub.add_parser("tune", help=text, description=text[0].upper() + text[1:] + ".")
+    add_tune_arguments(tune)
+    tune.set_defaults(func=cmd_tune)
     return parser
 
 

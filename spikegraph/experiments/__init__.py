@@ -6,6 +6,8 @@ self-describing records; the CLI and ``benchmarks/`` only print and write them.
 
 - :mod:`~spikegraph.experiments.node_classification`: ``spikegraph train``.
 - :mod:`~spikegraph.experiments.cost`: ``spikegraph cost`` and ``benchmarks/energy.py``.
+- :mod:`~spikegraph.experiments.tune`: ``spikegraph tune`` and ``benchmarks/tune_sweeps.py``
+  (validation-only tuning with Optuna; imported by name, it needs the ``tune`` extra).
 """
 
 from spikegraph.experiments.cost import (

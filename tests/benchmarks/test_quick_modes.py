@@ -29,6 +29,7 @@ def test_every_script_is_covered():
         "samplers_speed.py",
         "samplers_variance.py",
         "speed.py",
+        "tune_sweeps.py",
     }
 
 

@@ -1,0 +1,209 @@
+"""Validation-only Optuna sweeps of every (dataset, model) cell with one budget, and the table.
+
+Each cell is tuned by :func:`spikegraph.experiments.tune.run_study` (the protocol is in that
+module's docstring: the same search-space discipline, the same trial budget and seeds for
+every model, scores on validation accuracy only, no test label read), then its selected
+configuration is trained on 10 fresh seeds and its test accuracy read once per seed
+(:func:`~spikegraph.experiments.tune.final_evaluation`). Every cell's trial records go to
+``sweeps/<dataset>-<model>.json``; the table of all the cells there goes to ``tuned.md``,
+under the protocol sentence, with each row's features preprocessing.
+
+    python benchmarks/tune_sweeps.py --trials 50 --update-results          # every cell
+    python benchmarks/tune_sweeps.py --trials 50 --update-results --datasets Cora --models gcn
+    python benchmarks/tune_sweeps.py --quick                                # smoke run
+
+Resumable: a cell whose record holds its final evaluation under the same configuration is
+skipped; an unfinished cell resumes its study from the Optuna storage (``--storage``, by
+default an SQLite file in the scratch folder ``results/local/``, never committed), keeping
+its finished trials. Several copies of this command (or machines sharing a database URL)
+run one sweep together: they share each cell's trials. A record of another budget, split or
+commit is never mixed in silently: the run stops, naming it (``--allow-mixed-commits`` puts
+records of several commits in one table, each row naming its commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    RESULTS,
+    SCRATCH,
+    add_output_options,
+    atomic_write_text,
+    check_names,
+    command_line,
+    output_dir,
+    provenance,
+)
+
+from spikegraph.datasets import DATASETS
+from spikegraph.experiments import tune
+from spikegraph.models import MODELS
+from spikegraph.models.search_space import SEARCH_SPACES
+
+STEM = "tuned"
+SWEEPS = "sweeps"
+#: The cells of the table: the Planetoid datasets, every model with a search space.
+DEFAULT_DATASETS = ["Cora", "CiteSeer", "PubMed"]
+DEFAULT_MODELS = [m for m in MODELS if m in SEARCH_SPACES]
+
+
+def cell_path(folder: Path, dataset: str, model: str) -> Path:
+    """Where the record of one cell goes."""
+    return folder / SWEEPS / f"{dataset}-{model}.json"
+
+
+def planned_config(dataset: str, model: str, args: argparse.Namespace) -> tune.StudyConfig:
+    """The study configuration of one cell: the same budget for every cell."""
+    budget = tune.Budget(
+        trials=args.trials, seeds=tuple(args.seeds), epochs=args.epochs, patience=args.patience
+    )
+    return tune.StudyConfig(
+        dataset, model, budget, split=args.split, sampler_seed=args.sampler_seed,
+        commit=args.commit,
+    )  # fmt: skip
+
+
+def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespace):
+    """The finished record of a cell at ``path`` (``None``: absent or unfinished). A record
+    of another configuration is an error naming the difference, unless it differs only by
+    commit and ``--allow-mixed-commits`` is given."""
+    if not path.exists():
+        return None
+    records = tune.read_records(path)
+    want, have = config.to_dict(), records["config"]
+    if args.allow_mixed_commits:
+        want = {**want, "commit": have.get("commit")}
+    if want != have:
+        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        raise tune.StudyMismatchError(
+            f"{path} was tuned with another configuration (differs in {', '.join(diff)}): "
+            "finish the sweep under its own configuration, remove the record, or write "
+            "elsewhere (--out DIR)"
+        )
+    return records if "final" in records else None
+
+
+def table(folder: Path, args: argparse.Namespace) -> str:
+    """``tuned.md`` from every finished cell record under ``folder``, checked comparable."""
+    records = []
+    for path in sorted((folder / SWEEPS).glob("*.json")):
+        rec = tune.read_records(path)
+        if "final" in rec:
+            records.append(rec)
+    tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
+    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in MODELS)}
+    records.sort(key=lambda r: order.get((r["final"]["dataset"], r["final"]["model"]), 1 << 30))
+    budget = tune.Budget.from_dict(records[0]["config"]["budget"])
+    body = tune.summary_markdown(
+        [r["final"] for r in records], budget, records[0]["final"]["seeds"]
+    )
+    listing = ", ".join(f"`{SWEEPS}/{r['final']['dataset']}-{r['final']['model']}.json`"
+                        for r in records)  # fmt: skip
+    return (
+        "# Tuned results: one validation-only protocol for every model\n\n"
+        + body
+        + f"\nTrial records (every trial's parameters and per-seed validation scores): {listing}."
+        + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
+    p.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
+    p.add_argument("--trials", type=int, default=None, help="trials per cell (required)")
+    budget = tune.Budget(trials=1)
+    p.add_argument("--seeds", type=int, nargs="+", default=list(budget.seeds))
+    p.add_argument("--epochs", type=int, default=budget.epochs)
+    p.add_argument("--patience", type=int, default=budget.patience)
+    p.add_argument("--final-seeds", type=int, nargs="+", default=list(tune.FINAL_SEEDS))
+    p.add_argument("--sampler-seed", type=int, default=0)
+    p.add_argument("--split", default="public", choices=["public", "full"])
+    p.add_argument("--storage", default=None, help="Optuna database URL (default: SQLite file "
+                   "tune_sweeps.db in the scratch folder, or in --out DIR)")  # fmt: skip
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--allow-mixed-commits", action="store_true")
+    p.add_argument("--quick", action="store_true", help="Cora, gcn, 2 trials of 1 seed, 2 epochs")
+    add_output_options(p)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets, args.models, args.trials = ["Cora"], ["gcn"], 2
+        args.seeds, args.epochs, args.final_seeds = [0], 2, [100, 101]
+    if args.trials is None:
+        p.error("--trials N is required: the budget of every cell")
+    args.datasets = check_names(p, "--datasets", args.datasets, DATASETS)
+    args.models = check_names(p, "--models", args.models, DEFAULT_MODELS)
+    out = output_dir(p, args)
+    # A --quick run that keeps nothing works in a temporary folder; the committed results
+    # never hold the study database (binary, machine-local): it goes to the scratch folder.
+    folder = out if out is not None else Path(tempfile.mkdtemp(prefix="tune_sweeps-"))
+    storage = args.storage
+    if storage is None:
+        db = (SCRATCH if folder == RESULTS else folder) / "tune_sweeps.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{db}"
+    args.commit = tune.source_commit()
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per cell instead
+    try:
+        tune.check_storage_url(storage)
+        plans = []
+        for dataset in args.datasets:
+            for model in args.models:
+                config = planned_config(dataset, model, args)
+                plans.append(
+                    (config, existing_record(cell_path(folder, dataset, model), config, args))
+                )
+    except ValueError as err:  # bad settings or a record of another protocol: nothing runs
+        p.error(str(err))
+    command = command_line("tune_sweeps.py", sys.argv[1:] if argv is None else argv)
+    for config, done in plans:
+        name = f"{config.dataset}-{config.model}"
+        if done is not None:
+            print(f"{name}: finished earlier, skipped", flush=True)
+            continue
+        start = time.perf_counter()
+        try:
+            records = tune.run_study(config, storage, name, root=args.root, device=args.device)
+        except tune.StudyMismatchError as err:
+            p.error(str(err))
+        best = records["best"]
+        if best is None:
+            print(f"{name}: no trial finished; no final evaluation", flush=True)
+            tune.write_records(cell_path(folder, config.dataset, config.model), records)
+            continue
+        records["final"] = tune.final_evaluation(
+            records, args.final_seeds, root=args.root, device=args.device
+        )
+        records["provenance"] = provenance(command)
+        tune.write_records(cell_path(folder, config.dataset, config.model), records)
+        row = records["final"]
+        print(
+            f"{name}: best trial {best['number']} (val {100 * best['value']:.2f}), test "
+            f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} over "
+            f"{len(row['seeds'])} seeds, features {row['features']} "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+    try:
+        text = table(folder, args)
+    except ValueError as err:
+        p.error(str(err))
+    if out is None:
+        print(text)
+        return 0
+    atomic_write_text(folder / f"{STEM}.md", text)
+    print(f"wrote {folder / STEM}.md and {folder / SWEEPS}/", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,842 @@
+r"""One tuning protocol for every model: Optuna's TPE on validation accuracy only.
+
+The protocol (the same for spiking and ordinary models, stated by :func:`protocol_sentence`
+beside every table built from it):
+
+1. Each model's search space is the one declared in
+   :data:`~spikegraph.models.search_space.SEARCH_SPACES` (learning rate, weight decay,
+   dropout, width, the features' preprocessing; for spiking models also the time steps, the
+   neuron and the normalisation, with STFN's :math:`\rho` where a normalisation is used).
+2. Every model gets the same :class:`Budget`: the same number of trials, each trained with
+   the same seeds (``Budget.seeds``, three by default), epochs and patience.
+3. A trial's score is the mean over those seeds of the best-validation-epoch validation
+   accuracy (:func:`~spikegraph.train.fit` keeps the weights of the best validation epoch):
+
+   .. math::
+       s(\theta) = \frac{1}{|S|} \sum_{s \in S} \max_{e \le E} \mathrm{acc}_{val}(\theta, s, e)
+
+   During tuning no test label is ever read: the graph handed to training has its test
+   labels replaced by ``-1`` and its test mask replaced by the validation mask
+   (:func:`hide_test_labels`).
+4. The configuration with the best score among the budget's first counted trials (ties: the
+   earlier trial) is trained on 10 fresh seeds (:data:`FINAL_SEEDS`, none used in tuning),
+   and only then is its test accuracy read, once per seed (:func:`final_evaluation`).
+
+Studies live in an Optuna storage (any SQLAlchemy database URL; ``sqlite:///file.db`` by
+default), so several processes or machines can run trials of one study against one
+database, and a killed sweep resumes: finished trials are kept, and a trial whose worker
+died stops sending heartbeats, is marked failed after the grace period and is retried with
+the same parameters; failed trials never count towards the budget.
+
+Trial seeds: every trial's parameters come from a TPE sampler seeded with
+``(sampler_seed, number of trials in the study)``, so one worker running a study from start
+to end always draws the same sequence. With several workers, which worker draws which trial
+number, and so what the sampler has seen when it draws, depends on timing: parallel sweeps
+are valid but not repeatable trial for trial. A trial's own score is always reproducible
+from its record (:func:`reproduce_trial`).
+
+Requires Optuna (``pip install spikegraph[tune]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import statistics
+import subprocess
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import NormalizeFeatures
+
+from spikegraph._io import atomic_write
+from spikegraph.datasets import DATASETS, load_dataset
+from spikegraph.experiments.node_classification import check_seeds, versions
+from spikegraph.models import build_model
+from spikegraph.models.checks import check_model_options
+from spikegraph.models.registry import model_defaults
+from spikegraph.models.search_space import (
+    FEATURES,
+    Param,
+    SearchSpace,
+    active,
+    search_space,
+    split_params,
+)
+from spikegraph.train.checkpoint import differences, plain
+from spikegraph.train.trainer import NonFiniteLossError, TrainConfig, TrainResult, fit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+#: The record format written by :func:`study_records`.
+FORMAT = "spikegraph-tune/1"
+#: Seeds of the final evaluation: ten seeds no tuning budget uses by default.
+FINAL_SEEDS: tuple[int, ...] = tuple(range(100, 110))
+#: Seconds between a running trial's heartbeats; a trial silent for twice as long is failed.
+HEARTBEAT_INTERVAL = 60
+#: How often a trial whose worker died is retried with the same parameters.
+MAX_RETRY = 2
+#: Trial states that use up the budget: finished, or stopped because training diverged.
+COUNTED_STATES = ("COMPLETE", "PRUNED")
+
+
+class TuneStorageError(ValueError):
+    """The study's storage URL cannot be used (malformed, missing driver, unreachable)."""
+
+
+class StudyMismatchError(ValueError):
+    """A stored study (or record) belongs to another configuration than the one asked for."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What each model gets to be tuned with (the same for every model of a table).
+
+    Attributes:
+        trials: Trials that count (finished or diverged; failed ones are not counted).
+        seeds: Training seeds of every trial; its score is their mean validation accuracy.
+        epochs: Maximum epochs of each training run.
+        patience: Early-stopping patience in epochs (``None``: none).
+    """
+
+    trials: int
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = TrainConfig.epochs
+    patience: int | None = TrainConfig.patience
+
+    def __post_init__(self) -> None:
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ValueError(f"'trials' must be an int >= 1, got {self.trials!r}")
+        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
+        TrainConfig(epochs=self.epochs, patience=self.patience)  # their own checks
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {
+            "trials": self.trials,
+            "seeds": list(self.seeds),
+            "epochs": self.epochs,
+            "patience": self.patience,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Budget:
+        """The budget :meth:`to_dict` wrote."""
+        return cls(
+            trials=value["trials"],
+            seeds=tuple(value["seeds"]),
+            epochs=value["epochs"],
+            patience=value["patience"],
+        )
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything a study's trials must share; stored with the study and its records.
+
+    Attributes:
+        dataset: Dataset name (see :data:`~spikegraph.datasets.DATASETS`).
+        model: Model name of :data:`~spikegraph.models.MODELS`.
+        budget: The :class:`Budget`.
+        split: ``"public"`` or ``"full"``.
+        sampler_seed: Seed of the TPE sampler.
+        commit: The spikegraph commit the trials ran at (:func:`source_commit`).
+    """
+
+    dataset: str
+    model: str
+    budget: Budget
+    split: str = "public"
+    sampler_seed: int = 0
+    commit: str | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        search_space(self.model)  # an unknown model, or one without a space, fails here
+        names = {d.lower(): d for d in DATASETS}
+        if not isinstance(self.dataset, str) or self.dataset.lower() not in names:
+            raise ValueError(f"Unknown dataset {self.dataset!r}; expected one of {list(DATASETS)}")
+        object.__setattr__(self, "dataset", names[self.dataset.lower()])  # one spelling
+        if self.split not in ("public", "full"):
+            raise ValueError(f"'split' must be 'public' or 'full', got {self.split!r}")
+        seed = self.sampler_seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"'sampler_seed' must be an int >= 0, got {seed!r}")
+
+    @property
+    def space(self) -> SearchSpace:
+        """The model's declared search space."""
+        return search_space(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: what a stored study and its records are compared on."""
+        return plain(
+            {
+                "format": FORMAT,
+                "dataset": self.dataset,
+                "model": self.model,
+                "split": self.split,
+                "budget": self.budget.to_dict(),
+                "sampler": {"name": "TPESampler", "seed": self.sampler_seed},
+                "objective": "mean over budget.seeds of the best-epoch validation accuracy",
+                "space": [p.to_dict() for p in self.space],
+                "commit": self.commit,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> StudyConfig:
+        """The configuration :meth:`to_dict` wrote (checked against the model's space)."""
+        config = cls(
+            dataset=value["dataset"],
+            model=value["model"],
+            budget=Budget.from_dict(value["budget"]),
+            split=value["split"],
+            sampler_seed=value["sampler"]["seed"],
+            commit=value.get("commit"),
+        )
+        diffs = differences(value, config.to_dict())
+        if diffs:
+            raise StudyMismatchError(
+                f"The record's configuration differs from this spikegraph's for model "
+                f"{config.model!r}: {_describe(diffs)}"
+            )
+        return config
+
+
+def protocol_sentence(budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS) -> str:
+    """The protocol in one sentence, for beside a table of tuned results."""
+    return (
+        f"Every model's hyper-parameters (including raw vs row-normalised features) were "
+        f"chosen by Optuna's TPE sampler on validation accuracy only, with the same budget "
+        f"for every model ({budget.trials} trials, each scored by the mean best-epoch "
+        f"validation accuracy over {_count(len(budget.seeds), 'seed')}, {budget.epochs} epochs, "
+        f"patience {budget.patience}); the table reports the test accuracy of the selected "
+        f"configuration over {_count(len(final_seeds), 'fresh seed')}."
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def source_commit() -> str | None:
+    """The commit of the spikegraph checkout this code runs from (``+ uncommitted changes``
+    when its tracked files differ, results files aside); ``None`` outside a checkout."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        if not (root / "spikegraph" / "__init__.py").is_file():
+            return None
+        commit = git("rev-parse", "HEAD")
+        dirty = git(
+            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
+# ----------------------------------------------------------------------------- data
+def preprocess_features(data: Data, features: str) -> Data:
+    """``data`` with its node features prepared as ``features`` says.
+
+    ``"raw"``: as loaded (``data`` itself). ``"row-normalised"``: a copy whose feature rows
+    sum to one, PyG's :class:`~torch_geometric.transforms.NormalizeFeatures`, the
+    preprocessing of Kipf & Welling (ICLR 2017) and Velickovic et al. (ICLR 2018).
+
+    Raises:
+        ValueError: for another choice.
+    """
+    if features == "raw":
+        return data
+    if features == "row-normalised":
+        return NormalizeFeatures()(copy.copy(data))
+    raise ValueError(f"'features' must be one of {FEATURES}, got {features!r}")
+
+
+def hide_test_labels(data: Data) -> Data:
+    """A copy of ``data`` from which no test label can be read.
+
+    Labels of the nodes outside the training and validation masks become ``-1`` (no class),
+    and the test mask is replaced by the validation mask, so the trainer's per-epoch
+    bookkeeping of a "test" accuracy measures validation nodes. Used for every training run
+    of a tuning trial.
+    """
+    out = copy.copy(data)
+    known = data.train_mask | data.val_mask
+    out.y = torch.where(known, data.y, torch.full_like(data.y, -1))
+    out.test_mask = data.val_mask.clone()
+    return out
+
+
+def train_runs(
+    data: Data,
+    num_classes: int,
+    model: str,
+    params: Mapping[str, Any],
+    seeds: Sequence[int],
+    epochs: int,
+    patience: int | None,
+    device: str = "cpu",
+) -> list[TrainResult]:
+    """Train model ``model`` with a trial's ``params`` once per seed on ``data`` as given.
+
+    The parameters are split by :func:`~spikegraph.models.search_space.split_params`; the
+    ``features`` choice must already be applied to ``data``
+    (:func:`preprocess_features`). Each run seeds torch with its seed before building the
+    model, as :func:`~spikegraph.experiments.run_node_classification` does.
+
+    Raises:
+        NonFiniteLossError: when a run diverges.
+    """
+    model_options, train_options, _ = split_params(params, search_space(model))
+    check_model_options(model, model_options)
+    out = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        net = build_model(model, data.num_features, num_classes, **model_options)
+        config = TrainConfig(
+            **train_options,
+            epochs=epochs,
+            patience=patience,
+            seed=seed,
+            progress=False,
+            device=device,
+        )
+        out.append(fit(net, data, config))
+    return out
+
+
+class _Graphs:
+    """The dataset, loaded once, and its preprocessed variants (test labels hidden or not)."""
+
+    def __init__(self, config: StudyConfig, root: str | None) -> None:
+        self.data, self.num_classes = load_dataset(config.dataset, root=root, split=config.split)
+        self._views: dict[tuple[str, bool], Data] = {}
+
+    def get(self, features: str, hidden: bool) -> Data:
+        key = (features, hidden)
+        if key not in self._views:
+            view = preprocess_features(self.data, features)
+            self._views[key] = hide_test_labels(view) if hidden else view
+        return self._views[key]
+
+
+# ----------------------------------------------------------------------------- sampling
+def sample_params(trial: optuna.trial.BaseTrial, model: str) -> dict[str, Any]:
+    """Draw a trial's parameters from model ``model``'s declared search space.
+
+    A conditional parameter (``Param.when``) is drawn only when its condition holds for the
+    values drawn before it or, for an option the space does not tune, the model's registry
+    default.
+    """
+    defaults = model_defaults(model)
+    chosen: dict[str, Any] = {}
+    for param in search_space(model):
+        if active(param, chosen, defaults):
+            chosen[param.name] = _suggest(trial, param)
+    return chosen
+
+
+def _suggest(trial: optuna.trial.BaseTrial, p: Param) -> Any:
+    if p.choices:
+        return trial.suggest_categorical(p.name, list(p.choices))
+    if p.integer:
+        return trial.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
+    return trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
+
+
+def trial_sampler_seed(sampler_seed: int, trial_index: int) -> int:
+    """The TPE sampler seed used to draw trial number ``trial_index`` of a study."""
+    return (sampler_seed * 1_000_003 + trial_index) % (2**32)
+
+
+# ----------------------------------------------------------------------------- storage
+def check_storage_url(url: str) -> str:
+    """``url`` if it names a database Optuna can store a study in, else a clear error.
+
+    Any SQLAlchemy URL is accepted (``sqlite:///path.db``, ``postgresql://user@host/db``,
+    ``mysql+pymysql://...``); for SQLite the database file's folder must exist.
+
+    Raises:
+        TuneStorageError: naming the URL and what is wrong with it.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not isinstance(url, str) or not url.strip():
+        raise TuneStorageError(f"The storage must be a database URL string, got {url!r}")
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise TuneStorageError(
+            f"Storage {url!r} is not a database URL (expected e.g. sqlite:///tune.db or "
+            f"postgresql://user@host/db): {err}"
+        ) from err
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if not db or db == ":memory:":
+            raise TuneStorageError(
+                f"Storage {url!r} is an in-memory SQLite database: a study there is lost when "
+                "the process ends and cannot be shared; give a file, e.g. sqlite:///tune.db"
+            )
+        folder = Path(db).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise TuneStorageError(
+                f"Storage {url!r}: the folder {folder} of its database file does not exist"
+            )
+    return url
+
+
+def open_study(
+    storage: str,
+    study_name: str,
+    config: StudyConfig,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+) -> optuna.Study:
+    """Create study ``study_name`` in ``storage``, or load it to resume or join it.
+
+    The study stores ``config``; loading a study stored with another configuration (another
+    dataset, model, budget, search space or commit) is refused, so that one study never
+    mixes trials of two protocols. Running trials send a heartbeat every
+    ``heartbeat_interval`` seconds; one silent for ``2 * heartbeat_interval`` seconds (its
+    worker was killed) is marked failed when a worker next starts a trial, and retried with
+    the same parameters up to :data:`MAX_RETRY` times.
+
+    Raises:
+        TuneStorageError: for a storage URL that cannot be used.
+        StudyMismatchError: for a study stored with another configuration.
+    """
+    import optuna
+    from optuna.storages import RDBStorage
+
+    check_storage_url(storage)
+    if not isinstance(study_name, str) or not study_name:
+        raise ValueError(f"'study_name' must be a non-empty string, got {study_name!r}")
+    if isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, int):
+        raise TypeError(f"'heartbeat_interval' must be an int, got {heartbeat_interval!r}")
+    if heartbeat_interval < 1:
+        raise ValueError(f"'heartbeat_interval' must be >= 1, got {heartbeat_interval}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            rdb = RDBStorage(
+                storage,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=2 * heartbeat_interval,
+                **_retry_callback(),
+            )
+        except ImportError as err:
+            raise TuneStorageError(
+                f"Storage {storage!r}: its database driver is not installed ({err})"
+            ) from err
+        except Exception as err:  # SQLAlchemy's errors: unreachable server, bad file...
+            raise TuneStorageError(
+                f"Storage {storage!r} cannot be opened ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:300]})"
+            ) from err
+    study = optuna.create_study(
+        storage=rdb, study_name=study_name, direction="maximize", load_if_exists=True
+    )
+    want = config.to_dict()
+    stored = study.user_attrs.get("config")
+    if stored is None:
+        study.set_user_attr("config", want)
+    else:
+        diffs = differences(stored, want)
+        if diffs:
+            raise StudyMismatchError(
+                f"Study {study_name!r} in {storage} was run with another configuration "
+                f"({_describe(diffs)}); trials of two configurations are never mixed: use "
+                "another study name or storage"
+            )
+    return study
+
+
+def _retry_callback() -> dict[str, Any]:
+    """The storage's option that retries a stale trial (renamed in Optuna 4.9)."""
+    from optuna import storages
+
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
+        callback = storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+        return {"heartbeat_stale_trial_callback": callback}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)}
+
+
+def _describe(diffs: list[tuple[str, Any, Any]]) -> str:
+    return "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, a, b in diffs[:5]) + (
+        f"; and {len(diffs) - 5} more" if len(diffs) > 5 else ""
+    )
+
+
+def counted_trials(trials: Sequence[Mapping[str, Any]], budget: Budget) -> list[dict[str, Any]]:
+    """The trials (records of :func:`study_records`) that make up the budget: the first
+    ``budget.trials`` finished or diverged ones, by trial number. Parallel workers may run a
+    few more; those are recorded but never selected from."""
+    done = sorted((t for t in trials if t["state"] in COUNTED_STATES), key=lambda t: t["number"])
+    return [dict(t) for t in done[: budget.trials]]
+
+
+# ----------------------------------------------------------------------------- the study
+def run_study(
+    config: StudyConfig,
+    storage: str,
+    study_name: str,
+    root: str | None = None,
+    device: str = "cpu",
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+) -> dict[str, Any]:
+    """Run (or resume, or join) the study until its budget of counted trials is reached.
+
+    Each trial draws its parameters (:func:`sample_params`), trains one run per budget seed
+    on the graph without its test labels (:func:`hide_test_labels`) and scores the mean of
+    the runs' best validation accuracies. A trial whose training diverges is recorded as
+    pruned (it counts, with no score); an interrupted one (Ctrl-C) as failed (it does not
+    count: running again resumes the study).
+
+    Args:
+        config: What to tune, and the budget.
+        storage: Database URL of the study (:func:`check_storage_url`).
+        study_name: The study's name in the storage.
+        root: Data root.
+        device: Where to train (``"cpu"``: the same scores on every machine).
+        heartbeat_interval: See :func:`open_study`.
+
+    Returns:
+        The study's records (:func:`study_records`).
+    """
+    import optuna
+
+    study = open_study(storage, study_name, config, heartbeat_interval)
+    graphs = _Graphs(config, root)
+    budget = config.budget
+
+    def objective(trial: optuna.Trial) -> float:
+        params = sample_params(trial, config.model)
+        features = params.get("features", "raw")
+        trial.set_user_attr("seeds", list(budget.seeds))
+        try:
+            runs = train_runs(
+                graphs.get(features, hidden=True),
+                graphs.num_classes,
+                config.model,
+                params,
+                budget.seeds,
+                budget.epochs,
+                budget.patience,
+                device,
+            )
+        except NonFiniteLossError as err:
+            trial.set_user_attr("diverged", str(err))
+            raise optuna.TrialPruned(str(err)) from err
+        trial.set_user_attr("val_scores", [r.val_acc for r in runs])
+        trial.set_user_attr("best_epochs", [r.best_epoch for r in runs])
+        return statistics.fmean(r.val_acc for r in runs)
+
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state.name in COUNTED_STATES for t in trials)
+        if done >= budget.trials:
+            break
+        study.sampler = optuna.samplers.TPESampler(
+            seed=trial_sampler_seed(config.sampler_seed, len(trials))
+        )
+        study.optimize(objective, n_trials=1, catch=())
+    return study_records(study, config)
+
+
+def study_records(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
+    """A study as plain data, to commit beside the results it selected.
+
+    Returns:
+        ``{"format", "study", "config", "versions", "trials", "counted", "best"}``: the
+        configuration (:meth:`StudyConfig.to_dict`), every trial (number, state, parameters,
+        per-seed validation scores, their mean, best epochs; a retried trial names the
+        trial it retries), the numbers of the counted trials (:func:`counted_trials`), and
+        the best of them (``None`` if none finished).
+    """
+    trials = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        attrs = t.user_attrs
+        record = {
+            "number": t.number,
+            "state": t.state.name,
+            "params": dict(t.params),
+            "seeds": attrs.get("seeds"),
+            "val_scores": attrs.get("val_scores"),
+            "value": t.value,
+            "best_epochs": attrs.get("best_epochs"),
+        }
+        for key in ("diverged", "failed_trial", "retry_history"):
+            if key in attrs or key in t.system_attrs:
+                record[key] = attrs.get(key, t.system_attrs.get(key))
+        trials.append(record)
+    records = {
+        "format": FORMAT,
+        "study": study.study_name,
+        "config": config.to_dict(),
+        "versions": versions(),
+        "trials": trials,
+    }
+    counted = counted_trials(trials, config.budget)
+    records["counted"] = [t["number"] for t in counted]
+    records["best"] = best_trial(records)
+    return plain(records)
+
+
+def best_trial(records: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The counted trial with the highest score (the earlier one among equal scores);
+    ``None`` when no counted trial finished."""
+    budget = Budget.from_dict(records["config"]["budget"])
+    finished = [t for t in counted_trials(records["trials"], budget) if t["state"] == "COMPLETE"]
+    if not finished:
+        return None
+    return dict(max(finished, key=lambda t: (t["value"], -t["number"])))
+
+
+def write_records(path: str | Path, records: Mapping[str, Any]) -> None:
+    """Write ``records`` (or any plain data) as indented JSON, atomically."""
+    text = json.dumps(records, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def read_records(path: str | Path) -> dict[str, Any]:
+    """Records written by :func:`write_records`, checked for their format.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if it is not a tuning record.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No tuning record at {path}")
+    try:
+        records = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON tuning record ({err})") from err
+    if not isinstance(records, dict) or records.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a tuning record of format {FORMAT!r}")
+    return records
+
+
+def trial_record(records: Mapping[str, Any], number: int) -> dict[str, Any]:
+    """Trial ``number`` of ``records``.
+
+    Raises:
+        ValueError: when the record has no such trial.
+    """
+    for t in records["trials"]:
+        if t["number"] == number:
+            return t
+    numbers = [t["number"] for t in records["trials"]]
+    raise ValueError(f"The record has no trial {number!r} (it has {numbers})")
+
+
+# ----------------------------------------------------------------------------- reproduce, final
+def reproduce_trial(
+    records: Mapping[str, Any], number: int, root: str | None = None, device: str = "cpu"
+) -> list[float]:
+    """Train trial ``number`` of ``records`` again and return its per-seed validation scores.
+
+    On the same machine type and device (CPU by default) they equal the recorded
+    ``val_scores`` exactly; compare them with ``==``.
+
+    Raises:
+        ValueError: for a trial that is not in the record or did not finish.
+        StudyMismatchError: for a record of another search space than this spikegraph's.
+    """
+    config = StudyConfig.from_dict(records["config"])
+    trial = trial_record(records, number)
+    if trial["state"] != "COMPLETE":
+        raise ValueError(f"Trial {number} did not finish (state {trial['state']}): no score")
+    graphs = _Graphs(config, root)
+    runs = train_runs(
+        graphs.get(trial["params"].get("features", "raw"), hidden=True),
+        graphs.num_classes,
+        config.model,
+        trial["params"],
+        trial["seeds"],
+        config.budget.epochs,
+        config.budget.patience,
+        device,
+    )
+    return [r.val_acc for r in runs]
+
+
+def final_evaluation(
+    records: Mapping[str, Any],
+    seeds: Sequence[int] = FINAL_SEEDS,
+    root: str | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train the validation-selected configuration on fresh ``seeds``; read test once each.
+
+    Returns:
+        One results-table row: dataset, model, preprocessing (``features``), the selected
+        trial and its parameters, per-seed validation and test accuracies, their means and
+        standard deviations, the seeds, budget and commit.
+
+    Raises:
+        ValueError: when no counted trial finished, or ``seeds`` overlap the tuning seeds
+            (a final seed must be fresh).
+    """
+    config = StudyConfig.from_dict(records["config"])
+    seeds = check_seeds(seeds)
+    reused = sorted(set(seeds) & set(config.budget.seeds))
+    if reused:
+        raise ValueError(
+            f"Final seeds {reused} were used in tuning (budget seeds "
+            f"{list(config.budget.seeds)}): the final evaluation needs fresh seeds"
+        )
+    best = best_trial(records)
+    if best is None:
+        raise ValueError(f"Study {records['study']!r} has no finished counted trial to evaluate")
+    graphs = _Graphs(config, root)
+    features = best["params"].get("features", "raw")
+    runs = train_runs(
+        graphs.get(features, hidden=False),
+        graphs.num_classes,
+        config.model,
+        best["params"],
+        seeds,
+        config.budget.epochs,
+        config.budget.patience,
+        device,
+    )
+    val = [r.val_acc for r in runs]
+    test = [r.test_acc for r in runs]
+    return plain(
+        {
+            "dataset": config.dataset,
+            "model": config.model,
+            "split": config.split,
+            "features": features,
+            "trial": best["number"],
+            "tuning_score": best["value"],
+            "params": best["params"],
+            "seeds": seeds,
+            "val_acc": val,
+            "test_acc": test,
+            "val_acc_mean": statistics.fmean(val),
+            "test_acc_mean": statistics.fmean(test),
+            "test_acc_std": statistics.pstdev(test) if len(test) > 1 else 0.0,
+            "budget": config.budget.to_dict(),
+            "commit": config.commit,
+        }
+    )
+
+
+def check_comparable(
+    records: Sequence[Mapping[str, Any]], allow_mixed_commits: bool = False
+) -> None:
+    """Refuse to put tuning records in one table unless they share one protocol.
+
+    Every record must have the same budget, split and sampler seed and, for their final
+    evaluations, the same final seeds; their commits must match unless
+    ``allow_mixed_commits`` (then the table names each row's commit).
+
+    Raises:
+        StudyMismatchError: naming the records that differ and how.
+    """
+    if not records:
+        return
+    first = records[0]
+
+    def key(r: Mapping[str, Any]) -> dict[str, Any]:
+        c = r["config"]
+        out = {"budget": c["budget"], "split": c["split"], "sampler": c["sampler"]}
+        if "final" in r:
+            out["final seeds"] = r["final"]["seeds"]
+        if not allow_mixed_commits:
+            out["commit"] = c.get("commit")
+        return out
+
+    for r in records[1:]:
+        diffs = [d for d in differences(key(first), key(r)) if d[1] != "<absent>" != d[2]]
+        if diffs:
+            what = "; ".join(
+                f"{k}: {first['study']!r} has {a!r}, {r['study']!r} has {b!r}" for k, a, b in diffs
+            )
+            raise StudyMismatchError(
+                f"Records {first['study']!r} and {r['study']!r} were tuned under different "
+                f"protocols ({what}); one table needs one budget"
+                + ("" if allow_mixed_commits else " and one commit")
+            )
+
+
+def summary_markdown(
+    rows: Sequence[Mapping[str, Any]], budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS
+) -> str:
+    """A markdown table of final-evaluation rows (:func:`final_evaluation`), under the
+    protocol sentence; each row names its features' preprocessing, and its commit when the
+    rows come from more than one."""
+    commits = sorted({str(r.get("commit")) for r in rows})
+    mixed = len(commits) > 1
+    head = "| dataset | model | features | test acc. (%) | val. acc. (%) | trial | parameters |"
+    lines = [
+        protocol_sentence(budget, final_seeds),
+        "",
+        head + (" commit |" if mixed else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if mixed else ""),
+    ]
+    for r in rows:
+        params = ", ".join(
+            f"{k}={_fmt(v)}" for k, v in sorted(r["params"].items()) if k != "features"
+        )
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['features']} | "
+            f"{100 * r['test_acc_mean']:.1f} ± {100 * r['test_acc_std']:.1f} | "
+            f"{100 * r['val_acc_mean']:.1f} | {r['trial']} | {params} |"
+            + (f" {r.get('commit')} |" if mixed else "")
+        )
+    if not mixed and commits:
+        lines += ["", f"spikegraph commit: {commits[0]}"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value) and value != int(value):
+        return f"{value:.3g}"
+    return str(value)
+
+
+__all__ = [
+    "FINAL_SEEDS",
+    "FORMAT",
+    "Budget",
+    "StudyConfig",
+    "StudyMismatchError",
+    "TuneStorageError",
+    "best_trial",
+    "check_comparable",
+    "check_storage_url",
+    "counted_trials",
+    "final_evaluation",
+    "hide_test_labels",
+    "open_study",
+    "preprocess_features",
+    "protocol_sentence",
+    "read_records",
+    "reproduce_trial",
+    "run_study",
+    "sample_params",
+    "source_commit",
+    "study_records",
+    "summary_markdown",
+    "train_runs",
+    "trial_record",
+    "trial_sampler_seed",
+    "write_records",
+]

@@ -1,0 +1,179 @@
+"""The hyper-parameter search space of each registered model, declared once, beside the registry.
+
+``spikegraph tune`` (:mod:`spikegraph.experiments.tune`) draws every trial's settings from
+here, and nowhere else: the CLI and the benchmark scripts never list ranges. A space is plain
+data (no optimiser library is imported here): a tuple of :class:`Param`, each naming where its
+value goes (a model option, a training option, or the data's preprocessing) and, for options
+that only mean something under another choice (STFN's ``rho`` when the current is
+normalised), the condition under which it is drawn.
+
+The spaces follow the ranges the models' papers searched or reported (Kipf & Welling, ICLR
+2017; Velickovic et al., ICLR 2018; Xu et al., IJCAI 2021), widened so that the published
+settings lie inside them; every model tunes the same optimisation options (learning rate,
+weight decay, dropout, width) and the same preprocessing choice (raw or row-normalised
+features, PyG's ``NormalizeFeatures`` as in the GCN and GAT papers), so that no model family
+is searched more finely than another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spikegraph.models.registry import MODELS
+
+#: Where a parameter's value goes.
+TARGETS = ("model", "train", "data")
+#: The preprocessing choices of node features (the ``features`` parameter, target ``data``).
+FEATURES = ("raw", "row-normalised")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter of a search space.
+
+    Attributes:
+        name: The option's name (a model constructor option, a
+            :class:`~spikegraph.train.TrainConfig` field, or ``"features"``).
+        target: ``"model"``, ``"train"`` or ``"data"`` (see :data:`TARGETS`).
+        low: Lower bound of a numeric range (``choices`` empty).
+        high: Upper bound of a numeric range.
+        log: Draw on a log scale.
+        step: Grid step of a numeric range (``None``: continuous floats).
+        integer: Draw integers from ``[low, high]``.
+        choices: The values of a categorical parameter (then ``low``/``high`` are unused).
+        when: ``(other, values)``: draw this parameter only when parameter (or the model's
+            default option) ``other`` takes one of ``values``; otherwise it is left out.
+    """
+
+    name: str
+    target: str = "model"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+    choices: tuple[Any, ...] = ()
+    when: tuple[str, tuple[Any, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"Param {self.name!r}: target must be one of {TARGETS}")
+        if self.choices:
+            return
+        if self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError(f"Param {self.name!r}: needs choices or a range low < high")
+        if self.log and not self.low > 0:
+            raise ValueError(f"Param {self.name!r}: a log range needs low > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for records): the fields that are set."""
+        out: dict[str, Any] = {"name": self.name, "target": self.target}
+        if self.choices:
+            out["choices"] = list(self.choices)
+        else:
+            out.update(low=self.low, high=self.high, log=self.log, step=self.step)
+            out["integer"] = self.integer
+        if self.when is not None:
+            out["when"] = [self.when[0], list(self.when[1])]
+        return out
+
+
+SearchSpace = tuple[Param, ...]
+
+# ------------------------------------------------------------------------ shared pieces
+#: What every model tunes: Adam's learning rate and weight decay, dropout, width, features.
+_COMMON: SearchSpace = (
+    Param("lr", "train", 1e-3, 5e-2, log=True),
+    Param("weight_decay", "train", 1e-6, 1e-2, log=True),
+    Param("dropout", "model", 0.0, 0.8, step=0.1),
+    Param("hidden_channels", "model", choices=(16, 32, 64, 128, 256)),
+    Param("features", "data", choices=FEATURES),
+)
+#: Attention heads of the hidden layers (GAT-like models).
+_HEADS: SearchSpace = (Param("heads", "model", choices=(1, 2, 4, 8)),)
+#: What a spiking model adds: input dropout and the number of time steps.
+_SPIKING: SearchSpace = (
+    Param("input_dropout", "model", 0.0, 0.8, step=0.1),
+    Param("T", "model", choices=(4, 8, 16)),
+)
+#: The neuron's dynamics (left fixed by the presets that state the paper's neuron).
+_NEURON: SearchSpace = (
+    Param("tau", "model", choices=(2.0, 4.0, math.inf)),
+    Param("reset", "model", choices=("soft", "hard")),
+)
+#: Normalisation of the synaptic current, and its scale where one is used.
+_NORM: SearchSpace = (Param("norm", "model", choices=("none", "stfn", "tdbn")),)
+_RHO: SearchSpace = (Param("rho", "model", 0.25, 4.0, log=True, when=("norm", ("stfn", "tdbn"))),)
+
+#: Model name -> its search space. The presets with the paper's neuron and STFN
+#: (``stfn-*``) keep them fixed and tune STFN's ``rho``; the validated presets (``sgcn``,
+#: ``sgat``) also choose the neuron and the normalisation.
+SEARCH_SPACES: dict[str, SearchSpace] = {
+    "gcn": _COMMON,
+    "gat": _COMMON + _HEADS,
+    "sgcn": _COMMON + _SPIKING + _NEURON + _NORM + _RHO,
+    "sgat": _COMMON + _HEADS + _SPIKING + _NEURON + _NORM + _RHO,
+    "stfn-sgcn": _COMMON + _SPIKING + _RHO,
+    "stfn-sgat": _COMMON + _HEADS + _SPIKING + _RHO,
+}
+
+
+def search_space(model: str) -> SearchSpace:
+    """The search space declared for model ``model`` of :data:`~spikegraph.models.MODELS`.
+
+    Raises:
+        ValueError: for an unknown model, or a registered model without a declared space
+            (declare one in :data:`SEARCH_SPACES`).
+    """
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; expected one of {list(MODELS)}")
+    if model not in SEARCH_SPACES:
+        raise ValueError(
+            f"Model {model!r} has no search space: declare one in "
+            "spikegraph.models.search_space.SEARCH_SPACES before tuning it"
+        )
+    return SEARCH_SPACES[model]
+
+
+def active(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    """Whether ``param`` is drawn, given the values ``chosen`` so far and the model's
+    registry ``defaults`` (for a condition on an option the space does not tune)."""
+    if param.when is None:
+        return True
+    other, values = param.when
+    value = chosen[other] if other in chosen else defaults.get(other)
+    return value in values
+
+
+def split_params(
+    params: Mapping[str, Any], space: SearchSpace
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A trial's parameters split by target: ``(model_options, train_options, data)``.
+
+    Raises:
+        ValueError: for a parameter the space does not declare.
+    """
+    targets = {p.name: p.target for p in space}
+    out: dict[str, dict[str, Any]] = {t: {} for t in TARGETS}
+    for name, value in params.items():
+        if name not in targets:
+            raise ValueError(
+                f"Parameter {name!r} is not in the search space ({', '.join(targets)})"
+            )
+        out[targets[name]][name] = value
+    return out["model"], out["train"], out["data"]
+
+
+__all__ = [
+    "FEATURES",
+    "SEARCH_SPACES",
+    "TARGETS",
+    "Param",
+    "SearchSpace",
+    "active",
+    "search_space",
+    "split_params",
+]

@@ -1,0 +1,114 @@
+"""benchmarks/tune_sweeps.py: one budget for every cell, finished cells skipped, records of
+another protocol refused, the table under the protocol sentence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from spikegraph.experiments import tune
+from tests.benchmarks.conftest import load
+from tests.experiments.test_tune import toy_graph
+
+
+@pytest.fixture
+def sweeps(monkeypatch):
+    data = toy_graph()
+    monkeypatch.setattr(tune, "load_dataset", lambda *a, **k: (data, 3))
+    return load("tune_sweeps")
+
+
+def argv(tmp_path, *extra):
+    return [
+        "--datasets", "Cora", "--models", "gcn", "gat", "--trials", "2",
+        "--seeds", "0", "--epochs", "2", "--final-seeds", "100", "101",
+        "--out", str(tmp_path), *extra,
+    ]  # fmt: skip
+
+
+def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    assert sweeps.main(argv(tmp_path)) == 0
+    paths = sorted((tmp_path / "sweeps").glob("*.json"))
+    assert [p.name for p in paths] == ["Cora-gat.json", "Cora-gcn.json"]
+    records = [tune.read_records(p) for p in paths]
+    budgets = {json.dumps(r["config"]["budget"], sort_keys=True) for r in records}
+    want = {"trials": 2, "seeds": [0], "epochs": 2, "patience": 100}
+    assert budgets == {json.dumps(want, sort_keys=True)}
+    assert all(len(r["counted"]) == 2 and r["final"]["seeds"] == [100, 101] for r in records)
+    text = (tmp_path / "tuned.md").read_text()
+    assert tune.protocol_sentence(tune.Budget(2, (0,), 2, 100), [100, 101]) in text
+    assert text.count("| Cora |") == 2
+    for r in records:
+        assert f"| {r['final']['model']} | {r['final']['features']} |" in text
+    before = {p: p.read_bytes() for p in paths}
+    capsys.readouterr()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished cell was trained again")
+
+    monkeypatch.setattr(tune, "train_runs", no_training)
+    assert sweeps.main(argv(tmp_path)) == 0
+    assert capsys.readouterr().out.count("finished earlier, skipped") == 2
+    assert {p: p.read_bytes() for p in paths} == before
+
+
+def test_a_record_of_another_budget_is_refused_before_anything_runs(tmp_path, sweeps, capsys):
+    assert sweeps.main(argv(tmp_path)) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        sweeps.main([*argv(tmp_path), "--epochs", "3"])
+    assert exit_.value.code == 2
+    assert "Cora-gcn.json was tuned with another configuration (differs in budget)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_table_refuses_records_of_mixed_commits_unless_asked(tmp_path, sweeps, capsys):
+    assert sweeps.main(argv(tmp_path)) == 0
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    records = tune.read_records(path)
+    records["config"]["commit"] = "an-older-commit"
+    records["final"]["commit"] = "an-older-commit"
+    tune.write_records(path, records)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        sweeps.main(argv(tmp_path))
+    assert "commit" in capsys.readouterr().err
+    assert sweeps.main([*argv(tmp_path), "--allow-mixed-commits"]) == 0
+    text = (tmp_path / "tuned.md").read_text()
+    assert "| commit |" in text and "an-older-commit |" in text
+
+
+def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
+    real, calls = tune.train_runs, []
+
+    def interrupt_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # Cora-gcn's 2 trials and final evaluation, then Cora-gat's first
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main(argv(tmp_path))
+    assert [p.name for p in (tmp_path / "sweeps").glob("*.json")] == ["Cora-gcn.json"]
+    monkeypatch.setattr(tune, "train_runs", real)
+    assert sweeps.main(argv(tmp_path)) == 0
+    records = tune.read_records(tmp_path / "sweeps" / "Cora-gat.json")
+    assert [t["state"] for t in records["trials"]] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert records["counted"] == [1, 2]
+
+
+def test_the_storage_url_and_names_are_checked(tmp_path, sweeps, capsys):
+    with pytest.raises(SystemExit):
+        sweeps.main([*argv(tmp_path), "--storage", "nonsense"])
+    assert "Storage 'nonsense' is not a database URL" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        sweeps.main([*argv(tmp_path), "--models", "nope"])
+    assert "--models: unknown name 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "sweeps").exists()

@@ -1,0 +1,450 @@
+"""spikegraph.experiments.tune: validation-only tuning with Optuna, resumable studies, records
+that reproduce their trials, and the final evaluation on fresh seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+optuna = pytest.importorskip("optuna")
+
+from spikegraph.cli import main  # noqa: E402
+from spikegraph.experiments import tune  # noqa: E402
+from spikegraph.models import MODELS, model_option_names  # noqa: E402
+from spikegraph.models.search_space import (  # noqa: E402
+    SEARCH_SPACES,
+    Param,
+    search_space,
+    split_params,
+)
+from spikegraph.train.trainer import TrainConfig  # noqa: E402
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def toy_graph(seed: int = 0, num_nodes: int = 60, classes: int = 3) -> Data:
+    """A small graph whose labels follow its features (learnable in a few epochs)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_nodes) % classes
+    x = torch.rand(num_nodes, 6, generator=g)
+    x[torch.arange(num_nodes), y] += 1.0
+    src = torch.randint(0, num_nodes, (200,), generator=g)
+    dst = torch.randint(0, num_nodes, (200,), generator=g)
+    edge_index = torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], dim=1)
+    part = torch.randperm(num_nodes, generator=g) % 3  # every class in every split
+    masks = {name: part == k for k, name in enumerate(("train", "val", "test"))}
+    return Data(
+        x=x,
+        edge_index=edge_index,
+        y=y,
+        train_mask=masks["train"],
+        val_mask=masks["val"],
+        test_mask=masks["test"],
+    )
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Studies load the toy graph instead of a real dataset; yields the graph."""
+    data = toy_graph()
+    monkeypatch.setattr(tune, "load_dataset", lambda name, root=None, split="public": (data, 3))
+    return data
+
+
+def config(model="gcn", trials=2, seeds=(0,), epochs=2, **kw) -> tune.StudyConfig:
+    budget = tune.Budget(trials=trials, seeds=seeds, epochs=epochs, patience=None)
+    return tune.StudyConfig("Cora", model, budget, commit="test", **kw)
+
+
+def url(tmp_path, name="study.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def scores(records):
+    return [
+        (t["number"], t["state"], t["params"], t["val_scores"], t["value"])
+        for t in records["trials"]
+    ]
+
+
+# ----------------------------------------------------------------------------- search spaces
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_registered_model_declares_a_search_space_of_options_it_takes(model):
+    space = search_space(model)
+    valid = set(model_option_names(model))
+    train = {f.name for f in dataclasses.fields(TrainConfig)}
+    for p in space:
+        where = {"model": valid, "train": train, "data": {"features"}}[p.target]
+        assert p.name in where, (model, p)
+    names = [p.name for p in space]
+    assert len(names) == len(set(names)), names
+
+
+def test_every_model_searches_the_same_shared_options_over_the_same_ranges():
+    # The same optimisation options and preprocessing choice for every family: none is
+    # searched more finely than another.
+    shared = ("lr", "weight_decay", "dropout", "hidden_channels", "features")
+    reference = {p.name: p for p in SEARCH_SPACES["gcn"]}
+    for model, space in SEARCH_SPACES.items():
+        by_name = {p.name: p for p in space}
+        for name in shared:
+            assert by_name[name] == reference[name], (model, name)
+    assert set(reference["features"].choices) == {"raw", "row-normalised"}
+
+
+def test_spiking_spaces_tune_time_steps_and_rho_only_under_a_normalisation():
+    for model in ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat"):
+        by_name = {p.name: p for p in search_space(model)}
+        assert "T" in by_name and by_name["rho"].when == ("norm", ("stfn", "tdbn"))
+    assert "tau" in {p.name for p in search_space("sgcn")}
+    assert "tau" not in {p.name for p in search_space("stfn-sgcn")}  # the paper's neuron, fixed
+
+
+def test_conditional_rho_is_drawn_only_when_its_normalisation_is_used():
+    fixed = {"lr": 0.01, "weight_decay": 1e-4, "dropout": 0.5, "hidden_channels": 16}
+    fixed |= {"features": "raw", "input_dropout": 0.5, "T": 4, "tau": 2.0, "reset": "soft"}
+    for norm, has_rho in (("none", False), ("stfn", True)):
+        trial = optuna.trial.FixedTrial({**fixed, "norm": norm, "rho": 1.0})
+        params = tune.sample_params(trial, "sgcn")
+        assert ("rho" in params) is has_rho, params
+    # stfn-sgcn does not tune norm: its preset's "stfn" makes rho active.
+    stfn = {k: v for k, v in fixed.items() if k not in ("tau", "reset")}
+    params = tune.sample_params(optuna.trial.FixedTrial({**stfn, "rho": 2.0}), "stfn-sgcn")
+    assert params["rho"] == 2.0
+
+
+def test_search_space_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r"Unknown model 'nope'"):
+        search_space("nope")
+    with pytest.raises(ValueError, match=r"Param 'x': a log range needs low > 0"):
+        Param("x", "train", 0.0, 1.0, log=True)
+    with pytest.raises(ValueError, match=r"Parameter 'bogus' is not in the search space"):
+        split_params({"bogus": 1}, search_space("gcn"))
+
+
+# ----------------------------------------------------------------------------- data
+def test_row_normalised_features_sum_to_one_and_raw_is_untouched():
+    data = toy_graph()
+    assert tune.preprocess_features(data, "raw") is data
+    out = tune.preprocess_features(data, "row-normalised")
+    torch.testing.assert_close(out.x.sum(-1), torch.ones(data.num_nodes))
+    assert not torch.equal(data.x, out.x)  # the caller's graph is left as it was
+    with pytest.raises(ValueError, match=r"'features' must be one of .* got 'l2'"):
+        tune.preprocess_features(data, "l2")
+
+
+def test_hidden_graph_holds_no_test_label():
+    data = toy_graph()
+    hidden = tune.hide_test_labels(data)
+    test_only = data.test_mask & ~(data.train_mask | data.val_mask)
+    assert (hidden.y[test_only] == -1).all()
+    assert torch.equal(hidden.y[~test_only], data.y[~test_only])
+    assert torch.equal(hidden.test_mask, data.val_mask)
+    assert (data.y >= 0).all()  # the original is unchanged
+
+
+# ----------------------------------------------------------------------------- the objective
+def test_tuning_reads_no_test_label(tmp_path, monkeypatch):
+    """Poisoned test labels leave every trial's parameters and scores unchanged, and every
+    graph trained on during tuning has its test labels hidden."""
+    seen = []
+    real_fit = tune.fit
+
+    def spy_fit(net, data, cfg):
+        seen.append(data)
+        return real_fit(net, data, cfg)
+
+    monkeypatch.setattr(tune, "fit", spy_fit)
+    results = []
+    for poison in (False, True):
+        data = toy_graph()
+        if poison:
+            data.y = torch.where(data.test_mask, (data.y + 1) % 3, data.y)
+        monkeypatch.setattr(tune, "load_dataset", lambda *a, data=data, **k: (data, 3))
+        records = tune.run_study(config(trials=3), url(tmp_path, f"{poison}.db"), "s")
+        results.append(scores(records))
+    assert results[0] == results[1]
+    assert len(seen) == 6
+    for data in seen:
+        assert (data.y[data.test_mask] == data.y[data.val_mask]).all()
+        assert torch.equal(data.test_mask, data.val_mask)
+        assert int((data.y == -1).sum()) == int(toy_graph().test_mask.sum())
+
+
+def test_a_trial_scores_the_mean_best_validation_accuracy_of_its_seeds(tmp_path, toy):
+    records = tune.run_study(config(trials=1, seeds=(3, 5)), url(tmp_path), "s")
+    (trial,) = records["trials"]
+    assert trial["seeds"] == [3, 5] and len(trial["val_scores"]) == 2
+    assert trial["value"] == pytest.approx(sum(trial["val_scores"]) / 2)
+    runs = tune.train_runs(tune.hide_test_labels(toy), 3, "gcn", trial["params"], [3, 5], 2, None)
+    assert [r.val_acc for r in runs] == trial["val_scores"]
+    assert [max(h["val"] for h in r.history) for r in runs] == trial["val_scores"]
+
+
+def test_same_sampler_seed_draws_the_same_trials(tmp_path, toy):
+    a = tune.run_study(config(trials=3), url(tmp_path, "a.db"), "s")
+    b = tune.run_study(config(trials=3), url(tmp_path, "b.db"), "s")
+    c = tune.run_study(config(trials=3, sampler_seed=1), url(tmp_path, "c.db"), "s")
+    assert scores(a) == scores(b)
+    assert [t["params"] for t in a["trials"]] != [t["params"] for t in c["trials"]]
+
+
+def test_a_diverging_trial_counts_as_pruned_without_a_score(tmp_path, toy, monkeypatch):
+    calls = []
+
+    def diverge(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise tune.NonFiniteLossError("The training loss is nan at epoch 1")
+        return real(*args, **kwargs)
+
+    real = tune.train_runs
+    monkeypatch.setattr(tune, "train_runs", diverge)
+    records = tune.run_study(config(trials=2), url(tmp_path), "s")
+    assert [t["state"] for t in records["trials"]] == ["PRUNED", "COMPLETE"]
+    assert "nan" in records["trials"][0]["diverged"]
+    assert records["counted"] == [0, 1] and records["best"]["number"] == 1
+
+
+# ----------------------------------------------------------------------------- resume
+def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, monkeypatch):
+    real = tune.train_runs
+    calls = []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        tune.run_study(config(trials=3), url(tmp_path), "s")
+    first = optuna.load_study(study_name="s", storage=url(tmp_path)).trials
+    assert [t.state.name for t in first] == ["COMPLETE", "FAIL"]
+    records = tune.run_study(config(trials=3), url(tmp_path), "s")
+    states = [t["state"] for t in records["trials"]]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert records["counted"] == [0, 2, 3]  # the failed trial is not counted
+    # Each trial's sampler is seeded by its number: a resumed worker draws new settings,
+    # not the first trial's again.
+    drawn = [json.dumps(records["trials"][n]["params"], sort_keys=True) for n in (0, 2, 3)]
+    assert len(set(drawn)) == 3, drawn
+    kept = records["trials"][0]
+    assert (kept["params"], kept["value"]) == (first[0].params, first[0].value)
+    assert len(calls) == 4  # the finished trial was not trained again
+    again = tune.run_study(config(trials=3), url(tmp_path), "s")  # a finished study: no work
+    assert scores(again) == scores(records) and len(calls) == 4
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_a_killed_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path, toy):
+    # A worker killed mid-trial leaves it RUNNING with a last heartbeat; past the grace
+    # period (2 heartbeat intervals) the next worker fails it and retries its parameters.
+    cfg = config(trials=2)
+    study = tune.open_study(url(tmp_path), "s", cfg, heartbeat_interval=1)
+    trial = study.ask()
+    params = tune.sample_params(trial, "gcn")
+    study._storage.record_heartbeat(trial._trial_id)  # then the worker "dies"
+    time.sleep(3.1)  # > the grace period, in the database clock's whole seconds (SQLite)
+    records = tune.run_study(cfg, url(tmp_path), "s", heartbeat_interval=1)
+    by_number = {t["number"]: t for t in records["trials"]}
+    assert by_number[0]["state"] == "FAIL"
+    retried = [t for t in records["trials"] if t.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0]["params"] == params
+    assert retried[0]["state"] == "COMPLETE"
+    assert 0 not in records["counted"] and len(records["counted"]) == 2
+
+
+def test_a_study_of_another_configuration_is_refused(tmp_path, toy):
+    tune.run_study(config(trials=1), url(tmp_path), "s")
+    for other in (config(trials=2), config(trials=1, epochs=3), config(trials=1, seeds=(1,))):
+        with pytest.raises(tune.StudyMismatchError, match=r"Study 's' .* another configuration"):
+            tune.run_study(other, url(tmp_path), "s")
+    moved = dataclasses.replace(config(trials=1), commit="other")
+    with pytest.raises(tune.StudyMismatchError, match=r"commit: stored 'test', now 'other'"):
+        tune.open_study(url(tmp_path), "s", moved)
+
+
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ("not a url", r"Storage 'not a url' is not a database URL"),
+        ("", r"must be a database URL string"),
+        ("sqlite://", r"in-memory SQLite database"),
+        ("sqlite:///:memory:", r"in-memory SQLite database"),
+        ("postgresql+nodriver://u@h/db", r"Storage 'postgresql\+nodriver://u@h/db'"),
+    ],
+)
+def test_storage_url_errors_are_clear(bad, msg):
+    with pytest.raises(tune.TuneStorageError, match=msg):
+        tune.open_study(bad, "s", config())
+
+
+def test_storage_in_a_missing_folder_names_the_folder(tmp_path):
+    bad = f"sqlite:///{tmp_path}/missing/db.sqlite"
+    with pytest.raises(tune.TuneStorageError, match=r"the folder .*missing of its database"):
+        tune.check_storage_url(bad)
+
+
+def test_budget_and_config_errors():
+    with pytest.raises(ValueError, match=r"'trials' must be an int >= 1, got 0"):
+        tune.Budget(trials=0)
+    with pytest.raises(ValueError, match=r"'seeds' holds 1 more than once"):
+        tune.Budget(trials=1, seeds=(1, 1))
+    with pytest.raises(ValueError, match=r"'epochs' must be >= 1"):
+        tune.Budget(trials=1, epochs=0)
+    with pytest.raises(ValueError, match=r"Unknown dataset 'Coraa'"):
+        tune.StudyConfig("Coraa", "gcn", tune.Budget(trials=1))
+    assert tune.StudyConfig("cora", "gcn", tune.Budget(trials=1)).dataset == "Cora"
+
+
+# ----------------------------------------------------------------------------- records
+def test_records_select_the_best_counted_trial_earliest_first():
+    records = {
+        "config": config(trials=3).to_dict(),
+        "trials": [
+            {"number": 0, "state": "COMPLETE", "value": 0.5},
+            {"number": 1, "state": "FAIL", "value": None},
+            {"number": 2, "state": "COMPLETE", "value": 0.7},
+            {"number": 3, "state": "COMPLETE", "value": 0.7},
+            {"number": 4, "state": "COMPLETE", "value": 0.9},  # beyond the budget
+        ],
+    }
+    assert [t["number"] for t in tune.counted_trials(records["trials"], tune.Budget(3))] == [
+        0,
+        2,
+        3,
+    ]
+    assert tune.best_trial(records)["number"] == 2
+
+
+def test_reproduce_a_trial_from_its_record_exactly_on_cora(tmp_path, data_root):
+    root = str(data_root)
+    records = tune.run_study(
+        config(trials=2, seeds=(0, 1), epochs=2), url(tmp_path), "cora", root=root
+    )
+    path = tmp_path / "records.json"
+    tune.write_records(path, records)
+    back = tune.read_records(path)
+    assert back == records
+    for trial in back["trials"]:
+        assert tune.reproduce_trial(back, trial["number"], root=root) == trial["val_scores"]
+    assert back["config"]["budget"] == {"trials": 2, "seeds": [0, 1], "epochs": 2, "patience": None}
+    assert back["config"]["dataset"] == "Cora" and back["config"]["commit"] == "test"
+
+
+def test_reproduce_a_spiking_trial_exactly(tmp_path, toy):
+    records = tune.run_study(config("sgcn", trials=1, epochs=2), url(tmp_path), "s")
+    (trial,) = records["trials"]
+    assert {"T", "tau", "reset", "norm"} <= set(trial["params"])
+    assert tune.reproduce_trial(records, 0) == trial["val_scores"]
+
+
+def test_read_records_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No tuning record at .*absent.json"):
+        tune.read_records(tmp_path / "absent.json")
+    (tmp_path / "x.json").write_text('{"format": "other"}')
+    with pytest.raises(ValueError, match=r"x.json is not a tuning record"):
+        tune.read_records(tmp_path / "x.json")
+    records = {"config": config().to_dict(), "trials": [{"number": 0, "state": "FAIL"}]}
+    with pytest.raises(ValueError, match=r"Trial 0 did not finish \(state FAIL\)"):
+        tune.reproduce_trial(records, 0)
+    with pytest.raises(ValueError, match=r"no trial 7 \(it has \[0\]\)"):
+        tune.reproduce_trial(records, 7)
+
+
+def test_a_record_of_another_search_space_is_refused(toy):
+    stale = config().to_dict()
+    stale["space"] = stale["space"][:-1]
+    with pytest.raises(tune.StudyMismatchError, match=r"record's configuration differs"):
+        tune.reproduce_trial({"config": stale, "trials": []}, 0)
+
+
+# ----------------------------------------------------------------------------- final
+def test_final_evaluation_trains_the_selected_configuration_on_fresh_seeds(tmp_path, toy):
+    records = tune.run_study(config(trials=2, seeds=(0, 1)), url(tmp_path), "s")
+    row = tune.final_evaluation(records, seeds=[100, 101, 102])
+    best = records["best"]
+    assert (row["trial"], row["params"]) == (best["number"], best["params"])
+    assert row["features"] == best["params"]["features"] and row["seeds"] == [100, 101, 102]
+    assert row["test_acc_mean"] == pytest.approx(sum(row["test_acc"]) / 3)
+    runs = tune.train_runs(
+        tune.preprocess_features(toy, row["features"]), 3, "gcn", best["params"],
+        [100, 101, 102], 2, None,
+    )  # fmt: skip
+    assert [r.test_acc for r in runs] == row["test_acc"]  # the real test labels, this time
+    with pytest.raises(ValueError, match=r"Final seeds \[1\] were used in tuning"):
+        tune.final_evaluation(records, seeds=[1, 100])
+    text = tune.summary_markdown([row], tune.Budget.from_dict(records["config"]["budget"]), [1])
+    assert "validation accuracy only" in text and "| Cora | gcn |" in text
+    assert f"| {row['features']} |" in text
+
+
+def test_final_evaluation_needs_a_finished_trial():
+    records = {"study": "s", "config": config().to_dict(), "trials": []}
+    with pytest.raises(ValueError, match=r"Study 's' has no finished counted trial"):
+        tune.final_evaluation(records)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
+    out = tmp_path / "r.json"
+    argv = ["tune", "--model", "gcn", "--trials", "2", "--epochs", "2", "--seeds", "0"]
+    argv += ["--storage", url(tmp_path), "--records", str(out), "--final", "--final-seeds", "9"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "gcn on Cora: study 'Cora-gcn', 2 counted trial(s) of 2" in text
+    assert "over 1 fresh seeds" in text
+    records = tune.read_records(out)
+    assert records["final"]["seeds"] == [9]
+    assert main(["tune", "--reproduce", "1", "--records", str(out)]) == 0
+    assert "reproduced exactly" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["--storage", "nonsense"], "Storage 'nonsense' is not a database URL"),
+        ([], r"--trials N is required"),
+        (["--trials", "0"], "'trials' must be an int >= 1, got 0"),
+        (["--final", "--final-seeds", "0", "5"], r"--final-seeds \[0\] are also tuning --seeds"),
+        (["--reproduce", "1"], "--reproduce TRIAL needs --records PATH"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, msg):
+    full = ["tune", "--model", "gcn", *(["--trials", "1"] if argv else [])]
+    full += ["--storage", url(tmp_path)] if "--storage" not in argv else []
+    code = main([*full, *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("spikegraph: error: ")
+    assert re.search(msg, err), err
+
+
+def test_protocol_sentence_states_the_budget():
+    text = tune.protocol_sentence(tune.Budget(trials=50, seeds=(0, 1, 2)))
+    assert "validation accuracy only" in text and "50 trials" in text and "3 seeds" in text
+    assert "10 fresh seeds" in text
+
+
+def test_records_of_different_budgets_never_share_a_table():
+    def rec(study, budget, commit="c"):
+        cfg = dataclasses.replace(config(), budget=budget, commit=commit).to_dict()
+        return {"study": study, "config": cfg, "trials": []}
+
+    same = tune.Budget(2, (0,), 2, None)
+    tune.check_comparable([rec("a", same), rec("b", same)])
+    with pytest.raises(
+        tune.StudyMismatchError, match=r"'a' and 'b' .*budget.trials: 'a' has 2, 'b' has 3"
+    ):
+        tune.check_comparable([rec("a", same), rec("b", tune.Budget(3, (0,), 2, None))])
+    with pytest.raises(tune.StudyMismatchError, match=r"commit: 'a' has 'c', 'b' has 'd'"):
+        tune.check_comparable([rec("a", same), rec("b", same, commit="d")])
+    tune.check_comparable([rec("a", same), rec("b", same, "d")], allow_mixed_commits=True)
