@@ -139,8 +139,24 @@ class SpikingMessagePassing(MessagePassing):
                 return p.dtype
         return None
 
+    #: Run the normalisation inside the neurons' kernels where the neuron has such a fused
+    #: path (STFN with the LIF family, :mod:`spikegraph.nn.fused`): same values and
+    #: gradients, no normalised current in memory. ``False``: the plain path (norm, then
+    #: neurons), e.g. as a reference.
+    fuse_norm: bool = True
+
+    def _fused(self, current: Tensor, rate: bool) -> Tensor | None:
+        """Normalisation and neurons in one pass, or ``None`` (no fused path)."""
+        if not self.fuse_norm or self.norm is None or self.neuron is None:
+            return None
+        steps = self.T if current.dim() == 2 else None
+        return self.neuron.fused_norm(current, self.norm, steps, rate)
+
     def fire(self, current: Tensor) -> Tensor:
         """Normalise the current and run the neurons; always returns ``[T, N, F]``."""
+        fused = self._fused(current, rate=False)
+        if fused is not None:
+            return fused
         if self.norm is not None:
             current = self.norm(current)
         static = current.dim() == 2
@@ -151,6 +167,9 @@ class SpikingMessagePassing(MessagePassing):
     def fire_rate(self, current: Tensor) -> Tensor:
         """``fire(current).mean(0)``, the firing rates ``[N, F]``, computed without the spike
         trains where the neuron can (:meth:`spikegraph.nn.neurons.SpikingNeuron.rate`)."""
+        fused = self._fused(current, rate=True)
+        if fused is not None:
+            return fused
         if self.norm is not None:
             current = self.norm(current)
         static = current.dim() == 2

@@ -664,6 +664,15 @@ class LIF(LIFFamily, name="lif"):
         :func:`lif_rate`)."""
         return lif_rate(x, self.decay, self.v_threshold, steps=steps, **self.reset_options())
 
+    def fused_norm(
+        self, x: Tensor, norm: torch.nn.Module, steps: int | None = None, rate: bool = False
+    ) -> Tensor | None:
+        """STFN and these neurons in one pass (:func:`spikegraph.nn.fused.stfn_lif`);
+        ``None`` for another normalisation."""
+        from spikegraph.nn.fused import fused_stfn_neuron
+
+        return fused_stfn_neuron(self, x, norm, self.decay, self.v_threshold, steps, rate)
+
     def summary(self) -> str:
         """The layer repr's part (the default neuron: not named)."""
         return (
