@@ -268,8 +268,9 @@ def backward_kernel(formula):
     derivative = numba.njit(inline="always")(formula)
 
     @numba.njit(nogil=True)
-    def step_back(hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha,
-                  reset):
+    def step_back(
+        hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, reset
+    ):
         """One step back in time for ``w`` neurons: ``gy`` receives dL/dI_t (= dL/dV_t),
         ``g_v`` carries dL/dV~_{t-1}; with ``need``, dL/dk and dL/dth are added to ``gk``,
         ``gth``."""
@@ -289,18 +290,22 @@ def backward_kernel(formula):
             g_v[j] = _at(k, j) * g
 
     @numba.njit(nogil=True)
-    def step_back_reset(hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep,
-                        alpha, reset):
+    def step_back_reset(
+        hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, reset
+    ):
         """:func:`step_back` with the reset as a compile-time constant in each loop."""
         if reset == HARD:
-            step_back(hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep,
-                      alpha, HARD)
+            step_back(
+                hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, HARD
+            )
         elif reset == SOFT:
-            step_back(hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep,
-                      alpha, SOFT)
+            step_back(
+                hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, SOFT
+            )
         else:
-            step_back(hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep,
-                      alpha, NONE)
+            step_back(
+                hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, NONE
+            )
 
     @numba.njit(cache=True, nogil=True)
     def lif_backward(
@@ -389,11 +394,43 @@ def backward_kernel(formula):
                 else:
                     go, gscale = zeros[:w], 0.0
                 if scalar:
-                    step_back_reset(hbuf[t], vpre[t], go, gscale, decay[0], v_th[0], g_v, gy[t],
-                                    gk, gth, need, w, v_reset, keep, alpha, reset)
+                    step_back_reset(
+                        hbuf[t],
+                        vpre[t],
+                        go,
+                        gscale,
+                        decay[0],
+                        v_th[0],
+                        g_v,
+                        gy[t],
+                        gk,
+                        gth,
+                        need,
+                        w,
+                        v_reset,
+                        keep,
+                        alpha,
+                        reset,
+                    )
                 else:
-                    step_back_reset(hbuf[t], vpre[t], go, gscale, kb, thb, g_v, gy[t], gk, gth,
-                                    need, w, v_reset, keep, alpha, reset)
+                    step_back_reset(
+                        hbuf[t],
+                        vpre[t],
+                        go,
+                        gscale,
+                        kb,
+                        thb,
+                        g_v,
+                        gy[t],
+                        gk,
+                        gth,
+                        need,
+                        w,
+                        v_reset,
+                        keep,
+                        alpha,
+                        reset,
+                    )
             if static:
                 for j in range(w):
                     acc = 0.0
@@ -415,8 +452,9 @@ def backward_kernel(formula):
                     for j in range(w):
                         grad_x[t, b0 + j] = gys[t, j]
             else:
-                stfn_backward(x, rows, b0, b1, width, lam, scale, stats, gys, grad_x, grad_lam,
-                              grad_gam)
+                stfn_backward(
+                    x, rows, b0, b1, width, lam, scale, stats, gys, grad_x, grad_lam, grad_gam
+                )
 
     return lif_backward
 

@@ -259,8 +259,19 @@ def stfn_lif(
             float(surrogate.alpha),
         )
     return stfn_lif_reference(
-        x, weight, bias, decay, v_threshold, scale, eps, v_reset, reset, surrogate, detach_reset,
-        steps, rate,
+        x,
+        weight,
+        bias,
+        decay,
+        v_threshold,
+        scale,
+        eps,
+        v_reset,
+        reset,
+        surrogate,
+        detach_reset,
+        steps,
+        rate,
     )
 
 
@@ -301,9 +312,7 @@ def _fused_applies(x, weight, bias, surrogate, decay, v_threshold, static: bool)
         return False
     width = x.size(-1)
     for p in (weight, bias):
-        if p is not None and not (
-            _param_ok(p, x) and p.dim() == 1 and p.numel() == width
-        ):
+        if p is not None and not (_param_ok(p, x) and p.dim() == 1 and p.numel() == width):
             return False
     return _kernel_applies(x, None, surrogate, decay, v_threshold) and width > 0
 

@@ -32,8 +32,7 @@ def _both(fn_args, kwargs, grad_seed=1):
     for fn in (stfn_lif, stfn_lif_reference):
         args = [a.detach().clone().requires_grad_() if torch.is_tensor(a) else a for a in fn_args]
         y = fn(*args, **kwargs)
-        g = torch.randn(y.shape, generator=torch.Generator().manual_seed(grad_seed),
-                        dtype=y.dtype)
+        g = torch.randn(y.shape, generator=torch.Generator().manual_seed(grad_seed), dtype=y.dtype)
         leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
         grads = torch.autograd.grad((y * g).sum(), leaves)
         out.append((y, grads))
@@ -94,9 +93,23 @@ def test_fused_custom_ops_pass_opcheck():
     """Schema, fake (meta) shapes and autograd registration of the fused ops agree with the
     kernels (the values are compared with the reference above)."""
     x, w, b = _inputs(True, True, n=3, f=4)
-    args = (x, w, b, torch.tensor([0.5], dtype=torch.float64),
-            torch.tensor([1.0], dtype=torch.float64), 1.0, 1e-5, 4, True, 0.0, 0, True,
-            False, "rectangular", 1.0)
+    args = (
+        x,
+        w,
+        b,
+        torch.tensor([0.5], dtype=torch.float64),
+        torch.tensor([1.0], dtype=torch.float64),
+        1.0,
+        1e-5,
+        4,
+        True,
+        0.0,
+        0,
+        True,
+        False,
+        "rectangular",
+        1.0,
+    )
     torch.library.opcheck(_stfn_lif_forward, args)
     g = torch.randn(3, 4, dtype=torch.float64)
     torch.library.opcheck(
@@ -148,7 +161,7 @@ def test_layer_fused_equals_plain_path(neuron, static):
     for fuse in (True, False):
         conv.fuse_norm = fuse
         calls = []
-        hook = conv.norm.register_forward_hook(lambda *a: calls.append(1))
+        hook = conv.norm.register_forward_hook(lambda *a, calls=calls: calls.append(1))
         outs = []
         for rate in (False, True):
             current = conv.current(x, ei)
@@ -163,3 +176,15 @@ def test_layer_fused_equals_plain_path(neuron, static):
         torch.testing.assert_close(o, o_ref, atol=TOL, rtol=0)
         for a, r in zip(g, g_ref):
             torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9)
+
+
+def test_layer_keeps_the_plain_path_for_observers_of_the_neurons():
+    """A forward hook on the neurons (SpikeMonitor, cost counters) still sees their spikes."""
+    conv = SpikingGCNConv(6, 8, T=4, norm="stfn", tau=2.0, reset="hard").double()
+    x = torch.randn(6, 6, dtype=torch.float64)
+    ei = torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])
+    seen = []
+    hook = conv.neuron.register_forward_hook(lambda m, i, o: seen.append(o))
+    out = conv(x, ei)
+    hook.remove()
+    assert len(seen) == 1 and torch.equal(seen[0], out)

@@ -37,6 +37,18 @@ from spikegraph.nn.norm import NORMS, make_norm, norm_names
 __all__ = ["NORMS", "SpikingMessagePassing", "make_norm", "norm_names"]
 
 
+def _has_forward_hooks(module: torch.nn.Module) -> bool:
+    """Whether calling ``module`` runs forward hooks (its own or global ones)."""
+    from torch.nn.modules import module as _m
+
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or _m._global_forward_hooks
+        or _m._global_forward_pre_hooks
+    )
+
+
 class SpikingMessagePassing(MessagePassing):
     """Base class: time handling, normalisation and spiking neurons after message passing.
 
@@ -148,6 +160,10 @@ class SpikingMessagePassing(MessagePassing):
     def _fused(self, current: Tensor, rate: bool) -> Tensor | None:
         """Normalisation and neurons in one pass, or ``None`` (no fused path)."""
         if not self.fuse_norm or self.norm is None or self.neuron is None:
+            return None
+        if not rate and _has_forward_hooks(self.neuron):
+            # Observers of the neurons' spikes (SpikeMonitor, the cost counters) hook their
+            # forward call: the plain path keeps it.
             return None
         steps = self.T if current.dim() == 2 else None
         return self.neuron.fused_norm(current, self.norm, steps, rate)
