@@ -27,63 +27,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
     check_names,
     check_rows_kept,
     command_line,
-    interleaved_times,
-    median,
     output_dir,
     provenance,
     provenance_md,
     write_results,
 )
-from speed import make_step
+from speed import settings, time_settings  # noqa: F401 (settings: re-exported)
 
 from spikegraph.datasets import DATASETS, load_dataset
-from spikegraph.models import PAPER_NEURON, build_model
-from spikegraph.nn.neurons import NEURONS
 
 STEM = "neuron_speed"
 
 
-def settings() -> dict[str, dict[str, Any]]:
-    """Setting name -> options of ``sgcn`` on top of the common ones."""
-    out: dict[str, dict[str, Any]] = {
-        "tuned": {},
-        "paper": dict(PAPER_NEURON),
-        "tdbn": {"norm": "tdbn"},
-    }
-    for name in NEURONS:
-        out[f"neuron={name}"] = {"neuron": name}
-    return out
-
-
-def one_line(module: torch.nn.Module) -> str:
-    """``Name(options)`` of a neuron on one line."""
-    return f"{type(module).__name__}({module.extra_repr()})"
-
-
 def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int) -> dict:
     data, num_classes = load_dataset(name, root=root)
-    common = dict(hidden_channels=hidden, dropout=0.5, T=T, encoder="auto", input_dropout=0.0)
-    torch.manual_seed(0)
-    models = {"gcn": build_model("gcn", data.num_features, num_classes, hidden_channels=hidden)}
-    for key, opts in settings().items():
-        torch.manual_seed(0)
-        models[key] = build_model("sgcn", data.num_features, num_classes, **common, **opts)
-
-    def forward_of(model):
-        def forward(train: bool):
-            model.train(train)
-            return model(data.x, data.edge_index)
-
-        return forward
-
     row: dict[str, Any] = {
         "dataset": name,
         "num_nodes": data.num_nodes,
@@ -91,23 +54,8 @@ def bench_dataset(name: str, root: str | None, hidden: int, T: int, rounds: int)
         "hidden": hidden,
         "T": T,
         "rounds": rounds,
-        "settings": {
-            k: {"options": opts, "neuron": one_line(models[k].convs[0].neuron)}
-            for k, opts in settings().items()
-        },
     }
-    for phase, train in (("train", True), ("inference", False)):
-        fns = {
-            k: make_step(forward_of(m), list(m.parameters()), data, train)
-            for k, m in models.items()
-        }
-        med = {k: median(v) for k, v in interleaved_times(fns, rounds).items()}
-        row[phase] = {
-            "seconds": med,
-            "over_gcn": {k: med[k] / med["gcn"] for k in med if k != "gcn"},
-        }
-        if "neuron=plif" in med and "neuron=lif" in med:
-            row[phase]["plif_over_lif"] = med["neuron=plif"] / med["neuron=lif"]
+    row.update(time_settings(data, num_classes, hidden, T, rounds))
     return row
 
 

@@ -13,6 +13,12 @@ Three models with the same widths are timed in the same run, interleaved round b
 A fourth, ``sgcn_compiled``, is ``sgcn`` under ``torch.compile(fullgraph=True)`` (inductor
 by default, ``--compile-backend``), timed for the training epoch in the same rounds.
 
+Every neuron setting (:func:`settings`: the tuned model, the paper's LIF + hard reset + STFN,
+tdBN, one row per registered neuron) is timed against PyG's GCN in its own interleaved rounds
+(:func:`time_settings`, which ``neuron_speed.py`` shares), training and inference. A roofline
+line puts the propagation step's achieved bytes/s against the machine's copy bandwidth,
+measured in the same run (:func:`propagation_roofline`).
+
 Before timing, the script checks that ``per_step`` and ``sgcn`` compute the same logits.
 Reported: median wall time of one training epoch (forward, loss, backward, Adam step) and of
 one full-graph inference, and their ratios.
@@ -34,6 +40,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from typing import Any
+
 from _common import (
     add_output_options,
     check_names,
@@ -48,9 +56,10 @@ from _common import (
 )
 
 from spikegraph.datasets import DATASETS, load_dataset
-from spikegraph.models import SpikingGCN, build_model
+from spikegraph.models import PAPER_NEURON, SpikingGCN, build_model
 from spikegraph.nn import lif_step
 from spikegraph.nn.dropout import temporal_dropout
+from spikegraph.nn.neurons import NEURONS
 from spikegraph.train import TrainConfig
 
 
@@ -101,6 +110,115 @@ def make_step(forward, params, data, train: bool):
     return train_step if train else infer
 
 
+def settings() -> dict[str, dict[str, Any]]:
+    """Neuron setting name -> options of ``sgcn`` on top of the common ones: the tuned class
+    defaults, the paper's neuron (``PAPER_NEURON``: LIF, tau 2, hard reset, STFN), tdBN, and
+    one per registered neuron with its own defaults."""
+    out: dict[str, dict[str, Any]] = {
+        "tuned": {},
+        "paper": dict(PAPER_NEURON),
+        "tdbn": {"norm": "tdbn"},
+    }
+    for name in NEURONS:
+        out[f"neuron={name}"] = {"neuron": name}
+    return out
+
+
+def one_line(module: torch.nn.Module) -> str:
+    """``Name(options)`` of a neuron on one line."""
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
+def time_settings(data, num_classes: int, hidden: int, T: int, rounds: int) -> dict:
+    """Every neuron setting of :func:`settings` and PyG's GCN, interleaved round by round:
+    ``SpikingGCN(F, hidden, 2, C, T=T)``, direct encoding, dropout 0.5 between the layers, no
+    input dropout. Returns the settings, and per phase the median seconds and the ratios to
+    PyG's GCN (and PLIF over LIF)."""
+    common = dict(hidden_channels=hidden, dropout=0.5, T=T, encoder="auto", input_dropout=0.0)
+    torch.manual_seed(0)
+    models = {"gcn": build_model("gcn", data.num_features, num_classes, hidden_channels=hidden)}
+    for key, opts in settings().items():
+        torch.manual_seed(0)
+        models[key] = build_model("sgcn", data.num_features, num_classes, **common, **opts)
+
+    def forward_of(model):
+        def forward(train: bool):
+            model.train(train)
+            return model(data.x, data.edge_index)
+
+        return forward
+
+    row: dict[str, Any] = {
+        "settings": {
+            k: {"options": opts, "neuron": one_line(models[k].convs[0].neuron)}
+            for k, opts in settings().items()
+        }
+    }
+    for phase, train in (("train", True), ("inference", False)):
+        fns = {
+            k: make_step(forward_of(m), list(m.parameters()), data, train)
+            for k, m in models.items()
+        }
+        med = {k: median(v) for k, v in interleaved_times(fns, rounds).items()}
+        row[phase] = {
+            "seconds": med,
+            "over_gcn": {k: med[k] / med["gcn"] for k in med if k != "gcn"},
+        }
+        if "neuron=plif" in med and "neuron=lif" in med:
+            row[phase]["plif_over_lif"] = med["neuron=plif"] / med["neuron=lif"]
+    return row
+
+
+def _best_seconds(fn, reps: int) -> float:
+    """Fastest of ``reps`` calls (after one warm-up): the least disturbed by other load."""
+    fn()
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def propagation_roofline(data, hidden: int, T: int, reps: int = 20) -> dict:
+    r"""The propagation step :math:`\hat A X` of the spiking GCN's layer as the model runs it
+    (``SpikingGCNConv.propagate`` on the cached normalised graph) for ``X`` of ``hidden``
+    features (the first layer's static current) and of ``T`` stacked steps (``[T, N, hidden]``,
+    a hidden layer's spike trains), against a ``torch`` copy of a tensor of ``X``'s size.
+
+    Bytes moved (the least any implementation must move, float32 values, int64 indices):
+    ``E * (8 + 4)`` (one column index and one weight per edge) ``+ (N + 1) * 8`` (row
+    pointers) ``+ 2 * N * W * 4`` (read ``X`` once, write the output once), ``W`` the width
+    (``hidden`` or ``T * hidden``); the copy moves ``2 * N * W * 4``. Reported: each one's
+    GB/s and the ratio (best of ``reps`` calls).
+    """
+    from spikegraph.nn import SpikingGCNConv
+
+    conv = SpikingGCNConv(data.num_features, hidden, T=T, cached=True)
+    num_nodes = data.num_nodes
+    ei, ew = conv._normalized_graph(data.edge_index, None, num_nodes, None, data.x.dtype, None)
+    num_edges = ew.numel() if ew is not None else int(getattr(ei, "nnz", lambda: 0)())
+    out: dict[str, Any] = {"num_nodes": num_nodes, "num_edges_with_self_loops": num_edges}
+    for label, shape in (("static", (num_nodes, hidden)), ("stacked", (T, num_nodes, hidden))):
+        x = torch.rand(shape)
+        width = x.numel() // num_nodes
+        with torch.no_grad():
+            prop = _best_seconds(lambda x=x: conv.propagate(ei, x=x, edge_weight=ew), reps)
+        dst = torch.empty_like(x)
+        copy = _best_seconds(lambda x=x, dst=dst: dst.copy_(x), reps)
+        moved = num_edges * 12 + (num_nodes + 1) * 8 + 2 * num_nodes * width * 4
+        out[label] = {
+            "width": width,
+            "propagate_seconds": prop,
+            "copy_seconds": copy,
+            "bytes": moved,
+            "propagate_gbps": moved / prop / 1e9,
+            "copy_gbps": 2 * x.numel() * 4 / copy / 1e9,
+        }
+        out[label]["fraction_of_copy"] = out[label]["propagate_gbps"] / out[label]["copy_gbps"]
+    return out
+
+
 def bench_dataset(
     name: str,
     root: str | None,
@@ -109,6 +227,7 @@ def bench_dataset(
     rounds: int,
     input_dropout: float,
     compile_backend: str | None = "inductor",
+    neurons: bool = True,
 ) -> dict:
     data, num_classes = load_dataset(name, root=root)
     torch.manual_seed(0)
@@ -187,7 +306,92 @@ def bench_dataset(
         }
         if "sgcn_compiled" in med:
             row[phase]["sgcn_over_sgcn_compiled"] = med["sgcn"] / med["sgcn_compiled"]
+    if neurons:
+        row["neurons"] = time_settings(data, num_classes, hidden, T, rounds)
+        if name == "PubMed":
+            row["roofline"] = propagation_roofline(data, hidden, T)
     return row
+
+
+def neuron_section(record: dict) -> list[str]:
+    """Markdown: every neuron setting against PyG's GCN, per dataset (rows that have it)."""
+    rows = [r for r in record["rows"] if "neurons" in r]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Every neuron setting, full batch",
+        "",
+        "`SpikingGCN(F, hidden, 2, C, T)`, direct encoding, dropout 0.5 between the layers, no "
+        "input dropout, against PyG's `GCN(F, hidden, 2, C)`; the settings and PyG's GCN "
+        "interleaved in their own rounds (ratios from the same rounds). The bar: a training "
+        "epoch <= 2.0x PyG's GCN (moonshot 1.3x).",
+        "",
+        "| dataset | setting | options | neuron | train ms | train / gcn | inference ms | "
+        "inference / gcn |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        n = row["neurons"]
+        tr, inf = n["train"], n["inference"]
+        lines.append(
+            f"| {row['dataset']} | PyG gcn | - | - | {1e3 * tr['seconds']['gcn']:.1f} | 1.00x | "
+            f"{1e3 * inf['seconds']['gcn']:.1f} | 1.00x |"
+        )
+        for key, setting in n["settings"].items():
+            lines.append(
+                f"| {row['dataset']} | {key} | `{setting['options']}` | `{setting['neuron']}` | "
+                f"{1e3 * tr['seconds'][key]:.1f} | {tr['over_gcn'][key]:.2f}x | "
+                f"{1e3 * inf['seconds'][key]:.1f} | {inf['over_gcn'][key]:.2f}x |"
+            )
+    return lines
+
+
+def roofline_section(record: dict) -> list[str]:
+    """Markdown: the propagation step's bytes/s against the copy bandwidth (rows that have
+    it)."""
+    rows = [r for r in record["rows"] if "roofline" in r]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Roofline of the propagation step",
+        "",
+        "`SpikingGCNConv.propagate` (the model's own call, cached normalised graph with self "
+        "loops) on `X` of width W, against `torch` copying a tensor of `X`'s size, both "
+        "measured in this run (best of 20 calls). Bytes moved by propagation (the least any "
+        "implementation moves; float32 values, int64 indices): `E * (8 + 4) + (N + 1) * 8 + "
+        "2 * N * W * 4` (a column index and a weight per edge, the row pointers, `X` read once "
+        "and the output written once); by the copy: `2 * N * W * 4`.",
+        "",
+        "| dataset | X | N | E | W | propagate ms | propagate GB/s | copy GB/s | "
+        "fraction of copy |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        r = row["roofline"]
+        for label in ("static", "stacked"):
+            m = r[label]
+            lines.append(
+                f"| {row['dataset']} | {label} | {r['num_nodes']:,} | "
+                f"{r['num_edges_with_self_loops']:,} | {m['width']} | "
+                f"{1e3 * m['propagate_seconds']:.2f} | {m['propagate_gbps']:.1f} | "
+                f"{m['copy_gbps']:.1f} | {100 * m['fraction_of_copy']:.0f}% |"
+            )
+    lines += [
+        "",
+        "What bounds it: PyG's propagation gathers one row of `X` per edge (`E * W * 4` "
+        "bytes read at random, about 5.5 edges per node on PubMed) and scatters them into "
+        "the output, so it moves several times the minimum above and waits on the "
+        "gathers' latency rather than on bandwidth.",
+    ]
+    return lines
+
+
+def minibatch_section(record: dict) -> list[str]:
+    """Hook for the mini-batch (GraphSAGE, PubMed full split) section: the mini-batch speed
+    benchmark appends its lines to speed.md here. Empty until it exists."""
+    return []
 
 
 def to_markdown(record: dict) -> str:
@@ -259,6 +463,10 @@ def to_markdown(record: dict) -> str:
                 f"{1e3 * s['sgcn_compiled']:.1f} | {r['sgcn_over_sgcn_compiled']:.2f}x | "
                 f"{row['compile_seconds']:.0f} |"
             )
+    lines += neuron_section(record)
+    lines += roofline_section(record)
+    # Mini-batch section: appended here (see minibatch_section).
+    lines += minibatch_section(record)
     return "\n".join(lines) + "\n"
 
 
@@ -278,6 +486,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="torch.compile backend of the compiled-vs-eager row (default: inductor; 'none' "
         "skips the row)",
     )
+    p.add_argument(
+        "--no-neurons",
+        action="store_true",
+        help="skip the table of every neuron setting and the roofline line",
+    )
     p.add_argument("--quick", action="store_true", help="Cora, 2 rounds, write nothing")
     add_output_options(p)
     args = p.parse_args(argv)
@@ -293,7 +506,16 @@ def main(argv: list[str] | None = None) -> dict:
     check_rows_kept(p, out, "speed", args.datasets, lambda r: [x["dataset"] for x in r["rows"]])
     command = command_line("speed.py", sys.argv[1:] if argv is None else argv)
     rows = [
-        bench_dataset(d, args.root, args.hidden, args.T, args.rounds, args.input_dropout, backend)
+        bench_dataset(
+            d,
+            args.root,
+            args.hidden,
+            args.T,
+            args.rounds,
+            args.input_dropout,
+            backend,
+            not args.no_neurons,
+        )
         for d in args.datasets
     ]
     record = {"provenance": provenance(command), "rows": rows}

@@ -37,6 +37,18 @@ from spikegraph.nn.norm import NORMS, make_norm, norm_names
 __all__ = ["NORMS", "SpikingMessagePassing", "make_norm", "norm_names"]
 
 
+def _has_forward_hooks(module: torch.nn.Module) -> bool:
+    """Whether calling ``module`` runs forward hooks (its own or global ones)."""
+    from torch.nn.modules import module as _m
+
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or _m._global_forward_hooks
+        or _m._global_forward_pre_hooks
+    )
+
+
 class SpikingMessagePassing(MessagePassing):
     """Base class: time handling, normalisation and spiking neurons after message passing.
 
@@ -139,8 +151,28 @@ class SpikingMessagePassing(MessagePassing):
                 return p.dtype
         return None
 
+    #: Run the normalisation inside the neurons' kernels where the neuron has such a fused
+    #: path (STFN with the LIF family, :mod:`spikegraph.nn.fused`): same values and
+    #: gradients, no normalised current in memory. ``False``: the plain path (norm, then
+    #: neurons), e.g. as a reference.
+    fuse_norm: bool = True
+
+    def _fused(self, current: Tensor, rate: bool) -> Tensor | None:
+        """Normalisation and neurons in one pass, or ``None`` (no fused path)."""
+        if not self.fuse_norm or self.norm is None or self.neuron is None:
+            return None
+        if not rate and _has_forward_hooks(self.neuron):
+            # Observers of the neurons' spikes (SpikeMonitor, the cost counters) hook their
+            # forward call: the plain path keeps it.
+            return None
+        steps = self.T if current.dim() == 2 else None
+        return self.neuron.fused_norm(current, self.norm, steps, rate)
+
     def fire(self, current: Tensor) -> Tensor:
         """Normalise the current and run the neurons; always returns ``[T, N, F]``."""
+        fused = self._fused(current, rate=False)
+        if fused is not None:
+            return fused
         if self.norm is not None:
             current = self.norm(current)
         static = current.dim() == 2
@@ -151,6 +183,9 @@ class SpikingMessagePassing(MessagePassing):
     def fire_rate(self, current: Tensor) -> Tensor:
         """``fire(current).mean(0)``, the firing rates ``[N, F]``, computed without the spike
         trains where the neuron can (:meth:`spikegraph.nn.neurons.SpikingNeuron.rate`)."""
+        fused = self._fused(current, rate=True)
+        if fused is not None:
+            return fused
         if self.norm is not None:
             current = self.norm(current)
         static = current.dim() == 2

@@ -116,6 +116,14 @@ class SpikingNeuron(Registered, nn.Module):
         the spike trains."""
         return self.multistep(x, steps).mean(dim=0)
 
+    def fused_norm(
+        self, x: Tensor, norm: nn.Module, steps: int | None = None, rate: bool = False
+    ) -> Tensor | None:
+        """``self.rate(norm(x), steps)`` (``rate``) or ``self(norm(x), steps)`` computed in
+        one fused pass, or ``None`` where this neuron has no fused path for ``norm`` (the
+        layer then runs the plain path). None by default."""
+        return None
+
     def reset_state(self) -> None:
         """Forget any state kept between calls (none: every call starts at rest)."""
 

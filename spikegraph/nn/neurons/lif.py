@@ -244,20 +244,39 @@ _POOL: ThreadPoolExecutor | None = None
 _MIN_CHUNK = 32768
 
 
-def _in_chunks(kernel, num_neurons: int, *args) -> None:
-    """Run ``kernel(*args, lo, hi)`` over disjoint neuron ranges on up to
-    ``torch.get_num_threads()`` threads (the kernels release the GIL)."""
+def _num_chunks(num_neurons: int) -> int:
+    """How many threads the kernels share ``num_neurons`` neurons among."""
+    return max(1, min(torch.get_num_threads(), num_neurons // _MIN_CHUNK))
+
+
+def _in_chunks(kernel, num_neurons: int, *args, unit: int = 1, per_chunk: tuple = ()) -> None:
+    """Run ``kernel(*args, *rows, lo, hi)`` over disjoint neuron ranges on up to
+    ``torch.get_num_threads()`` threads (the kernels release the GIL). Range bounds are
+    multiples of ``unit`` (whole nodes for a per-node normalisation); ``rows`` are the
+    chunk's rows of the ``per_chunk`` arrays (``[chunks, ...]``, one per thread, for sums
+    the kernel accumulates)."""
     global _POOL
-    chunks = max(1, min(torch.get_num_threads(), num_neurons // _MIN_CHUNK))
+    chunks = _num_chunks(num_neurons)
+    units = num_neurons // unit
+    bounds = [unit * (units * k // chunks) for k in range(chunks + 1)]
+    bounds[-1] = num_neurons
     if chunks == 1:
-        kernel(*args, 0, num_neurons)
+        kernel(*args, *(a[0] for a in per_chunk), 0, num_neurons)
         return
     if _POOL is None or _POOL._max_workers < chunks:
         _POOL = ThreadPoolExecutor(max_workers=chunks, thread_name_prefix="spikegraph-lif")
-    bounds = [num_neurons * k // chunks for k in range(chunks + 1)]
-    futures = [_POOL.submit(kernel, *args, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    futures = [
+        _POOL.submit(kernel, *args, *(a[c] for a in per_chunk), lo, hi)
+        for c, (lo, hi) in enumerate(itertools.pairwise(bounds))
+    ]
     for f in futures:
         f.result()
+
+
+#: The kernels' normalisation arguments for no normalisation (code, width, lam, gam, scale,
+#: eps), and dummy sums of its parameters' gradients.
+_NO_NORM = (0, 1, np.ones(1), np.zeros(1), 1.0, 0.0)
+_NO_NORM_GRADS = (np.zeros(1), np.zeros(1))
 
 
 def _np_scalar(dtype: torch.dtype, value: float):
@@ -327,6 +346,7 @@ def _lif_cpu_forward(
         M,
         *lead,
         rate,
+        *_NO_NORM,
         out.view(-1, M).numpy(),
         v_out.view(M).numpy(),
     )
@@ -355,12 +375,13 @@ def _lif_cpu_backward(
     detach_reset: bool,
     surrogate: str,
     alpha: float,
+    need_params: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Backpropagation through time of :func:`_lif_cpu_forward` (the numba kernel of
     :func:`~spikegraph.nn._lif_kernels.backward_kernel` for the surrogate's ``formula``):
     ``(dL/dx, dL/dv_init, dL/ddecay, dL/dv_threshold)``, the latter three of the shape of one
     step (``dL/dv_init`` zeros without ``v_init``; the caller sums the other two to the
-    shape of the constants)."""
+    shape of the constants). Without ``need_params`` the last two are not computed (empty)."""
     from spikegraph.nn import _lif_kernels as K
 
     shape, x2, lead = _kernel_inputs(x, v_init, decay, v_threshold, steps, static, v_reset, reset)
@@ -372,14 +393,15 @@ def _lif_cpu_backward(
     gv = grad_v.detach().contiguous().view(M) if grad_v is not None else x2.new_empty(1)
     grad_x = x2.new_empty(x2.shape)
     grad_v_init = x2.new_zeros(M)
-    grad_decay = x2.new_empty(M)
-    grad_th = x2.new_empty(M)
+    grad_decay = x2.new_empty(M if need_params else 1)
+    grad_th = x2.new_empty(M if need_params else 1)
     _in_chunks(
         K.backward_kernel(SURROGATES[surrogate].formula),
         M,
         *lead,
         detach_reset,
         float(alpha),
+        *_NO_NORM,
         go.numpy(),
         mode,
         gv.numpy(),
@@ -388,7 +410,10 @@ def _lif_cpu_backward(
         grad_v_init.numpy(),
         grad_decay.numpy(),
         grad_th.numpy(),
+        *_NO_NORM_GRADS,
     )
+    if not need_params:
+        return grad_x.view(x.shape), grad_v_init.view(shape), x.new_empty(0), x.new_empty(0)
     return (
         grad_x.view(x.shape),
         grad_v_init.view(shape),
@@ -398,8 +423,10 @@ def _lif_cpu_backward(
 
 
 @_lif_cpu_backward.register_fake
-def _(x, v_init, decay, v_threshold, grad_out, grad_v, steps, static, *_):
+def _(x, v_init, decay, v_threshold, grad_out, grad_v, steps, static, *rest):
     shape = x.shape if static else x.shape[1:]
+    if len(rest) == 7 and not rest[-1]:  # need_params=False
+        return x.new_empty(x.shape), x.new_empty(shape), x.new_empty(0), x.new_empty(0)
     return x.new_empty(x.shape), x.new_empty(shape), x.new_empty(shape), x.new_empty(shape)
 
 
@@ -412,10 +439,10 @@ def _lif_cpu_setup_context(ctx, inputs, output) -> None:
 
 def _lif_cpu_grad(ctx, grad_out, grad_v):
     x, v_init, decay, v_threshold = ctx.saved_tensors
-    grad_x, grad_v_init, grad_k, grad_th = _lif_cpu_backward(
-        x, v_init, decay, v_threshold, grad_out, grad_v, *ctx.params
-    )
     need = ctx.needs_input_grad
+    grad_x, grad_v_init, grad_k, grad_th = _lif_cpu_backward(
+        x, v_init, decay, v_threshold, grad_out, grad_v, *ctx.params, need[2] or need[3]
+    )
     grad_k = _sum_to(grad_k, decay) if need[2] else None
     grad_th = _sum_to(grad_th, v_threshold) if need[3] else None
     return (grad_x, grad_v_init if ctx.has_v_init else None, grad_k, grad_th) + (None,) * 8
@@ -636,6 +663,15 @@ class LIF(LIFFamily, name="lif"):
         """Firing rates ``forward(x, steps).mean(0)``, without the spike trains (see
         :func:`lif_rate`)."""
         return lif_rate(x, self.decay, self.v_threshold, steps=steps, **self.reset_options())
+
+    def fused_norm(
+        self, x: Tensor, norm: torch.nn.Module, steps: int | None = None, rate: bool = False
+    ) -> Tensor | None:
+        """STFN and these neurons in one pass (:func:`spikegraph.nn.fused.stfn_lif`);
+        ``None`` for another normalisation."""
+        from spikegraph.nn.fused import fused_stfn_neuron
+
+        return fused_stfn_neuron(self, x, norm, self.decay, self.v_threshold, steps, rate)
 
     def summary(self) -> str:
         """The layer repr's part (the default neuron: not named)."""

@@ -126,6 +126,16 @@ class PLIF(LIFFamily, name="plif"):
         decay, th = self._constants(x)
         return lif_rate(x, decay, th, steps=steps, **self.reset_options())
 
+    def fused_norm(
+        self, x: Tensor, norm: nn.Module, steps: int | None = None, rate: bool = False
+    ) -> Tensor | None:
+        """STFN and these neurons in one pass (:func:`spikegraph.nn.fused.stfn_lif`);
+        ``None`` for another normalisation."""
+        from spikegraph.nn.fused import fused_stfn_neuron
+
+        decay, th = self._constants(x)
+        return fused_stfn_neuron(self, x, norm, decay, th, steps, rate)
+
     def options(self) -> dict:
         """The options, with ``tau`` and ``v_threshold`` at their current (learnt) values."""
         out = super().options()
