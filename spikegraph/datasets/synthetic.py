@@ -468,7 +468,7 @@ def sample_edges(
 
     ``round(h * M)`` of them join two nodes of the same class, the others two nodes of
     different classes: the edge homophily is ``h`` up to rounding. Each pool is drawn
-    :math:`\propto \theta` at both ends and deduplicated on its own.
+    :math:`\\propto \\theta` at both ends and deduplicated on its own.
 
     Args:
         spec: Sizes and recipe.
