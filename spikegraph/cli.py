@@ -709,9 +709,7 @@ def add_make_dataset_arguments(p: argparse.ArgumentParser) -> None:
         "must be empty or new unless --force",
     )
     p.add_argument("--seed", type=int, default=0, help="seed: the same seed, the same files")
-    p.add_argument(
-        "--scale", type=float, default=1.0, help="fraction of the real sizes, in (0, 1]"
-    )
+    p.add_argument("--scale", type=float, default=1.0, help="fraction of the real sizes, in (0, 1]")
     p.add_argument(
         "--force", action="store_true", help="write into a non-empty DIR, replacing DIR/<name>"
     )
@@ -814,9 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
     bench.set_defaults(func=cmd_bench)
     text = "write a synthetic stand-in for an OGB graph at its real size, in OGB's layout"
-    make = sub.add_parser(
-        "make-dataset", help=text, description=text[0].upper() + text[1:] + "."
-    )
+    make = sub.add_parser("make-dataset", help=text, description=text[0].upper() + text[1:] + ".")
     add_make_dataset_arguments(make)
     make.set_defaults(func=cmd_make_dataset)
     return parser

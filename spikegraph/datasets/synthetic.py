@@ -12,21 +12,29 @@ classes:
 - every node has a propensity :math:`\\theta_i` drawn from a Pareto law with tail exponent
   :math:`\\alpha` (capped so that no node expects more than ``max_degree`` edges): degrees
   are skewed, power-law like;
-- :math:`\\operatorname{round}(h M)` edges (:math:`h` the homophily) join two nodes of the
-  same class, the others two nodes of different classes: each picks its first end
-  :math:`i \\propto \\theta_i` (the first :math:`N` draws of each kind start at every node
-  once, so few nodes are isolated) and its second end :math:`\\propto \\theta` inside
-  :math:`i`'s class, or among the nodes of the other classes; self-loops and repeated pairs
+- every node has its own homophily :math:`h_i \\sim \\mathrm{Beta}(h \\kappa, (1 - h)
+  \\kappa)` (mean :math:`h`) and a secondary class, another class of its class's group
+  (classes come in groups of related fields);
+- :math:`\\operatorname{round}(h M)` edges join two nodes of the same class, drawn
+  :math:`\\propto \\theta_i h_i` at both ends; the others join two nodes of different classes,
+  drawn :math:`\\propto \\theta_i (1 - h_i)` at both ends, the second end in the first's
+  secondary class with probability ``secondary_share``, else anywhere outside its class.
+  The first draws of each kind start at every node once (each node in one kind, chosen
+  with probability :math:`h_i`), so few nodes are isolated. Self-loops and repeated pairs
   are dropped and draws repeated until exactly that many distinct pairs remain (surplus
-  pairs are removed uniformly at random), so the edge homophily is exactly :math:`h` up to
+  pairs removed uniformly at random): the edge homophily is exactly :math:`h` up to
   rounding;
 - features are class means plus noise,
-  :math:`x_i = \\mu_{y_i} + \\sigma \\varepsilon_i`, :math:`\\mu_k \\sim \\mathcal N(0,
-  s^2 I)`, :math:`\\varepsilon_i \\sim \\mathcal N(0, I)`, written with four decimals.
+  :math:`x_i = \\mu_{y_i} + \\sigma \\varepsilon_i` with
+  :math:`\\mu_k = g_{G(k)} + s z_k`, group means :math:`g \\sim \\mathcal N(0, s_g^2 I)`,
+  :math:`z_k, \\varepsilon_i \\sim \\mathcal N(0, I)`, written with four decimals.
 
 Features alone place a node's class with moderate accuracy (what an MLP sees); the
 neighbours' labels agree with a node's with probability about :math:`h`, so averaging over
-neighbours (a GCN) does markedly better: accuracy means something.
+neighbours (a GCN) does markedly better: accuracy means something. The gap is wider than
+on OGB's data (on arxiv-like at 5 % scale a 2-layer MLP reaches about 60 % test accuracy, a
+2-layer GCN about 90 %; OGB reports 55 % and 72 % on arxiv): the numbers measure methods
+against each other on these graphs, never against published OGB results.
 
 ``ogbn-arxiv``-like graphs are directed (a citation points from the newer paper to the older
 one, ties by node id) and carry a ``node_year`` file; the split is by year like arxiv's
@@ -104,7 +112,8 @@ class SyntheticSpec:
         num_test: Test nodes.
         homophily: Fraction of the edges that join two nodes of the same class.
         homophily_concentration: Concentration ``kappa`` of the nodes' own homophily
-            :math:`h_i \\sim \\mathrm{Beta}(h \\kappa, (1 - h) \\kappa)` (small: nodes differ a lot).
+            :math:`h_i \\sim \\mathrm{Beta}(h \\kappa, (1 - h) \\kappa)` (small: nodes
+            differ a lot).
         secondary_share: Share of a node's edges between classes that go to its one
             secondary class (the rest go anywhere outside its class).
         group_size: Classes come in groups of this size (related fields); a node's
@@ -297,9 +306,7 @@ def class_sizes(num_nodes: int, num_classes: int, skew: float) -> np.ndarray:
     return sizes + 1
 
 
-def power_law_propensities(
-    num_nodes: int, exponent: float, rng: np.random.Generator
-) -> np.ndarray:
+def power_law_propensities(num_nodes: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
     """Pareto propensities :math:`\\theta_i = U_i^{-1/(\\alpha - 1)} \\ge 1` (tail exponent
     :math:`\\alpha` of the degree distribution)."""
     u = 1.0 - rng.random(num_nodes)  # in (0, 1]
@@ -508,9 +515,7 @@ def sample_edges(
             starters = np.flatnonzero(starts_inside == inside)
             if count:
                 pools.append(
-                    _distinct_keys(
-                        samplers[inside], inside, order_key, child, count, starters, bar
-                    )
+                    _distinct_keys(samplers[inside], inside, order_key, child, count, starters, bar)
                 )
     keys = np.concatenate(pools) if len(pools) > 1 else pools[0]
     del pools
@@ -522,10 +527,11 @@ def _sister_classes(y: np.ndarray, group: np.ndarray, rng: np.random.Generator) 
     """For each node another class of its class's group (uniformly; any other class when
     the group has only that one)."""
     num_classes = group.size
-    members = [np.flatnonzero((group == group[c]) & (np.arange(num_classes) != c)) for c in
-               range(num_classes)]
-    members = [m if m.size else np.delete(np.arange(num_classes), c) for c, m in
-               enumerate(members)]
+    members = [
+        np.flatnonzero((group == group[c]) & (np.arange(num_classes) != c))
+        for c in range(num_classes)
+    ]
+    members = [m if m.size else np.delete(np.arange(num_classes), c) for c, m in enumerate(members)]
     width = max(m.size for m in members)
     table = np.stack([np.resize(m, width) for m in members])  # padded by repeating
     sizes = np.array([m.size for m in members])
@@ -702,7 +708,6 @@ def _generate(
         spec.max_degree,
     )
     rng = np.random.default_rng(s_split)
-    files: dict[str, Any] = {}
     if spec.directed:  # citations point from newer to older papers (ties: by node id)
         year, parts = split_sizes_by_year(spec, rng)
         order_key = year * n + np.arange(n)
@@ -748,8 +753,9 @@ def _generate(
     chunks = s_feats.spawn(math.ceil(n / FEATURE_CHUNK))
     with (
         GzipCsvWriter(raw / "node-feat.csv.gz", level) as writer,
-        tqdm(total=n, desc="node-feat.csv.gz", unit="node", disable=not progress, leave=False)
-        as bar,
+        tqdm(
+            total=n, desc="node-feat.csv.gz", unit="node", disable=not progress, leave=False
+        ) as bar,
     ):
         for i, child in enumerate(chunks):
             rows = y[i * FEATURE_CHUNK : (i + 1) * FEATURE_CHUNK]

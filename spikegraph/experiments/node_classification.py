@@ -108,23 +108,25 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         mean, std = self.stat("test_acc")
-        return {
-            "dataset": self.dataset,
-            "model": self.model,
-            "test_acc_mean": mean,
-            "test_acc_std": std,
-            "time_per_epoch_mean": self.stat("time_per_epoch")[0],
-            "sampler": self.sampler,
-            "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
-            "firing_rates": self.firing_rates(),
-            "machine": self.machine,
-            "date": self.date,
-            "versions": self.versions,
-            "command": self.command,
-            "runs": [r.to_dict() for r in self.runs],
-        } | (
-            {} if self.interrupted is None else {"interrupted": self.interrupted}
-        ) | ({} if self.data_provenance is None else {"data_provenance": self.data_provenance})
+        return (
+            {
+                "dataset": self.dataset,
+                "model": self.model,
+                "test_acc_mean": mean,
+                "test_acc_std": std,
+                "time_per_epoch_mean": self.stat("time_per_epoch")[0],
+                "sampler": self.sampler,
+                "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
+                "firing_rates": self.firing_rates(),
+                "machine": self.machine,
+                "date": self.date,
+                "versions": self.versions,
+                "command": self.command,
+                "runs": [r.to_dict() for r in self.runs],
+            }
+            | ({} if self.interrupted is None else {"interrupted": self.interrupted})
+            | ({} if self.data_provenance is None else {"data_provenance": self.data_provenance})
+        )
 
 
 def machine_info() -> dict[str, Any]:

@@ -24,9 +24,7 @@ def test_format_rows_equals_python_formatting():
     floats[:5] = [0.0, -0.00004, -0.00006, 0.99996, -12.5]
     small = rng.integers(0, 7, 500).astype(np.uint8)
     text = format_rows([ints, floats, small], [0, 4, 0]).decode()
-    expected = "".join(
-        f"{a},{python_format(b, 4)},{c}\n" for a, b, c in zip(ints, floats, small)
-    )
+    expected = "".join(f"{a},{python_format(b, 4)},{c}\n" for a, b, c in zip(ints, floats, small))
     assert text == expected
     # one block with one precision for all columns takes another path: same text
     block = rng.standard_normal((50, 7)).astype(np.float32)
@@ -66,5 +64,5 @@ def test_gzip_writer_is_reproducible_and_chunked(tmp_path):
     assert gzip.decompress((tmp_path / "a.csv.gz").read_bytes()) == format_rows(rows)
     write_csv_gz(tmp_path / "c.csv.gz", rows)  # another name and time: the same bytes
     assert (tmp_path / "b.csv.gz").read_bytes() == (tmp_path / "c.csv.gz").read_bytes()
-    with pytest.raises(ValueError, match="'compresslevel' must be an int in 1 ... 9, got 0"):
+    with pytest.raises(ValueError, match=r"'compresslevel' must be an int in 1 \.\.\. 9, got 0"):
         GzipCsvWriter(tmp_path / "d.csv.gz", compresslevel=0)

@@ -180,7 +180,7 @@ def test_real_layout_without_marker_has_no_provenance_and_mixed_folder_is_refuse
     made = make_dataset("ogbn-arxiv", tmp_path, seed=0, scale=0.005, progress=False)
     assert read_provenance(made.folder)["like"] == "ogbn-arxiv"
     (made.folder / "RELEASE_v1.txt").write_text("OGB release 1\n")
-    with pytest.raises(ValueError, match="SYNTHETIC.json but its RELEASE_v1.txt"):
+    with pytest.raises(ValueError, match=r"SYNTHETIC\.json but its RELEASE_v1\.txt"):
         read_provenance(made.folder)
     (made.folder / "SYNTHETIC.json").unlink()
     assert read_provenance(made.folder) is None
