@@ -691,7 +691,57 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     return write_record(args.json, record) if args.json else 0
 
 
-#: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
+def add_make_dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``spikegraph make-dataset``."""
+    from spikegraph.datasets.synthetic import PRESETS
+
+    p.add_argument(
+        "--like",
+        required=True,
+        metavar="NAME",
+        help=f"the OGB dataset to imitate, one of {list(PRESETS)} (any case)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="data root to write into (then: spikegraph train --dataset NAME --root DIR); "
+        "must be empty or new unless --force",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed: the same seed, the same files")
+    p.add_argument("--scale", type=float, default=1.0, help="fraction of the real sizes, in (0, 1]")
+    p.add_argument(
+        "--force", action="store_true", help="write into a non-empty DIR, replacing DIR/<name>"
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_verbose(p)
+
+
+def cmd_make_dataset(args: argparse.Namespace) -> int:
+    """Write a synthetic stand-in for an OGB graph (:mod:`spikegraph.datasets.synthetic`)."""
+    from spikegraph.datasets.synthetic import make_dataset
+
+    made = make_dataset(
+        args.like,
+        args.out,
+        seed=args.seed,
+        scale=args.scale,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    spec, stats = made.spec, made.stats
+    parts = made.provenance["split_sizes"]
+    print(f"wrote {made.label} to {made.folder} in {stats['seconds']:.1f} s")
+    print(
+        f"  {spec.num_nodes} nodes, {spec.num_edges} edges stored, {spec.num_features} "
+        f"features, {spec.num_classes} classes; split {parts['train']} / {parts['valid']} / "
+        f"{parts['test']}; edge homophily {stats['edge_homophily']:.3f}, max degree "
+        f"{stats['max_degree']}"
+    )
+    print(f"  train on it: spikegraph train --dataset {spec.like} --root {made.root}")
+    return 0
+
+
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``spikegraph tune`` (defaults: :class:`~spikegraph.experiments.tune.Budget`)."""
     from spikegraph.experiments.tune import FINAL_SEEDS, Budget
@@ -823,6 +873,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return write_record(args.records, records) if args.records else 0
 
 
+#: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
 BENCHMARKS = {
     "nodes": "node_classification.py",
     "speed": "speed.py",
@@ -897,6 +948,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help=text, description=text[0].upper() + text[1:] + ".")
     add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
+    text = "write a synthetic stand-in for an OGB graph at its real size, in OGB's layout"
+    make = sub.add_parser("make-dataset", help=text, description=text[0].upper() + text[1:] + ".")
+    add_make_dataset_arguments(make)
+    make.set_defaults(func=cmd_make_dataset)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Datasets: Planetoid citation graphs and OGB node-property graphs, read from local files
-and downloaded into the default data folder where missing."""
+and downloaded into the default data folder where missing; synthetic stand-ins for OGB's
+graphs at their real sizes (:mod:`spikegraph.datasets.synthetic`)."""
 
 from spikegraph.datasets.download import ChecksumError, DownloadError
 from spikegraph.datasets.ogb import OGB_NODE, load_ogb, ogb_accuracy
@@ -11,7 +12,7 @@ from spikegraph.datasets.planetoid import (
     resolve_root,
 )
 from spikegraph.datasets.planetoid_raw import PlanetoidFormatError
-from spikegraph.datasets.registry import DATASETS, load_dataset
+from spikegraph.datasets.registry import DATASETS, dataset_provenance, load_dataset
 
 __all__ = [
     "DATASETS",
@@ -19,6 +20,7 @@ __all__ = [
     "ChecksumError",
     "DownloadError",
     "PlanetoidFormatError",
+    "dataset_provenance",
     "default_cache_dir",
     "default_data_dir",
     "download_planetoid",

@@ -66,6 +66,7 @@ from spikegraph.datasets.planetoid import (
     default_data_dir,
     locate_files,
 )
+from spikegraph.datasets.synthetic import read_provenance
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,9 @@ def load_ogb(
     folder = base / "ogb" / ogb_dir_name(name)
     key = _files_key(name, src, files)
     path = folder / "processed" / f"{key[:16]}.pt"
+    provenance = read_provenance(src)
+    if provenance is not None:
+        log.info("%s in %s is %s, not OGB's data", name, src, provenance["label"])
     log.info("Loading %s from %s (processed files in %s)", name, src, path.parent)
     tensors = load_tensors(path, key)
     if tensors is None:
@@ -315,6 +319,26 @@ def _build(name: str, src: Path, files: list[str], folder: Path, key: str, path:
         )
     save_tensors(path, key, tensors)
     return tensors
+
+
+def ogb_provenance(name: str, root: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """Where the files :func:`load_ogb` reads for ``name`` under ``root`` come from:
+    ``None`` for OGB's own, the provenance of a synthetic stand-in written by
+    :func:`spikegraph.datasets.synthetic.make_dataset` otherwise (its ``"label"`` is what
+    records call the data, e.g. ``"arxiv-like (synthetic, seed 0)"``).
+
+    Raises:
+        FileNotFoundError: the files are not there (nothing is downloaded).
+    """
+    name = canonical_ogb_name(name)
+    src = locate_files(
+        root,
+        False,
+        lambda data_root, hint="": find_ogb_dir(name, data_root, hint=hint),
+        lambda data_root: download_ogb(name, data_root),
+        default_data_dir() / "ogb" / ogb_dir_name(name),
+    )
+    return read_provenance(src)
 
 
 def ogb_accuracy(name: str, y_true: Tensor, y_pred: Tensor) -> float:
@@ -352,6 +376,7 @@ __all__ = [
     "find_ogb_dir",
     "load_ogb",
     "ogb_accuracy",
+    "ogb_provenance",
     "ogb_url",
     "required_files",
 ]

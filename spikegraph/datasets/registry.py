@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from torch_geometric.data import Data
 
-from spikegraph.datasets.ogb import OGB_NODE, load_ogb
+from spikegraph.datasets.ogb import OGB_NODE, load_ogb, ogb_provenance
 from spikegraph.datasets.planetoid import PLANETOID, load_planetoid
 
 DATASETS = (*PLANETOID.values(), *OGB_NODE)
@@ -41,3 +42,13 @@ def load_dataset(
             )
         return load_ogb(name, root, **kwargs)
     raise ValueError(f"Unknown dataset {name!r}; expected one of {list(DATASETS)}")
+
+
+def dataset_provenance(name: str, root: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """``None`` for a dataset's own files, else the provenance of the synthetic stand-in that
+    :func:`load_dataset` reads for ``name`` under ``root`` (see
+    :func:`spikegraph.datasets.synthetic.read_provenance`; its ``"label"``, e.g.
+    ``"arxiv-like (synthetic, seed 0)"``, is the name records give the data)."""
+    if str(name).lower() in OGB_NODE:
+        return ogb_provenance(name, root)
+    return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from spikegraph.datasets import load_dataset
+from spikegraph.datasets import dataset_provenance, load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
@@ -47,6 +47,9 @@ class RunRecord:
     given). ``batch_size`` is the loader's effective batch size (``None`` for full-batch and
     subgraph samplers). ``data_fingerprint`` is
     :func:`~spikegraph.train.checkpoint.data_fingerprint` of the graph trained on.
+    On a synthetic stand-in for an OGB graph (:mod:`spikegraph.datasets.synthetic`),
+    ``dataset`` is its label (``"arxiv-like (synthetic, seed 0)"``) and ``data_provenance``
+    its provenance; both are absent from the record of real data.
     """
 
     dataset: str
@@ -67,10 +70,13 @@ class RunRecord:
     mode: str | None = None
     num_workers: int = 0
     data_fingerprint: str = ""
+    data_provenance: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with the per-epoch history of the result."""
         out = asdict(self)
+        if self.data_provenance is None:
+            del out["data_provenance"]
         out["result"] = self.result.to_dict(history=True)
         return out
 
@@ -89,6 +95,8 @@ class Summary:
     command: list[str] | None = None
     #: Set when Ctrl-C stopped the runs: the seeds asked for, finished, and interrupted.
     interrupted: dict[str, Any] | None = None
+    #: Set for a synthetic stand-in of an OGB graph: generator, seed, sizes.
+    data_provenance: dict[str, Any] | None = None
 
     def stat(self, key: str) -> tuple[float, float]:
         vals = [getattr(r.result, key) for r in self.runs]
@@ -100,21 +108,25 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         mean, std = self.stat("test_acc")
-        return {
-            "dataset": self.dataset,
-            "model": self.model,
-            "test_acc_mean": mean,
-            "test_acc_std": std,
-            "time_per_epoch_mean": self.stat("time_per_epoch")[0],
-            "sampler": self.sampler,
-            "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
-            "firing_rates": self.firing_rates(),
-            "machine": self.machine,
-            "date": self.date,
-            "versions": self.versions,
-            "command": self.command,
-            "runs": [r.to_dict() for r in self.runs],
-        } | ({} if self.interrupted is None else {"interrupted": self.interrupted})
+        return (
+            {
+                "dataset": self.dataset,
+                "model": self.model,
+                "test_acc_mean": mean,
+                "test_acc_std": std,
+                "time_per_epoch_mean": self.stat("time_per_epoch")[0],
+                "sampler": self.sampler,
+                "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
+                "firing_rates": self.firing_rates(),
+                "machine": self.machine,
+                "date": self.date,
+                "versions": self.versions,
+                "command": self.command,
+                "runs": [r.to_dict() for r in self.runs],
+            }
+            | ({} if self.interrupted is None else {"interrupted": self.interrupted})
+            | ({} if self.data_provenance is None else {"data_provenance": self.data_provenance})
+        )
 
 
 def machine_info() -> dict[str, Any]:
@@ -316,6 +328,9 @@ def run_node_classification(
         if path is not None:
             check_output_file(path, "Checkpoint")
     data, num_classes = load_dataset(dataset, root=root, split=split)
+    provenance = dataset_provenance(dataset, root)
+    if provenance is not None:  # records never call a synthetic stand-in by OGB's name
+        dataset = provenance["label"]
     # Options that cannot hold for this run, and its memory estimate, before any training.
     check_run_options(
         model,
@@ -391,6 +406,7 @@ def run_node_classification(
             mode=run_info["mode"],
             num_workers=num_workers if sampler is not None else 0,
             data_fingerprint=data_hash,
+            data_provenance=provenance,
         )
 
     def summarise(runs: list[RunRecord], interrupted: dict[str, Any] | None = None) -> Summary:
@@ -403,6 +419,7 @@ def run_node_classification(
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions=versions(),
             interrupted=interrupted,
+            data_provenance=provenance,
         )
 
     runs: list[RunRecord] = []
