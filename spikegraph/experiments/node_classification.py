@@ -90,8 +90,6 @@ class Summary:
     command: list[str] | None = None
     #: Set when Ctrl-C stopped the runs: the seeds asked for, finished, and interrupted.
     interrupted: dict[str, Any] | None = None
-    #: Processes that trained each model together (data-parallel under ``torchrun``).
-    world_size: int = 1
 
     def stat(self, key: str) -> tuple[float, float]:
         vals = [getattr(r.result, key) for r in self.runs]
@@ -113,7 +111,6 @@ class Summary:
             "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
             "firing_rates": self.firing_rates(),
             "machine": self.machine,
-            "world_size": self.world_size,
             "date": self.date,
             "versions": self.versions,
             "command": self.command,
@@ -466,11 +463,11 @@ def _run(
             model=model,
             runs=runs,
             sampler=sampler,
-            machine=machine_info(),
+            # world_size: processes that trained each model together (under torchrun)
+            machine={**machine_info(), "world_size": world_size},
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions=versions(),
             interrupted=interrupted,
-            world_size=world_size,
         )
 
     runs: list[RunRecord] = []

@@ -169,8 +169,6 @@ class TrainResult:
         checkpoint: The checkpoint file this run used (``None`` without one); differs from
             ``config["checkpoint"]`` when a mismatching checkpoint made it start a new run.
         device: The device the run trained on (``"cpu"``, ``"cuda:0"``...).
-        world_size: Processes that trained together (data-parallel, see
-            :mod:`spikegraph.train.distributed`); 1 for a single process.
     """
 
     test_acc: float
@@ -185,7 +183,6 @@ class TrainResult:
     config: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
     device: str = "cpu"
-    world_size: int = 1
 
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         out = asdict(self)
@@ -507,7 +504,6 @@ def _fit(
         config=asdict(config),
         checkpoint=None if ckpt is None else str(ckpt),
         device=str(device),
-        world_size=world_size,
     )
 
 

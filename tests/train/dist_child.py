@@ -29,7 +29,6 @@ def fit(model, data, config, train_step, **kwargs):
             "shards": [torch.cat(loader.shard(epoch)) for epoch in (0, 1)],
             "seeds": loader.seeds,
             "num_replicas": loader.num_replicas,
-            "world_size": result.world_size,
         },
         os.path.join(os.environ["DIST_OUT"], f"rank{os.environ['RANK']}.pt"),
     )

@@ -71,7 +71,7 @@ def _check_run(out: Path, outputs: str) -> None:
     """One record (rank 0's), one checkpoint holding the world size, identical trained
     weights and disjoint shards that cover the seeds on both ranks."""
     record = json.loads((out / "rec.json").read_text())
-    assert record["world_size"] == 2 and record["runs"][0]["result"]["world_size"] == 2
+    assert record["machine"]["world_size"] == 2
     assert outputs.count("test accuracy") == 1, outputs  # only rank 0 reports
     assert sorted(p.name for p in out.glob("*.json")) == ["rec.json"]
     ckpt = torch.load(out / "ck.seed0.pt", weights_only=True)
