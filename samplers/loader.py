@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .base import Sampler, check_int, check_nodes, make_generator
 from .batch import Batch
+from .shard import check_replicas, shard_positions, sharded_length
 
 
 class _PlannedBatches(Dataset):
@@ -61,6 +62,19 @@ class Loader:
     (its generator and the number of epochs drawn) between epochs, so a training run resumed
     from a checkpoint draws the same batches as one never interrupted.
 
+    Epoch ``e``'s plan (0-based) is a function of the seed and ``e`` alone: iterating draws
+    the plans of epochs 0, 1, 2, ... in turn, and :meth:`set_epoch` moves to any epoch.
+
+    Data-parallel training (``num_replicas`` processes, this one ``rank``): every process
+    builds the same epoch plan (the same seed gives the same permutation) and takes a
+    disjoint shard of it (:mod:`spikegraph.samplers.shard`): node-wise samplers shard the
+    permuted seeds (positions ``rank, rank + K, ...``) and chunk their shard into batches;
+    subgraph samplers shard the plan's batches by index. The plan is padded by repeating
+    its first items (at most ``K - 1``) so that every process takes the same number of
+    batches, or with ``drop_last`` cut (at most ``K - 1`` items left out per epoch); a
+    padded subgraph batch draws afresh, except Cluster-GCN's, which repeats its clusters.
+    ``num_batches`` counts the batches of all processes together.
+
     Args:
         sampler: Any :class:`~spikegraph.samplers.base.Sampler`.
         seeds: Seed nodes (node-wise samplers only): ids, or a bool mask over the nodes.
@@ -69,9 +83,13 @@ class Loader:
         num_batches: Batches per epoch for subgraph samplers (default: the sampler's own).
         num_workers: Worker processes (``torch.utils.data`` workers); ``0`` samples in the
             main process.
-        drop_last: Drop a last, smaller chunk of seeds.
+        drop_last: Drop a last, smaller chunk of seeds (and with ``num_replicas > 1``, cut
+            the plan to a multiple of ``num_replicas`` instead of padding it).
         seed: Seed of the loader's plan (shuffling and per-batch seeds); drawn from the
-            sampler's generator when ``None``.
+            sampler's generator when ``None``. All processes of a data-parallel run must
+            give the same seed.
+        num_replicas: Processes sharing each epoch (the world size of a data-parallel run).
+        rank: This process's shard, in ``[0, num_replicas)``.
         **kwargs: Other ``torch.utils.data.DataLoader`` options (``prefetch_factor``,
             ``persistent_workers``, ``pin_memory``, ...).
 
@@ -90,6 +108,8 @@ class Loader:
         num_workers: int = 0,
         drop_last: bool = False,
         seed: int | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
         **kwargs: Any,
     ) -> None:
         if not isinstance(sampler, Sampler):
@@ -139,6 +159,15 @@ class Loader:
         self._base_seed = seed if isinstance(seed, int) else int(self.generator.initial_seed())
         self.kwargs = kwargs
         self.epoch = 0
+        self._initial_state = self.generator.get_state()
+        self.num_replicas, self.rank = check_replicas(num_replicas, rank)
+        if self.num_replicas > 1 and len(self) == 0:
+            kind = "seeds" if sampler.takes_seeds else "batches"
+            items = f"{self._plan_length()} {kind}"
+            raise ValueError(
+                f"An epoch of {items} split over num_replicas={self.num_replicas} processes "
+                f"with drop_last=True leaves process {self.rank} no batch"
+            )
 
     def _plan(self) -> list[tuple]:
         gen = self.generator
@@ -152,17 +181,77 @@ class Loader:
             args = [args[i % len(args)] for i in range(self.num_batches)]
         return args
 
-    def __len__(self) -> int:
+    def _plan_length(self) -> int:
+        """Items of an epoch's whole plan: seeds (node-wise) or batches (subgraph)."""
         if self.sampler.takes_seeds:
-            n = self.seeds.numel()
-            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            return self.seeds.numel()
         if self.num_batches is not None:
             return self.num_batches
         return self.sampler.batches_per_epoch
 
+    def __len__(self) -> int:
+        """Batches this process draws per epoch."""
+        k = self.num_replicas
+        n = sharded_length(self._plan_length(), k, self.drop_last and k > 1) // k
+        if not self.sampler.takes_seeds:
+            return n
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _draw(self) -> tuple[list[tuple], Tensor]:
+        """The next epoch's ``sample`` arguments and batch seeds for this process; advances
+        the generator by one epoch (the same draws on every process)."""
+        gen, k, rank = self.generator, self.num_replicas, self.rank
+        if k == 1:
+            args = self._plan()
+            return args, torch.randint(0, 2**62, (len(args),), generator=gen)
+        if self.sampler.takes_seeds:
+            chunks = self.sampler._epoch_args(self.seeds, self.batch_size, self.shuffle, gen)
+            order = torch.cat([chunk[0] for chunk in chunks])
+            pos = shard_positions(order.numel(), k, rank, self.drop_last)
+            args = [(chunk,) for chunk in order[pos % order.numel()].split(self.batch_size)]
+            if self.drop_last and args and args[-1][0].numel() < self.batch_size:
+                args = args[:-1]
+            # One row of seeds per process, so that every process draws the same numbers.
+            return args, torch.randint(0, 2**62, (k, len(args)), generator=gen)[rank]
+        plan = self._plan()
+        pos = shard_positions(len(plan), k, rank, self.drop_last)
+        total = sharded_length(len(plan), k, self.drop_last)
+        batch_seeds = torch.randint(0, 2**62, (total,), generator=gen)
+        return [plan[p % len(plan)] for p in pos.tolist()], batch_seeds[pos]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` draw epoch ``epoch``'s plan (0-based), like
+        ``DistributedSampler.set_epoch``: the plan depends on the seed and ``epoch`` only,
+        so every process of a data-parallel run draws its shard of the same plan. Moving
+        back replays the plans from the loader's start (no batch is sampled).
+
+        Raises:
+            TypeError, ValueError: for an epoch that is not an int ``>= 0``.
+        """
+        check_int(epoch, "epoch", 0)
+        if epoch < self.epoch:
+            self.generator.set_state(self._initial_state)
+            self.epoch = 0
+        while self.epoch < epoch:
+            self._draw()
+            self.epoch += 1
+
+    def shard(self, epoch: int | None = None) -> list[Any]:
+        """This process's part of epoch ``epoch``'s plan (default: the next epoch), without
+        sampling and without moving the loader: the seeds of each batch (node-wise
+        samplers) or the arguments of each ``sample`` call (subgraph samplers)."""
+        state, at = self.generator.get_state(), self.epoch
+        try:
+            if epoch is not None:
+                self.set_epoch(epoch)
+            args, _ = self._draw()
+        finally:
+            self.generator.set_state(state)
+            self.epoch = at
+        return [a[0] if len(a) == 1 else a for a in args]
+
     def __iter__(self) -> Iterator[Batch]:
-        args = self._plan()
-        batch_seeds = torch.randint(0, 2**62, (len(args),), generator=self.generator)
+        args, batch_seeds = self._draw()
         self.epoch += 1
         dataset = _PlannedBatches(self.sampler, args, batch_seeds)
         if self.num_workers == 0:
@@ -195,6 +284,7 @@ class Loader:
             "seed": self._base_seed,
             "epoch": self.epoch,
             "generator": self.generator.get_state(),
+            "num_replicas": self.num_replicas,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -217,6 +307,13 @@ class Loader:
                 f"Loader state was saved by a loader with seed {state['seed']}, this loader "
                 f"has seed {self._base_seed}"
             )
+        replicas = state.get("num_replicas", 1)
+        if replicas != self.num_replicas:
+            raise ValueError(
+                f"Loader state was saved by a loader sharded over {replicas} processes, this "
+                f"loader is sharded over num_replicas={self.num_replicas}: its epochs' shards "
+                "would differ"
+            )
         gen_state = state["generator"]
         probe = torch.Generator()
         try:
@@ -229,7 +326,10 @@ class Loader:
         self.epoch = epoch
 
     def __repr__(self) -> str:
-        return f"Loader({self.sampler!r}, batches={len(self)}, num_workers={self.num_workers})"
+        shard = f", rank={self.rank}/{self.num_replicas}" if self.num_replicas > 1 else ""
+        return (
+            f"Loader({self.sampler!r}, batches={len(self)}, num_workers={self.num_workers}{shard})"
+        )
 
 
 __all__ = ["Loader"]

@@ -51,13 +51,22 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     The project's own (checkpoints, outputs, datasets' formats, run sizes: all
     :class:`ValueError`; sampler caches:
-    :class:`spikegraph.samplers.base.SamplerCacheError`), files and folders
+    :class:`spikegraph.samplers.base.SamplerCacheError`; a ``torchrun`` environment that
+    cannot start: :class:`spikegraph.train.distributed.DistributedError`), files and folders
     (:class:`OSError`), files refused by the safe unpickler, and the :class:`ValueError` /
     :class:`TypeError` every check raises.
     """
     from spikegraph.samplers.base import SamplerCacheError
+    from spikegraph.train.distributed import DistributedError
 
-    return (ValueError, TypeError, OSError, SamplerCacheError, pickle.UnpicklingError)
+    return (
+        ValueError,
+        TypeError,
+        OSError,
+        SamplerCacheError,
+        DistributedError,
+        pickle.UnpicklingError,
+    )
 
 
 def plain_text(text: str) -> str:
@@ -528,7 +537,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
         )
     except RunInterrupted as stop:
-        return report_interrupt(args, stop)
+        return report_interrupt(args, stop) if _main_process() else EXIT_INTERRUPTED
+    if not _main_process():  # under torchrun: rank 0 prints and writes the record
+        return 0
     summary.command = getattr(args, "argv", None)
     record = summary.to_dict()
     print(format_summary(record))
@@ -540,6 +551,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"checkpoint is {run.result.checkpoint}"
             )
     return write_record(args.json, record) if args.json else 0
+
+
+def _main_process() -> bool:
+    """Whether this process reports (not a rank other than 0 of a ``torchrun`` run)."""
+    from spikegraph.train.distributed import from_environ
+
+    env = from_environ()
+    return env is None or env.is_main
 
 
 def report_interrupt(args: argparse.Namespace, stop: Any) -> int:

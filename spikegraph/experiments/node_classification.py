@@ -21,6 +21,7 @@ from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
 from spikegraph.models.registry import preset_options
+from spikegraph.train import distributed
 from spikegraph.train.checkpoint import (
     OutputPathError,
     check_output_file,
@@ -290,6 +291,13 @@ def run_node_classification(
             :mod:`spikegraph.train.device`. ``train_options["device"]`` wins if given.
             Data is loaded and batches are sampled on the CPU, then moved.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the processes train one model
+    together, data-parallel (:mod:`spikegraph.train.distributed`: ``gloo`` on the CPU,
+    ``nccl`` on ``cuda``, which becomes ``cuda:LOCAL_RANK``); each process's loader takes its
+    shard of every epoch, rank 0 evaluates and writes checkpoints, and every process returns
+    the same summary (the caller writes it from rank 0). Full-batch training is refused
+    there: every process would take the same step.
+
     Checkpoints: with ``train_options["checkpoint"] = "ck.pt"`` every seed has its own file,
     ``ck.seed<seed>.pt`` (:func:`~spikegraph.train.checkpoint.run_checkpoint_path`), tied to
     the run's whole configuration and data (see :func:`~spikegraph.train.trainer.fit`).
@@ -327,6 +335,60 @@ def run_node_classification(
     for path in checkpoints.values():
         if path is not None:
             check_output_file(path, "Checkpoint")
+    env = distributed.from_environ()
+    if env is not None and env.world_size > 1 and sampler is None:
+        raise ValueError(
+            f"torchrun started {env.world_size} processes for full-batch training, where each "
+            "would take the same step: give a sampler (--sampler) to train data-parallel"
+        )
+    train_options["device"] = distributed.device_for(train_options["device"], env)
+    joined = env is not None and not distributed.active()
+    distributed.init(train_options["device"] or "cpu")
+    try:
+        return _run(
+            dataset,
+            model,
+            seeds,
+            root,
+            split,
+            model_options,
+            train_options,
+            sampler,
+            sampler_options,
+            batch_size,
+            num_workers,
+            mode,
+            evaluation,
+            eval_batch_size,
+            evaluate,
+            checkpoints,
+        )
+    finally:
+        if joined:
+            distributed.shutdown()
+
+
+def _run(
+    dataset: str,
+    model: str,
+    seeds: list[int],
+    root: str | None,
+    split: str,
+    model_options: dict[str, Any],
+    train_options: dict[str, Any],
+    sampler: str | None,
+    sampler_options: dict[str, Any] | None,
+    batch_size: int | None,
+    num_workers: int,
+    mode: str | None,
+    evaluation: str,
+    eval_batch_size: int,
+    evaluate: Any,
+    checkpoints: dict[int, str | None],
+) -> Summary:
+    """:func:`run_node_classification` once its arguments are checked (and, under
+    ``torchrun``, the process group is up)."""
+    rank, world_size = distributed.world()
     data, num_classes = load_dataset(dataset, root=root, split=split)
     provenance = dataset_provenance(dataset, root)
     if provenance is not None:  # records never call a synthetic stand-in by OGB's name
@@ -364,6 +426,8 @@ def run_node_classification(
                 options=sampler_options,
                 num_workers=num_workers,
                 seed=seed,
+                num_replicas=world_size,
+                rank=rank,
             )
             step = minibatch_step(setup.loader, mode=mode)
         run_info = {
@@ -415,7 +479,8 @@ def run_node_classification(
             model=model,
             runs=runs,
             sampler=sampler,
-            machine=machine_info(),
+            # world_size: processes that trained each model together (under torchrun)
+            machine={**machine_info(), "world_size": world_size},
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions=versions(),
             interrupted=interrupted,

@@ -62,6 +62,7 @@ from spikegraph.samplers import (
     default_mode,
     resolve_mode,
 )
+from spikegraph.train import distributed
 from spikegraph.train.blocks import pyg_forward_blocks
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def build_loader(
     options: dict[str, Any] | None = None,
     num_workers: int = 0,
     seed: int = 0,
+    num_replicas: int = 1,
+    rank: int = 0,
 ) -> SamplerSetup:
     """Build sampler ``name`` over ``data`` and a shuffling loader over its training nodes.
 
@@ -103,6 +106,9 @@ def build_loader(
         options: Constructor options overriding the class's ``options_for(num_layers)``.
         num_workers: Loader worker processes.
         seed: Seed of the sampler and the loader.
+        num_replicas: Processes of a data-parallel run sharing each epoch; the loader takes
+            shard ``rank`` of every epoch's plan (see :class:`~spikegraph.samplers.Loader`).
+        rank: This process's shard.
 
     Raises:
         ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
@@ -128,6 +134,8 @@ def build_loader(
             shuffle=True,
             num_workers=num_workers,
             seed=seed,
+            num_replicas=num_replicas,
+            rank=rank,
         )
     else:
         if batch_size is not None:
@@ -136,7 +144,14 @@ def build_loader(
                 f"({', '.join(sorted(cls.default_options))})"
             )
         sampler = cls(data, targets=train_idx, num_layers=num_layers, seed=seed, **opts)
-        loader = Loader(sampler, shuffle=True, num_workers=num_workers, seed=seed)
+        loader = Loader(
+            sampler,
+            shuffle=True,
+            num_workers=num_workers,
+            seed=seed,
+            num_replicas=num_replicas,
+            rank=rank,
+        )
     log.info(
         "%r: preprocessing %.2fs, %d batches per epoch",
         sampler,
@@ -210,6 +225,20 @@ def check_depth(sampler: Sampler, model: nn.Module) -> None:
         )
 
 
+class BatchLogits(nn.Module):
+    """:func:`batch_logits` of ``model`` as a module's ``forward(x, batch)``, so that
+    ``DistributedDataParallel`` sees every forward, whichever method of the model
+    (``forward``, ``forward_blocks``) the batch needs."""
+
+    def __init__(self, model: nn.Module, mode: str | None) -> None:
+        super().__init__()
+        self.model = model
+        self.mode = mode
+
+    def forward(self, x: Tensor, batch: Batch) -> Tensor:
+        return batch_logits(self.model, x, batch, self.mode)
+
+
 class MinibatchStep:
     """A ``train_step`` for :func:`~spikegraph.train.trainer.fit`: one epoch over a loader.
 
@@ -221,6 +250,12 @@ class MinibatchStep:
     :meth:`state_dict` / :meth:`load_state_dict` carry the loader's position, so ``fit``
     checkpoints it and a resumed run draws the batches the uninterrupted run drew;
     :meth:`describe` says what identifies the batches (sampler, loader settings, mode).
+
+    In a data-parallel run (:mod:`spikegraph.train.distributed`) the model trains inside
+    ``DistributedDataParallel`` and the loader must be sharded over the processes
+    (``num_replicas`` = the world size); a batch without targets then still takes its
+    (zero-loss) step, so that every process takes the same number of steps, and the loss
+    returned is the mean over all processes' targets.
 
     Args:
         loader: A :class:`spikegraph.samplers.Loader`.
@@ -235,25 +270,49 @@ class MinibatchStep:
         self.loader = loader
         self.mode = resolve_mode(loader.sampler, mode)
         self._checked: set[int] = set()
+        self._ddp: nn.Module | None = None
+
+    def _forward(self, model: nn.Module) -> nn.Module:
+        """The module that computes a batch's logits: ``model``'s, or in a data-parallel
+        run the same inside ``DistributedDataParallel`` (built once per model)."""
+        if not distributed.active():
+            return BatchLogits(model, self.mode)
+        rank, world_size = distributed.world()
+        if self.loader.num_replicas != world_size or self.loader.rank != rank:
+            raise ValueError(
+                f"{self.loader!r} is shard {self.loader.rank} of {self.loader.num_replicas} but "
+                f"this process is rank {rank} of {world_size}: build the loader with "
+                f"num_replicas={world_size}, rank={rank}"
+            )
+        if self._ddp is None or self._ddp.module.model is not model:
+            self._ddp = distributed.wrap(BatchLogits(model, self.mode))
+        return self._ddp
 
     def __call__(self, model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
         if id(model) not in self._checked:
             check_depth(self.loader.sampler, model)
             self._checked.add(id(model))
+        forward = self._forward(model)
+        together = distributed.active()
         model.train()
         total, count = 0.0, 0
         device = data.x.device
         for batch in self.loader:
-            if batch.num_targets == 0:
+            if batch.num_targets == 0 and not together:
                 continue
             batch = batch.to(device)  # samplers build batches on the CPU
             optimizer.zero_grad(set_to_none=True)
-            logits = batch_logits(model, data.x, batch, self.mode)
-            loss = batch_loss(logits, data.y[batch.target], batch.loss_weight)
+            logits = forward(data.x, batch)
+            if batch.num_targets == 0:  # the step every other process takes, at zero loss
+                loss = logits.sum() * 0.0
+            else:
+                loss = batch_loss(logits, data.y[batch.target], batch.loss_weight)
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * batch.num_targets
             count += batch.num_targets
+        if together:
+            total, count = distributed.all_reduce_sum([total, float(count)], device)
         if not count:
             raise ValueError(
                 f"No batch of epoch {self.loader.epoch} of {self.loader!r} holds a training "
@@ -285,7 +344,7 @@ class MinibatchStep:
             "drop_last": loader.drop_last,
             "loader_seed": loader.seed,
             "batches_per_epoch": len(loader),
-        }
+        } | ({"num_replicas": loader.num_replicas} if loader.num_replicas > 1 else {})
 
 
 def minibatch_step(loader: Loader, mode: str | None = None) -> MinibatchStep:
@@ -302,6 +361,7 @@ def minibatch_step(loader: Loader, mode: str | None = None) -> MinibatchStep:
 
 __all__ = [
     "MODES",
+    "BatchLogits",
     "MinibatchStep",
     "SamplerSetup",
     "batch_logits",

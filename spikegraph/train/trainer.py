@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.nn.monitor import SpikeMonitor
+from spikegraph.train import distributed
 from spikegraph.train.checkpoint import (
     ON_MISMATCH,
     CheckpointError,
@@ -268,8 +269,10 @@ def run_identity(
 ) -> dict[str, Any]:
     """Everything a checkpoint must agree on to be resumed (plain data)."""
     cls = type(model)
+    world_size = distributed.world()[1]
     return plain(
         {
+            **({"world_size": world_size} if world_size > 1 else {}),
             "train": config.identity(),
             "model": {
                 "class": f"{cls.__module__}.{cls.__qualname__}",
@@ -303,6 +306,13 @@ def fit(
     atomically every ``checkpoint_every`` epochs and when the run finishes; a run started
     again with the same settings continues from it and gives exactly the result of a run
     never interrupted; a finished run is returned as it was, without training further.
+
+    In a data-parallel run (``torchrun``, :mod:`spikegraph.train.distributed`) every process
+    calls ``fit`` with its shard's ``train_step``; rank 0 alone evaluates (the others wait
+    for its scores, so every process takes the same early-stopping decision), holds the
+    checkpoint's lock and writes it; every process resumes from it (each with its own random
+    generators). The checkpoint's identity holds the world size: a run with another number
+    of processes is refused, as another configuration is.
 
     Args:
         model: Any module with ``forward(x, edge_index, edge_weight=None) -> [N, C]``.
@@ -346,6 +356,8 @@ def _fit(
     """:func:`fit`; the checkpoint's lock is entered into ``held``, which :func:`fit`
     releases when training ends, however it ends."""
     config = config or TrainConfig()
+    rank, world_size = distributed.world()
+    main = rank == 0
     check_node_data(data)
     device = resolve_device(module_device(model) if config.device is None else config.device)
     model.to(device)
@@ -370,19 +382,22 @@ def _fit(
         identity = run_identity(model, config, train_step, evaluate, data_hash, run_info)
         ckpt = _choose_checkpoint(ckpt, identity, config.checkpoint_mismatch)
         check_output_file(ckpt, "Checkpoint")
-        held.enter_context(checkpoint_lock(ckpt))
+        if main:  # the one process that writes it
+            held.enter_context(checkpoint_lock(ckpt))
         if ckpt.exists():
             saved = load_checkpoint(ckpt)
             _check_identity(ckpt, saved["identity"], identity)
-            _restore(ckpt, saved, model, optimizer, train_step)
+            _restore(ckpt, saved, model, optimizer, train_step, rank)
             _warn_other_device(ckpt, saved.get("device"), device)
             state, finished = saved["state"], bool(saved["finished"])
             log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
+        distributed.barrier()  # every process has read it before rank 0 writes again
 
     def payload(done: bool) -> dict[str, Any]:
         """The checkpoint of this moment, as copies (training goes on changing the
         originals in place)."""
         step_state = train_step.state_dict() if hasattr(train_step, "state_dict") else None
+        rngs = distributed.all_gather(rng_state(model))  # every process's, in rank order
         return {
             "identity": identity,
             "config_hash": identity_hash(identity),
@@ -390,13 +405,15 @@ def _fit(
             "device": str(device),
             "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
             "optimizer": copy.deepcopy(optimizer.state_dict()),
-            "rng": rng_state(model),
+            "rng": rngs[0],
+            "world_size": world_size,
+            **({"rng_ranks": rngs} if world_size > 1 else {}),
             "train_step": copy.deepcopy(step_state),
             "state": {**state, "history": list(state["history"])},
         }
 
     bar = tqdm(
-        disable=not config.progress,
+        disable=not (config.progress and main),
         desc="train",
         initial=state["epoch"],
         total=config.epochs,
@@ -424,7 +441,7 @@ def _fit(
             start = time.perf_counter()
             loss = train_step(model, data, optimizer)
             state["train_time"] += time.perf_counter() - start
-            acc = accuracies(evaluate(model, data), data)
+            acc = _scores(model, data, evaluate, main)
             for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
                 if not math.isfinite(value):
                     raise NonFiniteLossError(
@@ -453,21 +470,27 @@ def _fit(
             if ckpt is not None:
                 boundary = payload(False)
                 if epoch % config.checkpoint_every == 0:
-                    save_checkpoint(ckpt, boundary)
+                    if main:
+                        save_checkpoint(ckpt, boundary)
                     saved_epoch, boundary = epoch, None
     except KeyboardInterrupt as err:
         bar.close()
-        raise _interrupted(ckpt, saved_epoch, boundary, state["epoch"]) from err
+        raise _interrupted(ckpt if main else None, saved_epoch, boundary, state["epoch"]) from err
     bar.close()
     if ckpt is not None and not was_finished:
-        save_checkpoint(ckpt, payload(True))
+        final = payload(True)
+        if main:
+            save_checkpoint(ckpt, final)
 
     model.load_state_dict(state["best_state"])
-    with SpikeMonitor(model) as monitor:
-        start = time.perf_counter()
-        logits = evaluate(model, data)
-        inference_time = time.perf_counter() - start
-    acc = accuracies(logits, data)
+    acc, inference_time, firing_rates = None, 0.0, {}
+    if main:  # the others wait for rank 0's scores
+        with SpikeMonitor(model) as monitor:
+            start = time.perf_counter()
+            logits = evaluate(model, data)
+            inference_time = time.perf_counter() - start
+        acc, firing_rates = accuracies(logits, data), monitor.firing_rates()
+    acc, inference_time, firing_rates = distributed.broadcast((acc, inference_time, firing_rates))
     return TrainResult(
         test_acc=acc["test"],
         val_acc=acc["val"],
@@ -476,12 +499,20 @@ def _fit(
         epochs_run=state["epoch"],
         time_per_epoch=state["train_time"] / max(len(state["history"]), 1),
         inference_time=inference_time,
-        firing_rates=monitor.firing_rates(),
+        firing_rates=firing_rates,
         history=state["history"],
         config=asdict(config),
         checkpoint=None if ckpt is None else str(ckpt),
         device=str(device),
     )
+
+
+def _scores(
+    model: nn.Module, data: Data, evaluate: Callable[[nn.Module, Data], Tensor], main: bool
+) -> dict[str, float]:
+    """:func:`accuracies` of ``evaluate``'s logits; in a data-parallel run computed by rank 0
+    alone and received by the others (:func:`~spikegraph.train.distributed.broadcast`)."""
+    return distributed.broadcast(accuracies(evaluate(model, data), data) if main else None)
 
 
 def data_on(data: Data, device: torch.device) -> Data:
@@ -551,12 +582,16 @@ def _check_identity(path: Path, saved: dict[str, Any], now: dict[str, Any]) -> N
         raise CheckpointMismatchError(path, diffs)
 
 
-def _restore(path: Path, saved: dict, model: nn.Module, optimizer, train_step: Any) -> None:
-    """Load weights, optimiser, random generators and the train step's state."""
+def _restore(
+    path: Path, saved: dict, model: nn.Module, optimizer, train_step: Any, rank: int = 0
+) -> None:
+    """Load weights, optimiser, random generators (process ``rank``'s own, in a checkpoint
+    of a data-parallel run) and the train step's state."""
     try:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        set_rng_state(model, saved["rng"])
+        rngs = saved.get("rng_ranks")
+        set_rng_state(model, saved["rng"] if rngs is None else rngs[rank])
         if saved.get("train_step") is not None:
             if not hasattr(train_step, "load_state_dict"):
                 raise TypeError("it holds a train step state this train step cannot take")
