@@ -38,7 +38,7 @@ from _common import (
     provenance_md,
     write_results,
 )
-from speed import settings, time_settings  # noqa: F401 (settings: re-exported)
+from speed import one_line, settings, time_settings  # noqa: F401 (re-exported)
 
 from spikegraph.datasets import DATASETS, load_dataset
 

@@ -17,7 +17,11 @@ Every neuron setting (:func:`settings`: the tuned model, the paper's LIF + hard 
 tdBN, one row per registered neuron) is timed against PyG's GCN in its own interleaved rounds
 (:func:`time_settings`, which ``neuron_speed.py`` shares), training and inference. A roofline
 line puts the propagation step's achieved bytes/s against the machine's copy bandwidth,
-measured in the same run (:func:`propagation_roofline`).
+measured in the same run, with a CSR SpMM and the gather of the rows the edges read (the
+irregular reads that bound the step) beside it (:func:`propagation_roofline`). The
+mini-batch rows (GraphSAGE on PubMed's full split, every setting against PyG's GCN over the
+same batches) come from ``minibatch_speed.py``'s own measuring function
+(:func:`minibatch_rows`; ``--no-minibatch`` skips them).
 
 Before timing, the script checks that ``per_step`` and ``sgcn`` compute the same logits.
 Reported: median wall time of one training epoch (forward, loss, backward, Adam step) and of
@@ -26,6 +30,7 @@ one full-graph inference, and their ratios.
     python benchmarks/speed.py                  # Cora and PubMed, into results/local/
     python benchmarks/speed.py --update-results # the same, replacing results/speed.*
     python benchmarks/speed.py --quick          # smoke run, writes nothing
+    python benchmarks/speed.py --no-minibatch   # without the mini-batch rows
 """
 
 from __future__ import annotations
@@ -180,42 +185,77 @@ def _best_seconds(fn, reps: int) -> float:
     return best
 
 
+def _csr_operator(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
+    """The normalised graph as a CSR matrix ``[N_dst, N_src]`` (rows: targets)."""
+    shape = (num_nodes, num_nodes)
+    coo = torch.sparse_coo_tensor(edge_index.flip(0), edge_weight, shape, check_invariants=False)
+    return coo.coalesce().to_sparse_csr()
+
+
 def propagation_roofline(data, hidden: int, T: int, reps: int = 20) -> dict:
     r"""The propagation step :math:`\hat A X` of the spiking GCN's layer as the model runs it
-    (``SpikingGCNConv.propagate`` on the cached normalised graph) for ``X`` of ``hidden``
-    features (the first layer's static current) and of ``T`` stacked steps (``[T, N, hidden]``,
-    a hidden layer's spike trains), against a ``torch`` copy of a tensor of ``X``'s size.
+    (``SpikingGCNConv.propagate`` on the cached normalised graph, edge list ``[2, E]``: PyG's
+    gather of one row of ``X`` per edge, weighting, ``scatter_add_`` into the targets, the
+    same path PyG's ``GCNConv`` runs on an edge list) for ``X`` of ``hidden`` features (the
+    first layer's static current) and of ``T`` stacked steps (``[T, N, hidden]``, a hidden
+    layer of a deeper model), against, on a tensor of ``X``'s size and in the same run:
 
-    Bytes moved (the least any implementation must move, float32 values, int64 indices):
-    ``E * (8 + 4)`` (one column index and one weight per edge) ``+ (N + 1) * 8`` (row
-    pointers) ``+ 2 * N * W * 4`` (read ``X`` once, write the output once), ``W`` the width
-    (``hidden`` or ``T * hidden``); the copy moves ``2 * N * W * 4``. Reported: each one's
-    GB/s and the ratio (best of ``reps`` calls).
+    - ``copy``: a ``torch`` copy (the machine's bandwidth for that size);
+    - ``csr``: ``torch.sparse.mm`` of the same graph as a CSR matrix (what a CSR SpMM
+      reaches here; ``X`` as ``[N, T * hidden]``);
+    - ``gather``: ``index_select`` of the ``E`` rows of ``X`` the edges read, by their
+      source index, into a preallocated buffer: the irregular reads any SpMM over this edge
+      order must make, the physical bound of the step (bytes: ``E * W * 4`` read and as
+      many written).
+
+    Bytes moved by propagation (the least any implementation must move, float32 values,
+    int64 indices): ``E * (8 + 4)`` (one column index and one weight per edge) ``+ (N + 1) *
+    8`` (row pointers) ``+ 2 * N * W * 4`` (read ``X`` once, write the output once), ``W``
+    the width (``hidden`` or ``T * hidden``); the copy moves ``2 * N * W * 4``. Reported:
+    each one's seconds (best of ``reps`` calls) and GB/s, the fractions of the copy's, and
+    how far propagation is from the gather (``propagate / gather`` seconds).
     """
     from spikegraph.nn import SpikingGCNConv
 
     conv = SpikingGCNConv(data.num_features, hidden, T=T, cached=True)
     num_nodes = data.num_nodes
     ei, ew = conv._normalized_graph(data.edge_index, None, num_nodes, None, data.x.dtype, None)
-    num_edges = ew.numel() if ew is not None else int(getattr(ei, "nnz", lambda: 0)())
+    num_edges = ew.numel()
+    csr = _csr_operator(ei, ew, num_nodes)
     out: dict[str, Any] = {"num_nodes": num_nodes, "num_edges_with_self_loops": num_edges}
     for label, shape in (("static", (num_nodes, hidden)), ("stacked", (T, num_nodes, hidden))):
         x = torch.rand(shape)
         width = x.numel() // num_nodes
+        flat = torch.rand(num_nodes, width)  # the CSR path's layout of X
         with torch.no_grad():
             prop = _best_seconds(lambda x=x: conv.propagate(ei, x=x, edge_weight=ew), reps)
+            spmm = _best_seconds(lambda flat=flat: torch.sparse.mm(csr, flat), reps)
+            rows = torch.empty(num_edges, width)
+            gather = _best_seconds(
+                lambda flat=flat, rows=rows: torch.index_select(flat, 0, ei[0], out=rows), reps
+            )
+            del rows
         dst = torch.empty_like(x)
         copy = _best_seconds(lambda x=x, dst=dst: dst.copy_(x), reps)
         moved = num_edges * 12 + (num_nodes + 1) * 8 + 2 * num_nodes * width * 4
-        out[label] = {
+        copy_gbps = 2 * x.numel() * 4 / copy / 1e9
+        m = {
             "width": width,
             "propagate_seconds": prop,
+            "csr_seconds": spmm,
+            "gather_seconds": gather,
             "copy_seconds": copy,
             "bytes": moved,
             "propagate_gbps": moved / prop / 1e9,
-            "copy_gbps": 2 * x.numel() * 4 / copy / 1e9,
+            "csr_gbps": moved / spmm / 1e9,
+            "gather_gbps": 2 * num_edges * width * 4 / gather / 1e9,
+            "copy_gbps": copy_gbps,
         }
-        out[label]["fraction_of_copy"] = out[label]["propagate_gbps"] / out[label]["copy_gbps"]
+        m["fraction_of_copy"] = m["propagate_gbps"] / copy_gbps
+        m["csr_fraction_of_copy"] = m["csr_gbps"] / copy_gbps
+        m["propagate_over_gather"] = prop / gather
+        m["csr_over_gather"] = spmm / gather
+        out[label] = m
     return out
 
 
@@ -365,8 +405,9 @@ def roofline_section(record: dict) -> list[str]:
         "and the output written once); by the copy: `2 * N * W * 4`.",
         "",
         "| dataset | X | N | E | W | propagate ms | propagate GB/s | copy GB/s | "
-        "fraction of copy |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "fraction of copy | CSR spmm ms | CSR GB/s (fraction) | gather of E rows ms "
+        "(GB/s) | propagate / gather | CSR / gather |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r = row["roofline"]
@@ -376,22 +417,102 @@ def roofline_section(record: dict) -> list[str]:
                 f"| {row['dataset']} | {label} | {r['num_nodes']:,} | "
                 f"{r['num_edges_with_self_loops']:,} | {m['width']} | "
                 f"{1e3 * m['propagate_seconds']:.2f} | {m['propagate_gbps']:.1f} | "
-                f"{m['copy_gbps']:.1f} | {100 * m['fraction_of_copy']:.0f}% |"
+                f"{m['copy_gbps']:.1f} | {100 * m['fraction_of_copy']:.0f}% | "
+                f"{1e3 * m['csr_seconds']:.2f} | {m['csr_gbps']:.1f} "
+                f"({100 * m['csr_fraction_of_copy']:.0f}%) | "
+                f"{1e3 * m['gather_seconds']:.2f} ({m['gather_gbps']:.1f}) | "
+                f"{m['propagate_over_gather']:.1f}x | {m['csr_over_gather']:.1f}x |"
             )
     lines += [
         "",
-        "What bounds it: PyG's propagation gathers one row of `X` per edge (`E * W * 4` "
-        "bytes read at random, about 5.5 edges per node on PubMed) and scatters them into "
-        "the output, so it moves several times the minimum above and waits on the "
-        "gathers' latency rather than on bandwidth.",
+        "What bounds it: the graph is irregular, so any SpMM over this edge order reads one "
+        "row of `X` per edge at a data-dependent address (`E * W * 4` bytes, about 5.5 rows "
+        "per node on PubMed, several times the minimum above). The `gather` column times "
+        "exactly these reads (`index_select` of the `E` rows into a preallocated buffer, "
+        "read and write counted): it is the physical bound of the step here, and "
+        "`propagate / gather` is the distance to it. The copy of a tensor of `X`'s size "
+        "is not that bound: it streams contiguous memory (and at the static width `X` fits "
+        "in the last-level cache). The model's propagation is PyG's edge-list path (gather, "
+        "weight, `scatter_add_`, each writing an `[E, W]` temporary), the path PyG's "
+        "`GCNConv` takes too; a CSR SpMM (`torch.sparse.mm`) avoids the temporaries.",
     ]
     return lines
 
 
+#: The mini-batch rows: GraphSAGE batches of this many seeds and neighbours per hop (the
+#: setting of ``minibatch_speed.py``'s own runs), on PubMed's full split.
+MINIBATCH = {"dataset": "PubMed", "batch_size": 512, "num_neighbors": [10, 10]}
+
+
+def minibatch_rows(
+    root: str | None, hidden: int, T: int, rounds: int, quick: bool = False
+) -> dict[str, Any]:
+    """Mini-batch training epochs of every neuron setting against PyG's GCN over the same
+    GraphSAGE batches, measured by ``minibatch_speed.py``'s own ``bench_dataset`` (PubMed's
+    full split, :data:`MINIBATCH`; ``quick``: Cora, 2 batches, 1 round)."""
+    import minibatch_speed
+
+    name = "Cora" if quick else MINIBATCH["dataset"]
+    return minibatch_speed.bench_dataset(
+        name,
+        root,
+        hidden,
+        T,
+        1 if quick else rounds,
+        MINIBATCH["batch_size"],
+        list(MINIBATCH["num_neighbors"]),
+        2 if quick else None,
+        list(minibatch_speed.MODES),
+    )
+
+
 def minibatch_section(record: dict) -> list[str]:
-    """Hook for the mini-batch (GraphSAGE, PubMed full split) section: the mini-batch speed
-    benchmark appends its lines to speed.md here. Empty until it exists."""
-    return []
+    """Markdown: the mini-batch (GraphSAGE) epochs of every neuron setting against PyG's GCN
+    over the same batches (``record["minibatch"]``, from :func:`minibatch_rows`); empty
+    when the run skipped them (``--no-minibatch``)."""
+    row = record.get("minibatch")
+    if not row:
+        return []
+    s, mb = row["sampler"], row["mean_batch"]
+    best = row["pyg_best_mode"]
+    lines = [
+        "",
+        f"## Every neuron setting, mini-batch ({row['dataset']}, split={row['split']})",
+        "",
+        f"`SpikingGCN(F, {row['hidden']}, 2, C, T={row['T']})` and PyG's "
+        f"`GCN(F, {row['hidden']}, 2, C)` trained over one fixed list of {row['num_batches']} "
+        f"{s['name']} batches (`num_neighbors={s['num_neighbors']}`, {s['batch_size']} seeds, "
+        f"{mb['n_id']:,.0f} nodes per batch on average), interleaved in {row['rounds']} "
+        "rounds (median epoch; forward, loss, backward, Adam step per batch), measured by "
+        "`minibatch_speed.py`'s `bench_dataset`. Modes: `subgraph` (the model on the sampled "
+        "subgraph), `blocks` (layer i on block i); PyG's GCN also runs `trim` "
+        f"(`trim_to_layer`). The fastest PyG GCN here: `{best}`, "
+        f"{1e3 * row['seconds'][f'gcn/{best}']:.0f} ms per epoch.",
+        "",
+        "| setting | mode | epoch ms | / PyG GCN same mode | / fastest PyG GCN |",
+        "|---|---|---|---|---|",
+    ]
+    for key in row["seconds"]:
+        if key.startswith("gcn/"):
+            sec = row["seconds"][key]
+            lines.append(
+                f"| PyG gcn | {key.split('/')[1]} | {1e3 * sec:.0f} | 1.00x | "
+                f"{sec / row['seconds'][f'gcn/{best}']:.2f}x |"
+            )
+    for key in row["settings"]:
+        for mode in row["modes"]:
+            k = f"{key}/{mode}"
+            lines.append(
+                f"| {key} | {mode} | {1e3 * row['seconds'][k]:.0f} | "
+                f"{row['over_gcn_same_mode'][k]:.2f}x | {row['over_gcn_best'][k]:.2f}x |"
+            )
+    bar = row["bar"]
+    lines += [
+        "",
+        f"Bar (every setting in `{bar['mode']}` mode within {bar['max']:.1f}x of the fastest "
+        f"PyG GCN): {'met' if bar['met'] else 'NOT met'} (worst {bar['worst']:.2f}x).",
+    ]
+    return lines
 
 
 def to_markdown(record: dict) -> str:
@@ -491,12 +612,24 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="skip the table of every neuron setting and the roofline line",
     )
-    p.add_argument("--quick", action="store_true", help="Cora, 2 rounds, write nothing")
+    p.add_argument(
+        "--no-minibatch",
+        action="store_true",
+        help="skip the mini-batch (GraphSAGE, PubMed full split) rows of every neuron setting",
+    )
+    p.add_argument("--minibatch-rounds", type=int, default=5, help="rounds of the mini-batch rows")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="Cora, 2 rounds (mini-batch rows: Cora, 2 batches, 1 round), write nothing",
+    )
     add_output_options(p)
     args = p.parse_args(argv)
     args.datasets = check_names(p, "--datasets", args.datasets, DATASETS)
     if len(set(args.datasets)) != len(args.datasets):
         p.error(f"--datasets: duplicates in {args.datasets}")
+    if args.minibatch_rounds < 1:
+        p.error(f"--minibatch-rounds must be >= 1, got {args.minibatch_rounds}")
     if args.quick:
         args.datasets, args.rounds = ["Cora"], 2
         if args.compile_backend == "inductor":  # a smoke run: no minutes of code generation
@@ -518,7 +651,11 @@ def main(argv: list[str] | None = None) -> dict:
         )
         for d in args.datasets
     ]
-    record = {"provenance": provenance(command), "rows": rows}
+    record: dict[str, Any] = {"provenance": provenance(command), "rows": rows}
+    if not args.no_minibatch:
+        record["minibatch"] = minibatch_rows(
+            args.root, args.hidden, args.T, args.minibatch_rounds, args.quick
+        )
     md = to_markdown(record)
     print(md)
     if out is not None:

@@ -24,7 +24,7 @@ def _fake_measurements(monkeypatch, name, folder):
     if name == "speed":
         rows = {r["dataset"]: r for r in _committed(folder, "speed")["rows"]}
         monkeypatch.setattr(mod, "bench_dataset", lambda dataset, *a: dict(rows[dataset]))
-        return ["--datasets", "Cora"]
+        return ["--datasets", "Cora", "--no-minibatch"]
     if name == "cost_overhead":
         r = _committed(folder, "cost_overhead")["results"][0]
         monkeypatch.setattr(

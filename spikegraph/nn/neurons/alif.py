@@ -11,21 +11,28 @@ neurons" (NeurIPS 2018).
 with :math:`b_0` the baseline threshold, :math:`b_1 = 0`, leak :math:`k = 1 - 1/\tau`,
 adaptation decay :math:`\rho = 1 - 1/\tau_a`, and the reset of
 :mod:`~spikegraph.nn.neurons.lif` against the current threshold :math:`A_t` (soft: subtract
-it). The threshold depends on the spikes, so the multi-step function is the loop of
-:func:`alif_step` under autograd (no fused kernel).
+it).
+
+:func:`alif_multistep` and :func:`alif_rate` run the numba kernels of
+:mod:`spikegraph.nn._alif_kernels` on CPU (forward and backpropagation through time in one
+pass each, registered as torch custom operators so that ``torch.compile`` and ``opcheck``
+see them as opaque ops), and otherwise the reference, :func:`alif_multistep_reference`: the
+loop of :func:`alif_step` under autograd. Tests compare both, values and gradients.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from spikegraph._validation import check_choice, check_positive, check_time_steps
 from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_tau
 from spikegraph.nn.neurons.base import CountingRule
-from spikegraph.nn.surrogate import Surrogate, resolve_surrogate
+from spikegraph.nn.neurons.lif import _RESET_CODES, _in_chunks
+from spikegraph.nn.surrogate import SURROGATES, Surrogate, resolve_surrogate
 
 
 def alif_step(
@@ -72,6 +79,193 @@ def alif_step(
     return spike, v, b
 
 
+def _check_input(x: Tensor, reset: str, steps: int | None) -> None:
+    """Refuse an unknown reset, a bad ``steps``, or ``x`` without a time dimension."""
+    check_choice(reset, RESETS, "reset")
+    if steps is not None:
+        check_time_steps(steps, "steps")
+    elif x.dim() == 0 or x.size(0) < 1:
+        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
+
+
+def alif_multistep_reference(
+    x: Tensor,
+    decay: float | Tensor,
+    v_threshold: float | Tensor,
+    beta: float,
+    rho: float,
+    v_reset: float = 0.0,
+    reset: str = "soft",
+    surrogate: Surrogate | None = None,
+    detach_reset: bool = False,
+    steps: int | None = None,
+) -> Tensor:
+    """Spikes ``[T, *]`` of :func:`alif_step` over all steps of ``x`` ``[T, *]``, or of a
+    static ``x`` fed at each of ``steps`` steps: the loop under autograd (the reference of
+    the kernels; any device, dtype, surrogate and tensor constants)."""
+    _check_input(x, reset, steps)
+    v = b = None
+    out = []
+    for t in range(steps if steps is not None else x.size(0)):
+        xt = x if steps is not None else x[t]
+        s, v, b = alif_step(
+            xt, v, b, decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset
+        )
+        out.append(s)
+    return torch.stack(out)
+
+
+def _kernel_applies(x: Tensor, surrogate: Surrogate, *constants: Any) -> bool:
+    """Whether the numba kernels run this call: CPU floats, a registered surrogate (whose
+    ``formula`` they compile), constants that are numbers (tensor constants, e.g. learnt
+    ones, take the reference)."""
+    name = type(surrogate).name
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and x.numel() > 0
+        and name is not None
+        and SURROGATES.get(name) is type(surrogate)
+        and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in constants)
+    )
+
+
+def _constants(x: Tensor, decay, v_threshold, beta, rho, v_reset) -> np.ndarray:
+    """The kernels' constants array (see :data:`spikegraph.nn._alif_kernels.K`) in ``x``'s
+    dtype; ``1 - rho`` computed in double first, as the reference's ``(1.0 - rho) * spike``."""
+    dtype = np.float32 if x.dtype == torch.float32 else np.float64
+    return np.array([decay, v_threshold, beta, rho, 1.0 - rho, v_reset], dtype=dtype)
+
+
+def _as_rows(x: Tensor, static: bool, steps: int) -> Tensor:
+    """``x`` as ``[1 or T, M]``, contiguous and detached."""
+    return x.detach().contiguous().reshape(1 if static else steps, -1)
+
+
+@torch.library.custom_op("spikegraph::alif_cpu_forward", mutates_args=(), device_types="cpu")
+def _alif_cpu_forward(
+    x: Tensor,
+    steps: int,
+    static: bool,
+    decay: float,
+    v_threshold: float,
+    beta: float,
+    rho: float,
+    v_reset: float,
+    reset: int,
+    rate: bool,
+    detach_reset: bool,
+    surrogate: str,
+    alpha: float,
+) -> Tensor:
+    """Multi-step ALIF on CPU with the numba kernel
+    :func:`~spikegraph.nn._alif_kernels.alif_forward`: spikes ``[T, ...]`` (with ``rate``,
+    the firing rates ``[...]``) for ``x`` ``[T, ...]`` or a static ``[...]`` (``static``,
+    ``steps`` steps). ``detach_reset``, ``surrogate`` (a name of
+    :data:`~spikegraph.nn.surrogate.SURROGATES`) and ``alpha`` only matter to the backward
+    pass."""
+    from spikegraph.nn import _alif_kernels as K
+
+    shape = x.shape if static else x.shape[1:]
+    x2 = _as_rows(x, static, steps)
+    M = x2.size(1)
+    c = _constants(x, decay, v_threshold, beta, rho, v_reset)
+    out = x.new_empty(shape if rate else (steps, *shape))
+    _in_chunks(
+        K.alif_forward, M, x2.numpy(), static, steps, c, reset, rate, out.view(-1, M).numpy()
+    )
+    return out
+
+
+@_alif_cpu_forward.register_fake
+def _(x, steps, static, decay, v_threshold, beta, rho, v_reset, reset, rate, *_):
+    shape = x.shape if static else x.shape[1:]
+    return x.new_empty(shape if rate else (steps, *shape))
+
+
+@torch.library.custom_op("spikegraph::alif_cpu_backward", mutates_args=(), device_types="cpu")
+def _alif_cpu_backward(
+    x: Tensor,
+    grad_out: Tensor,
+    steps: int,
+    static: bool,
+    decay: float,
+    v_threshold: float,
+    beta: float,
+    rho: float,
+    v_reset: float,
+    reset: int,
+    rate: bool,
+    detach_reset: bool,
+    surrogate: str,
+    alpha: float,
+) -> Tensor:
+    """Backpropagation through time of :func:`_alif_cpu_forward` (the numba kernel of
+    :func:`~spikegraph.nn._alif_kernels.backward_kernel` for the surrogate's ``formula``):
+    dL/dx for the gradient ``grad_out`` of the spikes (or rates)."""
+    from spikegraph.nn import _alif_kernels as K
+
+    x2 = _as_rows(x, static, steps)
+    M = x2.size(1)
+    c = _constants(x, decay, v_threshold, beta, rho, v_reset)
+    go = grad_out.detach().contiguous().view(-1, M)
+    grad_x = x2.new_empty(x2.shape)
+    _in_chunks(
+        K.backward_kernel(SURROGATES[surrogate].formula),
+        M,
+        x2.numpy(),
+        static,
+        steps,
+        c,
+        reset,
+        detach_reset,
+        float(alpha),
+        go.numpy(),
+        2 if rate else 1,
+        grad_x.numpy(),
+    )
+    return grad_x.view(x.shape)
+
+
+@_alif_cpu_backward.register_fake
+def _(x, *_):
+    return x.new_empty(x.shape)
+
+
+def _alif_setup_context(ctx, inputs, output) -> None:
+    ctx.save_for_backward(inputs[0])
+    ctx.params = inputs[1:]
+
+
+def _alif_grad(ctx, grad_out):
+    (x,) = ctx.saved_tensors
+    return (_alif_cpu_backward(x, grad_out, *ctx.params),) + (None,) * 12
+
+
+_alif_cpu_forward.register_autograd(_alif_grad, setup_context=_alif_setup_context)
+
+
+def _alif_cpu(x, steps, decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach, rate):
+    """The kernels' ALIF (:func:`_alif_cpu_forward`) with the arguments of
+    :func:`alif_multistep`, plus ``rate``."""
+    static = steps is not None
+    return _alif_cpu_forward(
+        x,
+        steps if static else x.size(0),
+        static,
+        float(decay),
+        float(v_threshold),
+        float(beta),
+        float(rho),
+        float(v_reset),
+        _RESET_CODES[reset],
+        rate,
+        bool(detach),
+        type(surrogate).name,
+        float(surrogate.alpha),
+    )
+
+
 def alif_multistep(
     x: Tensor,
     decay: float | Tensor,
@@ -85,21 +279,42 @@ def alif_multistep(
     steps: int | None = None,
 ) -> Tensor:
     """Spikes ``[T, *]`` of :func:`alif_step` over all steps of ``x`` ``[T, *]``, or of a
-    static ``x`` fed at each of ``steps`` steps."""
-    check_choice(reset, RESETS, "reset")
-    if steps is not None:
-        check_time_steps(steps, "steps")
-    elif x.dim() == 0 or x.size(0) < 1:
-        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
-    v = b = None
-    out = []
-    for t in range(steps if steps is not None else x.size(0)):
-        xt = x if steps is not None else x[t]
-        s, v, b = alif_step(
-            xt, v, b, decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset
-        )
-        out.append(s)
-    return torch.stack(out)
+    static ``x`` fed at each of ``steps`` steps: exactly what
+    :func:`alif_multistep_reference` computes, values and gradients, in the numba kernels
+    where they apply (CPU floats, a registered surrogate, number constants)."""
+    _check_input(x, reset, steps)
+    surrogate = resolve_surrogate("rectangular") if surrogate is None else surrogate
+    if _kernel_applies(x, surrogate, decay, v_threshold, beta, rho, v_reset):
+        args = (decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset)
+        return _alif_cpu(x, steps, *args, False)
+    return alif_multistep_reference(
+        x, decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset, steps
+    )
+
+
+def alif_rate(
+    x: Tensor,
+    decay: float | Tensor,
+    v_threshold: float | Tensor,
+    beta: float,
+    rho: float,
+    v_reset: float = 0.0,
+    reset: str = "soft",
+    surrogate: Surrogate | None = None,
+    detach_reset: bool = False,
+    steps: int | None = None,
+) -> Tensor:
+    """Firing rates ``alif_multistep(...).mean(0)``, values and gradients; in the kernels the
+    spike trains are never written (each neuron's count is kept in the kernel, and the
+    backward pass feeds ``dL/drate / T`` to every step)."""
+    _check_input(x, reset, steps)
+    surrogate = resolve_surrogate("rectangular") if surrogate is None else surrogate
+    if _kernel_applies(x, surrogate, decay, v_threshold, beta, rho, v_reset):
+        args = (decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset)
+        return _alif_cpu(x, steps, *args, True)
+    return alif_multistep_reference(
+        x, decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset, steps
+    ).mean(dim=0)
 
 
 class ALIF(LIFFamily, name="alif"):
@@ -156,6 +371,19 @@ class ALIF(LIFFamily, name="alif"):
     def multistep(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Spikes ``[T, *]`` for a current ``[T, *]`` or a static ``[*]`` with ``steps``."""
         return alif_multistep(
+            x,
+            self.decay,
+            self.v_threshold,
+            self.beta,
+            self.rho,
+            steps=steps,
+            **self.reset_options(),
+        )
+
+    def rate(self, x: Tensor, steps: int | None = None) -> Tensor:
+        """Firing rates ``forward(x, steps).mean(0)`` without the spike trains
+        (:func:`alif_rate`)."""
+        return alif_rate(
             x,
             self.decay,
             self.v_threshold,
