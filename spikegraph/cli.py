@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from spikegraph.datasets import DATASETS
-from spikegraph.models import MODELS, SPIKING
+from spikegraph.models import MODELS, SPIKING, is_attention, is_spiking
 from spikegraph.models.registry import TRAIN_DEFAULTS
 from spikegraph.nn.encoding import ENCODERS
 from spikegraph.nn.neurons import NEURONS
@@ -471,12 +471,12 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         "dropout": args.dropout,
         "heads": args.heads,
     }
-    if args.model.startswith("s"):
+    if is_spiking(args.model):
         opts.update(spiking_only)
     elif any(v is not None for v in spiking_only.values()):
         given = [k for k, v in spiking_only.items() if v is not None]
         raise UsageError(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
-    if args.heads is not None and not args.model.endswith("gat"):
+    if args.heads is not None and not is_attention(args.model):
         raise UsageError(f"--heads only applies to GAT models, not {args.model}")
     opts.update(_options(args.option))
     return {k: v for k, v in opts.items() if v is not None}
