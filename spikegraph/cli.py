@@ -23,8 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from spikegraph.cost.static_input import (
+    DEFAULT_STATIC_INPUT,
+    STATIC_INPUT,
+    describe_static_input,
+)
 from spikegraph.datasets import DATASETS
-from spikegraph.models import MODELS, SPIKING
+from spikegraph.models import MODELS, SPIKING, is_attention, is_spiking
 from spikegraph.models.registry import TRAIN_DEFAULTS
 from spikegraph.nn.encoding import ENCODERS
 from spikegraph.nn.neurons import NEURONS
@@ -480,12 +485,12 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         "dropout": args.dropout,
         "heads": args.heads,
     }
-    if args.model.startswith("s"):
+    if is_spiking(args.model):
         opts.update(spiking_only)
     elif any(v is not None for v in spiking_only.values()):
         given = [k for k, v in spiking_only.items() if v is not None]
         raise UsageError(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
-    if args.heads is not None and not args.model.endswith("gat"):
+    if args.heads is not None and not is_attention(args.model):
         raise UsageError(f"--heads only applies to GAT models, not {args.model}")
     opts.update(_options(args.option))
     return {k: v for k, v in opts.items() if v is not None}
@@ -659,6 +664,14 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--fold-norm", action="store_true", help="count STFN folded into thresholds")
     p.add_argument(
+        "--static-input",
+        default=DEFAULT_STATIC_INPUT,
+        choices=list(STATIC_INPUT),
+        help="how a spiking model's static (direct-coded) input is counted in the tables and "
+        "the headline ratio: at every time step, the literature's convention, or once "
+        f"(default: {DEFAULT_STATIC_INPUT}); the ratios under both are printed",
+    )
+    p.add_argument(
         "--config",
         default=None,
         metavar="TOML",
@@ -696,6 +709,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         config=args.config,
         progress=not args.no_progress,
         device=args.device,
+        static_input=args.static_input,
     )
     for run in (result.first, result.second):
         if run is not None:
@@ -706,6 +720,9 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
             print()
     if result.comparison is not None:
         print(result.comparison.table())
+        print(f"counted as: {describe_static_input(result.first.report.static_input)}")
+        print()
+        print(result.ratios_table())
     record = result.to_dict()
     return write_record(args.json, record) if args.json else 0
 

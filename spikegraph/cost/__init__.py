@@ -8,7 +8,10 @@ as one MAC, a lower bound) it really performed, per module and kind of operation
 :class:`EnergyProfile` (default ``"45nm"``: 4.6 pJ per MAC, 0.9 pJ per AC, Horowitz, ISSCC
 2014). Counts come from the tensors seen (real spike counts), not nominal shapes; ``T'`` is the
 number of distinct time steps a tensor holds (1 for a static ``[N, F]`` input, ``T`` for
-``[T, N, F]``), so a static input is counted once.
+``[T, N, F]``), so a static input is counted once by ``count`` unless
+``static_input="per-step"``; energy outputs (:func:`energy_of`, ``spikegraph cost``, the
+energy benchmark) count it at every step by default, the literature's convention
+(:mod:`spikegraph.cost.static_input`), and name the convention they used.
 
 Convention (``execution="event"`` for spiking models, ``"dense"`` for ordinary ones by
 default; see ``docs/cost.md``):
@@ -38,11 +41,19 @@ from spikegraph.cost.energy import PROFILES, EnergyProfile, get_profile
 from spikegraph.cost.folding import FoldedSTFN, fold_stfn, folded_lif
 from spikegraph.cost.report import KINDS, Comparison, LayerRow, Report, Totals
 from spikegraph.cost.rules import Ops
+from spikegraph.cost.static_input import (
+    DEFAULT_STATIC_INPUT,
+    STATIC_INPUT,
+    as_spike_train,
+    describe_static_input,
+)
 
 __all__ = [
+    "DEFAULT_STATIC_INPUT",
     "EXECUTIONS",
     "KINDS",
     "PROFILES",
+    "STATIC_INPUT",
     "Comparison",
     "Counter",
     "EnergyProfile",
@@ -51,7 +62,9 @@ __all__ = [
     "Ops",
     "Report",
     "Totals",
+    "as_spike_train",
     "count",
+    "describe_static_input",
     "energy_of",
     "fold_stfn",
     "folded_lif",

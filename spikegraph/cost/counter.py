@@ -15,6 +15,7 @@ skips its hooks under ``torch.compile`` and TorchScript).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 from collections.abc import Callable
@@ -38,6 +39,12 @@ from spikegraph._validation import check_choice
 from spikegraph.cost import rules
 from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import LayerRow, Report
+from spikegraph.cost.static_input import (
+    DEFAULT_STATIC_INPUT,
+    as_spike_train,
+    check_static_input,
+    has_static_input,
+)
 from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv
 from spikegraph.nn.neurons import SpikingNeuron
 from spikegraph.nn.readout import Readout
@@ -138,6 +145,7 @@ class Counter:
         self._pending: dict[int, tuple[Tensor, Tensor]] = {}
         self._forwards = 0
         self._nodes = 0
+        self._static_input: str | None = None
         self._active = False
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -158,6 +166,7 @@ class Counter:
         self._spikes.clear()
         self._forwards = 0
         self._nodes = 0
+        self._static_input = None
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -341,6 +350,8 @@ class Counter:
     def _root_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
         self._forwards += 1
         self._nodes += _nodes_of(output) or 0
+        if inputs and has_static_input(module, inputs[0]):
+            self._static_input = "once"  # what the forward pass computes
 
     def _readout_hook(self, name: str) -> Callable:
         def hook(module: Readout, inputs: tuple, output: Tensor) -> None:
@@ -468,6 +479,7 @@ class Counter:
             model=type(self.model).__name__,
             options={"execution": self.execution, "fold_norm": self.fold_norm},
             warnings=tuple(self._warnings),
+            static_input=self._static_input,
         )
 
 
@@ -479,6 +491,7 @@ def count(
     fold_norm: bool = False,
     profile: str | EnergyProfile = "45nm",
     num_nodes: int | None = None,
+    static_input: str = "once",
     **kwargs: Any,
 ) -> Report:
     """Run one forward pass of ``model`` on ``inputs`` and count what it computed.
@@ -496,11 +509,20 @@ def count(
         fold_norm: Count STFN / batch norm folded for inference (see :class:`Counter`).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
         num_nodes: Nodes predicted, for the energy per node (default: rows of the output).
+        static_input: How a spiking model's static input ``inputs[0]`` (``[N, F]``, direct
+            coding) is counted (:mod:`spikegraph.cost.static_input`): ``"once"`` (default:
+            the forward pass as it runs, computing what does not change over time once) or
+            ``"per-step"`` (the model runs on the ``[T, N, F]`` spike train the input stands
+            for: same predictions, the first layer counted at every step, the literature's
+            convention and the default of :func:`energy_of`, ``spikegraph cost`` and the
+            energy benchmark). The report records which applied
+            (:attr:`Report.static_input <spikegraph.cost.Report.static_input>`).
         **kwargs: Keyword arguments of the forward pass.
 
     Returns:
         A :class:`~spikegraph.cost.Report` of that one forward pass.
     """
+    check_static_input(static_input)
     if not isinstance(model, nn.Module):
         raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
     if forward is None:
@@ -513,10 +535,14 @@ def count(
         fn = forward
     else:
         raise TypeError(f"'forward' must be a method name or a callable, got {forward!r}")
+    static = bool(inputs) and has_static_input(model, inputs[0])
+    if static and static_input == "per-step":
+        inputs = (as_spike_train(model, inputs[0]), *inputs[1:])
     with Counter(model, execution=execution, fold_norm=fold_norm, profile=profile) as c:
         output = fn(*inputs, **kwargs)
     nodes = _nodes_of(output) if num_nodes is None else num_nodes
-    return c.report(num_nodes=nodes, num_forwards=1)
+    report = c.report(num_nodes=nodes, num_forwards=1)
+    return dataclasses.replace(report, static_input=static_input if static else None)
 
 
 def energy_of(
@@ -525,6 +551,7 @@ def energy_of(
     profile: str | EnergyProfile = "45nm",
     execution: str = "auto",
     fold_norm: bool = False,
+    static_input: str = DEFAULT_STATIC_INPUT,
 ) -> dict[str, Any]:
     """Energy of one full-graph inference of ``model`` on ``data``, as a flat dict.
 
@@ -537,11 +564,14 @@ def energy_of(
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
         execution: See :class:`Counter`.
         fold_norm: See :class:`Counter`.
+        static_input: ``"per-step"`` (default, the literature's convention) or ``"once"``
+            (see :func:`count`).
 
     Returns:
         ``energy_pj``, ``energy_per_node_pj``, ``acs``, ``macs``, ``synaptic_ops``,
         ``spikes``, ``firing_rates``, ``profile``, ``profile_source``, ``execution``,
-        ``fold_norm``.
+        ``fold_norm``, ``static_input`` (the convention that applied; ``None`` without a
+        static spiking input).
     """
     args = [data.x, data.edge_index]
     if "edge_weight" in data and data.edge_weight is not None:
@@ -550,7 +580,14 @@ def energy_of(
     model.eval()
     try:
         with torch.no_grad():
-            report = count(model, *args, execution=execution, fold_norm=fold_norm, profile=profile)
+            report = count(
+                model,
+                *args,
+                execution=execution,
+                fold_norm=fold_norm,
+                profile=profile,
+                static_input=static_input,
+            )
     finally:
         model.train(was_training)
     t = report.total
@@ -566,6 +603,7 @@ def energy_of(
         "profile_source": report.profile.source,
         "execution": execution,
         "fold_norm": fold_norm,
+        "static_input": report.static_input,
     }
 
 

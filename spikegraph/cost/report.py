@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spikegraph.cost.energy import EnergyProfile, get_profile
+from spikegraph.cost.static_input import describe_static_input
 
 #: Kinds of rows, in the order a layer computes them.
 KINDS = (
@@ -157,6 +158,9 @@ class Report:
         model: Name of the model, for tables.
         options: Counting options (``execution``, ``fold_norm``).
         warnings: Things the counter could not count or vouch for.
+        static_input: How a spiking model's static input was counted: ``"per-step"`` or
+            ``"once"`` (:mod:`spikegraph.cost.static_input`); ``None`` when the model had no
+            static spiking input (both conventions count the same).
     """
 
     rows: tuple[LayerRow, ...]
@@ -166,6 +170,7 @@ class Report:
     model: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    static_input: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", get_profile(self.profile))
@@ -248,6 +253,12 @@ class Report:
                 f"Cannot add reports counted with different options ({self.options} and "
                 f"{other.options})"
             )
+        conventions = {self.static_input, other.static_input} - {None}
+        if len(conventions) > 1:
+            raise ValueError(
+                "Cannot add reports whose static inputs were counted under different "
+                f"conventions ({self.static_input!r} and {other.static_input!r})"
+            )
         merged: dict[tuple[str, str], LayerRow] = {(r.name, r.kind): r for r in self.rows}
         for r in other.rows:
             key = (r.name, r.kind)
@@ -262,6 +273,7 @@ class Report:
             model=model,
             options=self.options,
             warnings=warnings,
+            static_input=next(iter(conventions), None),
         )
 
     def __radd__(self, other: Any) -> Report:
@@ -293,6 +305,7 @@ class Report:
             "model": self.model,
             "profile": self.profile.to_dict(),
             "options": dict(self.options),
+            "static_input": self.static_input,
             "total": self.total.to_dict(),
             "layers": [r.to_dict() for r in self.rows],
             "warnings": list(self.warnings),
@@ -307,6 +320,7 @@ class Report:
         lines = [
             f"{self.model or 'model'}: profile {self.profile.name} "
             f"(MAC {self.profile.mac_pj} pJ, AC {self.profile.ac_pj} pJ)",
+            *([] if self.static_input is None else [describe_static_input(self.static_input)]),
             head,
             "-" * len(head),
         ]

@@ -8,6 +8,7 @@ counted operations (:func:`spikegraph.cost.count`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ from spikegraph.config import load_model_config
 from spikegraph.cost.counter import count
 from spikegraph.cost.energy import EnergyProfile, get_profile
 from spikegraph.cost.report import Comparison, Report
+from spikegraph.cost.static_input import (
+    DEFAULT_STATIC_INPUT,
+    STATIC_INPUT,
+    check_static_input,
+    describe_static_input,
+)
 from spikegraph.models.options import check_model_option_names
 from spikegraph.train.device import resolve_device
 
@@ -95,6 +102,7 @@ def model_cost(
     train_options: dict[str, Any] | None = None,
     progress: bool = False,
     device: str = "cpu",
+    static_input: str = DEFAULT_STATIC_INPUT,
 ) -> ModelCost:
     """Build model ``name``, train it (unless ``epochs == 0``), and count one inference.
 
@@ -118,6 +126,9 @@ def model_cost(
         progress: Show a training progress bar.
         device: Where to train and count (see :mod:`spikegraph.train.device`); operation
             counts do not depend on it. ``train_options["device"]`` wins if given.
+        static_input: How a spiking model's static input is counted: ``"per-step"``
+            (default, the literature's convention) or ``"once"``
+            (:mod:`spikegraph.cost.static_input`).
 
     Raises:
         ValueError: for a bad epoch count, profile, device or unknown model option (before
@@ -137,6 +148,7 @@ def model_cost(
             raise ValueError(f"'epochs' must be an int >= 0, got {epochs!r}")
         train_options["epochs"] = epochs
     get_profile(profile)  # fail early on a bad profile, before training
+    check_static_input(static_input)
     torch.manual_seed(seed)
     model = build_model(name, data.num_features, num_classes, **model_options)
     trained = train_options.get("epochs", 1) > 0
@@ -151,13 +163,15 @@ def model_cost(
         model.to(dev)
         acc = accuracies(predict(model, data_on(data, dev)), data_on(data, dev))
         test_acc, val_acc = acc["test"], acc["val"]
-    data = data_on(data, dev)
     model.eval()
-    args = [data.x, data.edge_index]
-    if "edge_weight" in data and data.edge_weight is not None:
-        args.append(data.edge_weight)
-    with torch.no_grad():
-        report = count(model, *args, execution=execution, fold_norm=fold_norm, profile=profile)
+    report = recount(
+        model,
+        data_on(data, dev),
+        execution=execution,
+        fold_norm=fold_norm,
+        profile=profile,
+        static_input=static_input,
+    )
     log.info("%s on %s: test accuracy %.4f", name, dataset, test_acc)
     return ModelCost(
         name=name,
@@ -173,9 +187,106 @@ def model_cost(
     )
 
 
+def recount(model: nn.Module, data: Data, **options: Any) -> Report:
+    """Count one eval-mode, gradient-free, full-graph inference of ``model`` on ``data``
+    (``x``, ``edge_index`` and ``edge_weight`` if present) with the options of
+    :func:`~spikegraph.cost.count` (``execution``, ``fold_norm``, ``profile``,
+    ``static_input``). The model must already be on ``data``'s device and in eval mode."""
+    args = [data.x, data.edge_index]
+    if "edge_weight" in data and data.edge_weight is not None:
+        args.append(data.edge_weight)
+    with torch.no_grad():
+        return count(model, *args, **options)
+
+
+@dataclass
+class EnergyRatio:
+    """The energy of the first model over the second under one pair of conventions.
+
+    Attributes:
+        static_input: How the first (spiking) model's static input was counted
+            (``"per-step"``, ``"once"``, or ``None``: it had none).
+        vs_execution: How the second model was counted (``"dense"`` or ``"event"``).
+        ratio: ``energy(first) / energy(second)``.
+        default: Whether these are the conventions of the headline comparison.
+    """
+
+    static_input: str | None
+    vs_execution: str
+    ratio: float
+    default: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"{describe_static_input(self.static_input)}; second model counted "
+            f"{'event-driven' if self.vs_execution == 'event' else 'dense'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def effective_execution(run: ModelCost) -> str:
+    """``"event"`` or ``"dense"``: how ``run``'s report was counted (``"auto"`` resolved as
+    :class:`~spikegraph.cost.Counter` does: event-driven for models with spiking neurons)."""
+    from spikegraph.nn.neurons import SpikingNeuron
+
+    execution = run.report.options.get("execution", "auto")
+    if execution != "auto":
+        return execution
+    spiking = run.model is not None and any(
+        isinstance(m, SpikingNeuron) for m in run.model.modules()
+    )
+    return "event" if spiking else "dense"
+
+
+def energy_ratios(
+    first: ModelCost, second: ModelCost, data: Data, default: tuple[str | None, str]
+) -> list[EnergyRatio]:
+    """``first / second`` energy under both static-input conventions (for ``first``) and
+    both executions (for ``second``), the counted models recounted on ``data``; the pair
+    ``default`` is marked. Conventions that do not apply (no static spiking input) are
+    given once."""
+    from spikegraph.train.trainer import data_on
+
+    dev = next(iter(first.model.parameters())).device
+    data = data_on(data, dev)
+    profile = first.report.profile
+    firsts = {first.report.static_input: first.report}
+    if first.report.static_input is not None:
+        for convention in STATIC_INPUT:
+            if convention not in firsts:
+                options = {**first.report.options, "profile": profile}
+                firsts[convention] = recount(first.model, data, static_input=convention, **options)
+    seconds = {effective_execution(second): second.report}
+    for execution in ("dense", "event"):
+        if execution not in seconds:
+            options = {**second.report.options, "execution": execution, "profile": profile}
+            options["static_input"] = second.report.static_input or "once"
+            seconds[execution] = recount(second.model, data, **options)
+    out = []
+    for convention in sorted(firsts, key=lambda c: (c != DEFAULT_STATIC_INPUT, str(c))):
+        for execution in ("dense", "event"):
+            a, b = firsts[convention].total.energy_pj, seconds[execution].total.energy_pj
+            out.append(
+                EnergyRatio(
+                    static_input=convention,
+                    vs_execution=execution,
+                    ratio=a / b if b else float("nan"),
+                    default=(convention, execution) == default,
+                )
+            )
+    return out
+
+
 @dataclass
 class CostComparison:
-    """A model and (optionally) the one it is compared with, on one dataset."""
+    """A model and (optionally) the one it is compared with, on one dataset.
+
+    Attributes:
+        ratios: The energy ratio first / second under both static-input conventions and
+            against the second model counted dense and event-driven (:func:`energy_ratios`).
+    """
 
     dataset: str
     first: ModelCost
@@ -183,6 +294,18 @@ class CostComparison:
     comparison: Comparison | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     date: str = ""
+    ratios: list[EnergyRatio] = field(default_factory=list)
+
+    def ratios_table(self) -> str:
+        """The energy ratios, one line per pair of conventions, each named."""
+        if not self.ratios or self.second is None:
+            return ""
+        a, b = self.first.name, self.second.name
+        lines = [f"energy ratio {a} / {b} under each counting convention:"]
+        for r in self.ratios:
+            mark = "  (headline)" if r.default else ""
+            lines.append(f"  {r.ratio:10.4f}  {r.describe()}{mark}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +313,7 @@ class CostComparison:
             "first": self.first.to_dict(),
             "second": None if self.second is None else self.second.to_dict(),
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
+            "ratios": [r.to_dict() for r in self.ratios],
             "machine": self.machine,
             "date": self.date,
         }
@@ -211,6 +335,7 @@ def cost_comparison(
     model_options: dict[str, Any] | None = None,
     progress: bool = False,
     device: str = "cpu",
+    static_input: str = DEFAULT_STATIC_INPUT,
 ) -> CostComparison:
     """Count ``model`` and ``vs`` on ``dataset`` and compare them (``model / vs``).
 
@@ -230,6 +355,10 @@ def cost_comparison(
         model_options: Extra constructor options of the first model.
         progress: Show training progress bars.
         device: Where to train and count (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``).
+        static_input: How the first model's static input is counted in the reports and the
+            headline ratio: ``"per-step"`` (default, the literature's convention) or
+            ``"once"``; :attr:`CostComparison.ratios` gives both, against the second model
+            counted dense and event-driven.
 
     Raises:
         FileNotFoundError: for a ``config`` that is not a file.
@@ -239,6 +368,7 @@ def cost_comparison(
     from spikegraph.experiments.node_classification import machine_info
 
     resolve_device(device)
+    check_static_input(static_input)
     names = [model] if vs is None else [model, vs]
     tuned = []
     for i, name in enumerate(names):
@@ -265,9 +395,14 @@ def cost_comparison(
                 train_options=train,
                 progress=progress,
                 device=device,
+                static_input=static_input,
             )
         )
     second = runs[1] if len(runs) > 1 else None
+    ratios = []
+    if second is not None:
+        headline = (runs[0].report.static_input, effective_execution(second))
+        ratios = energy_ratios(runs[0], second, data, default=headline)
     return CostComparison(
         dataset=dataset,
         first=runs[0],
@@ -275,7 +410,17 @@ def cost_comparison(
         comparison=None if second is None else runs[0].report.compare(second.report),
         machine=machine_info(),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ratios=ratios,
     )
 
 
-__all__ = ["CostComparison", "ModelCost", "cost_comparison", "load_tuned_config", "model_cost"]
+__all__ = [
+    "CostComparison",
+    "EnergyRatio",
+    "ModelCost",
+    "cost_comparison",
+    "energy_ratios",
+    "load_tuned_config",
+    "model_cost",
+    "recount",
+]

@@ -14,6 +14,8 @@ from spikegraph.models.registry import (
     MODELS,
     SPIKING,
     build_model,
+    is_attention,
+    is_spiking,
     model_defaults,
     train_defaults,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "check_model_options",
     "check_run_options",
     "estimate_memory",
+    "is_attention",
+    "is_spiking",
     "model_defaults",
     "model_option_names",
     "train_defaults",

@@ -14,6 +14,7 @@ from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.typing import Adj, OptTensor
 
 from spikegraph._validation import check_channels, check_choice, check_time_steps
+from spikegraph.models.head import MLPHead
 from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.dropout import temporal_dropout
@@ -91,6 +92,12 @@ class SpikingBasicGNN(nn.Module):
     - ``"rate"``: the output layer spikes like the others; the logits are its firing rates
       (spike counts over ``T``), the rate decoding of GC-SNN.
 
+    With ``head_channels`` set, the output layer is ``hidden_channels`` wide and a small MLP
+    (:class:`~spikegraph.models.head.MLPHead`) maps the readout's output to the logits: the
+    head of the journal version of GC-SNN / GA-SNN. Every layer spiking (``"rate"``) with
+    ``norm="stfn"`` is the paper's model: from the second layer on, STFN normalises a current
+    that changes over the steps.
+
     Args:
         in_channels: Input width, or ``-1`` for lazy initialisation.
         hidden_channels: Hidden width.
@@ -103,7 +110,8 @@ class SpikingBasicGNN(nn.Module):
             ``[T', N, F]`` runs over its own ``T'`` steps.
         encoder: An encoder of :data:`~spikegraph.nn.encoding.ENCODERS`: ``"auto"``
             (features fed unchanged at every step), ``"direct"`` (binary features as spikes,
-            checked), ``"current"`` or ``"bernoulli"`` (rate coding).
+            checked), ``"current"``, ``"bernoulli"`` (rate coding) or ``"rank-order"``
+            (one spike per active feature, earlier for larger values).
         readout: A readout of :data:`~spikegraph.nn.readout.READOUTS` (``"membrane"`` or
             ``"rate"``, see above); the model calls it as the module :attr:`decoder`.
         input_dropout: Dropout on the encoded input (0.5 by default).
@@ -126,6 +134,9 @@ class SpikingBasicGNN(nn.Module):
             the read-out is applied at every step and averaged over time, which for
             ``"last"``/``"cat"`` equals the read-out of the firing rates. Needs
             ``readout="membrane"``; ``"lstm"`` is not supported.
+        head_channels: Hidden width of an MLP head on the readout (``Linear``, ReLU,
+            ``Linear``; the journal version of GC-SNN); ``None`` (default): no head, the
+            readout's output are the logits. Not with ``jk``.
         **kwargs: Layer options (``neuron``, ``neuron_kwargs`` and the neuron's options by
             name, ``norm``, ``rho``, ``cached``, ``heads``, ``edge_dim``, ...; see
             :class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`). A neuron instance
@@ -169,6 +180,7 @@ class SpikingBasicGNN(nn.Module):
         act_kwargs: dict | None = None,
         norm_kwargs: dict | None = None,
         jk: str | None = None,
+        head_channels: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -200,7 +212,21 @@ class SpikingBasicGNN(nn.Module):
 
         self.jk_mode = jk
         self.convs = nn.ModuleList()
-        last_width = self.out_channels if jk is None else hidden_channels
+        if head_channels is not None:
+            if jk is not None:
+                raise ValueError(
+                    f"{type(self).__name__} got head_channels={head_channels!r} with "
+                    f"jk={jk!r}: jumping knowledge ends in its own linear read-out; use one"
+                )
+            check_channels(head_channels, "head_channels")
+        self.head_channels = head_channels
+        #: The MLP head on the readout's output (``head_channels``), or ``None``.
+        self.head: MLPHead | None = None
+        if head_channels is not None:
+            self.head = MLPHead(hidden_channels, head_channels, self.out_channels)
+        # With a read-out of its own (jumping knowledge's linear map, the MLP head), the
+        # output layer is a hidden layer.
+        last_width = self.out_channels if jk is None and self.head is None else hidden_channels
         widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [last_width]
         for i in range(num_layers):
             last = i == num_layers - 1 and jk is None
@@ -282,6 +308,8 @@ class SpikingBasicGNN(nn.Module):
             conv.reset_parameters()
         if self.jk_mode is not None:
             self.lin.reset_parameters()
+        if self.head is not None:
+            self.head.reset_parameters()
 
     def encode(self, x: Tensor, sparse: bool = True) -> Tensor:
         """Encode static features ``[N, F]``; a spike train ``[T, N, F]`` passes unchanged.
@@ -328,8 +356,10 @@ class SpikingBasicGNN(nn.Module):
         return encoded
 
     def decode(self, out: Tensor) -> Tensor:
-        """The readout (:attr:`decoder`) of the output layer: ``[T, N, C] -> [N, C]``."""
-        return self.decoder(out)
+        """The readout (:attr:`decoder`) of the output layer, ``[T, N, C] -> [N, C]``, then
+        the MLP head if the model has one (``[T, N, hidden] -> [N, hidden] -> [N, C]``)."""
+        out = self.decoder(out)
+        return out if self.head is None else self.head(out)
 
     def _conv(
         self,
@@ -659,5 +689,6 @@ class SpikingBasicGNN(nn.Module):
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
             f"num_layers={self.num_layers}, T={self.T}, readout={self.readout!r}"
             + ("" if self.jk_mode is None else f", jk={self.jk_mode!r}")
+            + ("" if self.head is None else f", head_channels={self.head_channels}")
             + ")"
         )

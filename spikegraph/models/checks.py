@@ -24,7 +24,8 @@ from torch_geometric.nn import models as pyg_models
 
 from spikegraph._validation import check_channels, check_choice, check_time_steps
 from spikegraph.models.basic import NEURON_OPTIONS
-from spikegraph.models.registry import MODELS, SPIKING
+from spikegraph.models.registry import MODELS, SPIKING, is_attention
+from spikegraph.nn.encoding import ENCODERS
 from spikegraph.samplers import MODES, SAMPLERS, resolve_mode
 
 #: Options only spikegraph's spiking models take.
@@ -35,6 +36,7 @@ SPIKING_ONLY = (
     "input_dropout",
     "encoder_seed",
     "sparse_input",
+    "head_channels",
     *NEURON_OPTIONS,
 )
 #: Options only the attention models take.
@@ -59,6 +61,13 @@ def _check_probability(value: Any, name: str) -> float:
     return float(value)
 
 
+def _time_varying_encoder(name: Any) -> bool:
+    """Whether encoder ``name`` feeds a ``[T, N, F]`` spike train (Bernoulli, rank-order)
+    rather than the static features; ``False`` for names that are not registered (the
+    model's constructor reports those)."""
+    return isinstance(name, str) and name in ENCODERS and not ENCODERS[name].static_output
+
+
 def check_model_options(name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Refuse model options no run can train with; return them merged with the defaults.
 
@@ -78,7 +87,7 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    spiking, attention = name in SPIKING, name.endswith("gat")
+    spiking, attention = name in SPIKING, is_attention(name)
     wrong = [k for k in given if (k in SPIKING_ONLY and not spiking)]
     if wrong:
         raise ValueError(f"option(s) {wrong} only apply to spiking models, not {name!r}")
@@ -93,10 +102,10 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
             _check_probability(opts[key], key)
     if spiking:
         check_time_steps(opts.get("T", 8))
-        if opts.get("sparse_input") is True and opts.get("encoder") == "bernoulli":
+        if opts.get("sparse_input") is True and _time_varying_encoder(opts.get("encoder")):
             raise ValueError(
-                "sparse_input=True cannot hold with encoder='bernoulli': the encoder feeds a "
-                "dense [T, N, F] spike train; leave sparse_input unset"
+                f"sparse_input=True cannot hold with encoder={opts['encoder']!r}: the encoder "
+                "feeds a dense [T, N, F] spike train; leave sparse_input unset"
             )
     if attention:
         heads = _check_int(opts.get("heads", 1), "heads", 1)
@@ -217,13 +226,14 @@ def estimate_memory(
     T = int(opts.get("T", 8)) if spiking else 1
     hidden, layers = int(opts["hidden_channels"]), int(opts["num_layers"])
     n, e = num_nodes, num_edges + num_nodes  # messages include the self-loops
-    heads = int(opts.get("out_heads") or opts.get("heads", 1)) if name.endswith("gat") else 1
-    edge_factor = 4 if name.endswith("gat") else 1
+    attention = name in MODELS and is_attention(name)
+    heads = int(opts.get("out_heads") or opts.get("heads", 1)) if attention else 1
+    edge_factor = 4 if attention else 1
     if layerwise:
         values = 2 * T * n * hidden
         formula = f"2 x T={T} x {n} nodes x hidden={hidden} (one layer in and out)"
         return MemoryEstimate(values * dtype_bytes, formula + f" x {dtype_bytes} bytes")
-    bernoulli = spiking and opts.get("encoder") == "bernoulli"
+    bernoulli = spiking and _time_varying_encoder(opts.get("encoder"))
     values = T * n * num_features if bernoulli else 0
     hidden_layers = layers - 1
     values += 2 * T * n * hidden * hidden_layers  # spikes and potentials of hidden layers

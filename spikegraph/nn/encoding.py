@@ -5,10 +5,14 @@ r"""Spike encoders: turn node features ``[N, F]`` into the input of the first sp
 - :class:`CurrentEncoder`: real-valued features fed as the same input current at every step
   (direct coding for non-binary features such as PubMed's TF-IDF).
 - :class:`BernoulliEncoder`: rate coding, a spike with probability ``x`` at each step.
+- :class:`RankOrderEncoder`: rank-order (temporal) coding, one spike per active feature, the
+  larger features first (the temporal coding studied in the journal version of GC-SNN).
 
 Direct and current coding return the static ``[N, F]`` tensor itself: spikegraph's layers
 read a 2-D input as "the same at every time step" and compute everything that does not
-change over time once instead of ``T`` times. Bernoulli coding returns ``[T, N, F]``.
+change over time once instead of ``T`` times. Bernoulli and rank-order coding return
+``[T, N, F]``: the first layer's current then changes over the steps, so a normalisation that
+pools over time (STFN) acts from the first layer on.
 """
 
 from __future__ import annotations
@@ -121,6 +125,75 @@ class BernoulliEncoder(Encoder, name="bernoulli"):
         state = self.__dict__.copy()
         state["_generators"] = {}
         return state
+
+
+def rank_order_times(x: Tensor, T: int) -> Tensor:
+    r"""Spike step of every feature under rank-order coding; ``-1`` for features that never
+    spike (zeros).
+
+    Node :math:`v`'s :math:`n_v` non-zero features are ranked by value, largest first (ties:
+    lower feature index first); the feature of rank :math:`r = 0, \dots, n_v - 1` spikes once,
+    at step :math:`\lfloor r T / n_v \rfloor`, so every node's spikes spread over the ``T``
+    steps and its largest feature spikes at step 0.
+
+    Args:
+        x: Non-negative features ``[N, F]``.
+        T: Number of time steps.
+
+    Returns:
+        ``[N, F]`` int64 steps in ``[0, T)``, ``-1`` where ``x`` is 0.
+    """
+    order = torch.sort(x, dim=-1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order)
+    positions = torch.arange(x.size(-1), device=x.device).expand_as(order)
+    ranks.scatter_(-1, order, positions)
+    active = x > 0
+    n = active.sum(dim=-1, keepdim=True).clamp(min=1)
+    steps = torch.div(ranks * T, n, rounding_mode="floor")
+    return torch.where(active, steps, torch.full_like(steps, -1))
+
+
+class RankOrderEncoder(Encoder, name="rank-order"):
+    r"""Rank-order coding (Thorpe & Gautrais, "Rank order coding", Computational Neuroscience,
+    1998), the temporal coding of the journal version of GC-SNN / GA-SNN (Xu et al., arXiv
+    2407.20508): each non-zero feature spikes once, the larger ones earlier
+    (:func:`rank_order_times`); zero features never spike.
+
+    Deterministic: no generator. For binary features (bag-of-words) the order among a node's
+    active features is their index order; the spikes still spread over the steps, so the
+    first layer's current changes in time.
+
+    Args:
+        T: Number of time steps.
+
+    Raises:
+        ValueError: for negative features (their rank has no meaning as a spike time).
+
+    Shapes:
+        - **input:** :math:`(N, F)`
+        - **output:** :math:`(T, N, F)`, one spike per non-zero feature
+    """
+
+    binary_output = True
+    static_output = False
+
+    def __init__(self, T: int) -> None:
+        super().__init__()
+        self.T = check_time_steps(T)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_features(x)
+        if data_checks_apply() and x.numel() and x.min() < 0:
+            raise ValueError(
+                "RankOrderEncoder needs non-negative features (larger values spike earlier), "
+                f"found the value {x.min().item()}"
+            )
+        steps = rank_order_times(x, self.T)
+        t = torch.arange(self.T, device=x.device).view(self.T, *([1] * x.dim()))
+        return (steps.unsqueeze(0) == t).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}"
 
 
 class AutoEncoder(CurrentEncoder, name="auto"):

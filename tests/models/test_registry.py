@@ -35,8 +35,8 @@ def test_options_override_defaults_and_none_is_ignored():
 
 
 def test_spiking_names():
-    assert SPIKING == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat")
-    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat", "stfn-sgcn", "stfn-sgat"}
+    assert SPIKING == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat", "gcsnn", "gasnn")
+    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat", "stfn-sgcn", "stfn-sgat", "gcsnn", "gasnn"}
 
 
 def test_model_defaults_is_a_copy():
@@ -48,7 +48,7 @@ def test_model_defaults_is_a_copy():
 def test_unknown_model():
     msg = (
         r"Unknown model 'mlp'; expected one of "
-        r"\['sgcn', 'sgat', 'gcn', 'gat', 'stfn-sgcn', 'stfn-sgat'\]"
+        r"\['sgcn', 'sgat', 'gcn', 'gat', 'stfn-sgcn', 'stfn-sgat', 'gcsnn', 'gasnn'\]"
     )
     with pytest.raises(ValueError, match=msg):
         build_model("mlp", 8, 2)

@@ -116,3 +116,45 @@ def test_binary_output_flags():
     assert DirectEncoder.binary_output and BernoulliEncoder.binary_output
     assert not CurrentEncoder.binary_output
     assert math.isfinite(float(BernoulliEncoder(2)(torch.rand(3, 3)).sum()))
+
+
+# -- rank-order coding ---------------------------------------------------------------------
+
+
+def test_rank_order_hand_example():
+    from spikegraph.nn.encoding import ENCODERS, RankOrderEncoder, rank_order_times
+
+    assert ENCODERS["rank-order"] is RankOrderEncoder
+    x = torch.tensor([[0.5, 0.0, 0.9, 0.1, 0.2], [1.0, 1.0, 0.0, 0.0, 0.0]])
+    # node 0: ranks 0.9 > 0.5 > 0.2 > 0.1 spike at floor(r * 4 / 4) = 0, 1, 2, 3
+    # node 1: two tied features, index order, spike at floor(r * 4 / 2) = 0, 2
+    assert rank_order_times(x, 4).tolist() == [[1, -1, 0, 3, 2], [0, 2, -1, -1, -1]]
+    out = RankOrderEncoder(4)(x)
+    assert out.shape == (4, 2, 5) and out.dtype == x.dtype
+    assert torch.equal(out.sum(0), (x > 0).float())  # one spike per active feature
+    assert out[0, 0].tolist() == [0, 0, 1, 0, 0] and out[2, 1].tolist() == [0, 1, 0, 0, 0]
+    # more active features than steps: several per step, still one each
+    wide = torch.arange(1, 7, dtype=torch.float).unsqueeze(0)
+    assert rank_order_times(wide, 2).tolist() == [[1, 1, 1, 0, 0, 0]]
+
+
+def test_rank_order_refuses_negative_features_and_builds_from_the_registry():
+    from spikegraph.nn.encoding import make_encoder
+
+    enc = make_encoder("rank-order", T=3, seed=5)
+    assert enc.T == 3 and repr(enc) == "RankOrderEncoder(T=3)"
+    assert not enc.static_output and enc.binary_output
+    with pytest.raises(ValueError, match=r"non-negative features .* found the value -0\.5"):
+        enc(torch.tensor([[0.5, -0.5]]))
+    assert enc(torch.zeros(2, 3)).sum() == 0  # a node without features never spikes
+
+
+def test_rank_order_input_is_refused_as_sparse_and_counted_as_a_spike_train():
+    from spikegraph.models import check_model_options, estimate_memory
+
+    with pytest.raises(ValueError, match="sparse_input=True cannot hold with encoder='rank-order'"):
+        check_model_options("sgcn", {"encoder": "rank-order", "sparse_input": True})
+    sizes = dict(num_nodes=10, num_edges=20, num_features=30, num_classes=3)
+    static = estimate_memory("sgcn", {}, **sizes)
+    train = estimate_memory("sgcn", {"encoder": "rank-order"}, **sizes)
+    assert train.bytes > static.bytes and "input spike train" in train.formula

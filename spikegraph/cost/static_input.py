@@ -1,0 +1,86 @@
+r"""How a spiking model's static input is counted: once, or at every time step.
+
+A direct-coded input (the same ``[N, F]`` features at every one of the ``T`` steps, GC-SNN's
+coding of bag-of-words features, Xu et al., IJCAI 2021) reaches the first layer's synapses at
+every step. spikegraph's layers compute what does not change over time once, so the forward
+pass performs the first layer's transform, aggregation and bias once; hardware that
+receives the input as spikes performs them at every step. Two conventions follow:
+
+- ``"per-step"`` (the default of every energy output): the static input is counted at every
+  one of the ``T`` steps, as the spike train ``[T, N, F]`` it stands for (the model is run on
+  that train: identical predictions). This is the convention of the spiking-network energy
+  estimates the field compares against: synaptic operations are
+  :math:`\mathrm{SOP}_l = \mathrm{fr}_l \cdot T \cdot \mathrm{FLOPs}_l` for every layer whose
+  input is spikes (Zhou et al., "Spikformer", ICLR 2023; Yao et al., "Spike-driven
+  Transformer", NeurIPS 2023), and direct-coded binary features are spikes, fed at every one
+  of the ``T`` steps (Xu et al., 2021). Those papers count the first layer once only when it
+  reads real-valued pixels (``E_MAC x FLOPs_1``: an encoding layer of MACs, not spikes).
+- ``"once"``: the static input is counted once, as the forward pass computes it (an
+  accelerator that caches the first layer's current over the steps).
+
+Counting a spike-train input (Bernoulli, rank-order coding) or an ordinary model is the
+same under both: there is nothing static to repeat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from spikegraph._validation import check_choice
+
+#: Convention -> what it counts (printed beside every energy figure).
+STATIC_INPUT: dict[str, str] = {
+    "per-step": "static input counted at every time step (as the spike train it stands for)",
+    "once": "static input counted once (the first layer's current reused over the steps)",
+}
+#: The literature's convention (see the module docstring), the default of energy outputs.
+DEFAULT_STATIC_INPUT = "per-step"
+
+
+def check_static_input(value: Any) -> str:
+    """Return ``value`` if it is a convention of :data:`STATIC_INPUT`.
+
+    Raises:
+        ValueError: naming the value and the conventions.
+    """
+    return check_choice(value, tuple(STATIC_INPUT), "static_input")
+
+
+def has_static_input(model: Any, x: Any) -> bool:
+    """Whether ``model`` is a spiking model that would feed ``x`` as a static input: its
+    encoder keeps static features static (direct / current coding) and ``x`` is ``[N, F]``."""
+    encoder = getattr(model, "encoder", None)
+    return (
+        isinstance(x, Tensor)
+        and x.dim() == 2
+        and isinstance(getattr(model, "T", None), int)
+        and bool(getattr(encoder, "static_output", False))
+    )
+
+
+def as_spike_train(model: Any, x: Tensor) -> Tensor:
+    """The static input ``x`` as the ``[T, N, F]`` train of the model's ``T`` steps (its
+    encoder's output at every step); ``x`` itself when :func:`has_static_input` is false."""
+    if not has_static_input(model, x):
+        return x
+    encoded = model.encoder(x)
+    return encoded.unsqueeze(0).expand(model.T, *encoded.shape)
+
+
+def describe_static_input(value: str | None) -> str:
+    """A sentence for tables: the convention, or that it does not apply (``None``)."""
+    if value is None:
+        return "no static spiking input (both conventions count the same)"
+    return f"{STATIC_INPUT[check_static_input(value)]} [{value}]"
+
+
+__all__ = [
+    "DEFAULT_STATIC_INPUT",
+    "STATIC_INPUT",
+    "as_spike_train",
+    "check_static_input",
+    "describe_static_input",
+    "has_static_input",
+]

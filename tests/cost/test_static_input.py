@@ -1,0 +1,124 @@
+"""Both counting conventions of a spiking model's static input: once, or at every step."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.nn.models import GCN
+
+from spikegraph.cli import main
+from spikegraph.cost import (
+    DEFAULT_STATIC_INPUT,
+    STATIC_INPUT,
+    as_spike_train,
+    count,
+    energy_of,
+)
+from spikegraph.models import SpikingGCN
+
+T, HID = 4, 2
+# path graph 0 - 1 - 2; node 2 has no features
+X = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+EDGES = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+
+
+def _model() -> SpikingGCN:
+    torch.manual_seed(0)
+    model = SpikingGCN(2, HID, 2, 2, T=T).eval()
+    with torch.no_grad():
+        model.convs[0].lin.weight.fill_(1.0)  # W s_j != 0 for nodes 0 and 1, 0 for node 2
+    return model
+
+
+def _row(report, kind, name):
+    (row,) = report.select(kind=kind, name=name)
+    return row.acs, row.macs
+
+
+def test_closed_form_counts_under_both_conventions():
+    model = _model()
+    once = count(model, X, EDGES, static_input="once")
+    per_step = count(model, X, EDGES, static_input="per-step")
+    assert (once.static_input, per_step.static_input) == ("once", "per-step")
+    # transform: nnz(x) = 3 spikes x HID outputs, once or at each of the T steps
+    assert _row(once, "transform", "convs.0.lin") == (3 * HID, 0)
+    assert _row(per_step, "transform", "convs.0.lin") == (T * 3 * HID, 0)
+    # aggregation of the real-valued messages W s_j (MACs), self-loops included: node 0
+    # sends to 1 and itself, node 1 to 0, 2 and itself, node 2 sends nothing (W s_2 = 0)
+    assert _row(once, "aggregation", "convs.0") == (0, (2 + 3) * HID)
+    assert _row(per_step, "aggregation", "convs.0") == (0, T * (2 + 3) * HID)
+    # bias: one AC per output entry computed, N x HID once or per step
+    assert _row(once, "bias", "convs.0") == (3 * HID, 0)
+    assert _row(per_step, "bias", "convs.0") == (T * 3 * HID, 0)
+    # everything from the neurons on sees the same current: the same counts
+    first_layer = {("convs.0.lin", "transform"), ("convs.0", "aggregation"), ("convs.0", "bias")}
+    rest = [
+        (r.name, r.kind, r.acs, r.macs) for r in once.rows if (r.name, r.kind) not in first_layer
+    ]
+    assert rest == [
+        (r.name, r.kind, r.acs, r.macs)
+        for r in per_step.rows
+        if (r.name, r.kind) not in first_layer
+    ]
+    extra = (T - 1) * (3 * HID + 3 * HID) * 0.9 + (T - 1) * (2 + 3) * HID * 4.6  # 45 nm pJ
+    assert per_step.total.energy_pj - once.total.energy_pj == pytest.approx(extra)
+
+
+def test_per_step_runs_the_spike_train_the_input_stands_for():
+    model = _model()
+    train = as_spike_train(model, X)
+    assert train.shape == (T, 3, 2) and torch.equal(train[2], X)
+    torch.testing.assert_close(model(train, EDGES), model(X, EDGES))
+    assert as_spike_train(GCN(2, 4, 2, 2), X) is X  # an ordinary model has no steps
+
+
+def test_conventions_apply_only_to_a_static_spiking_input():
+    gcn = GCN(2, 4, 2, 2).eval()
+    a = count(gcn, X, EDGES, static_input="per-step")
+    assert a.static_input is None and a.rows == count(gcn, X, EDGES, static_input="once").rows
+    model = _model()
+    train = as_spike_train(model, X)
+    a = count(model, train, EDGES, static_input="once")
+    b = count(model, train, EDGES, static_input="per-step")
+    assert a.static_input is None and a.rows == b.rows
+    with pytest.raises(ValueError, match="static_input"):
+        count(model, X, EDGES, static_input="twice")
+    once = count(model, X, EDGES, static_input="once")
+    with pytest.raises(ValueError, match="different conventions \\('once' and 'per-step'\\)"):
+        once + count(model, X, EDGES, static_input="per-step")
+
+
+def test_energy_outputs_default_to_the_literature_convention_and_name_it():
+    assert DEFAULT_STATIC_INPUT == "per-step" and set(STATIC_INPUT) == {"per-step", "once"}
+    model = _model()
+    data = type("D", (), {"x": X, "edge_index": EDGES, "__contains__": lambda s, k: False})()
+    out = energy_of(model, data)
+    assert out["static_input"] == "per-step"
+    assert out["acs"] == count(model, X, EDGES, static_input="per-step").total.acs
+    assert energy_of(model, data, static_input="once")["acs"] < out["acs"]
+    report = count(model, X, EDGES, static_input="per-step")
+    assert "every time step" in report.table() and "[per-step]" in report.table()
+    assert json.loads(json.dumps(report.to_dict()))["static_input"] == "per-step"
+
+
+def test_cli_names_the_convention_and_gives_both(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKEGRAPH_DATA", str(data_root))
+    path = tmp_path / "cost.json"
+    args = ["cost", "--dataset", "Cora", "--model", "sgcn", "--vs", "gcn", "--epochs", "0"]
+    assert main([*args, "--json", str(path), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "counted as: static input counted at every time step" in printed
+    assert printed.count("[per-step]") >= 3 and printed.count("[once]") == 2
+    assert "second model counted dense  (headline)" in printed
+    assert "second model counted event-driven" in printed
+    record = json.loads(Path(path).read_text())
+    assert record["first"]["report"]["static_input"] == "per-step"
+    ratios = {(r["static_input"], r["vs_execution"]): r for r in record["ratios"]}
+    assert set(ratios) == {(c, e) for c in STATIC_INPUT for e in ("dense", "event")}
+    assert ratios[("per-step", "dense")]["default"]
+    assert ratios[("per-step", "dense")]["ratio"] == pytest.approx(
+        record["comparison"]["ratios"]["energy"]
+    )
+    # counting the input at every step costs more than counting it once
+    assert ratios[("per-step", "dense")]["ratio"] > ratios[("once", "dense")]["ratio"]
