@@ -118,6 +118,8 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
     "sgat": _COMMON + _HEADS + _SPIKING + _NEURON + _NORM + _RHO,
     "stfn-sgcn": _COMMON + _SPIKING + _RHO,
     "stfn-sgat": _COMMON + _HEADS + _SPIKING + _RHO,
+    "gcsnn": _COMMON + _SPIKING + _RHO,
+    "gasnn": _COMMON + _HEADS + _SPIKING + _RHO,
 }
 
 

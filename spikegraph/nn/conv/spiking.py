@@ -161,9 +161,9 @@ class SpikingMessagePassing(MessagePassing):
         """Normalisation and neurons in one pass, or ``None`` (no fused path)."""
         if not self.fuse_norm or self.norm is None or self.neuron is None:
             return None
-        if not rate and _has_forward_hooks(self.neuron):
-            # Observers of the neurons' spikes (SpikeMonitor, the cost counters) hook their
-            # forward call: the plain path keeps it.
+        if _has_forward_hooks(self.norm) or (not rate and _has_forward_hooks(self.neuron)):
+            # Observers of the normalisation or of the neurons' spikes (SpikeMonitor, the
+            # cost counters) hook their forward call: the plain path keeps it.
             return None
         steps = self.T if current.dim() == 2 else None
         return self.neuron.fused_norm(current, self.norm, steps, rate)
