@@ -202,6 +202,26 @@ class AutoEncoder(CurrentEncoder, name="auto"):
     :class:`DirectEncoder` makes."""
 
 
+class MaxScaledEncoder(CurrentEncoder, name="max-scaled"):
+    """Each node's features divided by their largest absolute value, fed at every step.
+
+    Every node's strongest input is then a current of 1, on the scale of the neurons'
+    threshold, whatever the features' own scale: binary features pass unchanged (exactly
+    direct spike coding), and a positive rescaling of a node's features (PyG's
+    ``NormalizeFeatures``, TF-IDF weights, counts) gives the same input. A node whose features
+    are all 0 stays 0.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return max_scale(check_features(x))
+
+
+def max_scale(x: Tensor) -> Tensor:
+    """``x`` with each row divided by its largest absolute value (rows of zeros unchanged)."""
+    peak = x.abs().amax(dim=-1, keepdim=True)
+    return x / torch.where(peak > 0, peak, torch.ones_like(peak))
+
+
 def make_encoder(name: str, T: int, seed: int = 0) -> Encoder:
     """Build the encoder registered as ``name`` (:data:`ENCODERS`), handing its constructor
     the time steps ``T`` and the ``seed`` if it takes them (other options: its defaults).

@@ -158,3 +158,25 @@ def test_rank_order_input_is_refused_as_sparse_and_counted_as_a_spike_train():
     static = estimate_memory("sgcn", {}, **sizes)
     train = estimate_memory("sgcn", {"encoder": "rank-order"}, **sizes)
     assert train.bytes > static.bytes and "input spike train" in train.formula
+def test_max_scaled_encoder_divides_each_row_by_its_largest_magnitude():
+    x = torch.tensor([[0.0, 2.0, 4.0], [-3.0, 1.5, 0.0], [0.0, 0.0, 0.0]])
+    out = make_encoder("max-scaled", T=4)(x)
+    expected = torch.tensor([[0.0, 0.5, 1.0], [-1.0, 0.5, 0.0], [0.0, 0.0, 0.0]])
+    torch.testing.assert_close(out, expected)
+
+
+def test_max_scaled_encoder_is_direct_coding_of_binary_features_and_scale_free():
+    x = (torch.rand(20, 7, generator=torch.Generator().manual_seed(0)) > 0.6).float()
+    enc = make_encoder("max-scaled", T=4)
+    assert torch.equal(enc(x), x)
+    # PyG's NormalizeFeatures divides each row by its sum: the encoding does not change
+    rowsum = x.sum(-1, keepdim=True).clamp(min=1)
+    torch.testing.assert_close(enc(x / rowsum), x)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_max_scaled_encoder_rejects_nan_and_inf(bad):
+    x = torch.zeros(3, 2)
+    x[2, 1] = bad
+    with pytest.raises(ValueError, match=r"'x' contains NaN or infinite values"):
+        make_encoder("max-scaled", T=2)(x)
