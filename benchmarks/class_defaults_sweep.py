@@ -39,7 +39,8 @@ from _common import (
 
 from spikegraph.datasets import load_dataset
 
-STEM = "class_defaults_sweep"
+#: Results file stem of each study.
+STEMS = {"neuron": "class_defaults_sweep", "encoding": "class_defaults_encoding"}
 #: Candidate neuron settings on top of the class defaults; all cost the same at run time.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -48,6 +49,16 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "rectangular window 2 (surrogate_alpha=0.5)": {"surrogate_alpha": 0.5},
     "v_threshold=0.5": {"v_threshold": 0.5},
 }
+#: Candidate encodings (study ``encoding``): does scaling each node's features to a largest
+#: magnitude of 1 serve users whose features are not on the threshold's scale (PyG's
+#: ``NormalizeFeatures``, PubMed's TF-IDF), without costing those whose features are binary?
+ENCODING_CANDIDATES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "encoder=max-scaled": {"encoder": "max-scaled"},
+}
+STUDIES = {"neuron": CANDIDATES, "encoding": ENCODING_CANDIDATES}
+#: Suffix of a dataset's name when its features are row-normalised (PyG's NormalizeFeatures).
+NORMALIZED = " (NormalizeFeatures)"
 
 
 def best_val_accuracy(data, num_classes: int, hidden: int, options: dict, seed: int, epochs: int):
@@ -76,7 +87,8 @@ def best_val_accuracy(data, num_classes: int, hidden: int, options: dict, seed: 
 
 def to_markdown(record: dict) -> str:
     lines = [
-        "# Class-default sweep of SpikingGCN's neuron (validation accuracy only)",
+        f"# Class-default sweep of SpikingGCN's {record.get('study', 'neuron')} "
+        "(validation accuracy only)",
         "",
         provenance_md(record["provenance"]),
         f"PyG's example shape (Adam, lr 0.01, weight decay 5e-4, {record['epochs']} epochs), "
@@ -104,7 +116,15 @@ def to_markdown(record: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"])
+    p.add_argument(
+        "--study",
+        choices=sorted(STUDIES),
+        default="neuron",
+        help="candidates: neuron settings (results class_defaults_sweep.*) or encodings "
+        "(results class_defaults_encoding.*; datasets also with row-normalised features)",
+    )
+    p.add_argument("--datasets", nargs="+", default=None, help="default: Cora CiteSeer, and "
+                   "PubMed for the encoding study")  # fmt: skip
     p.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=200)
@@ -112,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quick", action="store_true", help="Cora, hidden 16, 1 seed, 3 epochs")
     add_output_options(p)
     args = p.parse_args(argv)
+    if args.datasets is None:
+        args.datasets = ["Cora", "CiteSeer"] + (["PubMed"] if args.study == "encoding" else [])
     if args.quick:
         args.datasets, args.hidden, args.seeds, args.epochs = ["Cora"], [16], [0], 3
     if 16 not in args.hidden:
@@ -121,14 +143,23 @@ def main(argv: list[str] | None = None) -> dict:
         "provenance": provenance(
             command_line("class_defaults_sweep.py", sys.argv[1:] if argv is None else argv)
         ),
-        "datasets": args.datasets,
+        "study": args.study,
+        "datasets": [],
         "hidden": args.hidden,
         "seeds": args.seeds,
         "epochs": args.epochs,
         "rows": {},
     }
-    data = {name: load_dataset(name, root=args.root) for name in args.datasets}
-    for cand, options in CANDIDATES.items():
+    data = {}
+    for name in args.datasets:
+        graph, num_classes = load_dataset(name, root=args.root)
+        data[name] = (graph, num_classes)
+        if args.study == "encoding":
+            from torch_geometric.transforms import NormalizeFeatures
+
+            data[name + NORMALIZED] = (NormalizeFeatures()(graph.clone()), num_classes)
+    record["datasets"] = list(data)
+    for cand, options in STUDIES[args.study].items():
         by: dict[str, float] = {}
         runs = []
         for hidden in args.hidden:
@@ -148,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
                 by[key] = statistics.fmean(accs)
                 print(f"{cand} {name} hidden {hidden}: val {by[key]:.2f}", flush=True)
         mean_by_hidden = {
-            str(h): statistics.fmean(by[f"{d}/{h}"] for d in args.datasets) for h in args.hidden
+            str(h): statistics.fmean(by[f"{d}/{h}"] for d in data) for h in args.hidden
         }
         record["rows"][cand] = {
             "options": options,
@@ -167,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     md = to_markdown(record)
     print(md)
     if out is not None:
-        write_results(STEM, record, md, out)
+        write_results(STEMS[args.study], record, md, out)
     return record
 
 
