@@ -16,7 +16,9 @@ from typing import Any
 
 import torch
 
-from spikegraph.datasets import dataset_provenance, load_dataset
+from spikegraph._memory import peak_rss_mb
+from spikegraph._progress import Stages
+from spikegraph.datasets import OGB_NODE, dataset_provenance, default_cache_dir, load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
@@ -29,6 +31,7 @@ from spikegraph.train.checkpoint import (
     run_checkpoint_path,
 )
 from spikegraph.train.inference import make_evaluator
+from spikegraph.train.scores import make_scorer
 from spikegraph.train.trainer import (
     TrainConfig,
     TrainingInterrupted,
@@ -49,7 +52,9 @@ class RunRecord:
     :func:`~spikegraph.train.checkpoint.data_fingerprint` of the graph trained on.
     On a synthetic stand-in for an OGB graph (:mod:`spikegraph.datasets.synthetic`),
     ``dataset`` is its label (``"arxiv-like (synthetic, seed 0)"``) and ``data_provenance``
-    its provenance; both are absent from the record of real data.
+    its provenance; both are absent from the record of real data. ``metric`` names what
+    computed the accuracies (``"accuracy"``, or OGB's ``Evaluator`` for ``ogbn-*``);
+    ``peak_rss_mb`` is the process's peak resident memory (``ru_maxrss``) when the run ended.
     """
 
     dataset: str
@@ -71,6 +76,8 @@ class RunRecord:
     num_workers: int = 0
     data_fingerprint: str = ""
     data_provenance: dict[str, Any] | None = None
+    metric: str = "accuracy"
+    peak_rss_mb: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with the per-epoch history of the result."""
@@ -118,6 +125,7 @@ class Summary:
                 "sampler": self.sampler,
                 "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
                 "firing_rates": self.firing_rates(),
+                "peak_rss_mb": max((r.peak_rss_mb or 0.0) for r in self.runs),
                 "machine": self.machine,
                 "date": self.date,
                 "versions": self.versions,
@@ -260,6 +268,7 @@ def run_node_classification(
     evaluation: str = "full",
     eval_batch_size: int = 4096,
     device: str = "cpu",
+    mmap: bool = False,
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -289,6 +298,8 @@ def run_node_classification(
             machine), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available); see
             :mod:`spikegraph.train.device`. ``train_options["device"]`` wins if given.
             Data is loaded and batches are sampled on the CPU, then moved.
+        mmap: Memory-map an OGB dataset's processed features and edges from the cache
+            instead of reading them into memory (see :func:`~spikegraph.datasets.load_ogb`).
 
     Checkpoints: with ``train_options["checkpoint"] = "ck.pt"`` every seed has its own file,
     ``ck.seed<seed>.pt`` (:func:`~spikegraph.train.checkpoint.run_checkpoint_path`), tied to
@@ -306,7 +317,7 @@ def run_node_classification(
             checkpoint, if any, holds its last finished epoch).
     """
     seeds = check_seeds(seeds)
-    evaluate = make_evaluator(evaluation, eval_batch_size)
+    make_evaluator(evaluation, eval_batch_size)  # a bad setting fails before anything else
     check_finite_options(model_options, "Model option")
     check_finite_options(sampler_options, "Sampler option")
     model_options = dict(model_options or {})
@@ -327,7 +338,13 @@ def run_node_classification(
     for path in checkpoints.values():
         if path is not None:
             check_output_file(path, "Checkpoint")
-    data, num_classes = load_dataset(dataset, root=root, split=split)
+    progress = bool(train_options.get("progress", True))
+    evaluate = make_evaluator(evaluation, eval_batch_size, progress=progress)
+    score = make_scorer(dataset)
+    metric = getattr(score, "__qualname__", "accuracy")
+    ogb = str(dataset).lower() in OGB_NODE
+    load_options = {"progress": progress, "mmap": mmap} if ogb else {}
+    data, num_classes = load_dataset(dataset, root=root, split=split, **load_options)
     provenance = dataset_provenance(dataset, root)
     if provenance is not None:  # records never call a synthetic stand-in by OGB's name
         dataset = provenance["label"]
@@ -356,16 +373,20 @@ def run_node_classification(
         if sampler is not None:
             from spikegraph.train.minibatch import build_loader, minibatch_step
 
-            setup = build_loader(
-                sampler,
-                data,
-                num_layers=getattr(net, "num_layers", 2),
-                batch_size=batch_size,
-                options=sampler_options,
-                num_workers=num_workers,
-                seed=seed,
-            )
+            with Stages(f"preprocess {sampler}", ["build"], enabled=progress) as bar:
+                with bar.stage("sampler"):
+                    setup = build_loader(
+                        sampler,
+                        data,
+                        num_layers=getattr(net, "num_layers", 2),
+                        batch_size=batch_size,
+                        options=sampler_options,
+                        num_workers=num_workers,
+                        seed=seed,
+                        cache_dir=str(default_cache_dir() / "samplers"),
+                    )
             step = minibatch_step(setup.loader, mode=mode)
+            step.progress = progress
         run_info = {
             "dataset": dataset,
             "split": split,
@@ -386,6 +407,7 @@ def run_node_classification(
             evaluate=evaluate,
             run_info=run_info,
             data_hash=data_hash,
+            score=score,
         )
         return RunRecord(
             dataset=dataset,
@@ -407,6 +429,8 @@ def run_node_classification(
             num_workers=num_workers if sampler is not None else 0,
             data_fingerprint=data_hash,
             data_provenance=provenance,
+            metric="accuracy" if metric == "accuracies" else metric,
+            peak_rss_mb=round(peak_rss_mb(), 1),
         )
 
     def summarise(runs: list[RunRecord], interrupted: dict[str, Any] | None = None) -> Summary:

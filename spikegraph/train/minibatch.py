@@ -51,6 +51,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 
+from spikegraph._progress import progress_bar
 from spikegraph._validation import check_choice
 from spikegraph.samplers import (
     MODES,
@@ -89,6 +90,7 @@ def build_loader(
     options: dict[str, Any] | None = None,
     num_workers: int = 0,
     seed: int = 0,
+    cache_dir: str | None = None,
 ) -> SamplerSetup:
     """Build sampler ``name`` over ``data`` and a shuffling loader over its training nodes.
 
@@ -103,6 +105,8 @@ def build_loader(
         options: Constructor options overriding the class's ``options_for(num_layers)``.
         num_workers: Loader worker processes.
         seed: Seed of the sampler and the loader.
+        cache_dir: Where the sampler keeps its expensive preprocessing (METIS partitions,
+            GraphSAINT norms) between runs, so a resumed run loads it (``None``: not kept).
 
     Raises:
         ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
@@ -120,7 +124,7 @@ def build_loader(
         )
     train_idx = data.train_mask.nonzero().view(-1)
     if cls.takes_seeds:
-        sampler = cls(data, seed=seed, **opts)
+        sampler = cls(data, seed=seed, cache_dir=cache_dir, **opts)
         loader = Loader(
             sampler,
             seeds=train_idx,
@@ -135,7 +139,9 @@ def build_loader(
                 f"--batch-size does not apply to {name}: its batch size is a sampler option "
                 f"({', '.join(sorted(cls.default_options))})"
             )
-        sampler = cls(data, targets=train_idx, num_layers=num_layers, seed=seed, **opts)
+        sampler = cls(
+            data, targets=train_idx, num_layers=num_layers, seed=seed, cache_dir=cache_dir, **opts
+        )
         loader = Loader(sampler, shuffle=True, num_workers=num_workers, seed=seed)
     log.info(
         "%r: preprocessing %.2fs, %d batches per epoch",
@@ -235,6 +241,8 @@ class MinibatchStep:
         self.loader = loader
         self.mode = resolve_mode(loader.sampler, mode)
         self._checked: set[int] = set()
+        #: Show a bar over each epoch's batches (on a terminal; not part of the identity).
+        self.progress = False
 
     def __call__(self, model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
         if id(model) not in self._checked:
@@ -243,7 +251,7 @@ class MinibatchStep:
         model.train()
         total, count = 0.0, 0
         device = data.x.device
-        for batch in self.loader:
+        for batch in self._batches():
             if batch.num_targets == 0:
                 continue
             batch = batch.to(device)  # samplers build batches on the CPU
@@ -260,6 +268,16 @@ class MinibatchStep:
                 "node, so nothing was trained: make the subgraphs larger or more numerous"
             )
         return total / count
+
+    def _batches(self):
+        """The loader's batches of one epoch, behind a progress bar when :attr:`progress`."""
+        return progress_bar(
+            self.loader,
+            enabled=self.progress,
+            total=len(self.loader),
+            desc=f"epoch {self.loader.epoch + 1}",
+            unit="batch",
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The loader's state (plain data, see :meth:`spikegraph.samplers.Loader.state_dict`)."""

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from spikegraph._progress import bar_disable
 from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.nn.monitor import SpikeMonitor
 from spikegraph.train.checkpoint import (
@@ -292,6 +293,7 @@ def fit(
     *,
     run_info: dict[str, Any] | None = None,
     data_hash: str | None = None,
+    score: Callable[[Tensor, Data], dict[str, float]] = accuracies,
 ) -> TrainResult:
     """Train ``model`` on ``data`` with early stopping on validation accuracy.
 
@@ -316,6 +318,9 @@ def fit(
             sampler...): stored in checkpoints and compared on resume.
         data_hash: :func:`~spikegraph.train.checkpoint.data_fingerprint` of ``data`` if the
             caller has it (computed here when a checkpoint needs it).
+        score: Train/val/test accuracies and ``val_loss`` from logits (default
+            :func:`accuracies`; :func:`~spikegraph.train.scores.ogb_scores` for OGB's
+            Evaluator): used for early stopping, the history and the result.
 
     Returns:
         A :class:`TrainResult`.
@@ -330,7 +335,9 @@ def fit(
         NonFiniteLossError: if the training or validation loss becomes NaN or infinite.
     """
     with contextlib.ExitStack() as held:
-        return _fit(model, data, config, train_step, evaluate, run_info, data_hash, held)
+        return _fit(
+            model, data, config, train_step, evaluate, run_info, data_hash, held, score
+        )
 
 
 def _fit(
@@ -342,6 +349,7 @@ def _fit(
     run_info: dict[str, Any] | None,
     data_hash: str | None,
     held: contextlib.ExitStack,
+    score: Callable[[Tensor, Data], dict[str, float]] = accuracies,
 ) -> TrainResult:
     """:func:`fit`; the checkpoint's lock is entered into ``held``, which :func:`fit`
     releases when training ends, however it ends."""
@@ -396,7 +404,7 @@ def _fit(
         }
 
     bar = tqdm(
-        disable=not config.progress,
+        disable=bar_disable(config.progress),  # also off when stderr is not a terminal
         desc="train",
         initial=state["epoch"],
         total=config.epochs,
@@ -424,7 +432,7 @@ def _fit(
             start = time.perf_counter()
             loss = train_step(model, data, optimizer)
             state["train_time"] += time.perf_counter() - start
-            acc = accuracies(evaluate(model, data), data)
+            acc = score(evaluate(model, data), data)
             for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
                 if not math.isfinite(value):
                     raise NonFiniteLossError(
@@ -467,7 +475,7 @@ def _fit(
         start = time.perf_counter()
         logits = evaluate(model, data)
         inference_time = time.perf_counter() - start
-    acc = accuracies(logits, data)
+    acc = score(logits, data)
     return TrainResult(
         test_acc=acc["test"],
         val_acc=acc["val"],
