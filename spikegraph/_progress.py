@@ -32,8 +32,12 @@ class Stages:
     """A bar over the named stages of one step (``"hash files"``, ``"process with ogb"``...):
     :meth:`stage` names the stage running, the bar advances when it ends."""
 
-    def __init__(self, desc: str, stages: Sequence[str], enabled: bool = True) -> None:
-        self.bar = progress_bar(total=len(stages), desc=desc, enabled=enabled, unit="stage")
+    def __init__(
+        self, desc: str, stages: Sequence[str], enabled: bool = True, **kwargs: Any
+    ) -> None:
+        self.bar = progress_bar(
+            total=len(stages), desc=desc, enabled=enabled, unit="stage", **kwargs
+        )
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
