@@ -28,9 +28,9 @@ def test_bar_on_a_terminal_only_and_only_when_enabled():
 
 def test_stages_name_the_stage_running():
     stream = Terminal()
-    with Stages("load", ["a", "b"], enabled=True, file=stream) as stages:
-        with stages.stage("hash files"):
-            pass
+    stages = Stages("load", ["a", "b"], enabled=True, file=stream)
+    with stages, stages.stage("hash files"):
+        pass
     assert stages.bar.n == 1 and "hash files" in stream.getvalue()
 
 

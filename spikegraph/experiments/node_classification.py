@@ -373,18 +373,18 @@ def run_node_classification(
         if sampler is not None:
             from spikegraph.train.minibatch import build_loader, minibatch_step
 
-            with Stages(f"preprocess {sampler}", ["build"], enabled=progress) as bar:
-                with bar.stage("sampler"):
-                    setup = build_loader(
-                        sampler,
-                        data,
-                        num_layers=getattr(net, "num_layers", 2),
-                        batch_size=batch_size,
-                        options=sampler_options,
-                        num_workers=num_workers,
-                        seed=seed,
-                        cache_dir=str(default_cache_dir() / "samplers"),
-                    )
+            bar = Stages(f"preprocess {sampler}", ["sampler"], enabled=progress)
+            with bar, bar.stage("sampler"):
+                setup = build_loader(
+                    sampler,
+                    data,
+                    num_layers=getattr(net, "num_layers", 2),
+                    batch_size=batch_size,
+                    options=sampler_options,
+                    num_workers=num_workers,
+                    seed=seed,
+                    cache_dir=str(default_cache_dir() / "samplers"),
+                )
             step = minibatch_step(setup.loader, mode=mode)
             step.progress = progress
         run_info = {

@@ -47,7 +47,7 @@ def test_record_accuracy_is_the_evaluators_number(arxiv_like, tmp_path, monkeypa
     run = json.loads(out.read_text())["runs"][0]
     data_test = [c for c in calls if c[0] == "ogbn-arxiv"]
     assert data_test, "the Evaluator was never asked"
-    name, n, acc = data_test[-1]  # the final scoring: train, val, test (test last)
+    _, n, acc = data_test[-1]  # the final scoring: train, val, test (test last)
     assert run["result"]["test_acc"] == pytest.approx(acc / 2 + 1e-3 * (n % 7), abs=0)
     for entry in run["result"]["history"]:  # every epoch's scores are the Evaluator's too
         assert entry["test"] != pytest.approx(0.0)
