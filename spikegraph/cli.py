@@ -904,6 +904,7 @@ BENCHMARKS = {
     "neuron-speed": "neuron_speed.py",
     "minibatch-speed": "minibatch_speed.py",
     "tune-sweeps": "tune_sweeps.py",
+    "scale": "scale.py",
 }
 
 
