@@ -277,6 +277,8 @@ class MinibatchStep:
         self.mode = resolve_mode(loader.sampler, mode)
         self._checked: set[int] = set()
         self._ddp: nn.Module | None = None
+        #: Show a bar over each epoch's batches (on a terminal; not part of the identity).
+        self.progress = False
 
     def _forward(self, model: nn.Module) -> nn.Module:
         """The module that computes a batch's logits: ``model``'s, or in a data-parallel
@@ -293,8 +295,6 @@ class MinibatchStep:
         if self._ddp is None or self._ddp.module.model is not model:
             self._ddp = distributed.wrap(BatchLogits(model, self.mode))
         return self._ddp
-        #: Show a bar over each epoch's batches (on a terminal; not part of the identity).
-        self.progress = False
 
     def __call__(self, model: nn.Module, data: Data, optimizer: torch.optim.Optimizer) -> float:
         if id(model) not in self._checked:
