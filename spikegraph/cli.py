@@ -350,7 +350,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="write the result record here (on Ctrl-C: the finished seeds')",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--mmap",
+        action="store_true",
+        help="memory-map an OGB dataset's processed features and edges from the cache "
+        "instead of reading them into memory",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bars (loading, preprocessing, epochs, layer-wise evaluation; "
+        "they are shown only on a terminal)",
+    )
     add_verbose(p)
 
 
@@ -540,6 +551,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             evaluation=args.eval,
             eval_batch_size=args.eval_batch_size,
             device=args.device,
+            mmap=args.mmap,
         )
     except RunInterrupted as stop:
         return report_interrupt(args, stop) if _main_process() else EXIT_INTERRUPTED
@@ -618,6 +630,10 @@ def format_summary(record: dict[str, Any]) -> str:
         lines.append(
             f"  evaluation      layer-wise, {runs[0]['eval_batch_size']} target nodes per batch"
         )
+    if record.get("peak_rss_mb"):
+        lines.append(f"  peak memory     {record['peak_rss_mb'] / 1024:.2f} GiB (RSS)")
+    if runs[0].get("metric", "accuracy") != "accuracy":
+        lines.append(f"  metric          {runs[0]['metric']}")
     stop = record.get("interrupted")
     if stop:
         lines.append(
@@ -924,6 +940,7 @@ BENCHMARKS = {
     "neuron-speed": "neuron_speed.py",
     "minibatch-speed": "minibatch_speed.py",
     "tune-sweeps": "tune_sweeps.py",
+    "scale": "scale.py",
 }
 
 

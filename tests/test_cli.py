@@ -6,6 +6,7 @@ import pytest
 from spikegraph.cli import build_parser, main
 
 RECORD_KEYS = {
+    "peak_rss_mb",  # the largest of the runs' peak resident memory (issue: large graphs)
     "dataset",
     "model",
     "test_acc_mean",
@@ -21,6 +22,8 @@ RECORD_KEYS = {
     "command",
 }
 RUN_KEYS = {
+    "peak_rss_mb",  # the process's peak resident memory when the run ended
+    "metric",  # what the accuracies are: PyG-style accuracy, or ogb's Evaluator
     "dataset",
     "model",
     "seed",

@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from filelock import FileLock, Timeout
@@ -63,8 +64,19 @@ def tensors_digest(tensors: Mapping[str, Tensor]) -> str:
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        update_with_tensor(h, t)
     return h.hexdigest()
+
+
+def update_with_tensor(h: Any, t: Tensor, chunk: int = 1 << 26) -> None:
+    """Feed a contiguous CPU tensor's bytes to hash ``h`` in chunks of ``chunk`` bytes,
+    without a copy of the whole tensor (a 2 GB edge index stays 2 GB, not 4)."""
+    if not t.numel():
+        h.update(b"")
+        return
+    flat = t.reshape(-1).view(torch.uint8).numpy()
+    for start in range(0, flat.size, chunk):
+        h.update(flat[start : start + chunk])
 
 
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> None:
@@ -81,15 +93,22 @@ def save_tensors(path: str | os.PathLike, key: str, tensors: Mapping[str, Tensor
     atomic_torch_save(payload, path)
 
 
-def load_tensors(path: str | os.PathLike, key: str) -> dict[str, Tensor] | None:
+def load_tensors(
+    path: str | os.PathLike, key: str, mmap: bool = False
+) -> dict[str, Tensor] | None:
     """Read what :func:`save_tensors` wrote, or ``None`` when ``path`` is missing, unreadable
     (truncated, not a torch file, holds anything but tensors and primitives), built for
-    another ``key``, or does not match its own digest. Nothing in the file is executed."""
+    another ``key``, or does not match its own digest. Nothing in the file is executed.
+
+    With ``mmap=True`` the tensors are memory-mapped from the file (``torch.load(...,
+    mmap=True)``, copy-on-write) instead of read into memory: the operating system pages
+    features and edges in as they are used and can drop them again under memory pressure.
+    """
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
         log.warning("Ignoring unreadable cache file %s (%s: %s)", path, type(err).__name__, err)
         return None
@@ -147,4 +166,5 @@ __all__ = [
     "sha256_bytes",
     "sha256_file",
     "tensors_digest",
+    "update_with_tensor",
 ]

@@ -51,6 +51,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask
 
+from spikegraph._progress import Stages
 from spikegraph._validation import check_choice
 from spikegraph.datasets.cache import (
     cache_lock,
@@ -218,7 +219,12 @@ def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dic
             )
 
     chatter = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(chatter), _safe_globals():
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(chatter),
+        contextlib.redirect_stderr(chatter),  # ogb's own bars: spikegraph's bar says it
+        _safe_globals(),
+    ):
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         dataset = LocalNodePropPredDataset(name, root=str(work))
         split = dataset.get_idx_split()
@@ -247,6 +253,8 @@ def load_ogb(
     root: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     download: bool | None = None,
+    mmap: bool = False,
+    progress: bool = False,
 ) -> tuple[Data, int]:
     """Load an OGB node-property dataset with ogb's own loader, downloading its files first
     where they are missing.
@@ -259,6 +267,14 @@ def load_ogb(
         download: Download missing files into the data root: ``None`` (default) only into
             the default data folder (neither ``root`` nor ``$SPIKEGRAPH_DATA`` given);
             ``True`` also into a given root; ``False`` never.
+        mmap: Memory-map the processed tensors (features, edges, labels) from the cache
+            file instead of reading them into memory (see
+            :func:`~spikegraph.datasets.cache.load_tensors`); on the first load they are
+            processed, stored, then mapped from the stored file. spikegraph replaces cache
+            files atomically (a new file), so a mapped graph never changes under a run; a
+            file overwritten in place by other means would.
+        progress: Show a progress bar over the loading stages (hashing the files,
+            processing them with ogb, reading the processed tensors).
 
     Returns:
         ``(data, num_classes)``: the graph with ``x``, ``edge_index``, ``y`` of shape ``[N]``
@@ -283,18 +299,32 @@ def load_ogb(
     )
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     folder = base / "ogb" / ogb_dir_name(name)
-    key = _files_key(name, src, files)
-    path = folder / "processed" / f"{key[:16]}.pt"
     provenance = read_provenance(src)
     if provenance is not None:
         log.info("%s in %s is %s, not OGB's data", name, src, provenance["label"])
-    log.info("Loading %s from %s (processed files in %s)", name, src, path.parent)
-    tensors = load_tensors(path, key)
-    if tensors is None:
-        with cache_lock(folder / ".lock"):
-            tensors = load_tensors(path, key)  # another process may have built it meanwhile
+    stages = ("hash files", "process with ogb", "read processed")
+    with Stages(f"load {name}", stages, enabled=progress) as bar:
+        with bar.stage("hash files"):
+            key = _files_key(name, src, files)
+        path = folder / "processed" / f"{key[:16]}.pt"
+        log.info("Loading %s from %s (processed files in %s)", name, src, path.parent)
+        with bar.stage("process with ogb"):
+            tensors = load_tensors(path, key, mmap=mmap)
+            built = False
             if tensors is None:
-                tensors = _build(name, src, files, folder, key, path)
+                with cache_lock(folder / ".lock"):
+                    # another process may have built it meanwhile
+                    tensors = load_tensors(path, key, mmap=mmap)
+                    if tensors is None:
+                        tensors, built = _build(name, src, files, folder, key, path), True
+        with bar.stage("read processed"):
+            if built and mmap:
+                del tensors  # the in-memory copies go; the stored file is mapped instead
+                tensors = load_tensors(path, key, mmap=True)
+                if tensors is None:
+                    raise RuntimeError(
+                        f"{name}: the processed file {path} just written cannot be read back"
+                    )
     num_nodes = int(tensors.pop("num_nodes"))
     data = Data(**tensors)
     data.num_nodes = num_nodes

@@ -16,7 +16,9 @@ from typing import Any
 
 import torch
 
-from spikegraph.datasets import dataset_provenance, load_dataset
+from spikegraph._memory import peak_rss_mb
+from spikegraph._progress import Stages
+from spikegraph.datasets import OGB_NODE, dataset_provenance, default_cache_dir, load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
@@ -30,6 +32,7 @@ from spikegraph.train.checkpoint import (
     run_checkpoint_path,
 )
 from spikegraph.train.inference import make_evaluator
+from spikegraph.train.scores import make_scorer
 from spikegraph.train.trainer import (
     TrainConfig,
     TrainingInterrupted,
@@ -50,7 +53,9 @@ class RunRecord:
     :func:`~spikegraph.train.checkpoint.data_fingerprint` of the graph trained on.
     On a synthetic stand-in for an OGB graph (:mod:`spikegraph.datasets.synthetic`),
     ``dataset`` is its label (``"arxiv-like (synthetic, seed 0)"``) and ``data_provenance``
-    its provenance; both are absent from the record of real data.
+    its provenance; both are absent from the record of real data. ``metric`` names what
+    computed the accuracies (``"accuracy"``, or OGB's ``Evaluator`` for ``ogbn-*``);
+    ``peak_rss_mb`` is the process's peak resident memory (``ru_maxrss``) when the run ended.
     """
 
     dataset: str
@@ -72,6 +77,8 @@ class RunRecord:
     num_workers: int = 0
     data_fingerprint: str = ""
     data_provenance: dict[str, Any] | None = None
+    metric: str = "accuracy"
+    peak_rss_mb: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with the per-epoch history of the result."""
@@ -119,6 +126,7 @@ class Summary:
                 "sampler": self.sampler,
                 "preprocess_time_mean": statistics.fmean(r.preprocess_time for r in self.runs),
                 "firing_rates": self.firing_rates(),
+                "peak_rss_mb": max((r.peak_rss_mb or 0.0) for r in self.runs),
                 "machine": self.machine,
                 "date": self.date,
                 "versions": self.versions,
@@ -261,6 +269,7 @@ def run_node_classification(
     evaluation: str = "full",
     eval_batch_size: int = 4096,
     device: str = "cpu",
+    mmap: bool = False,
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -290,6 +299,8 @@ def run_node_classification(
             machine), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available); see
             :mod:`spikegraph.train.device`. ``train_options["device"]`` wins if given.
             Data is loaded and batches are sampled on the CPU, then moved.
+        mmap: Memory-map an OGB dataset's processed features and edges from the cache
+            instead of reading them into memory (see :func:`~spikegraph.datasets.load_ogb`).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the processes train one model
     together, data-parallel (:mod:`spikegraph.train.distributed`: ``gloo`` on the CPU,
@@ -314,7 +325,7 @@ def run_node_classification(
             checkpoint, if any, holds its last finished epoch).
     """
     seeds = check_seeds(seeds)
-    evaluate = make_evaluator(evaluation, eval_batch_size)
+    make_evaluator(evaluation, eval_batch_size)  # a bad setting fails before anything else
     check_finite_options(model_options, "Model option")
     check_finite_options(sampler_options, "Sampler option")
     model_options = dict(model_options or {})
@@ -335,6 +346,12 @@ def run_node_classification(
     for path in checkpoints.values():
         if path is not None:
             check_output_file(path, "Checkpoint")
+    progress = bool(train_options.get("progress", True))
+    evaluate = make_evaluator(evaluation, eval_batch_size, progress=progress)
+    score = make_scorer(dataset)
+    metric = getattr(score, "__qualname__", "accuracy")
+    ogb = str(dataset).lower() in OGB_NODE
+    load_options = {"progress": progress, "mmap": mmap} if ogb else {}
     env = distributed.from_environ()
     if env is not None and env.world_size > 1 and sampler is None:
         raise ValueError(
@@ -362,6 +379,10 @@ def run_node_classification(
             eval_batch_size,
             evaluate,
             checkpoints,
+            progress,
+            score,
+            metric,
+            load_options,
         )
     finally:
         if joined:
@@ -385,11 +406,15 @@ def _run(
     eval_batch_size: int,
     evaluate: Any,
     checkpoints: dict[int, str | None],
+    progress: bool,
+    score: Any,
+    metric: str,
+    load_options: dict[str, Any],
 ) -> Summary:
     """:func:`run_node_classification` once its arguments are checked (and, under
     ``torchrun``, the process group is up)."""
     rank, world_size = distributed.world()
-    data, num_classes = load_dataset(dataset, root=root, split=split)
+    data, num_classes = load_dataset(dataset, root=root, split=split, **load_options)
     provenance = dataset_provenance(dataset, root)
     if provenance is not None:  # records never call a synthetic stand-in by OGB's name
         dataset = provenance["label"]
@@ -418,18 +443,22 @@ def _run(
         if sampler is not None:
             from spikegraph.train.minibatch import build_loader, minibatch_step
 
-            setup = build_loader(
-                sampler,
-                data,
-                num_layers=getattr(net, "num_layers", 2),
-                batch_size=batch_size,
-                options=sampler_options,
-                num_workers=num_workers,
-                seed=seed,
-                num_replicas=world_size,
-                rank=rank,
-            )
+            bar = Stages(f"preprocess {sampler}", ["sampler"], enabled=progress)
+            with bar, bar.stage("sampler"):
+                setup = build_loader(
+                    sampler,
+                    data,
+                    num_layers=getattr(net, "num_layers", 2),
+                    batch_size=batch_size,
+                    options=sampler_options,
+                    num_workers=num_workers,
+                    seed=seed,
+                    num_replicas=world_size,
+                    rank=rank,
+                    cache_dir=str(default_cache_dir() / "samplers"),
+                )
             step = minibatch_step(setup.loader, mode=mode)
+            step.progress = progress
         run_info = {
             "dataset": dataset,
             "split": split,
@@ -450,6 +479,7 @@ def _run(
             evaluate=evaluate,
             run_info=run_info,
             data_hash=data_hash,
+            score=score,
         )
         return RunRecord(
             dataset=dataset,
@@ -471,6 +501,8 @@ def _run(
             num_workers=num_workers if sampler is not None else 0,
             data_fingerprint=data_hash,
             data_provenance=provenance,
+            metric="accuracy" if metric == "accuracies" else metric,
+            peak_rss_mb=round(peak_rss_mb(), 1),
         )
 
     def summarise(runs: list[RunRecord], interrupted: dict[str, Any] | None = None) -> Summary:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from spikegraph._io import atomic_write
+from spikegraph.datasets.cache import update_with_tensor
 
 #: Written into every checkpoint; anything else is not a spikegraph checkpoint.
 FORMAT = "spikegraph-checkpoint"
@@ -87,7 +88,7 @@ def data_fingerprint(data: Data) -> str:
             continue
         t = value.detach().cpu().contiguous()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        update_with_tensor(h, t)  # in chunks: no copy of a products-sized edge index
     return h.hexdigest()
 
 

@@ -47,6 +47,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 from tqdm.auto import tqdm
 
+from spikegraph._progress import progress_bar
 from spikegraph._validation import (
     check_choice,
     check_edge_index,
@@ -112,11 +113,8 @@ def layerwise_predict(
     num_batches = -(-num_nodes // batch_size)
     with (
         torch.no_grad(),
-        tqdm(
-            total=len(model.convs) * num_batches,
-            disable=not progress,
-            desc="inference",
-            leave=False,
+        progress_bar(
+            total=len(model.convs) * num_batches, enabled=progress, desc="layer-wise eval"
         ) as bar,
     ):
         return run(model, data.x, graphs, batch_size, bar)
@@ -128,11 +126,11 @@ EVALUATIONS = ("full", "layerwise")
 
 
 def make_evaluator(
-    evaluation: str = "full", batch_size: int = 4096
+    evaluation: str = "full", batch_size: int = 4096, progress: bool = False
 ) -> Callable[[nn.Module, Data], Tensor]:
     """The ``evaluate`` function of :func:`~spikegraph.train.trainer.fit` for
     ``evaluation`` (one of :data:`EVALUATIONS`); ``batch_size`` is the number of target nodes
-    per batch of layer-wise inference.
+    per batch of layer-wise inference, ``progress`` shows its progress bar.
 
     Raises:
         ValueError: for an unknown ``evaluation`` or a ``batch_size`` below one.
@@ -144,7 +142,7 @@ def make_evaluator(
         return predict
 
     def evaluate(model: nn.Module, data: Data) -> Tensor:
-        return layerwise_predict(model, data, batch_size=batch_size)
+        return layerwise_predict(model, data, batch_size=batch_size, progress=progress)
 
     return evaluate
 
@@ -223,6 +221,53 @@ def _gather(h: Tensor, index: Tensor) -> Tensor:
     return h.index_select(-2, index.to(h.device))
 
 
+def is_binary(t: Tensor) -> bool:
+    """Whether every entry of ``t`` is exactly 0 or 1 (a spike train)."""
+    return bool(((t == 0) | (t == 1)).all())
+
+
+class LayerOutput:
+    """One layer's output for all ``num_nodes`` nodes (``[N, F]`` or ``[T, N, F]``, nodes on
+    dim -2), filled batch by batch in place, so the layer's output is held once (not as a
+    list of batches plus their concatenation).
+
+    Spike trains (every value exactly 0 or 1) are stored as ``uint8``, a quarter of float32's
+    memory and exact; the first batch holding any other value turns the store into the
+    batches' float dtype (also exact). :meth:`gather` returns rows in that float dtype.
+    """
+
+    def __init__(self, num_nodes: int) -> None:
+        self.num_nodes = num_nodes
+        self.store: Tensor | None = None
+        self.dtype: torch.dtype | None = None
+
+    def write(self, rows: Tensor, out: Tensor) -> None:
+        """Store ``out`` (nodes on dim -2) as the rows ``rows`` (consecutive node ids)."""
+        if self.store is None:
+            shape = (*out.shape[:-2], self.num_nodes, out.shape[-1])
+            compact = out.is_floating_point() and is_binary(out)
+            self.dtype = out.dtype
+            dtype = torch.uint8 if compact else out.dtype
+            self.store = torch.empty(shape, dtype=dtype, device=out.device)
+        elif self.store.dtype == torch.uint8 and not is_binary(out):
+            self.store = self.store.to(self.dtype)
+        start = int(rows[0]) if rows.numel() else 0
+        self.store.narrow(-2, start, out.shape[-2]).copy_(out)
+
+    def gather(self, index: Tensor) -> Tensor:
+        """Rows ``index`` in the layer's float dtype."""
+        return _gather(self.store, index).to(self.dtype)
+
+    def result(self) -> Tensor:
+        """The whole output in the layer's float dtype."""
+        return self.store.to(self.dtype)
+
+
+def _rows(h: Tensor | LayerOutput, index: Tensor) -> Tensor:
+    """Rows ``index`` of a tensor or of a :class:`LayerOutput`."""
+    return h.gather(index) if isinstance(h, LayerOutput) else _gather(h, index)
+
+
 def _spiking_layers(
     model: SpikingBasicGNN, x: Tensor, graphs: _LayerGraphs, batch_size: int, bar: tqdm
 ) -> Tensor:
@@ -231,14 +276,14 @@ def _spiking_layers(
     h = model.encode(x) if isinstance(model.encoder, BernoulliEncoder) else None
     last = model.num_layers - 1
     for i, conv in enumerate(model.convs):
-        outs = []
+        outs = LayerOutput(graphs.num_nodes)
         batches = graphs.batches(conv, batch_size)
         with _normalisation_off(conv) as normalize:
             for targets, n_id, edge_index, edge_weight in batches:
                 if h is None:
                     x_src, x_dst = model.encode(_gather(x, n_id)), model.encode(_gather(x, targets))
                 else:
-                    x_src, x_dst = _gather(h, n_id), _gather(h, targets)
+                    x_src, x_dst = _rows(h, n_id), _rows(h, targets)
                 dev = x_src.device
                 size = (n_id.numel(), targets.numel())
                 out = model._conv(
@@ -249,9 +294,9 @@ def _spiking_layers(
                     size=size,
                     normalize=normalize,
                 )
-                outs.append(model.decode(out) if i == last else model._between(out))
+                outs.write(targets, model.decode(out) if i == last else model._between(out))
                 bar.update(1)
-        h = torch.cat(outs, dim=-2)
+        h = outs if i < last else outs.result()
     return h
 
 
@@ -281,11 +326,11 @@ def _pyg_layers(
     h = x
     last = model.num_layers - 1
     for i, (conv, norm) in enumerate(zip(model.convs, model.norms)):
-        outs = []
+        outs = LayerOutput(graphs.num_nodes)
         batches = graphs.batches(conv, batch_size)
         with _normalisation_off(conv) as normalize:
             for targets, n_id, edge_index, edge_weight in batches:
-                x_local = _gather(h, n_id)
+                x_local = _rows(h, n_id)
                 edge_index = edge_index.to(x_local.device)
                 if normalize is False:  # pre-normalised weights, used as they are
                     if edge_weight is not None:
@@ -308,9 +353,9 @@ def _pyg_layers(
                     if model.act is not None and not model.act_first:
                         out = model.act(out)
                     out = model.dropout(out)
-                outs.append(out)
+                outs.write(targets, out)
                 bar.update(1)
-        h = torch.cat(outs, dim=0)
+        h = outs if i < last else outs.result()
     return h
 
 

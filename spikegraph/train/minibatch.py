@@ -51,6 +51,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 
+from spikegraph._progress import progress_bar
 from spikegraph._validation import check_choice
 from spikegraph.samplers import (
     MODES,
@@ -92,6 +93,7 @@ def build_loader(
     seed: int = 0,
     num_replicas: int = 1,
     rank: int = 0,
+    cache_dir: str | None = None,
 ) -> SamplerSetup:
     """Build sampler ``name`` over ``data`` and a shuffling loader over its training nodes.
 
@@ -109,6 +111,8 @@ def build_loader(
         num_replicas: Processes of a data-parallel run sharing each epoch; the loader takes
             shard ``rank`` of every epoch's plan (see :class:`~spikegraph.samplers.Loader`).
         rank: This process's shard.
+        cache_dir: Where the sampler keeps its expensive preprocessing (METIS partitions,
+            GraphSAINT norms) between runs, so a resumed run loads it (``None``: not kept).
 
     Raises:
         ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
@@ -126,7 +130,7 @@ def build_loader(
         )
     train_idx = data.train_mask.nonzero().view(-1)
     if cls.takes_seeds:
-        sampler = cls(data, seed=seed, **opts)
+        sampler = cls(data, seed=seed, cache_dir=cache_dir, **opts)
         loader = Loader(
             sampler,
             seeds=train_idx,
@@ -143,7 +147,9 @@ def build_loader(
                 f"--batch-size does not apply to {name}: its batch size is a sampler option "
                 f"({', '.join(sorted(cls.default_options))})"
             )
-        sampler = cls(data, targets=train_idx, num_layers=num_layers, seed=seed, **opts)
+        sampler = cls(
+            data, targets=train_idx, num_layers=num_layers, seed=seed, cache_dir=cache_dir, **opts
+        )
         loader = Loader(
             sampler,
             shuffle=True,
@@ -271,6 +277,8 @@ class MinibatchStep:
         self.mode = resolve_mode(loader.sampler, mode)
         self._checked: set[int] = set()
         self._ddp: nn.Module | None = None
+        #: Show a bar over each epoch's batches (on a terminal; not part of the identity).
+        self.progress = False
 
     def _forward(self, model: nn.Module) -> nn.Module:
         """The module that computes a batch's logits: ``model``'s, or in a data-parallel
@@ -297,7 +305,7 @@ class MinibatchStep:
         model.train()
         total, count = 0.0, 0
         device = data.x.device
-        for batch in self.loader:
+        for batch in self._batches():
             if batch.num_targets == 0 and not together:
                 continue
             batch = batch.to(device)  # samplers build batches on the CPU
@@ -319,6 +327,16 @@ class MinibatchStep:
                 "node, so nothing was trained: make the subgraphs larger or more numerous"
             )
         return total / count
+
+    def _batches(self):
+        """The loader's batches of one epoch, behind a progress bar when :attr:`progress`."""
+        return progress_bar(
+            self.loader,
+            enabled=self.progress,
+            total=len(self.loader),
+            desc=f"epoch {self.loader.epoch + 1}",
+            unit="batch",
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The loader's state (plain data, see :meth:`spikegraph.samplers.Loader.state_dict`)."""

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from spikegraph._progress import bar_disable
 from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.nn.monitor import SpikeMonitor
 from spikegraph.train import distributed
@@ -295,6 +296,7 @@ def fit(
     *,
     run_info: dict[str, Any] | None = None,
     data_hash: str | None = None,
+    score: Callable[[Tensor, Data], dict[str, float]] = accuracies,
 ) -> TrainResult:
     """Train ``model`` on ``data`` with early stopping on validation accuracy.
 
@@ -326,6 +328,9 @@ def fit(
             sampler...): stored in checkpoints and compared on resume.
         data_hash: :func:`~spikegraph.train.checkpoint.data_fingerprint` of ``data`` if the
             caller has it (computed here when a checkpoint needs it).
+        score: Train/val/test accuracies and ``val_loss`` from logits (default
+            :func:`accuracies`; :func:`~spikegraph.train.scores.ogb_scores` for OGB's
+            Evaluator): used for early stopping, the history and the result.
 
     Returns:
         A :class:`TrainResult`.
@@ -340,7 +345,7 @@ def fit(
         NonFiniteLossError: if the training or validation loss becomes NaN or infinite.
     """
     with contextlib.ExitStack() as held:
-        return _fit(model, data, config, train_step, evaluate, run_info, data_hash, held)
+        return _fit(model, data, config, train_step, evaluate, run_info, data_hash, held, score)
 
 
 def _fit(
@@ -352,6 +357,7 @@ def _fit(
     run_info: dict[str, Any] | None,
     data_hash: str | None,
     held: contextlib.ExitStack,
+    score: Callable[[Tensor, Data], dict[str, float]] = accuracies,
 ) -> TrainResult:
     """:func:`fit`; the checkpoint's lock is entered into ``held``, which :func:`fit`
     releases when training ends, however it ends."""
@@ -413,7 +419,7 @@ def _fit(
         }
 
     bar = tqdm(
-        disable=not (config.progress and main),
+        disable=bar_disable(config.progress) or not main,  # also off when stderr is not a terminal
         desc="train",
         initial=state["epoch"],
         total=config.epochs,
@@ -441,7 +447,7 @@ def _fit(
             start = time.perf_counter()
             loss = train_step(model, data, optimizer)
             state["train_time"] += time.perf_counter() - start
-            acc = _scores(model, data, evaluate, main)
+            acc = _scores(model, data, evaluate, main, score)
             for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
                 if not math.isfinite(value):
                     raise NonFiniteLossError(
@@ -489,7 +495,7 @@ def _fit(
             start = time.perf_counter()
             logits = evaluate(model, data)
             inference_time = time.perf_counter() - start
-        acc, firing_rates = accuracies(logits, data), monitor.firing_rates()
+        acc, firing_rates = score(logits, data), monitor.firing_rates()
     acc, inference_time, firing_rates = distributed.broadcast((acc, inference_time, firing_rates))
     return TrainResult(
         test_acc=acc["test"],
@@ -508,11 +514,15 @@ def _fit(
 
 
 def _scores(
-    model: nn.Module, data: Data, evaluate: Callable[[nn.Module, Data], Tensor], main: bool
+    model: nn.Module,
+    data: Data,
+    evaluate: Callable[[nn.Module, Data], Tensor],
+    main: bool,
+    score: Callable[[Tensor, Data], dict[str, float]] = accuracies,
 ) -> dict[str, float]:
-    """:func:`accuracies` of ``evaluate``'s logits; in a data-parallel run computed by rank 0
-    alone and received by the others (:func:`~spikegraph.train.distributed.broadcast`)."""
-    return distributed.broadcast(accuracies(evaluate(model, data), data) if main else None)
+    """``score`` of ``evaluate``'s logits; in a data-parallel run computed by rank 0 alone and
+    received by the others (:func:`~spikegraph.train.distributed.broadcast`)."""
+    return distributed.broadcast(score(evaluate(model, data), data) if main else None)
 
 
 def data_on(data: Data, device: torch.device) -> Data:

@@ -28,6 +28,7 @@ def test_every_script_is_covered():
         "samplers_accuracy.py",
         "samplers_speed.py",
         "samplers_variance.py",
+        "scale.py",
         "speed.py",
         "tune_sweeps.py",
     }

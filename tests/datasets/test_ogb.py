@@ -294,3 +294,17 @@ def test_split_ids_out_of_range_are_an_error(tmp_path):
     write_csv(arrays["dir"] / "split" / "time" / "valid.csv.gz", np.array([[3], [-1]]))
     with pytest.raises(ValueError, match=r"split/valid.csv.gz in .* holds node ids outside 0"):
         load_ogb("ogbn-arxiv", root=root, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps")
+def test_mmap_maps_the_processed_file_and_gives_the_same_graph(tmp_path):
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    write_ogb_dataset(root, "ogbn-arxiv")
+    first, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache, mmap=True)  # builds, maps
+    (processed,) = sorted((cache / "ogb").rglob("*.pt"))
+    assert str(processed) in Path("/proc/self/maps").read_text()
+    again, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache, mmap=True)  # cached, maps
+    plain, _ = load_ogb("ogbn-arxiv", root=root, cache_dir=cache)
+    for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(first[key], plain[key]) and torch.equal(again[key], plain[key]), key
+    del first, again

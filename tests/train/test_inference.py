@@ -191,3 +191,45 @@ def test_spike_train_input():
     model = _model("sgat", 5, 3)
     want = predict(model, data)
     assert torch.allclose(layerwise_predict(model, data, batch_size=10), want, atol=1e-9)
+
+
+def test_hidden_spike_trains_are_stored_compactly_and_exactly(monkeypatch):
+    """Layer outputs are written in place; a spiking layer's spikes are kept as uint8 (a
+    quarter of float32's memory on a 2.4M-node graph), and the logits are unchanged."""
+    stores = []
+    real_write = inference.LayerOutput.write
+
+    def write(self, rows, out):
+        real_write(self, rows, out)
+        if self not in stores:
+            stores.append(self)
+
+    monkeypatch.setattr(inference.LayerOutput, "write", write)
+    data = _graph()
+    model = _model("sgcn", 5, 3)
+    got = layerwise_predict(model, data, batch_size=6)
+    assert torch.allclose(got, predict(model, data), rtol=1e-9, atol=1e-9)
+    hidden, last = stores[:-1], stores[-1]
+    assert [s.store.dtype for s in hidden] == [torch.uint8, torch.uint8]
+    assert [tuple(s.store.shape) for s in hidden] == [(4, 37, 8), (4, 37, 8)]
+    assert last.store.dtype == torch.float64 and got.dtype == torch.float64
+
+
+def test_layer_output_switches_to_float_at_the_first_non_spike():
+    out = inference.LayerOutput(5)
+    out.write(torch.arange(0, 2), torch.tensor([[0.0, 1.0], [1.0, 1.0]]))
+    assert out.store.dtype == torch.uint8
+    out.write(torch.arange(2, 5), torch.tensor([[0.5, 1.0], [2.0, 0.0], [-1.0, 3.0]]))
+    want = torch.tensor([[0.0, 1.0], [1.0, 1.0], [0.5, 1.0], [2.0, 0.0], [-1.0, 3.0]])
+    assert torch.equal(out.result(), want)
+    assert torch.equal(out.gather(torch.tensor([4, 0])), want[[4, 0]])
+
+
+def test_layerwise_evaluator_shows_its_bar_when_asked(monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        inference, "layerwise_predict", lambda m, d, batch_size, progress: seen.append(progress)
+    )
+    inference.make_evaluator("layerwise", 8, progress=True)(None, None)
+    inference.make_evaluator("layerwise", 8)(None, None)
+    assert seen == [True, False]
