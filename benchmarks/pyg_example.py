@@ -4,11 +4,11 @@ The shape of PyG's ``examples/gcn.py`` and ``examples/gat.py``: Cora's public sp
 with :func:`spikegraph.datasets.load_dataset`, Adam with weight decay 5e-4 for 200 epochs,
 full-batch, and the test accuracy of the epoch with the best validation accuracy.
 
-Features: the binary bag-of-words features as loaded. PyG's examples also normalise them to
-sum 1 per node (``NormalizeFeatures``, ``--normalize-features`` here); that divides Cora's
-input currents by ~18, far below the neurons' threshold of 1, and the spiking models with
-their default neuron (no normalisation) then barely fire and do not learn. Give spiking models
-features on the threshold's scale (binary, or scaled to a maximum of 1), or ``norm="stfn"``.
+Features: both as PyG's examples feed them, normalised to sum 1 per node
+(``NormalizeFeatures``), and the binary bag-of-words features as loaded (``--features``). The
+spiking models' default encoder (``max-scaled``) divides each node's features by their largest
+value, so both give them the same input; PyG's models see the two differently.
+
 Each model is built as a PyG user would swap it in, with nothing but its widths:
 
 - ``sgcn``: ``SpikingGCN(dataset.num_features, 16, 2, dataset.num_classes)``, lr 0.01
@@ -26,6 +26,7 @@ Each model is built as a PyG user would swap it in, with nothing but its widths:
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -55,6 +56,16 @@ MODELS = {
     "gcn": ("torch_geometric GCN(F, 16, 2, C, dropout=0.5)", 0.01),
     "gat": ("torch_geometric GAT(F, 64, 2, C, heads=8, dropout=0.6)", 0.005),
 }
+
+
+def _normalized(data):
+    from torch_geometric.transforms import NormalizeFeatures
+
+    return NormalizeFeatures()(data.clone())
+
+
+#: Features name -> how the loaded graph is turned into the one trained on.
+FEATURES = {"normalized": _normalized, "raw": lambda data: data}
 
 
 def make_model(name: str, num_features: int, num_classes: int) -> torch.nn.Module:
@@ -110,17 +121,18 @@ def to_markdown(record: dict) -> str:
         "# spikegraph's models in PyG's example scripts, class defaults only",
         "",
         provenance_md(record["provenance"]),
-        f"Cora (public split), NormalizeFeatures: {record['normalize_features']}, Adam "
-        f"(weight decay 5e-4), {record['epochs']} epochs, test accuracy (%) at the epoch of "
-        f"best validation accuracy; seeds {record['seeds']}.",
+        f"Cora (public split), Adam (weight decay 5e-4), {record['epochs']} epochs, test "
+        f"accuracy (%) at the epoch of best validation accuracy; seeds {record['seeds']}. "
+        "Features: `normalized` = PyG's `NormalizeFeatures` (sum 1 per node, as in PyG's "
+        "examples), `raw` = the binary features as loaded.",
         "",
-        "| model | built as | lr | test acc (mean +- std) | per seed |",
-        "|---|---|---|---|---|",
+        "| model | features | built as | lr | test acc (mean +- std) | per seed |",
+        "|---|---|---|---|---|---|",
     ]
     for row in record["rows"]:
         per_seed = ", ".join(f"{a:.1f}" for a in row["test_accs"])
         lines.append(
-            f"| {row['model']} | `{row['built_as']}` | {row['lr']} | "
+            f"| {row['model']} | {row['features']} | `{row['built_as']}` | {row['lr']} | "
             f"{row['mean']:.2f} +- {row['std']:.2f} | {per_seed} |"
         )
     return "\n".join(lines) + "\n"
@@ -133,10 +145,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument(
-        "--normalize-features",
-        action="store_true",
-        help="normalise the features to sum 1 per node, as PyG's examples do (default: the "
-        "binary features as loaded; see the module docstring)",
+        "--features",
+        nargs="+",
+        choices=list(FEATURES),
+        default=list(FEATURES),
+        help="normalized: sum 1 per node, as PyG's examples (NormalizeFeatures); raw: the "
+        "binary features as loaded (default: both)",
     )
     p.add_argument("--quick", action="store_true", help="1 seed, 3 epochs, writes nothing")
     add_output_options(p)
@@ -147,27 +161,25 @@ def main(argv: list[str] | None = None) -> dict:
     if args.epochs < 1:
         p.error(f"--epochs must be >= 1, got {args.epochs}")
     out = output_dir(p, args)
-    data, num_classes = load_dataset("Cora", root=args.root)
-    if args.normalize_features:
-        from torch_geometric.transforms import NormalizeFeatures
-
-        data = NormalizeFeatures()(data)
+    if len(set(args.features)) != len(args.features):
+        p.error(f"--features: duplicates in {args.features}")
+    raw, num_classes = load_dataset("Cora", root=args.root)
     record = {
         "provenance": provenance(
             command_line("pyg_example.py", sys.argv[1:] if argv is None else argv)
         ),
-        "normalize_features": args.normalize_features,
         "epochs": args.epochs,
         "seeds": args.seeds,
         "rows": [],
     }
-    for name in args.models:
+    for features, name in itertools.product(args.features, args.models):
+        data = FEATURES[features](raw)
         runs = []
         for seed in args.seeds:
             r = run(name, data, num_classes, seed, args.epochs)
             print(
-                f"{name} seed {seed}: test {r['test_acc']:.1f} at epoch {r['best_epoch']} "
-                f"(val {r['val_acc']:.1f}, {r['seconds']:.0f} s)",
+                f"{name} ({features} features) seed {seed}: test {r['test_acc']:.1f} at epoch "
+                f"{r['best_epoch']} (val {r['val_acc']:.1f}, {r['seconds']:.0f} s)",
                 flush=True,
             )
             runs.append(r)
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
         record["rows"].append(
             {
                 "model": name,
+                "features": features,
                 "built_as": MODELS[name][0],
                 "lr": MODELS[name][1],
                 "mean": statistics.fmean(accs),

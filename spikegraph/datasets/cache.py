@@ -93,9 +93,7 @@ def save_tensors(path: str | os.PathLike, key: str, tensors: Mapping[str, Tensor
     atomic_torch_save(payload, path)
 
 
-def load_tensors(
-    path: str | os.PathLike, key: str, mmap: bool = False
-) -> dict[str, Tensor] | None:
+def load_tensors(path: str | os.PathLike, key: str, mmap: bool = False) -> dict[str, Tensor] | None:
     """Read what :func:`save_tensors` wrote, or ``None`` when ``path`` is missing, unreadable
     (truncated, not a torch file, holds anything but tensors and primitives), built for
     another ``key``, or does not match its own digest. Nothing in the file is executed.

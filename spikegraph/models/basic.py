@@ -108,8 +108,12 @@ class SpikingBasicGNN(nn.Module):
             ``GCN`` has 0.0; its example scripts use 0.5).
         T: Number of time steps static features are encoded for; a spike train input
             ``[T', N, F]`` runs over its own ``T'`` steps.
-        encoder: An encoder of :data:`~spikegraph.nn.encoding.ENCODERS`: ``"auto"``
-            (features fed unchanged at every step), ``"direct"`` (binary features as spikes,
+        encoder: An encoder of :data:`~spikegraph.nn.encoding.ENCODERS`: ``"max-scaled"``
+            (default: each node's features divided by their largest magnitude and fed at every
+            step, so binary features pass unchanged and row-normalised ones, as from PyG's
+            ``NormalizeFeatures``, give the same input; chosen on validation accuracy,
+            ``benchmarks/results/class_defaults_encoding.md``), ``"auto"`` (features fed
+            unchanged at every step), ``"direct"`` (binary features as spikes,
             checked), ``"current"``, ``"bernoulli"`` (rate coding) or ``"rank-order"``
             (one spike per active feature, earlier for larger values).
         readout: A readout of :data:`~spikegraph.nn.readout.READOUTS` (``"membrane"`` or
@@ -170,7 +174,7 @@ class SpikingBasicGNN(nn.Module):
         out_channels: int | None = None,
         dropout: float = 0.5,
         T: int = 8,
-        encoder: str = "auto",
+        encoder: str = "max-scaled",
         readout: str = "membrane",
         input_dropout: float = 0.5,
         encoder_seed: int = 0,

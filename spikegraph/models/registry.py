@@ -62,7 +62,7 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
             **_class_defaults(
                 SpikingBasicGNN.__init__,
                 SpikingGCNConv.__init__,
-                names=("dropout", "input_dropout", "T", "norm"),
+                names=("dropout", "input_dropout", "T", "norm", "encoder"),
             ),
             **_default_neuron(SpikingGCNConv),
         },
@@ -76,7 +76,7 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
                 SpikingGAT.__init__,
                 SpikingBasicGNN.__init__,
                 SpikingGATConv.__init__,
-                names=("dropout", "input_dropout", "heads", "T", "norm"),
+                names=("dropout", "input_dropout", "heads", "T", "norm", "encoder"),
             ),
             **_default_neuron(SpikingGATConv),
         },

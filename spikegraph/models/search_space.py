@@ -94,10 +94,12 @@ _COMMON: SearchSpace = (
 )
 #: Attention heads of the hidden layers (GAT-like models).
 _HEADS: SearchSpace = (Param("heads", "model", choices=(1, 2, 4, 8)),)
-#: What a spiking model adds: input dropout and the number of time steps.
+#: What a spiking model adds: input dropout, the number of time steps and the input encoder
+#: (features scaled per node to a largest value of 1, or fed as they are).
 _SPIKING: SearchSpace = (
     Param("input_dropout", "model", 0.0, 0.8, step=0.1),
     Param("T", "model", choices=(4, 8, 16)),
+    Param("encoder", "model", choices=("max-scaled", "auto")),
 )
 #: The neuron's dynamics (left fixed by the presets that state the paper's neuron).
 _NEURON: SearchSpace = (

@@ -109,6 +109,7 @@ def test_spiking_spaces_tune_time_steps_and_rho_only_under_a_normalisation():
 def test_conditional_rho_is_drawn_only_when_its_normalisation_is_used():
     fixed = {"lr": 0.01, "weight_decay": 1e-4, "dropout": 0.5, "hidden_channels": 16}
     fixed |= {"features": "raw", "input_dropout": 0.5, "T": 4, "tau": 2.0, "reset": "soft"}
+    fixed |= {"encoder": "max-scaled"}
     for norm, has_rho in (("none", False), ("stfn", True)):
         trial = optuna.trial.FixedTrial({**fixed, "norm": norm, "rho": 1.0})
         params = tune.sample_params(trial, "sgcn")

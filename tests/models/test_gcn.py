@@ -118,6 +118,7 @@ def test_forward_blocks_on_a_real_block_chain():
     out = model.forward_blocks(x, [b0, b1])
     assert out.shape == (2, 3)
     with torch.no_grad():
+        x = model.encoder(x)  # the default encoder scales each row to a largest value of 1
         h = model.convs[0]((x, x[:3]), b0.edge_index, size=b0.size)
         expected = model.convs[1]((h, h[:, :2]), b1.edge_index, size=b1.size).mean(0)
     torch.testing.assert_close(out, expected)
@@ -225,6 +226,7 @@ def test_class_defaults_are_the_validated_settings_and_the_registrys():
 
     model = SpikingGCN(8, 16, 2, 3)
     assert (model.T, model.dropout, model.input_dropout) == (8, 0.5, 0.5)
+    assert model.encoder_name == "max-scaled"  # class_defaults_encoding.md
     for conv in model.convs[:-1]:
         assert conv.norm is None and conv.neuron.tau == float("inf")
         assert conv.neuron.reset == "soft"
@@ -238,6 +240,7 @@ def test_class_defaults_are_the_validated_settings_and_the_registrys():
         "input_dropout": 0.5,
         "T": 8,
         "norm": "none",
+        "encoder": "max-scaled",
         "reset": "soft",
         "tau": float("inf"),
     }

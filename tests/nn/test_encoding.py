@@ -158,6 +158,8 @@ def test_rank_order_input_is_refused_as_sparse_and_counted_as_a_spike_train():
     static = estimate_memory("sgcn", {}, **sizes)
     train = estimate_memory("sgcn", {"encoder": "rank-order"}, **sizes)
     assert train.bytes > static.bytes and "input spike train" in train.formula
+
+
 def test_max_scaled_encoder_divides_each_row_by_its_largest_magnitude():
     x = torch.tensor([[0.0, 2.0, 4.0], [-3.0, 1.5, 0.0], [0.0, 0.0, 0.0]])
     out = make_encoder("max-scaled", T=4)(x)

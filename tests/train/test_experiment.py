@@ -40,7 +40,8 @@ def test_effective_model_options_fill_every_default():
     eff = effective_model_options("sgcn", given, build_model("sgcn", 5, 3, **given))
     assert eff["hidden_channels"] == 8 and eff["tau"] == 3.0  # given
     assert eff["T"] == 8 and eff["norm"] == "none" and eff["reset"] == "soft"  # registry
-    assert eff["readout"] == "membrane" and eff["encoder"] == "auto"  # class signature
+    assert eff["encoder"] == "max-scaled"  # registry (the class default)
+    assert eff["readout"] == "membrane"  # class
     assert eff["v_threshold"] == 1.0 and eff["surrogate"] == "rectangular"  # layer class
     gat = effective_model_options("gat", {"heads": 2})
     assert gat["heads"] == 2 and gat["dropout"] == 0.6 and gat["num_layers"] == 2
