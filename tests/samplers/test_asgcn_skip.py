@@ -151,7 +151,10 @@ def test_pyg_gcn_three_layers_skip_uses_each_layer_input(graph):
 def test_spiking_gcn_without_neurons_equals_dense_reference(graph):
     batch = sample(graph)
     torch.manual_seed(0)
-    model = SpikingGCN(5, 8, 2, 3, T=3, dropout=0.0, input_dropout=0.0, spiking=False).eval()
+    # the reference takes the features as they are: the encoder must not rescale them
+    model = SpikingGCN(
+        5, 8, 2, 3, T=3, dropout=0.0, input_dropout=0.0, spiking=False, encoder="auto"
+    ).eval()
     for conv in model.convs:
         torch.nn.init.normal_(conv.bias)
     x = graph.x[batch.n_id].double()
@@ -168,7 +171,10 @@ def test_spiking_gcn_skip_enters_the_synaptic_current(graph):
     with ``S`` the hidden spikes; in training the rate shortcut must give the same."""
     batch = sample(graph)
     torch.manual_seed(0)
-    model = SpikingGCN(5, 8, 2, 3, T=4, dropout=0.0, input_dropout=0.0, v_threshold=0.2).eval()
+    # the reference takes the features as they are: the encoder must not rescale them
+    model = SpikingGCN(
+        5, 8, 2, 3, T=4, dropout=0.0, input_dropout=0.0, v_threshold=0.2, encoder="auto"
+    ).eval()
     spikes = {}
     model.convs[0].register_forward_hook(lambda m, i, o: spikes.setdefault("s", o.detach()))
     out = model.forward_blocks(graph.x[batch.n_id], batch.blocks)
