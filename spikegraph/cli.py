@@ -979,32 +979,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _subcommand(sub, name: str, text: str, func, add_arguments) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` (help ``text``, its description capitalised) whose options
+    ``add_arguments`` declares and whose work ``func`` does."""
+    parser = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    add_arguments(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="spikegraph", description=DESCRIPTION)
     add_verbose(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     text = "train a node classifier and report its accuracy"
-    train = sub.add_parser("train", help=text, description=text[0].upper() + text[1:] + ".")
-    add_train_arguments(train)
-    train.set_defaults(func=cmd_train)
+    _subcommand(sub, "train", text, cmd_train, add_train_arguments)
     text = "count operations and energy of a model, beside an ordinary one"
-    cost = sub.add_parser("cost", help=text, description=text[0].upper() + text[1:] + ".")
-    add_cost_arguments(cost)
-    cost.set_defaults(func=cmd_cost)
-    text = "run a benchmark of benchmarks/ (source checkout), e.g. 'spikegraph bench nodes'"
-    bench = sub.add_parser("bench", help=text, description=text[0].upper() + text[1:] + ".")
-    add_verbose(bench)
+    _subcommand(sub, "cost", text, cmd_cost, add_cost_arguments)
+    bench = _subcommand(
+        sub,
+        "bench",
+        "run a benchmark of benchmarks/ (source checkout), e.g. 'spikegraph bench nodes'",
+        cmd_bench,
+        add_verbose,
+    )
     bench.add_argument("name", choices=list(BENCHMARKS), help="benchmark to run")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
-    bench.set_defaults(func=cmd_bench)
     text = "tune a model's hyper-parameters on validation accuracy with Optuna"
-    tune = sub.add_parser("tune", help=text, description=text[0].upper() + text[1:] + ".")
-    add_tune_arguments(tune)
-    tune.set_defaults(func=cmd_tune)
-    text = "write a synthetic stand-in for an OGB graph at its real size, in OGB's layout"
-    make = sub.add_parser("make-dataset", help=text, description=text[0].upper() + text[1:] + ".")
-    add_make_dataset_arguments(make)
-    make.set_defaults(func=cmd_make_dataset)
+    _subcommand(sub, "tune", text, cmd_tune, add_tune_arguments)
+    _subcommand(
+        sub,
+        "make-dataset",
+        "write a synthetic stand-in for an OGB graph at its real size, in OGB's layout",
+        cmd_make_dataset,
+        add_make_dataset_arguments,
+    )
     return parser
 
 
