@@ -385,3 +385,10 @@ def test_cost_json_to_a_folder_fails_before_training(data_root, tmp_path, capsys
     argv = ["cost", "--model", "gcn", "--vs", "none", "--epochs", "1", "--root", str(data_root)]
     assert main([*argv, "--json", str(tmp_path), "--no-progress"]) == 2
     assert f"--json {tmp_path} is a folder" in capsys.readouterr().err
+
+
+def test_train_draws_no_progress_bar_when_stderr_is_not_a_terminal(data_root, capsys):
+    """Progress is on by default, but a pipe or a log file gets no bar (capsys is no TTY)."""
+    argv = ["train", "--dataset", "Cora", "--model", "gcn", "--epochs", "2", "--root"]
+    assert main([*argv, str(data_root)]) == 0
+    assert "train:" not in capsys.readouterr().err

@@ -419,7 +419,7 @@ def _fit(
         }
 
     bar = tqdm(
-        disable=bar_disable(config.progress) or not main,  # also off when stderr is not a terminal
+        disable=bar_disable(config.progress and main),  # also off when stderr is not a terminal
         desc="train",
         initial=state["epoch"],
         total=config.epochs,
