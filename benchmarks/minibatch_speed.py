@@ -2,11 +2,12 @@
 the same GraphSAGE batches, in the same run.
 
 One epoch of GraphSAGE batches (``[10, 10]`` neighbours, 512 seeds, PubMed's full split by
-default) is sampled once; every model then trains over exactly those batches (forward,
-cross-entropy over the targets, backward, Adam step per batch), timed interleaved round by
-round with the sampling of an epoch (timed on its own). The spiking models are the settings
-of ``neuron_speed.py`` (tuned, the paper's, tdBN, each registered neuron), each run the two
-ways a batch reaches a model (:mod:`spikegraph.train.minibatch`):
+default; OGB datasets, e.g. ``spikegraph make-dataset``'s arxiv-like graph under ``--root``,
+use their official split) is sampled once; every model then trains over exactly those
+batches (forward, cross-entropy over the targets, backward, Adam step per batch), timed
+interleaved round by round with the sampling of an epoch (timed on its own). The spiking
+models are the settings of ``neuron_speed.py`` (tuned, the paper's, tdBN, each registered
+neuron), each run the two ways a batch reaches a model (:mod:`spikegraph.train.minibatch`):
 
 - ``subgraph``: the model's ``forward`` on the sampled subgraph, targets' rows taken after;
 - ``blocks``: layer ``i`` on block ``i`` (``forward_blocks``), only the rows each layer needs.
@@ -48,7 +49,7 @@ from _common import (
 )
 from neuron_speed import one_line, settings
 
-from spikegraph.datasets import DATASETS, load_dataset
+from spikegraph.datasets import DATASETS, OGB_NODE, dataset_provenance, load_dataset
 from spikegraph.models import build_model
 from spikegraph.samplers import Batch
 from spikegraph.train import TrainConfig
@@ -100,6 +101,12 @@ def epoch_fn(model: nn.Module, data, batches: list[Batch], mode: str):
     return epoch
 
 
+def split_of(name: str) -> str:
+    """The split a dataset's epoch covers: Planetoid's ``full`` one (every node not in
+    validation or test trains), OGB's official one (the only split it has)."""
+    return "public" if name.lower() in OGB_NODE else "full"
+
+
 def bench_dataset(
     name: str,
     root: str | None,
@@ -111,7 +118,9 @@ def bench_dataset(
     max_batches: int | None,
     modes: list[str],
 ) -> dict[str, Any]:
-    data, num_classes = load_dataset(name, root=root, split="full")
+    split = split_of(name)
+    data, num_classes = load_dataset(name, root=root, split=split)
+    synthetic = dataset_provenance(name, root)
     setup = build_loader(
         SAMPLER, data, len(fanout), batch_size, options={"num_neighbors": fanout}, seed=0
     )
@@ -148,7 +157,8 @@ def bench_dataset(
     bar_mode = "blocks" if "blocks" in modes else modes[0]
     return {
         "dataset": name,
-        "split": "full",
+        "label": synthetic["label"] if synthetic else name,
+        "split": split,
         "num_nodes": data.num_nodes,
         "num_edges": data.num_edges,
         "sampler": {"name": SAMPLER, "num_neighbors": fanout, "batch_size": batch_size},
@@ -211,7 +221,8 @@ def to_markdown(record: dict) -> str:
         )
         bar = row["bar"]
         lines += [
-            f"## {row['dataset']}, split={row['split']} ({row['num_nodes']:,} nodes, "
+            f"## {row.get('label', row['dataset'])}, split={row['split']} "
+            f"({row['num_nodes']:,} nodes, "
             f"{row['num_edges']:,} edges)",
             "",
             f"{s['name']} `num_neighbors={s['num_neighbors']}`, {s['batch_size']} seeds per "

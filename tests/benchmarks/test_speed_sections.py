@@ -92,3 +92,21 @@ def test_the_csr_operator_is_the_propagation_of_the_layer():
         want = conv.propagate(gei, x=x, edge_weight=gew)
     got = torch.sparse.mm(speed._csr_operator(gei, gew, n), x)
     torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_minibatch_speed_runs_an_ogb_graph_on_its_official_split(tmp_path, monkeypatch):
+    from spikegraph.datasets.synthetic import make_dataset
+
+    minibatch_speed = load("minibatch_speed")
+    monkeypatch.setenv("SPIKEGRAPH_CACHE", str(tmp_path / "cache"))
+    made = make_dataset("ogbn-arxiv", tmp_path / "data", seed=0, scale=0.003, progress=False)
+    monkeypatch.setattr(minibatch_speed, "settings", lambda: {"tuned": {}})
+    row = minibatch_speed.bench_dataset(
+        "ogbn-arxiv", str(tmp_path / "data"), 8, 2, 1, 64, [2, 2], 2, ["blocks"]
+    )
+    assert minibatch_speed.split_of("ogbn-arxiv") == "public"
+    assert minibatch_speed.split_of("PubMed") == "full"
+    assert (row["split"], row["label"], row["num_batches"]) == ("public", made.label, 2)
+    record = {"provenance": minibatch_speed.provenance("test"), "hidden": 8, "T": 2, "rounds": 1}
+    text = minibatch_speed.to_markdown({**record, "rows": [row]})
+    assert f"## {made.label}, split=public" in text
