@@ -18,6 +18,7 @@ SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.nam
 def test_every_script_is_covered():
     assert set(SCRIPTS) == {
         "cost_overhead.py",
+        "ddp_speedup.py",
         "energy.py",
         "neuron_speed.py",
         "minibatch_speed.py",
