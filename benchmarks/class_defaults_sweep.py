@@ -40,7 +40,11 @@ from _common import (
 from spikegraph.datasets import load_dataset
 
 #: Results file stem of each study.
-STEMS = {"neuron": "class_defaults_sweep", "encoding": "class_defaults_encoding"}
+STEMS = {
+    "neuron": "class_defaults_sweep",
+    "encoding": "class_defaults_encoding",
+    "dropout": "class_defaults_dropout",
+}
 #: Candidate neuron settings on top of the class defaults; all cost the same at run time.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -56,7 +60,16 @@ ENCODING_CANDIDATES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "encoder=max-scaled": {"encoder": "max-scaled"},
 }
-STUDIES = {"neuron": CANDIDATES, "encoding": ENCODING_CANDIDATES}
+#: Candidate dropout rates (study ``dropout``): at PyG's example width (16) a spiking hidden
+#: layer with dropout on its input and on its spikes may be regularised more than it needs;
+#: every candidate costs the same at run time.
+DROPOUT_CANDIDATES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "input_dropout=0.2": {"input_dropout": 0.2},
+    "input_dropout=0.0": {"input_dropout": 0.0},
+    "dropout=0.3": {"dropout": 0.3},
+}
+STUDIES = {"neuron": CANDIDATES, "encoding": ENCODING_CANDIDATES, "dropout": DROPOUT_CANDIDATES}
 #: Suffix of a dataset's name when its features are row-normalised (PyG's NormalizeFeatures).
 NORMALIZED = " (NormalizeFeatures)"
 
@@ -120,8 +133,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--study",
         choices=sorted(STUDIES),
         default="neuron",
-        help="candidates: neuron settings (results class_defaults_sweep.*) or encodings "
-        "(results class_defaults_encoding.*; datasets also with row-normalised features)",
+        help="candidates: neuron settings (results class_defaults_sweep.*), encodings "
+        "(results class_defaults_encoding.*; datasets also with row-normalised features) or "
+        "dropout rates (results class_defaults_dropout.*)",
     )
     p.add_argument("--datasets", nargs="+", default=None, help="default: Cora CiteSeer, and "
                    "PubMed for the encoding study")  # fmt: skip
