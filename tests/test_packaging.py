@@ -119,6 +119,19 @@ def test_every_docs_page_is_in_the_mkdocs_nav():
         assert f" {page.relative_to(docs).as_posix()}\n" in nav, page
 
 
+def test_ci_builds_the_docs_strictly_without_the_package():
+    """CI builds the site in an environment of docs/requirements.txt alone (so without
+    torch, as the README promises), with warnings as errors."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    install = [line for line in ci if "pip install" in line and ".ci-docs-venv" in line]
+    assert install and all(
+        "-r docs/requirements.txt" in line or "--upgrade pip" in line for line in install
+    )
+    assert any("mkdocs build --strict" in line and ".ci-docs-venv/bin/" in line for line in ci)
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -r docs/requirements.txt && mkdocs build --strict" in readme
+
+
 def test_ci_runs_the_readme_test_command_verbatim():
     train, test = readme_commands()
     assert "--root" not in train and "SPIKEGRAPH_DATA" not in test  # work on a fresh machine
