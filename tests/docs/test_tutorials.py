@@ -11,6 +11,7 @@ covered without an edit here.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ def test_page_runs_as_written(page, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     start = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             [sys.executable, str(Path(page_runner.__file__)), str(page)],
@@ -63,8 +65,10 @@ def test_page_runs_as_written(page, tmp_path):
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"{page_id(page)} ran over {LIMIT_S} s:\n{error.stdout}\n{error.stderr}")
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     assert done.returncode == 0, f"{page_id(page)}:\n{done.stdout}\n{done.stderr}"
-    print(f"{page_id(page)}: {elapsed:.1f} s")
+    print(f"{page_id(page)}: {elapsed:.1f} s wall, {cpu:.1f} s CPU")
 
 
 def test_runner_reads_blocks_and_commands():
