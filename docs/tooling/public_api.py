@@ -221,7 +221,7 @@ class Coverage:
     #: Listed members that are not public names of their directive's module.
     not_public: list[str]
     #: Objects documented more than once: canonical path -> the documented paths.
-    duplicates: dict[str, list[str]]
+    documented_twice: dict[str, list[str]]
     #: Every documented path (``module`` and ``module.member``), for the build's check.
     documented: list[str]
     #: Public names in all: ``(module, name)``.
@@ -266,7 +266,7 @@ def coverage(checkout: Path) -> Coverage:
         modules_missing=[m.path for m in modules.values() if m.public and m.path not in directed],
         names_missing=missing_names,
         not_public=not_public,
-        duplicates={c: paths for c, paths in by_canonical.items() if len(paths) > 1},
+        documented_twice={c: paths for c, paths in by_canonical.items() if len(paths) > 1},
         documented=documented,
         public=public,
     )

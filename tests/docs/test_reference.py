@@ -38,7 +38,7 @@ def test_every_public_module_and_name_has_one_entry():
         f"{report.names_missing}"
     )
     assert not report.not_public, f"listed members that are not public: {report.not_public}"
-    assert not report.duplicates, f"objects documented twice: {report.duplicates}"
+    assert not report.documented_twice, f"objects documented twice: {report.documented_twice}"
 
 
 def test_the_api_is_read_in_full():
@@ -125,7 +125,7 @@ def fake_tree(root: Path, page: str) -> Path:
         "from spikegraph.sub.impl import f, g\n__all__ = ['f', 'g']\n"
     )
     (root / "spikegraph" / "sub" / "impl.py").write_text(
-        "def f(): ...\ndef g(): ...\ndef helper(): ...\ndef _private(): ...\nlog = 1\n"
+        "def f(): ...\ndef g(): ...\ndef extra(): ...\ndef _private(): ...\nlog = 1\n"
     )
     (root / "docs" / "reference").mkdir(parents=True)
     (root / "docs" / "reference" / "x.md").write_text(page)
@@ -136,7 +136,7 @@ def test_coverage_reports_what_is_missing(tmp_path):
     page = (
         "# x\n\n::: spikegraph\n    options:\n      members: false\n\n"
         "::: spikegraph.sub\n    options:\n      members: [f,\n        nope]\n\n"
-        "::: spikegraph.sub.impl\n    options:\n      members: [f, helper]\n"
+        "::: spikegraph.sub.impl\n    options:\n      members: [f, extra]\n"
     )
     report = api.coverage(fake_tree(tmp_path, page))
     assert report.modules_missing == ["spikegraph.samplers", "spikegraph.samplers.base"]
@@ -148,7 +148,7 @@ def test_coverage_reports_what_is_missing(tmp_path):
         "spikegraph.sub.impl.log",
     ]
     assert report.not_public == ["spikegraph.sub.nope (x.md:7)"]
-    assert report.duplicates == {
+    assert report.documented_twice == {
         "spikegraph.sub.impl.f": ["spikegraph.sub.f", "spikegraph.sub.impl.f"]
     }
 
@@ -163,14 +163,19 @@ def test_skeleton_documents_each_object_once_where_exported(tmp_path):
     )
     (root / "docs" / "reference" / "x.md").write_text(page)
     report = api.coverage(root)
-    assert (report.modules_missing, report.names_missing, report.not_public, report.duplicates) == (
+    assert (
+        report.modules_missing,
+        report.names_missing,
+        report.not_public,
+        report.documented_twice,
+    ) == (
         [],
         [],
         [],
         {},
     )
     assert "::: spikegraph.sub\n    options:\n      members: [f, g]\n" in page
-    assert "::: spikegraph.sub.impl\n    options:\n      members: [helper, log]\n" in page
+    assert "::: spikegraph.sub.impl\n    options:\n      members: [extra, log]\n" in page
 
 
 def test_members_must_be_a_list(tmp_path):
