@@ -38,6 +38,10 @@ from spikegraph.nn.readout import READOUTS
 from spikegraph.train.checkpoint import ON_MISMATCH
 from spikegraph.train.trainer import TrainConfig
 
+# The API of this module: the parser and the entry point. Everything else here is their
+# implementation; the commands themselves are documented in docs/.
+__all__ = ["build_parser", "main"]
+
 #: What the ``--help`` pages say the command is for.
 DESCRIPTION = (
     "Spiking graph neural networks for PyTorch Geometric: train node classifiers, count "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,13 +103,33 @@ def test_no_runtime_dependency_on_scikit_learn_and_docs_without_the_package():
     assert "docs" not in extras  # an extra installs the package, hence torch
     lines = (ROOT / "docs" / "requirements.txt").read_text().lower().splitlines()
     reqs = [line for line in lines if line.strip() and not line.startswith("#")]
-    assert reqs and all(r.startswith("mkdocs") for r in reqs), reqs
+    # the docs toolchain only, each pinned to a range: no torch, no package (the reference
+    # is read from the sources statically)
+    names = [re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0] for r in reqs]
+    toolchain = {"mkdocs", "mkdocs-material", "mkdocstrings", "mkdocstrings-python"}
+    assert toolchain <= set(names), names
+    assert set(names) <= toolchain | {"pymdown-extensions", "ruff"}, names
+    assert all(">=" in r and "<" in r for r in reqs), reqs
 
 
 def test_every_docs_page_is_in_the_mkdocs_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
-    for page in sorted((ROOT / "docs").glob("*.md")):
-        assert f": {page.name}" in nav, page.name
+    docs = ROOT / "docs"
+    for page in sorted(docs.rglob("*.md")):
+        assert f" {page.relative_to(docs).as_posix()}\n" in nav, page
+
+
+def test_ci_builds_the_docs_strictly_without_the_package():
+    """CI builds the site in an environment of docs/requirements.txt alone (so without
+    torch, as the README promises), with warnings as errors."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    install = [line for line in ci if "pip install" in line and ".ci-docs-venv" in line]
+    assert install and all(
+        "-r docs/requirements.txt" in line or "--upgrade pip" in line for line in install
+    )
+    assert any("mkdocs build --strict" in line and ".ci-docs-venv/bin/" in line for line in ci)
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -r docs/requirements.txt && mkdocs build --strict" in readme
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

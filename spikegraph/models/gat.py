@@ -33,9 +33,9 @@ class SpikingGAT(SpikingBasicGNN):
         out_heads: Attention heads of the output layer (averaged); ``heads`` when ``None``.
         attention_dropout: Dropout on attention coefficients; ``dropout`` when ``None``.
         input_dropout: Dropout on the encoded input (0.6).
-        edge_dim: (in ``kwargs``) width of the edge features ``edge_attr`` that every layer's
+        **kwargs: See :class:`~spikegraph.models.basic.SpikingBasicGNN`; among them
+            ``edge_dim``, the width of the edge features ``edge_attr`` that every layer's
             attention reads, as PyG's ``GAT(..., edge_dim=...)``.
-        **kwargs: See :class:`~spikegraph.models.basic.SpikingBasicGNN`.
     """
 
     supports_edge_attr = True
