@@ -190,6 +190,18 @@ def _check_sampler_options(name: str, options: dict[str, Any]) -> None:
         raise ValueError(f"Sampler {name!r} takes no option {unknown}; its options: {valid}")
 
 
+def _check_per_layer(name: str, given: dict[str, Any], model: str, num_layers: int) -> None:
+    """Refuse a per-layer sampler option without one entry per layer of ``model``."""
+    cls = SAMPLERS[name]
+    key = cls.per_layer_option
+    value = {**cls.options_for(num_layers), **given}.get(key) if key else None
+    if value is not None and (not isinstance(value, (list, tuple)) or len(value) != num_layers):
+        raise ValueError(
+            f"Sampler option {key!r} of {name!r} must be a list of one entry per layer "
+            f"({num_layers} for {model}), got {value!r}"
+        )
+
+
 def _dataset_name(dataset: Any) -> str:
     by_lower = {d.lower(): d for d in DATASETS}
     if not isinstance(dataset, str) or dataset.lower() not in by_lower:
@@ -240,6 +252,10 @@ def plan_study(
     for name in samplers:
         _check_sampler_options(name, sampler_options[name])
         budget_option(SAMPLERS[name])  # a sampler the study cannot size fails now
+    for model in models:  # per-layer options fit every model's depth
+        num_layers = int(effective_model_options(model, model_options[model]).get("num_layers", 2))
+        for name in samplers:
+            _check_per_layer(name, sampler_options[name], model, num_layers)
     out = Path(out)
     check_output_file(out / "study.json", "Study folder")
     data, num_classes = load_dataset(dataset, root=root, split=split)
@@ -293,14 +309,6 @@ def plan_study(
             )
             given = {} if cls is None else sampler_options[name]
             opts = {} if cls is None else {**cls.options_for(num_layers), **given}
-            per_layer = None if cls is None else cls.per_layer_option
-            if per_layer is not None and opts.get(per_layer) is not None:
-                value = opts[per_layer]
-                if not isinstance(value, (list, tuple)) or len(value) != num_layers:
-                    raise ValueError(
-                        f"Sampler option {per_layer!r} of {name!r} must be a list of one entry "
-                        f"per layer ({num_layers} for {model}), got {value!r}"
-                    )
             batch_size = None
             if cls is not None and cls.takes_seeds:
                 batch_size = budget.batch_size or cls.default_batch_size
