@@ -1055,7 +1055,7 @@ def add_study_samplers_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_study_samplers(args: argparse.Namespace) -> int:
     """``spikegraph study samplers``: run or resume a sampler study, print its summary."""
-    from spikegraph.experiments.study import StudyBudget, run_sampler_study
+    from spikegraph.experiments.study import StudyBudget, StudyCellError, run_sampler_study
 
     samplers = _name_list(args.samplers)
     budget = StudyBudget(
@@ -1088,6 +1088,9 @@ def cmd_study_samplers(args: argparse.Namespace) -> int:
         if err.name != "matplotlib":
             raise
         raise UsageError(str(err)) from err
+    except StudyCellError as err:  # the input was fine, cells failed: exit 1
+        print(f"spikegraph: error: {one_line(str(err))}", file=sys.stderr)
+        return 1
     print(format_study(result))
     return 0
 

@@ -107,3 +107,14 @@ def test_study_needs_a_kind_and_an_out(capsys):
     assert "the following arguments are required: study" in one_error_line(capsys)
     assert main(["study", "samplers"]) == 2
     assert "the following arguments are required: --out" in one_error_line(capsys)
+
+
+def test_failed_cells_exit_1_in_one_line(tiny_arxiv_root, tmp_path, capsys, monkeypatch):
+    def fails(job):
+        raise ValueError(f"no room for {job.cell.id}")
+
+    monkeypatch.setattr(runner, "compute_cell", fails)
+    argv = [*STUDY, "--root", str(tiny_arxiv_root), "--models", "gcn", "--samplers", "graphsage"]
+    assert main([*argv, "--no-plots", "--out", str(tmp_path / "out")]) == 1
+    line = one_error_line(capsys)
+    assert "2 of 2 cells failed (gcn--full-batch--seed0: ValueError: no room for" in line

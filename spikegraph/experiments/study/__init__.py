@@ -27,6 +27,7 @@ from spikegraph.experiments.study.cells import (
     StudyMismatchError,
 )
 from spikegraph.experiments.study.runner import (
+    StudyCellError,
     StudyInterrupted,
     StudyResult,
     plan_study,
@@ -38,6 +39,7 @@ __all__ = [
     "GRADIENT_WEIGHTS",
     "Cell",
     "StudyBudget",
+    "StudyCellError",
     "StudyFileError",
     "StudyInterrupted",
     "StudyMismatchError",

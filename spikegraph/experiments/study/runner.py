@@ -89,6 +89,25 @@ class StudyInterrupted(KeyboardInterrupt):
         return str(self.args[0])
 
 
+class StudyCellError(RuntimeError):
+    """Cells of a study that raised an error; every other cell was computed and kept, and
+    no summary was written (it needs every cell).
+
+    Attributes:
+        failures: ``(cell id, error)`` of every cell that failed.
+    """
+
+    def __init__(self, failures: list[tuple[str, BaseException]], planned: int) -> None:
+        self.failures = failures
+        shown = "; ".join(f"{cid}: {type(e).__name__}: {e}" for cid, e in failures[:5])
+        more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} of {planned} cells failed ({shown}{more}); the other cells are "
+            "kept: fix the cause (e.g. a sampler option too large for this graph) and run the "
+            "study again"
+        )
+
+
 @dataclass(frozen=True)
 class CellJob:
     """Everything a process needs to compute one cell (picklable, for ``jobs > 1``)."""
@@ -562,6 +581,8 @@ def run_sampler_study(
         ModuleNotFoundError: with ``plots`` and no matplotlib, before any training.
         StudyMismatchError: when ``out`` holds a cell of another configuration (naming the
             fields that differ), before any training.
+        StudyCellError: when cells raised an error (e.g. a sampler option too large for
+            the graph), after every other cell was computed and kept.
         StudyInterrupted: on Ctrl-C, saying how many cells are kept.
     """
     if plots:
@@ -590,10 +611,15 @@ def run_sampler_study(
     todo = [j for j in jobs_list if j.cell.id not in records]
     computed: list[str] = []
     log.info("%d cells: %d finished, %d to compute", len(jobs_list), len(reused), len(todo))
+    failures: list[tuple[str, BaseException]] = []
     try:
-        busy = _run_jobs(todo, jobs, records, computed, reused)
+        busy = _run_jobs(todo, jobs, records, computed, reused, failures)
         for job in busy:  # cells another process was computing: wait for them
-            status, record = run_cell_job(job, wait=True)
+            try:
+                status, record = run_cell_job(job, wait=True)
+            except Exception as err:
+                failures.append((job.cell.id, err))
+                continue
             records[job.cell.id] = record
             (computed if status == "computed" else reused).append(job.cell.id)
     except KeyboardInterrupt as err:
@@ -604,6 +630,8 @@ def run_sampler_study(
             done,
             len(jobs_list),
         ) from err
+    if failures:
+        raise StudyCellError(failures, len(jobs_list))
     cells = [records[j.cell.id] for j in jobs_list]
     provenance = {
         "command": None if command is None else list(command),
@@ -632,10 +660,15 @@ def _run_jobs(
     records: dict[str, dict[str, Any]],
     computed: list[str],
     reused: list[str],
+    failures: list[tuple[str, BaseException]],
 ) -> list[CellJob]:
-    """Run ``todo`` (``jobs`` processes), filling ``records``; returns the jobs whose cell
-    another process holds."""
+    """Run ``todo`` (``jobs`` processes), filling ``records`` and ``failures`` (a cell that
+    raises does not stop the others); returns the jobs whose cell another process holds."""
     busy = []
+
+    def failed(job: CellJob, err: Exception) -> None:
+        log.error("cell %s failed: %s: %s", job.cell.id, type(err).__name__, err)
+        failures.append((job.cell.id, err))
 
     def take(job: CellJob, status: str, record: dict[str, Any] | None) -> None:
         if status == "busy":
@@ -647,7 +680,10 @@ def _run_jobs(
 
     if jobs == 1 or len(todo) <= 1:
         for job in todo:
-            take(job, *run_cell_job(job))
+            try:
+                take(job, *run_cell_job(job))
+            except Exception as err:
+                failed(job, err)
         return busy
     threads = max(1, torch.get_num_threads() // jobs)
     with ProcessPoolExecutor(
@@ -659,7 +695,12 @@ def _run_jobs(
         futures = [(job, pool.submit(run_cell_job, job)) for job in todo]
         try:
             for job, future in futures:
-                take(job, *future.result())
+                try:
+                    outcome = future.result()
+                except Exception as err:
+                    failed(job, err)
+                    continue
+                take(job, *outcome)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -695,6 +736,7 @@ __all__ = [
     "STUDY_FORMAT",
     "STUDY_VERSION",
     "CellJob",
+    "StudyCellError",
     "StudyInterrupted",
     "StudyResult",
     "compute_cell",

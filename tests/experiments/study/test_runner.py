@@ -14,6 +14,7 @@ import pytest
 from spikegraph.experiments.study import (
     FULL_BATCH,
     StudyBudget,
+    StudyCellError,
     StudyInterrupted,
     StudyMismatchError,
     run_sampler_study,
@@ -265,3 +266,18 @@ def test_an_unwritable_folder_is_refused(tmp_path, tiny_arxiv_root):
     blocker.write_text("")
     with pytest.raises(ValueError, match=r"Study folder .*cannot be written"):
         run_sampler_study(**small(tiny_arxiv_root, blocker / "out"))
+
+
+def test_failing_cells_do_not_stop_the_others(tmp_path, tiny_arxiv_root):
+    out = tmp_path / "out"
+    args = small(tiny_arxiv_root, out, seeds=[0], samplers=["ripple", "graphsage"])
+    args["sampler_options"] = {"ripple": {"subgraph_size": 10_000}}  # more than the nodes
+    with pytest.raises(StudyCellError, match="1 of 3 cells failed") as info:
+        run_sampler_study(**args)
+    ((cid, err),) = info.value.failures
+    assert cid == "gcn--ripple--seed0" and "exceeds the 508 nodes" in str(err)
+    assert sorted(p.name for p in (out / "cells").iterdir()) == [
+        "gcn--full-batch--seed0.json",
+        "gcn--graphsage--seed0.json",
+    ]
+    assert not (out / "study.json").exists()  # a summary needs every cell
