@@ -1127,6 +1127,7 @@ BENCHMARKS = {
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
     "samplers-variance": "samplers_variance.py",
+    "sampler-study": "sampler_study.py",
     "pyg-example": "pyg_example.py",
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",

@@ -32,10 +32,11 @@ energy of a training step and of an inference from the cost counters
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -274,14 +275,20 @@ def gradient_error(
     return out
 
 
-def gradient_model(
-    trained: nn.Module, initial_state: dict[str, torch.Tensor], weights: str
-) -> nn.Module:
-    """A copy of ``trained`` holding the weights the gradient is measured at."""
-    model = copy.deepcopy(trained)
+@contextmanager
+def gradient_weights(
+    model: nn.Module, initial_state: dict[str, torch.Tensor], weights: str
+) -> Iterator[nn.Module]:
+    """``model`` holding the weights the gradient is measured at for the block (its initial
+    weights for ``"initial"``), its own weights restored after. (The model is not copied: a
+    spiking model may cache a sparse input, which ``copy.deepcopy`` cannot copy.)"""
+    trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if weights == "initial":
         model.load_state_dict(initial_state)
-    return model
+    try:
+        yield model
+    finally:
+        model.load_state_dict(trained)
 
 
 def convergence_curve(history: list[dict[str, Any]], times: list[Any]) -> list[dict[str, Any]]:
@@ -311,5 +318,5 @@ __all__ = [
     "count_full",
     "energy_convention",
     "gradient_error",
-    "gradient_model",
+    "gradient_weights",
 ]

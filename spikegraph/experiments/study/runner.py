@@ -14,6 +14,7 @@ share the cells, each computing those it holds the lock of.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import os
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch_geometric.data import Data
 
 from spikegraph._memory import current_rss_mb, reset_peak_rss
 from spikegraph.datasets import DATASETS, dataset_provenance, default_cache_dir, load_dataset
@@ -56,7 +58,7 @@ from spikegraph.experiments.study.measure import (
     batches_and_energy,
     convergence_curve,
     gradient_error,
-    gradient_model,
+    gradient_weights,
 )
 from spikegraph.experiments.study.summary import summarise, to_markdown
 from spikegraph.models import MODELS, train_defaults
@@ -369,34 +371,79 @@ def plan_study(
 
 
 # ----------------------------------------------------------------------------- one cell
-#: Models (name and options) this process has run once: see :func:`warm_up`.
+#: What this process has run once (models and samplers): see :func:`warm_up`.
 _WARM: set[str] = set()
+#: Nodes of the graph :func:`warm_up` runs on, and the size it clips the options to.
+_WARM_NODES, _WARM_SIZE = 64, 8
 
 
-def warm_up(model: str, options: dict[str, Any], num_features: int, num_classes: int) -> None:
-    """One forward and backward pass of ``model`` on a tiny random graph, once per process
-    and configuration, so that one-off costs (compiling or loading the spiking kernels,
-    first allocations) do not land in the first cell's time per epoch."""
-    tag = f"{model}:{sorted(options.items())!r}"
+def _warm_graph(num_features: int, num_classes: int) -> Data:
+    """A small random graph (a ring and random chords, every node a training node)."""
+    gen = torch.Generator().manual_seed(0)
+    n = _WARM_NODES
+    ring = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])
+    chords = torch.randint(0, n, (2, 2 * n), generator=gen)
+    chords = chords[:, chords[0] != chords[1]]
+    edge_index = torch.unique(torch.cat([ring, chords, ring.flip(0), chords.flip(0)], 1), dim=1)
+    masks = {k: torch.ones(n, dtype=torch.bool) for k in ("train_mask", "val_mask", "test_mask")}
+    x = (torch.rand(n, num_features, generator=gen) < 0.1).float()
+    y = torch.randint(0, num_classes, (n,), generator=gen)
+    return Data(x=x, edge_index=edge_index, y=y, **masks)
+
+
+def _clipped(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_clipped(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value > _WARM_SIZE:
+        return _WARM_SIZE
+    return value
+
+
+def warm_up(job: CellJob) -> None:
+    """Run the cell's model and sampler once, on a small random graph, once per process:
+    one-off costs (compiling or loading numba kernels of the spiking neurons and of the
+    samplers, first allocations) then do not land in the first cell's time per epoch or
+    preprocessing time. A warm-up that fails is logged (that cell's first timings may then
+    include them); the cell itself reports its own errors."""
+    from spikegraph.models import build_model
+    from spikegraph.train.minibatch import batch_logits, build_loader
+
+    cell, info = job.cell, job.key["dataset"]
+    tag = f"{cell.model}:{cell.sampler}:{sorted(job.model_options.items())!r}"
     if tag in _WARM:
         return
-    from spikegraph.models import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = build_model(model, num_features, num_classes, **options)
-        x = torch.rand(8, num_features)
-        edge_index = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 0]])
-        net(x, edge_index).sum().backward()
     _WARM.add(tag)
+    data = _warm_graph(info["num_features"], info["num_classes"])
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            options = job.model_options
+            net = build_model(cell.model, data.num_features, info["num_classes"], **options)
+            net(data.x, data.edge_index).sum().backward()
+            if cell.sampler == FULL_BATCH:
+                return
+            options = {k: _clipped(v) for k, v in job.key["sampler"]["options"].items()}
+            batch_size = None if job.batch_size is None else _WARM_SIZE
+            setup = build_loader(cell.sampler, data, job.num_layers, batch_size, options)
+            for batch in itertools.islice(iter(setup.loader), 2):
+                if batch.num_targets:
+                    batch_logits(net, data.x, batch, None).sum().backward()
+    except Exception as err:  # the warm-up is a courtesy to the timings, not the measurement
+        log.warning(
+            "warming up %s with %s failed (%s: %s); its first cell's timings may include "
+            "one-off costs such as compiling kernels",
+            cell.model,
+            cell.sampler,
+            type(err).__name__,
+            err,
+        )
 
 
 def compute_cell(job: CellJob) -> dict[str, Any]:
     """Train and measure one cell (its record, without the key; see
     :func:`~spikegraph.experiments.study.cells.write_cell`)."""
     cell, budget = job.cell, job.budget
-    data_info = job.key["dataset"]
-    warm_up(cell.model, job.model_options, data_info["num_features"], data_info["num_classes"])
+    warm_up(job)
     peak_reset = reset_peak_rss()
     start_rss = current_rss_mb()
     start = time.perf_counter()
@@ -409,18 +456,18 @@ def compute_cell(job: CellJob) -> dict[str, Any]:
         batches, energy = batches_and_energy(
             run.model, run.data, loader, mode, budget.measure_batches
         )
-        model = gradient_model(run.model, run.initial_state, budget.gradient_weights)
-        gradient = gradient_error(
-            model,
-            run.data,
-            cell.sampler,
-            dict(run.setup.options) if minibatch else {},
-            run.setup.loader.batch_size if minibatch else None,
-            job.num_layers,
-            budget,
-            cell.seed,
-            str(default_cache_dir() / "samplers"),
-        )
+        with gradient_weights(run.model, run.initial_state, budget.gradient_weights) as model:
+            gradient = gradient_error(
+                model,
+                run.data,
+                cell.sampler,
+                dict(run.setup.options) if minibatch else {},
+                run.setup.loader.batch_size if minibatch else None,
+                job.num_layers,
+                budget,
+                cell.seed,
+                str(default_cache_dir() / "samplers"),
+            )
         measured.update(
             batches=batches,
             energy=energy,

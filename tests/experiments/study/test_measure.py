@@ -99,3 +99,27 @@ def test_the_curve_accumulates_time_and_drops_the_test_accuracy():
     assert all(set(c) == {"epoch", "time", "loss", "train", "val"} for c in curve)
     # times unknown for epochs of an old checkpoint: unknown from there on
     assert [c["time"] for c in convergence_curve(history, [None, 0.2, 0.2])] == [None] * 3
+
+
+def test_the_gradient_weights_are_set_for_the_block_and_restored():
+    """Initial weights inside, the trained ones after; the model itself, not a copy (a
+    spiking model that read binary features caches them as a sparse tensor, which
+    copy.deepcopy cannot copy)."""
+    from spikegraph.experiments.study.measure import gradient_weights
+    from tests.conftest import synthetic_node_data
+
+    data = synthetic_node_data()  # binary features
+    torch.manual_seed(0)
+    model = build_model("sgcn", data.num_features, 2, hidden_channels=8, T=2)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    model(data.x, data.edge_index)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)  # "trained"
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    with gradient_weights(model, initial, "initial") as inside:
+        assert inside is model
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in initial.items())
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+    with gradient_weights(model, initial, "trained"):
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
