@@ -28,7 +28,8 @@ def test_every_committed_configuration_passes_the_checks(
     plan, jobs = runner.plan_study(**args, out=tmp_path / "out")
     rows = 1 + (len(study.QUICK_SAMPLERS) if quick else len(plan["samplers"]))
     seeds = 1 if quick else len(study.SEEDS)
-    assert len(jobs) == len(study.MODELS) * rows * seeds
+    models = len(study.QUICK_MODELS if quick else study.MODELS)
+    assert len(jobs) == models * rows * seeds
     assert plan["dataset"]["split"] == study.CONFIGS[dataset]["split"]
     assert plan["budget"] == (study.QUICK_BUDGET if quick else args["budget"]).to_dict()
 
