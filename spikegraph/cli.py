@@ -1058,6 +1058,8 @@ def cmd_study_samplers(args: argparse.Namespace) -> int:
     from spikegraph.experiments.study import StudyBudget, StudyCellError, run_sampler_study
 
     samplers = _name_list(args.samplers)
+    # one line per finished cell: a study runs for hours
+    logging.getLogger("spikegraph.experiments.study.runner").setLevel(logging.INFO)
     budget = StudyBudget(
         epochs=args.epochs,
         patience=args.patience,

@@ -603,6 +603,12 @@ def run_sampler_study(
     measured while other cells run beside them share the machine: commit timings of
     ``jobs=1`` runs.
 
+    Peak memory is the process's peak resident set size during a cell's training (on Linux
+    the high-water mark is reset when the cell starts; ``peak_rss_reset`` in the cell says
+    whether it was), beside its resident size at the start (``start_rss_mb``): cells share
+    their process with the data and the cells before them. Progress is logged at INFO level
+    (``spikegraph.experiments.study.runner``).
+
     Args:
         dataset: A dataset of :data:`spikegraph.datasets.DATASETS` (any case).
         models: Model names of :data:`spikegraph.models.MODELS`.
@@ -717,13 +723,24 @@ def _run_jobs(
         log.error("cell %s failed: %s: %s", job.cell.id, type(err).__name__, err)
         failures.append((job.cell.id, err))
 
+    start = time.perf_counter()
+
     def take(job: CellJob, status: str, record: dict[str, Any] | None) -> None:
         if status == "busy":
             busy.append(job)
+            log.info("cell %s: another process holds it, left to it", job.cell.id)
             return
         records[job.cell.id] = record
         (computed if status == "computed" else reused).append(job.cell.id)
-        log.info("cell %s %s", job.cell.id, status)
+        done = len(computed) + len(reused) + len(failures) + len(busy)
+        log.info(
+            "[%d/%d] cell %s %s (%.0f s so far)",
+            done,
+            len(todo),
+            job.cell.id,
+            status,
+            time.perf_counter() - start,
+        )
 
     if jobs == 1 or len(todo) <= 1:
         for job in todo:
