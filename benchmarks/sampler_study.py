@@ -5,8 +5,9 @@ every sampler of the zoo and full-batch, PyG's ``GCN`` and the spiking GCN ``sgc
 registry's defaults, seeds 0-2, the same budget for every sampler). Rerun after a kill, it
 resumes: finished cells are kept in ``<folder>/cells/``.
 
-Budgets, chosen to be affordable on 2 CPUs (one process, 1 torch thread; rough wall times of
-one study, measured per epoch on this project's 2-CPU machines):
+Budgets, chosen to be affordable on 2 CPUs (one process, 1 torch thread). The wall times
+below are estimates from per-epoch times (``samplers_accuracy.md``, a ``--quick`` Cora
+study), not measured end to end; each study's ``study.md`` records what it took:
 
 - **Cora**, **CiteSeer** (``split="full"``): 50 epochs, 256 seeds per node-wise and
   layer-wise batch; subgraph and layer sizes scaled down from the class defaults (sized for
