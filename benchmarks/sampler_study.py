@@ -7,7 +7,7 @@ resumes: finished cells are kept in ``<folder>/cells/``.
 
 Budgets, chosen to be affordable on 2 CPUs (one process, 1 torch thread). The wall times
 below are estimates from per-epoch times (``samplers_accuracy.md``, a ``--quick`` Cora
-study), not measured end to end; each study's ``study.md`` records what it took:
+study), not measured end to end (every cell file records its own ``measured.seconds``):
 
 - **Cora**, **CiteSeer** (``split="full"``): 50 epochs, 256 seeds per node-wise and
   layer-wise batch; subgraph and layer sizes scaled down from the class defaults (sized for
