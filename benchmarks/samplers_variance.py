@@ -82,9 +82,16 @@ from torch_geometric.data import Data  # noqa: E402
 from torch_geometric.nn import GCN  # noqa: E402
 from torch_geometric.nn.conv.gcn_conv import gcn_norm  # noqa: E402
 
+from spikegraph.experiments.gradient_error import (  # noqa: E402  (one copy, in the library)
+    ErrorStats,
+    batch_gradient,
+    flat_grad,  # noqa: F401  (the benchmark's tests check the exact values with it)
+    layer_sizes_of,
+    loss_gradient,
+)
 from spikegraph.samplers import SAMPLERS, Batch, Block, Loader, resolve_mode  # noqa: E402
 from spikegraph.train.blocks import gcn_conv_block  # noqa: E402
-from spikegraph.train.minibatch import batch_logits, batch_loss, build_loader  # noqa: E402
+from spikegraph.train.minibatch import build_loader  # noqa: E402
 
 STEM = "samplers_variance"
 GRAPHS = ("PubMed", "synthetic-1M", "synthetic-2k")  # the last one: --quick
@@ -93,74 +100,6 @@ GRAPHS = ("PubMed", "synthetic-1M", "synthetic-2k")  # the last one: --quick
 SUBGRAPH_KNOBS = {"budget": 1, "num_roots": 1, "subgraph_size": 1, "num_parts": -1}
 DEFAULT_SKIP = ("synthetic-1M/cluster-gcn",)
 HIDDEN = 16
-
-
-# ----------------------------------------------------------------------------- statistics
-class ErrorStats:
-    r"""Running per-row error statistics of a stochastic estimator of a matrix ``exact``.
-
-    Each call of :meth:`add` gives one estimate of some rows. :meth:`summary` reports, over
-    the rows estimated at least twice, the relative bias (norm of the per-row mean errors)
-    with its standard error and the relative variance (see the module docstring).
-
-    Args:
-        exact: ``[N, F]`` exact values.
-    """
-
-    def __init__(self, exact: Tensor) -> None:
-        if exact.dim() != 2:
-            raise ValueError(f"'exact' must be [N, F], got shape {tuple(exact.shape)}")
-        self.exact = exact.detach().double()
-        n = exact.size(0)
-        self.count = torch.zeros(n, dtype=torch.float64)
-        self.sum = torch.zeros_like(self.exact)
-        self.sumsq = torch.zeros(n, dtype=torch.float64)
-        self.observations = 0
-
-    def add(self, ids: Tensor, estimate: Tensor) -> None:
-        """Record one estimate ``[len(ids), F]`` of rows ``ids`` (distinct)."""
-        if estimate.shape != (ids.numel(), self.exact.size(1)):
-            raise ValueError(
-                f"estimate of shape {tuple(estimate.shape)} for {ids.numel()} rows of width "
-                f"{self.exact.size(1)}"
-            )
-        err = estimate.detach().double() - self.exact.index_select(0, ids)
-        self.count.index_add_(0, ids, torch.ones(ids.numel(), dtype=torch.float64))
-        self.sum.index_add_(0, ids, err)
-        self.sumsq.index_add_(0, ids, err.square().sum(1))
-        self.observations += int(ids.numel())
-
-    def summary(self) -> dict[str, Any]:
-        """``bias``, ``bias_se``, ``variance`` (relative; ``None`` without a row seen twice),
-        ``mse`` (relative mean squared error over every estimate), and the coverage."""
-        seen = self.count > 0
-        rep = self.count >= 2
-        sq = self.exact.square().sum(1)
-        out: dict[str, Any] = {
-            "rows_seen": int(seen.sum()),
-            "rows_seen_twice": int(rep.sum()),
-            "mean_times_seen": float(self.count[seen].mean()) if bool(seen.any()) else 0.0,
-            "mse": _ratio(self.sumsq[seen].sum(), (self.count * sq)[seen].sum()),
-            "bias": None,
-            "bias_se": None,
-            "variance": None,
-        }
-        if not bool(rep.any()):
-            return out
-        n = self.count[rep]
-        mean = self.sum[rep] / n.unsqueeze(1)
-        within = (self.sumsq[rep] - n * mean.square().sum(1)).clamp_min(0.0)
-        var = within / (n - 1)  # per row, summed over the columns
-        norm2 = sq[rep].sum()
-        out["bias"] = math.sqrt(_ratio(mean.square().sum(), norm2))
-        out["bias_se"] = math.sqrt(_ratio((var / n).sum(), norm2))
-        out["variance"] = _ratio(var.sum(), norm2)
-        return out
-
-
-def _ratio(num: Tensor, den: Tensor) -> float:
-    den = float(den)
-    return float(num) / den if den > 0 else (0.0 if float(num) == 0 else math.inf)
 
 
 # ----------------------------------------------------------------------------- exact values
@@ -192,26 +131,20 @@ def full_forward(model: GCN, x: Tensor, adj: Tensor) -> tuple[Tensor, list[Tenso
     return h, aggs
 
 
-def flat_grad(model: torch.nn.Module) -> Tensor:
-    """All parameter gradients as one vector (zeros for parameters without one)."""
-    return torch.cat(
-        [
-            (p.grad if p.grad is not None else torch.zeros_like(p)).detach().flatten()
-            for p in model.parameters()
-        ]
-    )
-
-
 def full_batch_gradient(
     model: GCN, x: Tensor, y: Tensor, adj: Tensor, train: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(gradient, first-layer aggregation, hidden activations)`` of the full batch: the
-    gradient of the mean cross-entropy over ``train`` w.r.t. every parameter."""
-    model.zero_grad(set_to_none=True)
-    logits, aggs = full_forward(model, x, adj)
-    F.cross_entropy(logits[train], y[train]).backward()
-    grad = flat_grad(model)
-    model.zero_grad(set_to_none=True)
+    gradient of the mean cross-entropy over ``train`` w.r.t. every parameter, through
+    :func:`full_forward` (sparse products: a 20M-edge graph fits)."""
+    aggs: list[Tensor] = []
+
+    def loss() -> Tensor:
+        logits, layer_aggs = full_forward(model, x, adj)
+        aggs.extend(layer_aggs)
+        return F.cross_entropy(logits[train], y[train])
+
+    grad = loss_gradient(model, loss)
     with torch.no_grad():
         conv = model.convs[0]
         hidden = model.act(aggs[0] + conv.bias if conv.bias is not None else aggs[0])
@@ -246,24 +179,6 @@ def first_layer_estimate(model: GCN, x: Tensor, batch: Batch, mode: str) -> tupl
     if conv.bias is not None:
         out = out - conv.bias
     return ids, out
-
-
-def batch_gradient(model: GCN, data: Data, batch: Batch, mode: str) -> Tensor | None:
-    """The gradient of the batch's loss (``None`` for a batch without targets, which
-    training skips)."""
-    if batch.num_targets == 0:
-        return None
-    model.zero_grad(set_to_none=True)
-    logits = batch_logits(model, data.x, batch, mode)
-    batch_loss(logits, data.y[batch.target], batch.loss_weight).backward()
-    grad = flat_grad(model)
-    model.zero_grad(set_to_none=True)
-    return grad
-
-
-def layer_sizes_of(batch: Batch) -> list[int]:
-    """Nodes of every layer, input first: block sources, then the last block's targets."""
-    return [b.size[0] for b in batch.blocks] + [batch.blocks[-1].size[1]]
 
 
 # ----------------------------------------------------------------------------- calibration

@@ -152,7 +152,20 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_value(text: str) -> Any:
-    """``"8"`` -> 8, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the text."""
+    """``"8"`` -> 8, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None,
+    ``"[10, 5]"`` -> ``[10, 5]`` (a JSON list, e.g. a per-layer option), else the text.
+
+    Raises:
+        UsageError: for a ``[...]`` value that is not a JSON list.
+    """
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UsageError(f"{text!r} is not a list such as [10, 5] ({err})") from None
+        if not isinstance(value, list):  # pragma: no cover - "[" starts a JSON list
+            raise UsageError(f"{text!r} is not a list such as [10, 5]")
+        return value
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -929,6 +942,188 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return write_record(args.records, records) if args.records else 0
 
 
+def _name_list(values: Sequence[str]) -> list[str]:
+    """``["gcn,sgcn"]`` or ``["gcn", "sgcn"]`` -> ``["gcn", "sgcn"]`` (empty items kept out,
+    so that ``--models ""`` is an empty list the library refuses)."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _named_options(pairs: Sequence[str], option: str) -> dict[str, dict[str, Any]]:
+    """``["cluster-gcn:num_parts=50", ...]`` -> ``{"cluster-gcn": {"num_parts": 50}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, sep, rest = pair.partition(":")
+        if not sep or "=" not in rest:
+            raise UsageError(f"{option} expects NAME:KEY=VALUE, got {pair!r}")
+        out.setdefault(name.strip(), {}).update(_options([rest]))
+    return out
+
+
+def add_study_samplers_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``spikegraph study samplers`` (budget defaults: :class:`StudyBudget`)."""
+    from spikegraph.experiments.study import GRADIENT_WEIGHTS, StudyBudget
+
+    budget = {f.name: f.default for f in dataclasses.fields(StudyBudget)}
+    p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["gcn", "sgcn"],
+        metavar="NAMES",
+        help=f"models, comma- or space-separated, of {list(MODELS)}",
+    )
+    p.add_argument(
+        "--samplers",
+        nargs="+",
+        default=["all"],
+        metavar="NAMES",
+        help="samplers of spikegraph.samplers, comma- or space-separated, or 'all'",
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one cell per seed")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the study's folder: cells/, study.json, study.md, plots/; a study run again "
+        "into it resumes (cells of another configuration are refused)",
+    )
+    p.add_argument("--epochs", type=int, default=budget["epochs"], help="epochs of every cell")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=budget["patience"],
+        help="early-stopping patience (default: none, every cell trains all epochs)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="seeds per batch of node-wise and layer-wise samplers (default: each class's)",
+    )
+    p.add_argument(
+        "--measure-batches",
+        type=int,
+        default=budget["measure_batches"],
+        help="batches of epoch 1 whose nodes, edges and energy are measured",
+    )
+    p.add_argument(
+        "--gradient-batches",
+        type=int,
+        default=budget["gradient_batches"],
+        help="batch gradients per estimate of the gradient's bias and variance",
+    )
+    p.add_argument(
+        "--budget-multiples",
+        type=float,
+        nargs="+",
+        default=list(budget["budget_multiples"]),
+        metavar="M",
+        help="multiples of each sampler's batch size at which the gradient is measured "
+        "(1 must be among them)",
+    )
+    p.add_argument(
+        "--gradient-weights",
+        default=budget["gradient_weights"],
+        choices=list(GRADIENT_WEIGHTS),
+        help="measure the gradient at the seed's initial weights (the same for every sampler) "
+        "or at each cell's trained weights",
+    )
+    p.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="MODEL:KEY=VALUE",
+        help="a model option over the registry's defaults, e.g. sgcn:T=4",
+    )
+    p.add_argument(
+        "--sampler-option",
+        action="append",
+        default=[],
+        metavar="SAMPLER:KEY=VALUE",
+        help="a sampler option over the class's defaults, e.g. cluster-gcn:num_parts=50",
+    )
+    p.add_argument(
+        "--no-full-batch", action="store_true", help="leave out the full-batch reference row"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes computing cells at the same time (timings then share the machine)",
+    )
+    p.add_argument("--no-plots", action="store_true", help="write no plots (no matplotlib needed)")
+    add_verbose(p)
+
+
+def cmd_study_samplers(args: argparse.Namespace) -> int:
+    """``spikegraph study samplers``: run or resume a sampler study, print its summary."""
+    from spikegraph.experiments.study import StudyBudget, StudyCellError, run_sampler_study
+
+    samplers = _name_list(args.samplers)
+    # one line per finished cell: a study runs for hours
+    logging.getLogger("spikegraph.experiments.study.runner").setLevel(logging.INFO)
+    budget = StudyBudget(
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        measure_batches=args.measure_batches,
+        gradient_batches=args.gradient_batches,
+        budget_multiples=tuple(args.budget_multiples),
+        gradient_weights=args.gradient_weights,
+    )
+    try:
+        result = run_sampler_study(
+            args.dataset,
+            _name_list(args.models),
+            "all" if samplers == ["all"] else samplers,
+            args.seeds,
+            args.out,
+            root=args.root,
+            split=args.split,
+            budget=budget,
+            model_options=_named_options(args.model_option, "--model-option"),
+            sampler_options=_named_options(args.sampler_option, "--sampler-option"),
+            full_batch=not args.no_full_batch,
+            jobs=args.jobs,
+            plots=not args.no_plots,
+            command=getattr(args, "argv", None),
+        )
+    except ModuleNotFoundError as err:
+        if err.name != "matplotlib":
+            raise
+        raise UsageError(str(err)) from err
+    except StudyCellError as err:  # the input was fine, cells failed: exit 1
+        print(f"spikegraph: error: {one_line(str(err))}", file=sys.stderr)
+        return 1
+    print(format_study(result))
+    return 0
+
+
+def format_study(result: Any) -> str:
+    """The study's rows, one line each, and where its files are."""
+    from spikegraph.experiments.study.summary import gradient_at_training_budget
+
+    d = result.study["dataset"]
+    lines = [f"sampler study on {d['name']} (split={d['split']}), seeds {result.study['seeds']}:"]
+    for r in result.rows:
+        g = gradient_at_training_budget(r)
+        var = "-" if g["variance_mean"] is None else f"{g['variance_mean']:.3g}"
+        lines.append(
+            f"  {r['model']:<6} {r['sampler']:<16} test {100 * r['test_acc_mean']:6.2f} "
+            f"+- {100 * r['test_acc_std']:5.2f} %  {r['time_per_epoch_mean']:8.3g} s/epoch "
+            f"({100 * r['sampling_share_mean']:3.0f} % sampling)  grad variance {var:>8}  "
+            f"{r['energy_train_epoch_pj_mean'] / 1e6:9.3g} uJ/epoch"
+        )
+    lines.append(
+        f"{len(result.computed)} cell(s) computed, {len(result.reused)} reused; wrote "
+        f"{', '.join(str(result.out / f) for f in result.files[:2])} and "
+        f"{len(result.files) - 2} plot file(s)"
+    )
+    return "\n".join(lines)
+
+
 #: ``spikegraph bench NAME`` -> script in the source tree's ``benchmarks/`` folder.
 BENCHMARKS = {
     "nodes": "node_classification.py",
@@ -938,6 +1133,7 @@ BENCHMARKS = {
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
     "samplers-variance": "samplers_variance.py",
+    "sampler-study": "sampler_study.py",
     "pyg-example": "pyg_example.py",
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",
@@ -992,6 +1188,18 @@ def _subcommand(sub, name: str, text: str, func, add_arguments) -> argparse.Argu
     return parser
 
 
+def add_study_arguments(p: argparse.ArgumentParser) -> None:
+    """``spikegraph study``: one subcommand per kind of study."""
+    add_verbose(p)
+    studies = p.add_subparsers(dest="study", required=True, parser_class=Parser)
+    text = (
+        "compare samplers of the zoo with the same models and budget: accuracy, time per "
+        "epoch and its sampling share, memory, nodes and edges per batch, gradient bias and "
+        "variance, energy, convergence; tables and plots, resumable"
+    )
+    _subcommand(studies, "samplers", text, cmd_study_samplers, add_study_samplers_arguments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="spikegraph", description=DESCRIPTION)
     add_verbose(parser, default=False)
@@ -1011,6 +1219,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its options (see NAME --help)")
     text = "tune a model's hyper-parameters on validation accuracy with Optuna"
     _subcommand(sub, "tune", text, cmd_tune, add_tune_arguments)
+    text = "run a study: 'spikegraph study samplers' compares the sampler zoo on one dataset"
+    _subcommand(sub, "study", text, cmd_study_samplers, add_study_arguments)
     _subcommand(
         sub,
         "make-dataset",

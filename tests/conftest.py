@@ -137,3 +137,16 @@ def node_data() -> Data:
 def make_node_data():
     """The factory :func:`synthetic_node_data`, for tests that need other sizes or seeds."""
     return synthetic_node_data
+
+
+@pytest.fixture(scope="session")
+def tiny_arxiv_root(tmp_path_factory) -> Path:
+    """A data root holding a 508-node synthetic stand-in for ogbn-arxiv
+    (:func:`spikegraph.datasets.synthetic.make_dataset`, scale 0.003): a graph every test
+    can load by name (``load_dataset("ogbn-arxiv", root=...)``), in any process, without
+    real data."""
+    from spikegraph.datasets.synthetic import make_dataset
+
+    root = tmp_path_factory.mktemp("tiny-arxiv")
+    make_dataset("ogbn-arxiv", root, seed=0, scale=0.003, progress=False)
+    return root

@@ -54,6 +54,7 @@ RESULT_KEYS = {
     "firing_rates",
     "config",
     "history",
+    "epoch_times",  # each epoch's training time: convergence against wall time
     "checkpoint",
     "device",
 }

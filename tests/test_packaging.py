@@ -12,16 +12,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_importing_the_package_does_not_import_scikit_learn():
-    """scikit-learn is not a dependency (it was used for one accuracy only)."""
+def test_importing_the_package_does_not_import_scikit_learn_nor_matplotlib():
+    """scikit-learn is not a dependency (it was used for one accuracy only); matplotlib is
+    the optional ``plot`` extra, imported only when a study draws its plots."""
     code = (
-        "import sys, spikegraph, spikegraph.train, spikegraph.cli, spikegraph.datasets; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+        "import sys, spikegraph, spikegraph.train, spikegraph.cli, spikegraph.datasets, "
+        "spikegraph.experiments.study; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'matplotlib')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert extras["plot"] == ["matplotlib>=3.7"]
+    assert "matplotlib>=3.7" in extras["test"] and "plot" in extras["dev"][0]
 
 
 def fake_checkout(folder: Path, script: str = "speed.py") -> Path:

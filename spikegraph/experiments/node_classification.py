@@ -9,12 +9,14 @@ import numbers
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
 
 from spikegraph._memory import peak_rss_mb
 from spikegraph._progress import Stages
@@ -136,6 +138,33 @@ class Summary:
             | ({} if self.interrupted is None else {"interrupted": self.interrupted})
             | ({} if self.data_provenance is None else {"data_provenance": self.data_provenance})
         )
+
+
+@dataclass
+class TrainedRun:
+    """One seed's run of :func:`run_node_classification` as it ends, for a caller that
+    measures more than the record holds (its ``on_run`` argument; e.g. the sampler study,
+    :mod:`spikegraph.experiments.study`).
+
+    Attributes:
+        record: The run's :class:`RunRecord`.
+        model: The trained model (the best validation epoch's weights), on the device it
+            trained on.
+        initial_state: Its weights before the first epoch (CPU copies).
+        data: The graph it trained on (on the CPU).
+        setup: The sampler and loader of a mini-batch run
+            (:class:`~spikegraph.train.minibatch.SamplerSetup`), ``None`` for full-batch.
+        step: The train step: :func:`~spikegraph.train.trainer.full_batch_step`, or a
+            :class:`~spikegraph.train.minibatch.MinibatchStep` (its ``sample_time``: seconds
+            spent drawing batches).
+    """
+
+    record: RunRecord
+    model: nn.Module
+    initial_state: dict[str, Tensor]
+    data: Data
+    setup: Any
+    step: Any
 
 
 def machine_info() -> dict[str, Any]:
@@ -270,6 +299,7 @@ def run_node_classification(
     eval_batch_size: int = 4096,
     device: str = "cpu",
     mmap: bool = False,
+    on_run: Callable[[TrainedRun], None] | None = None,
 ) -> Summary:
     """Train ``model`` on ``dataset`` once per seed.
 
@@ -301,6 +331,8 @@ def run_node_classification(
             Data is loaded and batches are sampled on the CPU, then moved.
         mmap: Memory-map an OGB dataset's processed features and edges from the cache
             instead of reading them into memory (see :func:`~spikegraph.datasets.load_ogb`).
+        on_run: Called after each seed's run with its :class:`TrainedRun` (trained model,
+            initial weights, data, sampler), before the next seed starts.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the processes train one model
     together, data-parallel (:mod:`spikegraph.train.distributed`: ``gloo`` on the CPU,
@@ -383,6 +415,7 @@ def run_node_classification(
             score,
             metric,
             load_options,
+            on_run,
         )
     finally:
         if joined:
@@ -410,6 +443,7 @@ def _run(
     score: Any,
     metric: str,
     load_options: dict[str, Any],
+    on_run: Callable[[TrainedRun], None] | None = None,
 ) -> Summary:
     """:func:`run_node_classification` once its arguments are checked (and, under
     ``torchrun``, the process group is up)."""
@@ -438,6 +472,9 @@ def _run(
         net = build_model(model, data.num_features, num_classes, **model_options)
         if effective is None:
             effective = effective_model_options(model, model_options, net)
+        initial = None
+        if on_run is not None:
+            initial = {k: v.detach().clone() for k, v in net.state_dict().items()}
         config = TrainConfig(**{**train_options, "seed": seed, "checkpoint": checkpoints[seed]})
         step, setup = full_batch_step, None
         if sampler is not None:
@@ -481,7 +518,7 @@ def _run(
             data_hash=data_hash,
             score=score,
         )
-        return RunRecord(
+        record = RunRecord(
             dataset=dataset,
             model=model,
             seed=seed,
@@ -504,6 +541,9 @@ def _run(
             metric="accuracy" if metric == "accuracies" else metric,
             peak_rss_mb=round(peak_rss_mb(), 1),
         )
+        if on_run is not None:
+            on_run(TrainedRun(record, net, initial, data, setup, step))
+        return record
 
     def summarise(runs: list[RunRecord], interrupted: dict[str, Any] | None = None) -> Summary:
         return Summary(

@@ -42,6 +42,8 @@ How each method's normalisation reaches the model:
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,10 +198,17 @@ def batch_logits(
             model cannot run on.
         TypeError: for a model that cannot run on blocks (``"blocks"``, or final weights).
     """
+    x_in = x.index_select(0, batch.n_id)  # x[n_id], without advanced indexing's overhead
+    return batch_forward(model, x_in, batch, mode)
+
+
+def batch_forward(model: nn.Module, x_in: Tensor, batch: Batch, mode: str | None) -> Tensor:
+    """:func:`batch_logits` from the batch's input rows ``x_in`` (``x[batch.n_id]``, or the
+    ``[T, N_in, F]`` spike train they stand for): what the model computes on the batch, for
+    callers that hand the input over themselves (e.g. :func:`spikegraph.cost.count`)."""
     if mode is None:
         mode = "subgraph" if batch.nested else "blocks"
     check_choice(mode, MODES, "mode")
-    x_in = x.index_select(0, batch.n_id)  # x[n_id], without advanced indexing's overhead
     if mode == "blocks":
         out = run_blocks(model, x_in, batch.blocks)
     else:
@@ -256,6 +265,9 @@ class MinibatchStep:
     :meth:`state_dict` / :meth:`load_state_dict` carry the loader's position, so ``fit``
     checkpoints it and a resumed run draws the batches the uninterrupted run drew;
     :meth:`describe` says what identifies the batches (sampler, loader settings, mode).
+    :attr:`sample_time` adds up the seconds spent waiting for the loader's batches (sampling
+    in this process, or waiting for the loader's workers), so a caller can tell what share of
+    an epoch's time sampling takes; it is a measurement, not part of the state.
 
     In a data-parallel run (:mod:`spikegraph.train.distributed`) the model trains inside
     ``DistributedDataParallel`` and the loader must be sharded over the processes
@@ -279,6 +291,8 @@ class MinibatchStep:
         self._ddp: nn.Module | None = None
         #: Show a bar over each epoch's batches (on a terminal; not part of the identity).
         self.progress = False
+        #: Seconds spent drawing batches from the loader, over every call so far.
+        self.sample_time = 0.0
 
     def _forward(self, model: nn.Module) -> nn.Module:
         """The module that computes a batch's logits: ``model``'s, or in a data-parallel
@@ -305,7 +319,7 @@ class MinibatchStep:
         model.train()
         total, count = 0.0, 0
         device = data.x.device
-        for batch in self._batches():
+        for batch in self._timed(self._batches()):
             if batch.num_targets == 0 and not together:
                 continue
             batch = batch.to(device)  # samplers build batches on the CPU
@@ -327,6 +341,17 @@ class MinibatchStep:
                 "node, so nothing was trained: make the subgraphs larger or more numerous"
             )
         return total / count
+
+    def _timed(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        """``batches``, adding the time each takes to arrive to :attr:`sample_time`."""
+        it = iter(batches)
+        while True:
+            start = time.perf_counter()
+            batch = next(it, None)
+            self.sample_time += time.perf_counter() - start
+            if batch is None:
+                return
+            yield batch
 
     def _batches(self):
         """The loader's batches of one epoch, behind a progress bar when :attr:`progress`."""
@@ -382,6 +407,7 @@ __all__ = [
     "BatchLogits",
     "MinibatchStep",
     "SamplerSetup",
+    "batch_forward",
     "batch_logits",
     "batch_loss",
     "build_loader",

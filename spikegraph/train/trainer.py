@@ -166,6 +166,9 @@ class TrainResult:
         firing_rates: Per spiking layer, mean spikes per neuron and step on the full graph
             (empty for non-spiking models).
         history: Per epoch: loss, train/val/test accuracy, validation loss.
+        epoch_times: Per epoch, the wall time of its training step in seconds (validation
+            scoring excluded; ``None`` for epochs resumed from a checkpoint written before
+            epochs were timed): the x axis of a convergence curve against time.
         config: The :class:`TrainConfig` used.
         checkpoint: The checkpoint file this run used (``None`` without one); differs from
             ``config["checkpoint"]`` when a mismatching checkpoint made it start a new run.
@@ -184,11 +187,14 @@ class TrainResult:
     config: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
     device: str = "cpu"
+    epoch_times: list[float | None] = field(default_factory=list)
 
     def to_dict(self, history: bool = False) -> dict[str, Any]:
+        """Plain data; the per-epoch ``history`` and ``epoch_times`` only with ``history``."""
         out = asdict(self)
         if not history:
             out.pop("history")
+            out.pop("epoch_times")
         return out
 
 
@@ -379,6 +385,7 @@ def _fit(
         "best_state": None,
         "history": [],
         "train_time": 0.0,
+        "epoch_times": [],
     }
     finished = False
     ckpt = Path(config.checkpoint) if config.checkpoint else None
@@ -396,6 +403,8 @@ def _fit(
             _restore(ckpt, saved, model, optimizer, train_step, rank)
             _warn_other_device(ckpt, saved.get("device"), device)
             state, finished = saved["state"], bool(saved["finished"])
+            # a checkpoint written before epochs were timed: those epochs' times are unknown
+            state.setdefault("epoch_times", [None] * len(state["history"]))
             log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
         distributed.barrier()  # every process has read it before rank 0 writes again
 
@@ -415,7 +424,11 @@ def _fit(
             "world_size": world_size,
             **({"rng_ranks": rngs} if world_size > 1 else {}),
             "train_step": copy.deepcopy(step_state),
-            "state": {**state, "history": list(state["history"])},
+            "state": {
+                **state,
+                "history": list(state["history"]),
+                "epoch_times": list(state["epoch_times"]),
+            },
         }
 
     bar = tqdm(
@@ -446,7 +459,8 @@ def _fit(
             epoch = state["epoch"] + 1
             start = time.perf_counter()
             loss = train_step(model, data, optimizer)
-            state["train_time"] += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            state["train_time"] += elapsed
             acc = _scores(model, data, evaluate, main, score)
             for name, value in (("training loss", loss), ("validation loss", acc["val_loss"])):
                 if not math.isfinite(value):
@@ -459,6 +473,7 @@ def _fit(
             after = {
                 **state,
                 "history": [*state["history"], {"epoch": epoch, "loss": loss, **acc}],
+                "epoch_times": [*state["epoch_times"], elapsed],
                 "epoch": epoch,
             }
             if best:
@@ -507,6 +522,7 @@ def _fit(
         inference_time=inference_time,
         firing_rates=firing_rates,
         history=state["history"],
+        epoch_times=state["epoch_times"],
         config=asdict(config),
         checkpoint=None if ckpt is None else str(ckpt),
         device=str(device),

@@ -25,6 +25,7 @@ def test_every_script_is_covered():
         "node_classification.py",
         "pyg_example.py",
         "class_defaults_sweep.py",
+        "sampler_study.py",
         "sampler_sizes_sweep.py",
         "samplers_accuracy.py",
         "samplers_speed.py",

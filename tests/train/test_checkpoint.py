@@ -396,3 +396,29 @@ def test_the_lock_is_not_inherited_by_forked_workers(node_data, tmp_path):
         assert result.epochs_run >= 1
     finally:
         os.kill(worker, 9)
+
+
+def test_a_checkpoint_without_epoch_times_resumes_with_those_times_unknown(node_data, tmp_path):
+    """Checkpoints written before epochs were timed: their epochs' times are None."""
+    from spikegraph.train import TrainingInterrupted
+    from spikegraph.train.checkpoint import load_checkpoint, save_checkpoint
+
+    calls = []
+
+    def stops_in_epoch_3(model, data, optimizer):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return full_batch_step(model, data, optimizer)
+
+    ckpt = tmp_path / "c.pt"
+    config = quiet(epochs=4, checkpoint=str(ckpt), checkpoint_every=2)
+    with pytest.raises(TrainingInterrupted):
+        fit(make_model(), node_data, config, train_step=stops_in_epoch_3)
+    saved = load_checkpoint(ckpt)
+    assert saved["state"]["epoch"] == 2 and len(saved["state"]["epoch_times"]) == 2
+    del saved["state"]["epoch_times"]
+    save_checkpoint(ckpt, {k: v for k, v in saved.items() if k not in ("format", "version")})
+    result = fit(make_model(), node_data, config, train_step=stops_in_epoch_3)
+    assert result.epochs_run == 4 and result.epoch_times[:2] == [None, None]
+    assert all(t > 0 for t in result.epoch_times[2:])

@@ -85,6 +85,17 @@ def test_minibatch_training_learns(graph):
     assert result.test_acc > 0.6
 
 
+def test_the_step_times_its_sampling(graph):
+    """MinibatchStep.sample_time: the seconds spent drawing batches, a part of the epochs'."""
+    torch.manual_seed(0)
+    setup = build_loader("graphsage", graph, 2, 8, SMALL["graphsage"], seed=0)
+    step = minibatch_step(setup.loader)
+    assert step.sample_time == 0.0
+    result = fit(GCN(6, 8, 2, 3), graph, TrainConfig(epochs=2, progress=False), train_step=step)
+    assert 0 < step.sample_time < sum(result.epoch_times)
+    assert "sample_time" not in step.describe()  # a measurement, not what the batches are
+
+
 def test_blocks_feed_spiking_gcn_forward_blocks(graph):
     """Blocks go through SpikingGCN.forward_blocks; with every neighbour (fan-out -1) and
     no normalisation the targets' logits equal the full-graph forward."""

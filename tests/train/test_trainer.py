@@ -50,6 +50,10 @@ def test_fit_returns_a_sane_result(node_data):
         assert acc == pytest.approx(accuracy_score(node_data.y[mask], pred[mask]))
     d = result.to_dict()
     assert "history" not in d and "history" in result.to_dict(history=True)
+    # each epoch's training time, for convergence against wall time; with the history only
+    assert len(result.epoch_times) == 5 and all(t > 0 for t in result.epoch_times)
+    assert sum(result.epoch_times) == pytest.approx(5 * result.time_per_epoch)
+    assert "epoch_times" not in d and "epoch_times" in result.to_dict(history=True)
 
 
 def test_training_lowers_the_loss(node_data):

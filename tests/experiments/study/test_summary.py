@@ -1,0 +1,46 @@
+"""spikegraph.experiments.study.summary: rows are the seeds' means, and the report shows
+what ran and every row."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from spikegraph.experiments.study.summary import gradient_at_training_budget, to_markdown
+
+
+def test_rows_are_means_over_the_seeds(shared_study):
+    result, _ = shared_study
+    for row in result.rows:
+        cells = [
+            c for c in result.cells if (c["model"], c["sampler"]) == (row["model"], row["sampler"])
+        ]
+        m = [c["metrics"] for c in cells]
+        accs = [x["test_acc"] for x in m]
+        assert row["test_acc_std"] == pytest.approx(statistics.pstdev(accs))
+        assert row["time_per_epoch_mean"] == pytest.approx(
+            statistics.fmean(x["time_per_epoch"] for x in m)
+        )
+        assert row["peak_rss_mb_max"] == max(x["peak_rss_mb"] for x in m)
+        g = gradient_at_training_budget(row)
+        want = statistics.fmean(
+            next(e for e in x["gradient"]["budgets"] if e["multiple"] == 1.0)["variance"] for x in m
+        )
+        assert g["variance_mean"] == pytest.approx(want)
+        assert row["energy_inference_pj_mean"] == pytest.approx(
+            statistics.fmean(x["energy"]["inference_pj"] for x in m)
+        )
+        vals = [[e["val"] for e in c["curve"]] for c in cells]
+        assert row["curve"]["val_mean"] == pytest.approx([statistics.fmean(v) for v in zip(*vals)])
+
+
+def test_the_report_names_what_ran_and_shows_every_row(shared_study):
+    result, _ = shared_study
+    md = to_markdown(result.study, result.rows, {"command": ["spikegraph", "study"]}, [])
+    assert md.startswith("# Sampler study: arxiv-like (synthetic, seed 0, scale 0.003)")
+    assert "- command: `spikegraph study`" in md
+    assert "2 epochs (patience None) for every sampler" in md
+    for row in result.rows:
+        assert md.count(f"| {row['model']} | {row['sampler']} |") == 2 + len(row["gradient"])
+    assert "## Plots" not in md  # no plot files given
