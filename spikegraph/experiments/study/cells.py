@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 CELL_FORMAT = "spikegraph-sampler-study-cell"
 #: Bumped whenever the layout or what a cell measures changes; part of every key.
 CELL_VERSION = 1
-#: Folder of the cell files inside a study's folder, and of their locks.
-CELLS, LOCKS = "cells", ".locks"
+#: Folder of the cell files inside a study's folder.
+CELLS = "cells"
+#: Folder of the cells' lock files inside a study's folder.
+LOCKS = ".locks"
 
 
 class StudyFileError(ValueError):
