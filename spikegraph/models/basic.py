@@ -359,6 +359,13 @@ class SpikingBasicGNN(nn.Module):
         self._static_cache = (x.detach().clone(), sparse, self.sparse_input)
         return encoded
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The module's state without the static-input cache: a copy (``copy.deepcopy``) or a
+        pickle re-encodes its first input. The cache may hold a sparse CSR tensor, which has
+        no storage to copy."""
+        state = super().__getstate__()
+        return {**state, "_static_cache": None}
+
     def decode(self, out: Tensor) -> Tensor:
         """The readout (:attr:`decoder`) of the output layer, ``[T, N, C] -> [N, C]``, then
         the MLP head if the model has one (``[T, N, hidden] -> [N, hidden] -> [N, C]``)."""

@@ -82,3 +82,20 @@ def test_cache_does_not_keep_other_dtypes_or_shapes(node_data):
         model(x.double(), ei)
     with pytest.raises(ValueError, match="49 features"):
         model(x[:, :49], ei)
+
+
+@pytest.mark.parametrize("sparse_input", [True, None])
+def test_a_model_that_read_a_static_input_deep_copies_and_the_copy_agrees(sparse_input):
+    """The static-input cache (a sparse CSR tensor for sparse features) is not copied: a
+    copy re-encodes, and gives the same output."""
+    import copy
+
+    torch.manual_seed(0)
+    x = (torch.rand(6, 5) > 0.7).float()
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])
+    model = SpikingGCN(5, 4, 2, 3, T=2, sparse_input=sparse_input).eval()
+    out = model(x, edge_index)
+    assert model._static_cache is not None
+    clone = copy.deepcopy(model)
+    assert clone._static_cache is None and model._static_cache is not None
+    torch.testing.assert_close(clone(x, edge_index), out)
