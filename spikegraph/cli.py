@@ -1141,6 +1141,7 @@ BENCHMARKS = {
     "minibatch-speed": "minibatch_speed.py",
     "tune-sweeps": "tune_sweeps.py",
     "scale": "scale.py",
+    "ddp-speedup": "ddp_speedup.py",
 }
 
 
