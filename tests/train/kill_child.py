@@ -63,6 +63,9 @@ def run(mode: str, checkpoint: str | None, num_workers: int = 0, slow: bool = Fa
         epochs=EPOCHS, patience=None, progress=False, checkpoint=checkpoint, checkpoint_every=1
     )
     result = fit(model, data, config, train_step=Step()).to_dict(history=True)
+    # every epoch, finished before or after a resume, keeps its (wall-clock) training time
+    times = result.pop("epoch_times")
+    assert len(times) == len(result["history"]) and all(t > 0 for t in times), times
     for key in ("time_per_epoch", "inference_time", "checkpoint"):
         result.pop(key, None)
     result["config"].pop("checkpoint")
