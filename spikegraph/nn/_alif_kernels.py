@@ -49,6 +49,7 @@ import numpy as np
 
 # Importing the LIF kernels also gives the surrogates' helpers their numba versions.
 from spikegraph.nn._lif_kernels import HARD, NONE, SOFT
+from spikegraph.nn._numba_cache import cache_by_formula
 
 _BLOCK = 512
 #: Indices into the constants array ``c``: leak, baseline threshold, beta, rho, 1 - rho,
@@ -180,7 +181,7 @@ def backward_kernel(formula):
         else:
             step_back(hb, ab, go, gscale, c, g_v, g_b, gy, w, keep, alpha, NONE)
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(nogil=True)
     def alif_backward(
         x, static, steps, c, reset, detach_reset, alpha, grad_out, grad_mode, grad_x, lo, hi
     ):
@@ -234,4 +235,5 @@ def backward_kernel(formula):
                     for j in range(w):
                         grad_x[t, b0 + j] = gy[t, j]
 
-    return alif_backward
+    # numba's own cache=True never hits for a closure: see spikegraph.nn._numba_cache
+    return cache_by_formula(alif_backward, formula)

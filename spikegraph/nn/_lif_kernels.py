@@ -24,7 +24,7 @@ caller sums to the shape of the parameter (learnable time constants and threshol
 The surrogate derivative is not written here: each surrogate's one ``formula``
 (:mod:`spikegraph.nn.surrogate`) is compiled into the backward kernel, which
 :func:`backward_kernel` builds (once per surrogate class and process, cached on disk by
-numba). The pointwise helpers the formulas use get their numba versions below.
+numba under a key of the formula's source: :mod:`spikegraph.nn._numba_cache`). The pointwise helpers the formulas use get their numba versions below.
 
 The kernels do not use numba's own thread pool: competing with torch's OpenMP threads for the
 same cores, it made a training step more than ten times slower. Instead they release the GIL
@@ -42,6 +42,7 @@ import numpy as np
 from numba.extending import overload
 
 from spikegraph.nn import surrogate as _surrogate
+from spikegraph.nn._numba_cache import cache_by_formula
 
 # Reset codes.
 HARD, SOFT, NONE = 0, 1, 2
@@ -307,7 +308,7 @@ def backward_kernel(formula):
                 hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, NONE
             )
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(nogil=True)
     def lif_backward(
         x,
         static,
@@ -456,7 +457,8 @@ def backward_kernel(formula):
                     x, rows, b0, b1, width, lam, scale, stats, gys, grad_x, grad_lam, grad_gam
                 )
 
-    return lif_backward
+    # numba's own cache=True never hits for a closure: see spikegraph.nn._numba_cache
+    return cache_by_formula(lif_backward, formula)
 
 
 @numba.njit(cache=True, nogil=True)
