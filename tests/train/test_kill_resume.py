@@ -42,7 +42,9 @@ def reference() -> dict:
 @pytest.mark.parametrize("mode, workers", [("full", 0), ("mini", 2)])
 def test_sigkill_at_a_random_moment_then_rerun(reference, tmp_path, mode, workers):
     rng = random.Random()
-    kill_after = rng.randint(1, EPOCHS - 10)  # epochs announced before the kill
+    # Epochs announced before the kill. The line of epoch k comes from its training step,
+    # after epoch k - 1's checkpoint and before epoch k's: from k = 2 on, one exists.
+    kill_after = rng.randint(2, EPOCHS - 10)
     delay = rng.uniform(0, 0.01)
     ckpt = tmp_path / "ck.pt"
     proc = child(mode, ckpt, workers)
