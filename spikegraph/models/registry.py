@@ -60,6 +60,7 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
             "hidden_channels": 64,
             "num_layers": 2,
             **_class_defaults(
+                SpikingGCN.__init__,
                 SpikingBasicGNN.__init__,
                 SpikingGCNConv.__init__,
                 names=("dropout", "input_dropout", "T", "norm", "encoder"),

@@ -225,18 +225,19 @@ def test_class_defaults_are_the_validated_settings_and_the_registrys():
     from spikegraph.models import MODELS, PAPER_NEURON, build_model
 
     model = SpikingGCN(8, 16, 2, 3)
-    assert (model.T, model.dropout, model.input_dropout) == (8, 0.5, 0.5)
+    # dropout 0.3: class_defaults_dropout.md (validation only)
+    assert (model.T, model.dropout, model.input_dropout) == (8, 0.3, 0.5)
     assert model.encoder_name == "max-scaled"  # class_defaults_encoding.md
     for conv in model.convs[:-1]:
         assert conv.norm is None and conv.neuron.tau == float("inf")
         assert conv.neuron.reset == "soft"
     built = build_model("sgcn", 8, 3, hidden_channels=16)
     assert repr(built.convs) == repr(model.convs)
-    assert (built.T, built.dropout, built.input_dropout) == (8, 0.5, 0.5)
+    assert (built.T, built.dropout, built.input_dropout) == (8, 0.3, 0.5)
     assert MODELS["sgcn"][1] == {
         "hidden_channels": 64,
         "num_layers": 2,
-        "dropout": 0.5,
+        "dropout": 0.3,
         "input_dropout": 0.5,
         "T": 8,
         "norm": "none",
