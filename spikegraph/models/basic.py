@@ -152,7 +152,8 @@ class SpikingBasicGNN(nn.Module):
     Defaults: the validated settings of spikegraph's benchmarks, so that the class dropped
     into PyG's example scripts trains as well as in the benchmarks: integrate-and-fire
     neurons (``tau=inf``), soft reset, no normalisation (the layers' defaults), ``T=8``,
-    dropout and input dropout 0.5. The paper's neuron and STFN are one argument away:
+    dropout and input dropout 0.5 (subclasses keep their own: :class:`SpikingGCN`'s dropout is
+    0.3, :class:`SpikingGAT`'s 0.6). The paper's neuron and STFN are one argument away:
     ``**PAPER_NEURON`` or :meth:`with_paper_neuron`.
 
     Shapes:
