@@ -219,14 +219,28 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _signature_defaults(cls: type, skip: set[str]) -> dict[str, Any]:
-    return {
-        k: p.default
-        for k, p in inspect.signature(cls.__init__).parameters.items()
-        if k not in skip
-        and p.default is not inspect.Parameter.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
+def _signature_defaults(cls: type, skip: set[str], inherit: bool = False) -> dict[str, Any]:
+    """The defaults of ``cls``'s constructor; with ``inherit``, also those of the base
+    classes' constructors that it passes its ``**kwargs`` on to (a subclass's default wins),
+    up to :class:`torch.nn.Module`."""
+    out: dict[str, Any] = {}
+    for klass in cls.__mro__ if inherit else (cls,):
+        if klass is torch.nn.Module:
+            break
+        if inherit and "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        for k, p in params.items():
+            if (
+                k not in skip
+                and k not in out
+                and p.default is not inspect.Parameter.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ):
+                out[k] = p.default
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break
+    return out
 
 
 def effective_model_options(
@@ -243,7 +257,7 @@ def effective_model_options(
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
     cls, defaults = MODELS[name][0], preset_options(name, options)
-    merged = _signature_defaults(cls, {"self", "in_channels", "out_channels"})
+    merged = _signature_defaults(cls, {"self", "in_channels", "out_channels"}, inherit=True)
     convs = getattr(model, "convs", None)
     if isinstance(convs, torch.nn.ModuleList) and len(convs):
         skip = {"self", "in_channels", "out_channels", "T", "spiking"}

@@ -43,6 +43,11 @@ def test_effective_model_options_fill_every_default():
     assert eff["encoder"] == "max-scaled"  # registry (the class default)
     assert eff["readout"] == "membrane"  # class
     assert eff["v_threshold"] == 1.0 and eff["surrogate"] == "rectangular"  # layer class
+    assert eff["dropout"] == 0.3  # SpikingGCN's own default, over SpikingBasicGNN's
+    # A subclass's constructor that passes **kwargs on: its base class's defaults are filled.
+    sgat = effective_model_options("sgat")
+    assert sgat["readout"] == "membrane" and sgat["encoder_seed"] == 0  # SpikingBasicGNN
+    assert sgat["dropout"] == 0.6 and sgat["out_heads"] is None  # SpikingGAT's own
     gat = effective_model_options("gat", {"heads": 2})
     assert gat["heads"] == 2 and gat["dropout"] == 0.6 and gat["num_layers"] == 2
     with pytest.raises(ValueError, match="Unknown model 'mlp'"):
