@@ -48,13 +48,22 @@ from spikegraph.models.search_space import SEARCH_SPACES
 
 STEM = "tuned"
 SWEEPS = "sweeps"
-#: The cells of the table: the Planetoid datasets, every model with a search space.
+#: Ablation cells: name -> (registered model, model options held fixed in every trial). The
+#: STFN ablation of the paper-faithful models, where STFN acts (every layer spiking, so it
+#: pools over time steps that differ from the second layer on): the same search space
+#: without the normalisation (STFN's rho is then not drawn).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "gcsnn-no-stfn": ("gcsnn", {"norm": "none"}),
+    "gasnn-no-stfn": ("gasnn", {"norm": "none"}),
+}
+#: The cells of the table: the Planetoid datasets, every model with a search space, and the
+#: ablation variants.
 DEFAULT_DATASETS = ["Cora", "CiteSeer", "PubMed"]
-DEFAULT_MODELS = [m for m in MODELS if m in SEARCH_SPACES]
+DEFAULT_MODELS = [m for m in MODELS if m in SEARCH_SPACES] + list(VARIANTS)
 
 
 def cell_path(folder: Path, dataset: str, model: str) -> Path:
-    """Where the record of one cell goes."""
+    """Where the record of one cell (``model``: a model or a variant name) goes."""
     return folder / SWEEPS / f"{dataset}-{model}.json"
 
 
@@ -63,9 +72,10 @@ def planned_config(dataset: str, model: str, args: argparse.Namespace) -> tune.S
     budget = tune.Budget(
         trials=args.trials, seeds=tuple(args.seeds), epochs=args.epochs, patience=args.patience
     )
+    base, fixed = VARIANTS.get(model, (model, {}))
     return tune.StudyConfig(
-        dataset, model, budget, split=args.split, sampler_seed=args.sampler_seed,
-        commit=args.commit,
+        dataset, base, budget, split=args.split, sampler_seed=args.sampler_seed,
+        commit=args.commit, fixed=fixed,
     )  # fmt: skip
 
 
@@ -97,14 +107,22 @@ def table(folder: Path, args: argparse.Namespace) -> str:
         if "final" in rec:
             records.append(rec)
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
-    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in MODELS)}
-    records.sort(key=lambda r: order.get((r["final"]["dataset"], r["final"]["model"]), 1 << 30))
+    names = [*MODELS, *VARIANTS]
+    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
+
+    def cell(r: dict) -> tuple[str, str]:
+        final = r["final"]
+        fixed = final.get("fixed") or {}
+        name = next((v for v, (m, f) in VARIANTS.items() if (m, f) == (final["model"], fixed)),
+                    final["model"])  # fmt: skip
+        return final["dataset"], name
+
+    records.sort(key=lambda r: order.get(cell(r), 1 << 30))
     budget = tune.Budget.from_dict(records[0]["config"]["budget"])
     body = tune.summary_markdown(
         [r["final"] for r in records], budget, records[0]["final"]["seeds"]
     )
-    listing = ", ".join(f"`{SWEEPS}/{r['final']['dataset']}-{r['final']['model']}.json`"
-                        for r in records)  # fmt: skip
+    listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
     return (
         "# Tuned results: one validation-only protocol for every model\n\n"
         + body
@@ -159,14 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in args.datasets:
             for model in args.models:
                 config = planned_config(dataset, model, args)
-                plans.append(
-                    (config, existing_record(cell_path(folder, dataset, model), config, args))
-                )
+                path = cell_path(folder, dataset, model)
+                done = existing_record(path, config, args)
+                plans.append((f"{dataset}-{model}", path, config, done))
     except ValueError as err:  # bad settings or a record of another protocol: nothing runs
         p.error(str(err))
     command = command_line("tune_sweeps.py", sys.argv[1:] if argv is None else argv)
-    for config, done in plans:
-        name = f"{config.dataset}-{config.model}"
+    for name, path, config, done in plans:
         if done is not None:
             print(f"{name}: finished earlier, skipped", flush=True)
             continue
@@ -178,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         best = records["best"]
         if best is None:
             print(f"{name}: no trial finished; no final evaluation", flush=True)
-            tune.write_records(cell_path(folder, config.dataset, config.model), records)
+            tune.write_records(path, records)
             continue
         records["final"] = tune.final_evaluation(
             records, args.final_seeds, root=args.root, device=args.device
         )
         records["provenance"] = provenance(command)
-        tune.write_records(cell_path(folder, config.dataset, config.model), records)
+        tune.write_records(path, records)
         row = records["final"]
         print(
             f"{name}: best trial {best['number']} (val {100 * best['value']:.2f}), test "

@@ -152,8 +152,12 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_value(text: str) -> Any:
-    """``"8"`` -> 8, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None,
+    """``"8"`` -> 8, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"null"`` -> None,
     ``"[10, 5]"`` -> ``[10, 5]`` (a JSON list, e.g. a per-layer option), else the text.
+
+    ``"none"`` stays the text ``"none"``: it is a value of its own (``norm=none``: no
+    normalisation, ``reset=none``), and reading it as ``None``, which means "the default",
+    turned ``--option norm=none`` into the preset's STFN without a word.
 
     Raises:
         UsageError: for a ``[...]`` value that is not a JSON list.
@@ -169,7 +173,7 @@ def _parse_value(text: str) -> Any:
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
-    if low in ("none", "null"):
+    if low == "null":
         return None
     for cast in (int, float):
         try:
@@ -179,11 +183,11 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def _options(pairs: Sequence[str]) -> dict[str, Any]:
+def _options(pairs: Sequence[str], flag: str = "--option") -> dict[str, Any]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise UsageError(f"--option expects key=value, got {pair!r}")
+            raise UsageError(f"{flag} expects key=value, got {pair!r}")
         key, value = pair.split("=", 1)
         out[key.strip()] = _parse_value(value.strip())
     return out
@@ -520,7 +524,14 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
     if args.heads is not None and not is_attention(args.model):
         raise UsageError(f"--heads only applies to GAT models, not {args.model}")
-    opts.update(_options(args.option))
+    given = _options(args.option)
+    dropped = sorted(k for k, v in given.items() if v is None)
+    if dropped:
+        raise UsageError(
+            f"--option {dropped[0]}=null: null means the option's default, which is what "
+            "leaving it out gives"
+        )
+    opts.update(given)
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -819,6 +830,14 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
     p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to tune")
     p.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model option held fixed in every trial (an ablation: --fix norm=none tunes "
+        "gcsnn without STFN); not a parameter of the search space",
+    )
+    p.add_argument(
         "--trials",
         type=int,
         default=None,
@@ -911,6 +930,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         split=args.split,
         sampler_seed=args.sampler_seed,
         commit=tune.source_commit(),
+        fixed=_options(args.fix, "--fix"),
     )
     if args.final:  # fresh final seeds, checked before any trial runs
         overlap = sorted(set(args.final_seeds) & set(args.seeds))
@@ -919,11 +939,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     tune.check_storage_url(args.storage)
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = args.study or f"{config.dataset}-{config.model}"
+    fixed = "".join(f"-{k}={v}" for k, v in config.fixed.items())
+    name = args.study or f"{config.dataset}-{config.model}{fixed}"
     records = tune.run_study(config, args.storage, name, root=args.root, device=args.device)
     best = records["best"]
     print(
-        f"{config.model} on {config.dataset}: study {name!r}, {len(records['counted'])} counted "
+        f"{config.label} on {config.dataset}: study {name!r}, {len(records['counted'])} counted "
         f"trial(s) of {len(records['trials'])}"
     )
     if best is None:

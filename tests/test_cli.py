@@ -135,6 +135,22 @@ def test_inconsistent_options_exit(argv, msg, capsys):
     assert capsys.readouterr().err == f"spikegraph: error: {msg}\n"
 
 
+def test_option_none_is_the_value_none_not_the_default():
+    """--option norm=none must switch the normalisation off: read as None (the default), it
+    gave gcsnn its preset's STFN without a word."""
+    from spikegraph.cli import build_parser, model_options
+    from spikegraph.experiments import effective_model_options
+
+    argv = ["train", "--model", "gcsnn", "--option", "norm=none", "--option", "reset=none"]
+    opts = model_options(build_parser().parse_args(argv))
+    assert (opts["norm"], opts["reset"]) == ("none", "none")
+    eff = effective_model_options("gcsnn", opts)
+    assert (eff["norm"], eff["reset"]) == ("none", "none")
+    null = build_parser().parse_args(["train", "--option", "head_channels=null"])
+    with pytest.raises(ValueError, match="--option head_channels=null: null means the option"):
+        model_options(null)
+
+
 def test_argparse_rejects_unknown_model(capsys):
     assert main(["train", "--model", "mlp"]) == 2
     err = capsys.readouterr().err

@@ -60,6 +60,7 @@ from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.experiments.node_classification import check_seeds, versions
 from spikegraph.models import build_model
 from spikegraph.models.checks import check_model_options
+from spikegraph.models.options import check_model_option_names
 from spikegraph.models.registry import model_defaults
 from spikegraph.models.search_space import (
     FEATURES,
@@ -148,6 +149,10 @@ class StudyConfig:
         split: ``"public"`` or ``"full"``.
         sampler_seed: Seed of the TPE sampler.
         commit: The spikegraph commit the trials ran at (:func:`source_commit`).
+        fixed: Model options held fixed in every trial, over the registry's defaults (an
+            ablation: ``{"norm": "none"}`` tunes ``gcsnn`` without STFN); none of them may be
+            a parameter of the search space. A conditional parameter whose condition an
+            option fixes (STFN's ``rho`` under ``norm="none"``) is not drawn.
     """
 
     dataset: str
@@ -156,9 +161,27 @@ class StudyConfig:
     split: str = "public"
     sampler_seed: int = 0
     commit: str | None = field(default=None)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        search_space(self.model)  # an unknown model, or one without a space, fails here
+        space = search_space(self.model)  # an unknown model, or one without a space, fails
+        if not isinstance(self.fixed, Mapping):
+            raise TypeError(f"'fixed' must be a mapping of model options, got {self.fixed!r}")
+        tuned = sorted(set(self.fixed) & {p.name for p in space})
+        if tuned:
+            raise ValueError(
+                f"Options {tuned} are parameters of {self.model!r}'s search space: a study "
+                "cannot also hold them fixed"
+            )
+        unset = sorted(k for k, v in self.fixed.items() if v is None)
+        if unset:
+            raise ValueError(
+                f"Fixed option {unset[0]!r} is None, which leaves the model's default in place: "
+                "give the value to hold (e.g. norm='none')"
+            )
+        check_model_option_names(self.model, dict(self.fixed))
+        check_model_options(self.model, dict(self.fixed))
+        object.__setattr__(self, "fixed", dict(sorted(plain(dict(self.fixed)).items())))
         names = {d.lower(): d for d in DATASETS}
         if not isinstance(self.dataset, str) or self.dataset.lower() not in names:
             raise ValueError(f"Unknown dataset {self.dataset!r}; expected one of {list(DATASETS)}")
@@ -174,6 +197,11 @@ class StudyConfig:
         """The model's declared search space."""
         return search_space(self.model)
 
+    @property
+    def label(self) -> str:
+        """The model's name, with the options held fixed (``gcsnn (norm=none)``)."""
+        return model_label(self.model, self.fixed)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data: what a stored study and its records are compared on."""
         return plain(
@@ -187,6 +215,8 @@ class StudyConfig:
                 "objective": "mean over budget.seeds of the best-epoch validation accuracy",
                 "space": [p.to_dict() for p in self.space],
                 "commit": self.commit,
+                # only when set: records of studies without fixed options stay as they were
+                **({"fixed": dict(self.fixed)} if self.fixed else {}),
             }
         )
 
@@ -200,6 +230,7 @@ class StudyConfig:
             split=value["split"],
             sampler_seed=value["sampler"]["seed"],
             commit=value.get("commit"),
+            fixed=value.get("fixed", {}),
         )
         diffs = differences(value, config.to_dict())
         if diffs:
@@ -208,6 +239,13 @@ class StudyConfig:
                 f"{config.model!r}: {_describe(diffs)}"
             )
         return config
+
+
+def model_label(model: str, fixed: Mapping[str, Any] | None = None) -> str:
+    """``model``, followed by the options a study held fixed, if any: ``gcsnn (norm=none)``."""
+    if not fixed:
+        return model
+    return f"{model} ({', '.join(f'{k}={_fmt(v)}' for k, v in sorted(fixed.items()))})"
 
 
 def protocol_sentence(budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS) -> str:
@@ -290,18 +328,21 @@ def train_runs(
     epochs: int,
     patience: int | None,
     device: str = "cpu",
+    fixed: Mapping[str, Any] | None = None,
 ) -> list[TrainResult]:
     """Train model ``model`` with a trial's ``params`` once per seed on ``data`` as given.
 
     The parameters are split by :func:`~spikegraph.models.search_space.split_params`; the
     ``features`` choice must already be applied to ``data``
-    (:func:`preprocess_features`). Each run seeds torch with its seed before building the
-    model, as :func:`~spikegraph.experiments.run_node_classification` does.
+    (:func:`preprocess_features`). ``fixed`` model options (:attr:`StudyConfig.fixed`) come
+    under the trial's. Each run seeds torch with its seed before building the model, as
+    :func:`~spikegraph.experiments.run_node_classification` does.
 
     Raises:
         NonFiniteLossError: when a run diverges.
     """
     model_options, train_options, _ = split_params(params, search_space(model))
+    model_options = {**(fixed or {}), **model_options}
     check_model_options(model, model_options)
     out = []
     for seed in seeds:
@@ -335,14 +376,16 @@ class _Graphs:
 
 
 # ----------------------------------------------------------------------------- sampling
-def sample_params(trial: optuna.trial.BaseTrial, model: str) -> dict[str, Any]:
+def sample_params(
+    trial: optuna.trial.BaseTrial, model: str, fixed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Draw a trial's parameters from model ``model``'s declared search space.
 
     A conditional parameter (``Param.when``) is drawn only when its condition holds for the
-    values drawn before it or, for an option the space does not tune, the model's registry
-    default.
+    values drawn before it or, for an option the space does not tune, the option held
+    ``fixed`` or else the model's registry default.
     """
-    defaults = model_defaults(model)
+    defaults = {**model_defaults(model), **(fixed or {})}
     chosen: dict[str, Any] = {}
     for param in search_space(model):
         if active(param, chosen, defaults):
@@ -524,7 +567,7 @@ def run_study(
     budget = config.budget
 
     def objective(trial: optuna.Trial) -> float:
-        params = sample_params(trial, config.model)
+        params = sample_params(trial, config.model, config.fixed)
         features = params.get("features", "raw")
         trial.set_user_attr("seeds", list(budget.seeds))
         try:
@@ -537,6 +580,7 @@ def run_study(
                 budget.epochs,
                 budget.patience,
                 device,
+                config.fixed,
             )
         except NonFiniteLossError as err:
             trial.set_user_attr("diverged", str(err))
@@ -671,6 +715,7 @@ def reproduce_trial(
         config.budget.epochs,
         config.budget.patience,
         device,
+        config.fixed,
     )
     return [r.val_acc for r in runs]
 
@@ -714,6 +759,7 @@ def final_evaluation(
         config.budget.epochs,
         config.budget.patience,
         device,
+        config.fixed,
     )
     val = [r.val_acc for r in runs]
     test = [r.test_acc for r in runs]
@@ -721,6 +767,7 @@ def final_evaluation(
         {
             "dataset": config.dataset,
             "model": config.model,
+            "fixed": dict(config.fixed),
             "split": config.split,
             "features": features,
             "trial": best["number"],
@@ -796,7 +843,7 @@ def summary_markdown(
             f"{k}={_fmt(v)}" for k, v in sorted(r["params"].items()) if k != "features"
         )
         lines.append(
-            f"| {r['dataset']} | {r['model']} | {r['features']} | "
+            f"| {r['dataset']} | {model_label(r['model'], r.get('fixed'))} | {r['features']} | "
             f"{100 * r['test_acc_mean']:.1f} ± {100 * r['test_acc_std']:.1f} | "
             f"{100 * r['val_acc_mean']:.1f} | {r['trial']} | {params} |"
             + (f" {r.get('commit')} |" if mixed else "")
@@ -825,6 +872,7 @@ __all__ = [
     "counted_trials",
     "final_evaluation",
     "hide_test_labels",
+    "model_label",
     "open_study",
     "preprocess_features",
     "protocol_sentence",

@@ -388,6 +388,56 @@ def test_final_evaluation_trains_the_selected_configuration_on_fresh_seeds(tmp_p
     assert f"| {row['features']} |" in text
 
 
+def test_an_ablation_study_holds_its_fixed_options_in_every_trial(tmp_path, toy, monkeypatch):
+    """gcsnn without STFN: norm=none in every model built (tuning, reproduction, final
+    evaluation); STFN's rho, conditional on a normalisation, is never drawn."""
+    built = []
+    real = tune.build_model
+
+    def spy(name, *args, **options):
+        model = real(name, *args, **options)
+        built.append((name, options, [conv.norm for conv in model.convs]))
+        return model
+
+    monkeypatch.setattr(tune, "build_model", spy)
+    cfg = config("gcsnn", trials=2, epochs=2, fixed={"norm": "none"})
+    assert cfg.label == "gcsnn (norm=none)" and cfg.to_dict()["fixed"] == {"norm": "none"}
+    records = tune.run_study(cfg, url(tmp_path), "ablation")
+    assert all("rho" not in t["params"] for t in records["trials"])
+    assert records["config"]["fixed"] == {"norm": "none"}
+    assert tune.reproduce_trial(records, 1) == records["trials"][1]["val_scores"]
+    row = tune.final_evaluation(records, seeds=[100])
+    assert row["fixed"] == {"norm": "none"}
+    assert built and all(n == "gcsnn" and o["norm"] == "none" for n, o, _ in built)
+    assert all(norm is None for *_, norms in built for norm in norms)  # no STFN anywhere
+    # The preset itself normalises with STFN (the other half of the pair) and draws rho.
+    plain_records = tune.run_study(config("gcsnn", trials=1, epochs=2), url(tmp_path), "stfn")
+    assert "rho" in plain_records["trials"][0]["params"] and "fixed" not in plain_records["config"]
+    assert built[-1][1].get("norm") is None and all(n is not None for n in built[-1][2])
+    text = tune.summary_markdown([row], cfg.budget, [100])
+    assert "| Cora | gcsnn (norm=none) |" in text
+    # A stored study of the preset is not resumed as its ablation, nor the reverse.
+    with pytest.raises(tune.StudyMismatchError):
+        tune.run_study(
+            config("gcsnn", trials=2, epochs=2, fixed={"norm": "none"}), url(tmp_path), "stfn"
+        )
+
+
+def test_fixed_options_must_be_valid_and_not_tuned():
+    with pytest.raises(ValueError, match=r"Options \['dropout'\] are parameters of 'gcsnn'"):
+        config("gcsnn", fixed={"dropout": 0.2})
+    with pytest.raises(ValueError, match="nrom"):
+        config("gcsnn", fixed={"nrom": "none"})
+    with pytest.raises(ValueError, match="Fixed option 'norm' is None, which leaves"):
+        config("gcsnn", fixed={"norm": None})
+    with pytest.raises(TypeError, match="'fixed' must be a mapping"):
+        config("gcsnn", fixed=[("norm", "none")])
+    assert config("gcn").to_dict() == tune.StudyConfig.from_dict(config("gcn").to_dict()).to_dict()
+    assert "fixed" not in config("gcn").to_dict()  # records without fixed options unchanged
+    ablation = config("gcsnn", fixed={"norm": "none"})
+    assert tune.StudyConfig.from_dict(ablation.to_dict()) == ablation
+
+
 def test_final_evaluation_needs_a_finished_trial():
     records = {"study": "s", "config": config().to_dict(), "trials": []}
     with pytest.raises(ValueError, match=r"Study 's' has no finished counted trial"):
@@ -409,6 +459,15 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
     assert "reproduced exactly" in capsys.readouterr().out
 
 
+def test_cli_tunes_an_ablation_with_fixed_options(tmp_path, toy, capsys):
+    out = tmp_path / "r.json"
+    argv = ["tune", "--model", "gcsnn", "--fix", "norm=none", "--trials", "1", "--epochs", "2"]
+    argv += ["--seeds", "0", "--storage", url(tmp_path), "--records", str(out)]
+    assert main(argv) == 0
+    assert "gcsnn (norm=none) on Cora: study 'Cora-gcsnn-norm=none'" in capsys.readouterr().out
+    assert tune.read_records(out)["config"]["fixed"] == {"norm": "none"}
+
+
 @pytest.mark.parametrize(
     "argv, msg",
     [
@@ -417,6 +476,8 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
         (["--trials", "0"], "'trials' must be an int >= 1, got 0"),
         (["--final", "--final-seeds", "0", "5"], r"--final-seeds \[0\] are also tuning --seeds"),
         (["--reproduce", "1"], "--reproduce TRIAL needs --records PATH"),
+        (["--fix", "norm"], "--fix expects key=value, got 'norm'"),
+        (["--fix", "lr=0.1"], r"Options \['lr'\] are parameters of 'gcn'"),
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, msg):
