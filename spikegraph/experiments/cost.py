@@ -122,7 +122,8 @@ def model_cost(
             :class:`~spikegraph.cost.Counter`).
         fold_norm: Count normalisation folded for inference.
         model_options: Constructor options over the registry defaults.
-        train_options: :class:`~spikegraph.train.TrainConfig` fields.
+        train_options: :class:`~spikegraph.train.TrainConfig` fields, over the model's
+            :func:`~spikegraph.models.train_defaults` (GAT models: ``lr=0.005``).
         progress: Show a training progress bar.
         device: Where to train and count (see :mod:`spikegraph.train.device`); operation
             counts do not depend on it. ``train_options["device"]`` wins if given.
@@ -134,12 +135,13 @@ def model_cost(
         ValueError: for a bad epoch count, profile, device or unknown model option (before
             any training).
     """
-    from spikegraph.models import build_model
+    from spikegraph.models import build_model, train_defaults
     from spikegraph.train import TrainConfig, accuracies, fit, predict
     from spikegraph.train.trainer import data_on
 
     model_options = dict(model_options or {})
-    train_options = dict(train_options or {})
+    # the model's own training defaults (GAT models: lr 0.005), as `spikegraph train` uses
+    train_options = {**train_defaults(name), **dict(train_options or {})}
     train_options.setdefault("device", device)
     dev = resolve_device(train_options["device"])
     check_model_option_names(name, model_options)

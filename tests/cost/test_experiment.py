@@ -69,6 +69,13 @@ def test_model_cost_trains_then_counts():
     assert run.report.select(kind="neuron")
     d = json.loads(json.dumps(run.to_dict()))
     assert d["train_options"]["epochs"] == 2 and d["model_options"] == {"T": 4}
+    # The model's own training defaults apply, as in `spikegraph train` (GAT models: lr
+    # 0.005); given options win.
+    sgat = model_cost("sgat", data, 2, epochs=1, model_options={"T": 2, "heads": 2})
+    assert sgat.to_dict()["train_options"]["lr"] == 0.005
+    given = model_cost("sgat", data, 2, epochs=1, model_options={"T": 2, "heads": 2},
+                       train_options={"lr": 0.02})  # fmt: skip
+    assert given.to_dict()["train_options"]["lr"] == 0.02
     fresh = model_cost("gcn", data, 2, epochs=0)
     assert not fresh.trained and fresh.epochs_run == 0
     with pytest.raises(ValueError, match="'epochs' must be an int >= 0, got -1"):
