@@ -6,18 +6,19 @@ registry's defaults, seeds 0-2, the same budget for every sampler). Rerun after 
 resumes: finished cells are kept in ``<folder>/cells/``.
 
 Budgets, chosen to be affordable on 2 CPUs (one process, 1 torch thread). The wall times
-below are estimates from per-epoch times (``samplers_accuracy.md``, a ``--quick`` Cora
-study), not measured end to end (every cell file records its own ``measured.seconds``):
+below were measured end to end on one core of the committed studies' machine (every cell
+file also records its own ``measured.seconds``), except the arxiv-like one, an estimate:
 
 - **Cora**, **CiteSeer** (``split="full"``): 50 epochs, 256 seeds per node-wise and
   layer-wise batch; subgraph and layer sizes scaled down from the class defaults (sized for
-  PubMed) to these 3k-node graphs (:data:`SMALL_GRAPH_OPTIONS`); about 1 hour each.
+  PubMed) to these 3k-node graphs (:data:`SMALL_GRAPH_OPTIONS`); 9 and 26 minutes.
 - **PubMed** (``split="full"``): 20 epochs, 1024 seeds per batch (as
   ``samplers_accuracy.py``), the class defaults (ShaDow's per-target subgraphs kept small, as
-  there); about 3 hours.
+  there); 32 minutes.
 - **ogbn-arxiv** (the synthetic arxiv-like graph of ``spikegraph make-dataset --like
   ogbn-arxiv``, given with ``--root``): 5 epochs, 1024 seeds per batch, class defaults,
-  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); about 8 hours.
+  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); estimated at
+  8 hours from per-epoch times, which overestimated the other three about sixfold.
 
 Every study measures the gradient at 0.5, 1 and 2 times each sampler's batch size, at the
 seeds' initial weights. Timings of ``--jobs N > 1`` share the machine: commit ``--jobs 1``.
