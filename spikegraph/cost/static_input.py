@@ -13,8 +13,10 @@ receives the input as spikes performs them at every step. Two conventions follow
   :math:`\mathrm{SOP}_l = \mathrm{fr}_l \cdot T \cdot \mathrm{FLOPs}_l` for every layer whose
   input is spikes (Zhou et al., "Spikformer", ICLR 2023; Yao et al., "Spike-driven
   Transformer", NeurIPS 2023), and direct-coded binary features are spikes, fed at every one
-  of the ``T`` steps (Xu et al., 2021). Those papers count the first layer once only when it
-  reads real-valued pixels (``E_MAC x FLOPs_1``: an encoding layer of MACs, not spikes).
+  of the ``T`` steps (Xu et al., 2021). Those papers count the first layer once when it
+  reads real-valued pixels (``E_MAC x FLOPs_1``: an encoding layer of MACs, not spikes), and
+  so does spikegraph: a static input whose encoding is not binary (PubMed's TF-IDF weights)
+  is counted once under both conventions (:func:`has_static_input`).
 - ``"once"``: the static input is counted once, as the forward pass computes it (an
   accelerator that caches the first layer's current over the steps).
 
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from spikegraph._validation import check_choice
+from spikegraph.cost.rules import spike_count
 
 #: Convention -> what it counts (printed beside every energy figure).
 STATIC_INPUT: dict[str, str] = {
@@ -49,15 +53,25 @@ def check_static_input(value: Any) -> str:
 
 
 def has_static_input(model: Any, x: Any) -> bool:
-    """Whether ``model`` is a spiking model that would feed ``x`` as a static input: its
-    encoder keeps static features static (direct / current coding) and ``x`` is ``[N, F]``."""
+    """Whether ``model`` is a spiking model that would feed ``x`` as a static spike input: its
+    encoder keeps static features static (direct / current coding), ``x`` is ``[N, F]``, and
+    what the encoder makes of it is spikes (every entry 0 or 1).
+
+    A real-valued static input (PubMed's TF-IDF weights, scaled) is not: it is the input of an
+    encoding layer, which the literature counts once, as multiply-accumulates; both
+    conventions then count it the same.
+    """
     encoder = getattr(model, "encoder", None)
-    return (
+    if not (
         isinstance(x, Tensor)
         and x.dim() == 2
         and isinstance(getattr(model, "T", None), int)
         and bool(getattr(encoder, "static_output", False))
-    )
+    ):
+        return False
+    with torch.no_grad():
+        encoded = encoder(x)
+    return encoded.is_floating_point() and spike_count(encoded) is not None
 
 
 def as_spike_train(model: Any, x: Tensor) -> Tensor:

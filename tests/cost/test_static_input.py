@@ -36,6 +36,25 @@ def _row(report, kind, name):
     return row.acs, row.macs
 
 
+def test_a_real_valued_static_input_is_an_encoding_layer_counted_once():
+    """TF-IDF-like features (not 0/1 after the encoder): the literature counts such a first
+    layer once, as MACs, so both conventions count the same, and the report says so."""
+    model = _model()
+    real = torch.tensor([[0.5, 0.0], [1.0, 0.25], [0.0, 0.0]])  # max-scaled: node 1 keeps 0.25
+    once = count(model, real, EDGES, static_input="once")
+    per_step = count(model, real, EDGES, static_input="per-step")
+    assert once.static_input is None and per_step.static_input is None
+    assert [(r.name, r.kind, r.acs, r.macs) for r in once.rows] == [
+        (r.name, r.kind, r.acs, r.macs) for r in per_step.rows
+    ]
+    # the transform of the real input: every entry times every output, once (N F HID MACs)
+    assert _row(per_step, "transform", "convs.0.lin") == (0, 3 * 2 * HID)
+    # the binary input of the test below is still counted at every step under per-step
+    spikes = count(model, X, EDGES, static_input="per-step")
+    assert spikes.static_input == "per-step"
+    assert _row(spikes, "transform", "convs.0.lin") == (T * 3 * HID, 0)
+
+
 def test_closed_form_counts_under_both_conventions():
     model = _model()
     once = count(model, X, EDGES, static_input="once")
