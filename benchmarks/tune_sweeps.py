@@ -37,6 +37,7 @@ from _common import (
     atomic_write_text,
     check_names,
     command_line,
+    machine_md,
     output_dir,
     provenance,
 )
@@ -123,10 +124,30 @@ def table(folder: Path, args: argparse.Namespace) -> str:
         [r["final"] for r in records], budget, records[0]["final"]["seeds"]
     )
     listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
+    done = {"-".join(cell(r)) for r in records}
+    missing = [
+        f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS if f"{d}-{m}" not in done
+    ]
+    runs = []  # each cell's provenance: the command, machine and date that made it
+    for r in records:
+        prov = r.get("provenance") or {}
+        runs.append(
+            f"- {'-'.join(cell(r))}: `{prov.get('command')}`, {prov.get('date')}, "
+            f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
+        )
     return (
         "# Tuned results: one validation-only protocol for every model\n\n"
+        + "Made by (one line per cell; the final evaluation's end):\n\n"
+        + "\n".join(runs)
+        + "\n\n"
         + body
         + f"\nTrial records (every trial's parameters and per-seed validation scores): {listing}."
+        + (
+            f"\nNot tuned yet (cells of the full table without a finished record): "
+            f"{', '.join(missing)}."
+            if missing
+            else ""
+        )
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
 
