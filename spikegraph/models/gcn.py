@@ -22,7 +22,8 @@ class SpikingGCN(SpikingBasicGNN):
     integrate-and-fire neurons (``tau=inf``), soft reset, no normalisation, ``T=8``, dropout
     0.3 on the spikes between layers (chosen on validation accuracy at hidden widths 16 and 64,
     ``benchmarks/results/class_defaults_dropout.md``) and input dropout 0.5. Dropped into PyG's
-    ``examples/gcn.py`` they train close to PyG's GCN (``benchmarks/pyg_example.py``). The paper's STFN and leaky (``tau=2``)
+    ``examples/gcn.py`` they train close to PyG's GCN (``benchmarks/pyg_example.py``). The
+    paper's STFN and leaky (``tau=2``)
     hard-reset neuron: ``SpikingGCN.with_paper_neuron(...)``, ``**PAPER_NEURON`` or the
     registry's ``"stfn-sgcn"``.
 

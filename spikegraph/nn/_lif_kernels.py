@@ -24,7 +24,8 @@ caller sums to the shape of the parameter (learnable time constants and threshol
 The surrogate derivative is not written here: each surrogate's one ``formula``
 (:mod:`spikegraph.nn.surrogate`) is compiled into the backward kernel, which
 :func:`backward_kernel` builds (once per surrogate class and process, cached on disk by
-numba under a key of the formula's source: :mod:`spikegraph.nn._numba_cache`). The pointwise helpers the formulas use get their numba versions below.
+numba under a key of the formula's source: :mod:`spikegraph.nn._numba_cache`). The
+pointwise helpers the formulas use get their numba versions below.
 
 The kernels do not use numba's own thread pool: competing with torch's OpenMP threads for the
 same cores, it made a training step more than ten times slower. Instead they release the GIL
