@@ -1,16 +1,19 @@
-"""Validation-only sweep of cost-neutral neuron defaults for ``SpikingGCN`` in PyG's example shape.
+"""Validation-only sweep of neuron defaults for ``SpikingGCN`` in PyG's example shape.
 
-The question: does one of a few neuron settings that cost nothing extra at run time (same
-``T``, same widths) serve a PyG user who swaps ``SpikingGCN(F, hidden, 2, C)`` into PyG's
-example script better than today's class defaults? Each candidate trains as
-``benchmarks/pyg_example.py`` does (Adam, lr 0.01, weight decay 5e-4, 200 epochs, full batch)
-and is scored by its best *validation* accuracy only: the test masks are never read here.
-A candidate replaces the defaults only if its mean validation accuracy over Cora and CiteSeer
-at hidden width 16 is higher, and at width 64 not lower by more than 0.3 points; the test
-accuracy of the chosen defaults is then read once, by ``pyg_example.py``.
+The question: does one of a few neuron settings serve a PyG user who swaps
+``SpikingGCN(F, hidden, 2, C)`` into PyG's example script better than today's class
+defaults? The studies ``neuron``, ``encoding`` and ``dropout`` try settings that cost nothing
+extra at run time (same ``T``, same widths); ``tuned`` tries the model options that the
+validation-only Optuna sweep of ``tune_sweeps.py`` selected for ``sgcn`` on Cora. Each
+candidate trains as ``benchmarks/pyg_example.py`` does (Adam, lr 0.01, weight decay 5e-4,
+200 epochs, full batch) and is scored by its best *validation* accuracy only: the test masks
+are never read here. A candidate replaces the defaults only if its mean validation accuracy
+over Cora and CiteSeer at hidden width 16 is higher, and at width 64 not lower by more than
+0.3 points; the test accuracy of the chosen defaults is then read once, by ``pyg_example.py``.
 
     python benchmarks/class_defaults_sweep.py                   # into results/local/
     python benchmarks/class_defaults_sweep.py --update-results  # results/class_defaults_sweep.*
+    python benchmarks/class_defaults_sweep.py --study tuned --update-results
     python benchmarks/class_defaults_sweep.py --quick           # smoke run, writes nothing
 """
 
@@ -29,6 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
+    RESULTS,
     add_output_options,
     command_line,
     output_dir,
@@ -44,6 +48,7 @@ STEMS = {
     "neuron": "class_defaults_sweep",
     "encoding": "class_defaults_encoding",
     "dropout": "class_defaults_dropout",
+    "tuned": "class_defaults_tuned",
 }
 #: Candidate neuron settings on top of the class defaults; all cost the same at run time.
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -69,7 +74,49 @@ DROPOUT_CANDIDATES: dict[str, dict[str, Any]] = {
     "input_dropout=0.0": {"input_dropout": 0.0},
     "dropout=0.3": {"dropout": 0.3},
 }
-STUDIES = {"neuron": CANDIDATES, "encoding": ENCODING_CANDIDATES, "dropout": DROPOUT_CANDIDATES}
+#: The committed sweep record whose selected trial gives the candidates of study ``tuned``.
+TUNED_RECORD = RESULTS / "sweeps" / "Cora-sgcn.json"
+
+
+def tuned_candidates(record_path: Path = TUNED_RECORD) -> dict[str, dict[str, Any]]:
+    """Candidates of study ``tuned``: the model options of a validation-selected sweep trial.
+
+    ``tune_sweeps.py`` chose the trial on validation accuracy only (its record says which);
+    its model options other than the width become a candidate, as they are and at the class
+    default ``T`` (8: the same run-time cost as today's defaults; the tuned ``T`` may cost
+    more). Its training options (learning rate, weight decay) and preprocessing are not class
+    options: PyG's example shape keeps its own.
+
+    Raises:
+        ValueError: if the record is not a finished sweep of ``sgcn``.
+    """
+    from spikegraph.models.search_space import search_space, split_params
+
+    record = json.loads(record_path.read_text())
+    final = record.get("final") or {}
+    if final.get("model") != "sgcn" or "params" not in final:
+        raise ValueError(f"{record_path} is not a finished sweep record of model 'sgcn'")
+    model_options, _, _ = split_params(final["params"], search_space("sgcn"))
+    model_options.pop("hidden_channels", None)
+    model_options.update(final.get("fixed") or {})
+    # Optuna's grid floats (0.6000000000000001 for step 0.1) as the grid's values
+    model_options = {
+        k: round(v, 10) if isinstance(v, float) else v for k, v in model_options.items()
+    }
+    label = f"{final['dataset']}-sgcn sweep, trial {final['trial']}"
+    return {
+        "defaults": {},
+        label: dict(sorted(model_options.items())),
+        f"{label}, T=8": dict(sorted({**model_options, "T": 8}.items())),
+    }
+
+
+STUDIES = {
+    "neuron": CANDIDATES,
+    "encoding": ENCODING_CANDIDATES,
+    "dropout": DROPOUT_CANDIDATES,
+    "tuned": tuned_candidates,
+}
 #: Suffix of a dataset's name when its features are row-normalised (PyG's NormalizeFeatures).
 NORMALIZED = " (NormalizeFeatures)"
 
@@ -110,6 +157,13 @@ def to_markdown(record: dict) -> str:
         "datasets at hidden 16 is higher and at hidden 64 not lower by more than 0.3 points.",
         "",
     ]
+    if "candidates_from" in record:
+        lines += [
+            f"Candidates: the model options (all but the width) of the validation-selected "
+            f"trial of `{record['candidates_from']}`, as they are and at T=8 (the run-time "
+            "cost of today's defaults; the cost of a spiking layer grows with T).",
+            "",
+        ]
     keys = [(d, h) for h in record["hidden"] for d in record["datasets"]]
     header = " | ".join(f"{d}, hidden {h}" for d, h in keys)
     lines += [
@@ -134,8 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
         choices=sorted(STUDIES),
         default="neuron",
         help="candidates: neuron settings (results class_defaults_sweep.*), encodings "
-        "(results class_defaults_encoding.*; datasets also with row-normalised features) or "
-        "dropout rates (results class_defaults_dropout.*)",
+        "(results class_defaults_encoding.*; datasets also with row-normalised features), "
+        "dropout rates (results class_defaults_dropout.*) or the model options of the "
+        "validation-selected trial of the Cora sgcn sweep (results class_defaults_tuned.*)",
     )
     p.add_argument("--datasets", nargs="+", default=None, help="default: Cora CiteSeer, and "
                    "PubMed for the encoding study")  # fmt: skip
@@ -173,7 +228,11 @@ def main(argv: list[str] | None = None) -> dict:
 
             data[name + NORMALIZED] = (NormalizeFeatures()(graph.clone()), num_classes)
     record["datasets"] = list(data)
-    for cand, options in STUDIES[args.study].items():
+    candidates = STUDIES[args.study]
+    if callable(candidates):
+        candidates = candidates()
+        record["candidates_from"] = str(TUNED_RECORD.relative_to(RESULTS))
+    for cand, options in candidates.items():
         by: dict[str, float] = {}
         runs = []
         for hidden in args.hidden:
