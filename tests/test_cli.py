@@ -302,7 +302,7 @@ def test_record_is_self_describing(data_root, tmp_path):
     eff = run["effective_model_options"]
     # Given options win; the registry's defaults and the class's own defaults fill the rest.
     assert (eff["hidden_channels"], eff["T"], eff["tau"]) == (8, 4, 3.0)
-    assert (eff["norm"], eff["reset"], eff["num_layers"]) == ("none", "soft", 2)
+    assert (eff["norm"], eff["reset"], eff["num_layers"]) == ("none", "hard", 2)
     assert "surrogate" in eff and "encoder" in eff
     assert len(run["data_fingerprint"]) == 64
     history = run["result"]["history"]

@@ -81,8 +81,8 @@ def neuron_of(argv: list[str]):
 
 def test_without_neuron_the_preset_neuron_applies():
     neuron, record = neuron_of(["--model", "sgcn"])
-    assert (neuron.tau, neuron.reset) == (float("inf"), "soft")
-    assert (record["tau"], record["reset"]) == (float("inf"), "soft")
+    assert (neuron.tau, neuron.reset) == (4.0, "hard")  # SpikingGCN.default_neuron
+    assert (record["tau"], record["reset"]) == (4.0, "hard")
 
 
 @pytest.mark.parametrize("name", sorted(NEURONS))

@@ -163,6 +163,10 @@ class SpikingBasicGNN(nn.Module):
     """
 
     supports_edge_weight: bool = False
+    #: The neuron of the model's layers when no ``neuron`` is given, as ``(registered name,
+    #: options)``; ``None``: the layer class's own default neuron. Options given by name
+    #: (``tau=``, ``reset=``, ...) override these.
+    default_neuron: tuple[str, dict[str, Any]] | None = None
     #: Whether the layers take edge features ``edge_attr`` (as PyG's ``supports_edge_attr``).
     supports_edge_attr: bool = False
     _warned_edge_weight: bool = False
@@ -233,6 +237,9 @@ class SpikingBasicGNN(nn.Module):
         # output layer is a hidden layer.
         last_width = self.out_channels if jk is None and self.head is None else hidden_channels
         widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [last_width]
+        if kwargs.get("neuron") is None and self.default_neuron is not None:
+            name, options = self.default_neuron
+            kwargs = {**options, **kwargs, "neuron": name}
         for i in range(num_layers):
             last = i == num_layers - 1 and jk is None
             opts = dict(kwargs)

@@ -36,22 +36,24 @@ def _class_defaults(*signatures: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _default_neuron(layer: type) -> dict[str, Any]:
-    """The options of a layer class's default neuron that differ from the neuron class's
-    (the tuned ``tau`` and ``reset``), for the registry's entries to list them."""
-    _, options = layer.default_neuron
+def _default_neuron(model: type, layer: type) -> dict[str, Any]:
+    """The options of a model's default neuron (the model class's, else its layer class's)
+    that differ from the neuron class's (the tuned ``tau`` and ``reset``), for the registry's
+    entries to list them."""
+    _, options = model.default_neuron or layer.default_neuron
     return dict(sorted(options.items()))
 
 
 #: Name -> (class, default constructor options). ``gcn`` and ``gat`` are PyG's own models,
 #: the ordinary baselines; ``sgcn`` and ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with
-#: the classes' defaults (the layers' default neuron,
-#: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`), the validated
-#: settings (see
-#: ``benchmarks/configs/node_classification.toml`` and its ablation): integrate-and-fire
-#: neurons (``tau=inf``) with soft reset and no normalisation beat the paper's STFN with a
-#: leaky, hard-reset neuron on all three Planetoid datasets. ``stfn-sgcn`` and ``stfn-sgat``
-#: are the same models with the paper's neuron and normalisation
+#: the classes' defaults, the validated settings (the model's default neuron,
+#: :attr:`~spikegraph.models.basic.SpikingBasicGNN.default_neuron`, else the layer's,
+#: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`): for the spiking
+#: GCN those the validation-only sweep selected on Cora (leaky ``tau=4`` hard-reset neurons,
+#: ``T=16``, no normalisation; ``benchmarks/results/class_defaults_tuned.md``), for the
+#: spiking GAT integrate-and-fire neurons with soft reset and no normalisation
+#: (``benchmarks/configs/node_classification.toml`` and its ablation). ``stfn-sgcn`` and
+#: ``stfn-sgat`` are the same models with the paper's neuron and normalisation
 #: (:data:`~spikegraph.models.basic.PAPER_NEURON`), the ablation's "paper's neuron" rows.
 MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "sgcn": (
@@ -65,7 +67,7 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
                 SpikingGCNConv.__init__,
                 names=("dropout", "input_dropout", "T", "norm", "encoder"),
             ),
-            **_default_neuron(SpikingGCNConv),
+            **_default_neuron(SpikingGCN, SpikingGCNConv),
         },
     ),
     "sgat": (
@@ -79,7 +81,7 @@ MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
                 SpikingGATConv.__init__,
                 names=("dropout", "input_dropout", "heads", "T", "norm", "encoder"),
             ),
-            **_default_neuron(SpikingGATConv),
+            **_default_neuron(SpikingGAT, SpikingGATConv),
         },
     ),
     "gcn": (GCN, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}),

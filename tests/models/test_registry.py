@@ -42,7 +42,7 @@ def test_spiking_names():
 def test_model_defaults_is_a_copy():
     d = model_defaults("sgcn")
     d["T"] = 99
-    assert MODELS["sgcn"][1]["T"] == 8
+    assert MODELS["sgcn"][1]["T"] == 16
 
 
 def test_unknown_model():
@@ -67,12 +67,15 @@ def test_paper_presets_build_stfn_and_leaky_hard_reset_neurons():
     assert train_defaults("stfn-sgat") == train_defaults("sgat")
 
 
-def test_tuned_spiking_defaults_build_integrate_and_fire_neurons():
-    for name in ("sgcn", "sgat"):
-        model = build_model(name, 8, 2)
-        neuron = model.convs[0].neuron
-        assert neuron.tau == float("inf") and neuron.decay == 1.0 and neuron.reset == "soft"
-        assert model.convs[0].norm is None
+@pytest.mark.parametrize(
+    "name, tau, reset", [("sgcn", 4.0, "hard"), ("sgat", float("inf"), "soft")]
+)
+def test_tuned_spiking_defaults_build_the_validated_neurons(name, tau, reset):
+    # sgcn: class_defaults_tuned.md; sgat: integrate-and-fire (node_classification.toml)
+    model = build_model(name, 8, 2)
+    neuron = model.convs[0].neuron
+    assert (neuron.tau, neuron.reset) == (tau, reset)
+    assert model.convs[0].norm is None
 
 
 def test_train_defaults():

@@ -39,11 +39,11 @@ def test_effective_model_options_fill_every_default():
     given = {"hidden_channels": 8, "tau": 3.0}
     eff = effective_model_options("sgcn", given, build_model("sgcn", 5, 3, **given))
     assert eff["hidden_channels"] == 8 and eff["tau"] == 3.0  # given
-    assert eff["T"] == 8 and eff["norm"] == "none" and eff["reset"] == "soft"  # registry
+    assert eff["T"] == 16 and eff["norm"] == "none" and eff["reset"] == "hard"  # registry
     assert eff["encoder"] == "max-scaled"  # registry (the class default)
     assert eff["readout"] == "membrane"  # class
     assert eff["v_threshold"] == 1.0 and eff["surrogate"] == "rectangular"  # layer class
-    assert eff["dropout"] == 0.3  # SpikingGCN's own default, over SpikingBasicGNN's
+    assert eff["dropout"] == 0.6  # SpikingGCN's own default, over SpikingBasicGNN's
     # A subclass's constructor that passes **kwargs on: its base class's defaults are filled.
     sgat = effective_model_options("sgat")
     assert sgat["readout"] == "membrane" and sgat["encoder_seed"] == 0  # SpikingBasicGNN
