@@ -7,7 +7,7 @@ resumes: finished cells are kept in ``<folder>/cells/``.
 
 Budgets, chosen to be affordable on 2 CPUs (one process, 1 torch thread). The wall times
 below were measured end to end on one core of the committed studies' machine (every cell
-file also records its own ``measured.seconds``), except the arxiv-like one, an estimate:
+file also records its own ``measured.seconds``):
 
 - **Cora**, **CiteSeer** (``split="full"``): 50 epochs, 256 seeds per node-wise and
   layer-wise batch; subgraph and layer sizes scaled down from the class defaults (sized for
@@ -17,8 +17,7 @@ file also records its own ``measured.seconds``), except the arxiv-like one, an e
   there); 32 minutes.
 - **ogbn-arxiv** (the synthetic arxiv-like graph of ``spikegraph make-dataset --like
   ogbn-arxiv``, given with ``--root``): 5 epochs, 1024 seeds per batch, class defaults,
-  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); estimated at
-  8 hours from per-epoch times, which overestimated the other three about sixfold.
+  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); 85 minutes.
 
 Every study measures the gradient at 0.5, 1 and 2 times each sampler's batch size, at the
 seeds' initial weights. Timings of ``--jobs N > 1`` share the machine: commit ``--jobs 1``.
