@@ -82,8 +82,8 @@ def tuned_candidates(record_path: Path = TUNED_RECORD) -> dict[str, dict[str, An
     """Candidates of study ``tuned``: the model options of a validation-selected sweep trial.
 
     ``tune_sweeps.py`` chose the trial on validation accuracy only (its record says which);
-    its model options other than the width become a candidate, as they are and at the class
-    default ``T`` (8: the same run-time cost as today's defaults; the tuned ``T`` may cost
+    its model options other than the width become a candidate, as they are and at ``T=8``
+    (the run-time cost of the defaults this study was run against; the tuned ``T`` may cost
     more). Its training options (learning rate, weight decay) and preprocessing are not class
     options: PyG's example shape keeps its own.
 

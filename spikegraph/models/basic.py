@@ -73,8 +73,9 @@ def _same_content(a: Tensor, b: Tensor) -> bool:
 NEURON_OPTIONS = ("norm", "rho", "neuron", "neuron_kwargs", *neuron_option_names())
 
 #: The neuron and normalisation of GC-SNN / GA-SNN (Xu et al., IJCAI 2021): STFN before
-#: leaky neurons (``tau=2``) with hard reset. The classes' defaults are the validated ones
-#: (integrate-and-fire, soft reset, no normalisation); ``SpikingGCN(..., **PAPER_NEURON)``,
+#: leaky neurons (``tau=2``) with hard reset. The classes' defaults are validated ones (no
+#: normalisation; :class:`SpikingGCN` leaky ``tau=4`` hard-reset neurons, :class:`SpikingGAT`
+#: integrate-and-fire with soft reset); ``SpikingGCN(..., **PAPER_NEURON)``,
 #: :meth:`SpikingBasicGNN.with_paper_neuron` or the registry's ``"stfn-sgcn"`` /
 #: ``"stfn-sgat"`` give the paper's.
 PAPER_NEURON = {"norm": "stfn", "tau": 2.0, "reset": "hard"}
@@ -152,9 +153,10 @@ class SpikingBasicGNN(nn.Module):
     Defaults: the validated settings of spikegraph's benchmarks, so that the class dropped
     into PyG's example scripts trains as well as in the benchmarks: integrate-and-fire
     neurons (``tau=inf``), soft reset, no normalisation (the layers' defaults), ``T=8``,
-    dropout and input dropout 0.5 (subclasses keep their own: :class:`SpikingGCN`'s dropout is
-    0.3, :class:`SpikingGAT`'s 0.6). The paper's neuron and STFN are one argument away:
-    ``**PAPER_NEURON`` or :meth:`with_paper_neuron`.
+    dropout and input dropout 0.5 (subclasses keep their own: :class:`SpikingGCN` ``T=16``,
+    leaky ``tau=4`` hard-reset neurons (:attr:`default_neuron`), dropout 0.6 and input
+    dropout 0.8; :class:`SpikingGAT` dropout and input dropout 0.6). The paper's neuron and
+    STFN are one argument away: ``**PAPER_NEURON`` or :meth:`with_paper_neuron`.
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})` (encoded inside) or a spike train
