@@ -68,6 +68,7 @@ from spikegraph.models.search_space import (
     SearchSpace,
     active,
     search_space,
+    searched,
     split_params,
 )
 from spikegraph.train.checkpoint import differences, plain
@@ -194,8 +195,10 @@ class StudyConfig:
 
     @property
     def space(self) -> SearchSpace:
-        """The model's declared search space."""
-        return search_space(self.model)
+        """The search space this study draws from: the model's declared space less the
+        parameters whose condition the fixed options and the preset's defaults never meet
+        (:func:`~spikegraph.models.search_space.searched`)."""
+        return searched(search_space(self.model), {**model_defaults(self.model), **self.fixed})
 
     @property
     def label(self) -> str:

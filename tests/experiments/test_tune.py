@@ -423,6 +423,60 @@ def test_an_ablation_study_holds_its_fixed_options_in_every_trial(tmp_path, toy,
         )
 
 
+def test_without_stfn_the_papers_neuron_needs_a_tuned_threshold_to_learn(data_root):
+    """The defect behind the first Cora ``gcsnn-no-stfn`` cell (no trial learned): on
+    Cora's binary features the synaptic current at initialisation is far below the
+    threshold of 1 that STFN scales to, so no neuron fires and the rectangular surrogate's
+    window (|V - 1| < 0.5) passes no gradient at all. Without STFN the ablation therefore
+    tunes the threshold in rho's place; inside its range the same model gets gradients."""
+    from spikegraph.datasets import load_dataset
+    from spikegraph.models import build_model
+
+    data, classes = load_dataset("Cora", root=data_root)
+
+    def gradient_norm(**options) -> float:
+        torch.manual_seed(0)
+        model = build_model("gcsnn", data.num_features, classes, **options)
+        out = model(data.x, data.edge_index)
+        torch.nn.functional.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+        return sum(float(p.grad.norm()) for p in model.parameters() if p.grad is not None)
+
+    assert gradient_norm(norm="none") == 0.0  # threshold 1: dead, whatever the learning rate
+    assert gradient_norm() > 0  # STFN scales the current to the threshold
+    ablation = config("gcsnn", fixed={"norm": "none"})
+    searched = {p.name: p for p in ablation.space}
+    assert "rho" not in searched and searched["v_threshold"].high == 1.0
+    low = searched["v_threshold"].low
+    assert gradient_norm(norm="none", v_threshold=(low * searched["v_threshold"].high) ** 0.5) > 0
+    # Drawn, and passed to the model, only without a normalisation.
+    trial = optuna.trial.FixedTrial(
+        {p.name: (p.choices[0] if p.choices else p.low) for p in search_space("gcsnn")}
+    )
+    assert tune.sample_params(trial, "gcsnn", {"norm": "none"})["v_threshold"] == low
+    assert "v_threshold" not in tune.sample_params(trial, "gcsnn")
+    assert "v_threshold" not in {p.name for p in config("gcsnn").space}
+
+
+def test_a_study_records_the_space_it_searches_under_its_fixed_options():
+    """A parameter whose condition the study's fixed options (or the preset's defaults) can
+    never meet is not part of the study's space: the STFN half of the ablation pair records
+    the same space as before the threshold was declared, and the committed record of it
+    still loads; the ablation records the threshold and not rho."""
+    from pathlib import Path
+
+    with_stfn = [p["name"] for p in config("gcsnn").to_dict()["space"]]
+    without = [p["name"] for p in config("gcsnn", fixed={"norm": "none"}).to_dict()["space"]]
+    assert "rho" in with_stfn and "v_threshold" not in with_stfn
+    assert "v_threshold" in without and "rho" not in without
+    assert set(with_stfn) - {"rho"} == set(without) - {"v_threshold"}
+    # sgcn tunes norm itself: rho stays in its space (drawn per trial).
+    assert "rho" in {p.name for p in config("sgcn").space}
+    record = Path(__file__).parents[2] / "benchmarks/results/sweeps/Cora-gcsnn.json"
+    if record.exists():
+        config_dict = tune.read_records(record)["config"]
+        assert tune.StudyConfig.from_dict(config_dict).model == "gcsnn"
+
+
 def test_fixed_options_must_be_valid_and_not_tuned():
     with pytest.raises(ValueError, match=r"Options \['dropout'\] are parameters of 'gcsnn'"):
         config("gcsnn", fixed={"dropout": 0.2})
