@@ -45,6 +45,7 @@ import json
 import math
 import statistics
 import subprocess
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ FORMAT = "spikegraph-tune/1"
 FINAL_SEEDS: tuple[int, ...] = tuple(range(100, 110))
 #: Seconds between a running trial's heartbeats; a trial silent for twice as long is failed.
 HEARTBEAT_INTERVAL = 60
+#: Seconds between checks while a study waits for another worker's trial.
+_WAIT_POLL = 0.5
 #: How often a trial whose worker died is retried with the same parameters.
 MAX_RETRY = 2
 #: Trial states that use up the budget: finished, or stopped because training diverged.
@@ -601,7 +604,24 @@ def run_study(
             seed=trial_sampler_seed(config.sampler_seed, len(trials))
         )
         study.optimize(objective, n_trials=1, catch=())
+    # Parallel workers: a trial numbered below the last counted one that another worker is
+    # still running counts before it (counted_trials goes by number). Wait for it to finish,
+    # or for its worker's heartbeat to lapse (then it fails and does not count), so that the
+    # selection never depends on which worker reached the budget first.
+    while _running_before_last_counted(study.get_trials(deepcopy=False), budget):
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(_WAIT_POLL)
     return study_records(study, config)
+
+
+def _running_before_last_counted(trials: Sequence[Any], budget: Budget) -> bool:
+    """Whether an Optuna trial still running has a lower number than the last of the first
+    ``budget.trials`` counted ones (it would take that one's place once finished)."""
+    done = sorted(t.number for t in trials if t.state.name in COUNTED_STATES)
+    if len(done) < budget.trials:
+        return False
+    last = done[budget.trials - 1]
+    return any(t.state.name == "RUNNING" and t.number < last for t in trials)
 
 
 def study_records(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:

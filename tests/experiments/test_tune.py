@@ -244,6 +244,26 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
     assert scores(again) == scores(records) and len(calls) == 4
 
 
+def test_records_wait_for_a_lower_numbered_trial_another_worker_is_running(tmp_path, toy):
+    """Found on the CiteSeer gcsnn sweep run by two workers: the first to reach the budget
+    wrote the record while the other still ran a lower-numbered trial, so the counted trials
+    (the first ``budget.trials`` by number) held a later trial in its place and the selection
+    depended on which worker finished first. The record now waits for that trial."""
+    import threading
+
+    study = tune.open_study(url(tmp_path), "s", config(trials=2))
+    other = study.ask()  # trial 0, running in "another worker"
+    timer = threading.Timer(1.5, lambda: study.tell(other, 0.25))
+    timer.start()
+    try:
+        records = tune.run_study(config(trials=2), url(tmp_path), "s")
+    finally:
+        timer.join()
+    assert [t["number"] for t in records["trials"]] == [0, 1, 2]
+    assert records["trials"][0]["state"] == "COMPLETE"
+    assert records["counted"] == [0, 1]  # not [1, 2]: trial 0 counts before trial 2
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 def test_a_killed_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path, toy):
     # A worker killed mid-trial leaves it RUNNING with a last heartbeat; past the grace
