@@ -168,11 +168,7 @@ def searched(space: SearchSpace, defaults: Mapping[str, Any]) -> SearchSpace:
     on such an option is left out when that option's value never meets the condition (STFN's
     ``rho`` under ``norm="none"``); conditions on tuned parameters are kept."""
     tuned = {p.name for p in space}
-    return tuple(
-        p
-        for p in space
-        if p.when is None or p.when[0] in tuned or defaults.get(p.when[0]) in p.when[1]
-    )
+    return tuple(p for p in space if (p.when and p.when[0] in tuned) or active(p, {}, defaults))
 
 
 def split_params(

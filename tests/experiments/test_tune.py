@@ -492,9 +492,8 @@ def test_a_study_records_the_space_it_searches_under_its_fixed_options():
     # sgcn tunes norm itself: rho stays in its space (drawn per trial).
     assert "rho" in {p.name for p in config("sgcn").space}
     record = Path(__file__).parents[2] / "benchmarks/results/sweeps/Cora-gcsnn.json"
-    if record.exists():
-        config_dict = tune.read_records(record)["config"]
-        assert tune.StudyConfig.from_dict(config_dict).model == "gcsnn"
+    config_dict = tune.read_records(record)["config"]
+    assert tune.StudyConfig.from_dict(config_dict).model == "gcsnn"
 
 
 def test_fixed_options_must_be_valid_and_not_tuned():
