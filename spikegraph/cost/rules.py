@@ -13,7 +13,7 @@ a static ``[N, F]`` input, ``T`` for a spike train ``[T, N, F]``):
 operation                 event-driven (spiking models)           dense (ordinary models)
 ========================  ======================================  ======================
 synaptic transform        binary input: ``nnz(x) * F_out`` ACs;   ``T' N F_in F_out``
-                          real input: ``T' N F_in F_out`` MACs    MACs
+                          real input: ``nnz(x) * F_out`` MACs     MACs
 edge aggregation          unweighted spikes: ``nnz`` ACs;         one MAC per message
                           otherwise one MAC per non-zero message  entry
                           entry
@@ -83,6 +83,15 @@ def nonzeros(spikes: Tensor) -> int:
         return int(torch.count_nonzero(spikes))
 
 
+def nonzero_entries(x: Tensor) -> int:
+    """Number of non-zero entries of ``x``, dense or sparse (for a sparse layout, its stored
+    values that are not zero)."""
+    with torch.no_grad():
+        if x.layout != torch.strided:
+            return int(torch.count_nonzero(x.values()))
+        return int(torch.count_nonzero(x))
+
+
 def spike_count(x: Tensor) -> int | None:
     r"""``nnz(x)`` if every entry of ``x`` is 0 or 1 (a spike tensor), else ``None``.
 
@@ -118,10 +127,13 @@ def transform_ops(
     r"""A synaptic transform :math:`x W^\top` (a ``Linear`` layer).
 
     Binary input on event-driven hardware (``event``): each spike adds one weight to each of
-    the ``out_features`` outputs, ``nnz(x) * out_features`` ACs. Otherwise every input entry
-    is multiplied into every output, ``x.numel() * out_features`` MACs; ``x.numel()`` holds
-    every row of ``x`` that was computed, so a static ``[N, F]`` input is counted once and a
-    ``[T, N, F]`` input ``T`` times. The bias is counted by :func:`bias_ops`.
+    the ``out_features`` outputs, ``nnz(x) * out_features`` ACs. Real-valued input on
+    event-driven hardware: only non-zero entries are sent (as for messages, see
+    :func:`aggregation_ops`), each multiplied into every output, ``nnz(x) * out_features``
+    MACs. Dense hardware multiplies every input entry into every output,
+    ``x.numel() * out_features`` MACs. ``x`` holds every row that was computed, so a static
+    ``[N, F]`` input is counted once and a ``[T, N, F]`` input ``T`` times. The bias is
+    counted by :func:`bias_ops`.
     ``known_spikes`` is ``nnz(x)`` when ``x`` is known to be a spike tensor (the output of
     LIF neurons), which saves checking it.
     """
@@ -130,6 +142,7 @@ def transform_ops(
         spikes = spike_count(x) if known_spikes is None else known_spikes
         if spikes is not None:
             return Ops(acs=spikes * out_features, spikes_in=spikes, inputs=entries)
+        return Ops(macs=nonzero_entries(x) * out_features)
     return Ops(macs=entries * out_features)
 
 
@@ -167,8 +180,7 @@ def aggregation_ops(messages: Tensor, weighted: bool, reduce: str, event: bool) 
         spikes = spike_count(messages)
         if spikes is not None:
             return Ops(acs=spikes, spikes_in=spikes, inputs=messages.numel())
-    with torch.no_grad():
-        sent = int(torch.count_nonzero(messages))
+    sent = nonzero_entries(messages)
     return Ops(acs=sent) if reduce in ("max", "min") else Ops(macs=sent)
 
 
@@ -374,6 +386,7 @@ __all__ = [
     "is_weighted",
     "mean_ops",
     "neuron_ops",
+    "nonzero_entries",
     "nonzeros",
     "readout_ops",
     "sent_aggregation_ops",

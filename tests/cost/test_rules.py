@@ -31,7 +31,16 @@ def test_transform_ops():
     spikes = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
     assert rules.transform_ops(spikes, 4, event=True) == rules.Ops(acs=12, spikes_in=3, inputs=6)
     assert rules.transform_ops(spikes, 4, event=False) == rules.Ops(macs=24)
-    assert rules.transform_ops(spikes * 0.5, 4, event=True) == rules.Ops(macs=24)
+    # real-valued input on event-driven hardware: only its non-zero entries are sent, each
+    # multiplied into every output (the rule of real-valued messages); dense: every entry
+    assert rules.transform_ops(spikes * 0.5, 4, event=True) == rules.Ops(macs=12)
+    assert rules.transform_ops(spikes * 0.5, 4, event=False) == rules.Ops(macs=24)
+    # a row-normalised sparse bag of words (CSR), with one stored explicit zero
+    csr = torch.sparse_csr_tensor(
+        torch.tensor([0, 2, 4]), torch.tensor([0, 2, 1, 2]), torch.tensor([0.5, 0.5, 0.0, 1.0])
+    )
+    assert rules.transform_ops(csr, 4, event=True) == rules.Ops(macs=3 * 4)
+    assert rules.transform_ops(csr, 4, event=False) == rules.Ops(macs=6 * 4)
 
 
 def test_aggregation_ops():

@@ -47,8 +47,9 @@ def test_a_real_valued_static_input_is_an_encoding_layer_counted_once():
     assert [(r.name, r.kind, r.acs, r.macs) for r in once.rows] == [
         (r.name, r.kind, r.acs, r.macs) for r in per_step.rows
     ]
-    # the transform of the real input: every entry times every output, once (N F HID MACs)
-    assert _row(per_step, "transform", "convs.0.lin") == (0, 3 * 2 * HID)
+    # the transform of the real input, once: its non-zero entries (3 of N F = 6; event-driven
+    # hardware sends no zero) times every output, as MACs
+    assert _row(per_step, "transform", "convs.0.lin") == (0, 3 * HID)
     # the binary input of the test below is still counted at every step under per-step
     spikes = count(model, X, EDGES, static_input="per-step")
     assert spikes.static_input == "per-step"
