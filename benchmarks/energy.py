@@ -2,10 +2,13 @@
 
 Trains both models (one run per seed), counts one full-graph inference of each with
 ``spikegraph.cost`` and prices it with an energy profile (default: 45 nm, Horowitz, ISSCC
-2014). Model and training options come from ``benchmarks/configs/node_classification.toml``
-(tables ``[sgcn.Cora]`` / ``[gcn.Cora]`` with sub-tables ``model`` and ``train``) when it
-exists, else from the model registry's defaults, so the script can be rerun as the tuned
-settings change.
+2014). Each model is trained in its validation-selected configuration, read from its sweep
+record ``results/sweeps/<dataset>-<model>.json`` (``benchmarks/tune_sweeps.py``; ``--sweeps``
+for another folder): its options, feature preprocessing and training budget, on the final
+evaluation's seeds, so the counted models are those of the tuned results table, and the
+script checks that their test accuracies equal the record's seed for seed. ``--config TOML``
+reads options from a TOML file instead (tables ``[sgcn.Cora]`` / ``[gcn.Cora]`` with
+sub-tables ``model`` and ``train``; the format of ``benchmarks/configs/``).
 
 Besides the headline (spiking model counted event-driven with its static input counted at
 every time step, ordinary model counted dense, as the field does), it reports the variants:
@@ -13,7 +16,7 @@ the static input counted once, STFN folded into thresholds, and the ordinary GCN
 event-driven too (its binary bag-of-words input as sparse events), the stricter baseline;
 every ratio is given under both static-input conventions.
 
-    python benchmarks/energy.py                 # Cora, seeds 0..9 (those of the results table)
+    python benchmarks/energy.py                 # Cora, the final evaluation's seeds
     python benchmarks/energy.py --quick         # one seed, 50 epochs, writes nothing
 
 Data come from ``--root`` or ``$SPIKEGRAPH_DATA``. Results go to
@@ -33,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
-    CONFIGS,
+    RESULTS,
     add_output_options,
     check_names,
     check_rows_kept,
@@ -47,11 +50,57 @@ from _common import (
 from spikegraph.cost import PROFILES, STATIC_INPUT, count, get_profile
 from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.experiments.cost import load_tuned_config, model_cost
+from spikegraph.experiments.tune import (
+    SelectedConfig,
+    preprocess_features,
+    read_records,
+    selected_config,
+)
 from spikegraph.models import MODELS
 from spikegraph.train import TrainConfig
 
-DEFAULT_CONFIG = CONFIGS / "node_classification.toml"
 REPRICE = ("45nm", "fp16", "int8")
+
+
+def selected_configs(
+    p: argparse.ArgumentParser, folder: Path, dataset: str, models: list[str]
+) -> dict[str, SelectedConfig]:
+    """The validation-selected configuration of each model from its sweep record in
+    ``folder``; a missing or unfinished record, or final evaluations on other seeds, end the
+    run with a usage error naming them."""
+    out = {}
+    for name in models:
+        path = folder / f"{dataset}-{name}.json"
+        if not path.is_file():
+            p.error(
+                f"no sweep record {path} for {name} on {dataset}: run benchmarks/tune_sweeps.py "
+                f"--models {name} --datasets {dataset} first, or give --config TOML"
+            )
+        try:
+            out[name] = selected_config(read_records(path))
+        except ValueError as exc:
+            p.error(f"{path}: {exc}")
+    seeds = {name: sel.seeds for name, sel in out.items()}
+    if len(set(seeds.values())) > 1:
+        p.error(f"the final evaluations ran on other seeds: {seeds}; give --seeds")
+    return out
+
+
+def options_line(selected: dict[str, SelectedConfig]) -> str:
+    """Where each model's configuration comes from, for the results file."""
+    return "validation-selected configurations: " + "; ".join(
+        f"{name}: sweeps/{sel.dataset}-{name}.json, trial {sel.trial}, {sel.features} features, "
+        f"study at commit {(sel.commit or 'unknown')[:7]}"
+        for name, sel in selected.items()
+    )
+
+
+def reproduces_final(sel: SelectedConfig | None, seed: int, test_acc: float) -> bool | None:
+    """Whether a run's test accuracy equals the final evaluation's for ``seed`` (``None``
+    without a sweep record or when the final evaluation did not use that seed)."""
+    if sel is None or seed not in sel.seeds:
+        return None
+    return test_acc == sel.test_acc[sel.seeds.index(seed)]
 
 
 def recount(run, data, profile, **options):
@@ -69,10 +118,26 @@ def summarise(runs: list[dict]) -> dict:
     out = {}
     for key in runs[0]:
         values = [r[key] for r in runs]
-        if all(isinstance(v, (int, float)) for v in values):
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             m, s = mean_std([float(v) for v in values])
             out[key] = {"mean": m, "std": s}
     return out
+
+
+def reproduction_line(record: dict) -> str:
+    """Whether the counted models are those of the tuned table: their test accuracies
+    against the final evaluation's, seed for seed."""
+    parts = []
+    for role, name in zip(("spiking", "ordinary"), record["models"]):
+        flags = [r[f"{role}_reproduces_final"] for r in record["runs"]]
+        checked = [f for f in flags if f is not None]
+        if checked:
+            parts.append(f"{name} {sum(checked)} of {len(checked)} seeds")
+    if not parts:
+        return "- final evaluation: not compared (no sweep record, or other seeds)"
+    return "- test accuracy equal to the sweep record's final evaluation (same seed): " + ", ".join(
+        parts
+    )
 
 
 def to_markdown(record: dict) -> str:
@@ -89,6 +154,7 @@ def to_markdown(record: dict) -> str:
         f"# Energy on {record['dataset']}: {sp} against {ordn}",
         "",
         provenance_md(record["provenance"]) + f"- options: {record['config']}",
+        reproduction_line(record),
         f"- profile: **{prof['name']}** (MAC {prof['mac_pj']} pJ, AC {prof['ac_pj']} pJ); "
         f"source: {prof['source']}",
         "",
@@ -115,7 +181,7 @@ def to_markdown(record: dict) -> str:
         f"| {ordn} | dense | {acc('ordinary_test_acc')} | "
         f"{s['ordinary_acs']['mean']:,.0f} | {s['ordinary_macs']['mean']:,.0f} | "
         f"{uj('ordinary_energy_pj')} | {nj('ordinary_energy_per_node_pj')} |",
-        f"| {ordn} | event-driven (sparse binary input) | {acc('ordinary_test_acc')} | "
+        f"| {ordn} | event-driven (zero inputs not sent) | {acc('ordinary_test_acc')} | "
         f"{s['ordinary_event_acs']['mean']:,.0f} | {s['ordinary_event_macs']['mean']:,.0f} | "
         f"{uj('ordinary_event_energy_pj')} | {nj('ordinary_event_energy_per_node_pj')} |",
         "",
@@ -143,7 +209,7 @@ def to_markdown(record: dict) -> str:
         "",
         "Reading these numbers: the headline ratio follows the field's convention (the "
         f"spiking model on event-driven hardware, {ordn} on dense hardware), and is dominated "
-        f"by {ordn}'s first layer, a dense product over the binary bag-of-words features. "
+        f"by {ordn}'s first layer, a dense product over the sparse bag-of-words features. "
         f"Counted event-driven too, {ordn} skips the same zero inputs as the spiking model, "
         f"and the ratio becomes {s['ratio_vs_event']['mean']:.2f} "
         f"({s['ratio_once_vs_event']['mean']:.2f} with the static input counted once): "
@@ -170,12 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--model", default="sgcn", help="the spiking model")
     p.add_argument("--vs", default="gcn", help="the ordinary model")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument(
-        "--epochs", type=int, default=None, help=f"default: config, else {TrainConfig.epochs}"
-    )
+        "--seeds", type=int, nargs="+", default=None,
+        help="default: the final evaluation's seeds (with --config: 0..9)",
+    )  # fmt: skip
+    p.add_argument(
+        "--epochs", type=int, default=None,
+        help=f"default: the sweep's budget (with --config: the file's, else {TrainConfig.epochs})",
+    )  # fmt: skip
     p.add_argument("--profile", default="45nm")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="TOML of tuned options")
+    p.add_argument(
+        "--sweeps", default=None,
+        help="folder of the sweep records (default: results/sweeps)",
+    )  # fmt: skip
+    p.add_argument(
+        "--config", default=None,
+        help="TOML of model and training options, instead of the sweep records",
+    )  # fmt: skip
     p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     add_output_options(p)
@@ -184,10 +261,24 @@ def main(argv: list[str] | None = None) -> int:
     args.model = check_names(p, "--model", [args.model], MODELS)[0]
     args.vs = check_names(p, "--vs", [args.vs], MODELS)[0]
     args.profile = check_names(p, "--profile", [args.profile], PROFILES)[0]
+    if args.config is not None and args.sweeps is not None:
+        p.error("give --config or --sweeps, not both")
+    if args.config is not None and not Path(args.config).is_file():
+        p.error(f"--config: no file {args.config}")
+    selected = (
+        {}
+        if args.config is not None
+        else selected_configs(
+            p, Path(args.sweeps) if args.sweeps else RESULTS / "sweeps", args.dataset,
+            [args.model, args.vs],
+        )
+    )  # fmt: skip
+    if args.seeds is None:
+        args.seeds = list(next(iter(selected.values())).seeds) if selected else list(range(10))
     if len(set(args.seeds)) != len(args.seeds):
         p.error(f"--seeds: duplicates in {args.seeds}")
     if args.quick:
-        args.seeds, args.epochs = [0], 50
+        args.seeds, args.epochs = args.seeds[:1], 50
     out = output_dir(p, args)
     check_rows_kept(
         p,
@@ -199,10 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("energy.py", sys.argv[1:] if argv is None else argv)
     profile = get_profile(args.profile)
     data, num_classes = load_dataset(args.dataset, root=args.root)
-    used_config = Path(args.config).is_file()
-    options = {
-        name: load_tuned_config(args.config, name, args.dataset) for name in (args.model, args.vs)
-    }
+    if selected:
+        options = {n: (sel.model_options, sel.train_options) for n, sel in selected.items()}
+        inputs = {n: preprocess_features(data, sel.features) for n, sel in selected.items()}
+    else:
+        options = {
+            n: load_tuned_config(args.config, n, args.dataset) for n in (args.model, args.vs)
+        }
+        inputs = {args.model: data, args.vs: data}
     per_seed, tables = [], {}
     for seed in args.seeds:
         runs = {}
@@ -210,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             model_opts, train_opts = options[name]
             runs[role] = model_cost(
                 name,
-                data,
+                inputs[name],
                 num_classes,
                 dataset=args.dataset,
                 epochs=args.epochs,
@@ -220,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
                 train_options=train_opts,
             )
         sp, ordn = runs["spiking"], runs["ordinary"]
-        once = recount(sp, data, profile, static_input="once")
-        folded = recount(sp, data, profile, fold_norm=True, static_input="per-step")
-        event = recount(ordn, data, profile, execution="event")
+        once = recount(sp, inputs[args.model], profile, static_input="once")
+        folded = recount(sp, inputs[args.model], profile, fold_norm=True, static_input="per-step")
+        event = recount(ordn, inputs[args.vs], profile, execution="event")
         row = {
             "seed": seed,
             "spiking_test_acc": sp.test_acc,
@@ -230,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             "spiking_epochs": sp.epochs_run,
             "ordinary_epochs": ordn.epochs_run,
         }
+        for role, name in (("spiking", args.model), ("ordinary", args.vs)):
+            row[f"{role}_reproduces_final"] = reproduces_final(
+                selected.get(name), seed, runs[role].test_acc
+            )
         for key, report in (
             ("spiking", sp.report),
             ("spiking_once", once),
@@ -277,9 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         "models": [args.model, args.vs],
         "seeds": args.seeds,
         "config": (
-            f"tuned options from {Path(args.config).name}" if used_config else "registry defaults"
+            options_line(selected) if selected else f"options from {Path(args.config).name}"
         ),
         "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
+        "features": {name: (selected[name].features if selected else "raw") for name in options},
         "epochs": args.epochs,
         "profile": profile.to_dict(),
         "static_input": {"headline": sp.report.static_input, "conventions": STATIC_INPUT},

@@ -347,9 +347,7 @@ def train_runs(
     Raises:
         NonFiniteLossError: when a run diverges.
     """
-    model_options, train_options, _ = split_params(params, search_space(model))
-    model_options = {**(fixed or {}), **model_options}
-    check_model_options(model, model_options)
+    model_options, train_options = trial_options(model, params, fixed)
     out = []
     for seed in seeds:
         torch.manual_seed(seed)
@@ -364,6 +362,87 @@ def train_runs(
         )
         out.append(fit(net, data, config))
     return out
+
+
+def trial_options(
+    model: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The constructor and training options of a trial's ``params`` for ``model``.
+
+    ``fixed`` model options (:attr:`StudyConfig.fixed`) come under the trial's; the
+    ``features`` choice (a data parameter) is not among them (:func:`preprocess_features`).
+
+    Raises:
+        ValueError: for a parameter outside the model's search space or an invalid option.
+    """
+    model_options, train_options, _ = split_params(params, search_space(model))
+    model_options = {**(fixed or {}), **model_options}
+    check_model_options(model, model_options)
+    return model_options, train_options
+
+
+@dataclass(frozen=True)
+class SelectedConfig:
+    """The validation-selected configuration of a finished cell, as its final evaluation
+    trained it (:func:`final_evaluation`), to train again, e.g. to count its cost.
+
+    Training with ``train_options`` and each of ``seeds`` (torch seeded with it before the
+    model is built) on the dataset preprocessed as ``features`` repeats the final
+    evaluation: on the machine type and device of the record, the test accuracies equal
+    ``test_acc``.
+
+    Attributes:
+        dataset: Dataset name.
+        model: Registered model name.
+        trial: Number of the selected trial.
+        features: Feature preprocessing (:func:`preprocess_features`).
+        model_options: Constructor options (the trial's, over the study's fixed options).
+        train_options: :class:`~spikegraph.train.TrainConfig` fields: the trial's, with the
+            budget's ``epochs`` and ``patience``.
+        seeds: The final evaluation's seeds.
+        test_acc: Its test accuracy per seed.
+        commit: The spikegraph commit the study ran at (``None`` if unknown).
+    """
+
+    dataset: str
+    model: str
+    trial: int
+    features: str
+    model_options: dict[str, Any]
+    train_options: dict[str, Any]
+    seeds: tuple[int, ...]
+    test_acc: tuple[float, ...]
+    commit: str | None
+
+
+def selected_config(records: Mapping[str, Any]) -> SelectedConfig:
+    """The validation-selected configuration of ``records`` (:func:`read_records`), whose
+    final evaluation has run.
+
+    Raises:
+        ValueError: when the record has no final evaluation.
+        StudyMismatchError: for a record of another search space than this spikegraph's.
+    """
+    config = StudyConfig.from_dict(records["config"])
+    final = records.get("final")
+    if not final:
+        raise ValueError(
+            f"Study {records.get('study')!r} has no final evaluation: nothing was selected "
+            "(run the sweep to its end first)"
+        )
+    model_options, train_options = trial_options(config.model, final["params"], config.fixed)
+    budget = config.budget
+    return SelectedConfig(
+        dataset=config.dataset,
+        model=config.model,
+        trial=final["trial"],
+        features=final["features"],
+        model_options=model_options,
+        train_options={**train_options, "epochs": budget.epochs, "patience": budget.patience},
+        seeds=tuple(final["seeds"]),
+        test_acc=tuple(final["test_acc"]),
+        commit=config.commit,
+    )
 
 
 class _Graphs:
@@ -886,6 +965,7 @@ __all__ = [
     "FINAL_SEEDS",
     "FORMAT",
     "Budget",
+    "SelectedConfig",
     "StudyConfig",
     "StudyMismatchError",
     "TuneStorageError",
@@ -903,10 +983,12 @@ __all__ = [
     "reproduce_trial",
     "run_study",
     "sample_params",
+    "selected_config",
     "source_commit",
     "study_records",
     "summary_markdown",
     "train_runs",
+    "trial_options",
     "trial_record",
     "trial_sampler_seed",
     "write_records",

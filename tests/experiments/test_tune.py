@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -408,6 +409,43 @@ def test_final_evaluation_trains_the_selected_configuration_on_fresh_seeds(tmp_p
     assert f"| {row['features']} |" in text
 
 
+def test_the_selected_configuration_trains_again_as_the_final_evaluation_did(tmp_path, toy):
+    """selected_config gives what it takes to repeat the final evaluation (e.g. to count the
+    cost of the tabled model): training it through the trainer's own entry point, on the
+    same seeds, gives the recorded test accuracies exactly."""
+    from spikegraph.train import fit
+
+    records = tune.run_study(config(trials=2, seeds=(0, 1)), url(tmp_path), "s")
+    with pytest.raises(ValueError, match="has no final evaluation"):
+        tune.selected_config(records)
+    records["final"] = tune.final_evaluation(records, seeds=[100, 101])
+    sel = tune.selected_config(records)
+    assert (sel.dataset, sel.model, sel.trial, sel.commit) == (
+        "Cora", "gcn", records["best"]["number"], "test"
+    )  # fmt: skip
+    assert sel.seeds == (100, 101) and list(sel.test_acc) == records["final"]["test_acc"]
+    assert sel.train_options["epochs"] == 2 and sel.train_options["patience"] is None
+    assert "features" not in sel.model_options and "features" not in sel.train_options
+    data = tune.preprocess_features(toy, sel.features)
+    again = []
+    for seed in sel.seeds:
+        torch.manual_seed(seed)
+        net = tune.build_model(sel.model, data.num_features, 3, **sel.model_options)
+        cfg = TrainConfig(**sel.train_options, seed=seed, progress=False)
+        again.append(fit(net, data, cfg).test_acc)
+    assert again == list(sel.test_acc)
+
+
+def test_the_selected_configuration_of_an_ablation_keeps_its_fixed_options():
+    record = tune.read_records(
+        Path(__file__).parents[2] / "benchmarks/results/sweeps/Cora-gcsnn-no-stfn.json"
+    )
+    sel = tune.selected_config(record)
+    assert sel.model == "gcsnn" and sel.model_options["norm"] == "none"
+    assert sel.model_options["v_threshold"] == record["final"]["params"]["v_threshold"]
+    assert sel.seeds == tune.FINAL_SEEDS and sel.trial == record["final"]["trial"]
+
+
 def test_an_ablation_study_holds_its_fixed_options_in_every_trial(tmp_path, toy, monkeypatch):
     """gcsnn without STFN: norm=none in every model built (tuning, reproduction, final
     evaluation); STFN's rho, conditional on a normalisation, is never drawn."""
@@ -482,8 +520,6 @@ def test_a_study_records_the_space_it_searches_under_its_fixed_options():
     never meet is not part of the study's space: the STFN half of the ablation pair records
     the same space as before the threshold was declared, and the committed record of it
     still loads; the ablation records the threshold and not rho."""
-    from pathlib import Path
-
     with_stfn = [p["name"] for p in config("gcsnn").to_dict()["space"]]
     without = [p["name"] for p in config("gcsnn", fixed={"norm": "none"}).to_dict()["space"]]
     assert "rho" in with_stfn and "v_threshold" not in with_stfn
