@@ -140,6 +140,23 @@ def reproduction_line(record: dict) -> str:
     )
 
 
+def features_note(record: dict) -> str:
+    """Which features each model reads, and what that means for the event-driven count."""
+    sp, ordn = record["models"]
+    features = record["features"]
+    selected = "sweeps/" in record["config"]
+    how = "each its validation-selected preprocessing" if selected else "as loaded"
+    note = f"Inputs: {sp} reads {features[sp]} features, {ordn} {features[ordn]} features ({how})."
+    if features[ordn] != "raw":
+        note += (
+            f" Counted event-driven, {ordn}'s first layer therefore receives real-valued events, "
+            "one MAC per non-zero feature and output; normalising after the transform instead "
+            "(`D^-1 (X W)`, the same outputs) would make those events binary (ACs) at the price "
+            "of one MAC per hidden entry."
+        )
+    return note
+
+
 def to_markdown(record: dict) -> str:
     s = record["summary"]
     sp, ordn = record["models"]
@@ -212,10 +229,13 @@ def to_markdown(record: dict) -> str:
         f"by {ordn}'s first layer, a dense product over the sparse bag-of-words features. "
         f"Counted event-driven too, {ordn} skips the same zero inputs as the spiking model, "
         f"and the ratio becomes {s['ratio_vs_event']['mean']:.2f} "
-        f"({s['ratio_once_vs_event']['mean']:.2f} with the static input counted once): "
-        "the spiking model's hidden spike trains cost a transform per step, its real-valued "
-        f"messages an aggregation per step (up to T times {ordn}'s), and its neurons (and STFN, "
-        "where used) add their own operations. Memory access is not counted by either.",
+        f"({s['ratio_once_vs_event']['mean']:.2f} with the static input counted once). "
+        "On top of its first layer, the spiking model pays a transform per step for its hidden "
+        "spike trains, an aggregation per step for its real-valued messages (up to T times "
+        f"{ordn}'s), and its neurons' (and STFN's, where used) own operations; {ordn} pays "
+        "for the width of its hidden layer. Memory access is not counted by either.",
+        "",
+        features_note(record),
         "",
         f"Per-layer counts of seed {record['seeds'][0]}:",
         "",
