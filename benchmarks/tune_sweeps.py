@@ -15,8 +15,9 @@ under the protocol sentence, with each row's features preprocessing.
 Resumable: a cell whose record holds its final evaluation under the same configuration is
 skipped; an unfinished cell resumes its study from the Optuna storage (``--storage``, by
 default an SQLite file in the scratch folder ``results/local/``, never committed), keeping
-its finished trials. Several copies of this command (or machines sharing a database URL)
-run one sweep together: they share each cell's trials. A record of another budget, split or
+its finished trials and the finished seeds of its final evaluation. Several copies of this
+command (or machines sharing a database URL) run one sweep together: they share each cell's
+trials, then the seeds of its final evaluation. A record of another budget, split or
 commit is never mixed in silently: the run stops, naming it (``--allow-mixed-commits`` puts
 records of several commits in one table, each row naming its commit).
 """
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             tune.write_records(path, records)
             continue
         records["final"] = tune.final_evaluation(
-            records, args.final_seeds, root=args.root, device=args.device
+            records, args.final_seeds, root=args.root, device=args.device, storage=storage
         )
         records["provenance"] = provenance(command)
         tune.write_records(path, records)

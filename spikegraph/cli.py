@@ -876,7 +876,8 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
         "--final",
         action="store_true",
         help="then train the selected configuration on --final-seeds and report its test "
-        "accuracy (read once per seed)",
+        "accuracy (read once per seed); its seeds are stored in the study's storage too, "
+        "shared by workers and kept when a run is killed",
     )
     p.add_argument(
         "--final-seeds",
@@ -953,7 +954,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"  best trial {best['number']}: validation {100 * best['value']:.2f} %")
         print(f"  parameters {json.dumps(best['params'], sort_keys=True)}")
     if args.final and best is not None:
-        row = tune.final_evaluation(records, args.final_seeds, root=args.root, device=args.device)
+        row = tune.final_evaluation(
+            records, args.final_seeds, root=args.root, device=args.device, storage=args.storage
+        )
         records["final"] = row
         print(
             f"  final: test accuracy {100 * row['test_acc_mean']:.2f} +- "

@@ -26,7 +26,9 @@ Studies live in an Optuna storage (any SQLAlchemy database URL; ``sqlite:///file
 default), so several processes or machines can run trials of one study against one
 database, and a killed sweep resumes: finished trials are kept, and a trial whose worker
 died stops sending heartbeats, is marked failed after the grace period and is retried with
-the same parameters; failed trials never count towards the budget.
+the same parameters; failed trials never count towards the budget. The final evaluation can
+be stored there too (:func:`final_evaluation` with a ``storage``), one trial per seed, shared
+and resumed in the same way.
 
 Trial seeds: every trial's parameters come from a TPE sampler seeded with
 ``(sampler_seed, number of trials in the study)``, so one worker running a study from start
@@ -547,6 +549,13 @@ def open_study(
         TuneStorageError: for a storage URL that cannot be used.
         StudyMismatchError: for a study stored with another configuration.
     """
+    return _open(storage, study_name, config.to_dict(), heartbeat_interval)
+
+
+def _open(
+    storage: str, study_name: str, key: dict[str, Any], heartbeat_interval: int
+) -> optuna.Study:
+    """Create or load study ``study_name``, refusing one stored under another ``key``."""
     import optuna
     from optuna.storages import RDBStorage
 
@@ -578,7 +587,7 @@ def open_study(
     study = optuna.create_study(
         storage=rdb, study_name=study_name, direction="maximize", load_if_exists=True
     )
-    want = config.to_dict()
+    want = plain(key)
     stored = study.user_attrs.get("config")
     if stored is None:
         study.set_user_attr("config", want)
@@ -679,6 +688,13 @@ def run_study(
         done = sum(t.state.name in COUNTED_STATES for t in trials)
         if done >= budget.trials:
             break
+        if done + sum(t.state.name == "RUNNING" for t in trials) >= budget.trials:
+            # Other workers run the rest of the budget: wait for them rather than start a
+            # trial that would not count. A dead worker's trial fails once its heartbeat
+            # lapses, and its retry (same parameters) is then run here.
+            optuna.storages.fail_stale_trials(study)
+            time.sleep(_WAIT_POLL)
+            continue
         study.sampler = optuna.samplers.TPESampler(
             seed=trial_sampler_seed(config.sampler_seed, len(trials))
         )
@@ -827,8 +843,17 @@ def final_evaluation(
     seeds: Sequence[int] = FINAL_SEEDS,
     root: str | None = None,
     device: str = "cpu",
+    storage: str | None = None,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
 ) -> dict[str, Any]:
     """Train the validation-selected configuration on fresh ``seeds``; read test once each.
+
+    With a ``storage`` (the tuning study's), each seed's run is a trial of the study
+    ``"<study>:final"`` there: several workers share the seeds, a killed evaluation resumes
+    keeping the seeds that finished, and a dead worker's seed is retried (heartbeats, as for
+    tuning trials). The row is the same as without a storage: a seed's run does not depend
+    on which worker trains it. That study stores the selected trial, its parameters and the
+    seeds; one stored for another selection or other seeds is refused.
 
     Returns:
         One results-table row: dataset, model, preprocessing (``features``), the selected
@@ -838,6 +863,7 @@ def final_evaluation(
     Raises:
         ValueError: when no counted trial finished, or ``seeds`` overlap the tuning seeds
             (a final seed must be fresh).
+        StudyMismatchError: for a stored final study of another selection or other seeds.
     """
     config = StudyConfig.from_dict(records["config"])
     seeds = check_seeds(seeds)
@@ -852,19 +878,28 @@ def final_evaluation(
         raise ValueError(f"Study {records['study']!r} has no finished counted trial to evaluate")
     graphs = _Graphs(config, root)
     features = best["params"].get("features", "raw")
-    runs = train_runs(
-        graphs.get(features, hidden=False),
-        graphs.num_classes,
-        config.model,
-        best["params"],
-        seeds,
-        config.budget.epochs,
-        config.budget.patience,
-        device,
-        config.fixed,
-    )
-    val = [r.val_acc for r in runs]
-    test = [r.test_acc for r in runs]
+
+    def run(some_seeds: Sequence[int]) -> list[TrainResult]:
+        return train_runs(
+            graphs.get(features, hidden=False),
+            graphs.num_classes,
+            config.model,
+            best["params"],
+            some_seeds,
+            config.budget.epochs,
+            config.budget.patience,
+            device,
+            config.fixed,
+        )
+
+    if storage is None:
+        runs = run(seeds)
+        val, test = [r.val_acc for r in runs], [r.test_acc for r in runs]
+    else:
+        key = {"final_of": records["study"], "config": records["config"], "trial": best["number"],
+               "params": best["params"], "seeds": seeds}  # fmt: skip
+        study = _open(storage, f"{records['study']}:final", key, heartbeat_interval)
+        val, test = _shared_final_runs(study, seeds, run)
     return plain(
         {
             "dataset": config.dataset,
@@ -884,6 +919,57 @@ def final_evaluation(
             "budget": config.budget.to_dict(),
             "commit": config.commit,
         }
+    )
+
+
+def _shared_final_runs(
+    study: optuna.Study, seeds: list[int], run: Any
+) -> tuple[list[float], list[float]]:
+    """Validation and test accuracy per seed, each seed's run a trial of the final ``study``
+    (user attribute ``seed``), trained here unless another worker has it (finished, or
+    running with a live heartbeat)."""
+    import optuna
+
+    def finished() -> dict[int, Any]:
+        out = {}
+        for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+            if t.state.name == "COMPLETE":
+                out.setdefault(t.user_attrs["seed"], t)
+        return out
+
+    def open_seeds() -> list[int]:
+        trials = study.get_trials(deepcopy=False)
+        taken = {t.user_attrs.get("seed") for t in trials if t.state.name == "RUNNING"}
+        done = finished()
+        return [s for s in seeds if s not in done and s not in taken]
+
+    def objective(trial: optuna.Trial) -> float:
+        seed = trial.user_attrs.get("seed")  # a retried trial keeps its seed
+        if seed is None:
+            # the first open seed; if another worker took the last one meanwhile, run the
+            # first unfinished seed again (the same run, so the same numbers)
+            todo = open_seeds() or [s for s in seeds if s not in finished()] or seeds
+            seed = todo[0]
+            trial.set_user_attr("seed", seed)
+        (result,) = run([seed])
+        trial.set_user_attr("val_acc", result.val_acc)
+        trial.set_user_attr("test_acc", result.test_acc)
+        return result.val_acc
+
+    while True:
+        done = finished()
+        if all(s in done for s in seeds):
+            break
+        waiting = any(t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
+        if open_seeds() or waiting:
+            study.optimize(objective, n_trials=1, catch=())
+        else:  # every open seed runs in another worker: wait, failing a dead one's
+            optuna.storages.fail_stale_trials(study)
+            time.sleep(_WAIT_POLL)
+    done = finished()
+    return (
+        [done[s].user_attrs["val_acc"] for s in seeds],
+        [done[s].user_attrs["test_acc"] for s in seeds],
     )
 
 

@@ -89,7 +89,9 @@ def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
 
     def interrupt_fourth(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 4:  # Cora-gcn's 2 trials and final evaluation, then Cora-gat's first
+        # Cora-gcn's 2 trials and its final evaluation (one call per seed, 2 seeds), then
+        # Cora-gat's first trial
+        if len(calls) == 5:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
@@ -102,6 +104,28 @@ def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
     records = tune.read_records(tmp_path / "sweeps" / "Cora-gat.json")
     assert [t["state"] for t in records["trials"]] == ["FAIL", "COMPLETE", "COMPLETE"]
     assert records["counted"] == [1, 2]
+
+
+def test_a_killed_final_evaluation_resumes_with_the_seeds_that_finished(
+    tmp_path, sweeps, monkeypatch
+):
+    real, seeds_trained = tune.train_runs, []
+
+    def interrupt_the_second_final_seed(data, classes, model, params, seeds, *args, **kw):
+        if list(seeds) == [101] and 101 not in seeds_trained:
+            seeds_trained.append(101)
+            raise KeyboardInterrupt
+        seeds_trained.extend(seeds)
+        return real(data, classes, model, params, seeds, *args, **kw)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_final_seed)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main(argv(tmp_path, "--models", "gcn"))
+    assert seeds_trained == [0, 0, 100, 101]  # two trials, then the final seeds
+    assert sweeps.main(argv(tmp_path, "--models", "gcn")) == 0
+    assert seeds_trained == [0, 0, 100, 101, 101]  # seed 100 was kept
+    final = tune.read_records(tmp_path / "sweeps" / "Cora-gcn.json")["final"]
+    assert final["seeds"] == [100, 101] and len(final["test_acc"]) == 2
 
 
 def test_the_storage_url_and_names_are_checked(tmp_path, sweeps, capsys):

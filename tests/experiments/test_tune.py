@@ -260,9 +260,11 @@ def test_records_wait_for_a_lower_numbered_trial_another_worker_is_running(tmp_p
         records = tune.run_study(config(trials=2), url(tmp_path), "s")
     finally:
         timer.join()
-    assert [t["number"] for t in records["trials"]] == [0, 1, 2]
+    # trial 0 counts; and no trial beyond the budget was started while it ran (this worker
+    # waited for it instead of running a trial 2 that could not count)
+    assert [t["number"] for t in records["trials"]] == [0, 1]
     assert records["trials"][0]["state"] == "COMPLETE"
-    assert records["counted"] == [0, 1]  # not [1, 2]: trial 0 counts before trial 2
+    assert records["counted"] == [0, 1]
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
@@ -444,6 +446,65 @@ def test_the_selected_configuration_of_an_ablation_keeps_its_fixed_options():
     assert sel.model == "gcsnn" and sel.model_options["norm"] == "none"
     assert sel.model_options["v_threshold"] == record["final"]["params"]["v_threshold"]
     assert sel.seeds == tune.FINAL_SEEDS and sel.trial == record["final"]["trial"]
+
+
+def test_a_shared_final_evaluation_gives_the_same_row_and_resumes_a_killed_one(
+    tmp_path, toy, monkeypatch
+):
+    """With the study's storage, each final seed is a trial of "<study>:final": a killed
+    evaluation keeps its finished seeds, and the row equals the one trained in one go."""
+    records = tune.run_study(config(trials=2, seeds=(0,)), url(tmp_path), "s")
+    seeds = [100, 101, 102]
+    alone = tune.final_evaluation(records, seeds=seeds)
+    trained, real = [], tune.train_runs
+
+    def dies_on_the_second_seed(data, classes, model, params, some, *args):
+        if some == [101] and not trained.count(101):
+            trained.append(101)
+            raise KeyboardInterrupt  # the worker is killed during seed 101
+        trained.extend(some)
+        return real(data, classes, model, params, some, *args)
+
+    monkeypatch.setattr(tune, "train_runs", dies_on_the_second_seed)
+    with pytest.raises(KeyboardInterrupt):
+        tune.final_evaluation(records, seeds=seeds, storage=url(tmp_path))
+    assert trained == [100, 101]
+    shared = tune.final_evaluation(records, seeds=seeds, storage=url(tmp_path))
+    assert trained == [100, 101, 101, 102]  # seed 100 was kept, not trained again
+    assert shared == alone
+    import optuna
+
+    final = optuna.load_study(study_name="s:final", storage=url(tmp_path))
+    assert sorted(t.user_attrs["seed"] for t in final.trials if t.state.name == "COMPLETE") == seeds
+    # A finished final study is read back without training.
+    monkeypatch.setattr(tune, "train_runs", lambda *a: pytest.fail("trained again"))
+    assert tune.final_evaluation(records, seeds=seeds, storage=url(tmp_path)) == alone
+    # The stored final study is tied to its selection and seeds.
+    with pytest.raises(tune.StudyMismatchError, match="'s:final'"):
+        tune.final_evaluation(records, seeds=[100, 101], storage=url(tmp_path))
+
+
+def test_a_final_seed_another_worker_runs_is_waited_for_not_trained_twice(tmp_path, toy):
+    import threading
+
+    records = tune.run_study(config(trials=1, seeds=(0,)), url(tmp_path), "s")
+    alone = tune.final_evaluation(records, seeds=[100, 101])
+    key = {"final_of": "s", "config": records["config"], "trial": records["best"]["number"],
+           "params": records["best"]["params"], "seeds": [100, 101]}  # fmt: skip
+    study = tune._open(url(tmp_path), "s:final", key, tune.HEARTBEAT_INTERVAL)
+    other = study.ask()  # seed 100, running in "another worker"
+    other.set_user_attr("seed", 100)
+    other.set_user_attr("val_acc", alone["val_acc"][0])
+    other.set_user_attr("test_acc", alone["test_acc"][0])
+    timer = threading.Timer(1.5, lambda: study.tell(other, alone["val_acc"][0]))
+    timer.start()
+    try:
+        row = tune.final_evaluation(records, seeds=[100, 101], storage=url(tmp_path))
+    finally:
+        timer.join()
+    assert row == alone
+    seeds = [t.user_attrs["seed"] for t in study.get_trials() if t.state.name == "COMPLETE"]
+    assert sorted(seeds) == [100, 101]  # seed 100 ran once, in the other worker
 
 
 def test_an_ablation_study_holds_its_fixed_options_in_every_trial(tmp_path, toy, monkeypatch):
