@@ -927,7 +927,8 @@ def _shared_final_runs(
 ) -> tuple[list[float], list[float]]:
     """Validation and test accuracy per seed, each seed's run a trial of the final ``study``
     (user attribute ``seed``), trained here unless another worker has it (finished, or
-    running with a live heartbeat)."""
+    running with a live heartbeat). A trial that finds its seed taken is pruned without
+    training; only finished trials are read."""
     import optuna
 
     def finished() -> dict[int, Any]:
@@ -946,11 +947,13 @@ def _shared_final_runs(
     def objective(trial: optuna.Trial) -> float:
         seed = trial.user_attrs.get("seed")  # a retried trial keeps its seed
         if seed is None:
-            # the first open seed; if another worker took the last one meanwhile, run the
-            # first unfinished seed again (the same run, so the same numbers)
-            todo = open_seeds() or [s for s in seeds if s not in finished()] or seeds
+            todo = open_seeds()
+            if not todo:
+                raise optuna.TrialPruned("every open final seed was taken by another worker")
             seed = todo[0]
             trial.set_user_attr("seed", seed)
+            if _seed_taken_before(study.get_trials(deepcopy=False), trial.number, seed):
+                raise optuna.TrialPruned(f"seed {seed} is run by another worker")
         (result,) = run([seed])
         trial.set_user_attr("val_acc", result.val_acc)
         trial.set_user_attr("test_acc", result.test_acc)
@@ -970,6 +973,18 @@ def _shared_final_runs(
     return (
         [done[s].user_attrs["val_acc"] for s in seeds],
         [done[s].user_attrs["test_acc"] for s in seeds],
+    )
+
+
+def _seed_taken_before(trials: Sequence[Any], number: int, seed: int) -> bool:
+    """Whether a final-evaluation trial numbered below ``number`` runs or ran ``seed``: two
+    workers that picked the same seed at once both see it, and only the higher-numbered
+    trial yields, so the seed runs once."""
+    return any(
+        t.number < number
+        and t.state.name in ("RUNNING", "COMPLETE")
+        and t.user_attrs.get("seed") == seed
+        for t in trials
     )
 
 

@@ -484,6 +484,23 @@ def test_a_shared_final_evaluation_gives_the_same_row_and_resumes_a_killed_one(
         tune.final_evaluation(records, seeds=[100, 101], storage=url(tmp_path))
 
 
+def test_two_workers_that_pick_one_final_seed_at_once_run_it_once():
+    """Seen on the CiteSeer stfn-sgat sweep: both workers waited for the last tuning trial,
+    then started final trials 0 and 1 at the same instant, both on seed 100 (the same
+    numbers, twice the work). The higher-numbered trial now yields."""
+    from types import SimpleNamespace as T
+
+    def trial(number, state, seed):
+        return T(number=number, state=T(name=state), user_attrs={"seed": seed})
+
+    both = [trial(0, "RUNNING", 100), trial(1, "RUNNING", 100)]
+    assert tune._seed_taken_before(both, 1, 100)  # trial 1 yields
+    assert not tune._seed_taken_before(both, 0, 100)  # trial 0 runs it
+    done_or_failed = [trial(0, "COMPLETE", 100), trial(2, "FAIL", 101)]
+    assert tune._seed_taken_before(done_or_failed, 3, 100)
+    assert not tune._seed_taken_before(done_or_failed, 3, 101)  # a failed run is redone
+
+
 def test_a_final_seed_another_worker_runs_is_waited_for_not_trained_twice(tmp_path, toy):
     import threading
 
