@@ -692,8 +692,7 @@ def run_study(
             # Other workers run the rest of the budget: wait for them rather than start a
             # trial that would not count. A dead worker's trial fails once its heartbeat
             # lapses, and its retry (same parameters) is then run here.
-            optuna.storages.fail_stale_trials(study)
-            time.sleep(_WAIT_POLL)
+            _fail_stale_and_wait(study)
             continue
         study.sampler = optuna.samplers.TPESampler(
             seed=trial_sampler_seed(config.sampler_seed, len(trials))
@@ -704,9 +703,19 @@ def run_study(
     # or for its worker's heartbeat to lapse (then it fails and does not count), so that the
     # selection never depends on which worker reached the budget first.
     while _running_before_last_counted(study.get_trials(deepcopy=False), budget):
-        optuna.storages.fail_stale_trials(study)
-        time.sleep(_WAIT_POLL)
+        _fail_stale_and_wait(study)
     return study_records(study, config)
+
+
+def _fail_stale_and_wait(study: optuna.Study) -> None:
+    """Fail the trials whose worker's heartbeat lapsed (they are retried), then pause before
+    looking at the study again."""
+    import optuna
+
+    with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    time.sleep(_WAIT_POLL)
 
 
 def _running_before_last_counted(trials: Sequence[Any], budget: Budget) -> bool:
@@ -967,8 +976,7 @@ def _shared_final_runs(
         if open_seeds() or waiting:
             study.optimize(objective, n_trials=1, catch=())
         else:  # every open seed runs in another worker: wait, failing a dead one's
-            optuna.storages.fail_stale_trials(study)
-            time.sleep(_WAIT_POLL)
+            _fail_stale_and_wait(study)
     done = finished()
     return (
         [done[s].user_attrs["val_acc"] for s in seeds],
