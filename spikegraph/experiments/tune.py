@@ -986,8 +986,10 @@ def _shared_final_runs(
 
 def _seed_taken_before(trials: Sequence[Any], number: int, seed: int) -> bool:
     """Whether a final-evaluation trial numbered below ``number`` runs or ran ``seed``: two
-    workers that picked the same seed at once both see it, and only the higher-numbered
-    trial yields, so the seed runs once."""
+    workers that picked the same seed at once usually both see it, and only the
+    higher-numbered trial yields. If the higher-numbered one checks before the other has
+    named its seed, both run it: wasted work, never a wrong row (a seed's runs give the
+    same numbers, and the first finished one is read)."""
     return any(
         t.number < number
         and t.state.name in ("RUNNING", "COMPLETE")
