@@ -13,7 +13,7 @@ sub-tables ``model`` and ``train``; the format of ``benchmarks/configs/``).
 Besides the headline (spiking model counted event-driven with its static input counted at
 every time step, ordinary model counted dense, as the field does), it reports the variants:
 the static input counted once, STFN folded into thresholds, and the ordinary GCN counted
-event-driven too (its binary bag-of-words input as sparse events), the stricter baseline;
+event-driven too (only its non-zero inputs sent), the stricter baseline;
 every ratio is given under both static-input conventions.
 
     python benchmarks/energy.py                 # Cora, the final evaluation's seeds
@@ -144,8 +144,7 @@ def features_note(record: dict) -> str:
     """Which features each model reads, and what that means for the event-driven count."""
     sp, ordn = record["models"]
     features = record["features"]
-    selected = "sweeps/" in record["config"]
-    how = "each its validation-selected preprocessing" if selected else "as loaded"
+    how = "each its validation-selected preprocessing" if record["selected"] else "as loaded"
     note = f"Inputs: {sp} reads {features[sp]} features, {ordn} {features[ordn]} features ({how})."
     if features[ordn] != "raw":
         note += (
@@ -273,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default=None,
         help="TOML of model and training options, instead of the sweep records",
     )  # fmt: skip
-    p.add_argument("--quick", action="store_true", help="seed 0, 50 epochs, writes nothing")
+    p.add_argument("--quick", action="store_true", help="the first seed, 50 epochs, writes nothing")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     add_output_options(p)
     args = p.parse_args(argv)
@@ -399,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             options_line(selected) if selected else f"options from {Path(args.config).name}"
         ),
         "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
+        "selected": bool(selected),
         "features": {name: (selected[name].features if selected else "raw") for name in options},
         "epochs": args.epochs,
         "profile": profile.to_dict(),
