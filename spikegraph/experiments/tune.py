@@ -28,7 +28,10 @@ database, and a killed sweep resumes: finished trials are kept, and a trial whos
 died stops sending heartbeats, is marked failed after the grace period and is retried with
 the same parameters; failed trials never count towards the budget. The final evaluation can
 be stored there too (:func:`final_evaluation` with a ``storage``), one trial per seed, shared
-and resumed in the same way.
+and resumed in the same way. The database is scratch; the trial records are what is kept
+(:func:`study_records`). A sweep whose database is gone resumes from its unfinished record
+on another machine (``run_study(..., resume_from=records)``): the trials come back under
+their numbers (:func:`restore_trials`), so it goes on as it would have in the lost database.
 
 Trial seeds: every trial's parameters come from a TPE sampler seeded with
 ``(sampler_seed, number of trials in the study)``, so one worker running a study from start
@@ -49,7 +52,7 @@ import statistics
 import subprocess
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -535,6 +538,7 @@ def open_study(
     study_name: str,
     config: StudyConfig,
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    resume_from: Mapping[str, Any] | None = None,
 ) -> optuna.Study:
     """Create study ``study_name`` in ``storage``, or load it to resume or join it.
 
@@ -545,17 +549,38 @@ def open_study(
     worker was killed) is marked failed when a worker next starts a trial, and retried with
     the same parameters up to :data:`MAX_RETRY` times.
 
+    With ``resume_from`` (the records of this study made elsewhere), the process that
+    creates the study fills it from them before any other can join
+    (:func:`restore_trials`); a process that joins checks that the study holds the
+    record's finished trials.
+
     Raises:
         TuneStorageError: for a storage URL that cannot be used.
-        StudyMismatchError: for a study stored with another configuration.
+        StudyMismatchError: for a study stored with another configuration, or records of
+            another configuration or history than the study's.
     """
-    return _open(storage, study_name, config.to_dict(), heartbeat_interval)
+    setup = None
+    if resume_from is not None:
+        check_record_config(resume_from, config)
+
+        def setup(study: optuna.Study) -> None:
+            restore_trials(study, resume_from, config)
+
+    return _open(storage, study_name, config.to_dict(), heartbeat_interval, setup)
 
 
 def _open(
-    storage: str, study_name: str, key: dict[str, Any], heartbeat_interval: int
+    storage: str,
+    study_name: str,
+    key: dict[str, Any],
+    heartbeat_interval: int,
+    setup: Callable[[optuna.Study], None] | None = None,
 ) -> optuna.Study:
-    """Create or load study ``study_name``, refusing one stored under another ``key``."""
+    """Create or load study ``study_name``, refusing one stored under another ``key``.
+
+    ``setup`` runs on the study once it is open: in the process that creates it, before the
+    study's key is stored (a process that joins waits for the key, so it never sees the
+    study half set up), and in a process that joins, after the key is checked."""
     import optuna
     from optuna.storages import RDBStorage
 
@@ -584,22 +609,43 @@ def _open(
                 f"Storage {storage!r} cannot be opened ({type(err).__name__}: "
                 f"{str(err).splitlines()[0][:300]})"
             ) from err
-    study = optuna.create_study(
-        storage=rdb, study_name=study_name, direction="maximize", load_if_exists=True
-    )
+    try:
+        study = optuna.create_study(storage=rdb, study_name=study_name, direction="maximize")
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=rdb, study_name=study_name)
+        created = False
     want = plain(key)
-    stored = study.user_attrs.get("config")
-    if stored is None:
+    if created:
+        if setup is not None:
+            setup(study)
         study.set_user_attr("config", want)
-    else:
-        diffs = differences(stored, want)
-        if diffs:
-            raise StudyMismatchError(
-                f"Study {study_name!r} in {storage} was run with another configuration "
-                f"({_describe(diffs)}); trials of two configurations are never mixed: use "
-                "another study name or storage"
-            )
+        return study
+    diffs = differences(_stored_key(study, storage, 2 * heartbeat_interval), want)
+    if diffs:
+        raise StudyMismatchError(
+            f"Study {study_name!r} in {storage} was run with another configuration "
+            f"({_describe(diffs)}); trials of two configurations are never mixed: use "
+            "another study name or storage"
+        )
+    if setup is not None:
+        setup(study)
     return study
+
+
+def _stored_key(study: optuna.Study, storage: str, wait: float) -> dict[str, Any]:
+    """The key stored with ``study``, waiting up to ``wait`` seconds for the process that
+    created the study to set it up and store it."""
+    deadline = time.monotonic() + wait
+    while (stored := study.user_attrs.get("config")) is None:
+        if time.monotonic() > deadline:
+            raise TuneStorageError(
+                f"Study {study.study_name!r} in {storage} was created but never set up (its "
+                "configuration is not stored: the process that created it stopped first); "
+                "delete it (optuna delete-study) or use another study name"
+            )
+        time.sleep(_WAIT_POLL)
+    return stored
 
 
 def _retry_callback() -> dict[str, Any]:
@@ -618,6 +664,124 @@ def _describe(diffs: list[tuple[str, Any, Any]]) -> str:
     )
 
 
+def _distribution(p: Param) -> Any:
+    """The Optuna distribution :func:`_suggest` draws parameter ``p`` from."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if p.choices:
+        return CategoricalDistribution(list(p.choices))
+    if p.integer:
+        return IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
+    return FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+
+
+#: Trial record keys restored as the trial's user attributes (set by the objective), and as
+#: its system attributes (set by Optuna's retry of a trial whose worker died).
+_USER_ATTRS = ("seeds", "val_scores", "best_epochs", "diverged")
+_SYSTEM_ATTRS = ("failed_trial", "retry_history")
+
+
+def check_record_config(records: Mapping[str, Any], config: StudyConfig) -> None:
+    """Refuse to resume a study of ``config`` from ``records`` of another configuration.
+
+    Raises:
+        StudyMismatchError: naming the differences (the commit among them: trials of two
+            commits are never mixed).
+    """
+    diffs = differences(plain(records["config"]), plain(config.to_dict()))
+    if diffs:
+        raise StudyMismatchError(
+            f"The record of study {records.get('study')!r} was made under another "
+            f"configuration ({_describe(diffs)}); trials of two configurations are never "
+            "mixed: resume it from a checkout of the record's commit, or start a new record"
+        )
+
+
+def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: StudyConfig) -> int:
+    """Put the trials of a committed record back into ``study``, an empty study of the same
+    configuration, so that a sweep stopped on one machine continues on another.
+
+    The local study database is scratch (never committed); the trial records are. A sweep
+    whose database is gone (another machine, a new session) resumes from its record: every
+    trial comes back under its number with its parameters, score and per-seed attributes, so
+    the study holds what the database held and the next trial's sampler, seeded by that
+    number (:func:`trial_sampler_seed`), draws what it would have drawn there. A trial the
+    record lists as running had a worker that is gone: it is restored as failed and retried
+    with its parameters, as a lapsed heartbeat would have it. The final evaluation's seeds
+    are not in a partial record: it starts again.
+
+    Args:
+        study: The study to fill (:func:`open_study`): an empty one, or one that already
+            holds the record's finished trials, and perhaps later ones (then nothing is
+            added).
+        records: Records (:func:`study_records`) of an unfinished study.
+        config: The study's configuration; the record's must equal it, commit included.
+
+    Returns:
+        The number of trials restored (0 when the study already held them).
+
+    Raises:
+        StudyMismatchError: for a record of another configuration, or a study whose trials
+            differ from the record's.
+        ValueError: for a record whose trial numbers are not 0, 1, 2, ...
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    check_record_config(records, config)
+    trials = sorted(records["trials"], key=lambda t: t["number"])
+    numbers = [t["number"] for t in trials]
+    if numbers != list(range(len(trials))):
+        raise ValueError(f"The record's trial numbers are not 0..{len(trials) - 1}: {numbers}")
+    held = study.get_trials(deepcopy=False)
+    if held:
+        by_number = {t.number: t for t in held}
+        for t in trials:
+            if t["state"] not in (*COUNTED_STATES, "FAIL"):
+                continue
+            h = by_number.get(t["number"])
+            if h is None or (h.state.name, h.params, h.value) != (
+                t["state"],
+                t["params"],
+                t["value"],
+            ):
+                raise StudyMismatchError(
+                    f"Study {study.study_name!r} already holds trials, and its trial "
+                    f"{t['number']} differs from the record's: resume either from the "
+                    "storage or from the record, in a fresh storage"
+                )
+        return 0
+    space = {p.name: p for p in search_space(config.model)}
+    gone = []
+    for t in trials:
+        state = t["state"]
+        if state == "RUNNING":
+            state = "FAIL"
+            gone.append(t["number"])
+        user = {k: t[k] for k in _USER_ATTRS if t.get(k) is not None}
+        system = {k: t[k] for k in _SYSTEM_ATTRS if t.get(k) is not None}
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState[state],
+                value=t["value"] if state == "COMPLETE" else None,
+                params=t["params"],
+                distributions={name: _distribution(space[name]) for name in t["params"]},
+                user_attrs=user,
+                system_attrs=system,
+            )
+        )
+    if gone:
+        retry = next(iter(_retry_callback().values()))
+        restored = study.get_trials(deepcopy=False)
+        for number in gone:
+            retry(study, restored[number])
+    return len(trials)
+
+
 def counted_trials(trials: Sequence[Mapping[str, Any]], budget: Budget) -> list[dict[str, Any]]:
     """The trials (records of :func:`study_records`) that make up the budget: the first
     ``budget.trials`` finished or diverged ones, by trial number. Parallel workers may run a
@@ -634,6 +798,8 @@ def run_study(
     root: str | None = None,
     device: str = "cpu",
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    resume_from: Mapping[str, Any] | None = None,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, or join) the study until its budget of counted trials is reached.
 
@@ -650,13 +816,19 @@ def run_study(
         root: Data root.
         device: Where to train (``"cpu"``: the same scores on every machine).
         heartbeat_interval: See :func:`open_study`.
+        resume_from: Records of this study made elsewhere (an unfinished record written
+            by ``on_trial``): an empty study starts from their trials
+            (:func:`restore_trials`).
+        on_trial: Called with the study's records after each trial this process runs
+            (to keep a record of an unfinished sweep, from which another machine can
+            resume it).
 
     Returns:
         The study's records (:func:`study_records`).
     """
     import optuna
 
-    study = open_study(storage, study_name, config, heartbeat_interval)
+    study = open_study(storage, study_name, config, heartbeat_interval, resume_from)
     graphs = _Graphs(config, root)
     budget = config.budget
 
@@ -698,6 +870,8 @@ def run_study(
             seed=trial_sampler_seed(config.sampler_seed, len(trials))
         )
         study.optimize(objective, n_trials=1, catch=())
+        if on_trial is not None:
+            on_trial(study_records(study, config))
     # Parallel workers: a trial numbered below the last counted one that another worker is
     # still running counts before it (counted_trials goes by number). Wait for it to finish,
     # or for its worker's heartbeat to lapse (then it fails and does not count), so that the

@@ -245,6 +245,109 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
     assert scores(again) == scores(records) and len(calls) == 4
 
 
+class _SweepStoppedError(Exception):
+    """Raised by a test's ``on_trial`` to stop a sweep between trials."""
+
+
+def _stopped_after(n, cfg, storage, resume_from=None):
+    """The records written by ``on_trial`` when the sweep is stopped after its n-th trial."""
+    seen = []
+
+    def keep(records):
+        seen.append(records)
+        if len(seen) == n:
+            raise _SweepStoppedError
+
+    with pytest.raises(_SweepStoppedError):
+        tune.run_study(cfg, storage, "s", resume_from=resume_from, on_trial=keep)
+    return json.loads(json.dumps(seen[-1]))  # as committed: through JSON
+
+
+def test_a_sweep_resumes_from_its_record_where_its_database_is_gone(tmp_path, toy, monkeypatch):
+    """A record is what a machine keeps of a sweep; its database is scratch. Resumed from
+    the record alone (a fresh database), the sweep draws the trials it would have drawn
+    without the stop: TPE's first ten trials are random, the last two model the first."""
+    cfg = config(trials=12)
+    whole = tune.run_study(cfg, url(tmp_path, "whole.db"), "s")
+    part = _stopped_after(7, cfg, url(tmp_path, "first-machine.db"))
+    assert [t["state"] for t in part["trials"]] == ["COMPLETE"] * 7 and "final" not in part
+    real, calls = tune.train_runs, []
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = tune.run_study(cfg, url(tmp_path, "second-machine.db"), "s", resume_from=part)
+    assert len(calls) == 5  # the seven recorded trials were not trained again
+    assert scores(resumed) == scores(whole)
+    assert resumed["best"] == whole["best"]
+    # the database that still holds them resumes with the record too (a no-op check)
+    again = tune.run_study(cfg, url(tmp_path, "second-machine.db"), "s", resume_from=part)
+    assert scores(again) == scores(whole) and len(calls) == 5
+
+
+def test_a_recorded_running_trial_is_failed_and_retried_with_its_parameters(tmp_path, toy):
+    cfg = config(trials=2)
+    study = tune.open_study(url(tmp_path, "first.db"), "s", cfg)
+    trial = study.ask()  # its worker, on the first machine, never finishes it
+    params = tune.sample_params(trial, "gcn")
+    part = json.loads(json.dumps(tune.study_records(study, cfg)))
+    assert [t["state"] for t in part["trials"]] == ["RUNNING"]
+    records = tune.run_study(cfg, url(tmp_path, "second.db"), "s", resume_from=part)
+    assert records["trials"][0]["state"] == "FAIL"
+    retried = records["trials"][1]
+    assert retried["failed_trial"] == 0 and retried["params"] == params
+    assert retried["state"] == "COMPLETE" and 0 not in records["counted"]
+
+
+def test_a_record_of_another_configuration_or_history_is_refused(tmp_path, toy):
+    cfg = config(trials=3)
+    part = _stopped_after(1, cfg, url(tmp_path, "a.db"))
+    moved = dataclasses.replace(cfg, commit="other")
+    with pytest.raises(tune.StudyMismatchError, match=r"commit: stored 'test', now 'other'"):
+        tune.run_study(moved, url(tmp_path, "b.db"), "s", resume_from=part)
+    # nothing was created in the storage by the refused resume
+    assert optuna.get_all_study_names(url(tmp_path, "b.db")) == []
+    other = _stopped_after(1, config(trials=3, sampler_seed=5), url(tmp_path, "c.db"))
+    other["config"] = part["config"]  # same configuration, another history
+    with pytest.raises(tune.StudyMismatchError, match=r"its trial 0 differs from the record"):
+        tune.run_study(cfg, url(tmp_path, "a.db"), "s", resume_from=other)
+    gappy = {**part, "trials": [{**part["trials"][0], "number": 3}]}
+    with pytest.raises(ValueError, match=r"trial numbers are not 0\.\.0: \[3\]"):
+        tune.run_study(cfg, url(tmp_path, "d.db"), "s", resume_from=gappy)
+
+
+def test_a_joining_worker_waits_for_the_creator_to_restore_the_record(tmp_path, toy):
+    """Two workers started at once on a fresh machine: only the one that creates the study
+    restores the record; the other waits for it and never sees a half-restored study."""
+    import threading
+
+    cfg = config(trials=4)
+    part = _stopped_after(2, cfg, url(tmp_path, "first.db"))
+    slow, real = threading.Event(), tune.restore_trials
+
+    def restore_slowly(study, records, config):
+        slow.set()
+        time.sleep(1.0)
+        return real(study, records, config)
+
+    out = {}
+    try:
+        tune.restore_trials = restore_slowly
+        creator = threading.Thread(
+            target=lambda: out.setdefault("a", tune.open_study(url(tmp_path), "s", cfg, 5, part))
+        )
+        creator.start()
+        slow.wait(10)
+        joined = tune.open_study(url(tmp_path), "s", cfg, 5, part)
+        creator.join()
+    finally:
+        tune.restore_trials = real
+    assert len(joined.get_trials()) == 2 == len(out["a"].get_trials())
+
+
+def test_a_study_whose_creator_stopped_before_setting_it_up_is_named(tmp_path):
+    optuna.create_study(storage=url(tmp_path), study_name="s")  # no configuration stored
+    with pytest.raises(tune.TuneStorageError, match=r"Study 's' .* created but never set up"):
+        tune.open_study(url(tmp_path), "s", config(), heartbeat_interval=1)
+
+
 def test_records_wait_for_a_lower_numbered_trial_another_worker_is_running(tmp_path, toy):
     """Found on the CiteSeer gcsnn sweep run by two workers: the first to reach the budget
     wrote the record while the other still ran a lower-numbered trial, so the counted trials
