@@ -15,7 +15,11 @@ under the protocol sentence, with each row's features preprocessing.
 Resumable: a cell whose record holds its final evaluation under the same configuration is
 skipped; an unfinished cell resumes its study from the Optuna storage (``--storage``, by
 default an SQLite file in the scratch folder ``results/local/``, never committed), keeping
-its finished trials and the finished seeds of its final evaluation. Several copies of this
+its finished trials and the finished seeds of its final evaluation. The record of an
+unfinished cell is written after every trial, so a sweep also resumes where that database
+is gone (another machine, from the committed record, run at the record's commit): its
+trials come back under their numbers and the sweep goes on as it would have; only the
+seeds of an unfinished final evaluation are trained again. Several copies of this
 command (or machines sharing a database URL) run one sweep together: they share each cell's
 trials, then the seeds of its final evaluation. A record of another budget, split or
 commit is never mixed in silently: the run stops, naming it (``--allow-mixed-commits`` puts
@@ -82,9 +86,10 @@ def planned_config(dataset: str, model: str, args: argparse.Namespace) -> tune.S
 
 
 def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespace):
-    """The finished record of a cell at ``path`` (``None``: absent or unfinished). A record
-    of another configuration is an error naming the difference, unless it differs only by
-    commit and ``--allow-mixed-commits`` is given."""
+    """The record of a cell at ``path`` (``None``: absent), finished or not. A record of
+    another configuration is an error naming the difference, unless it differs only by
+    commit and ``--allow-mixed-commits`` is given (an unfinished one never resumes under
+    another commit: :func:`~spikegraph.experiments.tune.restore_trials` refuses it)."""
     if not path.exists():
         return None
     records = tune.read_records(path)
@@ -98,16 +103,41 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
             "finish the sweep under its own configuration, remove the record, or write "
             "elsewhere (--out DIR)"
         )
-    return records if "final" in records else None
+    return records
+
+
+def finished_trials(records) -> int:
+    """How many of a record's trials have ended (finished, diverged or failed)."""
+    return sum(t["state"] in (*tune.COUNTED_STATES, "FAIL") for t in records["trials"])
+
+
+def keep_unfinished(path: Path, command: str):
+    """``on_trial`` of a cell: write its unfinished record after each trial (with the
+    provenance of that moment), so that a sweep whose database is lost resumes from the
+    record. A worker never replaces a record that is finished, or that holds more ended
+    trials than its own (another worker's, written later)."""
+
+    def keep(records) -> None:
+        if path.exists():
+            on_disk = tune.read_records(path)
+            if "final" in on_disk or finished_trials(on_disk) > finished_trials(records):
+                return
+        tune.write_records(path, {**records, "provenance": provenance(command)})
+
+    return keep
 
 
 def table(folder: Path, args: argparse.Namespace) -> str:
     """``tuned.md`` from every finished cell record under ``folder``, checked comparable."""
-    records = []
+    records, unfinished = [], []
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
         if "final" in rec:
             records.append(rec)
+        else:
+            budget = tune.Budget.from_dict(rec["config"]["budget"])
+            counted = len(tune.counted_trials(rec["trials"], budget))
+            unfinished.append(f"{path.stem} ({counted} of {budget.trials} trials counted)")
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
     names = [*MODELS, *VARIANTS]
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
@@ -149,6 +179,7 @@ def table(folder: Path, args: argparse.Namespace) -> str:
             if missing
             else ""
         )
+        + (f" In progress: {', '.join(unfinished)}." if unfinished else "")
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
 
@@ -200,18 +231,21 @@ def main(argv: list[str] | None = None) -> int:
             for model in args.models:
                 config = planned_config(dataset, model, args)
                 path = cell_path(folder, dataset, model)
-                done = existing_record(path, config, args)
-                plans.append((f"{dataset}-{model}", path, config, done))
+                record = existing_record(path, config, args)
+                plans.append((f"{dataset}-{model}", path, config, record))
     except ValueError as err:  # bad settings or a record of another protocol: nothing runs
         p.error(str(err))
     command = command_line("tune_sweeps.py", sys.argv[1:] if argv is None else argv)
-    for name, path, config, done in plans:
-        if done is not None:
+    for name, path, config, record in plans:
+        if record is not None and "final" in record:
             print(f"{name}: finished earlier, skipped", flush=True)
             continue
         start = time.perf_counter()
         try:
-            records = tune.run_study(config, storage, name, root=args.root, device=args.device)
+            records = tune.run_study(
+                config, storage, name, root=args.root, device=args.device,
+                resume_from=record, on_trial=keep_unfinished(path, command),
+            )  # fmt: skip
         except tune.StudyMismatchError as err:
             p.error(str(err))
         best = records["best"]

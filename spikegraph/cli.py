@@ -870,7 +870,18 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
     add_device(p)
     p.add_argument(
-        "--records", default=None, metavar="PATH", help="write the trial records (JSON) here"
+        "--records",
+        default=None,
+        metavar="PATH",
+        help="write the trial records (JSON) here, after every trial and at the end",
+    )
+    p.add_argument(
+        "--resume-from",
+        default=None,
+        metavar="PATH",
+        help="the --records file of this study, unfinished, written on a machine whose "
+        "storage is not this one: an empty --storage starts from its trials, so the study "
+        "goes on as it would have there (same configuration and commit only)",
     )
     p.add_argument(
         "--final",
@@ -942,7 +953,22 @@ def cmd_tune(args: argparse.Namespace) -> int:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     fixed = "".join(f"-{k}={v}" for k, v in config.fixed.items())
     name = args.study or f"{config.dataset}-{config.model}{fixed}"
-    records = tune.run_study(config, args.storage, name, root=args.root, device=args.device)
+    resume = tune.read_records(args.resume_from) if args.resume_from else None
+    kept = f"the finished trials are kept in {args.storage}"
+    if args.records:
+        kept += f" and {args.records}"
+    try:
+        records = tune.run_study(
+            config,
+            args.storage,
+            name,
+            root=args.root,
+            device=args.device,
+            resume_from=resume,
+            on_trial=(lambda r: tune.write_records(args.records, r)) if args.records else None,
+        )
+    except KeyboardInterrupt as err:
+        raise KeyboardInterrupt(f"{kept}; run the same command again to resume") from err
     best = records["best"]
     print(
         f"{config.label} on {config.dataset}: study {name!r}, {len(records['counted'])} counted "
@@ -954,9 +980,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"  best trial {best['number']}: validation {100 * best['value']:.2f} %")
         print(f"  parameters {json.dumps(best['params'], sort_keys=True)}")
     if args.final and best is not None:
-        row = tune.final_evaluation(
-            records, args.final_seeds, root=args.root, device=args.device, storage=args.storage
-        )
+        try:
+            row = tune.final_evaluation(
+                records, args.final_seeds, root=args.root, device=args.device, storage=args.storage
+            )
+        except KeyboardInterrupt as err:
+            raise KeyboardInterrupt(
+                f"{kept}, with the final evaluation's finished seeds; run the same command "
+                "again to resume"
+            ) from err
         records["final"] = row
         print(
             f"  final: test accuracy {100 * row['test_acc_mean']:.2f} +- "

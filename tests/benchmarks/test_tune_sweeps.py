@@ -106,6 +106,70 @@ def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
     assert records["counted"] == [1, 2]
 
 
+def test_a_sweep_resumes_from_its_record_on_a_machine_without_its_database(
+    tmp_path, sweeps, monkeypatch
+):
+    real, calls = tune.train_runs, []
+
+    def interrupt_the_second_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    cell = argv(tmp_path, "--models", "gat", "--trials", "3")  # a gat record; gcn runs later
+    first = f"sqlite:///{tmp_path / 'first-machine.db'}"
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main([*cell, "--storage", first])
+    path = tmp_path / "sweeps" / "Cora-gat.json"
+    kept = tune.read_records(path)  # written after the first trial: what a session commits
+    assert [t["state"] for t in kept["trials"]] == ["COMPLETE"] and "final" not in kept
+    assert kept["provenance"]["command"].startswith("python benchmarks/tune_sweeps.py")
+    # an unfinished cell is listed as in progress, not as a row
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert sweeps.main(argv(tmp_path, "--models", "gcn", "--trials", "3", "--storage", first)) == 0
+    text = (tmp_path / "tuned.md").read_text()
+    assert "In progress: Cora-gat (1 of 3 trials counted)." in text
+    assert "| Cora | gat |" not in text
+    calls.clear()
+    second = f"sqlite:///{tmp_path / 'second-machine.db'}"
+    assert sweeps.main([*cell, "--storage", second]) == 0
+    records = tune.read_records(path)
+    assert records["trials"][0] == kept["trials"][0]
+    assert [t["state"] for t in records["trials"]] == ["COMPLETE"] * 3
+    assert len(calls) == 2 + 2  # two more trials, two final seeds: trial 0 was not retrained
+    assert "final" in records
+
+
+def test_an_unfinished_record_of_another_commit_does_not_resume(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    real = tune.train_runs
+    calls = []
+
+    def interrupt_the_second_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main(argv(tmp_path, "--models", "gcn", "--trials", "3"))
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    records = tune.read_records(path)
+    records["config"]["commit"] = "an-older-commit"
+    tune.write_records(path, records)
+    capsys.readouterr()
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(SystemExit):
+        sweeps.main(argv(tmp_path, "--models", "gcn", "--trials", "3", "--storage", fresh,
+                         "--allow-mixed-commits"))  # fmt: skip
+    err = capsys.readouterr().err
+    assert "commit: stored 'an-older-commit'" in err and "checkout of the record's commit" in err
+
+
 def test_a_killed_final_evaluation_resumes_with_the_seeds_that_finished(
     tmp_path, sweeps, monkeypatch
 ):

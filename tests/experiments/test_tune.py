@@ -749,6 +749,36 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
     assert "reproduced exactly" in capsys.readouterr().out
 
 
+def test_cli_keeps_its_records_after_every_trial_and_resumes_from_them(
+    tmp_path, toy, capsys, monkeypatch
+):
+    kept, resumed = tmp_path / "kept.json", tmp_path / "resumed.json"
+    argv = ["tune", "--model", "gcn", "--trials", "3", "--epochs", "2", "--seeds", "0"]
+    real, calls = tune.train_runs, []
+
+    def interrupt_the_second_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    gone = url(tmp_path, "gone.db")
+    assert main([*argv, "--storage", gone, "--records", str(kept)]) == 130
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (
+        f"spikegraph: interrupted; the finished trials are kept in {gone} and {kept}; "
+        "run the same command again to resume"
+    )
+    part = tune.read_records(kept)
+    assert [t["state"] for t in part["trials"]] == ["COMPLETE"]
+    argv += ["--storage", url(tmp_path, "new.db"), "--records", str(resumed)]
+    assert main([*argv, "--resume-from", str(kept)]) == 0
+    records = tune.read_records(resumed)
+    assert records["trials"][0] == part["trials"][0] and len(calls) == 4
+    assert "3 counted trial(s) of 3" in capsys.readouterr().out
+
+
 def test_cli_tunes_an_ablation_with_fixed_options(tmp_path, toy, capsys):
     out = tmp_path / "r.json"
     argv = ["tune", "--model", "gcsnn", "--fix", "norm=none", "--trials", "1", "--epochs", "2"]
