@@ -11,7 +11,7 @@ pytest.importorskip("optuna")
 
 from spikegraph.experiments import tune
 from tests.benchmarks.conftest import load
-from tests.experiments.test_tune import toy_graph
+from tests.experiments.test_tune import interrupt_call, toy_graph
 
 
 @pytest.fixture
@@ -85,17 +85,10 @@ def test_the_table_refuses_records_of_mixed_commits_unless_asked(tmp_path, sweep
 
 
 def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
-    real, calls = tune.train_runs, []
-
-    def interrupt_fourth(*args, **kwargs):
-        calls.append(1)
-        # Cora-gcn's 2 trials and its final evaluation (one call per seed, 2 seeds), then
-        # Cora-gat's first trial
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_fourth)
+    real = tune.train_runs
+    # Cora-gcn's 2 trials and its final evaluation (one call per seed, 2 seeds), then
+    # Cora-gat's first trial
+    interrupt_call(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         sweeps.main(argv(tmp_path))
     assert [p.name for p in (tmp_path / "sweeps").glob("*.json")] == ["Cora-gcn.json"]
@@ -109,15 +102,8 @@ def test_an_unfinished_cell_resumes_its_study(tmp_path, sweeps, monkeypatch):
 def test_a_sweep_resumes_from_its_record_on_a_machine_without_its_database(
     tmp_path, sweeps, monkeypatch
 ):
-    real, calls = tune.train_runs, []
-
-    def interrupt_the_second_trial(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    real = tune.train_runs
+    calls = interrupt_call(monkeypatch, 2)
     cell = argv(tmp_path, "--models", "gat", "--trials", "3")  # a gat record; gcn runs later
     first = f"sqlite:///{tmp_path / 'first-machine.db'}"
     with pytest.raises(KeyboardInterrupt):
@@ -145,16 +131,7 @@ def test_a_sweep_resumes_from_its_record_on_a_machine_without_its_database(
 def test_an_unfinished_record_of_another_commit_does_not_resume(
     tmp_path, sweeps, monkeypatch, capsys
 ):
-    real = tune.train_runs
-    calls = []
-
-    def interrupt_the_second_trial(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    interrupt_call(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         sweeps.main(argv(tmp_path, "--models", "gcn", "--trials", "3"))
     path = tmp_path / "sweeps" / "Cora-gcn.json"

@@ -74,6 +74,21 @@ def scores(records):
     ]
 
 
+def interrupt_call(monkeypatch, n: int) -> list[int]:
+    """Make ``tune.train_runs`` raise KeyboardInterrupt (Ctrl-C) at its ``n``-th call and
+    train at the others; returns the list that counts the calls."""
+    real, calls = tune.train_runs, []
+
+    def train_runs(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", train_runs)
+    return calls
+
+
 # ----------------------------------------------------------------------------- search spaces
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_every_registered_model_declares_a_search_space_of_options_it_takes(model):
@@ -216,16 +231,7 @@ def test_a_diverging_trial_counts_as_pruned_without_a_score(tmp_path, toy, monke
 
 # ----------------------------------------------------------------------------- resume
 def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, monkeypatch):
-    real = tune.train_runs
-    calls = []
-
-    def interrupt_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_second)
+    calls = interrupt_call(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         tune.run_study(config(trials=3), url(tmp_path), "s")
     first = optuna.load_study(study_name="s", storage=url(tmp_path)).trials
@@ -754,15 +760,7 @@ def test_cli_keeps_its_records_after_every_trial_and_resumes_from_them(
 ):
     kept, resumed = tmp_path / "kept.json", tmp_path / "resumed.json"
     argv = ["tune", "--model", "gcn", "--trials", "3", "--epochs", "2", "--seeds", "0"]
-    real, calls = tune.train_runs, []
-
-    def interrupt_the_second_trial(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_trial)
+    calls = interrupt_call(monkeypatch, 2)
     gone = url(tmp_path, "gone.db")
     assert main([*argv, "--storage", gone, "--records", str(kept)]) == 130
     err = capsys.readouterr().err.splitlines()[-1]
