@@ -295,7 +295,11 @@ def test_a_recorded_running_trial_is_failed_and_retried_with_its_parameters(tmp_
     params = tune.sample_params(trial, "gcn")
     part = json.loads(json.dumps(tune.study_records(study, cfg)))
     assert [t["state"] for t in part["trials"]] == ["RUNNING"]
-    records = tune.run_study(cfg, url(tmp_path, "second.db"), "s", resume_from=part)
+    # restored without running: the retry waits, and a record of that moment keeps it
+    second = tune.open_study(url(tmp_path, "second.db"), "s", cfg, resume_from=part)
+    waiting = json.loads(json.dumps(tune.study_records(second, cfg)))
+    assert [t["state"] for t in waiting["trials"]] == ["FAIL", "WAITING"]
+    records = tune.run_study(cfg, url(tmp_path, "third.db"), "s", resume_from=waiting)
     assert records["trials"][0]["state"] == "FAIL"
     retried = records["trials"][1]
     assert retried["failed_trial"] == 0 and retried["params"] == params
