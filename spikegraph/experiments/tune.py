@@ -775,10 +775,12 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
             )
         )
     if gone:
-        retry = next(iter(_retry_callback().values()))
-        restored = study.get_trials(deepcopy=False)
-        for number in gone:
-            retry(study, restored[number])
+        with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = next(iter(_retry_callback().values()))
+            restored = study.get_trials(deepcopy=False)
+            for number in gone:
+                retry(study, restored[number])
     return len(trials)
 
 

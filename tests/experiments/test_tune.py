@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,7 @@ def test_a_sweep_resumes_from_its_record_where_its_database_is_gone(tmp_path, to
     assert scores(again) == scores(whole) and len(calls) == 5
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 def test_a_recorded_running_trial_is_failed_and_retried_with_its_parameters(tmp_path, toy):
     cfg = config(trials=2)
     study = tune.open_study(url(tmp_path, "first.db"), "s", cfg)
@@ -296,7 +298,9 @@ def test_a_recorded_running_trial_is_failed_and_retried_with_its_parameters(tmp_
     part = json.loads(json.dumps(tune.study_records(study, cfg)))
     assert [t["state"] for t in part["trials"]] == ["RUNNING"]
     # restored without running: the retry waits, and a record of that moment keeps it
-    second = tune.open_study(url(tmp_path, "second.db"), "s", cfg, resume_from=part)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # quietly: Optuna's experimental retry is expected
+        second = tune.open_study(url(tmp_path, "second.db"), "s", cfg, resume_from=part)
     waiting = json.loads(json.dumps(tune.study_records(second, cfg)))
     assert [t["state"] for t in waiting["trials"]] == ["FAIL", "WAITING"]
     records = tune.run_study(cfg, url(tmp_path, "third.db"), "s", resume_from=waiting)
