@@ -108,7 +108,7 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
 
 def finished_trials(records) -> int:
     """How many of a record's trials have ended (finished, diverged or failed)."""
-    return sum(t["state"] in (*tune.COUNTED_STATES, "FAIL") for t in records["trials"])
+    return sum(t["state"] in tune.ENDED_STATES for t in records["trials"])
 
 
 def keep_unfinished(path: Path, command: str):

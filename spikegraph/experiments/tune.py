@@ -95,6 +95,8 @@ _WAIT_POLL = 0.5
 MAX_RETRY = 2
 #: Trial states that use up the budget: finished, or stopped because training diverged.
 COUNTED_STATES = ("COMPLETE", "PRUNED")
+#: Trial states of a trial that has ended: counted, or failed (interrupted, or its worker died).
+ENDED_STATES = (*COUNTED_STATES, "FAIL")
 
 
 class TuneStorageError(ValueError):
@@ -741,7 +743,7 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
     if held:
         by_number = {t.number: t for t in held}
         for t in trials:
-            if t["state"] not in (*COUNTED_STATES, "FAIL"):
+            if t["state"] not in ENDED_STATES:
                 continue
             h = by_number.get(t["number"])
             if h is None or (h.state.name, h.params, h.value) != (
