@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: finished earlier, skipped", flush=True)
             continue
         start = time.perf_counter()
+        kept = f"the finished trials of {name} are kept in {path} and {storage}"
         try:
             records = tune.run_study(
                 config, storage, name, root=args.root, device=args.device,
@@ -248,14 +249,22 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         except tune.StudyMismatchError as err:
             p.error(str(err))
+        except KeyboardInterrupt as err:
+            raise KeyboardInterrupt(f"{kept}; run the same command again to resume") from err
         best = records["best"]
         if best is None:
             print(f"{name}: no trial finished; no final evaluation", flush=True)
             tune.write_records(path, records)
             continue
-        records["final"] = tune.final_evaluation(
-            records, args.final_seeds, root=args.root, device=args.device, storage=storage
-        )
+        try:
+            records["final"] = tune.final_evaluation(
+                records, args.final_seeds, root=args.root, device=args.device, storage=storage
+            )
+        except KeyboardInterrupt as err:
+            raise KeyboardInterrupt(
+                f"{kept}, the final evaluation's finished seeds in {storage}; run the same "
+                "command again to resume"
+            ) from err
         records["provenance"] = provenance(command)
         tune.write_records(path, records)
         row = records["final"]
@@ -279,4 +288,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt as stop:  # Ctrl-C: one line that says what was kept, exit 130
+        print(f"tune_sweeps.py: interrupted; {stop}", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -106,9 +106,13 @@ def test_a_sweep_resumes_from_its_record_on_a_machine_without_its_database(
     calls = interrupt_call(monkeypatch, 2)
     cell = argv(tmp_path, "--models", "gat", "--trials", "3")  # a gat record; gcn runs later
     first = f"sqlite:///{tmp_path / 'first-machine.db'}"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stop:
         sweeps.main([*cell, "--storage", first])
     path = tmp_path / "sweeps" / "Cora-gat.json"
+    # Ctrl-C says where the finished trials are (it used to end on the trainer's "nothing
+    # was saved", which is wrong for a sweep)
+    assert str(path) in str(stop.value) and first in str(stop.value)
+    assert "run the same command again to resume" in str(stop.value)
     kept = tune.read_records(path)  # written after the first trial: what a session commits
     assert [t["state"] for t in kept["trials"]] == ["COMPLETE"] and "final" not in kept
     assert kept["provenance"]["command"].startswith("python benchmarks/tune_sweeps.py")
@@ -160,7 +164,7 @@ def test_a_killed_final_evaluation_resumes_with_the_seeds_that_finished(
         return real(data, classes, model, params, seeds, *args, **kw)
 
     monkeypatch.setattr(tune, "train_runs", interrupt_the_second_final_seed)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="the final evaluation's finished seeds in"):
         sweeps.main(argv(tmp_path, "--models", "gcn"))
     assert seeds_trained == [0, 0, 100, 101]  # two trials, then the final seeds
     assert sweeps.main(argv(tmp_path, "--models", "gcn")) == 0
