@@ -11,7 +11,7 @@ needs neither the package nor torch installed: griffe reads the sources statical
   ``spikegraph.samplers...``, and relative imports resolve as they do when installed.
 - Maths: the docstrings keep reST (``.. math::`` blocks, ``:math:`...``` roles), which
   ``help()`` shows as plain, readable LaTeX. Here they become arithmatex's ``\\[...\\]`` and
-  ``\\(...\\)``, rendered by MathJax on the site.
+  ``\\(...\\)``, rendered as MathML when the site is built (``docs/tooling/mathml.py``).
 - Cross-references: ``:class:`~a.b.C``` (and ``:func:``, ``:mod:``, ``:meth:``, ``:attr:``,
   ``:data:``, ``:exc:``, ``:obj:``) become code linked to the object's entry when the
   reference documents it (an optional autoref, resolved in the object's scope as Python

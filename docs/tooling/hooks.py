@@ -2,9 +2,12 @@
 
 - The committed benchmark results (``benchmarks/results/*.md``) become pages of the site,
   ``results/<name>/``, so the guides can link the tables they quote.
+- Each page's maths becomes MathML as the page is built (``docs/tooling/mathml.py``): the
+  site loads no script for it; a formula that cannot be rendered is a warning.
 - After the build, every entry the reference pages ask for (``docs/tooling/public_api.py``)
-  must be in the built HTML, and the reference must contain rendered maths: a missing one is
-  a warning, which ``mkdocs build --strict`` turns into a failed build.
+  must be in the built HTML, and the reference must contain rendered maths and no TeX left
+  unrendered: a missing one is a warning, which ``mkdocs build --strict`` turns into a
+  failed build.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mkdocs.structure.files import File, Files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mathml
 import public_api
 
 log = logging.getLogger("mkdocs.hooks.spikegraph")
@@ -27,8 +31,8 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 #: The committed results, and where their pages go on the site.
 RESULTS = CHECKOUT / "benchmarks" / "results"
 SITE_RESULTS = "results"
-#: What arithmatex writes around rendered maths (``generic: true``).
-MATH_CONTAINER = 'class="arithmatex"'
+#: A formula rendered by :func:`on_page_content` (MathML inside arithmatex's container).
+RENDERED_MATH = '<span class="arithmatex"><math '
 
 
 def on_files(files: Files, config) -> Files:
@@ -42,6 +46,14 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+def on_page_content(html: str, page, config, files) -> str:
+    """Render the page's maths as MathML; a formula that cannot be rendered is a warning."""
+    html, problems = mathml.render(html)
+    for problem in problems:
+        log.warning("maths in %s: %s", page.file.src_uri, problem)
+    return html
+
+
 def on_post_build(config) -> None:
     """Check that the reference rendered every entry it lists, and rendered maths."""
     site = Path(config["site_dir"]) / "reference"
@@ -53,8 +65,11 @@ def on_post_build(config) -> None:
         log.warning("API reference: no entry for %s was rendered", path)
     for problem in (*report.modules_missing, *report.names_missing, *report.not_public):
         log.warning("API reference: incomplete (%s); see tests/docs/test_reference.py", problem)
-    if MATH_CONTAINER not in html:
-        log.warning("API reference: no rendered maths (%s) in %s", MATH_CONTAINER, site)
+    if RENDERED_MATH not in html:
+        log.warning("API reference: no rendered maths (%s) in %s", RENDERED_MATH, site)
+    unrendered = [m[0][:80] for m in mathml.CONTAINER.finditer(html) if "<math " not in m[0]]
+    for tex in unrendered:
+        log.warning("API reference: maths left as TeX: %s", tex)
     leftovers = [
         p.name
         for p, text in pages.items()
