@@ -147,7 +147,7 @@ def add_device(p: argparse.ArgumentParser) -> None:
         default="cpu",
         metavar="DEVICE",
         help="where to train: cpu, cuda, cuda:N or auto (CUDA when available, else cpu); "
-        "cpu gives the same numbers on every machine",
+        "cpu gives the same numbers on every machine of one CPU kind",
     )
 
 
@@ -927,6 +927,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
             f"trial {args.reproduce} of {args.records}: recorded {trial['val_scores']}, "
             f"now {scores}: {'reproduced exactly' if same else 'NOT reproduced'}"
         )
+        here = tune.ran_on(args.device)
+        there = trial.get("ran_on")
+        if not same and there != here:
+            print(
+                f"the trial ran on {there or 'hardware the record does not name'}, this run on "
+                f"{here}: scores repeat exactly only on the same hardware kind (vectorised sums "
+                "round differently in their last bits on another)"
+            )
         return 0 if same else 1
     if args.trials is None:
         raise UsageError("--trials N is required (the budget of every model of a table)")

@@ -167,11 +167,29 @@ class TrainedRun:
     step: Any
 
 
+def cpu_kind() -> str:
+    """The CPU kind that decides the last bits of a CPU run: LLVM's name for the host CPU
+    (the target numba compiles the neuron kernels for) and the instruction set torch's CPU
+    kernels dispatch to, e.g. ``"rocketlake, AVX512"``.
+
+    On one CPU kind and one thread, a seeded CPU run repeats bit for bit; on another, its
+    vectorised sums may round differently, which can move a validation score by a node.
+    """
+    try:
+        import llvmlite.binding as llvm  # numba's compiler, a dependency of numba
+
+        host = llvm.get_host_cpu_name()
+    except Exception:  # no LLVM: say so rather than fail a record
+        host = "unknown"
+    return f"{host}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def machine_info() -> dict[str, Any]:
     """Where a result was measured."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_kind(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),

@@ -63,7 +63,7 @@ from torch_geometric.transforms import NormalizeFeatures
 
 from spikegraph._io import atomic_write
 from spikegraph.datasets import DATASETS, load_dataset
-from spikegraph.experiments.node_classification import check_seeds, versions
+from spikegraph.experiments.node_classification import check_seeds, cpu_kind, versions
 from spikegraph.models import build_model
 from spikegraph.models.checks import check_model_options
 from spikegraph.models.options import check_model_option_names
@@ -395,8 +395,8 @@ class SelectedConfig:
 
     Training with ``train_options`` and each of ``seeds`` (torch seeded with it before the
     model is built) on the dataset preprocessed as ``features`` repeats the final
-    evaluation: on the machine type and device of the record, the test accuracies equal
-    ``test_acc``.
+    evaluation: on the hardware kind (:func:`ran_on`) and device of the record, the test
+    accuracies equal ``test_acc``.
 
     Attributes:
         dataset: Dataset name.
@@ -682,8 +682,10 @@ def _distribution(p: Param) -> Any:
 
 
 #: Trial record keys restored as the trial's user attributes (set by the objective), and as
-#: its system attributes (set by Optuna's retry of a trial whose worker died).
-_USER_ATTRS = ("seeds", "val_scores", "best_epochs", "diverged")
+#: its system attributes (set by Optuna's retry of a trial whose worker died). ``ran_on``:
+#: the hardware a trial trained on (:func:`ran_on`; absent from records made before it was
+#: kept).
+_USER_ATTRS = ("seeds", "val_scores", "best_epochs", "diverged", "ran_on")
 _SYSTEM_ATTRS = ("failed_trial", "retry_history")
 
 
@@ -818,7 +820,8 @@ def run_study(
         storage: Database URL of the study (:func:`check_storage_url`).
         study_name: The study's name in the storage.
         root: Data root.
-        device: Where to train (``"cpu"``: the same scores on every machine).
+        device: Where to train (``"cpu"``: the same scores on every machine of one CPU kind,
+            :func:`ran_on`).
         heartbeat_interval: See :func:`open_study`.
         resume_from: Records of this study made elsewhere (an unfinished record written
             by ``on_trial``): an empty study starts from their trials
@@ -840,6 +843,7 @@ def run_study(
         params = sample_params(trial, config.model, config.fixed)
         features = params.get("features", "raw")
         trial.set_user_attr("seeds", list(budget.seeds))
+        trial.set_user_attr("ran_on", ran_on(device))
         try:
             runs = train_runs(
                 graphs.get(features, hidden=True),
@@ -928,7 +932,7 @@ def study_records(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
             "value": t.value,
             "best_epochs": attrs.get("best_epochs"),
         }
-        for key in ("diverged", "failed_trial", "retry_history"):
+        for key in ("diverged", "ran_on", "failed_trial", "retry_history"):
             if key in attrs or key in t.system_attrs:
                 record[key] = attrs.get(key, t.system_attrs.get(key))
         trials.append(record)
@@ -994,13 +998,26 @@ def trial_record(records: Mapping[str, Any], number: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- reproduce, final
+def ran_on(device: str | torch.device = "cpu") -> str:
+    """The hardware that decides a run's last bits: the CPU kind (:func:`~spikegraph.
+    experiments.node_classification.cpu_kind`) for a CPU run, the GPU's name otherwise.
+    Scores repeat exactly only on the same kind (see :func:`reproduce_trial`)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {cpu_kind()}"
+
+
 def reproduce_trial(
     records: Mapping[str, Any], number: int, root: str | None = None, device: str = "cpu"
 ) -> list[float]:
     """Train trial ``number`` of ``records`` again and return its per-seed validation scores.
 
-    On the same machine type and device (CPU by default) they equal the recorded
-    ``val_scores`` exactly; compare them with ``==``.
+    On the same hardware kind (the trial's ``ran_on``, :func:`ran_on`) and device (CPU by
+    default) they equal the recorded ``val_scores`` exactly; compare them with ``==``. On
+    another CPU kind, vectorised sums may round differently in their last bits, which can
+    move a score by a node (seen once: one seed of a PubMed trial recorded at 0.804 gave
+    0.802 on another machine, while a trial the same machine had run repeated exactly).
 
     Raises:
         ValueError: for a trial that is not in the record or did not finish.
@@ -1269,6 +1286,7 @@ __all__ = [
     "open_study",
     "preprocess_features",
     "protocol_sentence",
+    "ran_on",
     "read_records",
     "reproduce_trial",
     "restore_trials",

@@ -6,8 +6,10 @@ without it, a GPU index the machine does not have, ``"meta"`` (tensors without d
 name torch does not know.
 
 Default: ``"cpu"`` for the command line and the experiment runners, so the same command gives
-the same numbers on every machine; a GPU is chosen explicitly (``"cuda"``) or when present
-(``"auto"``). Results on CUDA differ from the CPU's at the level of float rounding, and
+the same numbers on every machine of one CPU kind (another instruction set, e.g. AVX2 against
+AVX-512, can round vectorised sums differently in their last bits:
+:func:`~spikegraph.experiments.tune.ran_on`); a GPU is chosen explicitly (``"cuda"``) or
+when present (``"auto"``). Results on CUDA differ from the CPU's at the level of float rounding, and
 dropout and Bernoulli encoders draw from CUDA's random generator there, so a seed gives
 another (equally valid) run on a GPU than on a CPU.
 """

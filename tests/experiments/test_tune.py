@@ -278,12 +278,17 @@ def test_a_sweep_resumes_from_its_record_where_its_database_is_gone(tmp_path, to
     whole = tune.run_study(cfg, url(tmp_path, "whole.db"), "s")
     part = _stopped_after(7, cfg, url(tmp_path, "first-machine.db"))
     assert [t["state"] for t in part["trials"]] == ["COMPLETE"] * 7 and "final" not in part
+    # each trial names the hardware it ran on; restored trials keep the record's
+    assert {t["ran_on"] for t in part["trials"]} == {tune.ran_on("cpu")}
+    part["trials"][0]["ran_on"] = "cpu: another-machine, AVX2"
     real, calls = tune.train_runs, []
     monkeypatch.setattr(tune, "train_runs", lambda *a, **k: calls.append(1) or real(*a, **k))
     resumed = tune.run_study(cfg, url(tmp_path, "second-machine.db"), "s", resume_from=part)
     assert len(calls) == 5  # the seven recorded trials were not trained again
     assert scores(resumed) == scores(whole)
     assert resumed["best"] == whole["best"]
+    assert resumed["trials"][0]["ran_on"] == "cpu: another-machine, AVX2"
+    assert resumed["trials"][11]["ran_on"] == tune.ran_on("cpu")
     # the database that still holds them resumes with the record too (a no-op check)
     again = tune.run_study(cfg, url(tmp_path, "second-machine.db"), "s", resume_from=part)
     assert scores(again) == scores(whole) and len(calls) == 5
@@ -761,6 +766,15 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
     assert records["final"]["seeds"] == [9]
     assert main(["tune", "--reproduce", "1", "--records", str(out)]) == 0
     assert "reproduced exactly" in capsys.readouterr().out
+    # a score that differs, recorded on another CPU kind: exit 1, naming both kinds
+    trial = records["trials"][1]
+    trial["val_scores"] = [trial["val_scores"][0] + 0.002]
+    trial["ran_on"] = "cpu: another-machine, AVX2"
+    tune.write_records(out, records)
+    assert main(["tune", "--reproduce", "1", "--records", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "NOT reproduced" in text
+    assert f"the trial ran on cpu: another-machine, AVX2, this run on {tune.ran_on()}" in text
 
 
 def test_cli_keeps_its_records_after_every_trial_and_resumes_from_them(
