@@ -35,10 +35,17 @@ def test_gradients_reach_every_parameter(node_data, readout, norm):
     F.cross_entropy(out[node_data.train_mask], node_data.y[node_data.train_mask]).backward()
     params = dict(model.named_parameters())
     assert sum(name.endswith("att_src") for name in params) == 3
+    # tdBN's channel mean absorbs the bias of each conv it normalises (the membrane
+    # read-out layer has none): an analytically zero gradient, up to rounding
+    normed = range(3) if readout == "rate" else range(2)
+    absorbed = {f"convs.{i}.bias" for i in normed} if norm == "tdbn" else set()
     for name, p in params.items():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+        if name in absorbed:
+            assert p.grad.abs().max() <= 1e-6, name
+        else:
+            assert p.grad.abs().sum() > 1e-4, name
 
 
 def test_forward_blocks_on_full_graph_blocks_equals_forward(edge_index):

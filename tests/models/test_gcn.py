@@ -63,10 +63,19 @@ def test_gradients_reach_every_parameter(node_data, readout, norm):
     params = dict(model.named_parameters())
     expected_norms = 3 if readout == "rate" else 2
     assert sum(name.endswith("norm.weight") for name in params) == expected_norms
+    # tdBN subtracts each channel's mean over nodes and steps, so the bias of a conv whose
+    # current it normalises has an analytically zero gradient: only rounding is left, which
+    # is exactly 0 on some CPUs and not on others. Every other parameter learns.
+    absorbed = {f"convs.{i}.bias" for i in range(3)} if norm == "tdbn" else set()
+    if norm == "tdbn" and readout == "membrane":
+        absorbed.discard("convs.2.bias")  # the membrane read-out layer has no norm
     for name, p in params.items():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+        if name in absorbed:
+            assert p.grad.abs().max() <= 1e-6, name
+        else:
+            assert p.grad.abs().sum() > 1e-4, name
 
 
 def test_edge_weight_is_used(node_data):

@@ -283,7 +283,11 @@ def test_gradients_reach_every_parameter(edge_index, norm):
     assert names == {"bias", "lin.weight", "norm.weight", "norm.bias"}
     for name, p in [*conv.named_parameters(), ("x", x)]:
         assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+        assert torch.isfinite(p.grad).all(), name
+        if norm == "tdbn" and name == "bias":  # tdBN's channel mean absorbs it: zero
+            assert p.grad.abs().max() <= 1e-4, name  # up to rounding
+        else:
+            assert p.grad.abs().sum() > 1e-4, name
 
 
 def test_lazy_in_channels(edge_index):
