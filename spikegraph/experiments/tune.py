@@ -78,6 +78,7 @@ from spikegraph.models.search_space import (
     split_params,
 )
 from spikegraph.train.checkpoint import differences, plain
+from spikegraph.train.device import resolve_device
 from spikegraph.train.trainer import NonFiniteLossError, TrainConfig, TrainResult, fit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1001,8 +1002,13 @@ def trial_record(records: Mapping[str, Any], number: int) -> dict[str, Any]:
 def ran_on(device: str | torch.device = "cpu") -> str:
     """The hardware that decides a run's last bits: the CPU kind (:func:`~spikegraph.
     experiments.node_classification.cpu_kind`) for a CPU run, the GPU's name otherwise.
-    Scores repeat exactly only on the same kind (see :func:`reproduce_trial`)."""
-    device = torch.device(device)
+    Scores repeat exactly only on the same kind (see :func:`reproduce_trial`).
+
+    Raises:
+        DeviceError: for a device training could not run on
+            (:func:`~spikegraph.train.device.resolve_device`).
+    """
+    device = resolve_device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {cpu_kind()}"

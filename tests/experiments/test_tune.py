@@ -294,6 +294,13 @@ def test_a_sweep_resumes_from_its_record_where_its_database_is_gone(tmp_path, to
     assert scores(again) == scores(whole) and len(calls) == 5
 
 
+def test_ran_on_names_the_resolved_device_and_refuses_bad_ones():
+    assert tune.ran_on("auto") == tune.ran_on("cuda" if torch.cuda.is_available() else "cpu")
+    assert tune.ran_on("cpu").startswith("cpu: ")
+    with pytest.raises(ValueError, match="nonsense"):
+        tune.ran_on("nonsense")
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 def test_a_recorded_running_trial_is_failed_and_retried_with_its_parameters(tmp_path, toy):
     cfg = config(trials=2)
