@@ -81,3 +81,20 @@ def test_bad_options_are_refused(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         study.run(argv)
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", list(study.CONFIGS))
+def test_a_rerun_runs_the_models_the_committed_study_ran(dataset):
+    """The script's pinned options, over today's registry defaults, give exactly the model
+    configuration each committed ``study.json`` records, so rerunning one dataset's study
+    cannot silently change the model its rows are compared under."""
+    import json
+
+    from spikegraph.experiments.node_classification import effective_model_options
+
+    committed = json.loads((study.RESULTS / "study" / dataset / "study.json").read_text())
+    recorded = committed["study"]["model_options"]
+    args = study.study_arguments(dataset)
+    assert sorted(recorded) == sorted(args["models"])
+    for model in args["models"]:
+        assert effective_model_options(model, args["model_options"][model]) == recorded[model]
