@@ -22,8 +22,9 @@ energy of a training step and of an inference from the cost counters
   run one epoch of forward passes with those weights, which fills the histories as one
   training epoch would ("warm" histories).
 - **Energy**: counted on the trained model (:func:`spikegraph.cost.count`, ``execution``
-  ``"auto"``: event-driven for spiking models, dense for the others; static input counted
-  at every time step, the literature's convention; the ``45nm`` profile). A training step is
+  ``"auto"``: event-driven for spiking models, dense for the others; a static spike input
+  counted at every time step, the literature's convention, and a real-valued one once, as
+  the counter does; the cell records which applied; the ``45nm`` profile). A training step is
   the forward pass of one training batch (the batches above), in eval mode; the backward
   pass and the optimiser step are not counted (the counters count forward operations). An
   epoch is a step times the batches per epoch. An inference is one full-graph forward pass.
@@ -62,13 +63,41 @@ log = logging.getLogger(__name__)
 PROFILE = "45nm"
 
 
-def energy_convention(model: nn.Module) -> dict[str, Any]:
-    """How a cell's energy was counted, in words and settings (stored beside the numbers)."""
+def _applied(reports: list[Any]) -> str | list[str | None] | None:
+    """The static-input convention the counter applied in ``reports``: the one value they
+    share, else each report's in order."""
+    values = [r.static_input for r in reports]
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _static_input_text(applied: dict[str, Any]) -> str:
+    def text(value: Any) -> str:
+        if isinstance(value, list):
+            return "differs between the measured batches (" + ", ".join(map(str, value)) + ")"
+        return describe_static_input(value)
+
+    if applied["inference"] == applied["training_step"]:
+        return text(applied["inference"])
+    return f"inference: {text(applied['inference'])}; training steps: " + text(
+        applied["training_step"]
+    )
+
+
+def energy_convention(model: nn.Module, inference: Any, steps: list[Any]) -> dict[str, Any]:
+    """How a cell's energy was counted, in words and settings (stored beside the numbers).
+
+    ``static_input`` is the convention the counter *applied* (the reports' own
+    ``static_input``) to the inference and to the training steps, not the one requested
+    (``static_input_requested``): a static input that is not binary (PubMed's TF-IDF rows) is
+    counted once under either convention, and then none applied (``None``).
+    """
     spiking = any(isinstance(m, SpikingNeuron) for m in model.modules())
+    applied = {"inference": inference.static_input, "training_step": _applied(steps)}
     return {
         "execution": "event" if spiking else "dense",
-        "static_input": DEFAULT_STATIC_INPUT,
-        "static_input_text": describe_static_input(DEFAULT_STATIC_INPUT) if spiking else None,
+        "static_input_requested": DEFAULT_STATIC_INPUT,
+        "static_input": applied,
+        "static_input_text": _static_input_text(applied) if spiking else None,
         "training_step": "forward pass of one training batch in eval mode (no dropout); the "
         "backward pass and the optimiser step are not counted",
         "training_epoch": "a training step times the batches per epoch",
@@ -158,7 +187,7 @@ def batches_and_energy(
     step_pj = _mean([r.total.energy_pj for r in steps])
     energy = {
         "profile": inference.profile.to_dict(),
-        "convention": energy_convention(model),
+        "convention": energy_convention(model, inference, steps),
         "train_step_pj": step_pj,
         "train_step_macs": _mean([r.total.macs for r in steps]),
         "train_step_acs": _mean([r.total.acs for r in steps]),

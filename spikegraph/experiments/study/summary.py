@@ -121,6 +121,19 @@ def summarise(study: dict[str, Any], cells: list[dict[str, Any]]) -> list[dict[s
     return rows
 
 
+def _static_input_texts(rows: list[dict[str, Any]]) -> list[str]:
+    """The static-input conventions the spiking rows' counts applied, each once, with the
+    samplers it applied to when they differ between rows."""
+    by_text: dict[str, list[str]] = {}
+    for r in rows:
+        text = r["energy_convention"].get("static_input_text")
+        if text is not None:
+            by_text.setdefault(text, []).append(r["sampler"])
+    if len(by_text) <= 1:
+        return list(by_text) or ["none"]
+    return [f"{text} ({', '.join(dict.fromkeys(s))})" for text, s in by_text.items()]
+
+
 def _rates(per_seed: list[dict[str, float]]) -> dict[str, float]:
     keys = per_seed[0].keys() if per_seed else []
     return {k: _mean([r[k] for r in per_seed if k in r]) for k in keys}
@@ -238,8 +251,9 @@ def to_markdown(
         f"{profile.get('ac_pj')} pJ per AC ({profile.get('source')})",
         f"- training step: {conv.get('training_step')}; epoch: {conv.get('training_epoch')}; "
         f"inference: {conv.get('inference')}",
-        "- spiking models counted event-driven with the static input at every time step "
-        "(the literature's convention); ordinary models dense",
+        "- spiking models counted event-driven (static input: "
+        + "; ".join(_static_input_texts(rows))
+        + "); ordinary models dense",
         "",
         "| model | sampler | counted | µJ / training step | µJ / training epoch | "
         "µJ / inference | test acc (%) |",

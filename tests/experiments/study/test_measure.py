@@ -123,3 +123,26 @@ def test_the_gradient_weights_are_set_for_the_block_and_restored():
     assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
     with gradient_weights(model, initial, "trained"):
         assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+
+
+@pytest.mark.parametrize(("features", "applied"), [("binary", "per-step"), ("real", None)])
+def test_a_spiking_cell_records_the_static_input_convention_the_counter_applied(features, applied):
+    """Binary features are a static spike input, counted at every step; real-valued ones (as
+    PubMed's TF-IDF rows) are counted once whatever the convention asked for, and the cell
+    must say that no convention applied rather than name the one requested."""
+    from spikegraph.cost import describe_static_input
+    from tests.conftest import synthetic_node_data
+
+    data = synthetic_node_data()
+    if features == "real":
+        data.x = data.x * torch.linspace(0.2, 1.0, data.num_features)
+    torch.manual_seed(0)
+    model = build_model("sgcn", data.num_features, 2, hidden_channels=8, T=2).eval()
+    setup = build_loader("graphsage", data, 2, 8, {"num_neighbors": [3, 3]}, seed=0)
+    _, energy = batches_and_energy(model, data, setup.loader, "subgraph", 2)
+    convention = energy["convention"]
+    assert convention["execution"] == "event"
+    assert convention["static_input_requested"] == "per-step"
+    assert convention["static_input"] == {"inference": applied, "training_step": applied}
+    assert convention["static_input_text"] == describe_static_input(applied)
+    assert count_full(model, data).static_input == applied

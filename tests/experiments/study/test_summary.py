@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from spikegraph.cost import describe_static_input
 from spikegraph.experiments.study.summary import gradient_at_training_budget, to_markdown
 
 
@@ -44,3 +45,24 @@ def test_the_report_names_what_ran_and_shows_every_row(shared_study):
     for row in result.rows:
         assert md.count(f"| {row['model']} | {row['sampler']} |") == 2 + len(row["gradient"])
     assert "## Plots" not in md  # no plot files given
+    # the synthetic graph's features are real-valued: no static-input convention applied
+    assert (
+        f"spiking models counted event-driven (static input: {describe_static_input(None)})" in md
+    )
+
+
+def test_the_report_names_each_convention_applied_and_where():
+    """Rows whose counts applied different static-input conventions are named with their
+    samplers; ordinary rows (no text) are left out."""
+    from spikegraph.experiments.study.summary import _static_input_texts
+
+    def row(sampler, text):
+        return {"sampler": sampler, "energy_convention": {"static_input_text": text}}
+
+    per_step, none = describe_static_input("per-step"), describe_static_input(None)
+    rows = [row("full-batch", per_step), row("graphsage", per_step), row("vrgcn", none)]
+    assert _static_input_texts([*rows, row("full-batch", None)]) == [
+        f"{per_step} (full-batch, graphsage)",
+        f"{none} (vrgcn)",
+    ]
+    assert _static_input_texts(rows[:2]) == [per_step]
