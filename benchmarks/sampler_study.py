@@ -122,21 +122,19 @@ def study_arguments(dataset: str, quick: bool = False) -> dict[str, Any]:
     """The arguments of :func:`run_sampler_study` for ``dataset``'s committed study (or its
     ``--quick`` smoke run)."""
     config = CONFIGS[dataset]
+    models = list(QUICK_MODELS if quick else MODELS)
     args: dict[str, Any] = {
         "dataset": dataset,
-        "models": list(MODELS),
+        "models": models,
         "samplers": "all",
         "seeds": list(SEEDS),
         "split": config["split"],
         "budget": config["budget"],
-        "model_options": {m: dict(MODEL_OPTIONS[m]) for m in MODELS},
+        "model_options": {m: dict(MODEL_OPTIONS[m]) for m in models},
         "sampler_options": config["sampler_options"],
     }
     if quick:
-        args.update(
-            models=list(QUICK_MODELS), samplers=list(QUICK_SAMPLERS), seeds=[0], budget=QUICK_BUDGET
-        )
-        args["model_options"] = {m: dict(MODEL_OPTIONS[m]) for m in QUICK_MODELS}
+        args.update(samplers=list(QUICK_SAMPLERS), seeds=[0], budget=QUICK_BUDGET)
         args["sampler_options"] = {
             k: v for k, v in config["sampler_options"].items() if k in QUICK_SAMPLERS
         }
