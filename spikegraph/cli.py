@@ -1204,6 +1204,7 @@ BENCHMARKS = {
     "neuron-speed": "neuron_speed.py",
     "minibatch-speed": "minibatch_speed.py",
     "tune-sweeps": "tune_sweeps.py",
+    "probe-variants": "probe_variants.py",
     "scale": "scale.py",
     "ddp-speedup": "ddp_speedup.py",
 }

@@ -1029,23 +1029,74 @@ def reproduce_trial(
         ValueError: for a trial that is not in the record or did not finish.
         StudyMismatchError: for a record of another search space than this spikegraph's.
     """
+    return probe_trial(records, number, root=root, device=device)
+
+
+def probe_trial(
+    records: Mapping[str, Any],
+    number: int,
+    seeds: Sequence[int] | None = None,
+    changes: Mapping[str, Any] | None = None,
+    root: str | None = None,
+    device: str = "cpu",
+    epochs: int | None = None,
+) -> list[float]:
+    """Per-seed validation scores of trial ``number`` of ``records`` trained on ``seeds``
+    (``None``: the trial's own), with ``changes`` applied: a probe around a tuned trial that
+    reads no test label.
+
+    ``changes`` maps option names to values. A parameter of the record's search space
+    (``features`` included) replaces the trial's value; any other option is a model option
+    held fixed, over the study's own fixed options (as :attr:`StudyConfig.fixed`). The
+    budget's epochs and patience apply (``epochs`` overrides the epochs, for smoke runs).
+    Training sees the graph with its test labels hidden (:func:`hide_test_labels`), as in
+    a trial. With the trial's own seeds and no changes this is :func:`reproduce_trial`.
+
+    Raises:
+        ValueError: for a trial that is not in the record or did not finish, bad seeds, or
+            a change the model refuses (an unknown option, a value out of range).
+        StudyMismatchError: for a record of another search space than this spikegraph's.
+    """
+    config, params, fixed = changed_trial(records, number, changes)
+    trial = trial_record(records, number)
+    seeds = check_seeds(list(trial["seeds"] if seeds is None else seeds))
+    graphs = _Graphs(config, root)
+    runs = train_runs(
+        graphs.get(params.get("features", "raw"), hidden=True),
+        graphs.num_classes,
+        config.model,
+        params,
+        seeds,
+        config.budget.epochs if epochs is None else epochs,
+        config.budget.patience,
+        device,
+        fixed,
+    )
+    return [r.val_acc for r in runs]
+
+
+def changed_trial(
+    records: Mapping[str, Any], number: int, changes: Mapping[str, Any] | None = None
+) -> tuple[StudyConfig, dict[str, Any], dict[str, Any]]:
+    """The study configuration, parameters and fixed model options of trial ``number`` of
+    ``records`` with ``changes`` applied (see :func:`probe_trial`), checked before training.
+
+    Raises:
+        ValueError: for a trial that is not in the record or did not finish, or a change
+            the model refuses.
+        StudyMismatchError: for a record of another search space than this spikegraph's.
+    """
     config = StudyConfig.from_dict(records["config"])
     trial = trial_record(records, number)
     if trial["state"] != "COMPLETE":
         raise ValueError(f"Trial {number} did not finish (state {trial['state']}): no score")
-    graphs = _Graphs(config, root)
-    runs = train_runs(
-        graphs.get(trial["params"].get("features", "raw"), hidden=True),
-        graphs.num_classes,
-        config.model,
-        trial["params"],
-        trial["seeds"],
-        config.budget.epochs,
-        config.budget.patience,
-        device,
-        config.fixed,
-    )
-    return [r.val_acc for r in runs]
+    changes = dict(changes or {})
+    space = {p.name for p in config.space}
+    params = {**trial["params"], **{k: v for k, v in changes.items() if k in space}}
+    fixed = {**config.fixed, **{k: v for k, v in changes.items() if k not in space}}
+    check_model_option_names(config.model, fixed)
+    trial_options(config.model, params, fixed)  # values the model refuses fail here
+    return config, params, fixed
 
 
 def final_evaluation(

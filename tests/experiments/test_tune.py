@@ -500,6 +500,50 @@ def test_reproduce_a_spiking_trial_exactly(tmp_path, toy):
     assert tune.reproduce_trial(records, 0) == trial["val_scores"]
 
 
+def test_a_probe_changes_the_trial_as_asked_on_other_seeds_and_reads_no_test_label(
+    tmp_path, toy, monkeypatch
+):
+    """probe_trial: no change on the trial's seeds is the reproduction; a search-space
+    parameter replaces the trial's value, any other option is held fixed over the study's;
+    every graph trained on has its test labels hidden."""
+    records = tune.run_study(config("sgcn", trials=1, epochs=2), url(tmp_path), "s")
+    (trial,) = records["trials"]
+    assert tune.probe_trial(records, 0) == trial["val_scores"]
+    built, graphs = [], []
+    real_build, real_fit = tune.build_model, tune.fit
+
+    def spy_build(name, *args, **options):
+        built.append(options)
+        return real_build(name, *args, **options)
+
+    def spy_fit(net, data, cfg):
+        graphs.append((data, cfg))
+        return real_fit(net, data, cfg)
+
+    monkeypatch.setattr(tune, "build_model", spy_build)
+    monkeypatch.setattr(tune, "fit", spy_fit)
+    scores = tune.probe_trial(records, 0, [7, 8], {"T": 2, "surrogate": "triangle"}, epochs=1)
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    assert [o["T"] for o in built] == [2, 2] and all(o["surrogate"] == "triangle" for o in built)
+    model_options, train_options, _ = split_params(trial["params"], search_space("sgcn"))
+    assert all(o[k] == v for o in built for k, v in model_options.items() if k != "T")
+    assert all(getattr(c, k) == v for _, c in graphs for k, v in train_options.items())
+    assert [c.seed for _, c in graphs] == [7, 8] and all(c.epochs == 1 for _, c in graphs)
+    hidden = int(toy.test_mask.sum())
+    assert all(int((d.y == -1).sum()) == hidden for d, _ in graphs)
+    assert all(torch.equal(d.test_mask, d.val_mask) for d, _ in graphs)
+
+
+def test_a_probe_names_a_change_or_seeds_it_cannot_use(tmp_path, toy):
+    records = tune.run_study(config(trials=1, epochs=2), url(tmp_path), "s")
+    with pytest.raises(ValueError, match="not_an_option"):
+        tune.probe_trial(records, 0, [1], {"not_an_option": 3})
+    with pytest.raises(ValueError, match=r"'seeds' holds 1 more than once"):
+        tune.probe_trial(records, 0, [1, 1])
+    with pytest.raises(ValueError, match=r"'seeds' is empty"):
+        tune.probe_trial(records, 0, [])
+
+
 def test_read_records_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"No tuning record at .*absent.json"):
         tune.read_records(tmp_path / "absent.json")
