@@ -1094,6 +1094,8 @@ def changed_trial(
     space = {p.name for p in config.space}
     params = {**trial["params"], **{k: v for k, v in changes.items() if k in space}}
     fixed = {**config.fixed, **{k: v for k, v in changes.items() if k not in space}}
+    if params.get("features", "raw") not in FEATURES:
+        raise ValueError(f"'features' must be one of {FEATURES}, got {params['features']!r}")
     check_model_option_names(config.model, fixed)
     trial_options(config.model, params, fixed)  # values the model refuses fail here
     return config, params, fixed
@@ -1333,6 +1335,7 @@ __all__ = [
     "StudyMismatchError",
     "TuneStorageError",
     "best_trial",
+    "changed_trial",
     "check_comparable",
     "check_record_config",
     "check_storage_url",
@@ -1342,6 +1345,7 @@ __all__ = [
     "model_label",
     "open_study",
     "preprocess_features",
+    "probe_trial",
     "protocol_sentence",
     "ran_on",
     "read_records",

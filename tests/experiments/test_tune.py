@@ -540,6 +540,8 @@ def test_a_probe_names_a_change_or_seeds_it_cannot_use(tmp_path, toy):
         tune.probe_trial(records, 0, [1], {"not_an_option": 3})
     with pytest.raises(ValueError, match=r"'seeds' holds 1 more than once"):
         tune.probe_trial(records, 0, [1, 1])
+    with pytest.raises(ValueError, match=r"'features' must be one of .* got 'scaled'"):
+        tune.changed_trial(records, 0, {"features": "scaled"})
     with pytest.raises(ValueError, match=r"'seeds' is empty"):
         tune.probe_trial(records, 0, [])
 
