@@ -122,7 +122,11 @@ def selected_number(records: dict[str, Any], trial: int | None) -> int:
 
 
 def row_key(row: dict[str, Any]) -> str:
-    return json.dumps([row["record"], row["record_sha256"], row["trial"], row["changes"]])
+    """A row's identity. Sorted keys: the file stores changes sorted, while a variant may
+    name them in any order (``T=8,tau=inf`` and ``tau=inf,T=8`` are one row)."""
+    return json.dumps(
+        [row["record"], row["record_sha256"], row["trial"], row["changes"]], sort_keys=True
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:

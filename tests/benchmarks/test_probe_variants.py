@@ -63,6 +63,27 @@ def test_rows_probe_the_selected_trial_and_its_variants_and_a_rerun_trains_nothi
     assert json.loads(path.read_text())["rows"] == rows
 
 
+def test_a_rerun_keeps_a_finished_row_of_several_changes_given_in_any_order(
+    tmp_path, probe, record, monkeypatch
+):
+    """The file stores a row's changes with sorted keys: a variant written ``T=2,tau=inf``
+    (not sorted) must still find its finished row, however its keys were ordered."""
+    out = tmp_path / "out"
+    several = ["--variant", "tau=inf,T=2"]
+    assert probe.main(argv(out, record, *several)) == 0
+    path = out / "probes" / "Cora-sgcn-variants.json"
+    rows = json.loads(path.read_text())["rows"]
+    assert rows[-1]["changes"] == {"T": 2, "tau": math.inf}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished row was trained again")
+
+    monkeypatch.setattr(tune, "probe_trial", no_training)
+    assert probe.main(argv(out, record, *several)) == 0
+    assert probe.main(argv(out, record, "--variant", "T=2,tau=inf")) == 0
+    assert json.loads(path.read_text())["rows"] == rows
+
+
 def test_an_interrupted_probe_resumes_at_the_first_unfinished_row(
     tmp_path, probe, record, monkeypatch
 ):
