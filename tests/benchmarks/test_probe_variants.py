@@ -66,7 +66,7 @@ def test_rows_probe_the_selected_trial_and_its_variants_and_a_rerun_trains_nothi
 def test_a_rerun_keeps_a_finished_row_of_several_changes_given_in_any_order(
     tmp_path, probe, record, monkeypatch
 ):
-    """The file stores a row's changes with sorted keys: a variant written ``T=2,tau=inf``
+    """The file stores a row's changes with sorted keys: a variant written ``tau=inf,T=2``
     (not sorted) must still find its finished row, however its keys were ordered."""
     out = tmp_path / "out"
     several = ["--variant", "tau=inf,T=2"]
