@@ -120,7 +120,9 @@ _THRESHOLD: SearchSpace = (
 
 #: Model name -> its search space. The presets with the paper's neuron and STFN
 #: (``stfn-*``) keep them fixed and tune STFN's ``rho``; the validated presets (``sgcn``,
-#: ``sgat``) also choose the neuron and the normalisation. The paper-faithful ``gcsnn`` and
+#: ``sgat``) also choose the neuron and the normalisation; ``lif-sgat`` holds the spiking
+#: GCN's neuron without a normalisation, and so, as ``sgcn`` under ``norm="none"``, tunes
+#: no scale of the current. The paper-faithful ``gcsnn`` and
 #: ``gasnn`` tune ``rho`` with STFN and, held at ``norm="none"`` (their ablation), the
 #: threshold instead: each half of the pair tunes one scale of the current.
 SEARCH_SPACES: dict[str, SearchSpace] = {
@@ -130,6 +132,7 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
     "sgat": _COMMON + _HEADS + _SPIKING + _NEURON + _NORM + _RHO,
     "stfn-sgcn": _COMMON + _SPIKING + _RHO,
     "stfn-sgat": _COMMON + _HEADS + _SPIKING + _RHO,
+    "lif-sgat": _COMMON + _HEADS + _SPIKING,
     "gcsnn": _COMMON + _SPIKING + _RHO + _THRESHOLD,
     "gasnn": _COMMON + _HEADS + _SPIKING + _RHO + _THRESHOLD,
 }

@@ -123,6 +123,15 @@ def test_spiking_spaces_tune_time_steps_and_rho_only_under_a_normalisation():
     assert "tau" not in {p.name for p in search_space("stfn-sgcn")}  # the paper's neuron, fixed
 
 
+def test_lif_sgat_searches_sgats_space_less_the_neuron_and_normalisation():
+    # The spiking GCN's neuron held, no normalisation: no neuron option, no scale drawn.
+    held = {"tau", "reset", "norm", "rho"}
+    sgat = [p for p in search_space("sgat") if p.name not in held]
+    assert list(search_space("lif-sgat")) == sgat
+    config = tune.StudyConfig("CiteSeer", "lif-sgat", tune.Budget(trials=1))
+    assert {p.name for p in config.space}.isdisjoint(held | {"v_threshold"})
+
+
 def test_conditional_rho_is_drawn_only_when_its_normalisation_is_used():
     fixed = {"lr": 0.01, "weight_decay": 1e-4, "dropout": 0.5, "hidden_channels": 16}
     fixed |= {"features": "raw", "input_dropout": 0.5, "T": 4, "tau": 2.0, "reset": "soft"}

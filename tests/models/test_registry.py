@@ -35,8 +35,8 @@ def test_options_override_defaults_and_none_is_ignored():
 
 
 def test_spiking_names():
-    assert SPIKING == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat", "gcsnn", "gasnn")
-    assert set(MODELS) == {"sgcn", "sgat", "gcn", "gat", "stfn-sgcn", "stfn-sgat", "gcsnn", "gasnn"}
+    assert SPIKING == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat", "lif-sgat", "gcsnn", "gasnn")
+    assert set(MODELS) == {"gcn", "gat", *SPIKING}
 
 
 def test_model_defaults_is_a_copy():
@@ -48,7 +48,8 @@ def test_model_defaults_is_a_copy():
 def test_unknown_model():
     msg = (
         r"Unknown model 'mlp'; expected one of "
-        r"\['sgcn', 'sgat', 'gcn', 'gat', 'stfn-sgcn', 'stfn-sgat', 'gcsnn', 'gasnn'\]"
+        r"\['sgcn', 'sgat', 'gcn', 'gat', 'stfn-sgcn', 'stfn-sgat', 'lif-sgat', 'gcsnn', "
+        r"'gasnn'\]"
     )
     with pytest.raises(ValueError, match=msg):
         build_model("mlp", 8, 2)
@@ -68,7 +69,8 @@ def test_paper_presets_build_stfn_and_leaky_hard_reset_neurons():
 
 
 @pytest.mark.parametrize(
-    "name, tau, reset", [("sgcn", 4.0, "hard"), ("sgat", float("inf"), "soft")]
+    "name, tau, reset",
+    [("sgcn", 4.0, "hard"), ("sgat", float("inf"), "soft"), ("lif-sgat", 4.0, "hard")],
 )
 def test_tuned_spiking_defaults_build_the_validated_neurons(name, tau, reset):
     # sgcn: class_defaults_tuned.md; sgat: integrate-and-fire (node_classification.toml)
@@ -89,3 +91,17 @@ def test_train_defaults():
 def test_bad_option_reaches_the_model():
     with pytest.raises(ValueError, match=r"Unknown readout 'max'"):
         build_model("sgcn", 8, 2, readout="max")
+
+
+def test_lif_sgat_is_the_spiking_gat_with_the_spiking_gcns_neuron(node_data):
+    gat, gcn = build_model("lif-sgat", 8, 2), build_model("sgcn", 8, 2)
+    assert type(gat) is SpikingGAT
+    a, b = gat.convs[0].neuron, gcn.convs[0].neuron  # the hidden layer's (the output has none)
+    assert (a.tau, a.reset, a.v_threshold) == (b.tau, b.reset, b.v_threshold)
+    assert gat.convs[0].norm is None
+    others = {"norm", "tau", "reset"}
+    assert {k: v for k, v in MODELS["lif-sgat"][1].items() if k not in others} == {
+        k: v for k, v in MODELS["sgat"][1].items() if k not in others
+    }
+    assert train_defaults("lif-sgat") == train_defaults("sgat")
+    assert gat(node_data.x, node_data.edge_index).shape == (40, 2)
