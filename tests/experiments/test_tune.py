@@ -123,13 +123,43 @@ def test_spiking_spaces_tune_time_steps_and_rho_only_under_a_normalisation():
     assert "tau" not in {p.name for p in search_space("stfn-sgcn")}  # the paper's neuron, fixed
 
 
-def test_lif_sgat_searches_sgats_space_less_the_neuron_and_normalisation():
-    # The spiking GCN's neuron held, no normalisation: no neuron option, no scale drawn.
-    held = {"tau", "reset", "norm", "rho"}
+def test_lif_sgat_searches_sgats_space_less_the_neuron_normalisation_and_encoder():
+    # The spiking GCN's neuron held, no normalisation: no neuron option, no scale drawn; the
+    # encoder held at the class default (the other choice is dead or void without a scale).
+    held = {"tau", "reset", "norm", "rho", "encoder"}
     sgat = [p for p in search_space("sgat") if p.name not in held]
     assert list(search_space("lif-sgat")) == sgat
     config = tune.StudyConfig("CiteSeer", "lif-sgat", tune.Budget(trials=1))
     assert {p.name for p in config.space}.isdisjoint(held | {"v_threshold"})
+    assert MODELS["lif-sgat"][1]["encoder"] == "max-scaled"
+    # The spaces that keep the encoder choice have a normalisation or a threshold to scale.
+    for model in ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat", "gcsnn", "gasnn"):
+        names = {p.name for p in search_space(model)}
+        assert "encoder" in names and names & {"rho", "v_threshold"}
+
+
+def test_lif_sgats_held_encoder_fires_where_the_dropped_choice_is_silent(data_root):
+    # The defect of lif-sgat's first space: "auto" on row-normalised features gives currents
+    # far below the threshold, so the hidden layer never fires (every such trial of its
+    # first sweep predicted one class); "max-scaled" gives raw and row-normalised features
+    # the same input, which fires at initialisation.
+    from spikegraph.datasets import load_dataset
+    from spikegraph.models import build_model
+    from spikegraph.nn.encoding import max_scale
+    from spikegraph.nn.monitor import SpikeMonitor
+
+    data, classes = load_dataset("CiteSeer", root=data_root)
+    rownorm = tune.preprocess_features(data, "row-normalised")
+    torch.testing.assert_close(max_scale(rownorm.x), max_scale(data.x))
+    rates = {}
+    for encoder in ("auto", "max-scaled"):
+        torch.manual_seed(0)
+        model = build_model("lif-sgat", data.num_features, classes, encoder=encoder).eval()
+        with SpikeMonitor(model) as mon, torch.no_grad():
+            model(rownorm.x, rownorm.edge_index)
+        rates[encoder] = mon.firing_rates()["convs.0"]
+    assert rates["auto"] == 0.0
+    assert rates["max-scaled"] > 0.0  # sparse at initialisation (~3e-4), but not silent
 
 
 def test_conditional_rho_is_drawn_only_when_its_normalisation_is_used():
