@@ -129,7 +129,7 @@ def keep_unfinished(path: Path, command: str):
 
 def table(folder: Path, args: argparse.Namespace) -> str:
     """``tuned.md`` from every finished cell record under ``folder``, checked comparable."""
-    records, unfinished = [], []
+    records, unfinished, started = [], [], set()
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
         if "final" in rec:
@@ -138,6 +138,7 @@ def table(folder: Path, args: argparse.Namespace) -> str:
             budget = tune.Budget.from_dict(rec["config"]["budget"])
             counted = len(tune.counted_trials(rec["trials"], budget))
             unfinished.append(f"{path.stem} ({counted} of {budget.trials} trials counted)")
+            started.add(path.stem)
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
     names = [*MODELS, *VARIANTS]
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
@@ -156,8 +157,10 @@ def table(folder: Path, args: argparse.Namespace) -> str:
     )
     listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
     done = {"-".join(cell(r)) for r in records}
-    missing = [
-        f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS if f"{d}-{m}" not in done
+    missing = [  # no record at all (an unfinished one is listed as in progress instead)
+        c
+        for c in (f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS)
+        if c not in done | started
     ]
     runs = []  # each cell's provenance: the command, machine and date that made it
     for r in records:

@@ -4,6 +4,7 @@ another protocol refused, the table under the protocol sentence."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -122,6 +123,10 @@ def test_a_sweep_resumes_from_its_record_on_a_machine_without_its_database(
     text = (tmp_path / "tuned.md").read_text()
     assert "In progress: Cora-gat (1 of 3 trials counted)." in text
     assert "| Cora | gat |" not in text
+    # ... and only there: "not tuned yet" names the cells without any record
+    not_tuned = re.search(r"Not tuned yet \([^)]*\): ([^.]*)\.", text).group(1).split(", ")
+    assert "CiteSeer-gat" in not_tuned
+    assert "Cora-gat" not in not_tuned and "Cora-gcn" not in not_tuned
     calls.clear()
     second = f"sqlite:///{tmp_path / 'second-machine.db'}"
     assert sweeps.main([*cell, "--storage", second]) == 0
