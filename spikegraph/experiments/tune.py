@@ -1298,12 +1298,15 @@ def summary_markdown(
     rows come from more than one."""
     commits = sorted({str(r.get("commit")) for r in rows})
     mixed = len(commits) > 1
-    head = "| dataset | model | features | test acc. (%) | val. acc. (%) | trial | parameters |"
+    head = (
+        "| dataset | model | features | test acc. (%) | val. acc. (%) | tuning score (%) "
+        "| trial | parameters |"
+    )
     lines = [
         protocol_sentence(budget, final_seeds),
         "",
         head + (" commit |" if mixed else ""),
-        "|---|---|---|---|---|---|---|" + ("---|" if mixed else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if mixed else ""),
     ]
     for r in rows:
         params = ", ".join(
@@ -1312,12 +1315,23 @@ def summary_markdown(
         lines.append(
             f"| {r['dataset']} | {model_label(r['model'], r.get('fixed'))} | {r['features']} | "
             f"{100 * r['test_acc_mean']:.1f} ± {100 * r['test_acc_std']:.1f} | "
-            f"{100 * r['val_acc_mean']:.1f} | {r['trial']} | {params} |"
-            + (f" {r.get('commit')} |" if mixed else "")
+            f"{100 * r['val_acc_mean']:.1f} | {_score(r.get('tuning_score'))} | {r['trial']} | "
+            f"{params} |" + (f" {r.get('commit')} |" if mixed else "")
         )
+    lines += [
+        "",
+        "val. acc.: the mean validation accuracy over the fresh seeds (the same runs as the "
+        "test accuracy). Tuning score: the selected trial's score in the sweep, the best of "
+        f"its {_count(budget.trials, 'trial')}' scores over {_count(len(budget.seeds), 'seed')} "
+        "each, so biased upward by the selection; the difference to val. acc. shows how much.",
+    ]
     if not mixed and commits:
         lines += ["", f"spikegraph commit: {commits[0]}"]
     return "\n".join(lines) + "\n"
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
 
 
 def _fmt(value: Any) -> str:

@@ -623,6 +623,10 @@ def test_final_evaluation_trains_the_selected_configuration_on_fresh_seeds(tmp_p
     text = tune.summary_markdown([row], tune.Budget.from_dict(records["config"]["budget"]), [1])
     assert "validation accuracy only" in text and "| Cora | gcn |" in text
     assert f"| {row['features']} |" in text
+    # the selected trial's tuning score beside the fresh seeds' validation mean
+    assert row["tuning_score"] == best["value"]
+    cells = f"| {100 * row['val_acc_mean']:.1f} | {100 * best['value']:.1f} | {best['number']} |"
+    assert cells in text and "| tuning score (%) | trial |" in text
 
 
 def test_the_selected_configuration_trains_again_as_the_final_evaluation_did(tmp_path, toy):
