@@ -53,3 +53,24 @@ class SpikeMonitor:
     def firing_rates(self) -> dict[str, float]:
         """Mean spikes per neuron and time step, per layer, over all recorded forwards."""
         return {k: self.spikes[k] / self.slots[k] for k in self.spikes if self.slots[k]}
+
+
+class SilentLayerWarning(UserWarning):
+    """A spiking layer fired no spike: what comes after it does not depend on the input
+    through it (a model whose only hidden layer is silent predicts one class)."""
+
+
+def silent_layers(rates: dict[str, float]) -> list[str]:
+    """The layers of :meth:`SpikeMonitor.firing_rates` that fired no spike at all."""
+    return sorted(name for name, rate in rates.items() if rate == 0.0)
+
+
+def silent_layer_message(layers: list[str], where: str) -> str:
+    """Why ``layers`` (:func:`silent_layers`) are a problem and what usually fixes it."""
+    return (
+        f"Spiking layer(s) {', '.join(repr(n) for n in layers)} fired no spike {where}: the "
+        "output does not depend on the input through them (typically a constant prediction). "
+        "Their synaptic current never reached the firing threshold; scale the input "
+        "(encoder='max-scaled' for features much smaller than 1, e.g. row-normalised), "
+        "normalise the current (norm='stfn' or 'tdbn') or lower v_threshold."
+    )

@@ -13,6 +13,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,12 @@ from tqdm.auto import tqdm
 
 from spikegraph._progress import bar_disable
 from spikegraph._validation import check_choice, check_edge_index, check_features
-from spikegraph.nn.monitor import SpikeMonitor
+from spikegraph.nn.monitor import (
+    SilentLayerWarning,
+    SpikeMonitor,
+    silent_layer_message,
+    silent_layers,
+)
 from spikegraph.train import distributed
 from spikegraph.train.checkpoint import (
     ON_MISMATCH,
@@ -511,6 +517,9 @@ def _fit(
             logits = evaluate(model, data)
             inference_time = time.perf_counter() - start
         acc, firing_rates = score(logits, data), monitor.firing_rates()
+        if silent := silent_layers(firing_rates):
+            where = f"in the evaluation with the weights of epoch {state['best_epoch']} (the best)"
+            warnings.warn(silent_layer_message(silent, where), SilentLayerWarning, stacklevel=2)
     acc, inference_time, firing_rates = distributed.broadcast((acc, inference_time, firing_rates))
     return TrainResult(
         test_acc=acc["test"],

@@ -1,3 +1,4 @@
+import warnings
 from dataclasses import asdict
 
 import pytest
@@ -6,6 +7,7 @@ from sklearn.metrics import accuracy_score
 from torch_geometric.data import Data
 
 from spikegraph.models import SpikingGCN
+from spikegraph.nn.monitor import SilentLayerWarning
 from spikegraph.train import (
     TrainConfig,
     TrainResult,
@@ -54,6 +56,25 @@ def test_fit_returns_a_sane_result(node_data):
     assert len(result.epoch_times) == 5 and all(t > 0 for t in result.epoch_times)
     assert sum(result.epoch_times) == pytest.approx(5 * result.time_per_epoch)
     assert "epoch_times" not in d and "epoch_times" in result.to_dict(history=True)
+
+
+def test_a_layer_that_never_fires_is_reported_not_silently_scored(node_data):
+    # The dead trials of lif-sgat's first sweep: features far below the threshold, fed
+    # unscaled, no normalisation; the hidden layer never fires and the model predicts one
+    # class. Training says so instead of returning a constant prediction as a result.
+    data = node_data.clone()
+    data.x = node_data.x.abs() * 1e-4
+    torch.manual_seed(0)
+    silent = SpikingGCN(8, 16, 2, 2, T=4, encoder="auto", norm=None)
+    with pytest.warns(SilentLayerWarning, match=r"'convs.0' fired no spike .*encoder='max-scaled'"):
+        result = fit(silent, data, quiet(epochs=2, patience=None))
+    assert result.firing_rates["convs.0"] == 0.0
+    assert predict(silent, data).argmax(-1).unique().numel() == 1  # one class for every node
+    # the same model on features it can fire on: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SilentLayerWarning)
+        result = fit(make_model(), node_data, quiet(epochs=2, patience=None))
+    assert result.firing_rates["convs.0"] > 0
 
 
 def test_training_lowers_the_loss(node_data):
