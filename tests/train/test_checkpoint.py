@@ -3,6 +3,7 @@ exact resume (Bernoulli encoders, mini-batch loaders), finished runs, non-finite
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from pathlib import Path
@@ -379,7 +380,7 @@ def test_the_lock_is_not_inherited_by_forked_workers(node_data, tmp_path):
         "from spikegraph.train.checkpoint import checkpoint_lock; "
         "lock = checkpoint_lock(Path(sys.argv[1])); lock.__enter__(); "
         "pid = os.fork()\n"
-        "if pid == 0:\n    time.sleep(30); os._exit(0)\n"
+        "if pid == 0:\n    time.sleep(120); os._exit(0)\n"
         "Path(sys.argv[2]).write_text(str(pid)); os._exit(0)"  # the parent dies first
     )
     # No pipes: the forked worker would hold them open, and run() would wait for it.
@@ -395,7 +396,9 @@ def test_the_lock_is_not_inherited_by_forked_workers(node_data, tmp_path):
         result = fit(make_model(), node_data, quiet(checkpoint=str(ckpt)))
         assert result.epochs_run >= 1
     finally:
-        os.kill(worker, 9)
+        # on a loaded machine the run can outlast the worker's sleep; it is gone then
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, 9)
 
 
 def test_a_checkpoint_without_epoch_times_resumes_with_those_times_unknown(node_data, tmp_path):
