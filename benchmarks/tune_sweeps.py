@@ -156,11 +156,10 @@ def table(folder: Path, args: argparse.Namespace) -> str:
         [r["final"] for r in records], budget, records[0]["final"]["seeds"]
     )
     listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
-    done = {"-".join(cell(r)) for r in records}
-    missing = [  # no record at all (an unfinished one is listed as in progress instead)
-        c
-        for c in (f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS)
-        if c not in done | started
+    # no record at all (an unfinished one is listed as in progress instead)
+    recorded = started | {"-".join(cell(r)) for r in records}
+    missing = [
+        f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS if f"{d}-{m}" not in recorded
     ]
     runs = []  # each cell's provenance: the command, machine and date that made it
     for r in records:
