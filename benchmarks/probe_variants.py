@@ -13,6 +13,8 @@ difference.
 
     python benchmarks/probe_variants.py --record CiteSeer-sgat --reference CiteSeer-gat \\
         --variant surrogate=triangle --variant T=2 --update-results
+    python benchmarks/probe_variants.py --record CiteSeer-sgat --reference CiteSeer-gat \\
+        --top 3 --name CiteSeer-top3 --update-results   # the 3 best trials of each, as they are
     python benchmarks/probe_variants.py --quick                    # smoke run
 
 A variant is ``key=value[,key=value...]``; values are read as JSON where they parse
@@ -92,7 +94,15 @@ def record_path(name: str, folder: Path) -> Path:
 
 def planned_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """One row per (record, trial, changes): the references' selected trials, the probed
-    trial as it is, then each variant of it."""
+    trial as it is, then each variant of it. With ``--top K``: the K best trials of each
+    reference and of the probed record, as they are (rank ``-1 - i``: the i-th best, made a
+    trial number once the record is read)."""
+    if args.top is not None:
+        return [
+            {"record": name, "trial": -1 - i, "changes": {}}
+            for name in [*args.reference, args.record]
+            for i in range(args.top)
+        ]
     rows = []
     for ref in args.reference:
         rows.append({"record": ref, "trial": None, "changes": {}})
@@ -110,7 +120,21 @@ def load_record(name: str, folder: Path) -> tuple[dict[str, Any], str]:
 
 
 def selected_number(records: dict[str, Any], trial: int | None) -> int:
-    """``trial``, or the record's selected trial (its final evaluation's, else its best)."""
+    """``trial``, or the record's selected trial (its final evaluation's, else its best);
+    a negative ``trial`` is a rank: ``-1`` the best counted trial, ``-2`` the next
+    (:func:`~spikegraph.experiments.tune.ranked_trials`).
+
+    Raises:
+        ValueError: for a rank beyond the record's finished trials.
+    """
+    if trial is not None and trial < 0:
+        ranked = tune.ranked_trials(records)
+        if -trial > len(ranked):
+            raise ValueError(
+                f"record {records.get('study')!r} has {len(ranked)} finished trials, "
+                f"not {-trial}: lower --top"
+            )
+        return ranked[-1 - trial]["number"]
     if trial is not None:
         return trial
     if records.get("final"):
@@ -163,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="a record whose selected trial is trained alike (repeatable)")  # fmt: skip
     p.add_argument("--variant", action="append", default=[],
                    help="changes key=value[,key=value] (repeatable)")  # fmt: skip
+    p.add_argument("--top", type=int, default=None,
+                   help="the K best trials of the record and of each reference, unchanged "
+                   "(scores the selection's runners-up on fresh seeds)")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     p.add_argument("--name", default=None, help="results file stem (default: <record>-variants)")
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
@@ -176,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, epochs = [10], 2
     if not args.record:
         p.error("--record is required: the cell to probe")
+    if args.top is not None and (args.top < 1 or args.variant or args.trial is not None):
+        p.error(f"--top {args.top}: needs K >= 1, and no --variant or --trial beside it")
     out = output_dir(p, args)
     name = args.name or f"{Path(args.record).stem}-variants"
     try:

@@ -950,14 +950,19 @@ def study_records(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
     return plain(records)
 
 
+def ranked_trials(records: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The counted trials that finished, best score first (the earlier one among equal
+    scores): the order in which the selection considers them."""
+    budget = Budget.from_dict(records["config"]["budget"])
+    finished = [t for t in counted_trials(records["trials"], budget) if t["state"] == "COMPLETE"]
+    return [dict(t) for t in sorted(finished, key=lambda t: (-t["value"], t["number"]))]
+
+
 def best_trial(records: Mapping[str, Any]) -> dict[str, Any] | None:
     """The counted trial with the highest score (the earlier one among equal scores);
     ``None`` when no counted trial finished."""
-    budget = Budget.from_dict(records["config"]["budget"])
-    finished = [t for t in counted_trials(records["trials"], budget) if t["state"] == "COMPLETE"]
-    if not finished:
-        return None
-    return dict(max(finished, key=lambda t: (t["value"], -t["number"])))
+    ranked = ranked_trials(records)
+    return ranked[0] if ranked else None
 
 
 def write_records(path: str | Path, records: Mapping[str, Any]) -> None:
@@ -1362,6 +1367,7 @@ __all__ = [
     "probe_trial",
     "protocol_sentence",
     "ran_on",
+    "ranked_trials",
     "read_records",
     "reproduce_trial",
     "restore_trials",

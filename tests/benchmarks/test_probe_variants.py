@@ -145,3 +145,38 @@ def test_variant_values_parse_as_json_with_infinity_and_strings():
     with pytest.raises(ValueError, match="'T' is given twice"):
         probe.parse_variant("T=2,T=4")
     assert probe.variant_label({}) == "base"
+
+
+def test_top_k_rows_are_each_records_best_trials_in_the_selections_order(
+    tmp_path, probe, record, capsys
+):
+    out = tmp_path / "out"
+    args = ["--record", str(record), "--reference", str(record), "--top", "2",
+            "--seeds", "5", "--out", str(out), "--name", "top"]  # fmt: skip
+    assert probe.main(args) == 0
+    rows = json.loads((out / "probes" / "top.json").read_text())["rows"]
+    records = tune.read_records(record)
+    ranked = [t["number"] for t in tune.ranked_trials(records)]
+    assert sorted(ranked) == [0, 1] and ranked[0] == tune.best_trial(records)["number"]
+    assert [(r["trial"], r["changes"]) for r in rows] == [(n, {}) for n in ranked * 2]
+    assert rows[1]["val_acc"] == tune.probe_trial(records, ranked[1], [5])
+    capsys.readouterr()
+    for bad, msg in ((["--top", "3"], "has 2 finished trials, not 3"),
+                     (["--top", "0"], "--top 0: needs K >= 1"),
+                     (["--top", "1", "--variant", "T=2"], "no --variant or --trial")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            probe.main(["--record", str(record), "--out", str(tmp_path), *bad])
+        assert msg in capsys.readouterr().err
+
+
+def test_ranked_trials_put_the_best_first_and_the_earlier_first_among_equals():
+    budget = tune.Budget(trials=4, seeds=(0,))
+    trials = [
+        {"number": 0, "state": "COMPLETE", "value": 0.5},
+        {"number": 1, "state": "FAIL", "value": None},
+        {"number": 2, "state": "COMPLETE", "value": 0.7},
+        {"number": 3, "state": "COMPLETE", "value": 0.5},
+    ]
+    records = {"config": {"budget": budget.to_dict()}, "trials": trials}
+    assert [t["number"] for t in tune.ranked_trials(records)] == [2, 0, 3]
+    assert tune.best_trial(records)["number"] == 2
