@@ -66,6 +66,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 #: ablation variants.
 DEFAULT_DATASETS = ["Cora", "CiteSeer", "PubMed"]
 DEFAULT_MODELS = [m for m in MODELS if m in SEARCH_SPACES] + list(VARIANTS)
+#: How many of each sweep's best trials the selection re-scores on other seeds.
+RESCORE_TOP = 3
 
 
 def cell_path(folder: Path, dataset: str, model: str) -> Path:
@@ -127,12 +129,34 @@ def keep_unfinished(path: Path, command: str):
     return keep
 
 
-def table(folder: Path, args: argparse.Namespace) -> str:
-    """``tuned.md`` from every finished cell record under ``folder``, checked comparable."""
-    records, unfinished, started = [], [], set()
+def selected_as_asked(record, rule: tune.Rescore | None, final_seeds) -> bool:
+    """Whether a cell's record holds a final evaluation of the trial that ``rule`` selects
+    (``None``: the sweep's best), on ``final_seeds``: then the cell has nothing left to run."""
+    final, chosen = record.get("final"), record.get("rescore")
+    if not final or list(final["seeds"]) != list(final_seeds):
+        return False
+    if rule is None:
+        return chosen is None
+    return (
+        chosen is not None
+        and chosen["rule"] == rule.to_dict()
+        and final["trial"] == chosen["trial"]
+        and {k: v for k, v in final.get("rescore", {}).items() if k != "val_acc_mean"}
+        == rule.to_dict()
+    )
+
+
+def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> str:
+    """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``,
+    checked comparable; a finished record selected under another rule is named, not shown
+    (its row would be of another protocol)."""
+    records, unfinished, started, other = [], [], set(), []
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
-        if "final" in rec:
+        if "final" in rec and not selected_as_asked(rec, rule, rec["final"]["seeds"]):
+            other.append(path.stem)
+            started.add(path.stem)
+        elif "final" in rec:
             records.append(rec)
         else:
             budget = tune.Budget.from_dict(rec["config"]["budget"])
@@ -151,10 +175,13 @@ def table(folder: Path, args: argparse.Namespace) -> str:
         return final["dataset"], name
 
     records.sort(key=lambda r: order.get(cell(r), 1 << 30))
-    budget = tune.Budget.from_dict(records[0]["config"]["budget"])
-    body = tune.summary_markdown(
-        [r["final"] for r in records], budget, records[0]["final"]["seeds"]
-    )
+    if records:
+        budget = tune.Budget.from_dict(records[0]["config"]["budget"])
+        body = tune.summary_markdown(
+            [r["final"] for r in records], budget, records[0]["final"]["seeds"]
+        )
+    else:
+        body = "No cell has finished under this table's selection rule.\n"
     listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
     # no record at all (an unfinished one is listed as in progress instead)
     recorded = started | {"-".join(cell(r)) for r in records}
@@ -164,9 +191,11 @@ def table(folder: Path, args: argparse.Namespace) -> str:
     runs = []  # each cell's provenance: the command, machine and date that made it
     for r in records:
         prov = r.get("provenance") or {}
+        again = (r.get("rescore") or {}).get("provenance")
         runs.append(
             f"- {'-'.join(cell(r))}: `{prov.get('command')}`, {prov.get('date')}, "
             f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
+            + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
         )
     return (
         "# Tuned results: one validation-only protocol for every model\n\n"
@@ -182,6 +211,12 @@ def table(folder: Path, args: argparse.Namespace) -> str:
             else ""
         )
         + (f" In progress: {', '.join(unfinished)}." if unfinished else "")
+        + (
+            f" Finished under another selection rule than this table's, so not shown (run "
+            f"the command again to select them under it): {', '.join(other)}."
+            if other
+            else ""
+        )
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
 
@@ -196,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=budget.epochs)
     p.add_argument("--patience", type=int, default=budget.patience)
     p.add_argument("--final-seeds", type=int, nargs="+", default=list(tune.FINAL_SEEDS))
+    p.add_argument("--rescore-top", type=int, default=RESCORE_TOP,
+                   help="re-score the K best trials of each sweep on --rescore-seeds and "
+                   "select the best of them there (0: select the sweep's best)")  # fmt: skip
+    p.add_argument("--rescore-seeds", type=int, nargs="+", default=list(tune.RESCORE_SEEDS))
     p.add_argument("--sampler-seed", type=int, default=0)
     p.add_argument("--split", default="public", choices=["public", "full"])
     p.add_argument("--storage", default=None, help="Optuna database URL (default: SQLite file "
@@ -209,8 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.datasets, args.models, args.trials = ["Cora"], ["gcn"], 2
         args.seeds, args.epochs, args.final_seeds = [0], 2, [100, 101]
+        args.rescore_top, args.rescore_seeds = 2, [10]
     if args.trials is None:
         p.error("--trials N is required: the budget of every cell")
+    rule = None
+    if args.rescore_top:
+        try:
+            rule = tune.Rescore(args.rescore_top, tuple(args.rescore_seeds))
+        except ValueError as err:
+            p.error(f"--rescore-top/--rescore-seeds: {err}")
+        reused = sorted(set(rule.seeds) & (set(args.seeds) | set(args.final_seeds)))
+        if reused:
+            p.error(f"--rescore-seeds {reused} are also tuning or final seeds: give fresh ones")
     args.datasets = check_names(p, "--datasets", args.datasets, DATASETS)
     args.models = check_names(p, "--models", args.models, DEFAULT_MODELS)
     out = output_dir(p, args)
@@ -239,46 +288,67 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(err))
     command = command_line("tune_sweeps.py", sys.argv[1:] if argv is None else argv)
     for name, path, config, record in plans:
-        if record is not None and "final" in record:
+        if record is not None and selected_as_asked(record, rule, args.final_seeds):
             print(f"{name}: finished earlier, skipped", flush=True)
             continue
         start = time.perf_counter()
         kept = f"the finished trials of {name} are kept in {path} and {storage}"
-        try:
-            records = tune.run_study(
-                config, storage, name, root=args.root, device=args.device,
-                resume_from=record, on_trial=keep_unfinished(path, command),
-            )  # fmt: skip
-        except tune.StudyMismatchError as err:
-            p.error(str(err))
-        except KeyboardInterrupt as err:
-            raise KeyboardInterrupt(f"{kept}; run the same command again to resume") from err
-        best = records["best"]
-        if best is None:
+        if record is not None and "final" in record:  # every trial ran: only the selection
+            records = dict(record)  # changes (a re-scoring added, or another rule)
+        else:
+            try:
+                records = tune.run_study(
+                    config, storage, name, root=args.root, device=args.device,
+                    resume_from=record, on_trial=keep_unfinished(path, command),
+                )  # fmt: skip
+            except tune.StudyMismatchError as err:
+                p.error(str(err))
+            except KeyboardInterrupt as err:
+                raise KeyboardInterrupt(f"{kept}; run the same command again to resume") from err
+        if records["best"] is None:
             print(f"{name}: no trial finished; no final evaluation", flush=True)
             tune.write_records(path, records)
             continue
-        try:
-            records["final"] = tune.final_evaluation(
-                records, args.final_seeds, root=args.root, device=args.device, storage=storage
-            )
-        except KeyboardInterrupt as err:
-            raise KeyboardInterrupt(
-                f"{kept}, the final evaluation's finished seeds in {storage}; run the same "
-                "command again to resume"
-            ) from err
-        records["provenance"] = provenance(command)
+        records.pop("rescore", None)
+        if rule is not None:
+            try:
+                records["rescore"] = tune.rescore(
+                    records, rule, root=args.root, device=args.device, storage=storage
+                )
+            except ValueError as err:  # too few finished trials, or seeds used in tuning
+                p.error(f"{name}: {err}")
+            except KeyboardInterrupt as err:
+                raise KeyboardInterrupt(
+                    f"{kept}, the re-scoring's finished runs in {storage}; run the same "
+                    "command again to resume"
+                ) from err
+            records["rescore"]["provenance"] = provenance(command)
+        final = tune.kept_final(records, args.final_seeds)
+        if final is not None:  # the selection did not change: its final row stands
+            records["final"] = final
+        else:
+            try:
+                records["final"] = tune.final_evaluation(
+                    records, args.final_seeds, root=args.root, device=args.device,
+                    storage=storage,
+                )  # fmt: skip
+            except KeyboardInterrupt as err:
+                raise KeyboardInterrupt(
+                    f"{kept}, the final evaluation's finished seeds in {storage}; run the same "
+                    "command again to resume"
+                ) from err
+            records["provenance"] = provenance(command)
         tune.write_records(path, records)
-        row = records["final"]
+        row, best = records["final"], tune.selected_trial(records)
         print(
-            f"{name}: best trial {best['number']} (val {100 * best['value']:.2f}), test "
+            f"{name}: selected trial {best['number']} (val {100 * best['value']:.2f}), test "
             f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} over "
             f"{len(row['seeds'])} seeds, features {row['features']} "
             f"({time.perf_counter() - start:.0f} s)",
             flush=True,
         )
     try:
-        text = table(folder, args)
+        text = table(folder, args, rule)
     except ValueError as err:
         p.error(str(err))
     if out is None:

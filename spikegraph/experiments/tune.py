@@ -19,8 +19,14 @@ beside every table built from it):
    labels replaced by ``-1`` and its test mask replaced by the validation mask
    (:func:`hide_test_labels`).
 4. The configuration with the best score among the budget's first counted trials (ties: the
-   earlier trial) is trained on 10 fresh seeds (:data:`FINAL_SEEDS`, none used in tuning),
-   and only then is its test accuracy read, once per seed (:func:`final_evaluation`).
+   earlier trial) is selected. With a re-scoring stage (:class:`Rescore`, :func:`rescore`),
+   the few best trials are first trained again on other seeds (:data:`RESCORE_SEEDS`),
+   test labels still hidden, and the best of them there is selected instead: a sweep's best
+   score is the maximum of many noisy few-seed means, biased towards the trial that was
+   lucky on the tuning seeds.
+5. The selected configuration is trained on 10 fresh seeds (:data:`FINAL_SEEDS`, none used
+   in tuning or re-scoring), and only then is its test accuracy read, once per seed
+   (:func:`final_evaluation`).
 
 Studies live in an Optuna storage (any SQLAlchemy database URL; ``sqlite:///file.db`` by
 default), so several processes or machines can run trials of one study against one
@@ -150,6 +156,43 @@ class Budget:
         )
 
 
+#: Seeds of the re-scoring stage (:class:`Rescore`): neither tuning nor final seeds.
+RESCORE_SEEDS: tuple[int, ...] = tuple(range(10, 15))
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """The selection's second stage: the ``top`` best trials of a sweep, trained again on
+    fresh validation ``seeds``; the best of them on those seeds is selected.
+
+    A sweep's best score is biased upward: it is the maximum of many noisy few-seed means,
+    and a trial lucky on the tuning seeds wins it. Re-scoring the few best trials on other
+    seeds, with the test labels still hidden, selects among them on scores that the sweep's
+    selection did not bias (:func:`rescore`).
+
+    Attributes:
+        top: How many of the sweep's best trials are trained again (``1``: no choice left).
+        seeds: Their training seeds; none of the tuning seeds, nor of the final evaluation.
+    """
+
+    top: int
+    seeds: tuple[int, ...] = RESCORE_SEEDS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1:
+            raise ValueError(f"Rescore 'top' must be an int >= 1, got {self.top!r}")
+        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {"top": self.top, "seeds": list(self.seeds)}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Rescore:
+        """The rule :meth:`to_dict` wrote."""
+        return cls(top=value["top"], seeds=tuple(value["seeds"]))
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """Everything a study's trials must share; stored with the study and its records.
@@ -262,15 +305,24 @@ def model_label(model: str, fixed: Mapping[str, Any] | None = None) -> str:
     return f"{model} ({', '.join(f'{k}={_fmt(v)}' for k, v in sorted(fixed.items()))})"
 
 
-def protocol_sentence(budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS) -> str:
-    """The protocol in one sentence, for beside a table of tuned results."""
+def protocol_sentence(
+    budget: Budget, final_seeds: Sequence[int] = FINAL_SEEDS, rule: Rescore | None = None
+) -> str:
+    """The protocol in one sentence, for beside a table of tuned results (``rule``: the
+    re-scoring stage, if the selection had one)."""
+    second = (
+        ""
+        if rule is None
+        else f"; the {_count(rule.top, 'best trial')} of each sweep were trained again on "
+        f"{_count(len(rule.seeds), 'other seed')} and the best of them there was selected"
+    )
     return (
         f"Every model's hyper-parameters (including raw vs row-normalised features) were "
         f"chosen by Optuna's TPE sampler on validation accuracy only, with the same budget "
         f"for every model ({budget.trials} trials, each scored by the mean best-epoch "
         f"validation accuracy over {_count(len(budget.seeds), 'seed')}, {budget.epochs} epochs, "
-        f"patience {budget.patience}); the table reports the test accuracy of the selected "
-        f"configuration over {_count(len(final_seeds), 'fresh seed')}."
+        f"patience {budget.patience}{second}); the table reports the test accuracy of the "
+        f"selected configuration over {_count(len(final_seeds), 'fresh seed')}."
     )
 
 
@@ -965,6 +1017,90 @@ def best_trial(records: Mapping[str, Any]) -> dict[str, Any] | None:
     return ranked[0] if ranked else None
 
 
+def selected_trial(records: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The trial the final evaluation trains: the re-scoring stage's choice where the record
+    holds one (:func:`rescore`), else the best counted trial (:func:`best_trial`)."""
+    chosen = records.get("rescore")
+    if chosen:
+        return trial_record(records, chosen["trial"])
+    return best_trial(records)
+
+
+def rescore(
+    records: Mapping[str, Any],
+    rule: Rescore,
+    root: str | None = None,
+    device: str = "cpu",
+    storage: str | None = None,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+) -> dict[str, Any]:
+    """The re-scoring stage of a finished sweep: its ``rule.top`` best counted trials
+    (:func:`ranked_trials`), each trained again on ``rule.seeds`` with the test labels
+    hidden; the one with the best mean validation accuracy there is selected (ties: the
+    better-ranked one). Store the result as ``records["rescore"]``; the final evaluation then
+    trains that trial (:func:`selected_trial`).
+
+    With a ``storage`` (the tuning study's), each (trial, seed) run is a trial of the study
+    ``"<study>:rescore"``, shared by several workers and resumed after a kill as the final
+    evaluation's seeds are (:func:`final_evaluation`).
+
+    Returns:
+        ``{"rule": rule.to_dict(), "candidates": [...], "trial": number}``: per candidate
+        its trial number, tuning score, per-seed validation accuracies and their mean, in
+        the sweep's order.
+
+    A sweep with fewer finished counted trials than ``rule.top`` re-scores them all.
+
+    Raises:
+        ValueError: when no counted trial finished, or the rule's seeds overlap the tuning
+            seeds.
+    """
+    config = StudyConfig.from_dict(records["config"])
+    reused = sorted(set(rule.seeds) & set(config.budget.seeds))
+    if reused:
+        raise ValueError(
+            f"Re-scoring seeds {reused} were used in tuning (budget seeds "
+            f"{list(config.budget.seeds)}): re-scoring needs fresh seeds"
+        )
+    candidates = ranked_trials(records)[: rule.top]
+    if not candidates:
+        raise ValueError(f"Study {records['study']!r} has no finished counted trial to re-score")
+    jobs = [(t, seed) for t in candidates for seed in rule.seeds]
+    graphs = _Graphs(config, root)
+
+    def run(indices: Sequence[int]) -> list[TrainResult]:
+        out = []
+        for i in indices:
+            trial, seed = jobs[i]
+            data = graphs.get(trial["params"].get("features", "raw"), hidden=True)
+            out += train_runs(
+                data, graphs.num_classes, config.model, trial["params"], [seed],
+                config.budget.epochs, config.budget.patience, device, config.fixed,
+            )  # fmt: skip
+        return out
+
+    indices = list(range(len(jobs)))
+    if storage is None:
+        val = [r.val_acc for r in run(indices)]
+    else:
+        key = {"rescore_of": records["study"], "config": records["config"],
+               "rule": rule.to_dict(), "trials": [t["number"] for t in candidates]}  # fmt: skip
+        study = _open(storage, f"{records['study']}:rescore", key, heartbeat_interval)
+        val, _ = _shared_final_runs(study, indices, run)
+    n = len(rule.seeds)
+    rows = [
+        {
+            "trial": t["number"],
+            "tuning_score": t["value"],
+            "val_acc": val[i * n : (i + 1) * n],
+            "val_acc_mean": statistics.fmean(val[i * n : (i + 1) * n]),
+        }
+        for i, t in enumerate(candidates)
+    ]
+    best = max(rows, key=lambda r: r["val_acc_mean"])  # the first among equals
+    return plain({"rule": rule.to_dict(), "candidates": rows, "trial": best["trial"]})
+
+
 def write_records(path: str | Path, records: Mapping[str, Any]) -> None:
     """Write ``records`` (or any plain data) as indented JSON, atomically."""
     text = json.dumps(records, indent=2, sort_keys=True) + "\n"
@@ -1141,7 +1277,13 @@ def final_evaluation(
             f"Final seeds {reused} were used in tuning (budget seeds "
             f"{list(config.budget.seeds)}): the final evaluation needs fresh seeds"
         )
-    best = best_trial(records)
+    chosen = records.get("rescore")
+    reused = sorted(set(seeds) & set(chosen["rule"]["seeds"] if chosen else ()))
+    if reused:
+        raise ValueError(
+            f"Final seeds {reused} were used in re-scoring: the final evaluation needs fresh seeds"
+        )
+    best = selected_trial(records)
     if best is None:
         raise ValueError(f"Study {records['study']!r} has no finished counted trial to evaluate")
     graphs = _Graphs(config, root)
@@ -1166,7 +1308,10 @@ def final_evaluation(
     else:
         key = {"final_of": records["study"], "config": records["config"], "trial": best["number"],
                "params": best["params"], "seeds": seeds}  # fmt: skip
-        study = _open(storage, f"{records['study']}:final", key, heartbeat_interval)
+        # a re-scored selection's seeds go to a study of their own: a database that holds
+        # the final evaluation of the sweep's best trial keeps it, and is not refused
+        name = f"{records['study']}:final" + (f":trial-{best['number']}" if chosen else "")
+        study = _open(storage, name, key, heartbeat_interval)
         val, test = _shared_final_runs(study, seeds, run)
     return plain(
         {
@@ -1177,6 +1322,7 @@ def final_evaluation(
             "features": features,
             "trial": best["number"],
             "tuning_score": best["value"],
+            **({"rescore": _rescored(chosen, best["number"])} if chosen else {}),
             "params": best["params"],
             "seeds": seeds,
             "val_acc": val,
@@ -1188,6 +1334,27 @@ def final_evaluation(
             "commit": config.commit,
         }
     )
+
+
+def kept_final(records: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any] | None:
+    """The record's final row, marked with its re-scoring (``records["rescore"]``), when the
+    re-scoring selected the very trial that row evaluated on ``seeds``: it is the row that
+    :func:`final_evaluation` would give (a seed's run does not depend on how its trial was
+    selected), so it is kept instead of trained again. ``None`` when the record has no final
+    row, no re-scoring, or either names another trial or other seeds."""
+    final, chosen = records.get("final"), records.get("rescore")
+    if not final or not chosen or final["trial"] != chosen["trial"]:
+        return None
+    if list(final["seeds"]) != list(seeds) or set(seeds) & set(chosen["rule"]["seeds"]):
+        return None
+    return {**final, "rescore": _rescored(chosen, final["trial"])}
+
+
+def _rescored(chosen: Mapping[str, Any], number: int) -> dict[str, Any]:
+    """A final row's note of its selection's re-scoring: the rule and the selected
+    trial's mean validation accuracy on the re-scoring seeds."""
+    (row,) = (c for c in chosen["candidates"] if c["trial"] == number)
+    return {**chosen["rule"], "val_acc_mean": row["val_acc_mean"]}
 
 
 def _shared_final_runs(
@@ -1276,6 +1443,8 @@ def check_comparable(
     def key(r: Mapping[str, Any]) -> dict[str, Any]:
         c = r["config"]
         out = {"budget": c["budget"], "split": c["split"], "sampler": c["sampler"]}
+        rule = (r.get("rescore") or {}).get("rule")
+        out["re-scoring"] = json.dumps(rule, sort_keys=True) if rule else "none"
         if "final" in r:
             out["final seeds"] = r["final"]["seeds"]
         if not allow_mixed_commits:
@@ -1300,35 +1469,53 @@ def summary_markdown(
 ) -> str:
     """A markdown table of final-evaluation rows (:func:`final_evaluation`), under the
     protocol sentence; each row names its features' preprocessing, and its commit when the
-    rows come from more than one."""
+    rows come from more than one. Rows of a re-scored selection (:func:`rescore`) also show
+    the selected trial's re-scoring mean; rows of one table share one rule."""
     commits = sorted({str(r.get("commit")) for r in rows})
     mixed = len(commits) > 1
+    rules = {json.dumps({k: v for k, v in r.get("rescore", {}).items() if k != "val_acc_mean"},
+                        sort_keys=True) for r in rows}  # fmt: skip
+    if len(rules) > 1:
+        raise ValueError(f"Rows of one table were selected under different re-scorings: {rules}")
+    rule = rows[0].get("rescore") if rows else None
+    rule = Rescore(top=rule["top"], seeds=tuple(rule["seeds"])) if rule else None
     head = (
         "| dataset | model | features | test acc. (%) | val. acc. (%) | tuning score (%) "
-        "| trial | parameters |"
+        + ("| re-scored val. (%) " if rule else "")
+        + "| trial | parameters |"
     )
     lines = [
-        protocol_sentence(budget, final_seeds),
+        protocol_sentence(budget, final_seeds, rule),
         "",
         head + (" commit |" if mixed else ""),
-        "|---|---|---|---|---|---|---|---|" + ("---|" if mixed else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if rule else "") + ("---|" if mixed else ""),
     ]
     for r in rows:
         params = ", ".join(
             f"{k}={_fmt(v)}" for k, v in sorted(r["params"].items()) if k != "features"
         )
+        rescored = f" {_score(r['rescore']['val_acc_mean'])} |" if rule else ""
         lines.append(
             f"| {r['dataset']} | {model_label(r['model'], r.get('fixed'))} | {r['features']} | "
             f"{100 * r['test_acc_mean']:.1f} ± {100 * r['test_acc_std']:.1f} | "
-            f"{100 * r['val_acc_mean']:.1f} | {_score(r.get('tuning_score'))} | {r['trial']} | "
-            f"{params} |" + (f" {r.get('commit')} |" if mixed else "")
+            f"{100 * r['val_acc_mean']:.1f} | {_score(r.get('tuning_score'))} |{rescored} "
+            f"{r['trial']} | {params} |" + (f" {r.get('commit')} |" if mixed else "")
         )
     lines += [
         "",
         "val. acc.: the mean validation accuracy over the fresh seeds (the same runs as the "
-        "test accuracy). Tuning score: the selected trial's score in the sweep, the best of "
-        f"its {_count(budget.trials, 'trial')}' scores over {_count(len(budget.seeds), 'seed')} "
-        "each, so biased upward by the selection; the difference to val. acc. shows how much.",
+        "test accuracy). Tuning score: the selected trial's score in the sweep, "
+        + (f"one of the {rule.top} best" if rule else "the best")
+        + f" of its {_count(budget.trials, 'trial')}' scores over "
+        f"{_count(len(budget.seeds), 'seed')} "
+        "each, so biased upward by the selection; the difference to val. acc. shows how much."
+        + (
+            f" Re-scored val.: its mean validation accuracy over the {len(rule.seeds)} "
+            f"re-scoring seeds ({', '.join(map(str, rule.seeds))}), on which it was chosen "
+            f"among the sweep's {_count(rule.top, 'best trial')}."
+            if rule
+            else ""
+        ),
     ]
     if not mixed and commits:
         lines += ["", f"spikegraph commit: {commits[0]}"]
@@ -1348,7 +1535,9 @@ def _fmt(value: Any) -> str:
 __all__ = [
     "FINAL_SEEDS",
     "FORMAT",
+    "RESCORE_SEEDS",
     "Budget",
+    "Rescore",
     "SelectedConfig",
     "StudyConfig",
     "StudyMismatchError",
@@ -1361,6 +1550,7 @@ __all__ = [
     "counted_trials",
     "final_evaluation",
     "hide_test_labels",
+    "kept_final",
     "model_label",
     "open_study",
     "preprocess_features",
@@ -1370,10 +1560,12 @@ __all__ = [
     "ranked_trials",
     "read_records",
     "reproduce_trial",
+    "rescore",
     "restore_trials",
     "run_study",
     "sample_params",
     "selected_config",
+    "selected_trial",
     "source_commit",
     "study_records",
     "summary_markdown",

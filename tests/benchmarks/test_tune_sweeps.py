@@ -3,6 +3,7 @@ another protocol refused, the table under the protocol sentence."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 
@@ -25,7 +26,7 @@ def sweeps(monkeypatch):
 def argv(tmp_path, *extra):
     return [
         "--datasets", "Cora", "--models", "gcn", "gat", "--trials", "2",
-        "--seeds", "0", "--epochs", "2", "--final-seeds", "100", "101",
+        "--seeds", "0", "--epochs", "2", "--final-seeds", "100", "101", "--rescore-top", "0",
         "--out", str(tmp_path), *extra,
     ]  # fmt: skip
 
@@ -186,3 +187,60 @@ def test_the_storage_url_and_names_are_checked(tmp_path, sweeps, capsys):
         sweeps.main([*argv(tmp_path), "--models", "nope"])
     assert "--models: unknown name 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_re_scoring_selects_among_the_best_trials_keeping_a_final_row_it_confirms(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    """A finished table re-scored: each cell's two best trials train again on seed 10, the
+    better there is selected, and the cell's final row is trained again only where the
+    selection changed; a rerun trains nothing."""
+    assert sweeps.main(argv(tmp_path)) == 0
+    paths = sorted((tmp_path / "sweeps").glob("*.json"))
+    before = {p.stem: tune.read_records(p) for p in paths}
+    finals = []
+    real = tune.final_evaluation
+    monkeypatch.setattr(tune, "final_evaluation", lambda r, *a, **k: finals.append(r["study"])
+                        or real(r, *a, **k))  # fmt: skip
+    rescore = ["--rescore-top", "2", "--rescore-seeds", "10"]
+    assert sweeps.main(argv(tmp_path, *rescore)) == 0
+    for p in paths:
+        records, old = tune.read_records(p), before[p.stem]
+        chosen = records["rescore"]
+        ranked = [t["number"] for t in tune.ranked_trials(records)]
+        assert [c["trial"] for c in chosen["candidates"]] == ranked[:2]
+        for c in chosen["candidates"]:
+            assert c["val_acc"] == tune.probe_trial(records, c["trial"], [10])
+        best = max(chosen["candidates"], key=lambda c: c["val_acc_mean"])
+        assert chosen["trial"] == best["trial"] == records["final"]["trial"]
+        assert records["final"]["rescore"] == {"top": 2, "seeds": [10],
+                                               "val_acc_mean": best["val_acc_mean"]}  # fmt: skip
+        assert records["trials"] == old["trials"]
+        if chosen["trial"] == old["final"]["trial"]:
+            assert records["final"]["test_acc"] == old["final"]["test_acc"]
+            assert p.stem not in finals
+        else:
+            assert p.stem in finals
+    text = (tmp_path / "tuned.md").read_text()
+    assert "the 2 best trials of each sweep were trained again on 1 other seed" in text
+    assert "| re-scored val. (%) |" in text
+    capsys.readouterr()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a re-scored cell was trained again")
+
+    monkeypatch.setattr(tune, "train_runs", no_training)
+    assert sweeps.main(argv(tmp_path, *rescore)) == 0
+    assert capsys.readouterr().out.count("finished earlier, skipped") == 2
+    # a table of one rule names the cells selected under another, without their rows
+    text = sweeps.table(tmp_path, argparse.Namespace(allow_mixed_commits=False), None)
+    assert "| Cora |" not in text
+    assert "selection rule than this table's, so not shown" in text
+    assert "Cora-gat, Cora-gcn." in text
+
+
+def test_re_scoring_seeds_must_be_fresh(tmp_path, sweeps, capsys):
+    for seeds, bad in ((["0"], "[0]"), (["100"], "[100]")):
+        with pytest.raises(SystemExit):
+            sweeps.main(argv(tmp_path, "--rescore-top", "2", "--rescore-seeds", *seeds))
+        assert f"--rescore-seeds {bad} are also tuning or final seeds" in capsys.readouterr().err

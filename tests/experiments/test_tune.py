@@ -946,3 +946,45 @@ def test_records_of_different_budgets_never_share_a_table():
     with pytest.raises(tune.StudyMismatchError, match=r"commit: 'a' has 'c', 'b' has 'd'"):
         tune.check_comparable([rec("a", same), rec("b", same, commit="d")])
     tune.check_comparable([rec("a", same), rec("b", same, "d")], allow_mixed_commits=True)
+
+
+def test_a_re_scored_selection_is_the_trial_best_on_the_re_scoring_seeds(tmp_path, toy):
+    records = tune.run_study(config(trials=3, seeds=(0,)), url(tmp_path), "s")
+    ranked = tune.ranked_trials(records)
+    rule = tune.Rescore(top=2, seeds=(10, 11))
+    chosen = tune.rescore(records, rule)
+    assert [c["trial"] for c in chosen["candidates"]] == [t["number"] for t in ranked[:2]]
+    for c in chosen["candidates"]:  # test labels hidden, as in a trial
+        assert c["val_acc"] == tune.probe_trial(records, c["trial"], [10, 11])
+    best = max(chosen["candidates"], key=lambda c: c["val_acc_mean"])
+    assert chosen["trial"] == best["trial"] and chosen["rule"] == rule.to_dict()
+    # shared through a storage, the same numbers
+    assert tune.rescore(records, rule, storage=url(tmp_path)) == chosen
+    # the final evaluation trains the re-scored choice, even where it is not the sweep's best
+    runner_up = ranked[1]["number"]
+    forced = {**records, "rescore": {**chosen, "trial": runner_up}}
+    assert tune.selected_trial(forced)["number"] == runner_up
+    row = tune.final_evaluation(forced, seeds=[100], storage=url(tmp_path))
+    assert (row["trial"], row["params"]) == (runner_up, ranked[1]["params"])
+    assert row["tuning_score"] == ranked[1]["value"]
+    assert row["rescore"]["top"] == 2 and row["rescore"]["seeds"] == [10, 11]
+    assert tune.kept_final({**forced, "final": row}, [100]) == row
+    assert tune.kept_final({**forced, "final": row}, [101]) is None  # other seeds
+    other = {**chosen, "trial": ranked[0]["number"]}  # a re-scoring that chose another
+    assert tune.kept_final({**records, "rescore": other, "final": row}, [100]) is None
+    with pytest.raises(ValueError, match=r"Final seeds \[10\] were used in re-scoring"):
+        tune.final_evaluation(forced, seeds=[10, 100])
+    with pytest.raises(ValueError, match=r"Re-scoring seeds \[0\] were used in tuning"):
+        tune.rescore(records, tune.Rescore(top=2, seeds=(0, 10)))
+    with pytest.raises(ValueError, match=r"'top' must be an int >= 1, got 0"):
+        tune.Rescore(top=0)
+    # a table is one protocol: re-scored and plain selections never share one
+    budget = tune.Budget.from_dict(records["config"]["budget"])
+    plain_row = tune.final_evaluation(records, seeds=[100])
+    with pytest.raises(ValueError, match="different re-scorings"):
+        tune.summary_markdown([row, plain_row], budget, [100])
+    text = tune.summary_markdown([row], budget, [100])
+    assert tune.protocol_sentence(budget, [100], rule) in text
+    assert f"| {100 * row['rescore']['val_acc_mean']:.1f} | {runner_up} |" in text
+    with pytest.raises(tune.StudyMismatchError, match="re-scoring"):
+        tune.check_comparable([{**forced, "final": row}, {**records, "final": plain_row}])
