@@ -824,7 +824,7 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``spikegraph tune`` (defaults: :class:`~spikegraph.experiments.tune.Budget`)."""
-    from spikegraph.experiments.tune import FINAL_SEEDS, Budget
+    from spikegraph.experiments.tune import FINAL_SEEDS, RESCORE_SEEDS, Budget
 
     budget = {f.name: f.default for f in dataclasses.fields(Budget)}
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
@@ -898,6 +898,21 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
         help="fresh seeds of the final evaluation (none of --seeds)",
     )
     p.add_argument(
+        "--rescore-top",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --final: first train the K best trials again on --rescore-seeds (test "
+        "labels hidden) and select the best of them there; 0 selects the sweep's best",
+    )
+    p.add_argument(
+        "--rescore-seeds",
+        type=int,
+        nargs="+",
+        default=list(RESCORE_SEEDS),
+        help="fresh seeds of the re-scoring (none of --seeds or --final-seeds)",
+    )
+    p.add_argument(
         "--reproduce",
         type=int,
         default=None,
@@ -956,6 +971,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
         overlap = sorted(set(args.final_seeds) & set(args.seeds))
         if overlap:
             raise UsageError(f"--final-seeds {overlap} are also tuning --seeds: give fresh ones")
+    rule = None
+    if args.rescore_top:
+        if not args.final:
+            raise UsageError("--rescore-top selects for the final evaluation: give --final too")
+        rule = tune.Rescore(args.rescore_top, tuple(args.rescore_seeds))
+        overlap = sorted(set(rule.seeds) & (set(args.seeds) | set(args.final_seeds)))
+        if overlap:
+            raise UsageError(
+                f"--rescore-seeds {overlap} are also tuning or final seeds: give fresh ones"
+            )
     tune.check_storage_url(args.storage)
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -987,6 +1012,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
     else:
         print(f"  best trial {best['number']}: validation {100 * best['value']:.2f} %")
         print(f"  parameters {json.dumps(best['params'], sort_keys=True)}")
+    if rule is not None and best is not None:
+        try:
+            records["rescore"] = tune.rescore(
+                records, rule, root=args.root, device=args.device, storage=args.storage
+            )
+        except KeyboardInterrupt as err:
+            raise KeyboardInterrupt(
+                f"{kept}, with the re-scoring's finished runs; run the same command again to resume"
+            ) from err
+        for c in records["rescore"]["candidates"]:
+            print(
+                f"  re-scored trial {c['trial']}: validation {100 * c['val_acc_mean']:.2f} % "
+                f"on seeds {list(rule.seeds)}"
+            )
+        print(f"  selected trial {records['rescore']['trial']}")
     if args.final and best is not None:
         try:
             row = tune.final_evaluation(

@@ -873,6 +873,28 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
     assert f"the trial ran on cpu: another-machine, AVX2, this run on {tune.ran_on()}" in text
 
 
+def test_cli_re_scores_the_best_trials_before_the_final_evaluation(tmp_path, toy, capsys):
+    out = tmp_path / "r.json"
+    argv = ["tune", "--model", "gcn", "--trials", "3", "--epochs", "2", "--seeds", "0"]
+    argv += ["--storage", url(tmp_path), "--records", str(out), "--final", "--final-seeds", "9"]
+    assert main([*argv, "--rescore-top", "2", "--rescore-seeds", "5", "6"]) == 0
+    text = capsys.readouterr().out
+    records = tune.read_records(out)
+    chosen = records["rescore"]
+    assert chosen["rule"] == {"top": 2, "seeds": [5, 6]} and len(chosen["candidates"]) == 2
+    assert records["final"]["trial"] == chosen["trial"] == tune.selected_trial(records)["number"]
+    assert f"selected trial {chosen['trial']}" in text and "re-scored trial" in text
+    for bad, msg in (
+        (["--rescore-top", "2", "--rescore-seeds", "0"], "are also tuning or final seeds"),
+        (["--rescore-top", "2", "--rescore-seeds", "9"], "are also tuning or final seeds"),
+    ):
+        assert main([*argv, *bad]) == 2
+        assert msg in capsys.readouterr().err
+    no_final = [a for a in argv if a not in ("--final", "--final-seeds", "9")]
+    assert main([*no_final, "--rescore-top", "2"]) == 2
+    assert "give --final too" in capsys.readouterr().err
+
+
 def test_cli_keeps_its_records_after_every_trial_and_resumes_from_them(
     tmp_path, toy, capsys, monkeypatch
 ):
