@@ -148,59 +148,31 @@ def selected_as_asked(record, rule: tune.Rescore | None, final_seeds) -> bool:
 
 def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> str:
     """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``,
-    checked comparable; a finished record selected under another rule is named, not shown
-    (its row would be of another protocol)."""
+    checked comparable. Finished records selected under another rule (a sweep's best, before
+    re-scoring was asked) follow in a table of their own, under their own protocol sentence:
+    a row of one rule never stands in a table of another."""
     records, unfinished, started, other = [], [], set(), []
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
-        if "final" in rec and not selected_as_asked(rec, rule, rec["final"]["seeds"]):
-            other.append(path.stem)
-            started.add(path.stem)
-        elif "final" in rec:
-            records.append(rec)
+        if "final" in rec:
+            asked = selected_as_asked(rec, rule, rec["final"]["seeds"])
+            (records if asked else other).append(rec)
         else:
             budget = tune.Budget.from_dict(rec["config"]["budget"])
             counted = len(tune.counted_trials(rec["trials"], budget))
             unfinished.append(f"{path.stem} ({counted} of {budget.trials} trials counted)")
             started.add(path.stem)
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
-    names = [*MODELS, *VARIANTS]
-    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
-
-    def cell(r: dict) -> tuple[str, str]:
-        final = r["final"]
-        fixed = final.get("fixed") or {}
-        name = next((v for v, (m, f) in VARIANTS.items() if (m, f) == (final["model"], fixed)),
-                    final["model"])  # fmt: skip
-        return final["dataset"], name
-
-    records.sort(key=lambda r: order.get(cell(r), 1 << 30))
-    if records:
-        budget = tune.Budget.from_dict(records[0]["config"]["budget"])
-        body = tune.summary_markdown(
-            [r["final"] for r in records], budget, records[0]["final"]["seeds"]
-        )
-    else:
-        body = "No cell has finished under this table's selection rule.\n"
-    listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell(r))}.json`" for r in records)
+    runs, body, listing = rows_section(records, "No cell has finished under this rule.")
     # no record at all (an unfinished one is listed as in progress instead)
-    recorded = started | {"-".join(cell(r)) for r in records}
+    recorded = started | {"-".join(cell_name(r)) for r in records + other}
     missing = [
         f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS if f"{d}-{m}" not in recorded
     ]
-    runs = []  # each cell's provenance: the command, machine and date that made it
-    for r in records:
-        prov = r.get("provenance") or {}
-        again = (r.get("rescore") or {}).get("provenance")
-        runs.append(
-            f"- {'-'.join(cell(r))}: `{prov.get('command')}`, {prov.get('date')}, "
-            f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
-            + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
-        )
-    return (
+    text = (
         "# Tuned results: one validation-only protocol for every model\n\n"
         + "Made by (one line per cell; the final evaluation's end):\n\n"
-        + "\n".join(runs)
+        + runs
         + "\n\n"
         + body
         + f"\nTrial records (every trial's parameters and per-seed validation scores): {listing}."
@@ -211,14 +183,52 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
             else ""
         )
         + (f" In progress: {', '.join(unfinished)}." if unfinished else "")
-        + (
-            f" Finished under another selection rule than this table's, so not shown (run "
-            f"the command again to select them under it): {', '.join(other)}."
-            if other
-            else ""
-        )
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
+    if other:
+        tune.check_comparable(other, allow_mixed_commits=args.allow_mixed_commits)
+        runs, body, listing = rows_section(other, "")
+        text += (
+            "\n## Cells selected under another rule\n\n"
+            "Their selection is not the one of the table above (run the command again to "
+            "select them under it), so they are shown apart, under their own protocol. "
+            "Made by:\n\n" + runs + "\n\n" + body + f"\nTrial records: {listing}.\n"
+        )
+    return text
+
+
+def cell_name(r: dict) -> tuple[str, str]:
+    """A finished record's cell: (dataset, model or variant name)."""
+    final = r["final"]
+    fixed = final.get("fixed") or {}
+    name = next((v for v, (m, f) in VARIANTS.items() if (m, f) == (final["model"], fixed)),
+                final["model"])  # fmt: skip
+    return final["dataset"], name
+
+
+def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
+    """The provenance lines, the table (under its protocol sentence) and the list of record
+    files of finished ``records``, in the table's order (``empty``: the table of none)."""
+    names = [*MODELS, *VARIANTS]
+    order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
+    records = sorted(records, key=lambda r: order.get(cell_name(r), 1 << 30))
+    body = empty + "\n"
+    if records:
+        budget = tune.Budget.from_dict(records[0]["config"]["budget"])
+        body = tune.summary_markdown(
+            [r["final"] for r in records], budget, records[0]["final"]["seeds"]
+        )
+    lines = []  # each cell's provenance: the command, machine and date that made it
+    for r in records:
+        prov = r.get("provenance") or {}
+        again = (r.get("rescore") or {}).get("provenance")
+        lines.append(
+            f"- {'-'.join(cell_name(r))}: `{prov.get('command')}`, {prov.get('date')}, "
+            f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
+            + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
+        )
+    listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell_name(r))}.json`" for r in records)
+    return "\n".join(lines), body, listing
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,9 +234,10 @@ def test_re_scoring_selects_among_the_best_trials_keeping_a_final_row_it_confirm
     assert capsys.readouterr().out.count("finished earlier, skipped") == 2
     # a table of one rule names the cells selected under another, without their rows
     text = sweeps.table(tmp_path, argparse.Namespace(allow_mixed_commits=False), None)
-    assert "| Cora |" not in text
-    assert "selection rule than this table's, so not shown" in text
-    assert "Cora-gat, Cora-gcn." in text
+    main, apart = text.split("## Cells selected under another rule")
+    assert "| Cora |" not in main and "No cell has finished under this rule." in main
+    assert apart.count("| Cora |") == 2 and "re-scored val." in apart
+    assert "`sweeps/Cora-gcn.json`, `sweeps/Cora-gat.json`" in apart
 
 
 def test_re_scoring_seeds_must_be_fresh(tmp_path, sweeps, capsys):
