@@ -49,7 +49,7 @@ def _default_neuron(model: type, layer: type) -> dict[str, Any]:
 #: the classes' defaults, the validated settings (the model's default neuron,
 #: :attr:`~spikegraph.models.basic.SpikingBasicGNN.default_neuron`, else the layer's,
 #: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`): for the spiking
-#: GCN those the validation-only sweep selected on Cora (leaky ``tau=4`` hard-reset neurons,
+#: GCN those of the validation-only sweep's best trial on Cora (leaky ``tau=4`` hard-reset neurons,
 #: ``T=16``, no normalisation; ``benchmarks/results/class_defaults_tuned.md``), for the
 #: spiking GAT integrate-and-fire neurons with soft reset and no normalisation
 #: (``benchmarks/configs/node_classification.toml`` and its ablation). ``stfn-sgcn`` and
