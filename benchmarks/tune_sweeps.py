@@ -141,8 +141,7 @@ def selected_as_asked(record, rule: tune.Rescore | None, final_seeds) -> bool:
         chosen is not None
         and chosen["rule"] == rule.to_dict()
         and final["trial"] == chosen["trial"]
-        and {k: v for k, v in final.get("rescore", {}).items() if k != "val_acc_mean"}
-        == rule.to_dict()
+        and tune.row_rule(final) == rule
     )
 
 

@@ -1350,6 +1350,13 @@ def kept_final(records: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, An
     return {**final, "rescore": _rescored(chosen, final["trial"])}
 
 
+def row_rule(row: Mapping[str, Any]) -> Rescore | None:
+    """The re-scoring rule a final row's trial was selected under (``None``: the sweep's
+    best trial, no re-scoring)."""
+    note = row.get("rescore")
+    return Rescore(top=note["top"], seeds=tuple(note["seeds"])) if note else None
+
+
 def _rescored(chosen: Mapping[str, Any], number: int) -> dict[str, Any]:
     """A final row's note of its selection's re-scoring: the rule and the selected
     trial's mean validation accuracy on the re-scoring seeds."""
@@ -1473,12 +1480,10 @@ def summary_markdown(
     the selected trial's re-scoring mean; rows of one table share one rule."""
     commits = sorted({str(r.get("commit")) for r in rows})
     mixed = len(commits) > 1
-    rules = {json.dumps({k: v for k, v in r.get("rescore", {}).items() if k != "val_acc_mean"},
-                        sort_keys=True) for r in rows}  # fmt: skip
+    rules = {row_rule(r) for r in rows}
     if len(rules) > 1:
         raise ValueError(f"Rows of one table were selected under different re-scorings: {rules}")
-    rule = rows[0].get("rescore") if rows else None
-    rule = Rescore(top=rule["top"], seeds=tuple(rule["seeds"])) if rule else None
+    rule = row_rule(rows[0]) if rows else None
     head = (
         "| dataset | model | features | test acc. (%) | val. acc. (%) | tuning score (%) "
         + ("| re-scored val. (%) " if rule else "")
@@ -1562,6 +1567,7 @@ __all__ = [
     "reproduce_trial",
     "rescore",
     "restore_trials",
+    "row_rule",
     "run_study",
     "sample_params",
     "selected_config",
