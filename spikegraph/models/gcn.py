@@ -20,10 +20,10 @@ class SpikingGCN(SpikingBasicGNN):
 
     Defaults: the validated settings of spikegraph's benchmarks, not the paper's: the model
     options of the best trial of the validation-only Optuna sweep of
-    ``benchmarks/tune_sweeps.py`` on Cora (trial 11 of ``benchmarks/results/sweeps/Cora-sgcn.json``;
-    the re-scoring stage added later selects another of its trials for the tuned table), kept
-    as class defaults because they
-    also raised the validation accuracy in PyG's example shape on Cora and CiteSeer at hidden
+    ``benchmarks/tune_sweeps.py`` on Cora (trial 11 of
+    ``benchmarks/results/sweeps/Cora-sgcn.json``; the re-scoring stage added later selects
+    another of its trials for the tuned table), kept as class defaults because they also
+    raised the validation accuracy in PyG's example shape on Cora and CiteSeer at hidden
     widths 16 and 64 (``benchmarks/results/class_defaults_tuned.md``): ``T=16``, leaky
     neurons (``tau=4``) with hard reset, no normalisation, dropout 0.6 on the spikes between
     layers and input dropout 0.8. ``T=16`` costs twice the time steps of ``T=8`` (the same

@@ -26,7 +26,9 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 
-def copy(src: optuna.storages.BaseStorage, dst: optuna.storages.BaseStorage, prefixes) -> None:
+def copy(
+    src: optuna.storages.BaseStorage, dst: optuna.storages.BaseStorage, prefixes: list[str]
+) -> None:
     """Copy the finished trials and the key of each study of ``src`` named ``prefixes*``."""
     for summary in optuna.get_all_study_summaries(src, include_best_trial=False):
         name = summary.study_name
@@ -34,7 +36,7 @@ def copy(src: optuna.storages.BaseStorage, dst: optuna.storages.BaseStorage, pre
             continue
         old = optuna.load_study(study_name=name, storage=src)
         done = [t for t in old.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-        new = optuna.create_study(study_name=name, storage=dst, direction="maximize")
+        new = optuna.create_study(study_name=name, storage=dst, directions=old.directions)
         for t in done:
             new._storage.create_new_trial(new._study_id, template_trial=t)
         for key, value in old.user_attrs.items():
@@ -58,7 +60,7 @@ def main() -> None:
             RDBStorage(args.source), JournalStorage(JournalFileBackend(args.target)), args.prefixes
         )
     else:
-        copy(JournalStorage(JournalFileBackend(args.source)), RDBStorage(args.target), ())
+        copy(JournalStorage(JournalFileBackend(args.source)), RDBStorage(args.target), [])
 
 
 if __name__ == "__main__":
