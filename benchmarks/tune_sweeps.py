@@ -349,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             records["provenance"] = provenance(command)
         tune.write_records(path, records)
         row, best = records["final"], tune.selected_trial(records)
+        scores = f"tuning score {100 * best['value']:.2f}"
+        if "rescore" in records:
+            scores += f", re-scoring validation {100 * row['rescore']['val_acc_mean']:.2f}"
         print(
-            f"{name}: selected trial {best['number']} (val {100 * best['value']:.2f}), test "
+            f"{name}: selected trial {best['number']} ({scores}), test "
             f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} over "
             f"{len(row['seeds'])} seeds, features {row['features']} "
             f"({time.perf_counter() - start:.0f} s)",

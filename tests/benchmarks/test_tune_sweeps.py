@@ -203,10 +203,19 @@ def test_re_scoring_selects_among_the_best_trials_keeping_a_final_row_it_confirm
     monkeypatch.setattr(tune, "final_evaluation", lambda r, *a, **k: finals.append(r["study"])
                         or real(r, *a, **k))  # fmt: skip
     rescore = ["--rescore-top", "2", "--rescore-seeds", "10"]
+    capsys.readouterr()
     assert sweeps.main(argv(tmp_path, *rescore)) == 0
+    out = capsys.readouterr().out
     for p in paths:
         records, old = tune.read_records(p), before[p.stem]
         chosen = records["rescore"]
+        # the progress line tells the sweep's score from the fresh seeds' validation mean
+        trial = tune.selected_trial(records)
+        assert (
+            f"{p.stem}: selected trial {chosen['trial']} (tuning score "
+            f"{100 * trial['value']:.2f}, re-scoring validation "
+            f"{100 * records['final']['rescore']['val_acc_mean']:.2f}), test "
+        ) in out
         ranked = [t["number"] for t in tune.ranked_trials(records)]
         assert [c["trial"] for c in chosen["candidates"]] == ranked[:2]
         for c in chosen["candidates"]:
@@ -224,7 +233,6 @@ def test_re_scoring_selects_among_the_best_trials_keeping_a_final_row_it_confirm
     text = (tmp_path / "tuned.md").read_text()
     assert "the 2 best trials of each sweep were trained again on 1 other seed" in text
     assert "| re-scored val. (%) |" in text
-    capsys.readouterr()
 
     def no_training(*args, **kwargs):
         raise AssertionError("a re-scored cell was trained again")
