@@ -253,3 +253,44 @@ def test_re_scoring_seeds_must_be_fresh(tmp_path, sweeps, capsys):
         with pytest.raises(SystemExit):
             sweeps.main(argv(tmp_path, "--rescore-top", "2", "--rescore-seeds", *seeds))
         assert f"--rescore-seeds {bad} are also tuning or final seeds" in capsys.readouterr().err
+
+
+def _finished(dataset, model, val, test, fixed=None):
+    """A finished record with only what the family section reads."""
+    return {"final": {"dataset": dataset, "model": model, "fixed": fixed or {},
+                      "val_acc_mean": val, "test_acc_mean": test}}  # fmt: skip
+
+
+def _family_rows(text):
+    return [line.split(" | ") for line in text.splitlines() if line.startswith("| ")][1:]
+
+
+def test_the_family_section_sets_the_validation_best_spiking_cell_against_its_ordinary_model(
+    sweeps,
+):
+    """Chosen by validation only (the cell with the better test accuracy loses when its
+    validation is lower); ties are all listed; an ablation variant counts in its family;
+    unfinished members are named; a family without its ordinary model has no row."""
+    records = [
+        _finished("Cora", "gcn", 0.80, 0.815),
+        _finished("Cora", "sgcn", 0.79, 0.80),
+        _finished("Cora", "stfn-sgcn", 0.78, 0.81),  # better on test, worse on validation
+        _finished("Cora", "gat", 0.81, 0.82),
+        _finished("Cora", "sgat", 0.7862, 0.79),
+        _finished("Cora", "gasnn", 0.7862, 0.76, {"norm": "none"}),  # gasnn-no-stfn
+        _finished("CiteSeer", "sgcn", 0.70, 0.69),  # no CiteSeer GCN: no row
+    ]
+    text = sweeps.family_section(records)
+    rows = _family_rows(text)
+    assert rows[0] == ["| Cora", "gcn", "81.50", "sgcn (not finished: gcsnn, gcsnn-no-stfn)",
+                       "79.00", "80.00", "1.50 |"]  # fmt: skip
+    assert [r[3].split(" (")[0] for r in rows[1:]] == ["sgat", "gasnn-no-stfn"]
+    assert all("(tied on validation)" in r[3] for r in rows[1:])
+    assert [r[-1] for r in rows[1:]] == ["3.00 |", "6.00 |"]
+    assert len(rows) == 3 and "CiteSeer" not in text
+    # float rounding is not a difference; one node of validation is
+    assert sweeps.best_by_validation({"a": {"val_acc_mean": 0.8062000000000001},
+                                      "b": {"val_acc_mean": 0.8062}}) == ["a", "b"]  # fmt: skip
+    assert sweeps.best_by_validation({"a": {"val_acc_mean": 0.8062},
+                                      "b": {"val_acc_mean": 0.8064}}) == ["b"]  # fmt: skip
+    assert sweeps.family_section(records[-1:]) == ""
