@@ -180,3 +180,24 @@ def test_ranked_trials_put_the_best_first_and_the_earlier_first_among_equals():
     records = {"config": {"budget": budget.to_dict()}, "trials": trials}
     assert [t["number"] for t in tune.ranked_trials(records)] == [2, 0, 3]
     assert tune.best_trial(records)["number"] == 2
+
+
+def test_seeds_the_selection_read_are_refused_naming_them(tmp_path, probe, record, capsys):
+    """Tuning, re-scoring and final seeds chose the cell: a probe on them would re-read the
+    scores the selection favoured; the default seeds are none of the protocol's."""
+    records = tune.read_records(record)
+    records["rescore"] = {"rule": {"top": 2, "seeds": [10, 11]}, "trial": 0}
+    records["final"] = {"seeds": [100, 101], "trial": 0}
+    tune.write_records(record, records)
+    for seeds, used in ((["0", "5"], "[0]"), (["11"], "[11]"), (["101", "100"], "[100, 101]")):
+        with pytest.raises(SystemExit):
+            probe.main(["--record", str(record), "--seeds", *seeds, "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert f"--seeds {used} chose {record}'s configuration" in err
+    # a reference's selection seeds are refused too
+    with pytest.raises(SystemExit):
+        probe.main(["--record", str(record), "--reference", str(record), "--seeds", "10",
+                    "--out", str(tmp_path)])  # fmt: skip
+    assert "--seeds [10] chose" in capsys.readouterr().err
+    protocol = {*tune.Budget(trials=1).seeds, *tune.RESCORE_SEEDS, *tune.FINAL_SEEDS}
+    assert not protocol & set(probe.DEFAULT_SEEDS)
