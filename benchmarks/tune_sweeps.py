@@ -274,6 +274,12 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
         body = tune.summary_markdown(
             [r["final"] for r in records], budget, records[0]["final"]["seeds"]
         )
+        version = records[0]["config"].get("space_version", 1)  # one per table (checked)
+        body += (
+            f"\nSearch spaces: version {version} "
+            f"(`spikegraph.models.search_space.SPACE_VERSIONS[{version}]`; each record "
+            "stores the ranges it searched).\n"
+        )
     lines = []  # each cell's provenance: the command, machine and date that made it
     for r in records:
         prov = r.get("provenance") or {}

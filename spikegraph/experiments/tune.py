@@ -1498,7 +1498,7 @@ def check_comparable(
             )
             raise StudyMismatchError(
                 f"Records {first['study']!r} and {r['study']!r} were tuned under different "
-                f"protocols ({what}); one table needs one budget"
+                f"protocols ({what}); one table needs one budget and one search-space version"
                 + ("" if allow_mixed_commits else " and one commit")
             )
 

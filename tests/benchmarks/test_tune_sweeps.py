@@ -4,6 +4,7 @@ another protocol refused, the table under the protocol sentence."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 
@@ -45,6 +46,7 @@ def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
     text = (tmp_path / "tuned.md").read_text()
     assert tune.protocol_sentence(tune.Budget(2, (0,), 2, 100), [100, 101]) in text
     assert text.count("| Cora |") == 2
+    assert "Search spaces: version 2 (`spikegraph.models.search_space.SPACE_VERSIONS[2]`" in text
     for r in records:
         assert f"| {r['final']['model']} | {r['final']['features']} |" in text
     before = {p: p.read_bytes() for p in paths}
@@ -68,6 +70,28 @@ def test_a_record_of_another_budget_is_refused_before_anything_runs(tmp_path, sw
     assert "Cora-gcn.json was tuned with another configuration (differs in budget)" in (
         capsys.readouterr().err
     )
+
+
+def test_a_record_of_another_space_version_is_refused_and_never_shares_a_table(
+    tmp_path, sweeps, capsys
+):
+    """A sweep of the current spaces does not resume or overwrite a version-1 record in its
+    folder, and the table refuses to put the two versions side by side."""
+    assert sweeps.main(argv(tmp_path)) == 0
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    records = tune.read_records(path)
+    old = tune.StudyConfig.from_dict(records["config"])
+    records["config"] = dataclasses.replace(old, space_version=1).to_dict()
+    tune.write_records(path, records)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        sweeps.main(argv(tmp_path))
+    err = capsys.readouterr().err
+    assert "Cora-gcn.json was tuned with another configuration (differs in space, " in err
+    with pytest.raises(
+        tune.StudyMismatchError, match=r"search-space version: 'Cora-gat' has 2, 'Cora-gcn' has 1"
+    ):
+        sweeps.table(tmp_path, argparse.Namespace(allow_mixed_commits=True))
 
 
 def test_the_table_refuses_records_of_mixed_commits_unless_asked(tmp_path, sweeps, capsys):
