@@ -76,6 +76,7 @@ from spikegraph.models.options import check_model_option_names
 from spikegraph.models.registry import model_defaults
 from spikegraph.models.search_space import (
     FEATURES,
+    SPACE_VERSION,
     Param,
     SearchSpace,
     active,
@@ -208,6 +209,10 @@ class StudyConfig:
             ablation: ``{"norm": "none"}`` tunes ``gcsnn`` without STFN); none of them may be
             a parameter of the search space. A conditional parameter whose condition an
             option fixes (STFN's ``rho`` under ``norm="none"``) is not drawn.
+        space_version: The version of the search spaces
+            (:data:`~spikegraph.models.search_space.SPACE_VERSIONS`) the study draws from;
+            by default the current one. Records name it (those without a name are of
+            version 1), so studies of two versions are never mixed or compared.
     """
 
     dataset: str
@@ -217,9 +222,11 @@ class StudyConfig:
     sampler_seed: int = 0
     commit: str | None = field(default=None)
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    space_version: int = SPACE_VERSION
 
     def __post_init__(self) -> None:
-        space = search_space(self.model)  # an unknown model, or one without a space, fails
+        # an unknown model or version, or a model without a space, fails here
+        space = search_space(self.model, self.space_version)
         if not isinstance(self.fixed, Mapping):
             raise TypeError(f"'fixed' must be a mapping of model options, got {self.fixed!r}")
         tuned = sorted(set(self.fixed) & {p.name for p in space})
@@ -252,7 +259,10 @@ class StudyConfig:
         """The search space this study draws from: the model's declared space less the
         parameters whose condition the fixed options and the preset's defaults never meet
         (:func:`~spikegraph.models.search_space.searched`)."""
-        return searched(search_space(self.model), {**model_defaults(self.model), **self.fixed})
+        return searched(
+            search_space(self.model, self.space_version),
+            {**model_defaults(self.model), **self.fixed},
+        )
 
     @property
     def label(self) -> str:
@@ -271,6 +281,8 @@ class StudyConfig:
                 "sampler": {"name": "TPESampler", "seed": self.sampler_seed},
                 "objective": "mean over budget.seeds of the best-epoch validation accuracy",
                 "space": [p.to_dict() for p in self.space],
+                # from version 2 on: records of version 1 stay as they were
+                **({"space_version": self.space_version} if self.space_version > 1 else {}),
                 "commit": self.commit,
                 # only when set: records of studies without fixed options stay as they were
                 **({"fixed": dict(self.fixed)} if self.fixed else {}),
@@ -288,6 +300,7 @@ class StudyConfig:
             sampler_seed=value["sampler"]["seed"],
             commit=value.get("commit"),
             fixed=value.get("fixed", {}),
+            space_version=value.get("space_version", 1),
         )
         diffs = differences(value, config.to_dict())
         if diffs:
@@ -395,10 +408,12 @@ def train_runs(
     patience: int | None,
     device: str = "cpu",
     fixed: Mapping[str, Any] | None = None,
+    space_version: int = SPACE_VERSION,
 ) -> list[TrainResult]:
     """Train model ``model`` with a trial's ``params`` once per seed on ``data`` as given.
 
-    The parameters are split by :func:`~spikegraph.models.search_space.split_params`; the
+    The parameters are split by :func:`~spikegraph.models.search_space.split_params`
+    (against the model's space of version ``space_version``); the
     ``features`` choice must already be applied to ``data``
     (:func:`preprocess_features`). ``fixed`` model options (:attr:`StudyConfig.fixed`) come
     under the trial's. Each run seeds torch with its seed before building the model, as
@@ -407,7 +422,7 @@ def train_runs(
     Raises:
         NonFiniteLossError: when a run diverges.
     """
-    model_options, train_options = trial_options(model, params, fixed)
+    model_options, train_options = trial_options(model, params, fixed, space_version)
     out = []
     for seed in seeds:
         torch.manual_seed(seed)
@@ -425,9 +440,13 @@ def train_runs(
 
 
 def trial_options(
-    model: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None = None
+    model: str,
+    params: Mapping[str, Any],
+    fixed: Mapping[str, Any] | None = None,
+    space_version: int = SPACE_VERSION,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The constructor and training options of a trial's ``params`` for ``model``.
+    """The constructor and training options of a trial's ``params`` for ``model`` (whose
+    search space of version ``space_version`` says where each parameter goes).
 
     ``fixed`` model options (:attr:`StudyConfig.fixed`) come under the trial's; the
     ``features`` choice (a data parameter) is not among them (:func:`preprocess_features`).
@@ -435,7 +454,7 @@ def trial_options(
     Raises:
         ValueError: for a parameter outside the model's search space or an invalid option.
     """
-    model_options, train_options, _ = split_params(params, search_space(model))
+    model_options, train_options, _ = split_params(params, search_space(model, space_version))
     model_options = {**(fixed or {}), **model_options}
     check_model_options(model, model_options)
     return model_options, train_options
@@ -490,7 +509,9 @@ def selected_config(records: Mapping[str, Any]) -> SelectedConfig:
             f"Study {records.get('study')!r} has no final evaluation: nothing was selected "
             "(run the sweep to its end first)"
         )
-    model_options, train_options = trial_options(config.model, final["params"], config.fixed)
+    model_options, train_options = trial_options(
+        config.model, final["params"], config.fixed, config.space_version
+    )
     budget = config.budget
     return SelectedConfig(
         dataset=config.dataset,
@@ -522,9 +543,13 @@ class _Graphs:
 
 # ----------------------------------------------------------------------------- sampling
 def sample_params(
-    trial: optuna.trial.BaseTrial, model: str, fixed: Mapping[str, Any] | None = None
+    trial: optuna.trial.BaseTrial,
+    model: str,
+    fixed: Mapping[str, Any] | None = None,
+    space_version: int = SPACE_VERSION,
 ) -> dict[str, Any]:
-    """Draw a trial's parameters from model ``model``'s declared search space.
+    """Draw a trial's parameters from model ``model``'s declared search space (of version
+    ``space_version``).
 
     A conditional parameter (``Param.when``) is drawn only when its condition holds for the
     values drawn before it or, for an option the space does not tune, the option held
@@ -532,7 +557,7 @@ def sample_params(
     """
     defaults = {**model_defaults(model), **(fixed or {})}
     chosen: dict[str, Any] = {}
-    for param in search_space(model):
+    for param in search_space(model, space_version):
         if active(param, chosen, defaults):
             chosen[param.name] = _suggest(trial, param)
     return chosen
@@ -812,7 +837,7 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
                     "storage or from the record, in a fresh storage"
                 )
         return 0
-    space = {p.name: p for p in search_space(config.model)}
+    space = {p.name: p for p in config.space}
     gone = []
     for t in trials:
         state = t["state"]
@@ -893,7 +918,7 @@ def run_study(
     budget = config.budget
 
     def objective(trial: optuna.Trial) -> float:
-        params = sample_params(trial, config.model, config.fixed)
+        params = sample_params(trial, config.model, config.fixed, config.space_version)
         features = params.get("features", "raw")
         trial.set_user_attr("seeds", list(budget.seeds))
         trial.set_user_attr("ran_on", ran_on(device))
@@ -908,6 +933,7 @@ def run_study(
                 budget.patience,
                 device,
                 config.fixed,
+                config.space_version,
             )
         except NonFiniteLossError as err:
             trial.set_user_attr("diverged", str(err))
@@ -1076,6 +1102,7 @@ def rescore(
             out += train_runs(
                 data, graphs.num_classes, config.model, trial["params"], [seed],
                 config.budget.epochs, config.budget.patience, device, config.fixed,
+                config.space_version,
             )  # fmt: skip
         return out
 
@@ -1212,6 +1239,7 @@ def probe_trial(
         config.budget.patience,
         device,
         fixed,
+        config.space_version,
     )
     return [r.val_acc for r in runs]
 
@@ -1238,7 +1266,8 @@ def changed_trial(
     if params.get("features", "raw") not in FEATURES:
         raise ValueError(f"'features' must be one of {FEATURES}, got {params['features']!r}")
     check_model_option_names(config.model, fixed)
-    trial_options(config.model, params, fixed)  # values the model refuses fail here
+    # values the model refuses fail here
+    trial_options(config.model, params, fixed, config.space_version)
     return config, params, fixed
 
 
@@ -1300,6 +1329,7 @@ def final_evaluation(
             config.budget.patience,
             device,
             config.fixed,
+            config.space_version,
         )
 
     if storage is None:
@@ -1436,7 +1466,8 @@ def check_comparable(
 ) -> None:
     """Refuse to put tuning records in one table unless they share one protocol.
 
-    Every record must have the same budget, split and sampler seed and, for their final
+    Every record must have the same budget, split, sampler seed and search-space version
+    and, for their final
     evaluations, the same final seeds; their commits must match unless
     ``allow_mixed_commits`` (then the table names each row's commit).
 
@@ -1450,6 +1481,7 @@ def check_comparable(
     def key(r: Mapping[str, Any]) -> dict[str, Any]:
         c = r["config"]
         out = {"budget": c["budget"], "split": c["split"], "sampler": c["sampler"]}
+        out["search-space version"] = c.get("space_version", 1)
         rule = (r.get("rescore") or {}).get("rule")
         out["re-scoring"] = json.dumps(rule, sort_keys=True) if rule else "none"
         if "final" in r:

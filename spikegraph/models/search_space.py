@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from spikegraph.models.registry import MODELS
@@ -85,6 +85,7 @@ SearchSpace = tuple[Param, ...]
 
 # ------------------------------------------------------------------------ shared pieces
 #: What every model tunes: Adam's learning rate and weight decay, dropout, width, features.
+#: Version 1's ranges; version 2 widens the numeric bounds (see :data:`SPACE_VERSIONS`).
 _COMMON: SearchSpace = (
     Param("lr", "train", 1e-3, 5e-2, log=True),
     Param("weight_decay", "train", 1e-6, 1e-2, log=True),
@@ -102,7 +103,6 @@ _SPIKING_STEPS: SearchSpace = (
 #: ... and the input encoder (features scaled per node to a largest value of 1, or fed as
 #: they are).
 _ENCODER: SearchSpace = (Param("encoder", "model", choices=("max-scaled", "auto")),)
-_SPIKING: SearchSpace = _SPIKING_STEPS + _ENCODER
 #: The neuron's dynamics (left fixed by the presets that state the paper's neuron).
 _NEURON: SearchSpace = (
     Param("tau", "model", choices=(2.0, 4.0, math.inf)),
@@ -120,7 +120,35 @@ _THRESHOLD: SearchSpace = (
     Param("v_threshold", "model", 0.01, 1.0, log=True, when=("norm", ("none",))),
 )
 
-#: Model name -> its search space. The presets with the paper's neuron and STFN
+
+def _spaces(
+    common: SearchSpace, spiking_steps: SearchSpace, rho: SearchSpace
+) -> dict[str, SearchSpace]:
+    """Every model's space, built from the pieces a version sets: the options every model
+    tunes, the spiking models' input dropout and time steps, and STFN's ``rho``."""
+    spiking = spiking_steps + _ENCODER
+    return {
+        "gcn": common,
+        "gat": common + _HEADS,
+        "sgcn": common + spiking + _NEURON + _NORM + rho,
+        "sgat": common + _HEADS + spiking + _NEURON + _NORM + rho,
+        "stfn-sgcn": common + spiking + rho,
+        "stfn-sgat": common + _HEADS + spiking + rho,
+        "lif-sgat": common + _HEADS + spiking_steps,
+        "gcsnn": common + spiking + rho + _THRESHOLD,
+        "gasnn": common + _HEADS + spiking + rho + _THRESHOLD,
+    }
+
+
+def _widened(piece: SearchSpace, **bounds: tuple[float, float]) -> SearchSpace:
+    """``piece`` with the numeric ranges of the parameters named in ``bounds`` replaced."""
+    return tuple(
+        replace(p, low=bounds[p.name][0], high=bounds[p.name][1]) if p.name in bounds else p
+        for p in piece
+    )
+
+
+#: Version -> model name -> its search space. The presets with the paper's neuron and STFN
 #: (``stfn-*``) keep them fixed and tune STFN's ``rho``; the validated presets (``sgcn``,
 #: ``sgat``) also choose the neuron and the normalisation; ``lif-sgat`` holds the spiking
 #: GCN's neuron without a normalisation, and so, as ``sgcn`` under ``norm="none"``, tunes
@@ -134,34 +162,54 @@ _THRESHOLD: SearchSpace = (
 #: features the same input up to float rounding. The paper-faithful ``gcsnn`` and
 #: ``gasnn`` tune ``rho`` with STFN and, held at ``norm="none"`` (their ablation), the
 #: threshold instead: each half of the pair tunes one scale of the current.
-SEARCH_SPACES: dict[str, SearchSpace] = {
-    "gcn": _COMMON,
-    "gat": _COMMON + _HEADS,
-    "sgcn": _COMMON + _SPIKING + _NEURON + _NORM + _RHO,
-    "sgat": _COMMON + _HEADS + _SPIKING + _NEURON + _NORM + _RHO,
-    "stfn-sgcn": _COMMON + _SPIKING + _RHO,
-    "stfn-sgat": _COMMON + _HEADS + _SPIKING + _RHO,
-    "lif-sgat": _COMMON + _HEADS + _SPIKING_STEPS,
-    "gcsnn": _COMMON + _SPIKING + _RHO + _THRESHOLD,
-    "gasnn": _COMMON + _HEADS + _SPIKING + _RHO + _THRESHOLD,
+#:
+#: Version 2 widens, for every model alike, each numeric bound that a validation-selected
+#: setting of version 1's 33 Planetoid cells reached (within a tenth of the range, on the
+#: log scale for log ranges): dropout 0.8 -> 0.9 (20 cells at 0.8), input dropout
+#: 0.8 -> 0.9 (5 cells; 2 at its lower bound, 0, which cannot move), learning rate
+#: 0.05 -> 0.1 (18 cells above 0.034), weight decay [1e-6, 0.01] -> [1e-7, 0.1] (5 cells
+#: above 0.004, one below 1.6e-6) and ``rho`` [0.25, 4] -> [0.1, 10] (3 cells below 0.33,
+#: one at 3.8). The rule reads only the selections (chosen on validation); the revision was
+#: prompted by CiteSeer's spiking cells trailing their baselines on test, and validation-only
+#: probes of CiteSeer's spiking GCN past its weight-decay bound (benchmarks/results/probes).
+#: The categorical choices are kept: their largest values (8 heads, 16 time steps, 256
+#: units) were often selected too, but each costs compute in proportion.
+SPACE_VERSIONS: dict[int, dict[str, SearchSpace]] = {
+    1: _spaces(_COMMON, _SPIKING_STEPS, _RHO),
+    2: _spaces(
+        _widened(_COMMON, lr=(1e-3, 1e-1), weight_decay=(1e-7, 1e-1), dropout=(0.0, 0.9)),
+        _widened(_SPIKING_STEPS, input_dropout=(0.0, 0.9)),
+        _widened(_RHO, rho=(0.1, 10.0)),
+    ),
 }
+#: The version new studies search; a record names its own (records without one are of
+#: version 1).
+SPACE_VERSION = 2
+#: Model name -> its search space in the current version (:data:`SPACE_VERSION`).
+SEARCH_SPACES: dict[str, SearchSpace] = SPACE_VERSIONS[SPACE_VERSION]
 
 
-def search_space(model: str) -> SearchSpace:
-    """The search space declared for model ``model`` of :data:`~spikegraph.models.MODELS`.
+def search_space(model: str, version: int = SPACE_VERSION) -> SearchSpace:
+    """The search space declared for model ``model`` of :data:`~spikegraph.models.MODELS`,
+    in space version ``version`` (:data:`SPACE_VERSIONS`; by default the current one).
 
     Raises:
-        ValueError: for an unknown model, or a registered model without a declared space
-            (declare one in :data:`SEARCH_SPACES`).
+        ValueError: for an unknown model or version, or a registered model without a
+            declared space (declare one in :data:`SEARCH_SPACES`).
     """
+    if isinstance(version, bool) or version not in SPACE_VERSIONS:
+        raise ValueError(
+            f"Unknown search-space version {version!r}; expected one of {list(SPACE_VERSIONS)}"
+        )
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; expected one of {list(MODELS)}")
-    if model not in SEARCH_SPACES:
+    spaces = SPACE_VERSIONS[version]
+    if model not in spaces:
         raise ValueError(
             f"Model {model!r} has no search space: declare one in "
             "spikegraph.models.search_space.SEARCH_SPACES before tuning it"
         )
-    return SEARCH_SPACES[model]
+    return spaces[model]
 
 
 def active(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
@@ -205,6 +253,8 @@ def split_params(
 __all__ = [
     "FEATURES",
     "SEARCH_SPACES",
+    "SPACE_VERSION",
+    "SPACE_VERSIONS",
     "TARGETS",
     "Param",
     "SearchSpace",
