@@ -14,6 +14,7 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_module
+import re
 import shlex
 import statistics
 import subprocess
@@ -22,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from spikegraph import config as config_module
@@ -199,9 +200,27 @@ def read_runs(path: Path) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- provenance
+#: An argument naming an absolute path: an option's ``--name=`` or a URL's ``scheme:///``
+#: (``sqlite:////abs/file.db``) before it, or nothing.
+_ABSOLUTE_PATH = re.compile(r"^(--[\w-]+=|[a-z][\w+.-]*:///)?(/.*)$")
+
+
 def command_line(script: str, argv: Iterable[str]) -> str:
-    """``python benchmarks/<script> <argv>``, as a user would type it."""
-    return " ".join(["python", f"benchmarks/{script}", *(shlex.quote(a) for a in argv)])
+    """``python benchmarks/<script> <argv>``, as a user would type it, with each absolute
+    path replaced by ``<local>/<its last name>``: the recorded command goes into committed
+    results, which must not name folders of the machine that ran it (a scratch database, a
+    data folder)."""
+
+    def recorded(arg: str) -> str:
+        absolute = _ABSOLUTE_PATH.match(arg)
+        if absolute is None:
+            return shlex.quote(arg)
+        prefix, path = absolute.groups()
+        name = PurePosixPath(path).name
+        placeholder = "<local>/" + shlex.quote(name) if name else "<local>"
+        return (shlex.quote(prefix) if prefix else "") + placeholder
+
+    return " ".join(["python", f"benchmarks/{script}", *map(recorded, argv)])
 
 
 def git_commit() -> str | None:

@@ -93,3 +93,22 @@ def test_distinct_provenances_keep_their_date_ranges():
     ]
     md = common.sources_md(groups)
     assert "2026-01-01 to 2026-01-02" in md and "`b`" in md
+
+
+@pytest.mark.parametrize(
+    "arg, recorded",
+    [
+        ("sqlite:////tmp/logs/space-v2.db", "sqlite:///<local>/space-v2.db"),
+        ("/work/shared/datasets", "<local>/datasets"),
+        ("--root=/home/me/data/", "--root=<local>/data"),
+        ("benchmarks/results/pending/x", "benchmarks/results/pending/x"),
+        ("sqlite:///relative.db", "sqlite:///relative.db"),
+        ("0.5", "0.5"),
+    ],
+)
+def test_a_recorded_command_names_no_path_of_the_machine_that_ran_it(arg, recorded):
+    # A committed results file must not name a folder of the machine that made it (a
+    # scratch database, a data folder): it names the file, under a placeholder.
+    common = load("_common")
+    assert common.command_line("x.py", ["--opt", arg]) == f"python benchmarks/x.py --opt {recorded}"
+
