@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 import pytest
 
@@ -112,3 +113,16 @@ def test_a_recorded_command_names_no_path_of_the_machine_that_ran_it(arg, record
     common = load("_common")
     assert common.command_line("x.py", ["--opt", arg]) == f"python benchmarks/x.py --opt {recorded}"
 
+
+def test_the_committed_results_name_no_absolute_path():
+    # The guard above, on what is committed (the scratch folder `local/` is not).
+    common = load("_common")
+    absolute = re.compile(r"(?<![\w.<>~/-])/(tmp|work|home|root|Users|mnt|var)/|:////")
+    named = [
+        f"{path.relative_to(common.RESULTS)}: {line.strip()[:120]}"
+        for path in sorted(common.RESULTS.rglob("*"))
+        if path.is_file() and "local" not in path.relative_to(common.RESULTS).parts
+        for line in path.read_text(errors="replace").splitlines()
+        if absolute.search(line)
+    ]
+    assert not named, "\n".join(named)
