@@ -1466,10 +1466,9 @@ def check_comparable(
 ) -> None:
     """Refuse to put tuning records in one table unless they share one protocol.
 
-    Every record must have the same budget, split, sampler seed and search-space version
-    and, for their final
-    evaluations, the same final seeds; their commits must match unless
-    ``allow_mixed_commits`` (then the table names each row's commit).
+    Every record must have the same budget, split, sampler seed, search-space version and
+    re-scoring rule and, for their final evaluations, the same final seeds; their commits
+    must match unless ``allow_mixed_commits`` (then the table names each row's commit).
 
     Raises:
         StudyMismatchError: naming the records that differ and how.
@@ -1498,8 +1497,7 @@ def check_comparable(
             )
             raise StudyMismatchError(
                 f"Records {first['study']!r} and {r['study']!r} were tuned under different "
-                f"protocols ({what}); one table needs one budget and one search-space version"
-                + ("" if allow_mixed_commits else " and one commit")
+                f"protocols ({what}); the rows of one table must share every one of these"
             )
 
 
