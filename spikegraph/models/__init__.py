@@ -1,5 +1,7 @@
-"""Spiking GNN models with the constructor shape of PyG's ``GCN`` and ``GAT``."""
+"""Spiking GNN models with the constructor shape of PyG's ``GCN`` and ``GAT``, and the
+ordinary baselines (PyG's models with the papers' input dropout)."""
 
+from spikegraph.models.baselines import GAT, GCN
 from spikegraph.models.basic import PAPER_NEURON, SpikingBasicGNN
 from spikegraph.models.checks import (
     RunTooLargeError,
@@ -21,6 +23,8 @@ from spikegraph.models.registry import (
 )
 
 __all__ = [
+    "GAT",
+    "GCN",
     "MODELS",
     "PAPER_NEURON",
     "SPIKING",

@@ -33,7 +33,6 @@ SPIKING_ONLY = (
     "T",
     "encoder",
     "readout",
-    "input_dropout",
     "encoder_seed",
     "sparse_input",
     "head_channels",

@@ -6,9 +6,9 @@ import inspect
 from typing import Any
 
 from torch import nn
-from torch_geometric.nn.models import GAT, GCN
 
 from spikegraph._validation import check_channels
+from spikegraph.models.baselines import GAT, GCN
 from spikegraph.models.basic import PAPER_NEURON, SpikingBasicGNN
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
@@ -45,7 +45,9 @@ def _default_neuron(model: type, layer: type) -> dict[str, Any]:
 
 
 #: Name -> (class, default constructor options). ``gcn`` and ``gat`` are PyG's own models,
-#: the ordinary baselines; ``sgcn`` and ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with
+#: the ordinary baselines (:mod:`spikegraph.models.baselines`: PyG's classes with the papers'
+#: ``input_dropout`` as an option, off by default, so that they build PyG's models
+#: unchanged); ``sgcn`` and ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with
 #: the classes' defaults, the validated settings (the model's default neuron,
 #: :attr:`~spikegraph.models.basic.SpikingBasicGNN.default_neuron`, else the layer's,
 #: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`): for the spiking
@@ -173,7 +175,8 @@ def build_model(name: str, in_channels: int, out_channels: int, **options: Any) 
             ``"stfn-sgat"`` (spiking, the paper's neuron and STFN), ``"lif-sgat"`` (the
             spiking GAT with the spiking GCN's neuron), ``"gcsnn"``, ``"gasnn"``
             (the paper's models: every layer spiking with STFN, rate readout) or ``"gcn"``,
-            ``"gat"`` (PyG's models).
+            ``"gat"`` (PyG's models, with the papers' ``input_dropout`` as an option:
+            :mod:`~spikegraph.models.baselines`).
         in_channels: Feature width.
         out_channels: Number of classes.
         **options: Constructor options overriding the defaults (``None`` values are ignored);

@@ -15,7 +15,8 @@ computed as :math:`(\hat A h^{(i)}) W` when that is cheaper
 the conv was built with ``normalize=False``), else the block's weights normalised as
 ``GCNConv`` normalises a graph (:func:`~spikegraph.nn.conv.gcn.bipartite_gcn_norm`: self-loops
 joining each target to its own source row, degrees inside the block). Between layers the
-model's own activation, normalisation and dropout run in ``BasicGNN.forward``'s order; a
+model's own activation, normalisation and dropout run in ``BasicGNN.forward``'s order
+(after the input dropout of :class:`spikegraph.models.GCN`, which PyG's lacks); a
 jumping-knowledge read-out gets each layer's rows of the last block's targets.
 
 A block with ``skip`` (AS-GCN's skip connection, Huang et al., NeurIPS 2018, Sec. 3.4)
@@ -35,6 +36,7 @@ from torch_geometric.nn.models.basic_gnn import BasicGNN
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import scatter
 
+from spikegraph.models.baselines import InputDropout
 from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import aggregate_first, bipartite_gcn_norm, block_operator
 from spikegraph.samplers import BatchContractError, Block
@@ -159,7 +161,8 @@ def pyg_forward_blocks(
     if len(blocks) != model.num_layers:
         raise ValueError(f"Got {len(blocks)} blocks for a model with num_layers={model.num_layers}")
     xs: list[Tensor] = []
-    h = x
+    # spikegraph's GCN (PyG's with the paper's input dropout): what its forward does first
+    h = model.drop_input(x) if isinstance(model, InputDropout) else x
     h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
     for i, (conv, norm, block) in enumerate(zip(model.convs, model.norms, blocks)):
         if h.size(0) != block.size[0]:

@@ -1,7 +1,9 @@
 import pytest
-from torch_geometric.nn.models import GAT, GCN
+from torch_geometric.nn import models as pyg_models
 
 from spikegraph.models import (
+    GAT,
+    GCN,
     MODELS,
     SPIKING,
     SpikingGAT,
@@ -18,6 +20,9 @@ from spikegraph.models import (
 def test_build_model_with_defaults(name, cls, node_data):
     model = build_model(name, 8, 2)
     assert type(model) is cls
+    if name in ("gcn", "gat"):  # PyG's models, with the papers' input dropout (off)
+        assert isinstance(model, getattr(pyg_models, cls.__name__))
+        assert model.input_dropout == 0.0
     defaults = MODELS[name][1]
     assert model.hidden_channels == defaults["hidden_channels"]
     assert model.num_layers == defaults["num_layers"]
