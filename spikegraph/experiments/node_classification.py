@@ -271,6 +271,9 @@ def effective_model_options(
     ``options`` (``None`` values ignored). With the built ``model``, the defaults of its
     layer class (``model.convs[0]``: neuron ``tau``, ``v_threshold``, ``surrogate``, GCN
     ``improved``...) fill the options the model passes on to its layers and does not set.
+    An option the class lists in ``recorded_when_set`` (option -> value) is left out at
+    that value: one added to a class later, whose value there gives the model as it was
+    before (the baselines' ``input_dropout=0``), so that earlier records still match.
     """
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
@@ -283,7 +286,11 @@ def effective_model_options(
         layer.update(getattr(convs[0], "neuron_options", {}))  # the neuron it was built with
         merged = {**{k: v for k, v in layer.items() if k not in merged}, **merged}
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    return plain({**merged, **defaults, **given})
+    out = plain({**merged, **defaults, **given})
+    for key, value in getattr(cls, "recorded_when_set", {}).items():
+        if key in out and out[key] == value:
+            del out[key]
+    return out
 
 
 def check_seeds(seeds: Any) -> list[int]:

@@ -15,7 +15,9 @@ checks ``isinstance(model, torch_geometric.nn.models.GCN)`` keeps working.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -30,6 +32,12 @@ class InputDropout:
             training only, with survivors scaled by ``1 / (1 - p)``
             (:func:`torch.nn.functional.dropout`).
     """
+
+    #: Options that a run's record names only when they differ from these values (see
+    #: :func:`~spikegraph.experiments.node_classification.effective_model_options`): a model
+    #: without input dropout is PyG's, and records made before the option existed describe
+    #: it as they are.
+    recorded_when_set: ClassVar[Mapping[str, Any]] = MappingProxyType({"input_dropout": 0.0})
 
     def __init__(self, *args: Any, input_dropout: float = 0.0, **kwargs: Any) -> None:
         if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)):

@@ -50,5 +50,9 @@ def test_effective_model_options_fill_every_default():
     assert sgat["dropout"] == 0.6 and sgat["out_heads"] is None  # SpikingGAT's own
     gat = effective_model_options("gat", {"heads": 2})
     assert gat["heads"] == 2 and gat["dropout"] == 0.6 and gat["num_layers"] == 2
+    # the baselines' input dropout: named when set, absent at 0 (the model is PyG's, as
+    # every record made before the option existed describes it)
+    assert "input_dropout" not in gat and "input_dropout" not in effective_model_options("gcn")
+    assert effective_model_options("gcn", {"input_dropout": 0.5})["input_dropout"] == 0.5
     with pytest.raises(ValueError, match="Unknown model 'mlp'"):
         effective_model_options("mlp")
