@@ -21,14 +21,18 @@ is gone (another machine, from the committed record, run at the record's commit)
 trials come back under their numbers and the sweep goes on as it would have; only the
 seeds of an unfinished final evaluation are trained again. Several copies of this
 command (or machines sharing a database URL) run one sweep together: they share each cell's
-trials, then the seeds of its final evaluation. A record of another budget, split or
-commit is never mixed in silently: the run stops, naming it (``--allow-mixed-commits`` puts
-records of several commits in one table, each row naming its commit).
+trials, then the seeds of its final evaluation. A record of another budget, split,
+search space or commit is never mixed in silently: the run stops, naming it
+(``--allow-mixed-commits`` puts records of several commits in one table, each row naming its
+commit). A record of an earlier search-space version is this cell's when that version
+declares the same space for the model (version 3 changed only ``gcn``'s and ``gat``'s): it is
+kept, and the table names the version all its records belong to.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -50,7 +54,7 @@ from _common import (
 from spikegraph.datasets import DATASETS
 from spikegraph.experiments import tune
 from spikegraph.models import MODELS
-from spikegraph.models.search_space import SEARCH_SPACES
+from spikegraph.models.search_space import SEARCH_SPACES, equivalent_versions
 
 STEM = "tuned"
 SWEEPS = "sweeps"
@@ -97,14 +101,22 @@ def planned_config(dataset: str, model: str, args: argparse.Namespace) -> tune.S
 
 
 def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespace):
-    """The record of a cell at ``path`` (``None``: absent), finished or not. A record of
-    another configuration is an error naming the difference, unless it differs only by
-    commit and ``--allow-mixed-commits`` is given (an unfinished one never resumes under
-    another commit: :func:`~spikegraph.experiments.tune.restore_trials` refuses it)."""
+    """``(config, record)``: the record of a cell at ``path`` (``None``: absent), finished
+    or not, and the configuration the cell goes on under. A record of another configuration
+    is an error naming the difference, unless it differs only by commit and
+    ``--allow-mixed-commits`` is given (an unfinished one never resumes under another
+    commit: :func:`~spikegraph.experiments.tune.restore_trials` refuses it), or only by a
+    search-space version that declares the same space for the model
+    (:func:`~spikegraph.models.search_space.equivalent_versions`): the cell then goes on
+    under the record's version, and its record stays as it is."""
     if not path.exists():
-        return None
+        return config, None
     records = tune.read_records(path)
-    want, have = config.to_dict(), records["config"]
+    have = records["config"]
+    version = have.get("space_version", 1)
+    if version in equivalent_versions(config.model, config.space_version):
+        config = dataclasses.replace(config, space_version=version)
+    want = config.to_dict()
     if args.allow_mixed_commits:
         want = {**want, "commit": have.get("commit")}
     if want != have:
@@ -114,7 +126,7 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
             "finish the sweep under its own configuration, remove the record, or write "
             "elsewhere (--out DIR)"
         )
-    return records
+    return config, records
 
 
 def finished_trials(records) -> int:
@@ -274,11 +286,22 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
         body = tune.summary_markdown(
             [r["final"] for r in records], budget, records[0]["final"]["seeds"]
         )
-        version = records[0]["config"].get("space_version", 1)  # one per table (checked)
+        version = tune.common_space_version(records)  # one per table (checked)
+        older = sorted(
+            {f"{'-'.join(cell_name(r))}" for r in records
+             if r["config"].get("space_version", 1) != version}
+        )  # fmt: skip
         body += (
             f"\nSearch spaces: version {version} "
             f"(`spikegraph.models.search_space.SPACE_VERSIONS[{version}]`; each record "
-            "stores the ranges it searched).\n"
+            "stores the ranges it searched)"
+            + (
+                f"; the records of {', '.join(older)} name an earlier version that declares "
+                "the same space for their model"
+                if older
+                else ""
+            )
+            + ".\n"
         )
     lines = []  # each cell's provenance: the command, machine and date that made it
     for r in records:
@@ -354,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             for model in args.models:
                 config = planned_config(dataset, model, args)
                 path = cell_path(folder, dataset, model)
-                record = existing_record(path, config, args)
+                config, record = existing_record(path, config, args)
                 plans.append((f"{dataset}-{model}", path, config, record))
     except ValueError as err:  # bad settings or a record of another protocol: nothing runs
         p.error(str(err))

@@ -80,6 +80,7 @@ from spikegraph.models.search_space import (
     Param,
     SearchSpace,
     active,
+    equivalent_versions,
     search_space,
     searched,
     split_params,
@@ -212,7 +213,9 @@ class StudyConfig:
         space_version: The version of the search spaces
             (:data:`~spikegraph.models.search_space.SPACE_VERSIONS`) the study draws from;
             by default the current one. Records name it (those without a name are of
-            version 1), so studies of two versions are never mixed or compared.
+            version 1), so studies of two versions are never mixed or compared, unless
+            both versions declare the same space for the model
+            (:func:`~spikegraph.models.search_space.equivalent_versions`).
     """
 
     dataset: str
@@ -1461,14 +1464,33 @@ def _seed_taken_before(trials: Sequence[Any], number: int, seed: int) -> bool:
     )
 
 
+def record_space_versions(record: Mapping[str, Any]) -> tuple[int, ...]:
+    """The search-space versions a tuning record's study belongs to: its own (version 1 when
+    the record names none) and every version that declares the same space for its model
+    (:func:`~spikegraph.models.search_space.equivalent_versions`)."""
+    config = record["config"]
+    return equivalent_versions(config["model"], config.get("space_version", 1))
+
+
+def common_space_version(records: Sequence[Mapping[str, Any]]) -> int | None:
+    """The latest search-space version every record's study belongs to
+    (:func:`record_space_versions`), ``None`` when there is none (or no record)."""
+    if not records:
+        return None
+    common = set.intersection(*(set(record_space_versions(r)) for r in records))
+    return max(common) if common else None
+
+
 def check_comparable(
     records: Sequence[Mapping[str, Any]], allow_mixed_commits: bool = False
 ) -> None:
     """Refuse to put tuning records in one table unless they share one protocol.
 
-    Every record must have the same budget, split, sampler seed, search-space version and
-    re-scoring rule and, for their final evaluations, the same final seeds; their commits
-    must match unless ``allow_mixed_commits`` (then the table names each row's commit).
+    Every record must have the same budget, split, sampler seed and re-scoring rule and,
+    for their final evaluations, the same final seeds, and all must belong to one
+    search-space version (:func:`common_space_version`: a record of version 2 of a model
+    whose space version 3 left unchanged belongs to both); their commits must match unless
+    ``allow_mixed_commits`` (then the table names each row's commit).
 
     Raises:
         StudyMismatchError: naming the records that differ and how.
@@ -1476,11 +1498,18 @@ def check_comparable(
     if not records:
         return
     first = records[0]
+    if common_space_version(records) is None:
+        versions_of = "; ".join(
+            f"{r['study']!r}: {', '.join(map(str, record_space_versions(r)))}" for r in records
+        )
+        raise StudyMismatchError(
+            "The records searched no one search-space version (the versions each one's "
+            f"search space belongs to: {versions_of}); the rows of one table must share one"
+        )
 
     def key(r: Mapping[str, Any]) -> dict[str, Any]:
         c = r["config"]
         out = {"budget": c["budget"], "split": c["split"], "sampler": c["sampler"]}
-        out["search-space version"] = c.get("space_version", 1)
         rule = (r.get("rescore") or {}).get("rule")
         out["re-scoring"] = json.dumps(rule, sort_keys=True) if rule else "none"
         if "final" in r:
@@ -1582,6 +1611,7 @@ __all__ = [
     "check_comparable",
     "check_record_config",
     "check_storage_url",
+    "common_space_version",
     "counted_trials",
     "final_evaluation",
     "hide_test_labels",
@@ -1594,6 +1624,7 @@ __all__ = [
     "ran_on",
     "ranked_trials",
     "read_records",
+    "record_space_versions",
     "reproduce_trial",
     "rescore",
     "restore_trials",

@@ -95,11 +95,10 @@ _COMMON: SearchSpace = (
 )
 #: Attention heads of the hidden layers (GAT-like models).
 _HEADS: SearchSpace = (Param("heads", "model", choices=(1, 2, 4, 8)),)
-#: What a spiking model adds: input dropout and the number of time steps...
-_SPIKING_STEPS: SearchSpace = (
-    Param("input_dropout", "model", 0.0, 0.8, step=0.1),
-    Param("T", "model", choices=(4, 8, 16)),
-)
+#: What a spiking model adds: input dropout (from version 3 on, the ordinary models too)...
+_INPUT_DROPOUT: SearchSpace = (Param("input_dropout", "model", 0.0, 0.8, step=0.1),)
+#: ... the number of time steps...
+_STEPS: SearchSpace = (Param("T", "model", choices=(4, 8, 16)),)
 #: ... and the input encoder (features scaled per node to a largest value of 1, or fed as
 #: they are).
 _ENCODER: SearchSpace = (Param("encoder", "model", choices=("max-scaled", "auto")),)
@@ -122,14 +121,20 @@ _THRESHOLD: SearchSpace = (
 
 
 def _spaces(
-    common: SearchSpace, spiking_steps: SearchSpace, rho: SearchSpace
+    common: SearchSpace,
+    input_dropout: SearchSpace,
+    rho: SearchSpace,
+    ordinary_input_dropout: bool = False,
 ) -> dict[str, SearchSpace]:
     """Every model's space, built from the pieces a version sets: the options every model
-    tunes, the spiking models' input dropout and time steps, and STFN's ``rho``."""
+    tunes, the input dropout (the spiking models', and the ordinary models' too with
+    ``ordinary_input_dropout``) and STFN's ``rho``."""
+    spiking_steps = input_dropout + _STEPS
     spiking = spiking_steps + _ENCODER
+    ordinary = input_dropout if ordinary_input_dropout else ()
     return {
-        "gcn": common,
-        "gat": common + _HEADS,
+        "gcn": common + ordinary,
+        "gat": common + _HEADS + ordinary,
         "sgcn": common + spiking + _NEURON + _NORM + rho,
         "sgat": common + _HEADS + spiking + _NEURON + _NORM + rho,
         "stfn-sgcn": common + spiking + rho,
@@ -174,17 +179,28 @@ def _widened(piece: SearchSpace, **bounds: tuple[float, float]) -> SearchSpace:
 #: probes of CiteSeer's spiking GCN past its weight-decay bound (benchmarks/results/probes).
 #: The categorical choices are kept: their largest values (8 heads, 16 time steps, 256
 #: units) were often selected too, but each costs compute in proportion.
+#:
+#: Version 3 gives the ordinary models the spiking models' input dropout (version 2's range,
+#: 0 to 0.9): their papers drop out the input of every layer, the first one included (Kipf &
+#: Welling, 2017; Velickovic et al., 2018; PyG's examples too), but PyG's ``BasicGNN`` models
+#: drop out only between layers, so up to version 2 the spiking models searched one
+#: regulariser more than their baselines (:mod:`spikegraph.models.baselines`). Every other
+#: model's space is version 2's, unchanged: their version-2 studies hold under version 3
+#: (:func:`equivalent_versions`).
+_WIDE = (
+    _widened(_COMMON, lr=(1e-3, 1e-1), weight_decay=(1e-7, 1e-1), dropout=(0.0, 0.9)),
+    _widened(_INPUT_DROPOUT, input_dropout=(0.0, 0.9)),
+    _widened(_RHO, rho=(0.1, 10.0)),
+)
 SPACE_VERSIONS: dict[int, dict[str, SearchSpace]] = {
-    1: _spaces(_COMMON, _SPIKING_STEPS, _RHO),
-    2: _spaces(
-        _widened(_COMMON, lr=(1e-3, 1e-1), weight_decay=(1e-7, 1e-1), dropout=(0.0, 0.9)),
-        _widened(_SPIKING_STEPS, input_dropout=(0.0, 0.9)),
-        _widened(_RHO, rho=(0.1, 10.0)),
-    ),
+    1: _spaces(_COMMON, _INPUT_DROPOUT, _RHO),
+    2: _spaces(*_WIDE),
+    3: _spaces(*_WIDE, ordinary_input_dropout=True),
 }
 #: The version new studies search; a record names its own (records without one are of
 #: version 1).
-SPACE_VERSION = 2
+SPACE_VERSION = 3
+
 #: Model name -> its search space in the current version (:data:`SPACE_VERSION`).
 SEARCH_SPACES: dict[str, SearchSpace] = SPACE_VERSIONS[SPACE_VERSION]
 
@@ -210,6 +226,21 @@ def search_space(model: str, version: int = SPACE_VERSION) -> SearchSpace:
             "spikegraph.models.search_space.SEARCH_SPACES before tuning it"
         )
     return spaces[model]
+
+
+def equivalent_versions(model: str, version: int) -> tuple[int, ...]:
+    """The space versions under which model ``model`` searches exactly the space it searches
+    in version ``version`` (``version`` included), in increasing order.
+
+    A study of one of them is a study of each: the same parameters, ranges and order, so
+    the same trials from the same sampler seed. A version that changes some models' spaces
+    leaves the other models' studies valid (version 3 changes only ``gcn``'s and ``gat``'s).
+
+    Raises:
+        ValueError: as :func:`search_space`.
+    """
+    space = search_space(model, version)
+    return tuple(v for v, spaces in SPACE_VERSIONS.items() if spaces.get(model) == space)
 
 
 def active(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
@@ -259,6 +290,7 @@ __all__ = [
     "Param",
     "SearchSpace",
     "active",
+    "equivalent_versions",
     "search_space",
     "searched",
     "split_params",

@@ -46,7 +46,7 @@ def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
     text = (tmp_path / "tuned.md").read_text()
     assert tune.protocol_sentence(tune.Budget(2, (0,), 2, 100), [100, 101]) in text
     assert text.count("| Cora |") == 2
-    assert "Search spaces: version 2 (`spikegraph.models.search_space.SPACE_VERSIONS[2]`" in text
+    assert "Search spaces: version 3 (`spikegraph.models.search_space.SPACE_VERSIONS[3]`" in text
     for r in records:
         assert f"| {r['final']['model']} | {r['final']['features']} |" in text
     before = {p: p.read_bytes() for p in paths}
@@ -89,9 +89,47 @@ def test_a_record_of_another_space_version_is_refused_and_never_shares_a_table(
     err = capsys.readouterr().err
     assert "Cora-gcn.json was tuned with another configuration (differs in space, " in err
     with pytest.raises(
-        tune.StudyMismatchError, match=r"search-space version: 'Cora-gat' has 2, 'Cora-gcn' has 1"
+        tune.StudyMismatchError, match=r"no one search-space version .*'Cora-gat': 3; 'Cora-gcn': 1"
     ):
         sweeps.table(tmp_path, argparse.Namespace(allow_mixed_commits=True))
+
+
+def test_a_record_of_an_earlier_version_with_the_same_space_is_kept(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    """Version 3 changed only the baselines' spaces: a version-2 record of a spiking model
+    is this cell's record (skipped when finished, resumed under its own version when not),
+    it shares the table with version-3 baselines, and the table says so."""
+    args = argv(tmp_path, "--models", "sgcn", "gcn")
+    assert sweeps.main(args) == 0
+    path = tmp_path / "sweeps" / "Cora-sgcn.json"
+    records = tune.read_records(path)
+    assert records["config"]["space_version"] == 3
+    records["config"]["space_version"] = 2  # the same space: version 2 declared it too
+    tune.write_records(path, records)
+    before = path.read_bytes()
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: pytest.fail("trained again"))
+    capsys.readouterr()
+    assert sweeps.main(args) == 0
+    assert capsys.readouterr().out.count("finished earlier, skipped") == 2
+    assert path.read_bytes() == before
+    text = (tmp_path / "tuned.md").read_text()
+    assert "Search spaces: version 3 (" in text
+    assert "the records of Cora-sgcn name an earlier version that declares the same" in text
+    # the cell goes on under the record's version (an unfinished one resumes under it)
+    namespace = argparse.Namespace(allow_mixed_commits=False)
+    stored = tune.StudyConfig.from_dict(records["config"])
+    planned = dataclasses.replace(stored, space_version=3)
+    config, record = sweeps.existing_record(path, planned, namespace)
+    assert config.space_version == 2 and config.to_dict() == record["config"]
+    # a version-2 baseline record is not the version-3 cell's: gcn's space changed
+    gcn = tmp_path / "sweeps" / "Cora-gcn.json"
+    old = tune.read_records(gcn)
+    planned = tune.StudyConfig.from_dict(old["config"])
+    old["config"] = dataclasses.replace(planned, space_version=2).to_dict()
+    tune.write_records(gcn, old)
+    with pytest.raises(tune.StudyMismatchError, match=r"differs in space, space_version"):
+        sweeps.existing_record(gcn, planned, namespace)
 
 
 def test_the_table_refuses_records_of_mixed_commits_unless_asked(tmp_path, sweeps, capsys):

@@ -24,6 +24,7 @@ from spikegraph.models.search_space import (  # noqa: E402
     SPACE_VERSION,
     SPACE_VERSIONS,
     Param,
+    equivalent_versions,
     search_space,
     split_params,
 )
@@ -190,7 +191,7 @@ def test_search_space_errors_name_the_problem():
 def test_a_new_space_version_only_widens_numeric_ranges_for_every_model_alike():
     """Version 2 keeps version 1's parameters, targets, conditions and choices, and widens
     the same ranges the same way in every model's space (one protocol for all)."""
-    assert SEARCH_SPACES is SPACE_VERSIONS[SPACE_VERSION] and SPACE_VERSION == 2
+    assert SEARCH_SPACES is SPACE_VERSIONS[SPACE_VERSION] and SPACE_VERSION == 3
     old, new = SPACE_VERSIONS[1], SPACE_VERSIONS[2]
     assert old.keys() == new.keys()
     bounds: dict[str, set] = {}
@@ -206,8 +207,29 @@ def test_a_new_space_version_only_widens_numeric_ranges_for_every_model_alike():
     assert bounds["weight_decay"] == {(1e-7, 0.1)} and bounds["lr"] == {(1e-3, 0.1)}
     assert bounds["dropout"] == bounds["input_dropout"] == {(0.0, 0.9)}
     assert bounds["rho"] == {(0.1, 10.0)} and bounds["v_threshold"] == {(0.01, 1.0)}
-    with pytest.raises(ValueError, match=r"Unknown search-space version 3; expected one of"):
-        search_space("gcn", 3)
+    with pytest.raises(ValueError, match=r"Unknown search-space version 4; expected one of"):
+        search_space("gcn", 4)
+
+
+def test_version_3_gives_the_ordinary_models_the_spiking_models_input_dropout_only():
+    """Version 3 adds to gcn's and gat's spaces the input dropout the spiking models tune
+    (the same range), and leaves every other space as version 2 declared it; the spiking
+    models' version-2 studies belong to version 3 too, the baselines' do not."""
+    v2, v3 = SPACE_VERSIONS[2], SPACE_VERSIONS[3]
+    assert v2.keys() == v3.keys()
+    spiking = search_space("sgcn", 3)
+    (dropout_in,) = [p for p in spiking if p.name == "input_dropout"]
+    for model in v3:
+        if model in ("gcn", "gat"):
+            assert v3[model] == (*v2[model], dropout_in), model
+            assert equivalent_versions(model, 2) == (2,)
+            assert equivalent_versions(model, 3) == (3,)
+        else:
+            assert v3[model] == v2[model], model
+            assert equivalent_versions(model, 2) == equivalent_versions(model, 3) == (2, 3)
+        assert equivalent_versions(model, 1) == (1,), model
+    assert all(p.name == "input_dropout" for m in v3 for p in v3[m] if p.name.startswith("inp"))
+    assert (dropout_in.low, dropout_in.high, dropout_in.step) == (0.0, 0.9, 0.1)
 
 
 def test_records_name_their_space_version_and_old_records_still_load():
@@ -215,9 +237,9 @@ def test_records_name_their_space_version_and_old_records_still_load():
     made before versions existed) does not, and loads as version 1: its settings are
     outside the current ranges (weight decay 0.0099 was the old bound), not refused."""
     now, before = config("sgcn").to_dict(), config("sgcn", space_version=1).to_dict()
-    assert now["space_version"] == 2 and "space_version" not in before
+    assert now["space_version"] == 3 and "space_version" not in before
     assert tune.StudyConfig.from_dict(before).space_version == 1
-    assert tune.StudyConfig.from_dict(now).space_version == 2
+    assert tune.StudyConfig.from_dict(now).space_version == 3
     by_name = {p["name"]: p for p in now["space"]}
     assert by_name["weight_decay"]["high"] == 0.1
     assert {p["name"]: p for p in before["space"]}["weight_decay"]["high"] == 0.01
@@ -235,14 +257,37 @@ def test_records_name_their_space_version_and_old_records_still_load():
 
 
 def test_records_of_two_space_versions_never_share_a_table():
-    def rec(study, version):
-        return {"study": study, "config": config(space_version=version).to_dict(), "trials": []}
+    def rec(study, version, model="gcn"):
+        cfg = config(model, space_version=version).to_dict()
+        return {"study": study, "config": cfg, "trials": []}
 
     tune.check_comparable([rec("a", 1), rec("b", 1)])
     with pytest.raises(
-        tune.StudyMismatchError, match=r"search-space version: 'a' has 1, 'b' has 2"
+        tune.StudyMismatchError,
+        match=r"searched no one search-space version .*'a': 1; 'b': 2\)",
     ):
         tune.check_comparable([rec("a", 1), rec("b", 2)], allow_mixed_commits=True)
+    with pytest.raises(tune.StudyMismatchError, match=r"'a': 2; 'b': 3\)"):
+        tune.check_comparable([rec("a", 2), rec("b", 3)])
+
+
+def test_a_record_of_a_version_that_left_its_space_unchanged_shares_the_later_table():
+    """A version-2 study of a spiking model searched exactly its version-3 space: it stands
+    beside version-3 baselines, and the table is of version 3; a version-2 baseline (whose
+    space version 3 changed) does not."""
+
+    def rec(study, version, model):
+        cfg = config(model, space_version=version).to_dict()
+        return {"study": study, "config": cfg, "trials": []}
+
+    spiking, ordinary = rec("s", 2, "sgcn"), rec("g", 3, "gcn")
+    tune.check_comparable([spiking, ordinary])
+    assert tune.record_space_versions(spiking) == (2, 3)
+    assert tune.common_space_version([spiking, ordinary]) == 3
+    assert tune.common_space_version([spiking, rec("g2", 2, "gcn")]) == 2
+    assert tune.common_space_version([]) is None
+    with pytest.raises(tune.StudyMismatchError, match=r"'s': 2, 3; 'g': 3; 'g2': 2\)"):
+        tune.check_comparable([spiking, ordinary, rec("g2", 2, "gcn")])
 
 
 def test_a_study_of_the_old_space_draws_from_the_old_ranges(tmp_path, toy):
