@@ -288,9 +288,10 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
         )
         version = tune.common_space_version(records)  # one per table (checked)
         older = sorted(
-            {f"{'-'.join(cell_name(r))}" for r in records
-             if r["config"].get("space_version", 1) != version}
-        )  # fmt: skip
+            "-".join(cell_name(r))
+            for r in records
+            if r["config"].get("space_version", 1) != version
+        )
         body += (
             f"\nSearch spaces: version {version} "
             f"(`spikegraph.models.search_space.SPACE_VERSIONS[{version}]`; each record "

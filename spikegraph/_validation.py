@@ -49,6 +49,15 @@ def check_positive(value: float, name: str, strict: bool = True) -> float:
     return value
 
 
+def check_probability(value: float, name: str) -> float:
+    """Return ``value`` as a float if it is a number in ``[0, 1)`` (a dropout rate)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{name}' must be a number, got {type(value).__name__} ({value!r})")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"'{name}' must be in [0, 1), got {value}")
+    return float(value)
+
+
 def check_features(x: Tensor, name: str = "x") -> Tensor:
     """Reject non-tensors, non-floating dtypes and NaN or infinite entries."""
     if not isinstance(x, Tensor):

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import models as pyg_models
 
+from spikegraph._validation import check_probability
+
 
 class InputDropout:
     """Mixin for a PyG ``BasicGNN``: ``input_dropout`` on ``x`` before the first layer.
@@ -40,15 +42,9 @@ class InputDropout:
     recorded_when_set: ClassVar[Mapping[str, Any]] = MappingProxyType({"input_dropout": 0.0})
 
     def __init__(self, *args: Any, input_dropout: float = 0.0, **kwargs: Any) -> None:
-        if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)):
-            raise TypeError(
-                f"'input_dropout' must be a number, got {type(input_dropout).__name__} "
-                f"({input_dropout!r})"
-            )
-        if not 0.0 <= input_dropout < 1.0:
-            raise ValueError(f"'input_dropout' must be in [0, 1), got {input_dropout}")
+        input_dropout = check_probability(input_dropout, "input_dropout")
         super().__init__(*args, **kwargs)
-        self.input_dropout = float(input_dropout)
+        self.input_dropout = input_dropout
 
     def drop_input(self, x: Tensor) -> Tensor:
         """``x`` with the input dropout applied (unchanged in evaluation, or when it is 0)."""

@@ -22,7 +22,12 @@ from typing import Any
 
 from torch_geometric.nn import models as pyg_models
 
-from spikegraph._validation import check_channels, check_choice, check_time_steps
+from spikegraph._validation import (
+    check_channels,
+    check_choice,
+    check_probability,
+    check_time_steps,
+)
 from spikegraph.models.basic import NEURON_OPTIONS
 from spikegraph.models.registry import MODELS, SPIKING, is_attention
 from spikegraph.nn.encoding import ENCODERS
@@ -50,14 +55,6 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"'{name}' must be >= {minimum}, got {value}")
     return value
-
-
-def _check_probability(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"'{name}' must be a number, got {type(value).__name__} ({value!r})")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"'{name}' must be in [0, 1), got {value}")
-    return float(value)
 
 
 def _time_varying_encoder(name: Any) -> bool:
@@ -98,7 +95,7 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
     _check_int(opts["num_layers"], "num_layers", 1)
     for key in ("dropout", "input_dropout", "attention_dropout"):
         if opts.get(key) is not None:
-            _check_probability(opts[key], key)
+            check_probability(opts[key], key)
     if spiking:
         check_time_steps(opts.get("T", 8))
         if opts.get("sparse_input") is True and _time_varying_encoder(opts.get("encoder")):

@@ -200,7 +200,6 @@ SPACE_VERSIONS: dict[int, dict[str, SearchSpace]] = {
 #: The version new studies search; a record names its own (records without one are of
 #: version 1).
 SPACE_VERSION = 3
-
 #: Model name -> its search space in the current version (:data:`SPACE_VERSION`).
 SEARCH_SPACES: dict[str, SearchSpace] = SPACE_VERSIONS[SPACE_VERSION]
 
