@@ -18,11 +18,12 @@ default an SQLite file in the scratch folder ``results/local/``, never committed
 its finished trials and the finished seeds of its final evaluation. The record of an
 unfinished cell is written after every trial, so a sweep also resumes where that database
 is gone (another machine, from the committed record, run at the record's commit): its
-trials come back under their numbers and the sweep goes on as it would have; only the
-seeds of an unfinished final evaluation are trained again. Several copies of this
-command (or machines sharing a database URL) run one sweep together: they share each cell's
-trials, then the seeds of its final evaluation. A record of another budget, split,
-search space or commit is never mixed in silently: the run stops, naming it
+trials come back under their numbers and the sweep goes on as it would have. The re-scoring
+and final evaluation keep their finished runs in the record too (``stages``, written after
+every run and dropped once the final row is written), so they resume from it as well.
+Several copies of this command (or machines sharing a database URL) run one sweep together:
+they share each cell's trials, then the seeds of its final evaluation. A record of another
+budget, split, search space or commit is never mixed in silently: the run stops, naming it
 (``--allow-mixed-commits`` puts records of several commits in one table, each row naming its
 commit). A record of an earlier search-space version is this cell's when that version
 declares the same space for the model (version 3 changed only ``gcn``'s and ``gat``'s): it is
@@ -132,6 +133,20 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
 def finished_trials(records) -> int:
     """How many of a record's trials have ended (finished, diverged or failed)."""
     return sum(t["state"] in tune.ENDED_STATES for t in records["trials"])
+
+
+def keep_stage(path: Path, records: dict, command: str):
+    """``on_stage`` of a cell's re-scoring and final evaluation: keep the runs finished so
+    far in ``records["stages"]`` and write the record, so that a stage stopped with its
+    database lost resumes from the record (:func:`~spikegraph.experiments.tune.stage_record`)
+    instead of training its finished runs again. The finished record drops them: its
+    ``rescore`` and ``final`` entries hold the same numbers."""
+
+    def keep(name: str, stage: dict) -> None:
+        records.setdefault("stages", {})[name] = stage
+        tune.write_records(path, {**records, "provenance": provenance(command)})
+
+    return keep
 
 
 def keep_unfinished(path: Path, command: str):
@@ -406,11 +421,17 @@ def main(argv: list[str] | None = None) -> int:
             tune.write_records(path, records)
             continue
         records.pop("rescore", None)
+        # the runs a stopped stage kept in the record (run_study's records do not carry them)
+        records["stages"] = dict((record or {}).get("stages") or {})
+        # (a finished record re-scored under another rule keeps its row until the new one
+        # is written, and its stages are not kept: a stopped one starts again)
+        on_stage = keep_stage(path, records, command) if "final" not in records else None
         if rule is not None:
             try:
                 records["rescore"] = tune.rescore(
-                    records, rule, root=args.root, device=args.device, storage=storage
-                )
+                    records, rule, root=args.root, device=args.device, storage=storage,
+                    on_stage=on_stage,
+                )  # fmt: skip
             except ValueError as err:  # too few finished trials, or seeds used in tuning
                 p.error(f"{name}: {err}")
             except KeyboardInterrupt as err:
@@ -426,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 records["final"] = tune.final_evaluation(
                     records, args.final_seeds, root=args.root, device=args.device,
-                    storage=storage,
+                    storage=storage, on_stage=on_stage,
                 )  # fmt: skip
             except KeyboardInterrupt as err:
                 raise KeyboardInterrupt(
@@ -434,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                     "command again to resume"
                 ) from err
             records["provenance"] = provenance(command)
+        del records["stages"]
         tune.write_records(path, records)
         row, best = records["final"], tune.selected_trial(records)
         scores = f"tuning score {100 * best['value']:.2f}"

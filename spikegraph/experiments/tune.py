@@ -796,8 +796,9 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
     the study holds what the database held and the next trial's sampler, seeded by that
     number (:func:`trial_sampler_seed`), draws what it would have drawn there. A trial the
     record lists as running had a worker that is gone: it is restored as failed and retried
-    with its parameters, as a lapsed heartbeat would have it. The final evaluation's seeds
-    are not in a partial record: it starts again.
+    with its parameters, as a lapsed heartbeat would have it. The runs of a stopped
+    re-scoring or final evaluation come back from the record separately, when that stage
+    runs again (:func:`stage_record`).
 
     Args:
         study: The study to fill (:func:`open_study`): an empty one, or one that already
@@ -1062,6 +1063,7 @@ def rescore(
     device: str = "cpu",
     storage: str | None = None,
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    on_stage: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """The re-scoring stage of a finished sweep: its ``rule.top`` best counted trials
     (:func:`ranked_trials`), each trained again on ``rule.seeds`` with the test labels
@@ -1071,7 +1073,8 @@ def rescore(
 
     With a ``storage`` (the tuning study's), each (trial, seed) run is a trial of the study
     ``"<study>:rescore"``, shared by several workers and resumed after a kill as the final
-    evaluation's seeds are (:func:`final_evaluation`).
+    evaluation's seeds are (:func:`final_evaluation`), from the storage or, where it was
+    lost, from the runs ``records`` kept (``on_stage``, :func:`stage_record`).
 
     Returns:
         ``{"rule": rule.to_dict(), "candidates": [...], "trial": number}``: per candidate
@@ -1115,8 +1118,11 @@ def rescore(
     else:
         key = {"rescore_of": records["study"], "config": records["config"],
                "rule": rule.to_dict(), "trials": [t["number"] for t in candidates]}  # fmt: skip
-        study = _open(storage, f"{records['study']}:rescore", key, heartbeat_interval)
-        val, _ = _shared_final_runs(study, indices, run)
+        name = f"{records['study']}:rescore"
+        study = _open(storage, name, key, heartbeat_interval)
+        val, _ = _shared_final_runs(
+            study, indices, run, *_stage(records, name, key, on_stage, keep_test=False)
+        )
     n = len(rule.seeds)
     rows = [
         {
@@ -1281,6 +1287,7 @@ def final_evaluation(
     device: str = "cpu",
     storage: str | None = None,
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    on_stage: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train the validation-selected configuration on fresh ``seeds``; read test once each.
 
@@ -1288,8 +1295,11 @@ def final_evaluation(
     ``"<study>:final"`` there: several workers share the seeds, a killed evaluation resumes
     keeping the seeds that finished, and a dead worker's seed is retried (heartbeats, as for
     tuning trials). The row is the same as without a storage: a seed's run does not depend
-    on which worker trains it. That study stores the selected trial, its parameters and the
-    seeds; one stored for another selection or other seeds is refused.
+    on which worker trains it. ``on_stage(name, stage)`` is called after each seed this
+    process trains, with the seeds finished so far: a caller that keeps them in the record
+    (``records["stages"][name] = stage``) resumes the evaluation from the record where the
+    storage was lost (:func:`stage_record`). That study stores the selected trial, its
+    parameters and the seeds; one stored for another selection or other seeds is refused.
 
     Returns:
         One results-table row: dataset, model, preprocessing (``features``), the selected
@@ -1345,7 +1355,9 @@ def final_evaluation(
         # the final evaluation of the sweep's best trial keeps it, and is not refused
         name = f"{records['study']}:final" + (f":trial-{best['number']}" if chosen else "")
         study = _open(storage, name, key, heartbeat_interval)
-        val, test = _shared_final_runs(study, seeds, run)
+        val, test = _shared_final_runs(
+            study, seeds, run, *_stage(records, name, key, on_stage, keep_test=True)
+        )
     return plain(
         {
             "dataset": config.dataset,
@@ -1398,13 +1410,22 @@ def _rescored(chosen: Mapping[str, Any], number: int) -> dict[str, Any]:
 
 
 def _shared_final_runs(
-    study: optuna.Study, seeds: list[int], run: Any
+    study: optuna.Study,
+    seeds: list[int],
+    run: Any,
+    stage: Mapping[str, Any] | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Validation and test accuracy per seed, each seed's run a trial of the final ``study``
     (user attribute ``seed``), trained here unless another worker has it (finished, or
     running with a live heartbeat). A trial that finds its seed taken is pruned without
-    training; only finished trials are read."""
+    training; only finished trials are read.
+
+    ``stage``: the runs a record kept of this stage (:func:`stage_record`), put back into a
+    study that lacks them (a lost database) instead of being trained again. ``on_run`` is
+    called with the stage's record after each run this process finishes."""
     import optuna
+    from optuna.trial import TrialState
 
     def finished() -> dict[int, Any]:
         out = {}
@@ -1434,6 +1455,16 @@ def _shared_final_runs(
         trial.set_user_attr("test_acc", result.test_acc)
         return result.val_acc
 
+    held = finished()
+    for kept in (stage or {}).get("runs", ()):
+        if kept["run"] in seeds and kept["run"] not in held:
+            attrs = {"seed": kept["run"], "val_acc": kept["val_acc"],
+                     "test_acc": kept.get("test_acc")}  # fmt: skip
+            study.add_trial(
+                optuna.trial.create_trial(
+                    state=TrialState.COMPLETE, value=kept["val_acc"], user_attrs=attrs
+                )
+            )
     while True:
         done = finished()
         if all(s in done for s in seeds):
@@ -1441,6 +1472,8 @@ def _shared_final_runs(
         waiting = any(t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
         if open_seeds() or waiting:
             study.optimize(objective, n_trials=1, catch=())
+            if on_run is not None:
+                on_run(_stage_runs(finished()))
         else:  # every open seed runs in another worker: wait, failing a dead one's
             _fail_stale_and_wait(study)
     done = finished()
@@ -1462,6 +1495,54 @@ def _seed_taken_before(trials: Sequence[Any], number: int, seed: int) -> bool:
         and t.user_attrs.get("seed") == seed
         for t in trials
     )
+
+
+def _stage_runs(done: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """The finished runs of a stage's study, as a record keeps them: the run (a final seed,
+    or a re-scoring job's index), its validation accuracy and, where the stage reads it, its
+    test accuracy."""
+    out = []
+    for key in sorted(done):
+        attrs = done[key].user_attrs
+        row = {"run": key, "val_acc": attrs["val_acc"]}
+        if attrs.get("test_acc") is not None:
+            row["test_acc"] = attrs["test_acc"]
+        out.append(row)
+    return out
+
+
+def stage_record(
+    records: Mapping[str, Any], name: str, key: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The runs ``records`` kept (under ``records["stages"]``) of the stage study ``name``
+    (a re-scoring or final evaluation that was stopped), when it was kept under ``key``,
+    the configuration of the stage about to run; ``None`` otherwise. Runs kept for another
+    selection, rule or seeds are never read back."""
+    kept = (records.get("stages") or {}).get(name)
+    if kept is None or differences(kept["key"], plain(key)):
+        return None
+    return kept
+
+
+def _stage(
+    records: Mapping[str, Any],
+    name: str,
+    key: Mapping[str, Any],
+    on_stage: Callable[[str, dict[str, Any]], None] | None,
+    keep_test: bool,
+) -> tuple[dict[str, Any] | None, Callable[[list[dict[str, Any]]], None] | None]:
+    """What :func:`_shared_final_runs` resumes from (:func:`stage_record`), and its
+    ``on_run``: ``on_stage(name, {"key", "runs"})`` after each run (test accuracies dropped
+    unless ``keep_test``: a re-scoring run's "test" mask is the validation mask)."""
+    if on_stage is None:
+        return stage_record(records, name, key), None
+
+    def on_run(runs: list[dict[str, Any]]) -> None:
+        if not keep_test:
+            runs = [{k: v for k, v in r.items() if k != "test_acc"} for r in runs]
+        on_stage(name, {"key": plain(key), "runs": runs})
+
+    return stage_record(records, name, key), on_run
 
 
 def record_space_versions(record: Mapping[str, Any]) -> tuple[int, ...]:
@@ -1634,6 +1715,7 @@ __all__ = [
     "selected_config",
     "selected_trial",
     "source_commit",
+    "stage_record",
     "study_records",
     "summary_markdown",
     "train_runs",

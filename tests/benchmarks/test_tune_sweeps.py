@@ -356,3 +356,58 @@ def test_the_family_section_sets_the_validation_best_spiking_cell_against_its_or
     assert sweeps.best_by_validation({"a": {"val_acc_mean": 0.8062},
                                       "b": {"val_acc_mean": 0.8064}}) == ["b"]  # fmt: skip
     assert sweeps.family_section(records[-1:]) == ""
+
+
+def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_without_a_database(
+    tmp_path, sweeps, monkeypatch
+):
+    """The database is scratch: a re-scoring or final evaluation stopped with it lost (a new
+    session, another machine) resumes from the runs its record kept, training only the rest,
+    and ends with the record that one uninterrupted run writes."""
+    cell = ["--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10", "11"]
+    real, trained, stop_at = tune.train_runs, [], {11, 101}
+
+    def stop_once(data, classes, model, params, seeds, *args, **kw):
+        trained.extend(seeds)
+        if stop_at & set(seeds):
+            stop_at.difference_update(seeds)
+            raise KeyboardInterrupt
+        return real(data, classes, model, params, seeds, *args, **kw)
+
+    monkeypatch.setattr(tune, "train_runs", stop_once)
+    path = tmp_path / "stopped" / "sweeps" / "Cora-gcn.json"
+    for n, storage in enumerate(("first", "second")):
+        db = f"sqlite:///{tmp_path / storage}.db"
+        with pytest.raises(KeyboardInterrupt):
+            sweeps.main(argv(tmp_path / "stopped", *cell, "--storage", db))
+        kept = tune.read_records(path)
+        assert "final" not in kept and kept["provenance"]["command"].startswith("python")
+        stages = kept["stages"]
+        if n == 0:  # stopped at the re-scoring's second run: its first is kept
+            ((name, rescoring),) = stages.items()
+            assert name == "Cora-gcn:rescore" and rescoring["runs"][0]["run"] == 0
+            assert [sorted(r) for r in rescoring["runs"]] == [["run", "val_acc"]]
+            assert rescoring["key"]["rule"] == {"top": 2, "seeds": [10, 11]}
+    final_name = next(n for n in stages if ":final" in n)
+    assert [r["run"] for r in stages[final_name]["runs"]] == [100]  # stopped at seed 101
+    assert sorted(stages[final_name]["runs"][0]) == ["run", "test_acc", "val_acc"]
+    # the third session, with a third empty database, trains only final seed 101
+    trained.clear()
+    third = f"sqlite:///{tmp_path / 'third'}.db"
+    assert sweeps.main(argv(tmp_path / "stopped", *cell, "--storage", third)) == 0
+    assert trained == [101]
+    resumed = tune.read_records(path)
+    assert "stages" not in resumed
+    assert sweeps.main(argv(tmp_path / "once", *cell)) == 0
+    once = tune.read_records(tmp_path / "once" / "sweeps" / "Cora-gcn.json")
+    assert resumed["rescore"]["candidates"] == once["rescore"]["candidates"]
+    for k in ("trial", "seeds", "val_acc", "test_acc"):
+        assert resumed["final"][k] == once["final"][k]
+
+
+def test_runs_kept_for_another_stage_configuration_are_never_read_back(tmp_path, sweeps):
+    records = {"stages": {"s:final": {"key": {"seeds": [100, 101]}, "runs": [{"run": 100}]}}}
+    assert tune.stage_record(records, "s:final", {"seeds": [100, 101]}) is not None
+    assert tune.stage_record(records, "s:final", {"seeds": [100, 102]}) is None
+    assert tune.stage_record(records, "s:rescore", {"seeds": [100, 101]}) is None
+    assert tune.stage_record({}, "s:final", {"seeds": [100, 101]}) is None
