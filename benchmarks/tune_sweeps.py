@@ -25,9 +25,11 @@ Several copies of this command (or machines sharing a database URL) run one swee
 they share each cell's trials, then the seeds of its final evaluation. A record of another
 budget, split, search space or commit is never mixed in silently: the run stops, naming it
 (``--allow-mixed-commits`` puts records of several commits in one table, each row naming its
-commit). A record of an earlier search-space version is this cell's when that version
-declares the same space for the model (version 3 changed only ``gcn``'s and ``gat``'s): it is
-kept, and the table names the version all its records belong to.
+commit, and lets a cell whose trials have all run finish its re-scoring and final evaluation
+at a later commit, which the cell's provenance line in the table then names). A record of
+an earlier search-space version is this cell's when that version declares the same space for
+the model (version 3 changed only ``gcn``'s and ``gat``'s): it is kept, and the table names
+the version all its records belong to.
 """
 
 from __future__ import annotations
@@ -133,6 +135,17 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
 def finished_trials(records) -> int:
     """How many of a record's trials have ended (finished, diverged or failed)."""
     return sum(t["state"] in tune.ENDED_STATES for t in records["trials"])
+
+
+def tuning_done(records) -> bool:
+    """Whether every trial of a record's budget has ended, with no trial numbered below the
+    last counted one still running: its selection is what the study's would be, so its
+    re-scoring and final evaluation need only the record."""
+    budget = tune.Budget.from_dict(records["config"]["budget"])
+    counted = records["counted"]
+    if len(counted) < budget.trials:
+        return False
+    return not any(t["state"] == "RUNNING" and t["number"] < counted[-1] for t in records["trials"])
 
 
 def keep_stage(path: Path, records: dict, command: str):
@@ -289,6 +302,13 @@ def cell_name(r: dict) -> tuple[str, str]:
     return final["dataset"], name
 
 
+def at_commit(prov: dict, record: dict) -> str:
+    """``", at commit X"`` where a stage of ``record`` (its final evaluation or re-scoring,
+    whose provenance is ``prov``) ran at another commit than its trials; empty otherwise."""
+    ran = prov.get("git_commit")
+    return f", at commit {ran}" if ran and ran != record["config"].get("commit") else ""
+
+
 def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
     """The provenance lines, the table (under its protocol sentence) and the list of record
     files of finished ``records``, in the table's order (``empty``: the table of none)."""
@@ -326,7 +346,9 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
         lines.append(
             f"- {'-'.join(cell_name(r))}: `{prov.get('command')}`, {prov.get('date')}, "
             f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
+            + at_commit(prov, r)
             + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
+            + (at_commit(again, r) if again else "")
         )
     listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell_name(r))}.json`" for r in records)
     return "\n".join(lines), body, listing
@@ -404,8 +426,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         start = time.perf_counter()
         kept = f"the finished trials of {name} are kept in {path} and {storage}"
-        if record is not None and "final" in record:  # every trial ran: only the selection
-            records = dict(record)  # changes (a re-scoring added, or another rule)
+        if record is not None and ("final" in record or tuning_done(record)):
+            # every trial ran: what is left is the selection (a re-scoring, another rule) and
+            # the final evaluation; with --allow-mixed-commits they may run at a later commit
+            # than the trials' (the cell's provenance line then names it)
+            records = dict(record)
         else:
             try:
                 records = tune.run_study(

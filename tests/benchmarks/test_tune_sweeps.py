@@ -411,3 +411,57 @@ def test_runs_kept_for_another_stage_configuration_are_never_read_back(tmp_path,
     assert tune.stage_record(records, "s:final", {"seeds": [100, 102]}) is None
     assert tune.stage_record(records, "s:rescore", {"seeds": [100, 101]}) is None
     assert tune.stage_record({}, "s:final", {"seeds": [100, 101]}) is None
+
+
+def test_a_record_whose_trials_all_ran_finishes_at_a_later_commit_only_when_allowed(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    """Its trials are not resumed (every one ran), so with --allow-mixed-commits its
+    re-scoring and final evaluation run at the current commit, training no tuning trial,
+    and the table's provenance line names that commit; without it, the run stops."""
+    cell = argv(tmp_path, "--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10")
+    real, trained = tune.train_runs, []
+
+    def stop_at_rescoring(data, classes, model, params, seeds, *args, **kw):
+        if list(seeds) == [10]:
+            raise KeyboardInterrupt
+        trained.extend(seeds)
+        return real(data, classes, model, params, seeds, *args, **kw)
+
+    monkeypatch.setattr(tune, "train_runs", stop_at_rescoring)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main(cell)
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    records = tune.read_records(path)
+    assert sweeps.tuning_done(records) and "final" not in records
+    records["config"]["commit"] = "an-older-commit"
+    tune.write_records(path, records)
+    capsys.readouterr()
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(SystemExit):
+        sweeps.main([*cell, "--storage", fresh])
+    assert "differs in commit" in capsys.readouterr().err
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.extend(a[4]) or real(*a, **k))
+    trained.clear()
+    assert sweeps.main([*cell, "--storage", fresh, "--allow-mixed-commits"]) == 0
+    assert trained == [10, 10, 100, 101]  # two re-scored trials, two final seeds
+    done = tune.read_records(path)
+    assert done["final"]["commit"] == "an-older-commit"
+    now = done["provenance"]["git_commit"]
+    line = next(ln for ln in (tmp_path / "tuned.md").read_text().splitlines() if "Cora-gcn:" in ln)
+    if now is not None:  # a git checkout: the stages' commit is named
+        assert line.count(f", at commit {now}") == 2
+
+
+def test_tuning_done_needs_the_budget_and_no_earlier_trial_running():
+    config = {"budget": {"trials": 2, "seeds": [0], "epochs": 2, "patience": 100}}
+    trials = [{"number": 0, "state": "COMPLETE"}, {"number": 1, "state": "RUNNING"},
+              {"number": 2, "state": "COMPLETE"}]  # fmt: skip
+    assert not sweeps_tuning_done(config, trials, counted=[0, 2])
+    trials[1]["state"] = "FAIL"
+    assert sweeps_tuning_done(config, trials, counted=[0, 2])
+    assert not sweeps_tuning_done(config, trials[:1], counted=[0])
+
+
+def sweeps_tuning_done(config, trials, counted):
+    return load("tune_sweeps").tuning_done({"config": config, "trials": trials, "counted": counted})
