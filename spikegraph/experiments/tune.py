@@ -1414,7 +1414,7 @@ def _shared_final_runs(
     seeds: list[int],
     run: Any,
     stage: Mapping[str, Any] | None = None,
-    on_run: Callable[[dict[str, Any]], None] | None = None,
+    on_run: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Validation and test accuracy per seed, each seed's run a trial of the final ``study``
     (user attribute ``seed``), trained here unless another worker has it (finished, or
@@ -1534,15 +1534,16 @@ def _stage(
     """What :func:`_shared_final_runs` resumes from (:func:`stage_record`), and its
     ``on_run``: ``on_stage(name, {"key", "runs"})`` after each run (test accuracies dropped
     unless ``keep_test``: a re-scoring run's "test" mask is the validation mask)."""
+    kept = stage_record(records, name, key)
     if on_stage is None:
-        return stage_record(records, name, key), None
+        return kept, None
 
     def on_run(runs: list[dict[str, Any]]) -> None:
         if not keep_test:
             runs = [{k: v for k, v in r.items() if k != "test_acc"} for r in runs]
         on_stage(name, {"key": plain(key), "runs": runs})
 
-    return stage_record(records, name, key), on_run
+    return kept, on_run
 
 
 def record_space_versions(record: Mapping[str, Any]) -> tuple[int, ...]:
