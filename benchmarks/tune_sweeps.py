@@ -451,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         # (a finished record re-scored under another rule keeps its row until the new one
         # is written, and its stages are not kept: a stopped one starts again)
         on_stage = keep_stage(path, records, command) if "final" not in records else None
+        also = f" and {path}" if on_stage is not None else ""
         if rule is not None:
             try:
                 records["rescore"] = tune.rescore(
@@ -461,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                 p.error(f"{name}: {err}")
             except KeyboardInterrupt as err:
                 raise KeyboardInterrupt(
-                    f"{kept}, the re-scoring's finished runs in {storage}; run the same "
+                    f"{kept}, the re-scoring's finished runs in {storage}{also}; run the same "
                     "command again to resume"
                 ) from err
             records["rescore"]["provenance"] = provenance(command)
@@ -476,8 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
             except KeyboardInterrupt as err:
                 raise KeyboardInterrupt(
-                    f"{kept}, the final evaluation's finished seeds in {storage}; run the same "
-                    "command again to resume"
+                    f"{kept}, the final evaluation's finished seeds in {storage}{also}; run the "
+                    "same command again to resume"
                 ) from err
             records["provenance"] = provenance(command)
         del records["stages"]

@@ -378,8 +378,9 @@ def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_withou
     path = tmp_path / "stopped" / "sweeps" / "Cora-gcn.json"
     for n, storage in enumerate(("first", "second")):
         db = f"sqlite:///{tmp_path / storage}.db"
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as stop:
             sweeps.main(argv(tmp_path / "stopped", *cell, "--storage", db))
+        assert f"finished {('runs', 'seeds')[n]} in {db} and {path};" in str(stop.value)
         kept = tune.read_records(path)
         assert "final" not in kept and kept["provenance"]["command"].startswith("python")
         stages = kept["stages"]
