@@ -29,13 +29,17 @@ commit, and lets a cell whose trials have all run finish its re-scoring and fina
 at a later commit, which the cell's provenance line in the table then names). A record of
 an earlier search-space version is this cell's when that version declares the same space for
 the model (version 3 changed only ``gcn``'s and ``gat``'s): it is kept, and the table names
-the version all its records belong to.
+the version all its records belong to. A finished record of an earlier version whose space
+for the model has changed since (a baseline tuned before version 3 gave it input dropout) is
+kept beside the table: in ``sweeps/v<N>/``, shown in a section of its own under its own
+protocol sentence, outside the family comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import tempfile
 import time
@@ -57,7 +61,7 @@ from _common import (
 from spikegraph.datasets import DATASETS
 from spikegraph.experiments import tune
 from spikegraph.models import MODELS
-from spikegraph.models.search_space import SEARCH_SPACES, equivalent_versions
+from spikegraph.models.search_space import SEARCH_SPACES, SPACE_VERSION, equivalent_versions
 
 STEM = "tuned"
 SWEEPS = "sweeps"
@@ -81,6 +85,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "gcn": ("sgcn", "stfn-sgcn", "gcsnn", "gcsnn-no-stfn"),
     "gat": ("sgat", "stfn-sgat", "lif-sgat", "gasnn", "gasnn-no-stfn"),
 }
+#: Sub-folders of ``sweeps/`` that keep finished cells of an earlier search-space version
+#: whose space for their model differs from the table's (``sweeps/v2/Cora-gcn.json``: a
+#: baseline tuned before version 3 gave it input dropout). ``tuned.md`` shows each folder
+#: in a section of its own, under its own protocol sentence, outside the family comparison.
+EARLIER = re.compile(r"v([0-9]+)")
 #: Validation means closer than this are a tie (they move in steps of one node over the
 #: seeds, 1/5000 on a Planetoid split with 10 seeds; this only absorbs float rounding).
 TIE = 1e-9
@@ -124,10 +133,16 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
         want = {**want, "commit": have.get("commit")}
     if want != have:
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        keep = (
+            f"; a finished record of an earlier version can stay beside the table, in "
+            f"{path.parent / f'v{version}'}/"
+            if "space_version" in diff and version < config.space_version
+            else ""
+        )
         raise tune.StudyMismatchError(
             f"{path} was tuned with another configuration (differs in {', '.join(diff)}): "
             "finish the sweep under its own configuration, remove the record, or write "
-            "elsewhere (--out DIR)"
+            f"elsewhere (--out DIR){keep}"
         )
     return config, records
 
@@ -208,7 +223,9 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
         else:
             budget = tune.Budget.from_dict(rec["config"]["budget"])
             counted = len(tune.counted_trials(rec["trials"], budget))
-            unfinished.append(f"{path.stem} ({counted} of {budget.trials} trials counted)")
+            unfinished.append(
+                f"{path.stem} ({counted} of {budget.trials} trials counted{stage_progress(rec)})"
+            )
             started.add(path.stem)
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
     runs, body, listing = rows_section(records, "No cell has finished under this rule.")
@@ -234,6 +251,9 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
         + (f" In progress: {', '.join(unfinished)}." if unfinished else "")
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
+    version = tune.common_space_version(records) or SPACE_VERSION
+    for sub in earlier_folders(folder):
+        text += earlier_section(sub, version, args)
     if other:
         tune.check_comparable(other, allow_mixed_commits=args.allow_mixed_commits)
         runs, body, listing = rows_section(other, "")
@@ -244,6 +264,67 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
             "Made by:\n\n" + runs + "\n\n" + body + f"\nTrial records: {listing}.\n"
         )
     return text
+
+
+def stage_progress(record) -> str:
+    """What an unfinished record's stopped stages (``stages``, written after each run)
+    hold, to follow its count of trials: ``"; re-scoring 15 of 15 runs; final evaluation
+    of trial 1, 3 of 10 seeds"`` (empty when it holds none)."""
+    parts = []
+    stages = (record.get("stages") or {}).values()
+    for stage in sorted(stages, key=lambda stage: "final_of" in stage["key"]):
+        key, done = stage["key"], len(stage["runs"])
+        if "rescore_of" in key:
+            runs = len(key["trials"]) * len(key["rule"]["seeds"])
+            parts.append(f"re-scoring {done} of {runs} runs")
+        else:
+            parts.append(f"final evaluation of trial {key['trial']}, {done} of "
+                         f"{len(key['seeds'])} seeds")  # fmt: skip
+    return "".join(f"; {part}" for part in parts)
+
+
+def earlier_folders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder/sweeps`` named for an earlier search-space version
+    (:data:`EARLIER`), oldest version first."""
+    subs = [p for p in (folder / SWEEPS).glob("v*") if p.is_dir() and EARLIER.fullmatch(p.name)]
+    return sorted(subs, key=lambda p: int(p.name[1:]))
+
+
+def earlier_section(sub: Path, version: int, args: argparse.Namespace) -> str:
+    """The section of ``tuned.md`` for the cells kept in ``sub`` (``sweeps/v<N>/``), tuned
+    under version N, beside a table of search-space version ``version``.
+
+    Raises:
+        ValueError: naming a record there that is unfinished, names another version, or
+            belongs in the table itself (its model's space is the same under ``version``).
+    """
+    n = int(EARLIER.fullmatch(sub.name).group(1))
+    records = []
+    for path in sorted(sub.glob("*.json")):
+        rec = tune.read_records(path)
+        versions = tune.record_space_versions(rec)
+        if "final" not in rec:
+            raise ValueError(f"{path} has no final evaluation: {sub} keeps finished cells only")
+        if n not in versions:
+            raise ValueError(f"{path} was tuned under search-space version "
+                             f"{rec['config'].get('space_version', 1)}, not {n}")  # fmt: skip
+        if version in versions:
+            raise ValueError(
+                f"{path} searched the same space as version {version}, the table's: it "
+                f"belongs in the table ({sub.parent}), not beside it"
+            )
+        records.append(rec)
+    if not records:
+        return ""
+    tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
+    runs, body, listing = rows_section(records, "", f"{sub.parent.name}/{sub.name}")
+    return (
+        f"\n## Cells tuned under search-space version {n}\n\n"
+        f"Their models search another space under version {n} than under version {version}, "
+        "the table's (`spikegraph.models.search_space` gives both, and why they changed), so "
+        "they stand apart, under their own protocol sentence, and outside the family "
+        "comparison. Made by:\n\n" + runs + "\n\n" + body + f"\nTrial records: {listing}.\n"
+    )
 
 
 def best_by_validation(finals: dict[str, dict]) -> list[str]:
@@ -309,10 +390,11 @@ def at_commit(prov: dict, record: dict) -> str:
     return f", at commit {ran}" if ran and ran != record["config"].get("commit") else ""
 
 
-def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
+def rows_section(records: list[dict], empty: str, where: str = SWEEPS) -> tuple[str, str, str]:
     """The provenance lines, the table (under its protocol sentence) and the list of record
-    files of finished ``records``, in the table's order (``empty``: the table of none)."""
-    names = [*MODELS, *VARIANTS]
+    files of finished ``records`` (in the folder ``where``), in the table's order: per
+    dataset, the ordinary models first (``empty``: the table of none)."""
+    names = [*FAMILIES, *(m for m in MODELS if m not in FAMILIES), *VARIANTS]
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
     records = sorted(records, key=lambda r: order.get(cell_name(r), 1 << 30))
     body = empty + "\n"
@@ -322,20 +404,19 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
             [r["final"] for r in records], budget, records[0]["final"]["seeds"]
         )
         version = tune.common_space_version(records)  # one per table (checked)
-        older = sorted(
-            "-".join(cell_name(r))
-            for r in records
-            if r["config"].get("space_version", 1) != version
-        )
+        older: dict[int, int] = {}  # version -> how many records name it
+        for r in records:
+            named = r["config"].get("space_version", 1)
+            if named != version:
+                older[named] = older.get(named, 0) + 1
         body += (
             f"\nSearch spaces: version {version} "
             f"(`spikegraph.models.search_space.SPACE_VERSIONS[{version}]`; each record "
             "stores the ranges it searched)"
-            + (
-                f"; the records of {', '.join(older)} name an earlier version that declares "
-                "the same space for their model"
-                if older
-                else ""
+            + "".join(
+                f"; {count} of the {len(records)} records name version {named}, which "
+                "declares the same space for their model"
+                for named, count in sorted(older.items())
             )
             + ".\n"
         )
@@ -350,7 +431,7 @@ def rows_section(records: list[dict], empty: str) -> tuple[str, str, str]:
             + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
             + (at_commit(again, r) if again else "")
         )
-    listing = ", ".join(f"`{SWEEPS}/{'-'.join(cell_name(r))}.json`" for r in records)
+    listing = ", ".join(f"`{where}/{'-'.join(cell_name(r))}.json`" for r in records)
     return "\n".join(lines), body, listing
 
 

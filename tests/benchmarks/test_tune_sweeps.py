@@ -115,7 +115,9 @@ def test_a_record_of_an_earlier_version_with_the_same_space_is_kept(
     assert path.read_bytes() == before
     text = (tmp_path / "tuned.md").read_text()
     assert "Search spaces: version 3 (" in text
-    assert "the records of Cora-sgcn name an earlier version that declares the same" in text
+    assert "; 1 of the 2 records name version 2, which declares the same space for" in text
+    # each dataset's ordinary models come first
+    assert text.index("| Cora | gcn |") < text.index("| Cora | sgcn |")
     # the cell goes on under the record's version (an unfinished one resumes under it)
     namespace = argparse.Namespace(allow_mixed_commits=False)
     stored = tune.StudyConfig.from_dict(records["config"])
@@ -128,8 +130,82 @@ def test_a_record_of_an_earlier_version_with_the_same_space_is_kept(
     planned = tune.StudyConfig.from_dict(old["config"])
     old["config"] = dataclasses.replace(planned, space_version=2).to_dict()
     tune.write_records(gcn, old)
-    with pytest.raises(tune.StudyMismatchError, match=r"differs in space, space_version"):
+    with pytest.raises(
+        tune.StudyMismatchError, match=r"differs in space, space_version.*beside the table, in "
+    ) as refused:
         sweeps.existing_record(gcn, planned, namespace)
+    assert str(tmp_path / "sweeps" / "v2") in str(refused.value)
+
+
+def _as_version(path, version):
+    """The record at ``path`` rewritten as one of search-space ``version``."""
+    records = tune.read_records(path)
+    config = tune.StudyConfig.from_dict(records["config"])
+    records["config"] = dataclasses.replace(config, space_version=version).to_dict()
+    return records
+
+
+def test_cells_of_an_earlier_space_stand_beside_the_table_in_a_section_of_their_own(
+    tmp_path, sweeps
+):
+    """A baseline tuned before its space changed (``sweeps/v2/``) keeps its row, apart
+    from the table's and outside the family comparison; a record that is unfinished, of
+    another version, or of the table's own space is refused there, naming it."""
+    assert sweeps.main(argv(tmp_path, "--models", "gcn", "sgcn")) == 0
+    main_text = (tmp_path / "tuned.md").read_text()
+    v2 = tmp_path / "sweeps" / "v2"
+    v2.mkdir()
+    old = _as_version(tmp_path / "sweeps" / "Cora-gcn.json", 2)
+    old["final"]["test_acc_mean"] = 0.4321  # tells its row from the table's
+    tune.write_records(v2 / "Cora-gcn.json", old)
+    namespace = argparse.Namespace(allow_mixed_commits=False)
+    text = sweeps.table(tmp_path, namespace, None)
+    head, section = text.split("\n## Cells tuned under search-space version 2\n")
+    assert head.startswith(main_text.split("\nReproduce one trial")[0])
+    assert "43.2 ± " in section and "43.2 ± " not in head
+    assert "| Cora | gcn |" in section and "| Cora | sgcn |" not in section
+    assert "Search spaces: version 2 (" in section
+    assert "Trial records: `sweeps/v2/Cora-gcn.json`." in section
+    assert "## Spiking against ordinary" not in section
+    # what does not belong there is refused, naming the file
+    bad = v2 / "Cora-sgcn.json"
+    tune.write_records(bad, _as_version(tmp_path / "sweeps" / "Cora-sgcn.json", 2))
+    with pytest.raises(ValueError, match=r"Cora-sgcn.json searched the same space as version 3"):
+        sweeps.table(tmp_path, namespace, None)
+    tune.write_records(bad, _as_version(tmp_path / "sweeps" / "Cora-gcn.json", 3))
+    with pytest.raises(
+        ValueError, match=r"Cora-sgcn.json was tuned under search-space version 3, not 2"
+    ):
+        sweeps.table(tmp_path, namespace, None)
+    unfinished = _as_version(tmp_path / "sweeps" / "Cora-gcn.json", 2)
+    del unfinished["final"]
+    tune.write_records(bad, unfinished)
+    with pytest.raises(ValueError, match=r"Cora-sgcn.json has no final evaluation"):
+        sweeps.table(tmp_path, namespace, None)
+    bad.unlink()
+    assert sweeps.table(tmp_path, namespace, None) == text
+
+
+def test_an_unfinished_cell_says_how_far_its_stopped_stages_got():
+    key = {"config": {}}
+    record = {"stages": {
+        "c:final:trial-1": {"key": {**key, "final_of": "c", "trial": 1, "seeds": [100, 101, 102]},
+                            "runs": [{"run": 100}]},
+        "c:rescore": {"key": {**key, "rescore_of": "c", "trials": [4, 1],
+                              "rule": {"top": 2, "seeds": [10, 11, 12]}},
+                      "runs": [{"run": i} for i in range(6)]},
+    }}  # fmt: skip
+    assert sweeps_module().stage_progress(record) == (
+        "; re-scoring 6 of 6 runs; final evaluation of trial 1, 1 of 3 seeds"
+    )
+    del record["stages"]["c:final:trial-1"]
+    record["stages"]["c:rescore"]["runs"].pop()
+    assert sweeps_module().stage_progress(record) == "; re-scoring 5 of 6 runs"
+    assert sweeps_module().stage_progress({}) == ""
+
+
+def sweeps_module():
+    return load("tune_sweeps")
 
 
 def test_the_table_refuses_records_of_mixed_commits_unless_asked(tmp_path, sweeps, capsys):
@@ -392,6 +468,13 @@ def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_withou
     final_name = next(n for n in stages if ":final" in n)
     assert [r["run"] for r in stages[final_name]["runs"]] == [100]  # stopped at seed 101
     assert sorted(stages[final_name]["runs"][0]) == ["run", "test_acc", "val_acc"]
+    # the interim table says how far the stopped stages got
+    interim = sweeps.table(tmp_path / "stopped", argparse.Namespace(allow_mixed_commits=False))
+    assert re.search(
+        r"In progress: Cora-gcn \(2 of 2 trials counted; re-scoring 4 of 4 runs; final "
+        r"evaluation of trial \d+, 1 of 2 seeds\)\.",
+        interim,
+    )
     # the third session, with a third empty database, trains only final seed 101
     trained.clear()
     third = f"sqlite:///{tmp_path / 'third'}.db"
