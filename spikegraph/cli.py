@@ -1239,6 +1239,7 @@ BENCHMARKS = {
     "samplers-variance": "samplers_variance.py",
     "sampler-study": "sampler_study.py",
     "pyg-example": "pyg_example.py",
+    "paper-baselines": "paper_baselines.py",
     "class-defaults": "class_defaults_sweep.py",
     "sampler-sizes": "sampler_sizes_sweep.py",
     "neuron-speed": "neuron_speed.py",

@@ -23,6 +23,7 @@ def test_every_script_is_covered():
         "neuron_speed.py",
         "minibatch_speed.py",
         "node_classification.py",
+        "paper_baselines.py",
         "probe_variants.py",
         "pyg_example.py",
         "class_defaults_sweep.py",

@@ -1,0 +1,86 @@
+"""benchmarks/paper_baselines.py: the papers' settings trained by the tuned table's code, a
+stopped run resumed from its log, and a logged run of another job never read back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spikegraph.experiments import tune
+from tests.benchmarks.conftest import load
+from tests.experiments.test_tune import toy_graph
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    data = toy_graph()
+    module = load("paper_baselines")
+    monkeypatch.setattr(module, "load_dataset", lambda *a, **k: (data, 3))
+    return module
+
+
+def argv(tmp_path, *extra):
+    return ["--datasets", "Cora", "--seeds", "100", "101", "--epochs", "2", "--out", str(tmp_path),
+            *extra]  # fmt: skip
+
+
+def test_every_setting_is_a_point_of_the_baselines_search_space(bench):
+    """They run through the table's code, which places each parameter by the search space."""
+    for (model, _), params in bench.SETTINGS.items():
+        model_options, train_options = tune.trial_options(
+            model, params, space_version=bench.SPACE_VERSION
+        )
+        assert set(model_options) | set(train_options) | {"features"} == set(params)
+    assert bench.SETTINGS["gat", "PubMed"]["lr"] == 0.01 != bench.SETTINGS["gat", "Cora"]["lr"]
+
+
+def test_runs_match_the_tuned_tables_final_evaluation_and_resume_from_the_log(
+    bench, tmp_path, monkeypatch
+):
+    summary = bench.main(argv(tmp_path))
+    rows = {row["model"]: row for row in summary["rows"]}
+    assert sorted(rows) == ["gat", "gcn"] and rows["gcn"]["seeds"] == [100, 101]
+    # the same numbers as the final evaluation's code with the same settings and seeds
+    data = tune.preprocess_features(toy_graph(), "row-normalised")
+    direct = tune.train_runs(data, 3, "gat", bench.SETTINGS["gat", "Cora"], [100, 101], 2, 100)
+    assert rows["gat"]["test_acc"] == [100 * r.test_acc for r in direct]
+    md = (tmp_path / "paper_baselines.md").read_text()
+    assert "| Cora | gcn | dropout=0.5, hidden_channels=16, input_dropout=0.5" in md
+    assert json.loads((tmp_path / "paper_baselines.json").read_text())["rows"] == summary["rows"]
+    # a second run trains nothing: every run is read back from the log
+    trained = []
+    real = tune.train_runs
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.append(a[4]) or real(*a, **k))
+    assert bench.main(argv(tmp_path))["rows"] == summary["rows"]
+    assert trained == []
+    # another budget is another job: nothing of the log is read back for it
+    bench.main(argv(tmp_path, "--epochs", "3"))
+    assert len(trained) == 4
+    # a stopped run (its log cut after one line) trains only what is missing
+    log = tmp_path / "paper_baselines_runs.jsonl"
+    first = log.read_text().splitlines()[0]
+    log.write_text(first + "\n")
+    trained.clear()
+    assert bench.main(argv(tmp_path))["rows"] == summary["rows"]
+    assert trained == [[101], [100], [101]]
+
+
+def test_a_logged_run_of_another_commit_is_not_read_back(bench, tmp_path, monkeypatch):
+    bench.main(argv(tmp_path, "--models", "gcn"))
+    log = tmp_path / "paper_baselines_runs.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    for rec in lines:
+        rec["job"]["commit"] = "another-commit"
+        rec["test_acc"] = 0.0
+    log.write_text("".join(json.dumps(rec) + "\n" for rec in lines))
+    summary = bench.main(argv(tmp_path, "--models", "gcn"))
+    assert all(acc > 0 for acc in summary["rows"][0]["test_acc"])
+
+
+@pytest.mark.parametrize("extra", [["--epochs", "0"], ["--seeds", "1", "1"], ["--models", "x"]])
+def test_bad_settings_are_refused_before_anything_runs(bench, tmp_path, extra, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(argv(tmp_path, *extra))
+    assert not (tmp_path / "paper_baselines_runs.jsonl").exists()
+    assert capsys.readouterr().err
