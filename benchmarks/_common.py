@@ -244,6 +244,27 @@ def git_commit() -> str | None:
     return commit + (" + uncommitted changes" if dirty else "")
 
 
+def library_commit() -> str | None:
+    """The last commit that changed the library (``spikegraph/``, ``pyproject.toml``), with
+    ``+ uncommitted changes`` when they differ from it: what a training run's numbers depend
+    on besides its own settings. A run log keyed by it stays valid across commits that change
+    only benchmarks, tests, docs or results."""
+    root = HERE.parent
+    paths = ["--", "spikegraph", "pyproject.toml"]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("log", "-1", "--format=%H", *paths)
+        dirty = git("status", "--porcelain", "--untracked-files=no", *paths)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (commit or None) and commit + (" + uncommitted changes" if dirty else "")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -126,3 +126,34 @@ def test_the_committed_results_name_no_absolute_path():
         if absolute.search(line)
     ]
     assert not named, "\n".join(named)
+
+
+def test_the_library_commit_moves_only_with_the_library(tmp_path, monkeypatch):
+    """A run log keyed by it stays valid across commits of benchmarks or results only."""
+    import subprocess
+
+    common = load("_common")
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    for folder in ("spikegraph", "benchmarks"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.py").write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-qm", "library")
+    library = git("rev-parse", "HEAD")
+    monkeypatch.setattr(common, "HERE", tmp_path / "benchmarks")
+    assert common.library_commit() == library
+    (tmp_path / "benchmarks" / "a.py").write_text("x = 2\n")
+    git("commit", "-qam", "a benchmark only")
+    assert git("rev-parse", "HEAD") != library and common.library_commit() == library
+    (tmp_path / "spikegraph" / "a.py").write_text("x = 3\n")
+    assert common.library_commit() == f"{library} + uncommitted changes"
+    git("commit", "-qam", "the library again")
+    assert common.library_commit() == git("rev-parse", "HEAD")

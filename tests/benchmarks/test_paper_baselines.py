@@ -54,9 +54,20 @@ def test_runs_match_the_tuned_tables_final_evaluation_and_resume_from_the_log(
     monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.append(a[4]) or real(*a, **k))
     assert bench.main(argv(tmp_path))["rows"] == summary["rows"]
     assert trained == []
-    # another budget is another job: nothing of the log is read back for it
-    bench.main(argv(tmp_path, "--epochs", "3"))
+    # another budget is another job: nothing of the log is read back for it, and the
+    # results show both budgets' rows, each command with the runs it made
+    both = bench.main(argv(tmp_path, "--epochs", "3"))
     assert len(trained) == 4
+    assert [(r["model"], r["epochs"]) for r in both["rows"]] == [
+        ("gcn", 2),
+        ("gcn", 3),
+        ("gat", 2),
+        ("gat", 3),
+    ]
+    assert [r for r in both["rows"] if r["epochs"] == 2] == summary["rows"]
+    md = (tmp_path / "paper_baselines.md").read_text()
+    assert md.count("1. command: `python benchmarks/paper_baselines.py --datasets Cora") == 1
+    assert "2. command: `python benchmarks/paper_baselines.py" in md and "--epochs 3" in md
     # a stopped run (its log cut after one line) trains only what is missing
     log = tmp_path / "paper_baselines_runs.jsonl"
     first = log.read_text().splitlines()[0]
@@ -78,7 +89,9 @@ def test_a_logged_run_of_another_commit_is_not_read_back(bench, tmp_path, monkey
     assert all(acc > 0 for acc in summary["rows"][0]["test_acc"])
 
 
-@pytest.mark.parametrize("extra", [["--epochs", "0"], ["--seeds", "1", "1"], ["--models", "x"]])
+@pytest.mark.parametrize(
+    "extra", [["--epochs", "0"], ["--epochs", "2", "2"], ["--seeds", "1", "1"], ["--models", "x"]]
+)
 def test_bad_settings_are_refused_before_anything_runs(bench, tmp_path, extra, capsys):
     with pytest.raises(SystemExit):
         bench.main(argv(tmp_path, *extra))
