@@ -359,7 +359,8 @@ def merge_groups(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _seeds_md(seeds: list) -> str:
+def seeds_md(seeds: list) -> str:
+    """``seeds 100-109`` for a run of consecutive seeds, else the seeds listed."""
     seeds = sorted(seeds, key=str)
     ints = all(isinstance(s, int) for s in seeds)
     if ints and len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
@@ -375,7 +376,7 @@ def sources_md(groups: list[dict[str, Any]]) -> str:
             dates = str(g["first_date"])
         else:
             dates = f"{g['first_date']} to {g['last_date']}"
-        rows = "; ".join(f"{row} ({_seeds_md(seeds)})" for row, seeds in g["rows"].items())
+        rows = "; ".join(f"{row} ({seeds_md(seeds)})" for row, seeds in g["rows"].items())
         lines.append(f"{i}. command: `{g['command']}`")
         lines.append(f"   - machine: {machine_md(g.get('machine'))}")
         lines.append(f"   - date: {dates}")

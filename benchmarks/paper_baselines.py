@@ -60,6 +60,7 @@ from _common import (
     output_dir,
     provenance,
     read_runs,
+    seeds_md,
     sources_md,
     write_results,
 )
@@ -192,16 +193,11 @@ def to_markdown(summary: dict) -> str:
             f"| {row['dataset']} | {row['model']} | {_params_md(row['params'])} "
             f"({CITATION[row['model']]}) | {row['epochs']} | {row['patience']} | "
             f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f} | {row['paper']:.1f} | "
-            f"{row['test_acc_mean'] - row['paper']:+.2f} | {_seeds(row['seeds'])} | "
+            f"{row['test_acc_mean'] - row['paper']:+.2f} | "
+            f"{len(row['seeds'])} ({seeds_md(row['seeds'])}) | "
             f"{statistics.fmean(row['best_epochs']):.0f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _seeds(seeds: list[int]) -> str:
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-        return f"{len(seeds)} ({seeds[0]}-{seeds[-1]})"
-    return f"{len(seeds)} ({', '.join(map(str, seeds))})"
 
 
 def main(argv: list[str] | None = None) -> dict:
