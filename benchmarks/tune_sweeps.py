@@ -16,7 +16,8 @@ Resumable: a cell whose record holds its final evaluation under the same configu
 skipped; an unfinished cell resumes its study from the Optuna storage (``--storage``, by
 default an SQLite file in the scratch folder ``results/local/``, never committed), keeping
 its finished trials and the finished seeds of its final evaluation. The record of an
-unfinished cell is written after every trial, so a sweep also resumes where that database
+unfinished cell is written after every trial and every seed of a running trial (a trial
+retried there trains only its unfinished seeds), so a sweep also resumes where that database
 is gone (another machine, from the committed record, run at the record's commit): its
 trials come back under their numbers and the sweep goes on as it would have. The re-scoring
 and final evaluation keep their finished runs in the record too (``stages``, written after
@@ -267,10 +268,15 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
 
 
 def stage_progress(record) -> str:
-    """What an unfinished record's stopped stages (``stages``, written after each run)
-    hold, to follow its count of trials: ``"; re-scoring 15 of 15 runs; final evaluation
-    of trial 1, 3 of 10 seeds"`` (empty when it holds none)."""
-    parts = []
+    """What an unfinished record's running trials (their finished seeds, ``seed_runs``) and
+    stopped stages (``stages``, written after each run) hold, to follow its count of
+    trials: ``"; trial 3 at 2 of 3 seeds"`` or ``"; re-scoring 15 of 15 runs; final
+    evaluation of trial 1, 3 of 10 seeds"`` (empty when it holds none)."""
+    parts = [
+        f"trial {t['number']} at {len(t['seed_runs']['runs'])} of {len(t['seeds'])} seeds"
+        for t in record.get("trials", ())
+        if t["state"] == "RUNNING" and t.get("seed_runs")
+    ]
     stages = (record.get("stages") or {}).values()
     for stage in sorted(stages, key=lambda stage: "final_of" in stage["key"]):
         key, done = stage["key"], len(stage["runs"])
@@ -517,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 records = tune.run_study(
                     config, storage, name, root=args.root, device=args.device,
                     resume_from=record, on_trial=keep_unfinished(path, command),
+                    on_seed=keep_unfinished(path, command),
                 )  # fmt: skip
             except tune.StudyMismatchError as err:
                 p.error(str(err))

@@ -990,6 +990,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     kept = f"the finished trials are kept in {args.storage}"
     if args.records:
         kept += f" and {args.records}"
+    keep = (lambda r: tune.write_records(args.records, r)) if args.records else None
     try:
         records = tune.run_study(
             config,
@@ -998,7 +999,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             root=args.root,
             device=args.device,
             resume_from=resume,
-            on_trial=(lambda r: tune.write_records(args.records, r)) if args.records else None,
+            on_trial=keep,
+            on_seed=keep,
         )
     except KeyboardInterrupt as err:
         raise KeyboardInterrupt(f"{kept}; run the same command again to resume") from err

@@ -38,6 +38,10 @@ and resumed in the same way. The database is scratch; the trial records are what
 (:func:`study_records`). A sweep whose database is gone resumes from its unfinished record
 on another machine (``run_study(..., resume_from=records)``): the trials come back under
 their numbers (:func:`restore_trials`), so it goes on as it would have in the lost database.
+Within a trial, each seed's finished run is kept on the trial (``seed_runs``, and in the
+record written after it, ``run_study(..., on_seed=...)``): the retry of a trial stopped
+mid-way (a dead worker, Ctrl-C, a lost database) trains only its missing seeds, when the
+kept runs were made by the same code on the same hardware kind (:func:`kept_seed_runs`).
 
 Trial seeds: every trial's parameters come from a TPE sampler seeded with
 ``(sampler_seed, number of trials in the study)``, so one worker running a study from start
@@ -766,7 +770,7 @@ def _distribution(p: Param) -> Any:
 #: its system attributes (set by Optuna's retry of a trial whose worker died). ``ran_on``:
 #: the hardware a trial trained on (:func:`ran_on`; absent from records made before it was
 #: kept).
-_USER_ATTRS = ("seeds", "val_scores", "best_epochs", "diverged", "ran_on")
+_USER_ATTRS = ("seeds", "val_scores", "best_epochs", "diverged", "ran_on", "seed_runs")
 _SYSTEM_ATTRS = ("failed_trial", "retry_history")
 
 
@@ -888,6 +892,7 @@ def run_study(
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
     resume_from: Mapping[str, Any] | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
+    on_seed: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, or join) the study until its budget of counted trials is reached.
 
@@ -895,7 +900,9 @@ def run_study(
     on the graph without its test labels (:func:`hide_test_labels`) and scores the mean of
     the runs' best validation accuracies. A trial whose training diverges is recorded as
     pruned (it counts, with no score); an interrupted one (Ctrl-C) as failed (it does not
-    count: running again resumes the study).
+    count) and queued for a retry with its parameters: running again resumes the study
+    with it, as a dead worker's trial is retried. A retried trial trains only the seeds
+    that its stopped attempt did not finish (:func:`kept_seed_runs`).
 
     Args:
         config: What to tune, and the budget.
@@ -911,6 +918,10 @@ def run_study(
         on_trial: Called with the study's records after each trial this process runs
             (to keep a record of an unfinished sweep, from which another machine can
             resume it).
+        on_seed: Called with the study's records after each seed of a trial this process
+            finishes before the trial's last (the running trial then lists its finished
+            seeds as ``seed_runs``), so that a record kept between trials also keeps the
+            part of a long trial that is done.
 
     Returns:
         The study's records (:func:`study_records`).
@@ -921,30 +932,45 @@ def run_study(
     graphs = _Graphs(config, root)
     budget = config.budget
 
+    running: list[int] = []  # the number of the trial this process runs
+
     def objective(trial: optuna.Trial) -> float:
+        running[:] = [trial.number]
         params = sample_params(trial, config.model, config.fixed, config.space_version)
         features = params.get("features", "raw")
+        here, code = ran_on(device), code_identity()
         trial.set_user_attr("seeds", list(budget.seeds))
-        trial.set_user_attr("ran_on", ran_on(device))
+        trial.set_user_attr("ran_on", here)
+        runs = kept_seed_runs(trial.user_attrs.get("seed_runs"), budget.seeds, here, code)
         try:
-            runs = train_runs(
-                graphs.get(features, hidden=True),
-                graphs.num_classes,
-                config.model,
-                params,
-                budget.seeds,
-                budget.epochs,
-                budget.patience,
-                device,
-                config.fixed,
-                config.space_version,
-            )
+            for seed in budget.seeds:
+                if seed in runs:
+                    continue
+                (run,) = train_runs(
+                    graphs.get(features, hidden=True),
+                    graphs.num_classes,
+                    config.model,
+                    params,
+                    [seed],
+                    budget.epochs,
+                    budget.patience,
+                    device,
+                    config.fixed,
+                    config.space_version,
+                )
+                runs[seed] = {"seed": seed, "val_acc": run.val_acc, "best_epoch": run.best_epoch}
+                if len(runs) < len(budget.seeds):
+                    done = [runs[s] for s in budget.seeds if s in runs]
+                    trial.set_user_attr("seed_runs", {"code": code, "ran_on": here, "runs": done})
+                    if on_seed is not None:
+                        on_seed(study_records(study, config))
         except NonFiniteLossError as err:
             trial.set_user_attr("diverged", str(err))
             raise optuna.TrialPruned(str(err)) from err
-        trial.set_user_attr("val_scores", [r.val_acc for r in runs])
-        trial.set_user_attr("best_epochs", [r.best_epoch for r in runs])
-        return statistics.fmean(r.val_acc for r in runs)
+        ordered = [runs[s] for s in budget.seeds]
+        trial.set_user_attr("val_scores", [r["val_acc"] for r in ordered])
+        trial.set_user_attr("best_epochs", [r["best_epoch"] for r in ordered])
+        return statistics.fmean(r["val_acc"] for r in ordered)
 
     while True:
         trials = study.get_trials(deepcopy=False)
@@ -960,7 +986,12 @@ def run_study(
         study.sampler = optuna.samplers.TPESampler(
             seed=trial_sampler_seed(config.sampler_seed, len(trials))
         )
-        study.optimize(objective, n_trials=1, catch=())
+        running.clear()
+        try:
+            study.optimize(objective, n_trials=1, catch=())
+        except KeyboardInterrupt:
+            _retry_interrupted(study, running)
+            raise
         if on_trial is not None:
             on_trial(study_records(study, config))
     # Parallel workers: a trial numbered below the last counted one that another worker is
@@ -970,6 +1001,62 @@ def run_study(
     while _running_before_last_counted(study.get_trials(deepcopy=False), budget):
         _fail_stale_and_wait(study)
     return study_records(study, config)
+
+
+def code_identity() -> dict[str, Any]:
+    """What names the code a run was trained by: the checkout's commit
+    (:func:`source_commit`) and the package versions
+    (:func:`~spikegraph.experiments.node_classification.versions`)."""
+    return {"commit": source_commit(), "versions": versions()}
+
+
+def kept_seed_runs(
+    kept: Mapping[str, Any] | None,
+    seeds: Sequence[int],
+    here: str,
+    code: Mapping[str, Any],
+) -> dict[int, dict[str, Any]]:
+    """The finished seed runs a stopped attempt of a trial kept (its ``seed_runs``
+    attribute, which Optuna's retry copies to the retried trial), by seed, that a retry may
+    use instead of training them again.
+
+    A run is used only where training it again would give the same numbers: made on the
+    same hardware kind (``here``, :func:`ran_on`) by the same code (``code``,
+    :func:`code_identity`), for one of the trial's ``seeds``. Code with uncommitted changes
+    cannot be told apart from other such code, so runs made by it are never used. Runs that
+    are not used are trained again, with a warning that says why.
+    """
+    if not kept:
+        return {}
+    why = None
+    if kept.get("ran_on") != here:
+        why = f"they ran on {kept.get('ran_on')!r}, this process on {here!r}"
+    elif plain(kept.get("code")) != plain(code):
+        why = "they were made by other code (another commit or package versions)"
+    elif "uncommitted" in str((code or {}).get("commit")):
+        why = "the checkout has uncommitted changes, so the code that made them is unknown"
+    if why is not None:
+        warnings.warn(
+            f"The trial's {len(kept.get('runs', ()))} finished seed run(s) from a stopped "
+            f"attempt are trained again: {why}",
+            stacklevel=2,
+        )
+        return {}
+    return {r["seed"]: dict(r) for r in kept.get("runs", ()) if r["seed"] in seeds}
+
+
+def _retry_interrupted(study: optuna.Study, running: Sequence[int]) -> None:
+    """Queue a retry (same parameters, its finished seeds kept) of the trial this process
+    was running when it was interrupted, which Optuna marked failed."""
+    if not running:
+        return
+    import optuna
+
+    (trial,) = (t for t in study.get_trials(deepcopy=False) if t.number == running[0])
+    if trial.state.name == "FAIL":
+        with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            next(iter(_retry_callback().values()))(study, trial)
 
 
 def _fail_stale_and_wait(study: optuna.Study) -> None:
@@ -1018,6 +1105,8 @@ def study_records(study: optuna.Study, config: StudyConfig) -> dict[str, Any]:
         for key in ("diverged", "ran_on", "failed_trial", "retry_history"):
             if key in attrs or key in t.system_attrs:
                 record[key] = attrs.get(key, t.system_attrs.get(key))
+        if "seed_runs" in attrs and t.state.name not in COUNTED_STATES:
+            record["seed_runs"] = attrs["seed_runs"]  # an unfinished trial's finished seeds
         trials.append(record)
     records = {
         "format": FORMAT,
@@ -1693,11 +1782,13 @@ __all__ = [
     "check_comparable",
     "check_record_config",
     "check_storage_url",
+    "code_identity",
     "common_space_version",
     "counted_trials",
     "final_evaluation",
     "hide_test_labels",
     "kept_final",
+    "kept_seed_runs",
     "model_label",
     "open_study",
     "preprocess_features",

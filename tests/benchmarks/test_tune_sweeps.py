@@ -204,6 +204,47 @@ def test_an_unfinished_cell_says_how_far_its_stopped_stages_got():
     assert sweeps_module().stage_progress({}) == ""
 
 
+def test_an_unfinished_cell_says_how_many_seeds_its_running_trial_finished():
+    running = {"number": 3, "state": "RUNNING", "seeds": [0, 1, 2],
+               "seed_runs": {"runs": [{"seed": 0}, {"seed": 1}]}}  # fmt: skip
+    done = {"number": 2, "state": "COMPLETE", "seeds": [0, 1, 2]}
+    assert sweeps_module().stage_progress({"trials": [done, running]}) == (
+        "; trial 3 at 2 of 3 seeds"
+    )
+    assert sweeps_module().stage_progress({"trials": [done]}) == ""
+
+
+def test_a_worker_killed_mid_trial_leaves_a_record_that_resumes_its_finished_seeds(
+    tmp_path, sweeps, monkeypatch
+):
+    """A PubMed trial of a spiking model runs for an hour: a session that ends during it
+    used to lose the whole trial (the record was written between trials only)."""
+    monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")  # a clean checkout
+    real, trained = tune.train_runs, []
+
+    def killed_at_seed_2(*args, **kwargs):
+        if args[4] == [2] and not trained.count(2):
+            trained.append(2)
+            raise KeyboardInterrupt  # the session ends: the process and its database go
+        trained.extend(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "train_runs", killed_at_seed_2)
+    cell = argv(tmp_path, "--models", "gat", "--trials", "1", "--seeds", "0", "1", "2")
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main([*cell, "--storage", f"sqlite:///{tmp_path / 'first.db'}"])
+    path = tmp_path / "sweeps" / "Cora-gat.json"
+    kept = tune.read_records(path)  # written after seed 1: what a session commits
+    (trial,) = kept["trials"]
+    assert trial["state"] == "RUNNING" and len(trial["seed_runs"]["runs"]) == 2
+    assert sweeps.stage_progress(kept) == "; trial 0 at 2 of 3 seeds"
+    assert sweeps.main([*cell, "--storage", f"sqlite:///{tmp_path / 'second.db'}"]) == 0
+    assert trained == [0, 1, 2, 2, 100, 101]  # seeds 0 and 1 were not trained again
+    records = tune.read_records(path)
+    assert [t["state"] for t in records["trials"]] == ["FAIL", "COMPLETE"]
+    assert records["final"]["trial"] == 1 and len(records["trials"][1]["val_scores"]) == 3
+
+
 def sweeps_module():
     return load("tune_sweeps")
 

@@ -398,11 +398,15 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
     with pytest.raises(KeyboardInterrupt):
         tune.run_study(config(trials=3), url(tmp_path), "s")
     first = optuna.load_study(study_name="s", storage=url(tmp_path)).trials
-    assert [t.state.name for t in first] == ["COMPLETE", "FAIL"]
+    # the interrupted trial failed, and its retry (same parameters) waits for the next run
+    assert [t.state.name for t in first] == ["COMPLETE", "FAIL", "WAITING"]
+    assert first[2].params == first[1].params
     records = tune.run_study(config(trials=3), url(tmp_path), "s")
     states = [t["state"] for t in records["trials"]]
     assert states == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert records["counted"] == [0, 2, 3]  # the failed trial is not counted
+    assert records["trials"][2]["failed_trial"] == 1
+    assert records["trials"][2]["params"] == first[1].params
     # Each trial's sampler is seeded by its number: a resumed worker draws new settings,
     # not the first trial's again.
     drawn = [json.dumps(records["trials"][n]["params"], sort_keys=True) for n in (0, 2, 3)]
@@ -412,6 +416,89 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
     assert len(calls) == 4  # the finished trial was not trained again
     again = tune.run_study(config(trials=3), url(tmp_path), "s")  # a finished study: no work
     assert scores(again) == scores(records) and len(calls) == 4
+
+
+@pytest.fixture
+def clean_checkout(monkeypatch):
+    """The code is named by a clean commit (the test suite may run from a checkout with
+    uncommitted changes, whose kept seed runs are never used)."""
+    monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")
+
+
+def test_an_interrupted_trial_is_retried_training_only_its_unfinished_seeds(
+    tmp_path, toy, monkeypatch, clean_checkout
+):
+    cfg = config(trials=2, seeds=(0, 1, 2))
+    whole = tune.run_study(cfg, url(tmp_path, "whole.db"), "s")
+    calls = interrupt_call(monkeypatch, 3)  # Ctrl-C during the first trial's third seed
+    with pytest.raises(KeyboardInterrupt):
+        tune.run_study(cfg, url(tmp_path), "s")
+    (failed,) = [t for t in optuna.load_study(study_name="s", storage=url(tmp_path)).trials
+                 if t.state.name == "FAIL"]  # fmt: skip
+    assert [r["seed"] for r in failed.user_attrs["seed_runs"]["runs"]] == [0, 1]
+    records = tune.run_study(cfg, url(tmp_path), "s")
+    assert len(calls) == 3 + 1 + 3  # the retry trained seed 2 alone, then a new trial ran
+    retried = records["trials"][1]
+    assert (retried["failed_trial"], retried["state"]) == (0, "COMPLETE")
+    # the kept seeds and the one trained now give the uninterrupted trial's numbers
+    assert retried["params"] == whole["trials"][0]["params"]
+    assert retried["val_scores"] == whole["trials"][0]["val_scores"]
+    assert retried["best_epochs"] == whole["trials"][0]["best_epochs"]
+    assert retried["value"] == whole["trials"][0]["value"]
+    # a finished trial's record lists its scores, not the stopped attempt's seeds
+    assert "seed_runs" not in retried and records["trials"][0]["seed_runs"]["runs"]
+
+
+def test_a_record_written_mid_trial_resumes_it_on_another_machine(
+    tmp_path, toy, monkeypatch, clean_checkout
+):
+    cfg = config(trials=1, seeds=(0, 1, 2))
+    whole = tune.run_study(cfg, url(tmp_path, "whole.db"), "s")
+    seen = []
+
+    def killed_after_the_first_seed(records):
+        seen.append(json.loads(json.dumps(records)))  # as committed: through JSON
+        raise _SweepStoppedError
+
+    with pytest.raises(_SweepStoppedError):
+        tune.run_study(cfg, url(tmp_path, "first.db"), "s", on_seed=killed_after_the_first_seed)
+    (part,) = seen
+    (running,) = part["trials"]
+    assert running["state"] == "RUNNING"
+    assert [r["seed"] for r in running["seed_runs"]["runs"]] == [0]
+    assert running["seed_runs"]["ran_on"] == tune.ran_on("cpu")
+    real, trained = tune.train_runs, []
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.extend(a[4]) or real(*a, **k))
+    resumed = tune.run_study(cfg, url(tmp_path, "second.db"), "s", resume_from=part)
+    assert trained == [1, 2]  # seed 0 came back from the record
+    assert resumed["counted"] == [1] and resumed["trials"][1]["failed_trial"] == 0
+    assert resumed["trials"][1]["val_scores"] == whole["trials"][0]["val_scores"]
+    assert resumed["best"]["value"] == whole["best"]["value"]
+
+
+def test_kept_seed_runs_are_used_only_when_training_again_would_give_them(recwarn):
+    here, code = "cpu: znver5, AVX512", {"commit": "0123abc", "versions": {"torch": "2.13.0"}}
+    runs = [
+        {"seed": 0, "val_acc": 0.5, "best_epoch": 3},
+        {"seed": 7, "val_acc": 0.6, "best_epoch": 1},
+    ]
+    kept = {"code": code, "ran_on": here, "runs": runs}
+    assert tune.kept_seed_runs(kept, [0, 1, 2], here, code) == {0: runs[0]}  # seed 7: not ours
+    assert tune.kept_seed_runs(None, [0], here, code) == {}
+    assert not recwarn.list
+    other_commit = {**code, "commit": "4567def"}
+    other_versions = {**code, "versions": {"torch": "2.12.0"}}
+    dirty = {**code, "commit": "0123abc + uncommitted changes"}
+    cases = [
+        ({**kept, "ran_on": "cpu: skylake, AVX2"}, code, "'cpu: skylake, AVX2'"),
+        (kept, other_commit, "other code"),
+        (kept, other_versions, "other code"),
+        ({**kept, "code": dirty}, dirty, "uncommitted changes"),
+    ]
+    for stored, now, why in cases:
+        with pytest.warns(UserWarning, match="2 finished seed run") as caught:
+            assert tune.kept_seed_runs(stored, [0, 1, 2], here, now) == {}
+        assert why in str(caught[0].message)
 
 
 class _SweepStoppedError(Exception):
