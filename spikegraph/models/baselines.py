@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import models as pyg_models
 
-from spikegraph._validation import check_probability
+from spikegraph._validation import check_channels, check_probability
 
 
 class InputDropout:
@@ -74,11 +74,54 @@ class GCN(InputDropout, pyg_models.GCN):
 
 class GAT(InputDropout, pyg_models.GAT):
     """PyG's :class:`torch_geometric.nn.models.GAT` (Velickovic et al., ICLR 2018) with
-    ``input_dropout``, the paper's dropout on the input features (see the module docstring).
+    ``input_dropout``, the paper's dropout on the input features (see the module docstring),
+    and ``out_heads``, the number of attention heads of the output layer.
+
+    PyG's model gives its output layer ``heads`` heads and averages them. The paper's output
+    layer has one head on Cora and CiteSeer and averages 8 on PubMed; PyG's
+    ``examples/gat.py`` builds the single-head one. ``out_heads`` builds either.
+
+    Args:
+        out_heads: Heads of the output layer, averaged (it maps to ``out_channels``; with
+            ``jk`` set there is no output convolution and it must stay ``None``). ``None``
+            (the default): ``heads``, PyG's model unchanged.
+        *args, **kwargs: :class:`torch_geometric.nn.models.GAT`'s, and ``input_dropout``.
 
     Example:
-        >>> model = GAT(1433, 64, num_layers=2, out_channels=7, heads=8, input_dropout=0.6)
+        >>> model = GAT(1433, 64, num_layers=2, out_channels=7, heads=8, input_dropout=0.6,
+        ...             out_heads=1)
+        >>> model.convs[-1].heads
+        1
     """
+
+    recorded_when_set: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {**InputDropout.recorded_when_set, "out_heads": None}
+    )
+
+    def __init__(self, *args: Any, out_heads: int | None = None, **kwargs: Any) -> None:
+        if out_heads is not None:
+            out_heads = check_channels(out_heads, "out_heads")
+        # read by init_conv, which PyG's constructor calls (so set before it runs)
+        object.__setattr__(self, "_out_heads", out_heads)
+        super().__init__(*args, **kwargs)
+        if out_heads is not None and not getattr(self, "_is_conv_to_out", False):
+            raise ValueError(
+                f"'out_heads'={out_heads} sets the heads of the output convolution, which "
+                "GAT builds only with 'out_channels' given and 'jk' None"
+            )
+        self.out_heads = out_heads
+
+    def init_conv(self, in_channels: Any, out_channels: int, **kwargs: Any) -> Any:
+        """PyG's layer, with ``out_heads`` heads in the output layer when it is set."""
+        if self._out_heads is not None and getattr(self, "_is_conv_to_out", False):
+            kwargs["heads"] = self._out_heads
+        return super().init_conv(in_channels, out_channels, **kwargs)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if self.out_heads is not None:
+            text = f"{text[:-1]}, out_heads={self.out_heads})"
+        return text
 
 
 __all__ = ["GAT", "GCN", "InputDropout"]

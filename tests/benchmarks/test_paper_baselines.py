@@ -8,6 +8,8 @@ import json
 import pytest
 
 from spikegraph.experiments import tune
+from spikegraph.models import check_model_options
+from spikegraph.models.search_space import search_space
 from tests.benchmarks.conftest import load
 from tests.experiments.test_tune import toy_graph
 
@@ -33,6 +35,12 @@ def test_every_setting_is_a_point_of_the_baselines_search_space(bench):
         )
         assert set(model_options) | set(train_options) | {"features"} == set(params)
     assert bench.SETTINGS["gat", "PubMed"]["lr"] == 0.01 != bench.SETTINGS["gat", "Cora"]["lr"]
+    # the fixed options are model options outside the space (the GAT paper's output head)
+    for (model, _), fixed in bench.FIXED.items():
+        assert not set(fixed) & {p.name for p in search_space(model, bench.SPACE_VERSION)}
+        options = check_model_options(model, fixed)
+        assert {k: options[k] for k in fixed} == fixed
+    assert bench.FIXED["gat", "Cora"] == {"out_heads": 1} and ("gat", "PubMed") not in bench.FIXED
 
 
 def test_runs_match_the_tuned_tables_final_evaluation_and_resume_from_the_log(
@@ -43,10 +51,14 @@ def test_runs_match_the_tuned_tables_final_evaluation_and_resume_from_the_log(
     assert sorted(rows) == ["gat", "gcn"] and rows["gcn"]["seeds"] == [100, 101]
     # the same numbers as the final evaluation's code with the same settings and seeds
     data = tune.preprocess_features(toy_graph(), "row-normalised")
-    direct = tune.train_runs(data, 3, "gat", bench.SETTINGS["gat", "Cora"], [100, 101], 2, 100)
+    direct = tune.train_runs(
+        data, 3, "gat", bench.SETTINGS["gat", "Cora"], [100, 101], 2, 100, fixed={"out_heads": 1}
+    )
     assert rows["gat"]["test_acc"] == [100 * r.test_acc for r in direct]
     md = (tmp_path / "paper_baselines.md").read_text()
     assert "| Cora | gcn | dropout=0.5, hidden_channels=16, input_dropout=0.5" in md
+    assert "lr=0.005, out_heads=1, weight_decay=0.0005 (Velickovic" in md
+    assert rows["gat"]["library_commit"] == bench.library_commit()
     assert json.loads((tmp_path / "paper_baselines.json").read_text())["rows"] == summary["rows"]
     # a second run trains nothing: every run is read back from the log
     trained = []
@@ -87,6 +99,38 @@ def test_a_logged_run_of_another_commit_is_not_read_back(bench, tmp_path, monkey
     log.write_text("".join(json.dumps(rec) + "\n" for rec in lines))
     summary = bench.main(argv(tmp_path, "--models", "gcn"))
     assert all(acc > 0 for acc in summary["rows"][0]["test_acc"])
+    assert summary["rows"][0]["seeds"] == [100, 101]  # the older library's runs are not mixed in
+
+
+def test_each_row_shows_the_runs_of_the_newest_library_that_ran_it(bench, tmp_path, monkeypatch):
+    """A change to the library voids no committed row: a row not run again keeps its runs,
+    under the name of the library that made them, and a row run again shows the new runs."""
+    monkeypatch.setattr(bench, "library_commit", lambda: "0" * 40)
+    bench.main(argv(tmp_path))
+    monkeypatch.setattr(bench, "library_commit", lambda: "1" * 40)
+    trained = []
+    real = tune.train_runs
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.append(a[4]) or real(*a, **k))
+    summary = bench.main(argv(tmp_path, "--models", "gat", "--seeds", "100"))
+    assert trained == [[100]]  # another library: its run is not read back
+    rows = {row["model"]: row for row in summary["rows"]}
+    assert (rows["gcn"]["library_commit"], rows["gcn"]["seeds"]) == ("0" * 40, [100, 101])
+    assert (rows["gat"]["library_commit"], rows["gat"]["seeds"]) == ("1" * 40, [100])
+    md = (tmp_path / "paper_baselines.md").read_text()
+    assert "| 0000000 |" in md and "| 1111111 |" in md and "The library now: 1111111." in md
+    # the runs shown are the sources listed: the older library's gat runs are not
+    assert "Cora gat 2 epochs (seed 100)" in md and "seeds 100-101); Cora gat" not in md
+    # a logged run of an earlier version of the settings (the GAT's 8 output heads, before
+    # out_heads) is never shown
+    log = tmp_path / "paper_baselines_runs.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    old = [dict(r, job={k: v for k, v in r["job"].items() if k != "fixed"}) for r in lines
+           if r["job"]["model"] == "gat"]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in [*lines, *old]))
+    assert bench.main(argv(tmp_path, "--models", "gat", "--seeds", "100"))["rows"] == [
+        rows["gcn"],
+        rows["gat"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch_geometric.nn import GATConv
 from torch_geometric.nn import models as pyg_models
 from torch_geometric.utils import to_undirected
 
@@ -98,3 +99,58 @@ def test_the_registry_builds_the_baselines_with_input_dropout():
     assert isinstance(model, pyg_models.GAT) and model.input_dropout == 0.6
     with pytest.raises(ValueError, match=r"\['T'\] only apply to spiking models, not 'gcn'"):
         build_model("gcn", 6, 3, T=4)
+
+
+class _ExampleGAT(torch.nn.Module):
+    """The model of PyG's ``examples/gat.py`` written out from ``GATConv`` (``heads``
+    concatenated heads in the hidden layer, ``out_heads`` averaged in the output layer: one
+    in the example and the GAT paper's Cora model), with ``BasicGNN``'s ReLU and dropout
+    between the layers."""
+
+    def __init__(self, heads: int, out_heads: int):
+        super().__init__()
+        self.conv1 = GATConv(6, 4, heads=heads, dropout=0.5)
+        self.conv2 = GATConv(4 * heads, 3, heads=out_heads, concat=False, dropout=0.5)
+
+    def forward(self, x, edge_index):
+        hidden = F.dropout(F.relu(self.conv1(x, edge_index)), 0.5, training=self.training)
+        return self.conv2(hidden, edge_index)
+
+
+@pytest.mark.parametrize("out_heads", [1, 3])
+def test_out_heads_builds_the_examples_output_layer(out_heads):
+    x, ei = _graph()
+    model = GAT(6, 8, num_layers=2, out_channels=3, heads=2, dropout=0.5, out_heads=out_heads)
+    assert [conv.heads for conv in model.convs] == [2, out_heads]
+    assert f"out_heads={out_heads}" in repr(model)
+    reference = _ExampleGAT(2, out_heads)
+    names = {"convs.0": "conv1", "convs.1": "conv2"}
+    reference.load_state_dict(
+        {names[k[:7]] + k[7:]: v for k, v in model.state_dict().items()}, strict=True
+    )
+    for mode in (True, False):  # attention dropout in training; none in evaluation
+        model.train(mode), reference.train(mode)
+        got, after = _run(model, x, ei)
+        want, after_ref = _run(reference, x, ei)
+        assert torch.equal(got, want) and torch.equal(after, after_ref), mode
+
+
+def test_out_heads_unset_keeps_pygs_model_and_records():
+    model = build_model("gat", 6, 3, heads=2, hidden_channels=8)
+    assert model.out_heads is None and [c.heads for c in model.convs] == [2, 2]
+    assert GAT.recorded_when_set["out_heads"] is None  # records made before it stay as they are
+    assert check_model_options("gat", {"out_heads": 1})["out_heads"] == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"out_heads": 0}, ValueError, r"'out_heads' must be >= 1, got 0"),
+        ({"out_heads": 1.5}, TypeError, r"'out_heads' must be an int, got float \(1.5\)"),
+        ({"out_heads": 1, "out_channels": None}, ValueError, r"'out_heads'=1 sets the heads"),
+        ({"out_heads": 1, "jk": "cat"}, ValueError, r"'out_heads'=1 sets the heads"),
+    ],
+)
+def test_an_impossible_out_heads_is_refused_naming_it(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        GAT(6, 8, num_layers=2, **{"out_channels": 3, **kwargs})
