@@ -85,7 +85,8 @@ class GAT(InputDropout, pyg_models.GAT):
         out_heads: Heads of the output layer, averaged (it maps to ``out_channels``; with
             ``jk`` set there is no output convolution and it must stay ``None``). ``None``
             (the default): ``heads``, PyG's model unchanged.
-        *args, **kwargs: :class:`torch_geometric.nn.models.GAT`'s, and ``input_dropout``.
+        *args: :class:`torch_geometric.nn.models.GAT`'s positional arguments.
+        **kwargs: Its keyword arguments, and ``input_dropout``.
 
     Example:
         >>> model = GAT(1433, 64, num_layers=2, out_channels=7, heads=8, input_dropout=0.6,
