@@ -29,12 +29,12 @@ validation loss; GAT: up to 100,000 epochs, patience 100 on validation loss and 
 paper's training, which stops on patience only): each is a row of its own.
 
 Every finished run is appended to ``paper_baselines_runs.jsonl`` in the output folder with
-everything that determines it (dataset, model, settings, seed, budget, and the last commit
-that changed the library): a stopped run resumes, only a run of exactly the same job is read
-back, and the results show, for each row, the runs of the log that belong to the current
-settings, whichever command made them (each command is listed with the runs it made): those of
-the newest library that ran the row's jobs, which the row names (runs of two libraries are
-never mixed in one row).
+everything that determines it (dataset, model, settings, seed, budget, the last commit that
+changed the library, and the package versions): a stopped run resumes, and only a run of
+exactly the same job is read back. The results show, for each row, the runs of the log that
+belong to the current settings, whichever command made them (each command is listed with the
+runs it made): those of the newest library (commit and versions) that ran the row's jobs,
+which the row names; runs of two libraries are never mixed in one row.
 
     python benchmarks/paper_baselines.py                    # into results/local/
     python benchmarks/paper_baselines.py --update-results   # adding to results/paper_baselines.*
@@ -70,6 +70,7 @@ from _common import (
 
 from spikegraph.datasets import load_dataset
 from spikegraph.experiments import tune
+from spikegraph.experiments.node_classification import versions
 
 STEM = "paper_baselines"
 RUNS_FILE = f"{STEM}_runs.jsonl"
@@ -114,6 +115,7 @@ def job(model: str, dataset: str, seed: int, epochs: int, args: argparse.Namespa
         "patience": args.patience,
         "split": "public",
         "commit": args.commit,
+        "versions": args.versions,
     }
     if (model, dataset) in FIXED:  # (absent otherwise: the jobs logged before it existed)
         spec["fixed"] = FIXED[model, dataset]
@@ -148,23 +150,30 @@ def one_run(spec: dict, data, num_classes: int) -> dict:
     }
 
 
-def newest_library(runs: list[dict], commit: str | None) -> list[dict]:
+def library_of(job: dict) -> str:
+    """A job's library, as a key: the last commit that changed ``spikegraph/`` and the
+    package versions (absent from the jobs logged before they were kept: ``None``)."""
+    return json.dumps({"commit": job["commit"], "versions": job.get("versions")}, sort_keys=True)
+
+
+def newest_library(runs: list[dict], library: str) -> list[dict]:
     """The runs among ``runs`` (one row's) made on the newest library that made any: the
-    current one (``commit``), else the one whose last run is the newest. A row never mixes
-    two libraries."""
-    last: dict[str | None, str] = {}
+    current one (``library``, :func:`library_of`), else the one whose last run is the
+    newest. A row never mixes two libraries."""
+    last: dict[str, str] = {}
     for r in runs:
-        made_by, date = r["job"]["commit"], r["provenance"]["date"]
+        made_by, date = library_of(r["job"]), r["provenance"]["date"]
         last[made_by] = max(last.get(made_by, date), date)
-    newest = commit if commit in last else max(last, key=lambda c: last[c])
-    return [r for r in runs if r["job"]["commit"] == newest]
+    newest = library if library in last else max(last, key=lambda c: last[c])
+    return [r for r in runs if library_of(r["job"]) == newest]
 
 
-def summarise(runs: list[dict], commit: str | None) -> dict:
+def summarise(runs: list[dict], commit: str | None, versions: dict | None = None) -> dict:
     """One row per (dataset, model, epochs, patience) among ``runs`` (finished runs of the
     current settings, each ``{"job", "val_acc", "test_acc", "best_epoch", "provenance",
     ...}``), from the runs of the newest library that ran it (:func:`newest_library`);
-    ``commit``: the library now."""
+    ``commit`` and ``versions``: the library now."""
+    now_library = library_of({"commit": commit, "versions": versions})
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         j = r["job"]
@@ -173,13 +182,14 @@ def summarise(runs: list[dict], commit: str | None) -> dict:
     rows, shown = [], []
     for key in sorted(groups, key=lambda k: (order[k[0]], k[1] != "gcn", k[2], k[3] or 0)):
         dataset, model, epochs, patience = key
-        mine = sorted(newest_library(groups[key], commit), key=lambda r: r["job"]["seed"])
+        mine = sorted(newest_library(groups[key], now_library), key=lambda r: r["job"]["seed"])
         shown += mine
         test = [100 * r["test_acc"] for r in mine]
         rows.append({
             "dataset": dataset, "model": model, "epochs": epochs, "patience": patience,
             "params": SETTINGS[model, dataset], "fixed": FIXED.get((model, dataset), {}),
             "paper": PAPER[model, dataset], "library_commit": mine[0]["job"]["commit"],
+            "library_versions": mine[0]["job"].get("versions"),
             "seeds": [r["job"]["seed"] for r in mine], "test_acc": test,
             "val_acc": [100 * r["val_acc"] for r in mine],
             "test_acc_mean": statistics.fmean(test), "test_acc_std": statistics.pstdev(test),
@@ -189,16 +199,19 @@ def summarise(runs: list[dict], commit: str | None) -> dict:
         (f"{r['job']['dataset']} {r['job']['model']} {r['job']['epochs']} epochs",
          r["job"]["seed"], r["provenance"]) for r in shown
     )  # fmt: skip
-    return {"library_commit": commit, "space_version": SPACE_VERSION, "rows": rows,
-            "sources": sources}  # fmt: skip
+    return {"library_commit": commit, "library_versions": versions,
+            "space_version": SPACE_VERSION, "rows": rows, "sources": sources}  # fmt: skip
 
 
 def _params_md(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "features")
 
 
-def _library_md(commit: str | None) -> str:
-    return "unknown" if commit is None else commit[:7]
+def _library_md(commit: str | None, versions: dict | None) -> str:
+    text = "unknown" if commit is None else commit[:7]
+    if versions:
+        text += f", torch {versions.get('torch')}, PyG {versions.get('torch_geometric')}"
+    return text
 
 
 def to_markdown(summary: dict) -> str:
@@ -207,8 +220,10 @@ def to_markdown(summary: dict) -> str:
         "",
         sources_md(summary["sources"]),
         "Library: the last commit that changed `spikegraph/` (or `pyproject.toml`) when the "
-        "row's runs were made; each row shows the runs of the newest library that ran its jobs. "
-        f"The library now: {_library_md(summary['library_commit'])}.",
+        "row's runs were made, with the versions of torch and PyG (runs logged before the "
+        "versions were kept name the commit alone: their machine line names torch); each row "
+        "shows the runs of the newest library that ran its jobs. The library now: "
+        f"{_library_md(summary['library_commit'], summary['library_versions'])}.",
         "",
         "Settings published by the GCN and GAT papers, chosen by nobody here, trained as "
         "`tuned.md`'s final evaluation trains a selected configuration (`tune.train_runs`: at "
@@ -231,7 +246,8 @@ def to_markdown(summary: dict) -> str:
             f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f} | {row['paper']:.1f} | "
             f"{row['test_acc_mean'] - row['paper']:+.2f} | "
             f"{len(row['seeds'])} ({seeds_md(row['seeds'])}) | "
-            f"{statistics.fmean(row['best_epochs']):.0f} | {_library_md(row['library_commit'])} |"
+            f"{statistics.fmean(row['best_epochs']):.0f} | "
+            f"{_library_md(row['library_commit'], row['library_versions'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -267,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.patience is not None and args.patience < 1:
         p.error(f"--patience must be >= 1, got {args.patience}")
     out = output_dir(p, args)
-    args.commit = library_commit()
+    args.commit, args.versions = library_commit(), versions()
     session = provenance(command_line(f"{STEM}.py", sys.argv[1:] if argv is None else argv))
     log = out / RUNS_FILE if out is not None else None
     plan = [job(m, d, s, e, args) for d in args.datasets for m in args.models
@@ -299,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{rec['best_epoch']} ({rec['seconds']:.0f} s)",
             flush=True,
         )
-    summary = summarise(list(done.values()), args.commit)
+    summary = summarise(list(done.values()), args.commit, args.versions)
     md = to_markdown(summary)
     print(md)
     if out is not None:

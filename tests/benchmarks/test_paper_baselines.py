@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from spikegraph.experiments import tune
 from spikegraph.models import check_model_options
@@ -117,7 +118,8 @@ def test_each_row_shows_the_runs_of_the_newest_library_that_ran_it(bench, tmp_pa
     assert (rows["gcn"]["library_commit"], rows["gcn"]["seeds"]) == ("0" * 40, [100, 101])
     assert (rows["gat"]["library_commit"], rows["gat"]["seeds"]) == ("1" * 40, [100])
     md = (tmp_path / "paper_baselines.md").read_text()
-    assert "| 0000000 |" in md and "| 1111111 |" in md and "The library now: 1111111." in md
+    assert "| 0000000, torch" in md and "| 1111111, torch" in md
+    assert "The library now: 1111111, torch" in md
     # the runs shown are the sources listed: the older library's gat runs are not
     assert "Cora gat 2 epochs (seed 100)" in md and "seeds 100-101); Cora gat" not in md
     # a logged run of an earlier version of the settings (the GAT's 8 output heads, before
@@ -141,3 +143,32 @@ def test_bad_settings_are_refused_before_anything_runs(bench, tmp_path, extra, c
         bench.main(argv(tmp_path, *extra))
     assert not (tmp_path / "paper_baselines_runs.jsonl").exists()
     assert capsys.readouterr().err
+
+
+def test_a_logged_run_of_other_package_versions_is_not_read_back(bench, tmp_path, monkeypatch):
+    """The commit alone does not name what trained a run: the same checkout with another
+    torch gives other numbers, so the log keys each run by the package versions too."""
+    first = bench.main(argv(tmp_path, "--models", "gcn"))
+    assert first["rows"][0]["library_versions"]["torch"] == torch.__version__
+    other = {**bench.versions(), "torch": "0.0.1"}
+    monkeypatch.setattr(bench, "versions", lambda: other)
+    trained = []
+    real = tune.train_runs
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: trained.append(a[4]) or real(*a, **k))
+    summary = bench.main(argv(tmp_path, "--models", "gcn"))
+    assert trained == [[100], [101]]  # nothing read back across versions
+    (row,) = summary["rows"]
+    assert row["library_versions"] == other and row["seeds"] == [100, 101]  # not mixed
+    assert "torch 0.0.1, PyG" in (tmp_path / "paper_baselines.md").read_text()
+    # a logged job made before the versions were kept is shown under its commit alone
+    log = tmp_path / "paper_baselines_runs.jsonl"
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    for rec in runs:
+        if rec["job"]["versions"]["torch"] == torch.__version__:  # the first command's
+            del rec["job"]["versions"]
+            rec["provenance"]["date"] = "2999-01-01T00:00:00+00:00"  # now the newest
+    shown = bench.summarise(runs, "another-commit", {"torch": "0.0.2"})
+    assert [r["library_versions"] for r in shown["rows"]] == [None]
+    assert shown["rows"][0]["test_acc"] == first["rows"][0]["test_acc"]  # those runs alone
+    md = bench.to_markdown(shown)
+    assert f"| {row['library_commit'][:7]} |" in md
