@@ -865,12 +865,9 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
             )
         )
     if gone:
-        with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = next(iter(_retry_callback().values()))
-            restored = study.get_trials(deepcopy=False)
-            for number in gone:
-                retry(study, restored[number])
+        restored = study.get_trials(deepcopy=False)
+        for number in gone:
+            _queue_retry(study, restored[number])
     return len(trials)
 
 
@@ -1050,13 +1047,19 @@ def _retry_interrupted(study: optuna.Study, running: Sequence[int]) -> None:
     was running when it was interrupted, which Optuna marked failed."""
     if not running:
         return
-    import optuna
-
     (trial,) = (t for t in study.get_trials(deepcopy=False) if t.number == running[0])
     if trial.state.name == "FAIL":
-        with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            next(iter(_retry_callback().values()))(study, trial)
+        _queue_retry(study, trial)
+
+
+def _queue_retry(study: optuna.Study, trial: Any) -> None:
+    """Queue a retry of failed ``trial`` (its parameters and attributes, up to
+    :data:`MAX_RETRY` times), as the storage does for a trial whose heartbeat lapsed."""
+    import optuna
+
+    with warnings.catch_warnings():  # experimental in Optuna 4, and used as documented
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        next(iter(_retry_callback().values()))(study, trial)
 
 
 def _fail_stale_and_wait(study: optuna.Study) -> None:
