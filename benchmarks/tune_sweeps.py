@@ -27,7 +27,7 @@ they share each cell's trials, then the seeds of its final evaluation. A record 
 budget, split, search space or commit is never mixed in silently: the run stops, naming it
 (``--allow-mixed-commits`` puts records of several commits in one table, each row naming its
 commit, and lets a cell whose trials have all run finish its re-scoring and final evaluation
-at a later commit, which the cell's provenance line in the table then names). A record of
+at a later commit, which the provenance bullet of the cell in the table then names). A record of
 an earlier search-space version is this cell's when that version declares the same space for
 the model (version 3 changed only ``gcn``'s and ``gat``'s): it is kept, and the table names
 the version all its records belong to. A finished record of an earlier version whose space
@@ -237,7 +237,8 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
     ]
     text = (
         "# Tuned results: one validation-only protocol for every model\n\n"
-        + "Made by (one line per cell; the final evaluation's end):\n\n"
+        + "Made by (per command, machine and commit, each cell with the end of its final "
+        "evaluation and of its re-scoring):\n\n"
         + runs
         + "\n\n"
         + body
@@ -397,8 +398,8 @@ def at_commit(prov: dict, record: dict) -> str:
 
 
 def rows_section(records: list[dict], empty: str, where: str = SWEEPS) -> tuple[str, str, str]:
-    """The provenance lines, the table (under its protocol sentence) and the list of record
-    files of finished ``records`` (in the folder ``where``), in the table's order: per
+    """The provenance (:func:`made_by`), the table (under its protocol sentence) and the list
+    of record files of finished ``records`` (in the folder ``where``), in the table's order: per
     dataset, the ordinary models first (``empty``: the table of none)."""
     names = [*FAMILIES, *(m for m in MODELS if m not in FAMILIES), *VARIANTS]
     order = {(d, m): i for i, (d, m) in enumerate((d, m) for d in DATASETS for m in names)}
@@ -426,19 +427,28 @@ def rows_section(records: list[dict], empty: str, where: str = SWEEPS) -> tuple[
             )
             + ".\n"
         )
-    lines = []  # each cell's provenance: the command, machine and date that made it
+    listing = ", ".join(f"`{where}/{'-'.join(cell_name(r))}.json`" for r in records)
+    return made_by(records), body, listing
+
+
+def made_by(records: list[dict]) -> str:
+    """The provenance of ``records``, grouped: one bullet per command, machine and commit
+    that made a final evaluation (with the command that re-scored, where one did), and
+    under it each cell it made with the end of its final evaluation and of its re-scoring.
+    The same text once per group, instead of once per cell."""
+    groups: dict[str, list[str]] = {}
     for r in records:
         prov = r.get("provenance") or {}
         again = (r.get("rescore") or {}).get("provenance")
-        lines.append(
-            f"- {'-'.join(cell_name(r))}: `{prov.get('command')}`, {prov.get('date')}, "
-            f"{machine_md(prov['machine']) if prov.get('machine') else 'machine not recorded'}"
-            + at_commit(prov, r)
-            + (f"; re-scored by `{again['command']}`, {again['date']}" if again else "")
-            + (at_commit(again, r) if again else "")
+        machine = machine_md(prov["machine"]) if prov.get("machine") else "machine not recorded"
+        head = f"`{prov.get('command')}`, {machine}{at_commit(prov, r)}"
+        if again:
+            head += f"; re-scored by `{again['command']}`{at_commit(again, r)}"
+        groups.setdefault(head, []).append(
+            f"  - {'-'.join(cell_name(r))}: {prov.get('date')}"
+            + (f" (re-scored {again['date']})" if again else "")
         )
-    listing = ", ".join(f"`{where}/{'-'.join(cell_name(r))}.json`" for r in records)
-    return "\n".join(lines), body, listing
+    return "\n".join(f"- {head}:\n" + "\n".join(cells) for head, cells in groups.items())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         if record is not None and ("final" in record or tuning_done(record)):
             # every trial ran: what is left is the selection (a re-scoring, another rule) and
             # the final evaluation; with --allow-mixed-commits they may run at a later commit
-            # than the trials' (the cell's provenance line then names it)
+            # than the trials' (the cell's provenance bullet then names it)
             records = dict(record)
         else:
             try:

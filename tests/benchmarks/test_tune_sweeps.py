@@ -475,6 +475,38 @@ def test_the_family_section_sets_the_validation_best_spiking_cell_against_its_or
     assert sweeps.family_section(records[-1:]) == ""
 
 
+def _made(dataset, model, command, date, commit="c1", rescored=None):
+    """A finished record with only what the provenance bullets read."""
+    record = _finished(dataset, model, 0.8, 0.8)
+    record["config"] = {"commit": "c1"}
+    record["provenance"] = {"command": command, "date": date, "git_commit": commit,
+                            "machine": {"cpu": "znver4"}}  # fmt: skip
+    if rescored:
+        record["rescore"] = {"provenance": {"command": command, "date": rescored,
+                                            "git_commit": commit}}  # fmt: skip
+    return record
+
+
+def test_provenance_is_written_once_per_command_machine_and_commit(sweeps):
+    """Cells made by one command on one machine at one commit share one bullet, each cell
+    under it with its own dates; another command, or a later commit, starts another."""
+    records = [
+        _made("Cora", "gcn", "run A", "d1", rescored="d0"),
+        _made("Cora", "sgcn", "run A", "d2", rescored="d1b"),
+        _made("PubMed", "sgat", "run B", "d3"),
+        _made("PubMed", "gcsnn", "run A", "d4", commit="c2"),
+    ]
+    assert sweeps.made_by(records).splitlines() == [
+        "- `run A`, cpu znver4; re-scored by `run A`:",
+        "  - Cora-gcn: d1 (re-scored d0)",
+        "  - Cora-sgcn: d2 (re-scored d1b)",
+        "- `run B`, cpu znver4:",
+        "  - PubMed-sgat: d3",
+        "- `run A`, cpu znver4, at commit c2:",
+        "  - PubMed-gcsnn: d4",
+    ]
+
+
 def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_without_a_database(
     tmp_path, sweeps, monkeypatch
 ):
@@ -543,7 +575,8 @@ def test_a_record_whose_trials_all_ran_finishes_at_a_later_commit_only_when_allo
 ):
     """Its trials are not resumed (every one ran), so with --allow-mixed-commits its
     re-scoring and final evaluation run at the current commit, training no tuning trial,
-    and the table's provenance line names that commit; without it, the run stops."""
+    and the cell's provenance bullet in the table names that commit; without it, the run
+    stops."""
     cell = argv(tmp_path, "--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10")
     real, trained = tune.train_runs, []
 
@@ -573,9 +606,11 @@ def test_a_record_whose_trials_all_ran_finishes_at_a_later_commit_only_when_allo
     done = tune.read_records(path)
     assert done["final"]["commit"] == "an-older-commit"
     now = done["provenance"]["git_commit"]
-    line = next(ln for ln in (tmp_path / "tuned.md").read_text().splitlines() if "Cora-gcn:" in ln)
+    lines = (tmp_path / "tuned.md").read_text().splitlines()
+    cell = next(i for i, ln in enumerate(lines) if ln.startswith("  - Cora-gcn: "))
+    group = next(ln for ln in reversed(lines[:cell]) if ln.startswith("- `"))  # its bullet
     if now is not None:  # a git checkout: the stages' commit is named
-        assert line.count(f", at commit {now}") == 2
+        assert group.count(f", at commit {now}") == 2
 
 
 def test_tuning_done_needs_the_budget_and_no_earlier_trial_running():
