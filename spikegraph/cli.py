@@ -1239,6 +1239,7 @@ BENCHMARKS = {
     "samplers-speed": "samplers_speed.py",
     "samplers-accuracy": "samplers_accuracy.py",
     "samplers-variance": "samplers_variance.py",
+    "saint-norms": "saint_norms.py",
     "sampler-study": "sampler_study.py",
     "pyg-example": "pyg_example.py",
     "paper-baselines": "paper_baselines.py",

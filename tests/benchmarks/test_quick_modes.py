@@ -29,6 +29,7 @@ def test_every_script_is_covered():
         "class_defaults_sweep.py",
         "sampler_study.py",
         "sampler_sizes_sweep.py",
+        "saint_norms.py",
         "samplers_accuracy.py",
         "samplers_speed.py",
         "samplers_variance.py",

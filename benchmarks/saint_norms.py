@@ -1,0 +1,192 @@
+"""How accurate GraphSAINT's estimated normalisations are, per ``sample_coverage``.
+
+GraphSAINT (Zeng et al., ICLR 2020, Sec. 3.2 and Algorithm 2) removes the bias of a sampled
+subgraph with the normalisations ``alpha_{u,v} = P_{u,v} / P_v`` and ``lambda_v = P_v``. The
+random-walk sampler has no closed form for them: it estimates them from counts over
+pre-sampled subgraphs, drawn until every node was drawn ``sample_coverage`` times on average
+(the paper's code: 50; spikegraph's default: ``spikegraph.samplers.saint.DEFAULT_COVERAGE``).
+
+For each sampler, dataset, coverage and seed, this script pre-samples (``norms="estimate"``,
+the sampler's registered default options otherwise) and reports
+
+- **the stated errors**: ``sampler.norm_errors()``, the relative standard errors of every
+  estimated ``1 / alpha`` (one per edge) and ``1 / lambda`` (one per node), from the
+  binomial counts: their median and maximum over the finite ones, and how many are infinite
+  (a count of zero: an edge or node no pre-sampled subgraph held);
+- **the actual errors**, for the node and edge samplers only, whose normalisations also have
+  a closed form (``norms="exact"``): ``|estimate / exact - 1|``, median and maximum, and
+  the root mean square of ``(estimate / exact - 1) / stated`` over the finite, nonzero
+  stated errors (``z_rms``), about 1 when the stated errors are honest;
+- the number of pre-sampled subgraphs and the pre-sampling time (seconds, this machine).
+
+The docs quote it (``docs/samplers.md``) for the choice of the default coverage.
+
+    python benchmarks/saint_norms.py                   # PubMed, coverages 50 and 500
+    python benchmarks/saint_norms.py --update-results  # the same, replacing results/saint_norms.*
+    python benchmarks/saint_norms.py --quick           # Cora, tiny coverages, no files
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    add_output_options,
+    check_names,
+    command_line,
+    output_dir,
+    provenance,
+    provenance_md,
+    write_results,
+)
+
+from spikegraph.datasets import load_dataset
+from spikegraph.samplers import SAMPLERS
+
+STEM = "saint_norms"
+SAMPLER_NAMES = ("graphsaint-rw", "graphsaint-node", "graphsaint-edge")
+
+
+def spread(values: torch.Tensor) -> dict:
+    """Median and maximum of the finite ``values``, and how many are infinite."""
+    finite = values[torch.isfinite(values)]
+    return {
+        "median": float(finite.median()) if finite.numel() else None,
+        "max": float(finite.max()) if finite.numel() else None,
+        "infinite": int(values.numel() - finite.numel()),
+    }
+
+
+def measure(data, name: str, coverage: int, seed: int) -> dict:
+    """One sampler's estimated normalisations at ``coverage``: stated errors, actual errors
+    against the closed form where there is one, subgraphs drawn and seconds."""
+    cls = SAMPLERS[name]
+    options = {k: v for k, v in cls.default_options.items() if k != "sample_coverage"}
+    start = time.perf_counter()
+    sampler = cls(data, **options, norms="estimate", sample_coverage=coverage, seed=seed)
+    seconds = time.perf_counter() - start
+    edge_err, node_err = sampler.norm_errors()
+    row = {
+        "sampler": name,
+        "options": options,
+        "coverage": coverage,
+        "seed": seed,
+        "subgraphs": int(sampler.norms.num_samples),
+        "seconds": seconds,
+        "stated_edge": spread(edge_err),
+        "stated_node": spread(node_err),
+        "actual_edge": None,
+        "actual_node": None,
+        "z_rms_edge": None,
+        "z_rms_node": None,
+    }
+    if cls.closed_form:
+        exact = cls(data, **options, norms="exact", seed=seed).norms
+        for key, got, want, stated in (
+            ("edge", sampler.norms.edge_norm, exact.edge_norm, edge_err),
+            ("node", sampler.norms.node_norm, exact.node_norm, node_err),
+        ):
+            actual = got.double() / want.double() - 1
+            row[f"actual_{key}"] = spread(actual.abs())
+            # honest stated errors: actual / stated has unit spread (over finite, nonzero ones)
+            keep = torch.isfinite(stated) & (stated > 0)
+            row[f"z_rms_{key}"] = float((actual[keep] / stated[keep]).pow(2).mean().sqrt())
+    return row
+
+
+def _pct(stats: dict | None, key: str) -> str:
+    value = None if stats is None else stats[key]
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def to_markdown(record: dict) -> str:
+    lines = [
+        "# GraphSAINT's estimated normalisations: relative errors per sample_coverage",
+        "",
+        provenance_md(record["provenance"]),
+        "Errors of the estimated `1 / alpha` (edges) and `1 / lambda` (nodes), in %: "
+        "*stated*, `norm_errors()` (relative standard errors from the binomial counts; "
+        "median and max over the finite ones, `inf`: how many are infinite, a count of "
+        "zero); *actual*, `|estimate / exact - 1|` against the closed form (node and edge "
+        "samplers only), and *z rms*, the root mean square of the actual signed error over "
+        "the stated one (about 1 when the stated errors are honest). Each sampler with its "
+        "registered default options otherwise; s: the pre-sampling's seconds.",
+        "",
+        "| dataset | sampler | coverage | seed | subgraphs | s | stated edge median | "
+        "stated edge max | edge inf | stated node median | stated node max | node inf | "
+        "actual edge median | actual edge max | actual node median | actual node max | "
+        "z rms edge | z rms node |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in record["rows"]:
+        se, sn, ae, an = r["stated_edge"], r["stated_node"], r["actual_edge"], r["actual_node"]
+        lines.append(
+            f"| {r['dataset']} | {r['sampler']} | {r['coverage']} | {r['seed']} | "
+            f"{r['subgraphs']} | {r['seconds']:.2f} | {_pct(se, 'median')} | "
+            f"{_pct(se, 'max')} | {se['infinite']} | {_pct(sn, 'median')} | "
+            f"{_pct(sn, 'max')} | {sn['infinite']} | {_pct(ae, 'median')} | {_pct(ae, 'max')} | "
+            f"{_pct(an, 'median')} | {_pct(an, 'max')} | {_num(r['z_rms_edge'])} | "
+            f"{_num(r['z_rms_node'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["PubMed"])
+    p.add_argument("--samplers", nargs="+", default=list(SAMPLER_NAMES))
+    p.add_argument("--coverages", type=int, nargs="+", default=[50, 500])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
+    p.add_argument("--quick", action="store_true", help="Cora, coverages 2 and 5, no files")
+    add_output_options(p)
+    args = p.parse_args(argv)
+    args.samplers = check_names(p, "--samplers", args.samplers, SAMPLER_NAMES)
+    if args.quick:
+        args.datasets, args.coverages = ["Cora"], [2, 5]
+    bad = [c for c in args.coverages if c < 1]
+    if bad:
+        p.error(f"--coverages must be >= 1, got {bad}")
+    out = output_dir(p, args)
+    # A low coverage makes the sampler warn about its own counts: that is what is measured.
+    logging.getLogger("spikegraph.samplers.saint").setLevel(logging.ERROR)
+    record = {
+        "provenance": provenance(
+            command_line("saint_norms.py", sys.argv[1:] if argv is None else argv)
+        ),
+        "rows": [],
+    }
+    for dataset in args.datasets:
+        data, _ = load_dataset(dataset, root=args.root)
+        for name in args.samplers:
+            for coverage in args.coverages:
+                for seed in args.seeds:
+                    row = {"dataset": dataset, **measure(data, name, coverage, seed)}
+                    record["rows"].append(row)
+                    print(
+                        f"{dataset} {name} coverage {coverage} seed {seed}: stated edge "
+                        f"errors median {_pct(row['stated_edge'], 'median')}% max "
+                        f"{_pct(row['stated_edge'], 'max')}% ({row['subgraphs']} subgraphs, "
+                        f"{row['seconds']:.2f} s)",
+                        flush=True,
+                    )
+    md = to_markdown(record)
+    print(md)
+    if out is not None:
+        write_results(STEM, record, md, out)
+    return record
+
+
+if __name__ == "__main__":
+    main()
