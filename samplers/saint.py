@@ -26,8 +26,9 @@ from .graph import random_walk
 
 log = logging.getLogger(__name__)
 
-#: Default ``sample_coverage`` of estimated norms: relative errors of about 3.5% (median)
-#: and at most 8% on PubMed with the random-walk sampler's defaults (50 gives 11% and 38%).
+#: Default ``sample_coverage`` of estimated norms: relative standard errors of about 3.5%
+#: (median) and at most 8.1% on PubMed with the random-walk sampler's defaults (50 gives 10.9%
+#: and 37.9%; ``benchmarks/saint_norms.py``).
 DEFAULT_COVERAGE = 500
 
 #: Node draws per pre-sampling chunk (bounds the memory of the drawn ids; at least 63
@@ -293,9 +294,10 @@ class GraphSAINTSampler(SubgraphSampler):
         final_weights: Blocks carry ``Â / alpha`` as final weights (see above).
         sample_coverage: With ``norms="estimate"``: pre-sample until each node was drawn
             this often on average (given with exact norms: unused, and a warning says so).
-            The default (:data:`DEFAULT_COVERAGE`, 500) gives relative errors of the norms of
-            about 3.5% (median) and at most 8% on PubMed with the random-walk sampler's
-            defaults; 50 (the paper's and the former default) gives 11% and 38%.
+            The default (:data:`DEFAULT_COVERAGE`, 500) gives relative standard errors of
+            the norms of about 3.5% (median) and at most 8.1% on PubMed with the random-walk
+            sampler's defaults; 50 (the paper's and the former default) gives 10.9% and
+            37.9% (``benchmarks/saint_norms.py``).
         norm_tolerance: With ``norms="estimate"``: the relative standard error of the
             estimated ``1 / alpha`` and ``1 / lambda`` the user accepts; a warning says how
             many edges and nodes have too few counts for it.
