@@ -170,6 +170,14 @@ def write_results(stem: str, record: dict[str, Any], markdown: str, out_dir: Pat
     print(f"wrote {out_dir / stem}.json and .md", flush=True)
 
 
+def publish(stem: str, record: dict[str, Any], markdown: str, out_dir: Path | None) -> None:
+    """Print a run's ``markdown`` and, unless ``out_dir`` is ``None`` (a ``--quick`` run
+    without ``--out``), write it with ``record`` as ``<stem>.md`` and ``<stem>.json``."""
+    print(markdown)
+    if out_dir is not None:
+        write_results(stem, record, markdown, out_dir)
+
+
 def append_run(path: Path, record: dict[str, Any]) -> None:
     """Append one run record as a line of ``path`` (flushed to disk before returning)."""
     path.parent.mkdir(parents=True, exist_ok=True)

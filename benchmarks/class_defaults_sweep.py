@@ -38,7 +38,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.datasets import load_dataset
@@ -268,10 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
         if m["16"] > best and keeps_wide:
             chosen, best = cand, m["16"]
     record["chosen"] = chosen
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEMS[args.study], record, md, out)
+    publish(STEMS[args.study], record, to_markdown(record), out)
     return record
 
 

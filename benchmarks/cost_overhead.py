@@ -34,7 +34,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.cost import count
@@ -178,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "bar": BAR,
         "results": results,
     }
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results("cost_overhead", record, md, out)
+    publish("cost_overhead", record, to_markdown(record), out)
     return 0
 
 

@@ -39,7 +39,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 STEM = "ddp_speedup"
@@ -227,10 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "runs": runs,
         "summary": summarise(runs),
     }
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

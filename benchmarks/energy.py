@@ -44,7 +44,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.cost import PROFILES, STATIC_INPUT, count, get_profile
@@ -407,10 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": per_seed,
         "tables": tables,
     }
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results("energy", record, md, out)
+    publish("energy", record, to_markdown(record), out)
     return 0
 
 

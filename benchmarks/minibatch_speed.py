@@ -45,7 +45,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 from neuron_speed import one_line, settings
 
@@ -321,10 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name} epoch / fastest PyG GCN ({row['pyg_best_mode']}): {ratios} "
             f"[{time.perf_counter() - start:.0f} s]"
         )
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

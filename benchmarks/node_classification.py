@@ -45,11 +45,11 @@ from _common import (
     now,
     output_dir,
     provenance,
+    publish,
     read_results,
     read_runs,
     run_in_child,
     sources_md,
-    write_results,
 )
 
 DATASETS = ["Cora", "CiteSeer", "PubMed"]
@@ -404,10 +404,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if header is not None:
         record["legacy_provenance"] = header
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

@@ -62,10 +62,10 @@ from _common import (
     now,
     output_dir,
     provenance,
+    publish,
     read_runs,
     seeds_md,
     sources_md,
-    write_results,
 )
 
 from spikegraph.datasets import load_dataset
@@ -316,10 +316,7 @@ def main(argv: list[str] | None = None) -> dict:
             flush=True,
         )
     summary = summarise(list(done.values()), args.commit, args.versions)
-    md = to_markdown(summary)
-    print(md)
-    if out is not None:
-        write_results(STEM, summary, md, out)
+    publish(STEM, summary, to_markdown(summary), out)
     return summary
 
 

@@ -43,7 +43,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.datasets import load_dataset
@@ -196,10 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "runs": runs,
             }
         )
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

@@ -44,7 +44,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.datasets import load_dataset
@@ -181,10 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{row['seconds']:.2f} s)",
                         flush=True,
                     )
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

@@ -42,10 +42,10 @@ from _common import (
     now,
     output_dir,
     provenance,
+    publish,
     read_results,
     read_runs,
     sources_md,
-    write_results,
 )
 
 from spikegraph.experiments import run_node_classification
@@ -352,10 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["legacy_provenance"] = header
     summary["planned_runs"] = len(plan)
     summary["completed_runs"] = len(wanted & set(done))
-    md = to_markdown(summary)
-    print(md)
-    if out is not None:
-        write_results(STEM, summary, md, out)
+    publish(STEM, summary, to_markdown(summary), out)
     return 0
 
 

@@ -626,7 +626,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(spec, method, args)))
         return 0
     sys.path.insert(0, str(ROOT))
-    from _common import check_names, check_rows_kept, command_line, output_dir, provenance
+    from _common import (
+        check_names,
+        check_rows_kept,
+        command_line,
+        output_dir,
+        provenance,
+        publish,
+    )
 
     if args.methods is not None:
         args.methods = check_names(p, "--methods", args.methods, METHODS)
@@ -681,12 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["ratios"] = ratios(entry["ours"], entry["pyg"])
         result["graphs"].append(entry)
     result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    md = to_markdown(result)
-    print(md)
-    if out_dir is not None:  # a --quick smoke run writes nothing unless given --out
-        from _common import write_results
-
-        write_results("samplers_speed", result, md, out_dir)
+    publish("samplers_speed", result, to_markdown(result), out_dir)
     return 0
 
 

@@ -602,7 +602,14 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import add_output_options, check_names, command_line, output_dir, provenance
+    from _common import (
+        add_output_options,
+        check_names,
+        command_line,
+        output_dir,
+        provenance,
+        publish,
+    )
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
@@ -666,12 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for spec in specs:
         result["graphs"].append(run_graph(spec, args, names))
-    md = to_markdown(result)
-    print(md)
-    if out_dir is not None:
-        from _common import write_results
-
-        write_results(STEM, result, md, out_dir)
+    publish(STEM, result, to_markdown(result), out_dir)
     return 0
 
 

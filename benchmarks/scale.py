@@ -42,8 +42,8 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
+    publish,
     run_in_child,
-    write_results,
 )
 
 STEM = "scale"
@@ -310,10 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
             peak = row["runs"]["sgcn"]["peak_rss_mb"] / 1024
             met = "met" if peak < BAR_GB else "NOT met"
             record["bar"] = f"{met} ({peak:.2f} GiB at scale {row['scale']:g})"
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results(STEM, record, md, out)
+    publish(STEM, record, to_markdown(record), out)
     return record
 
 

@@ -57,7 +57,7 @@ from _common import (
     output_dir,
     provenance,
     provenance_md,
-    write_results,
+    publish,
 )
 
 from spikegraph.datasets import DATASETS, load_dataset
@@ -656,10 +656,7 @@ def main(argv: list[str] | None = None) -> dict:
         record["minibatch"] = minibatch_rows(
             args.root, args.hidden, args.T, args.minibatch_rounds, args.quick
         )
-    md = to_markdown(record)
-    print(md)
-    if out is not None:
-        write_results("speed", record, md, out)
+    publish("speed", record, to_markdown(record), out)
     return record
 
 
