@@ -80,6 +80,19 @@ def check_features(x: Tensor, name: str = "x") -> Tensor:
     return x
 
 
+def check_node_input(x: Tensor, name: str = "x") -> Tensor:
+    """Reject anything but a tensor of node features ``[N, F]`` or a spike train
+    ``[T, N, F]``, naming its shape."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            f"'{name}' must be [N, F] (static) or [T, N, F] (spike train), got shape "
+            f"{tuple(x.shape)}"
+        )
+    return x
+
+
 def check_width(x: Tensor, expected: int, name: str = "x") -> None:
     """Raise if the last dimension of ``x`` is not ``expected``."""
     if expected > 0 and x.size(-1) != expected:

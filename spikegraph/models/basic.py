@@ -13,7 +13,12 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.typing import Adj, OptTensor
 
-from spikegraph._validation import check_channels, check_choice, check_time_steps
+from spikegraph._validation import (
+    check_channels,
+    check_choice,
+    check_node_input,
+    check_time_steps,
+)
 from spikegraph.models.head import MLPHead
 from spikegraph.nn.conv.gcn import bipartite_gcn_norm
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
@@ -330,7 +335,7 @@ class SpikingBasicGNN(nn.Module):
 
         ``sparse=False`` never hands the first layer a sparse CSR input (see
         :meth:`_encode_static`)."""
-        if x.dim() == 2:
+        if check_node_input(x).dim() == 2:
             x = self._encode_static(x) if sparse else self.encoder(x)
         return temporal_dropout(x, self.input_dropout, self.training)
 
@@ -494,8 +499,8 @@ class SpikingBasicGNN(nn.Module):
         such norms. Like PyG, ``batch_size`` does not slice the output: take
         ``out[:batch.batch_size]`` for a ``NeighborLoader``'s seed nodes.
         """
-        self._check_batch(batch, batch_size, x.size(-2))
         h = self.encode(x)
+        self._check_batch(batch, batch_size, h.size(-2))
         shortcut = self._rate_shortcut()
         xs: list[Tensor] = []
         for i in range(self.num_layers):

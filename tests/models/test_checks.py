@@ -184,3 +184,21 @@ def test_run_node_classification_refuses_before_training(data_root, monkeypatch)
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "8G")
     with pytest.raises(RunTooLargeError, match="T=100000"):
         run("Cora", "sgcn", root=str(data_root), model_options={"T": 100_000})
+
+
+@pytest.mark.parametrize("name", sorted(set(MODELS) - {"gcn", "gat"}))
+def test_features_of_another_shape_or_type_are_refused_naming_them(name):
+    """A 1-D feature vector failed inside the model with torch's "Dimension out of range"
+    (``x.size(-2)``), in ``forward`` and ``forward_blocks`` alike."""
+    from spikegraph.samplers import Block
+
+    model = build_model(name, 4, 3, hidden_channels=8)
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    block = Block(edge_index=edge_index, edge_weight=None, size=(3, 3))
+    for call in (lambda x: model(x, edge_index), lambda x: model.forward_blocks(x, [block] * 2)):
+        with pytest.raises(ValueError, match=r"'x' must be \[N, F\] .* got shape \(3,\)"):
+            call(torch.rand(3))
+        with pytest.raises(ValueError, match=r"got shape \(2, 2, 3, 4\)"):
+            call(torch.rand(2, 2, 3, 4))
+        with pytest.raises(TypeError, match="'x' must be a torch.Tensor, got list"):
+            call([[0.0] * 4] * 3)

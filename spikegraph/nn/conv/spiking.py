@@ -23,6 +23,7 @@ from torch_geometric.nn import MessagePassing
 from spikegraph._validation import (
     check_dtype,
     check_features,
+    check_node_input,
     check_time_steps,
     check_width,
 )
@@ -113,12 +114,8 @@ class SpikingMessagePassing(MessagePassing):
 
     def _check_x(self, x: Tensor, in_channels: int, name: str = "x") -> Tensor:
         """Validate a node-feature input ``[N, F]`` or ``[T, N, F]``."""
+        check_node_input(x, name)
         check_features(x, name)
-        if x.dim() not in (2, 3):
-            raise ValueError(
-                f"'{name}' must be [N, F] (static) or [T, N, F] (spike train), got shape "
-                f"{tuple(x.shape)}"
-            )
         if x.size(-2) == 0:
             raise ValueError(
                 f"'{name}' holds no nodes (shape {tuple(x.shape)}): the graph is empty"
