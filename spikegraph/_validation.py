@@ -93,12 +93,15 @@ def check_node_input(x: Tensor, name: str = "x") -> Tensor:
     return x
 
 
-def check_width(x: Tensor, expected: int, name: str = "x") -> None:
-    """Raise if the last dimension of ``x`` is not ``expected``."""
+def check_width(
+    x: Tensor, expected: int, name: str = "x", expects: str = "the layer expects in_channels"
+) -> None:
+    """Raise if the last dimension of ``x`` is not ``expected`` (``expects``: who expects
+    it, and the option that says so)."""
     if expected > 0 and x.size(-1) != expected:
         raise ValueError(
             f"'{name}' has {x.size(-1)} features in its last dimension (shape "
-            f"{tuple(x.shape)}), but the layer expects in_channels={expected}"
+            f"{tuple(x.shape)}), but {expects}={expected}"
         )
 
 

@@ -8,8 +8,9 @@ PyG's ``BasicGNN`` applies its ``norm``: STFN (:mod:`spikegraph.nn.stfn`, the pa
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
+from spikegraph._validation import check_node_input, check_width
 from spikegraph.nn.registry import Registered, Registry
 
 #: Name -> normalisation class; filled by subclassing :class:`SpikingNorm` with a ``name``.
@@ -22,6 +23,15 @@ class SpikingNorm(Registered, nn.Module):
     """Base class of the normalisations a spiking layer applies before its neurons."""
 
     registry = NORMS
+    num_features: int
+
+    def check_input(self, x: Tensor) -> Tensor:
+        """Refuse an input that is not ``[N, C]`` or ``[T, N, C]`` with ``C`` the
+        normalisation's ``num_features`` (tdBN's reshape would otherwise mix features of
+        different rows without an error), naming its shape."""
+        check_node_input(x)
+        check_width(x, self.num_features, expects=f"{type(self).__name__} expects num_features")
+        return x
 
     @classmethod
     def for_layer(cls, num_features: int, rho: float, v_threshold: float) -> SpikingNorm:

@@ -96,7 +96,7 @@ class STFN(SpikingNorm, name="stfn"):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = stfn(x, self.rho, self.v_threshold, self.eps)
+        out = stfn(self.check_input(x), self.rho, self.v_threshold, self.eps)
         if self.affine:
             out = torch.addcmul(self.bias, out, self.weight)
         return out

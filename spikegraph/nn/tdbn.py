@@ -68,7 +68,7 @@ class TemporalBatchNorm(SpikingNorm, name="tdbn"):
         self.running_var.fill_(1.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        flat = x.reshape(-1, self.num_features)
+        flat = self.check_input(x).reshape(-1, self.num_features)
         out = F.batch_norm(
             flat,
             self.running_mean,
