@@ -13,12 +13,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from spikegraph._validation import check_choice, check_positive
+from torch import Tensor
+
+from spikegraph._validation import check_choice, check_positive, check_time_steps
 from spikegraph.nn.neurons.base import SpikingNeuron
 from spikegraph.nn.surrogate import Surrogate, resolve_surrogate
 
 #: Reset modes: to ``v_reset`` (``"hard"``), subtract the threshold (``"soft"``), or none.
 RESETS = ("hard", "soft", "none")
+
+
+def check_input(x: Tensor, reset: str, steps: int | None) -> None:
+    """Refuse an unknown reset, a bad ``steps``, a current that is not floating-point (an
+    integer membrane would truncate every decay), or ``x`` without a time dimension."""
+    check_choice(reset, RESETS, "reset")
+    if not x.is_floating_point():
+        raise TypeError(f"'x' (the synaptic current) must be floating-point, got {x.dtype}")
+    if steps is not None:
+        check_time_steps(steps, "steps")
+    elif x.dim() == 0 or x.size(0) < 1:
+        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
 
 
 def check_tau(tau: float) -> float:

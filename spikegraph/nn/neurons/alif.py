@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from spikegraph._validation import check_choice, check_positive, check_time_steps
-from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_tau
+from spikegraph._validation import check_positive
+from spikegraph.nn.neurons._lif_options import LIFFamily, check_input, check_tau
 from spikegraph.nn.neurons.base import CountingRule
 from spikegraph.nn.neurons.lif import _RESET_CODES, _in_chunks
 from spikegraph.nn.surrogate import SURROGATES, Surrogate, resolve_surrogate
@@ -79,15 +79,6 @@ def alif_step(
     return spike, v, b
 
 
-def _check_input(x: Tensor, reset: str, steps: int | None) -> None:
-    """Refuse an unknown reset, a bad ``steps``, or ``x`` without a time dimension."""
-    check_choice(reset, RESETS, "reset")
-    if steps is not None:
-        check_time_steps(steps, "steps")
-    elif x.dim() == 0 or x.size(0) < 1:
-        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
-
-
 def alif_multistep_reference(
     x: Tensor,
     decay: float | Tensor,
@@ -103,7 +94,7 @@ def alif_multistep_reference(
     """Spikes ``[T, *]`` of :func:`alif_step` over all steps of ``x`` ``[T, *]``, or of a
     static ``x`` fed at each of ``steps`` steps: the loop under autograd (the reference of
     the kernels; any device, dtype, surrogate and tensor constants)."""
-    _check_input(x, reset, steps)
+    check_input(x, reset, steps)
     v = b = None
     out = []
     for t in range(steps if steps is not None else x.size(0)):
@@ -282,7 +273,7 @@ def alif_multistep(
     static ``x`` fed at each of ``steps`` steps: exactly what
     :func:`alif_multistep_reference` computes, values and gradients, in the numba kernels
     where they apply (CPU floats, a registered surrogate, number constants)."""
-    _check_input(x, reset, steps)
+    check_input(x, reset, steps)
     surrogate = resolve_surrogate("rectangular") if surrogate is None else surrogate
     if _kernel_applies(x, surrogate, decay, v_threshold, beta, rho, v_reset):
         args = (decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset)
@@ -307,7 +298,7 @@ def alif_rate(
     """Firing rates ``alif_multistep(...).mean(0)``, values and gradients; in the kernels the
     spike trains are never written (each neuron's count is kept in the kernel, and the
     backward pass feeds ``dL/drate / T`` to every step)."""
-    _check_input(x, reset, steps)
+    check_input(x, reset, steps)
     surrogate = resolve_surrogate("rectangular") if surrogate is None else surrogate
     if _kernel_applies(x, surrogate, decay, v_threshold, beta, rho, v_reset):
         args = (decay, v_threshold, beta, rho, v_reset, reset, surrogate, detach_reset)

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from spikegraph._validation import check_choice, check_positive, check_time_steps
-from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_tau
+from spikegraph._validation import check_choice, check_positive
+from spikegraph.nn.neurons._lif_options import RESETS, LIFFamily, check_input, check_tau
 from spikegraph.nn.neurons.base import CountingRule
 from spikegraph.nn.surrogate import SURROGATES, Rectangular, Surrogate
 
@@ -520,11 +520,7 @@ def lif_multistep(
     Returns:
         ``(spikes, v)``: spikes ``[T, ...]`` (exactly 0 or 1) and the final potential.
     """
-    check_choice(reset, RESETS, "reset")
-    if steps is not None:
-        check_time_steps(steps, "steps")
-    elif x.dim() == 0 or x.size(0) < 1:
-        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
+    check_input(x, reset, steps)
     surrogate = Rectangular() if surrogate is None else surrogate
     if _kernel_applies(x, v_init, surrogate, decay, v_threshold):
         return _lif_cpu(
@@ -582,11 +578,7 @@ def lif_rate(
     Returns:
         Rates of the shape of one time step of ``x``, in ``{0, 1/T, ..., 1}``.
     """
-    check_choice(reset, RESETS, "reset")
-    if steps is not None:
-        check_time_steps(steps, "steps")
-    elif x.dim() == 0 or x.size(0) < 1:
-        raise ValueError(f"'x' needs a leading time dimension of size >= 1, got {tuple(x.shape)}")
+    check_input(x, reset, steps)
     surrogate = Rectangular() if surrogate is None else surrogate
     if _kernel_applies(x, None, surrogate, decay, v_threshold):
         rate, _ = _lif_cpu(
