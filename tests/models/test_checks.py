@@ -200,5 +200,5 @@ def test_features_of_another_shape_or_type_are_refused_naming_them(name):
             call(torch.rand(3))
         with pytest.raises(ValueError, match=r"got shape \(2, 2, 3, 4\)"):
             call(torch.rand(2, 2, 3, 4))
-        with pytest.raises(TypeError, match="'x' must be a torch.Tensor, got list"):
+        with pytest.raises(TypeError, match=r"'x' must be a torch\.Tensor, got list"):
             call([[0.0] * 4] * 3)

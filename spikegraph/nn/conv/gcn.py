@@ -19,6 +19,7 @@ from spikegraph._validation import (
     check_edge_index,
     check_features,
     check_nonnegative_weights,
+    check_width,
     data_checks_apply,
 )
 from spikegraph.nn.conv.spiking import SpikingMessagePassing
@@ -362,6 +363,7 @@ class SpikingGCNConv(SpikingMessagePassing):
         if bipartite:
             if x[1] is not None:
                 check_features(x[1], "x_dst")
+                check_width(x[1], self.in_channels, "x_dst")
                 self._check_pair(x_src, x[1])
             if size is None:
                 if x[1] is None:

@@ -464,6 +464,9 @@ def test_bipartite_errors(edge_index):
         conv((x, None), edge_index, size=(4, 6))
     with pytest.raises(TypeError, match=r"Bipartite input needs 'edge_index' as a \[2, E\] tensor"):
         conv((x, None), adj_t(edge_index, "coo"), size=(N, N))
+    # the targets' features are not read by a GCN layer, but another width is a mistake
+    with pytest.raises(ValueError, match=rf"'x_dst' has {F_IN + 1} features .* in_channels={F_IN}"):
+        conv((x, torch.rand(T, N, F_IN + 1)), edge_index)
 
 
 def test_sparse_adj_of_wrong_shape(edge_index):
