@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from .base import GraphInput, NodeSampler, check_fanouts, check_nodes
+from ._layerwise import check_layer_sizes
+from .base import GraphInput, NodeSampler, check_nodes
 from .batch import Batch, Block
 from .graph import segment_gather, to_csr
 from .skip import skip_block
@@ -121,7 +122,10 @@ class ASGCNSampler(NodeSampler):
 
     Args:
         graph: ``Data`` with float features ``x`` (``g``'s input).
-        layer_sizes: Nodes drawn per layer, top layer first (one per layer, each ``>= 1``).
+        layer_sizes: Nodes drawn per layer, one per block, input layer first (as FastGCN's and
+            LADIES's; the top layer draws first), each ``>= 1``; or one int for every layer
+            (then give ``num_layers``).
+        num_layers: Number of blocks; must match a list of ``layer_sizes``.
         learn: Train ``g`` one step per batch handed out by a loader.
         lr: Adam learning rate of ``g``.
         mix: :math:`\epsilon` of :func:`layer_distribution`, in ``(0, 1]``.
@@ -143,8 +147,9 @@ class ASGCNSampler(NodeSampler):
     def __init__(
         self,
         graph: GraphInput,
-        layer_sizes: Sequence[int],
+        layer_sizes: int | Sequence[int],
         *,
+        num_layers: int | None = None,
         learn: bool = True,
         lr: float = 0.01,
         mix: float = 0.1,
@@ -154,8 +159,8 @@ class ASGCNSampler(NodeSampler):
         seed: int | torch.Generator = 0,
         cache_dir: str | os.PathLike | None = None,
     ) -> None:
-        self.layer_sizes = check_fanouts(layer_sizes, "layer_sizes")
-        if any(k < 1 for k in self.layer_sizes):
+        self.layer_sizes = check_layer_sizes(layer_sizes, num_layers)
+        if any(k < 1 for k in self.layer_sizes):  # -1 (an exact layer) is FastGCN's and LADIES's
             raise ValueError(f"'layer_sizes' must all be >= 1, got {self.layer_sizes}")
         if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 < mix <= 1:
             raise ValueError(f"'mix' must be in (0, 1], got {mix!r}")

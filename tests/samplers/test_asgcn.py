@@ -128,3 +128,17 @@ def test_batches_keep_the_layerwise_contract(graph):
         ASGCNSampler(graph, [4, 0])
     with pytest.raises(ValueError, match="node features x"):
         ASGCNSampler(graph.edge_index, [4], num_nodes=N)
+
+
+def test_layer_sizes_read_as_fastgcn_and_ladies_read_them(graph):
+    """Input layer first, or one int with num_layers: the docstring said "top layer first"
+    and an int was refused, unlike the other layer-wise samplers."""
+    batch = ASGCNSampler(graph, [3, 12], seed=0).sample(torch.arange(4))
+    assert batch.blocks[0].size[0] <= 3 < batch.blocks[1].size[0]  # block 0: the input layer
+    assert ASGCNSampler(graph, 5, num_layers=3).layer_sizes == [5, 5, 5]
+    with pytest.raises(ValueError, match="give 'num_layers' too"):
+        ASGCNSampler(graph, 5)
+    with pytest.raises(ValueError, match=r"has 2 sizes \(\[4, 4\]\) for num_layers=3"):
+        ASGCNSampler(graph, [4, 4], num_layers=3)
+    with pytest.raises(ValueError, match=r"'layer_sizes' must all be >= 1, got \[-1, 4\]"):
+        ASGCNSampler(graph, [-1, 4])
