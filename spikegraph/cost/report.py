@@ -367,6 +367,9 @@ class Comparison:
         second_profile: Profile of the second report.
         ratios: ``first / second`` for energy, energy per node, ACs, MACs, all operations and
             synaptic operations (``None`` where the second is 0 and the first is not).
+        first_static_input: How the first report counted a static spiking input
+            (:attr:`Report.static_input`; ``None``: it had none).
+        second_static_input: The same for the second report.
     """
 
     first: str
@@ -376,6 +379,8 @@ class Comparison:
     first_profile: EnergyProfile
     second_profile: EnergyProfile
     ratios: dict[str, float | None]
+    first_static_input: str | None = None
+    second_static_input: str | None = None
 
     @classmethod
     def of(cls, a: Report, b: Report) -> Comparison:
@@ -396,6 +401,8 @@ class Comparison:
             first_profile=a.profile,
             second_profile=b.profile,
             ratios=ratios,
+            first_static_input=a.static_input,
+            second_static_input=b.static_input,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -407,6 +414,8 @@ class Comparison:
             "first_profile": self.first_profile.to_dict(),
             "second_profile": self.second_profile.to_dict(),
             "ratios": dict(self.ratios),
+            "first_static_input": self.first_static_input,
+            "second_static_input": self.second_static_input,
         }
 
     def table(self) -> str:
@@ -432,6 +441,11 @@ class Comparison:
             lines.append(f"{label:<17} {_num(x):>{w}} {_num(y):>{w}} {ratio:>8}")
         profiles = {self.first_profile.name, self.second_profile.name}
         lines.append(f"profile: {', '.join(sorted(profiles))}")
+        # the ratios depend on it (a static input counted once or at every step): say which
+        for name, value in ((self.first, self.first_static_input),
+                            (self.second, self.second_static_input)):  # fmt: skip
+            if value is not None:
+                lines.append(f"{name}: {describe_static_input(value)}")
         return "\n".join(lines)
 
 

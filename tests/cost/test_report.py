@@ -7,6 +7,7 @@ import torch
 from torch_geometric.nn.models import GCN
 
 from spikegraph.cost import LayerRow, Report, count, get_profile
+from spikegraph.cost.static_input import describe_static_input
 from spikegraph.models import SpikingGCN
 
 from .conftest import N, spike_train, undirected_edges
@@ -31,8 +32,14 @@ def test_compare():
     assert cmp.ratios["acs"] == pytest.approx(spiking.total.acs / ordinary.total.acs)
     table = cmp.table()
     assert "SpikingGCN" in table and "GCN" in table and "45nm" in table
+    # the ratios depend on how the static input was counted: the table says how
+    assert table.splitlines()[-1] == f"SpikingGCN: {describe_static_input('once')}"
+    per_step = count(SpikingGCN(5, 8, 2, 3, T=4).eval(), spike_train((N, 5), 12),
+                     undirected_edges(), static_input="per-step")  # fmt: skip
+    assert per_step.compare(ordinary).table().endswith("[per-step]")
     d = json.loads(json.dumps(cmp.to_dict()))
     assert d["ratios"]["energy"] == pytest.approx(cmp.ratios["energy"])
+    assert (d["first_static_input"], d["second_static_input"]) == ("once", None)
     with pytest.raises(TypeError, match="compare\\(\\) needs a Report, got dict"):
         spiking.compare({})
 
