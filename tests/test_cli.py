@@ -119,7 +119,7 @@ def test_bad_option_value_exits_2(capsys, data_root):
     assert main([*argv, "--epochs", "0"]) == 2
     assert "'epochs' must be >= 1, got 0" in capsys.readouterr().err
     assert main([*argv, "--eval", "layerwise", "--eval-batch-size", "0"]) == 2
-    assert "'batch_size' must be an int >= 1, got 0" in capsys.readouterr().err
+    assert "'eval_batch_size' must be an int >= 1, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
