@@ -31,6 +31,11 @@ targets and comments aside): values with a ``+-``, ratios (``0.056x``), percenta
 ``points``, and decimals with two or more digits after the point. Version numbers
 (``2.13.0``) and integers without a unit are not results-looking.
 
+From the shell, ``python docs/tooling/quoted_numbers.py PAGE...`` checks pages, and
+``--rewrite`` replaces the numbers before each ``from`` marker by its rendering (a new
+number can be written ``??`` before its marker and filled in so). It changes numbers only,
+not the words around them: read the change, and the claims it makes, before committing it.
+
 Standard library only: the test suite uses it (``tests/docs/test_quoted_numbers.py``).
 """
 
@@ -330,3 +335,95 @@ def check_page(page: Path, checkout: Path) -> Check:
             line = text.count("\n", 0, found.start()) + 1
             bare.append(f"{page.name}:{line}: {found[0]!r}")
     return Check(markers, mismatches, bare)
+
+
+#: What a template's field may stand in for on a page: a number as a results file renders it,
+#: or ``??``, a placeholder for a number not filled in yet.
+_SLOT = r"(?:[-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+|nan|inf|\?\?)"
+
+
+def _shape(template: str) -> re.Pattern:
+    """A pattern of the text a template renders to, with any numbers in its fields: what
+    :func:`rewrite_page` replaces (the template's own text must match, spaces aside)."""
+    parts, last = [], 0
+    for field in _FIELD.finditer(template):
+        literal = template[last : field.start()]
+        parts.append(r"\s+".join(re.escape(word) for word in literal.split(" ")))
+        parts.append(_SLOT)
+        last = field.end()
+    parts.append(r"\s+".join(re.escape(word) for word in template[last:].split(" ")))
+    return re.compile("".join(parts) + r"\Z")
+
+
+def rewrite_page(page: Path, checkout: Path) -> tuple[str, int, list[str]]:
+    """The page with the number(s) before each ``from`` marker replaced by the marker's
+    rendering from the committed results (``??`` fills in a new one).
+
+    Only the text in the template's shape just before a marker changes: the words around a
+    number are the page's, and a claim they make is not checked. Read the changes before
+    committing them.
+
+    Returns:
+        ``(text, changed, problems)``: the new text, how many markers' text changed, and the
+        markers that were left as they were (the text before them is not in the template's
+        shape, or the template does not render), each named.
+    """
+    text = page.read_text(encoding="utf-8")
+    cache: dict[str, object] = {}
+    edits: list[tuple[int, int, str]] = []
+    problems: list[str] = []
+    for match in _MARKER.finditer(text):
+        if match["kind"] != "from":
+            continue
+        where = f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}"
+        file, _, template = match["body"].partition(":")
+        file, template = file.strip(), " ".join(template.split())
+        try:
+            if file not in cache:
+                cache[file] = json.loads((checkout / RESULTS / file).read_text(encoding="utf-8"))
+            expected = render(template, cache[file])
+        except (OSError, json.JSONDecodeError, QuoteError, IndexError) as error:
+            problems.append(f"{where}: {file}: {error}")
+            continue
+        window_start = max(0, match.start() - 4 * len(expected) - 200)
+        found = _shape(template).search(text, window_start, match.start())
+        if found is None:
+            problems.append(f"{where}: no text in the shape of {template!r} before the marker")
+            continue
+        if " ".join(found[0].split()) != " ".join(expected.split()):
+            edits.append((found.start(), found.end(), expected))
+    for start, end, new in reversed(edits):
+        text = text[:start] + new + text[end:]
+    return text, len(edits), problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python docs/tooling/quoted_numbers.py [--rewrite] PAGE...``: check pages (exit 1 on a
+    mismatch or a bare number), or rewrite their quoted numbers from the committed results."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    p.add_argument("pages", nargs="+", type=Path)
+    p.add_argument("--rewrite", action="store_true", help="write each marker's rendering")
+    p.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[2],
+                   help="the repository whose benchmarks/results the markers name "
+                   "(default: this file's)")  # fmt: skip
+    args = p.parse_args(argv)
+    checkout = args.checkout
+    failed = False
+    for page in args.pages:
+        if args.rewrite:
+            text, changed, problems = rewrite_page(page, checkout)
+            page.write_text(text, encoding="utf-8")
+            print(f"{page}: {changed} quoted number(s) rewritten")
+        else:
+            check = check_page(page, checkout)
+            problems = check.mismatches + [f"bare number {b}" for b in check.bare]
+        failed |= bool(problems)
+        for problem in problems:
+            print(f"  {problem}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

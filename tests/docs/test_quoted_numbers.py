@@ -149,3 +149,31 @@ def test_bare_numbers_are_found_and_versions_are_not(tmp_path):
         "'0.5x'",  # a marker covers its own list item only
     ]
     assert check.mismatches == ["page.md:15: `quoted:` must be followed by a reason"]
+
+
+def test_rewrite_fills_in_the_committed_numbers_and_nothing_else(tmp_path):
+    """Stale numbers and ``??`` placeholders take the marker's rendering, however the page
+    wraps them; the words around them stay; text not in the template's shape is named and
+    left alone; the rewritten page then checks clean."""
+    page = write_case(
+        tmp_path,
+        "Accuracy 79.01<!-- from r.json: {rows[model=sgcn].acc*100:.2f} --> on Cora; mean\n"
+        "?? +- ??<!-- from r.json: {x:.1f} +- {x:.3f} -->\n"
+        "and 12.0x<!-- from r.json: {x:.2f}x -->,\n"
+        "already 4.93<!-- from r.json: {x:.2f} -->.\n"
+        "\nNo number here<!-- from r.json: {x:.2f} -->, nor 5.1x<!-- from r.json: {x:.1f} s -->.\n",
+    )
+    text, changed, problems = q.rewrite_page(page, tmp_path)
+    assert changed == 3
+    assert text.startswith(
+        "Accuracy 80.98<!-- from r.json: {rows[model=sgcn].acc*100:.2f} --> on Cora; mean\n"
+        "4.9 +- 4.932<!-- from r.json: {x:.1f} +- {x:.3f} -->\nand 4.93x<!-- from r.json: "
+    )
+    assert "already 4.93<!--" in text and "No number here<!--" in text and "5.1x<!--" in text
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "no text in the shape of '{x:.2f}' before the marker",
+        "no text in the shape of '{x:.1f} s' before the marker",
+    ]
+    page.write_text("\n".join(text.splitlines()[:4]) + "\n")
+    assert q.check_page(page, tmp_path).mismatches == []
+    assert q.main([str(page), "--checkout", str(tmp_path)]) == 0
