@@ -396,11 +396,8 @@ def run_node_classification(
             checkpoint, if any, holds its last finished epoch).
     """
     seeds = check_seeds(seeds)
-    # checked under the name the caller gave it (make_evaluator calls it batch_size)
-    bad = isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int)
-    if bad or eval_batch_size < 1:
-        raise ValueError(f"'eval_batch_size' must be an int >= 1, got {eval_batch_size!r}")
-    make_evaluator(evaluation, eval_batch_size)  # a bad setting fails before anything else
+    # a bad setting fails before anything else, named as the caller named it
+    make_evaluator(evaluation, eval_batch_size, name="eval_batch_size")
     check_finite_options(model_options, "Model option")
     check_finite_options(sampler_options, "Sampler option")
     model_options = dict(model_options or {})

@@ -126,18 +126,23 @@ EVALUATIONS = ("full", "layerwise")
 
 
 def make_evaluator(
-    evaluation: str = "full", batch_size: int = 4096, progress: bool = False
+    evaluation: str = "full",
+    batch_size: int = 4096,
+    progress: bool = False,
+    *,
+    name: str = "batch_size",
 ) -> Callable[[nn.Module, Data], Tensor]:
     """The ``evaluate`` function of :func:`~spikegraph.train.trainer.fit` for
     ``evaluation`` (one of :data:`EVALUATIONS`); ``batch_size`` is the number of target nodes
     per batch of layer-wise inference, ``progress`` shows its progress bar.
 
     Raises:
-        ValueError: for an unknown ``evaluation`` or a ``batch_size`` below one.
+        ValueError: for an unknown ``evaluation`` or a ``batch_size`` below one, named
+            ``name`` (the caller's name of the setting).
     """
     check_choice(evaluation, EVALUATIONS, "evaluation")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"'batch_size' must be an int >= 1, got {batch_size!r}")
+        raise ValueError(f"'{name}' must be an int >= 1, got {batch_size!r}")
     if evaluation == "full":
         return predict
 
