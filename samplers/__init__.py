@@ -21,7 +21,15 @@ if __name__ != "spikegraph.samplers":
 
 from .asgcn import ASGCNSampler
 from .base import NodeSampler, Sampler, SubgraphSampler
-from .batch import MODES, Batch, BatchContractError, Block, default_mode, resolve_mode
+from .batch import (
+    MODES,
+    Batch,
+    BatchContractError,
+    Block,
+    check_block_count,
+    default_mode,
+    resolve_mode,
+)
 from .cluster import ClusterGCNSampler, metis_partition
 from .fastgcn import FastGCNSampler
 from .graphsage import GraphSAGESampler
@@ -82,6 +90,7 @@ __all__ = [
     "ShaDowSampler",
     "SubgraphSampler",
     "VRGCNSampler",
+    "check_block_count",
     "default_mode",
     "metis_partition",
     "resolve_mode",

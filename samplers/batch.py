@@ -393,11 +393,23 @@ class Batch:
         )
 
 
+def check_block_count(blocks: Any, num_layers: int) -> None:
+    """Refuse a list of blocks that is not one per layer of a ``num_layers``-layer model,
+    saying how a sampler is built for that many layers."""
+    if len(blocks) != num_layers:
+        raise ValueError(
+            f"Got {len(blocks)} blocks for a model with num_layers={num_layers}: a sampler "
+            f"draws one block per layer, so build it for {num_layers} (num_neighbors or "
+            f"layer_sizes with {num_layers} entries, or num_layers={num_layers})"
+        )
+
+
 __all__ = [
     "MODES",
     "Batch",
     "BatchContractError",
     "Block",
+    "check_block_count",
     "default_mode",
     "resolve_mode",
 ]

@@ -26,7 +26,7 @@ from spikegraph.nn.dropout import temporal_dropout
 from spikegraph.nn.encoding import make_encoder
 from spikegraph.nn.neurons import SpikingNeuron, neuron_option_names
 from spikegraph.nn.readout import READOUTS, build_readout
-from spikegraph.samplers import BatchContractError, Block
+from spikegraph.samplers import BatchContractError, Block, check_block_count
 from spikegraph.samplers.history import control_variate_input
 from spikegraph.samplers.skip import skip_term
 
@@ -575,10 +575,7 @@ class SpikingBasicGNN(nn.Module):
             BatchContractError: for a block this model cannot run on (see above), naming
                 the model and the block.
         """
-        if len(blocks) != self.num_layers:
-            raise ValueError(
-                f"Got {len(blocks)} blocks for a model with num_layers={self.num_layers}"
-            )
+        check_block_count(blocks, self.num_layers)
         h = self.encode(x, sparse=False)
         shortcut = self._rate_shortcut()
         xs: list[Tensor] = []

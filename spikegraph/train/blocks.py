@@ -39,7 +39,7 @@ from torch_geometric.utils import scatter
 from spikegraph.models.baselines import InputDropout
 from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import aggregate_first, bipartite_gcn_norm, block_operator
-from spikegraph.samplers import BatchContractError, Block
+from spikegraph.samplers import BatchContractError, Block, check_block_count
 from spikegraph.samplers.history import control_variate_input
 from spikegraph.samplers.skip import skip_term
 
@@ -158,8 +158,7 @@ def pyg_forward_blocks(
         ValueError: for a wrong number of blocks or mismatched sizes.
     """
     check_pyg_gcn(model)
-    if len(blocks) != model.num_layers:
-        raise ValueError(f"Got {len(blocks)} blocks for a model with num_layers={model.num_layers}")
+    check_block_count(blocks, model.num_layers)
     xs: list[Tensor] = []
     # spikegraph's GCN (PyG's with the paper's input dropout): what its forward does first
     h = model.drop_input(x) if isinstance(model, InputDropout) else x

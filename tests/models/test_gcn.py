@@ -105,7 +105,8 @@ def test_forward_blocks_on_full_graph_blocks_equals_forward(edge_index, readout)
     block = SimpleNamespace(edge_index=edge_index, edge_weight=None, size=(6, 6))
     out = model.forward_blocks(x, [block, block])
     assert torch.equal(out, model(x, edge_index))
-    with pytest.raises(ValueError, match=r"Got 1 blocks for a model with num_layers=2"):
+    one_short = r"Got 1 blocks for a model with num_layers=2: .* build it for 2 \(num_neighbors"
+    with pytest.raises(ValueError, match=one_short):
         model.forward_blocks(x, [block])
     small = SimpleNamespace(edge_index=edge_index[:, :2], edge_weight=None, size=(4, 3))
     with pytest.raises(ValueError, match=r"Block 0 expects 4 source nodes, got 6"):
