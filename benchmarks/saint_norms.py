@@ -59,7 +59,9 @@ SAMPLER_NAMES = ("graphsaint-rw", "graphsaint-node", "graphsaint-edge")
 
 
 def spread(values: torch.Tensor) -> dict:
-    """Median and maximum of the finite ``values``, and how many are infinite."""
+    """Median and maximum of the finite ``values``, and how many are not finite
+    (``infinite``: a stated error of a count of zero, or an actual error against a zero
+    reference, a node or edge the reference never drew)."""
     finite = values[torch.isfinite(values)]
     return {
         "median": float(finite.median()) if finite.numel() else None,
@@ -112,8 +114,9 @@ def measure(data, name: str, coverage: int, seed: int, ref: Any, ref_made: str) 
         row[f"stated_{key}"] = spread(stated)
         row[f"actual_{key}"] = spread(actual.abs())
         # honest stated errors: the actual error over its standard error (the estimate's and
-        # the reference's, independent) has unit spread, over the finite, nonzero ones
-        keep = torch.isfinite(stated) & (stated > 0)
+        # the reference's, independent) has unit spread, over the finite, nonzero ones with a
+        # finite actual error
+        keep = torch.isfinite(stated) & (stated > 0) & torch.isfinite(actual)
         z = actual[keep] / (stated[keep] ** 2 + ref_stated[keep] ** 2).sqrt()
         row[f"z_rms_{key}"] = float(z.pow(2).mean().sqrt())
     return row

@@ -54,3 +54,38 @@ def test_infinite_stated_errors_are_counted_not_dropped():
     assert stats == {"median": pytest.approx(0.1), "max": pytest.approx(0.3), "infinite": 2}
     assert bench.spread(torch.tensor([float("inf")])) == {"median": None, "max": None,
                                                           "infinite": 1}  # fmt: skip
+
+
+def test_nodes_the_reference_never_draws_are_counted_and_kept_out_of_z(monkeypatch):
+    """The edge sampler never draws a node no edge reaches: its closed-form norm is 0, so
+    its actual error is not finite; it is counted, and z_rms stays a number."""
+    from torch_geometric.data import Data
+
+    graph = Data(edge_index=torch.tensor([[0, 0, 1, 2], [1, 2, 2, 3]]), num_nodes=10)
+    monkeypatch.setitem(GraphSAINTEdgeSampler.default_options, "budget", 2)
+    ref, made = bench.reference(graph, "graphsaint-edge", seed=0, coverage=1000)
+    row = bench.measure(graph, "graphsaint-edge", 50, 0, ref, made)
+    assert row["actual_node"]["infinite"] == 6  # nodes 4..9
+    assert row["z_rms_node"] == row["z_rms_node"] and row["z_rms_edge"] == row["z_rms_edge"]
+
+
+def test_a_reference_that_missed_a_node_the_estimate_drew_is_kept_out_of_z(graph, monkeypatch):
+    """A reference estimate (random walk) can miss a node the measured run drew: a zero
+    norm with an infinite stated error; that node's actual error is not finite and must not
+    turn z_rms into NaN."""
+    from types import SimpleNamespace
+
+    monkeypatch.setitem(GraphSAINTEdgeSampler.default_options, "budget", 30)
+    exact, _ = bench.reference(graph, "graphsaint-edge", seed=1, coverage=1000)
+    node_norm = exact.norms.node_norm.clone()
+    node_norm[0] = 0.0
+    node_err = torch.zeros_like(node_norm, dtype=torch.float64)
+    node_err[0] = float("inf")
+    edge_err = torch.zeros(exact.norms.edge_norm.numel(), dtype=torch.float64)
+    missed = SimpleNamespace(
+        norms=SimpleNamespace(edge_norm=exact.norms.edge_norm, node_norm=node_norm),
+        norm_errors=lambda: (edge_err, node_err),
+    )
+    row = bench.measure(graph, "graphsaint-edge", 300, 1, missed, "a reference that missed 0")
+    assert row["actual_node"]["infinite"] == 1
+    assert 0.8 < row["z_rms_node"] < 1.25
