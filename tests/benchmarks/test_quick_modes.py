@@ -75,3 +75,16 @@ def test_cli_bench_fails_with_the_script(tmp_path):
     with deadline(120):  # the README's example with a bad name: an error, not a hang
         assert main(["bench", "nodes", "--datasets", "../../etc", "--out", str(tmp_path)]) == 2
     assert not any(tmp_path.iterdir())
+
+
+def test_the_benchmarks_page_names_every_cli_benchmark():
+    """docs/benchmarks.md listed 6 of the 19 names of ``spikegraph bench``: every script
+    added since was missing from it."""
+    import re
+
+    from spikegraph.cli import BENCHMARKS
+
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    paragraph = page[page.index("`spikegraph bench NAME") :].split("\n\n")[0]
+    listed = re.findall(r"`([a-z-]+)`", paragraph.split("):", 1)[1])
+    assert listed == list(BENCHMARKS)
