@@ -88,3 +88,5 @@ def test_the_benchmarks_page_names_every_cli_benchmark():
     paragraph = page[page.index("`spikegraph bench NAME") :].split("\n\n")[0]
     listed = re.findall(r"`([a-z-]+)`", paragraph.split("):", 1)[1])
     assert listed == list(BENCHMARKS)
+    rows = re.findall(r"^\| `(\w+\.py)` \|", page, flags=re.M)  # the table of scripts
+    assert sorted(rows) == SCRIPTS
