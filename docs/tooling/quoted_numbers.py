@@ -263,6 +263,26 @@ def _masked(text: str) -> str:
     return text
 
 
+def _from_marker(body: str, checkout: Path, cache: dict[str, object]) -> tuple[str, str, str]:
+    """A ``from`` marker's file, template (spaces normalised) and rendering; ``cache`` holds
+    the results files read so far.
+
+    Raises:
+        QuoteError: for a body not of the form ``FILE: TEMPLATE``, or one that does not
+            render (a missing or unreadable file included), naming the file.
+    """
+    file, colon, template = body.partition(":")
+    file, template = file.strip(), " ".join(template.split())
+    if not colon or not template:
+        raise QuoteError(f"expected `from FILE: TEMPLATE`, got {body!r}")
+    try:
+        if file not in cache:
+            cache[file] = json.loads((checkout / RESULTS / file).read_text(encoding="utf-8"))
+        return file, template, render(template, cache[file])
+    except (OSError, json.JSONDecodeError, QuoteError, IndexError) as error:
+        raise QuoteError(f"{file}: {error}") from error
+
+
 def check_page(page: Path, checkout: Path) -> Check:
     """Render every ``from`` marker of a page and compare; find bare results-looking numbers.
 
@@ -297,19 +317,10 @@ def check_page(page: Path, checkout: Path) -> Check:
             markers.append(Marker(page, line, kind, None, match["body"], start, match.start()))
             previous_end = match.end()
             continue
-        file, colon, template = match["body"].partition(":")
-        template = " ".join(template.split())
-        file = file.strip()
-        if not colon or not template:
-            mismatches.append(f"{where}: expected `from FILE: TEMPLATE`, got {match['body']!r}")
-            continue
-        path = checkout / RESULTS / file
         try:
-            if file not in cache:
-                cache[file] = json.loads(path.read_text(encoding="utf-8"))
-            expected = render(template, cache[file])
-        except (OSError, json.JSONDecodeError, QuoteError, IndexError) as error:
-            mismatches.append(f"{where}: {file}: {error}")
+            file, template, expected = _from_marker(match["body"], checkout, cache)
+        except QuoteError as error:
+            mismatches.append(f"{where}: {error}")
             continue
         window = text[max(0, match.start() - 4 * len(expected) - 200) : match.start()]
         said = " ".join(window.split())
@@ -376,14 +387,10 @@ def rewrite_page(page: Path, checkout: Path) -> tuple[str, int, list[str]]:
         if match["kind"] != "from":
             continue
         where = f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}"
-        file, _, template = match["body"].partition(":")
-        file, template = file.strip(), " ".join(template.split())
         try:
-            if file not in cache:
-                cache[file] = json.loads((checkout / RESULTS / file).read_text(encoding="utf-8"))
-            expected = render(template, cache[file])
-        except (OSError, json.JSONDecodeError, QuoteError, IndexError) as error:
-            problems.append(f"{where}: {file}: {error}")
+            _, template, expected = _from_marker(match["body"], checkout, cache)
+        except QuoteError as error:
+            problems.append(f"{where}: {error}")
             continue
         window_start = max(0, match.start() - 4 * len(expected) - 200)
         found = _shape(template).search(text, window_start, match.start())
