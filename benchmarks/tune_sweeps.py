@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 import sys
 import tempfile
@@ -210,11 +211,10 @@ def selected_as_asked(record, rule: tune.Rescore | None, final_seeds) -> bool:
     )
 
 
-def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> str:
-    """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``,
-    checked comparable. Finished records selected under another rule (a sweep's best, before
-    re-scoring was asked) follow in a table of their own, under their own protocol sentence:
-    a row of one rule never stands in a table of another."""
+def read_folder(folder: Path, rule: tune.Rescore | None):
+    """The cell records in ``folder``'s ``sweeps/``: the finished ones selected under
+    ``rule``, a line per unfinished one (how far it got), the names of the unfinished ones,
+    and the finished ones selected under another rule."""
     records, unfinished, started, other = [], [], set(), []
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
@@ -228,13 +228,46 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
                 f"{path.stem} ({counted} of {budget.trials} trials counted{stage_progress(rec)})"
             )
             started.add(path.stem)
-    tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
-    runs, body, listing = rows_section(records, "No cell has finished under this rule.")
-    # no record at all (an unfinished one is listed as in progress instead)
-    recorded = started | {"-".join(cell_name(r)) for r in records + other}
-    missing = [
+    return records, unfinished, started, other
+
+
+def not_recorded(records: list[dict], started: set[str]) -> list[str]:
+    """The cells of the full table (every default dataset and model) with no record at all,
+    finished (``records``) or not (``started``, listed as in progress instead)."""
+    recorded = started | {"-".join(cell_name(r)) for r in records}
+    return [
         f"{d}-{m}" for d in DEFAULT_DATASETS for m in DEFAULT_MODELS if f"{d}-{m}" not in recorded
     ]
+
+
+def summary(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> dict:
+    """``tuned.json``: the comparisons of ``tuned.md`` as data, for the documentation to
+    quote (:func:`family_rows`, :func:`ablation_rows`), with the record files and commits of
+    the cells they read (the finished cells selected under ``rule``) and the cells not
+    finished yet, so that a summary of some cells is never read as one of all."""
+    records, _, started, other = read_folder(folder, rule)
+    tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
+    return {
+        "format": "spikegraph-tuned/1",
+        "space_version": tune.common_space_version(records),
+        "cells": {
+            f"{SWEEPS}/{'-'.join(cell_name(r))}.json": r["config"].get("commit") for r in records
+        },
+        "not_finished": sorted(started | set(not_recorded(records + other, started))),
+        "families": family_rows(records),
+        "ablations": ablation_rows(records),
+    }
+
+
+def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> str:
+    """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``,
+    checked comparable. Finished records selected under another rule (a sweep's best, before
+    re-scoring was asked) follow in a table of their own, under their own protocol sentence:
+    a row of one rule never stands in a table of another."""
+    records, unfinished, started, other = read_folder(folder, rule)
+    tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
+    runs, body, listing = rows_section(records, "No cell has finished under this rule.")
+    missing = not_recorded(records + other, started)
     text = (
         "# Tuned results: one validation-only protocol for every model\n\n"
         + "Made by (per command, machine and commit, each cell with the end of its final "
@@ -243,6 +276,7 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
         + "\n\n"
         + body
         + family_section(records)
+        + ablation_section(records)
         + f"\nTrial records (every trial's parameters and per-seed validation scores): {listing}."
         + (
             f"\nNot tuned yet (cells of the full table without a finished record): "
@@ -341,12 +375,13 @@ def best_by_validation(finals: dict[str, dict]) -> list[str]:
     return [name for name, f in finals.items() if top - f["val_acc_mean"] <= TIE]
 
 
-def family_section(records: list[dict]) -> str:
+def family_rows(records: list[dict]) -> list[dict]:
     """The best spiking cell of each family (:data:`FAMILIES`), chosen by validation only,
-    against its ordinary model, per dataset: a section of ``tuned.md`` (empty when no
-    dataset has an ordinary model and one of its spiking cells)."""
+    against its ordinary model, per dataset, as data: one row per best cell (several where
+    cells tie on validation), with the family's members not finished yet. A family without
+    its ordinary model or any finished spiking cell on a dataset has no row."""
     cells = {cell_name(r): r["final"] for r in records}
-    lines = []
+    rows = []
     for dataset in DATASETS:
         for ordinary, members in FAMILIES.items():
             ref = cells.get((dataset, ordinary))
@@ -354,18 +389,32 @@ def family_section(records: list[dict]) -> str:
             if ref is None or not finals:
                 continue
             tied = best_by_validation(finals)
-            absent = [m for m in members if m not in finals]
             for name in tied:
                 f = finals[name]
-                note = [" (tied on validation)"] if len(tied) > 1 else []
-                if absent:
-                    note.append(f" (not finished: {', '.join(absent)})")
-                lines.append(
-                    f"| {dataset} | {ordinary} | {100 * ref['test_acc_mean']:.2f} | "
-                    f"{name}{''.join(note)} | {100 * f['val_acc_mean']:.2f} | "
-                    f"{100 * f['test_acc_mean']:.2f} | "
-                    f"{100 * (ref['test_acc_mean'] - f['test_acc_mean']):.2f} |"
-                )
+                rows.append({
+                    "dataset": dataset, "ordinary": ordinary,
+                    "ordinary_test_acc_mean": ref["test_acc_mean"], "cell": name,
+                    "tied": len(tied) > 1, "val_acc_mean": f["val_acc_mean"],
+                    "test_acc_mean": f["test_acc_mean"],
+                    "gap": ref["test_acc_mean"] - f["test_acc_mean"],
+                    "not_finished": [m for m in members if m not in finals],
+                })  # fmt: skip
+    return rows
+
+
+def family_section(records: list[dict]) -> str:
+    """:func:`family_rows` as a section of ``tuned.md`` (empty when there is no row)."""
+    lines = []
+    for row in family_rows(records):
+        note = [" (tied on validation)"] if row["tied"] else []
+        if row["not_finished"]:
+            note.append(f" (not finished: {', '.join(row['not_finished'])})")
+        lines.append(
+            f"| {row['dataset']} | {row['ordinary']} | "
+            f"{100 * row['ordinary_test_acc_mean']:.2f} | {row['cell']}{''.join(note)} | "
+            f"{100 * row['val_acc_mean']:.2f} | {100 * row['test_acc_mean']:.2f} | "
+            f"{100 * row['gap']:.2f} |"
+        )
     if not lines:
         return ""
     return (
@@ -378,6 +427,62 @@ def family_section(records: list[dict]) -> str:
         "Cells tied on validation are all listed.\n\n"
         "| dataset | ordinary | its test acc. (%) | best spiking cell | val. acc. (%) | "
         "test acc. (%) | gap |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
+    )
+
+
+def ablation_rows(records: list[dict]) -> list[dict]:
+    """Each ablation cell (:data:`VARIANTS`) against its model on every dataset where both
+    finished, as data: the difference of their test and validation means over the final
+    seeds (the model's minus the variant's), and Welch's two-sided t-test of the two sets of
+    per-seed test accuracies (``scipy.stats.ttest_ind(..., equal_var=False)``: the seeds of
+    the two cells train different models, so the test is unpaired)."""
+    from scipy import stats
+
+    cells = {cell_name(r): r["final"] for r in records}
+    rows = []
+    for dataset in DATASETS:
+        for variant, (model, fixed) in VARIANTS.items():
+            on, off = cells.get((dataset, model)), cells.get((dataset, variant))
+            if on is None or off is None:
+                continue
+            test = stats.ttest_ind(on["test_acc"], off["test_acc"], equal_var=False)
+            rows.append({
+                "dataset": dataset, "model": model, "variant": variant, "fixed": fixed,
+                "test_acc_mean": on["test_acc_mean"], "test_acc_std": on["test_acc_std"],
+                "variant_test_acc_mean": off["test_acc_mean"],
+                "variant_test_acc_std": off["test_acc_std"],
+                "difference": on["test_acc_mean"] - off["test_acc_mean"],
+                "p_welch": float(test.pvalue),
+                "val_difference": on["val_acc_mean"] - off["val_acc_mean"],
+            })  # fmt: skip
+    return rows
+
+
+def ablation_section(records: list[dict]) -> str:
+    """:func:`ablation_rows` as a section of ``tuned.md`` (empty when there is no row)."""
+    lines = [
+        f"| {r['dataset']} | {r['model']} | {r['variant']} "
+        f"({', '.join(f'{k}={v}' for k, v in r['fixed'].items())}) | "
+        f"{100 * r['test_acc_mean']:.2f} ± {100 * r['test_acc_std']:.2f} | "
+        f"{100 * r['variant_test_acc_mean']:.2f} ± {100 * r['variant_test_acc_std']:.2f} | "
+        f"{100 * r['difference']:.2f} | {r['p_welch']:.2g} | {100 * r['val_difference']:.2f} |"
+        for r in ablation_rows(records)
+    ]
+    if not lines:
+        return ""
+    return (
+        "\n## Ablations, in the same protocol\n\n"
+        "Each ablation cell (its model with the options shown held fixed in every trial, "
+        "tuned and evaluated as every cell is) against its model. Difference: the model's "
+        "test mean minus the ablation's, in points; p: Welch's two-sided t-test of their "
+        "per-seed test accuracies over the final seeds (`scipy.stats.ttest_ind`, "
+        "`equal_var=False`), so a large p is a difference the seeds do not separate; "
+        "val. difference: the same difference of the validation means, what selection "
+        "sees.\n\n"
+        "| dataset | model | ablation | test acc. (%) | ablation's test acc. (%) | "
+        "difference | p | val. difference |\n|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 
@@ -600,7 +705,9 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     atomic_write_text(folder / f"{STEM}.md", text)
-    print(f"wrote {folder / STEM}.md and {folder / SWEEPS}/", flush=True)
+    data = json.dumps(summary(folder, args, rule), indent=1)
+    atomic_write_text(folder / f"{STEM}.json", data + "\n")
+    print(f"wrote {folder / STEM}.md, {STEM}.json and {folder / SWEEPS}/", flush=True)
     return 0
 
 

@@ -45,6 +45,14 @@ def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
     assert all(len(r["counted"]) == 2 and r["final"]["seeds"] == [100, 101] for r in records)
     text = (tmp_path / "tuned.md").read_text()
     assert tune.protocol_sentence(tune.Budget(2, (0,), 2, 100), [100, 101]) in text
+    # the summary the documentation quotes names the cells it read and those it did not
+    summary = json.loads((tmp_path / "tuned.json").read_text())
+    assert summary["format"] == "spikegraph-tuned/1" and summary["space_version"] == 3
+    assert summary["cells"] == {
+        f"sweeps/Cora-{m}.json": tune.source_commit() for m in ("gcn", "gat")
+    }
+    assert "Cora-sgcn" in summary["not_finished"] and "Cora-gcn" not in summary["not_finished"]
+    assert summary["families"] == summary["ablations"] == []  # no spiking cell, no variant
     assert text.count("| Cora |") == 2
     assert "Search spaces: version 3 (`spikegraph.models.search_space.SPACE_VERSIONS[3]`" in text
     for r in records:
@@ -438,6 +446,51 @@ def _finished(dataset, model, val, test, fixed=None):
     """A finished record with only what the family section reads."""
     return {"final": {"dataset": dataset, "model": model, "fixed": fixed or {},
                       "val_acc_mean": val, "test_acc_mean": test}}  # fmt: skip
+
+
+def _ablated(dataset, model, test, val, fixed=None):
+    """A finished record with what the ablation section reads (per-seed test accuracies)."""
+    record = _finished(dataset, model, val, sum(test) / len(test), fixed)
+    std = (sum((t - record["final"]["test_acc_mean"]) ** 2 for t in test) / len(test)) ** 0.5
+    record["final"].update(test_acc=test, test_acc_std=std)
+    return record
+
+
+def test_the_ablation_section_sets_each_variant_against_its_model_with_welchs_test(sweeps):
+    """The model's mean minus the variant's, on test and validation, and Welch's two-sided
+    p-value, checked against the formula (unequal variances, Welch-Satterthwaite degrees of
+    freedom); a dataset where one of the pair has not finished has no row."""
+    from scipy import stats
+
+    on, off = [0.80, 0.82, 0.81, 0.79, 0.83], [0.78, 0.80, 0.77, 0.76, 0.79, 0.81, 0.75]
+    records = [
+        _ablated("Cora", "gasnn", on, 0.805),
+        _ablated("Cora", "gasnn", off, 0.790, {"norm": "none"}),
+        _ablated("Cora", "gcsnn", on, 0.8),  # its ablation has not finished: no row
+        _ablated("CiteSeer", "gasnn", on, 0.7, {"norm": "none"}),  # nor has its model
+    ]
+    (row,) = sweeps.ablation_rows(records)
+    assert (row["dataset"], row["model"], row["variant"]) == ("Cora", "gasnn", "gasnn-no-stfn")
+    assert row["difference"] == pytest.approx(sum(on) / 5 - sum(off) / 7)
+    assert row["val_difference"] == pytest.approx(0.015)
+
+    def var(x):  # the sample variance, as Welch's test uses it
+        m = sum(x) / len(x)
+        return sum((v - m) ** 2 for v in x) / (len(x) - 1)
+
+    se2 = [var(on) / len(on), var(off) / len(off)]
+    t = row["difference"] / sum(se2) ** 0.5
+    df = sum(se2) ** 2 / (se2[0] ** 2 / (len(on) - 1) + se2[1] ** 2 / (len(off) - 1))
+    assert row["p_welch"] == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9)
+    assert 0.001 < row["p_welch"] < 0.05  # the example separates, but not overwhelmingly
+    lines = _family_rows(sweeps.ablation_section(records))
+    std_on, std_off = (100 * r["final"]["test_acc_std"] for r in records[:2])
+    assert lines == [["| Cora", "gasnn", "gasnn-no-stfn (norm=none)",
+                      f"{100 * sum(on) / 5:.2f} ± {std_on:.2f}",
+                      f"{100 * sum(off) / 7:.2f} ± {std_off:.2f}",
+                      f"{100 * row['difference']:.2f}", f"{row['p_welch']:.2g}",
+                      "1.50 |"]]  # fmt: skip
+    assert sweeps.ablation_section(records[2:]) == ""
 
 
 def _family_rows(text):
