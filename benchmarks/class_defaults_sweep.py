@@ -111,6 +111,21 @@ def tuned_candidates(record_path: Path = TUNED_RECORD) -> dict[str, dict[str, An
     }
 
 
+def candidates_source(record_path: Path = TUNED_RECORD) -> str:
+    """Where study ``tuned``'s candidates came from, unambiguously: the record's path with
+    its search-space version and the commit its trials ran at (a later sweep of the cell
+    replaces the file at that path, and its trial numbers name other configurations)."""
+    config = json.loads(record_path.read_text()).get("config") or {}
+    try:
+        where = str(record_path.relative_to(RESULTS))
+    except ValueError:
+        where = str(record_path)
+    return (
+        f"{where} (search-space version {config.get('space_version', 1)}, trials at commit "
+        f"{config.get('commit') or 'not recorded'})"
+    )
+
+
 STUDIES = {
     "neuron": CANDIDATES,
     "encoding": ENCODING_CANDIDATES,
@@ -231,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     candidates = STUDIES[args.study]
     if callable(candidates):
         candidates = candidates()
-        record["candidates_from"] = str(TUNED_RECORD.relative_to(RESULTS))
+        record["candidates_from"] = candidates_source()
     for cand, options in candidates.items():
         by: dict[str, float] = {}
         runs = []

@@ -42,6 +42,22 @@ def test_tuned_candidates_are_the_selected_trials_model_options_without_width(tm
     assert cands["Cora-sgcn sweep, trial 7, T=8"] == {**tuned, "T": 8}
 
 
+def test_the_candidates_source_names_the_records_space_version_and_commit(tmp_path):
+    """A later sweep replaces the record at the same path (its trial 7 another
+    configuration), so the results name which record they read."""
+    sweep = load("class_defaults_sweep")
+    path = record(tmp_path)
+    data = json.loads(path.read_text())
+    assert sweep.candidates_source(path) == (
+        f"{path} (search-space version 1, trials at commit not recorded)"
+    )
+    data["config"] = {"space_version": 2, "commit": "01f03fb"}
+    path.write_text(json.dumps(data))
+    assert sweep.candidates_source(path).endswith(
+        "(search-space version 2, trials at commit 01f03fb)"
+    )
+
+
 def test_tuned_candidates_keep_the_fixed_options_of_an_ablation(tmp_path):
     sweep = load("class_defaults_sweep")
     path = record(tmp_path, fixed={"norm": "none"})
