@@ -33,7 +33,8 @@ targets and comments aside): values with a ``+-``, ratios (``0.056x``), percenta
 
 From the shell, ``python docs/tooling/quoted_numbers.py PAGE...`` checks pages, and
 ``--rewrite`` replaces the numbers before each ``from`` marker by its rendering (a new
-number can be written ``??`` before its marker and filled in so). It changes numbers only,
+number can be written ``??`` before its marker and filled in so; a field that renders a
+string, a model's name say, fills in one word). It changes numbers only,
 not the words around them: read the change, and the claims it makes, before committing it.
 
 Standard library only: the test suite uses it (``tests/docs/test_quoted_numbers.py``).
@@ -353,14 +354,21 @@ def check_page(page: Path, checkout: Path) -> Check:
 _SLOT = r"(?:[-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+|nan|inf|\?\?)"
 
 
-def _shape(template: str) -> re.Pattern:
-    """A pattern of the text a template renders to, with any numbers in its fields: what
-    :func:`rewrite_page` replaces (the template's own text must match, spaces aside)."""
+#: What a field whose value is a string (a model's name, ``raw``) may stand in for: one word
+#: (no spaces, brackets or table pipes), or ``??``.
+_WORD_SLOT = r"(?:[^\s()\[\]|<>]+)"
+
+
+def _shape(template: str, data=None) -> re.Pattern:
+    """A pattern of the text a template renders to, with any numbers in its fields (and any
+    one word in a field that ``data`` gives a string for): what :func:`rewrite_page`
+    replaces (the template's own text must match, spaces aside)."""
     parts, last = [], 0
     for field in _FIELD.finditer(template):
         literal = template[last : field.start()]
         parts.append(r"\s+".join(re.escape(word) for word in literal.split(" ")))
-        parts.append(_SLOT)
+        word = data is not None and isinstance(evaluate(field["expr"], data), str)
+        parts.append(_WORD_SLOT if word else _SLOT)
         last = field.end()
     parts.append(r"\s+".join(re.escape(word) for word in template[last:].split(" ")))
     return re.compile("".join(parts) + r"\Z")
@@ -388,12 +396,12 @@ def rewrite_page(page: Path, checkout: Path) -> tuple[str, int, list[str]]:
             continue
         where = f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}"
         try:
-            _, template, expected = _from_marker(match["body"], checkout, cache)
+            file, template, expected = _from_marker(match["body"], checkout, cache)
         except QuoteError as error:
             problems.append(f"{where}: {error}")
             continue
         window_start = max(0, match.start() - 4 * len(expected) - 200)
-        found = _shape(template).search(text, window_start, match.start())
+        found = _shape(template, cache[file]).search(text, window_start, match.start())
         if found is None:
             problems.append(f"{where}: no text in the shape of {template!r} before the marker")
             continue

@@ -5,6 +5,7 @@ goes without a marker."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -149,6 +150,29 @@ def test_bare_numbers_are_found_and_versions_are_not(tmp_path):
         "'0.5x'",  # a marker covers its own list item only
     ]
     assert check.mismatches == ["page.md:15: `quoted:` must be followed by a reason"]
+
+
+def test_rewrite_fills_in_a_string_field_as_one_word(tmp_path):
+    """A field that renders a string (a model's name, a preprocessing) replaces the one word
+    before the marker, or its ``??``; the words around it stay."""
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "s.json").write_text(
+        json.dumps({"cell": "lif-sgat", "acc": 0.8204, "features": "row-normalised"})
+    )
+    page = tmp_path / "page.md"
+    page.write_text(
+        "| Cora | sgat<!-- from s.json: {cell} --> | ?? (raw)<!-- from s.json: "
+        "{acc*100:.2f} ({features}) --> |\nand ??<!-- from s.json: {cell} --> here\n"
+    )
+    text, changed, problems = q.rewrite_page(page, tmp_path)
+    assert (changed, problems) == (3, [])
+    assert text == (
+        "| Cora | lif-sgat<!-- from s.json: {cell} --> | 82.04 (row-normalised)<!-- from "
+        "s.json: {acc*100:.2f} ({features}) --> |\nand lif-sgat<!-- from s.json: {cell} --> "
+        "here\n"
+    )
+    page.write_text(text)
+    assert q.check_page(page, tmp_path).mismatches == []
 
 
 def test_rewrite_fills_in_the_committed_numbers_and_nothing_else(tmp_path):
