@@ -42,9 +42,11 @@ import argparse
 import dataclasses
 import json
 import re
+import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -375,6 +377,27 @@ def best_by_validation(finals: dict[str, dict]) -> list[str]:
     return [name for name, f in finals.items() if top - f["val_acc_mean"] <= TIE]
 
 
+def welch_p(a: list[float], b: list[float]) -> float | None:
+    """Welch's two-sided t-test of two cells' per-seed test accuracies
+    (``scipy.stats.ttest_ind(..., equal_var=False)``): the seeds of two cells train
+    different models, so the test is unpaired and does not assume equal variances. ``None``
+    where it is undefined: both cells gave the same accuracy on every seed (no spread)."""
+    from scipy import stats
+
+    constant = [statistics.pvariance(x) == 0 for x in (a, b)]
+    if all(constant):
+        return None
+    with warnings.catch_warnings():
+        if any(constant):  # scipy warns of a constant sample; the other's spread suffices
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as ``tuned.md`` prints it (``n/a`` where the test is undefined)."""
+    return "n/a" if p is None else f"{p:.2g}"
+
+
 def family_rows(records: list[dict]) -> list[dict]:
     """The best spiking cell of each family (:data:`FAMILIES`), chosen by validation only,
     against its ordinary model, per dataset, as data: one row per best cell (several where
@@ -397,6 +420,7 @@ def family_rows(records: list[dict]) -> list[dict]:
                     "tied": len(tied) > 1, "val_acc_mean": f["val_acc_mean"],
                     "test_acc_mean": f["test_acc_mean"],
                     "gap": ref["test_acc_mean"] - f["test_acc_mean"],
+                    "p_welch": welch_p(ref["test_acc"], f["test_acc"]),
                     "not_finished": [m for m in members if m not in finals],
                 })  # fmt: skip
     return rows
@@ -413,7 +437,7 @@ def family_section(records: list[dict]) -> str:
             f"| {row['dataset']} | {row['ordinary']} | "
             f"{100 * row['ordinary_test_acc_mean']:.2f} | {row['cell']}{''.join(note)} | "
             f"{100 * row['val_acc_mean']:.2f} | {100 * row['test_acc_mean']:.2f} | "
-            f"{100 * row['gap']:.2f} |"
+            f"{100 * row['gap']:.2f} | {p_text(row['p_welch'])} |"
         )
     if not lines:
         return ""
@@ -423,21 +447,19 @@ def family_section(records: list[dict]) -> str:
         + "; ".join(f"{o}: {', '.join(m)}" for o, m in FAMILIES.items())
         + "), the spiking cell with the highest val. acc. above (the validation mean over "
         "the final seeds; no test label is read in choosing it), against the ordinary "
-        "model. Gap: the ordinary model's test mean minus the spiking cell's, in points. "
+        "model. Gap: the ordinary model's test mean minus the spiking cell's, in points; p: "
+        "Welch's two-sided t-test of their per-seed test accuracies over the final seeds. "
         "Cells tied on validation are all listed.\n\n"
         "| dataset | ordinary | its test acc. (%) | best spiking cell | val. acc. (%) | "
-        "test acc. (%) | gap |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
+        "test acc. (%) | gap | p |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
     )
 
 
 def ablation_rows(records: list[dict]) -> list[dict]:
     """Each ablation cell (:data:`VARIANTS`) against its model on every dataset where both
     finished, as data: the difference of their test and validation means over the final
-    seeds (the model's minus the variant's), and Welch's two-sided t-test of the two sets of
-    per-seed test accuracies (``scipy.stats.ttest_ind(..., equal_var=False)``: the seeds of
-    the two cells train different models, so the test is unpaired)."""
-    from scipy import stats
-
+    seeds (the model's minus the variant's), and the p-value of :func:`welch_p` on their
+    per-seed test accuracies."""
     cells = {cell_name(r): r["final"] for r in records}
     rows = []
     for dataset in DATASETS:
@@ -445,14 +467,13 @@ def ablation_rows(records: list[dict]) -> list[dict]:
             on, off = cells.get((dataset, model)), cells.get((dataset, variant))
             if on is None or off is None:
                 continue
-            test = stats.ttest_ind(on["test_acc"], off["test_acc"], equal_var=False)
             rows.append({
                 "dataset": dataset, "model": model, "variant": variant, "fixed": fixed,
                 "test_acc_mean": on["test_acc_mean"], "test_acc_std": on["test_acc_std"],
                 "variant_test_acc_mean": off["test_acc_mean"],
                 "variant_test_acc_std": off["test_acc_std"],
                 "difference": on["test_acc_mean"] - off["test_acc_mean"],
-                "p_welch": float(test.pvalue),
+                "p_welch": welch_p(on["test_acc"], off["test_acc"]),
                 "val_difference": on["val_acc_mean"] - off["val_acc_mean"],
             })  # fmt: skip
     return rows
@@ -465,7 +486,8 @@ def ablation_section(records: list[dict]) -> str:
         f"({', '.join(f'{k}={v}' for k, v in r['fixed'].items())}) | "
         f"{100 * r['test_acc_mean']:.2f} ± {100 * r['test_acc_std']:.2f} | "
         f"{100 * r['variant_test_acc_mean']:.2f} ± {100 * r['variant_test_acc_std']:.2f} | "
-        f"{100 * r['difference']:.2f} | {r['p_welch']:.2g} | {100 * r['val_difference']:.2f} |"
+        f"{100 * r['difference']:.2f} | {p_text(r['p_welch'])} | "
+        f"{100 * r['val_difference']:.2f} |"
         for r in ablation_rows(records)
     ]
     if not lines:

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import re
+import warnings
 
 import pytest
 
@@ -443,9 +444,11 @@ def test_re_scoring_seeds_must_be_fresh(tmp_path, sweeps, capsys):
 
 
 def _finished(dataset, model, val, test, fixed=None):
-    """A finished record with only what the family section reads."""
+    """A finished record with only what the family section reads (three seeds' test
+    accuracies around the mean)."""
     return {"final": {"dataset": dataset, "model": model, "fixed": fixed or {},
-                      "val_acc_mean": val, "test_acc_mean": test}}  # fmt: skip
+                      "val_acc_mean": val, "test_acc_mean": test,
+                      "test_acc": [test - 0.01, test, test + 0.01]}}  # fmt: skip
 
 
 def _ablated(dataset, model, test, val, fixed=None):
@@ -514,11 +517,24 @@ def test_the_family_section_sets_the_validation_best_spiking_cell_against_its_or
     ]
     text = sweeps.family_section(records)
     rows = _family_rows(text)
+    p = sweeps.welch_p(records[0]["final"]["test_acc"], records[1]["final"]["test_acc"])
+    assert 0.05 < p < 0.5  # equal spreads 1.5 points apart over 3 seeds: not separated
     assert rows[0] == ["| Cora", "gcn", "81.50", "sgcn (not finished: gcsnn, gcsnn-no-stfn)",
-                       "79.00", "80.00", "1.50 |"]  # fmt: skip
+                       "79.00", "80.00", "1.50", f"{p:.2g} |"]  # fmt: skip
     assert [r[3].split(" (")[0] for r in rows[1:]] == ["sgat", "gasnn-no-stfn"]
     assert all("(tied on validation)" in r[3] for r in rows[1:])
-    assert [r[-1] for r in rows[1:]] == ["3.00 |", "6.00 |"]
+    assert [r[-2] for r in rows[1:]] == ["3.00", "6.00"]
+    assert [r["p_welch"] for r in sweeps.family_rows(records)][:1] == [p]
+    # no spread on either side: the test is undefined, said so, without a warning
+    flat = [dict(r, final={**r["final"], "test_acc": [r["final"]["test_acc_mean"]] * 3})
+            for r in records[:2]]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sweeps.family_rows(flat)[0]["p_welch"] is None
+    assert _family_rows(sweeps.family_section(flat))[0][-1] == "n/a |"
+    with warnings.catch_warnings():  # one side constant: defined (the other's spread)
+        warnings.simplefilter("error")
+        assert 0 < sweeps.welch_p([0.5, 0.5, 0.5], [0.5, 0.52, 0.51]) < 1
     assert len(rows) == 3 and "CiteSeer" not in text
     # float rounding is not a difference; one node of validation is
     assert sweeps.best_by_validation({"a": {"val_acc_mean": 0.8062000000000001},
