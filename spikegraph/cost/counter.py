@@ -146,6 +146,8 @@ class Counter:
         self._forwards = 0
         self._nodes = 0
         self._static_input: str | None = None
+        self._modes: set[bool] = set()  # model.training in each counted call of the model
+        self._entered_training = False
         self._active = False
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -167,6 +169,8 @@ class Counter:
         self._forwards = 0
         self._nodes = 0
         self._static_input = None
+        self._modes.clear()
+        self._entered_training = self.model.training
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -348,6 +352,7 @@ class Counter:
         return hook
 
     def _root_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        self._modes.add(module.training)
         self._forwards += 1
         self._nodes += _nodes_of(output) or 0
         if inputs and has_static_input(module, inputs[0]):
@@ -364,6 +369,7 @@ class Counter:
     def __enter__(self) -> Counter:
         if self._active:
             raise RuntimeError("This Counter is already active")
+        self._entered_training = self.model.training
         root_name = type(self.model).__name__
         for path, module in self.model.named_modules():
             name = path or root_name
@@ -480,6 +486,9 @@ class Counter:
             options={"execution": self.execution, "fold_norm": self.fold_norm},
             warnings=tuple(self._warnings),
             static_input=self._static_input,
+            # a forward run through another method than the model's own call
+            # (forward_blocks) does not reach the root hook: then the mode it was counted in
+            training=any(self._modes) if self._modes else self._entered_training,
         )
 
 

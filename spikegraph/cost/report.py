@@ -161,6 +161,10 @@ class Report:
         static_input: How a spiking model's static input was counted: ``"per-step"`` or
             ``"once"`` (:mod:`spikegraph.cost.static_input`); ``None`` when the model had no
             static spiking input (both conventions count the same).
+        training: Whether the model was in training mode in a counted forward pass (dropout
+            drawn, batch statistics), as when counting the batches of a training epoch;
+            ``False`` for an inference count (``model.eval()`` first); ``None`` when not
+            recorded (a report built by hand). Tables say so when it is ``True``.
     """
 
     rows: tuple[LayerRow, ...]
@@ -171,6 +175,7 @@ class Report:
     options: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     static_input: str | None = None
+    training: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", get_profile(self.profile))
@@ -274,6 +279,7 @@ class Report:
             options=self.options,
             warnings=warnings,
             static_input=next(iter(conventions), None),
+            training=_either(self.training, other.training),
         )
 
     def __radd__(self, other: Any) -> Report:
@@ -306,6 +312,7 @@ class Report:
             "profile": self.profile.to_dict(),
             "options": dict(self.options),
             "static_input": self.static_input,
+            "training": self.training,
             "total": self.total.to_dict(),
             "layers": [r.to_dict() for r in self.rows],
             "warnings": list(self.warnings),
@@ -321,6 +328,7 @@ class Report:
             f"{self.model or 'model'}: profile {self.profile.name} "
             f"(MAC {self.profile.mac_pj} pJ, AC {self.profile.ac_pj} pJ)",
             *([] if self.static_input is None else [describe_static_input(self.static_input)]),
+            *([TRAINING_NOTE] if self.training else []),
             head,
             "-" * len(head),
         ]
@@ -370,6 +378,9 @@ class Comparison:
         first_static_input: How the first report counted a static spiking input
             (:attr:`Report.static_input`; ``None``: it had none).
         second_static_input: The same for the second report.
+        first_training: Whether the first report was counted in training mode
+            (:attr:`Report.training`).
+        second_training: The same for the second report.
     """
 
     first: str
@@ -381,6 +392,8 @@ class Comparison:
     ratios: dict[str, float | None]
     first_static_input: str | None = None
     second_static_input: str | None = None
+    first_training: bool | None = None
+    second_training: bool | None = None
 
     @classmethod
     def of(cls, a: Report, b: Report) -> Comparison:
@@ -403,6 +416,8 @@ class Comparison:
             ratios=ratios,
             first_static_input=a.static_input,
             second_static_input=b.static_input,
+            first_training=a.training,
+            second_training=b.training,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -416,6 +431,8 @@ class Comparison:
             "ratios": dict(self.ratios),
             "first_static_input": self.first_static_input,
             "second_static_input": self.second_static_input,
+            "first_training": self.first_training,
+            "second_training": self.second_training,
         }
 
     def table(self) -> str:
@@ -446,7 +463,23 @@ class Comparison:
                             (self.second, self.second_static_input)):  # fmt: skip
             if value is not None:
                 lines.append(f"{name}: {describe_static_input(value)}")
+        for name, training in ((self.first, self.first_training),
+                               (self.second, self.second_training)):  # fmt: skip
+            if training:
+                lines.append(f"{name}: {TRAINING_NOTE}")
         return "\n".join(lines)
+
+
+#: What a table says of a report counted in training mode.
+TRAINING_NOTE = (
+    "counted in training mode (dropout drawn, batch statistics); call model.eval() first "
+    "for an inference count"
+)
+
+
+def _either(a: bool | None, b: bool | None) -> bool | None:
+    """Whether either of two reports was counted in training mode (``None``: neither says)."""
+    return None if a is None and b is None else bool(a) or bool(b)
 
 
 def _num(x: float) -> str:

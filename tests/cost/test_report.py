@@ -85,3 +85,38 @@ def test_rows_and_reports_reject_bad_values():
     assert report.layers[0].energy_pj == pytest.approx(0.03 + 2 * 0.23)
     with pytest.raises(ValueError, match="Unknown row kind 'matmul'"):
         report.select(kind="matmul")
+
+
+def test_a_count_in_training_mode_says_so():
+    """A forgotten ``model.eval()`` counts a forward with dropout drawn: the report records
+    the mode and every table names it (no warning: counting a training epoch is intended)."""
+    torch.manual_seed(0)
+    x, edges = spike_train((N, 5), 12), undirected_edges()
+    model = SpikingGCN(5, 8, 2, 3, T=4)
+    trained = count(model.train(), x, edges)
+    inferred = count(model.eval(), x, edges)
+    assert (trained.training, inferred.training) == (True, False)
+    assert "counted in training mode" in trained.table()
+    assert "training mode" not in inferred.table()
+    cmp = trained.compare(count(GCN(5, 8, 2, 3).eval(), x, edges))
+    assert cmp.table().splitlines()[-1].startswith("SpikingGCN: counted in training mode")
+    assert (cmp.to_dict()["first_training"], cmp.to_dict()["second_training"]) == (True, False)
+    assert json.loads(json.dumps(trained.to_dict()))["training"] is True
+    # the sum of an epoch's counts is in training mode if any of them was
+    assert (trained + inferred).training is True and (inferred + inferred).training is False
+    # the mode of the counted calls; a forward through another method than the model's call
+    # (forward_blocks) does not pass through its call: the mode it was counted in
+    from spikegraph.cost import Counter
+
+    with Counter(model.train()) as counter:
+        model.eval()
+        model(x, edges)
+    assert counter.report().training is False
+    with Counter(model.train()) as counter:
+        model.forward(x, edges)
+    assert counter.report(num_nodes=N).training is True
+    with Counter(model.eval()) as counter:
+        model.train()(x, edges)
+        counter.reset()
+        model.eval()(x, edges)
+    assert counter.report().training is False
