@@ -6,7 +6,10 @@ every model, scores on validation accuracy only, no test label read), then its s
 configuration is trained on 10 fresh seeds and its test accuracy read once per seed
 (:func:`~spikegraph.experiments.tune.final_evaluation`). Every cell's trial records go to
 ``sweeps/<dataset>-<model>.json``; the table of all the cells there goes to ``tuned.md``,
-under the protocol sentence, with each row's features preprocessing.
+under the protocol sentence, with each row's features preprocessing, and its comparisons
+(each family's validation-best spiking cell against its ordinary model, each ablation
+against its model, with Welch's t-test over the final seeds) also go to ``tuned.json``, as
+data for the documentation to quote.
 
     python benchmarks/tune_sweeps.py --trials 50 --update-results          # every cell
     python benchmarks/tune_sweeps.py --trials 50 --update-results --datasets Cora --models gcn
@@ -726,8 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     if out is None:
         print(text)
         return 0
+    data = json.dumps(summary(folder, args, rule), indent=1)  # both files, or neither
     atomic_write_text(folder / f"{STEM}.md", text)
-    data = json.dumps(summary(folder, args, rule), indent=1)
     atomic_write_text(folder / f"{STEM}.json", data + "\n")
     print(f"wrote {folder / STEM}.md, {STEM}.json and {folder / SWEEPS}/", flush=True)
     return 0
