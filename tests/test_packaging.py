@@ -262,3 +262,14 @@ def test_the_checkout_finder_only_acts_beside_a_checkout(tmp_path):
     # spikegraph as imported here is a checkout: one finder, for its own samplers/ folder
     finders = [f for f in sys.meta_path if isinstance(f, _checkout.CheckoutSamplersFinder)]
     assert [f.folder for f in finders] == [ROOT / "samplers"]
+
+
+def test_the_readme_names_every_extra():
+    """README's install paragraph lists the extras a user can ask for: every one that
+    pyproject.toml declares, and no other."""
+    extras = set(pyproject()["project"]["optional-dependencies"])
+    readme = (ROOT / "README.md").read_text()
+    sentence = re.search(r"Extras: (.*?)\. ", readme, re.DOTALL)
+    assert sentence is not None, "README.md has no 'Extras: ...' sentence"
+    named = set(re.findall(r"`([a-z]+)`", re.sub(r"\([^)]*\)", "", sentence[1])))
+    assert named == extras
