@@ -249,11 +249,12 @@ def test_records_name_their_space_version_and_old_records_still_load():
         tune.StudyConfig.from_dict({**before, "space_version": 2})
     with pytest.raises(tune.StudyMismatchError, match=r"record's configuration differs"):
         tune.StudyConfig.from_dict({k: v for k, v in now.items() if k != "space_version"})
+    # a committed record of version 1 loads, and its selection is read under its own space
     committed = Path(__file__).parents[2] / "benchmarks/results/sweeps/CiteSeer-sgcn.json"
     records = tune.read_records(committed)
-    if records["config"].get("space_version", 1) == 1:  # until the version-2 sweeps land
-        chosen = tune.selected_config(records)
-        assert chosen.train_options["weight_decay"] == records["final"]["params"]["weight_decay"]
+    assert "space_version" not in records["config"]
+    chosen = tune.selected_config(records)
+    assert chosen.train_options["weight_decay"] == records["final"]["params"]["weight_decay"]
 
 
 def test_records_of_two_space_versions_never_share_a_table():
