@@ -35,7 +35,7 @@ def test_an_unfinished_cell_says_how_many_seeds_its_running_trial_finished():
     running = {"number": 3, "state": "RUNNING", "seeds": [0, 1, 2],
                "seed_runs": {"runs": [{"seed": 0}, {"seed": 1}]}}  # fmt: skip
     done = {"number": 2, "state": "COMPLETE", "seeds": [0, 1, 2]}
-    assert tuned_table.stage_progress({"trials": [done, running]}) == ("; trial 3 at 2 of 3 seeds")
+    assert tuned_table.stage_progress({"trials": [done, running]}) == "; trial 3 at 2 of 3 seeds"
     assert tuned_table.stage_progress({"trials": [done]}) == ""
 
 
