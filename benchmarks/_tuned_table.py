@@ -238,9 +238,12 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
     """Welch's two-sided t-test of two cells' per-seed test accuracies
     (``scipy.stats.ttest_ind(..., equal_var=False)``): the seeds of two cells train
     different models, so the test is unpaired and does not assume equal variances. ``None``
-    where it is undefined: both cells gave the same accuracy on every seed (no spread)."""
+    where it is undefined: a cell with fewer than two seeds, or both cells with the same
+    accuracy on every seed (no spread)."""
     from scipy import stats
 
+    if min(len(a), len(b)) < 2:
+        return None
     constant = [statistics.pvariance(x) == 0 for x in (a, b)]
     if all(constant):
         return None

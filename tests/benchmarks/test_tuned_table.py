@@ -129,6 +129,7 @@ def test_the_family_section_sets_the_validation_best_spiking_cell_against_its_or
     with warnings.catch_warnings():  # one side constant: defined (the other's spread)
         warnings.simplefilter("error")
         assert 0 < tuned_table.welch_p([0.5, 0.5, 0.5], [0.5, 0.52, 0.51]) < 1
+        assert tuned_table.welch_p([0.5], [0.5, 0.52, 0.51]) is None  # one seed: no spread
     assert len(rows) == 3 and "CiteSeer" not in text
     # float rounding is not a difference; one node of validation is
     assert tuned_table.best_by_validation({"a": {"val_acc_mean": 0.8062000000000001},
