@@ -328,7 +328,7 @@ class Report:
             f"{self.model or 'model'}: profile {self.profile.name} "
             f"(MAC {self.profile.mac_pj} pJ, AC {self.profile.ac_pj} pJ)",
             *([] if self.static_input is None else [describe_static_input(self.static_input)]),
-            *([TRAINING_NOTE] if self.training else []),
+            *([_TRAINING_NOTE] if self.training else []),
             head,
             "-" * len(head),
         ]
@@ -466,12 +466,12 @@ class Comparison:
         for name, training in ((self.first, self.first_training),
                                (self.second, self.second_training)):  # fmt: skip
             if training:
-                lines.append(f"{name}: {TRAINING_NOTE}")
+                lines.append(f"{name}: {_TRAINING_NOTE}")
         return "\n".join(lines)
 
 
 #: What a table says of a report counted in training mode.
-TRAINING_NOTE = (
+_TRAINING_NOTE = (
     "counted in training mode (dropout drawn, batch statistics); call model.eval() first "
     "for an inference count"
 )
