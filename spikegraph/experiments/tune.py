@@ -342,7 +342,8 @@ def protocol_sentence(
         f"for every model ({budget.trials} trials, each scored by the mean best-epoch "
         f"validation accuracy over {_count(len(budget.seeds), 'seed')}, {budget.epochs} epochs, "
         f"patience {budget.patience}{second}); the table reports the test accuracy of the "
-        f"selected configuration over {_count(len(final_seeds), 'fresh seed')}."
+        f"selected configuration over {_count(len(final_seeds), 'fresh seed')} (mean ± "
+        f"population standard deviation)."
     )
 
 

@@ -1164,7 +1164,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, msg):
 def test_protocol_sentence_states_the_budget():
     text = tune.protocol_sentence(tune.Budget(trials=50, seeds=(0, 1, 2)))
     assert "validation accuracy only" in text and "50 trials" in text and "3 seeds" in text
-    assert "10 fresh seeds" in text
+    assert "10 fresh seeds" in text and "(mean ± population standard deviation)" in text
 
 
 def test_records_of_different_budgets_never_share_a_table():
