@@ -102,7 +102,7 @@ def test_training_g_on_the_variance_loss_lowers_the_variance(graph):
     assert after < 0.7 * before, (before, after)
     rel = 5 * math.sqrt(2 / (runs - 1))
     assert var_after * (1 + rel) < var_before * (1 - rel), (var_before, var_after)
-    assert float(sampler.g.weight[0]) > 0  # learned: big |h| <- big feature 0
+    assert float(sampler.g.weight[0].detach()) > 0  # learned: big |h| <- big feature 0
 
 
 def test_batches_keep_the_layerwise_contract(graph):
