@@ -13,6 +13,7 @@ and the cells of an earlier search-space version in a section of their own) and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import statistics
 import warnings
@@ -70,24 +71,39 @@ def selected_as_asked(record, rule: tune.Rescore | None, final_seeds) -> bool:
     )
 
 
-def read_folder(folder: Path, rule: tune.Rescore | None):
-    """The cell records in ``folder``'s ``sweeps/``: the finished ones selected under
-    ``rule``, a line per unfinished one (how far it got), the names of the unfinished ones,
-    and the finished ones selected under another rule."""
-    records, unfinished, started, other = [], [], set(), []
+@dataclasses.dataclass
+class Cells:
+    """The cell records of a folder's ``sweeps/``, read once (:func:`read_folder`).
+
+    Attributes:
+        records: The finished cells selected under the table's rule.
+        unfinished: A line per unfinished cell, saying how far it got.
+        started: The names of the unfinished cells.
+        other: The finished cells selected under another rule.
+    """
+
+    records: list[dict]
+    unfinished: list[str]
+    started: set[str]
+    other: list[dict]
+
+
+def read_folder(folder: Path, rule: tune.Rescore | None) -> Cells:
+    """The cell records in ``folder``'s ``sweeps/``, as :class:`Cells`."""
+    cells = Cells([], [], set(), [])
     for path in sorted((folder / SWEEPS).glob("*.json")):
         rec = tune.read_records(path)
         if "final" in rec:
             asked = selected_as_asked(rec, rule, rec["final"]["seeds"])
-            (records if asked else other).append(rec)
+            (cells.records if asked else cells.other).append(rec)
         else:
             budget = tune.Budget.from_dict(rec["config"]["budget"])
             counted = len(tune.counted_trials(rec["trials"], budget))
-            unfinished.append(
+            cells.unfinished.append(
                 f"{path.stem} ({counted} of {budget.trials} trials counted{stage_progress(rec)})"
             )
-            started.add(path.stem)
-    return records, unfinished, started, other
+            cells.started.add(path.stem)
+    return cells
 
 
 def not_recorded(records: list[dict], started: set[str]) -> list[str]:
@@ -99,12 +115,12 @@ def not_recorded(records: list[dict], started: set[str]) -> list[str]:
     ]
 
 
-def summary(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> dict:
+def summary(cells: Cells, args: argparse.Namespace) -> dict:
     """``tuned.json``: the comparisons of ``tuned.md`` as data, for the documentation to
     quote (:func:`family_rows`, :func:`ablation_rows`), with the record files and commits of
-    the cells they read (the finished cells selected under ``rule``) and the cells not
-    finished yet, so that a summary of some cells is never read as one of all."""
-    records, _, started, other = read_folder(folder, rule)
+    the cells they read (the finished cells selected under the table's rule) and the cells
+    not finished yet, so that a summary of some cells is never read as one of all."""
+    records = cells.records
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
     return {
         "format": "spikegraph-tuned/1",
@@ -112,21 +128,30 @@ def summary(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = 
         "cells": {
             f"{SWEEPS}/{'-'.join(cell_name(r))}.json": r["config"].get("commit") for r in records
         },
-        "not_finished": sorted(started | set(not_recorded(records + other, started))),
+        "not_finished": sorted(
+            cells.started | set(not_recorded(records + cells.other, cells.started))
+        ),
         "families": family_rows(records),
         "ablations": ablation_rows(records),
     }
 
 
-def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = None) -> str:
-    """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``,
-    checked comparable. Finished records selected under another rule (a sweep's best, before
-    re-scoring was asked) follow in a table of their own, under their own protocol sentence:
-    a row of one rule never stands in a table of another."""
-    records, unfinished, started, other = read_folder(folder, rule)
+def table(
+    folder: Path,
+    args: argparse.Namespace,
+    rule: tune.Rescore | None = None,
+    cells: Cells | None = None,
+) -> str:
+    """``tuned.md`` from every finished cell record under ``folder`` selected under ``rule``
+    (``cells``: the folder's records if already read), checked comparable. Finished records
+    selected under another rule (a sweep's best, before re-scoring was asked) follow in a
+    table of their own, under their own protocol sentence: a row of one rule never stands in
+    a table of another."""
+    cells = read_folder(folder, rule) if cells is None else cells
+    records, other = cells.records, cells.other
     tune.check_comparable(records, allow_mixed_commits=args.allow_mixed_commits)
     runs, body, listing = rows_section(records, "No cell has finished under this rule.")
-    missing = not_recorded(records + other, started)
+    missing = not_recorded(records + other, cells.started)
     text = (
         "# Tuned results: one validation-only protocol for every model\n\n"
         + "Made by (per command, machine and commit, each cell with the end of its final "
@@ -143,7 +168,7 @@ def table(folder: Path, args: argparse.Namespace, rule: tune.Rescore | None = No
             if missing
             else ""
         )
-        + (f" In progress: {', '.join(unfinished)}." if unfinished else "")
+        + (f" In progress: {', '.join(cells.unfinished)}." if cells.unfinished else "")
         + "\nReproduce one trial: `spikegraph tune --reproduce N --records <record>`.\n"
     )
     version = tune.common_space_version(records) or SPACE_VERSION

@@ -66,6 +66,7 @@ from _tuned_table import (
     DEFAULT_MODELS,
     SWEEPS,
     VARIANTS,
+    read_folder,
     selected_as_asked,
     summary,
     table,
@@ -320,13 +321,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     try:
-        text = table(folder, args, rule)
+        cells = read_folder(folder, rule)  # once, for both files
+        text = table(folder, args, rule, cells)
     except ValueError as err:
         p.error(str(err))
     if out is None:
         print(text)
         return 0
-    data = json.dumps(summary(folder, args, rule), indent=1)  # both files, or neither
+    data = json.dumps(summary(cells, args), indent=1)  # both files, or neither
     atomic_write_text(folder / f"{STEM}.md", text)
     atomic_write_text(folder / f"{STEM}.json", data + "\n")
     print(f"wrote {folder / STEM}.md, {STEM}.json and {folder / SWEEPS}/", flush=True)
