@@ -202,7 +202,7 @@ class Block:
                 f"{self.dst_index.dtype} {tuple(self.dst_index.shape)}"
             )
         if self.history is not None:
-            self.history.validate(where, self.size, full)
+            self.history.validate(where, self.size, full, num_edges=ei.size(1))
         if self.skip is not None:
             self._validate_skip(index, full)
         if not full:

@@ -34,6 +34,28 @@ targets with weight 1), so any layer that aggregates ``sum_u w_uv h_u W`` with g
 coefficients (a GCN with ``normalize=False``) computes :math:`(\hat A_s h + c) W` unchanged,
 and records the fresh activations of the block's sources into the store.
 
+**Control variate for dropout** (CVD, the paper's Sec. 5.1). With dropout,
+:math:`h - \bar h` stays large however close the histories are, so the estimate above keeps
+a variance :math:`n_v/s` times the dropout noise's. CVD runs a copy of the model without
+dropout beside it, whose activations :math:`\mu` approximate the mean of :math:`h` over the
+dropout masks (weight scaling), keeps the histories :math:`\bar\mu` of :math:`\mu` instead, and
+estimates
+
+.. math::
+    (\hat A h)_v \approx \hat A_{vv} \mathring h_v
+    + \sum_{u \in S(v)} \sqrt{\tfrac{n_v}{s}}\, \hat A_{vu} \mathring h_u
+    + \text{CV}(\mu)_v , \qquad \mathring h = h - \mu ,
+
+where :math:`\text{CV}(\mu)` is the estimate above applied to :math:`\mu` (what the copy
+without dropout aggregates). The noise term has mean zero over the masks, so the estimate
+is unbiased; with exact histories and independent masks its variance over the sampling and
+the masks is :math:`\sum_{u} \hat A_{vu}^2 \operatorname{Var} \mathring h_u`, the variance
+of the exact aggregation of a dropped-out input. The block carries the noise term's
+coefficients (:attr:`ControlVariate.noise_weight`: :math:`\sqrt{n_v/s}\,\hat A_{vu}` on the
+sampled edges, :math:`\hat A_{vv}` on the self-loops) and the model adds
+:func:`noise_aggregate` to the aggregation of :func:`control_variate_input` applied to
+:math:`\mu`, which records :math:`\mu` in the histories.
+
 What the history holds: the time-mean of the layer's input, ``h.mean(0)`` for a spike train
 ``[T, N, F]`` (the firing rates of a spiking layer) and ``h`` itself for a static ``[N, F]``
 input. Aggregation is linear and the same at every step, so with rates :math:`\bar r` the
@@ -196,6 +218,12 @@ class ControlVariate:
         num_dst: Number of targets.
         store: The :class:`History` the model reads and writes; bound in the training
             process (:meth:`~spikegraph.samplers.VRGCNSampler.bind`), ``None`` until then.
+        noise_weight: ``[E]`` coefficients of the dropout-noise term of CVD (the control
+            variate for dropout, see the module docstring) on each of the block's edges:
+            :math:`\sqrt{n_v/s}\,\hat A_{vu}` on a sampled edge, :math:`\hat A_{vv}` on a
+            self-loop. ``None`` (the default) for the plain control variate. A block with
+            them must be run with the activations of the model without dropout
+            (:func:`noise_aggregate`); models that cannot refuse it.
     """
 
     layer: int
@@ -205,6 +233,12 @@ class ControlVariate:
     weight: Tensor
     num_dst: int
     store: History | None = None
+    noise_weight: Tensor | None = None
+
+    @property
+    def dropout_variate(self) -> bool:
+        """Whether the block asks for CVD, the control variate for dropout."""
+        return self.noise_weight is not None
 
     def _store(self) -> History:
         if self.store is None:
@@ -235,10 +269,18 @@ class ControlVariate:
             src=self.src.to(device),
             dst=self.dst.to(device),
             weight=self.weight.to(device),
+            noise_weight=None if self.noise_weight is None else self.noise_weight.to(device),
         )
 
-    def validate(self, where: str, size: tuple[int, int], full: bool = True) -> None:
-        """Check shapes against the block's ``size``; ``full`` also ranges and weights.
+    def validate(
+        self,
+        where: str,
+        size: tuple[int, int],
+        full: bool = True,
+        num_edges: int | None = None,
+    ) -> None:
+        """Check shapes against the block's ``size`` (and ``noise_weight`` against its
+        ``num_edges``); ``full`` also ranges and weights.
 
         Raises:
             BatchContractError: Naming the block and what is wrong.
@@ -259,12 +301,22 @@ class ControlVariate:
                 f"{where}: control variate src/dst/weight shapes differ: "
                 f"{tuple(self.src.shape)}, {tuple(self.dst.shape)}, {tuple(self.weight.shape)}"
             )
+        noise = self.noise_weight
+        if noise is not None and (
+            noise.dim() != 1 or (num_edges is not None and noise.numel() != num_edges)
+        ):
+            raise BatchContractError(
+                f"{where}: control variate noise_weight has shape {tuple(noise.shape)}, "
+                f"expected one weight per edge ({num_edges},)"
+            )
         if not full:
             return
         if c and (int(self.dst.min()) < 0 or int(self.dst.max()) >= num_dst):
             raise BatchContractError(f"{where}: control variate target id out of [0, {num_dst})")
         if c and not bool(torch.isfinite(self.weight).all()):
             raise BatchContractError(f"{where}: control variate weight is not finite")
+        if noise is not None and not bool(torch.isfinite(noise).all()):
+            raise BatchContractError(f"{where}: control variate noise_weight is not finite")
 
 
 def control_variate_input(
@@ -309,6 +361,39 @@ def control_variate_input(
     return h_aug, ei, w, (num_src + num_dst, num_dst)
 
 
+def noise_aggregate(h: Tensor, mean: Tensor, edge_index: Tensor, cv: ControlVariate) -> Tensor:
+    r"""CVD's dropout-noise term :math:`\hat A_{vv}\mathring h_v + \sum_{u \in S(v)}
+    \sqrt{n_v/s}\,\hat A_{vu} \mathring h_u` per target, with :math:`\mathring h = h - \mu`
+    (see the module docstring): what a layer adds, times its weight, to its aggregation of
+    ``mean`` by :func:`control_variate_input`.
+
+    Args:
+        h: The layer's input with dropout, over the block's sources (``[T, num_src, F]``
+            or ``[num_src, F]``).
+        mean: The same input computed without dropout (:math:`\mu`), same shape.
+        edge_index: The block's ``[2, E]`` local edges.
+        cv: The block's :class:`ControlVariate`, with ``noise_weight``.
+
+    Returns:
+        ``[..., num_dst, F]``.
+
+    Raises:
+        BatchContractError: for a block without ``noise_weight`` (not a CVD block).
+        ValueError: for ``h`` and ``mean`` of different shapes.
+    """
+    if cv.noise_weight is None:
+        raise BatchContractError(
+            f"block {cv.layer} carries no noise_weight: it asks for the plain control variate "
+            "(VRGCNSampler(..., dropout_variate=False)), not CVD"
+        )
+    if h.shape != mean.shape:
+        raise ValueError(
+            f"CVD needs the layer's input with and without dropout in the same shape, got "
+            f"{tuple(h.shape)} and {tuple(mean.shape)}"
+        )
+    return aggregate(h - mean, edge_index, cv.noise_weight, cv.num_dst)
+
+
 def aggregate(h: Tensor, edge_index: Tensor, edge_weight: Tensor, num_dst: int) -> Tensor:
     r""":math:`\sum_u w_{uv} h_u` per target: the aggregation of a weights-final block."""
     out = h.new_zeros((*h.shape[:-2], num_dst, h.size(-1)))
@@ -316,4 +401,4 @@ def aggregate(h: Tensor, edge_index: Tensor, edge_weight: Tensor, num_dst: int) 
     return out.index_add_(-2, edge_index[1], msg)
 
 
-__all__ = ["ControlVariate", "History", "aggregate", "control_variate_input"]
+__all__ = ["ControlVariate", "History", "aggregate", "control_variate_input", "noise_aggregate"]

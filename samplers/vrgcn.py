@@ -77,6 +77,14 @@ class VRGCNSampler(NodeSampler):
     The input layer's history is the features (``input_history``): fixed and exact, as the
     paper precomputes :math:`\hat A X`; it shares the features' storage.
 
+    With ``dropout_variate=True`` the blocks ask for the paper's control variate for
+    dropout (CVD, its Sec. 5.1): the model runs a copy of itself without dropout, whose
+    activations :math:`\mu` the histories hold, and adds a zero-mean dropout-noise term
+    weighted :math:`\sqrt{n_v/s}\,\hat A_{vu}` (see :mod:`spikegraph.samplers.history`).
+    With dropout, the plain estimate's variance keeps the dropout noise times
+    :math:`n_v/s`; CVD's is that of the exact aggregation. PyG's ``GCN`` runs it
+    (:func:`spikegraph.train.blocks.pyg_forward_blocks`); the spiking models refuse it.
+
     Memory: one ``[N, F_l]`` float history per hidden layer, ``N * sum(F_hidden) * 4``
     bytes, allocated on first use; :attr:`memory_bytes` reports it.
 
@@ -86,6 +94,9 @@ class VRGCNSampler(NodeSampler):
             ``-1`` (all: exact).
         input_history: Use the graph's features ``x`` as the (static) history of the input
             layer; without them the input layer's history is written like the others.
+        dropout_variate: Ask for CVD, the control variate for dropout (above): every
+            block's :class:`~spikegraph.samplers.history.ControlVariate` carries its
+            ``noise_weight``.
         num_nodes: Required with an ``edge_index``.
         seed: Int or ``torch.Generator``.
         cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
@@ -107,11 +118,15 @@ class VRGCNSampler(NodeSampler):
         num_neighbors: Sequence[int],
         *,
         input_history: bool = True,
+        dropout_variate: bool = False,
         num_nodes: int | None = None,
         seed: int | torch.Generator = 0,
         cache_dir: str | os.PathLike | None = None,
     ) -> None:
         self.num_neighbors = check_fanouts(num_neighbors)
+        if not isinstance(dropout_variate, bool):
+            raise TypeError(f"'dropout_variate' must be a bool, got {dropout_variate!r}")
+        self.dropout_variate = dropout_variate
         super().__init__(graph, num_nodes=num_nodes, seed=seed, cache_dir=cache_dir)
         coef, self_coef, is_self = gcn_coefficients(
             self.edge_index, self.num_nodes, self.graph_edge_weight
@@ -181,7 +196,7 @@ class VRGCNSampler(NodeSampler):
         blocks = []
         for h in range(num_hops, 0, -1):
             parts = [torch.cat(p) for p in zip(*(hop[:-1] for hop in hops[:h]))]
-            src, dst, w, e_id, c_src, c_dst, c_w = parts
+            src, dst, w, noise_w, e_id, c_src, c_dst, c_w = parts
             size = (nodes_cum[h], nodes_cum[h - 1])
             block = make_block(src, dst, size, w, e_id)
             block.weights_final = True
@@ -192,6 +207,7 @@ class VRGCNSampler(NodeSampler):
                 dst=c_dst,
                 weight=c_w,
                 num_dst=size[1],
+                noise_weight=noise_w if self.dropout_variate else None,
             )
             blocks.append(block)
         batch = Batch(
@@ -214,11 +230,15 @@ class VRGCNSampler(NodeSampler):
         local, new = rl.add(self.nbr_col.index_select(0, pos))
         big = deg > k if k > 0 else torch.zeros_like(deg, dtype=torch.bool)
         scale = torch.where(big, deg.float() / max(k, 1), torch.ones(deg.shape))
-        w = self.nbr_coef.index_select(0, pos) * scale.index_select(0, owner)
+        coef = self.nbr_coef.index_select(0, pos)
+        w = coef * scale.index_select(0, owner)
+        noise_w = coef * scale.sqrt().index_select(0, owner)  # CVD's sqrt(n_v / s) A_vu
         here = offset + torch.arange(frontier.numel())
         src = torch.cat([local, here])
         dst = torch.cat([owner + offset, here])
-        weight = torch.cat([w, self.self_coef.index_select(0, frontier)])
+        self_w = self.self_coef.index_select(0, frontier)
+        weight = torch.cat([w, self_w])
+        noise_weight = torch.cat([noise_w, self_w])
         e_id = torch.cat([self.nbr_eid.index_select(0, pos), torch.full_like(here, -1)])
         # Corrections of the targets that sampled: + whole neighbourhood, - sampled part.
         big_idx = big.nonzero().view(-1)
@@ -229,12 +249,14 @@ class VRGCNSampler(NodeSampler):
         )
         c_dst = torch.cat([offset + big_idx.index_select(0, fown), owner[sampled] + offset])
         c_w = torch.cat([self.nbr_coef.index_select(0, fpos), -w[sampled]])
-        return src, dst, weight, e_id, c_src, c_dst, c_w, new
+        return src, dst, weight, noise_weight, e_id, c_src, c_dst, c_w, new
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(num_nodes={self.num_nodes}, "
-            f"num_neighbors={self.num_neighbors}, input_history={self.input_history})"
+            f"num_neighbors={self.num_neighbors}, input_history={self.input_history}"
+            + (", dropout_variate=True" if self.dropout_variate else "")
+            + ")"
         )
 
 

@@ -697,6 +697,13 @@ class SpikingBasicGNN(nn.Module):
         time-mean of ``h``, the firing rates, to the histories). VR-GCN blocks are final, so
         attention layers have already refused them (:meth:`_block_graph`).
         """
+        if block.history.dropout_variate:
+            raise BatchContractError(
+                f"{type(self).__name__} does not run VR-GCN's control variate for dropout "
+                "(CVD; a block with noise_weight): it is implemented for PyG's GCN only "
+                "(spikegraph.train.blocks.pyg_forward_blocks); build the sampler with "
+                "dropout_variate=False (the plain control variate)"
+            )
         h, h_dst = pair
         h_aug, edge_index, edge_weight, size = control_variate_input(
             h, block.edge_index, block.edge_weight, block.size, block.history

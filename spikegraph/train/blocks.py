@@ -19,6 +19,15 @@ model's own activation, normalisation and dropout run in ``BasicGNN.forward``'s 
 (after the input dropout of :class:`spikegraph.models.GCN`, which PyG's lacks); a
 jumping-knowledge read-out gets each layer's rows of the last block's targets.
 
+Blocks of VR-GCN with the control variate for dropout (CVD,
+``VRGCNSampler(..., dropout_variate=True)``; Chen, Zhu & Song, ICML 2018, Sec. 5.1) run a
+copy of the model without dropout beside it, with the same weights: layer ``i`` computes
+:math:`\text{CV}(\mu^{(i)}) W + b` for the copy, :math:`\mu^{(i+1)}` its activation without
+dropout (what the histories record), and adds the noise term
+:math:`\text{noise}(h^{(i)} - \mu^{(i)}) W` (:func:`~spikegraph.samplers.history.noise_aggregate`)
+for the model itself, whose output is returned. In evaluation mode dropout draws nothing,
+:math:`h = \mu`, and one pass runs. The norm layers see both passes.
+
 A block with ``skip`` (AS-GCN's skip connection, Huang et al., NeurIPS 2018, Sec. 3.4)
 adds :math:`\hat A_{skip} h^{(i-1)} W^{(i-1)} W^{(i)}` to layer ``i``'s output before its
 activation, with :math:`h^{(i-1)}` layer ``i - 1``'s input and the two convs' ``lin``
@@ -40,7 +49,7 @@ from spikegraph.models.baselines import InputDropout
 from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import aggregate_first, bipartite_gcn_norm, block_operator
 from spikegraph.samplers import BatchContractError, Block, check_block_count
-from spikegraph.samplers.history import control_variate_input
+from spikegraph.samplers.history import control_variate_input, noise_aggregate
 from spikegraph.samplers.skip import skip_term
 
 
@@ -162,6 +171,9 @@ def pyg_forward_blocks(
     xs: list[Tensor] = []
     # spikegraph's GCN (PyG's with the paper's input dropout): what its forward does first
     h = model.drop_input(x) if isinstance(model, InputDropout) else x
+    # CVD: the copy of the model without dropout (only where dropout draws anything)
+    cvd = _dropout_variate(blocks) and model.training
+    mean: Tensor | None = x if cvd else None
     h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
     for i, (conv, norm, block) in enumerate(zip(model.convs, model.norms, blocks)):
         if h.size(0) != block.size[0]:
@@ -174,17 +186,20 @@ def pyg_forward_blocks(
                 else "block 0 has a skip block, but a skip connection starts at the input of "
                 "the layer below"
             )
-        out = gcn_conv_block(conv, h, block, weights_final)
+        if mean is not None:
+            # the plain control variate on the copy without dropout, plus the noise term
+            out_mean = gcn_conv_block(conv, mean, block, weights_final)
+            out = out_mean + conv.lin(noise_aggregate(h, mean, block.edge_index, block.history))
+        else:
+            out = gcn_conv_block(conv, h, block, weights_final)
         if skip is not None:
             out = out + skip_term(h_prev, skip, [model.convs[i - 1].lin, conv.lin])
         h_prev, h = h, out
         if i < model.num_layers - 1 or model.jk_mode is not None:
-            if model.act is not None and model.act_first:
-                h = model.act(h)
-            h = norm(h, None, None) if model.supports_norm_batch else norm(h)
-            if model.act is not None and not model.act_first:
-                h = model.act(h)
+            h = _between(model, norm, h)
             h = model.dropout(h)
+            if mean is not None:
+                mean = _between(model, norm, out_mean)
             if hasattr(model, "jk"):
                 xs.append(h)
     if hasattr(model, "jk"):
@@ -196,6 +211,30 @@ def pyg_forward_blocks(
         h = model.jk(xs)
     if hasattr(model, "lin"):
         h = model.lin(h)
+    return h
+
+
+def _dropout_variate(blocks: Sequence[Block]) -> bool:
+    """Whether the blocks ask for CVD (all of them; a mixture is refused)."""
+    flags = [getattr(b, "history", None) is not None and b.history.dropout_variate for b in blocks]
+    if any(flags) and not all(flags):
+        raise BatchContractError(
+            "blocks "
+            + ", ".join(str(i) for i, f in enumerate(flags) if not f)
+            + " do not ask for VR-GCN's control variate for dropout (CVD) while others do: "
+            "a model runs all of a batch's layers with it or none"
+        )
+    return any(flags)
+
+
+def _between(model: BasicGNN, norm: nn.Module, h: Tensor) -> Tensor:
+    """What ``BasicGNN.forward`` applies between layers before dropout: the activation and
+    the norm, in the model's order."""
+    if model.act is not None and model.act_first:
+        h = model.act(h)
+    h = norm(h, None, None) if model.supports_norm_batch else norm(h)
+    if model.act is not None and not model.act_first:
+        h = model.act(h)
     return h
 
 

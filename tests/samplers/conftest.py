@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 import pytest
+import torch
 from sampler_checks import graph_from_networkx
 from torch_geometric.data import Data
 
@@ -16,6 +17,15 @@ def small_graph() -> Data:
     g.add_edge(0, 0)
     g.add_edge(5, 5)
     return graph_from_networkx(g, 60)
+
+
+@pytest.fixture(scope="module")
+def dense_graph() -> Data:
+    """60 nodes, average degree 20 (VR-GCN's tests: two sampled neighbours are far from the
+    whole), with 4 random features."""
+    data = graph_from_networkx(nx.gnm_random_graph(60, 600, seed=4), 60)
+    data.x = torch.randn(60, 4, generator=torch.Generator().manual_seed(0))
+    return data
 
 
 @pytest.fixture

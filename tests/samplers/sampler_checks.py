@@ -20,6 +20,16 @@ def graph_from_networkx(g: nx.Graph | nx.DiGraph, num_nodes: int) -> Data:
     return Data(x=x, edge_index=ei, num_nodes=num_nodes)
 
 
+def gcn_operator(data: Data, dtype: torch.dtype = torch.float32) -> Tensor:
+    """GCN's dense operator (PyG's ``gcn_norm`` with self-loops), row = target."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    ei, w = gcn_norm(data.edge_index, None, data.num_nodes, add_self_loops=True)
+    a = torch.zeros(data.num_nodes, data.num_nodes, dtype=dtype)
+    a[ei[1], ei[0]] = w.to(dtype)
+    return a
+
+
 def edge_set(data: Data) -> set[tuple[int, int]]:
     return set(map(tuple, data.edge_index.t().tolist()))
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import pytest
 import torch
-from sampler_checks import graph_from_networkx
+from sampler_checks import gcn_operator
 from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GCN
@@ -19,22 +18,6 @@ from spikegraph.samplers.history import History, aggregate, control_variate_inpu
 from spikegraph.train.blocks import pyg_forward_blocks
 
 N = 60
-
-
-@pytest.fixture(scope="module")
-def dense_graph() -> Data:
-    """60 nodes, average degree 20: two sampled neighbours are far from the whole."""
-    data = graph_from_networkx(nx.gnm_random_graph(N, 600, seed=4), N)
-    data.x = torch.randn(N, 4, generator=torch.Generator().manual_seed(0))
-    return data
-
-
-def a_hat(data: Data) -> torch.Tensor:
-    """GCN's dense operator, row = target."""
-    ei, w = gcn_norm(data.edge_index, None, data.num_nodes, add_self_loops=True)
-    a = torch.zeros(data.num_nodes, data.num_nodes)
-    a[ei[1], ei[0]] = w
-    return a
 
 
 def estimate(batch, layer: int, h: torch.Tensor) -> torch.Tensor:
@@ -51,7 +34,7 @@ def test_exact_histories_give_the_exact_aggregation(dense_graph, small_graph):
     for data in (dense_graph, small_graph):
         data = data.clone()
         data.x = torch.randn(data.num_nodes, 3)
-        a = a_hat(data)
+        a = gcn_operator(data)
         h = torch.randn(data.num_nodes, 5)
         sampler = VRGCNSampler(data, [2, 2], seed=0)
         sampler.history.fill(1, h, static=True)
@@ -72,7 +55,7 @@ def test_warm_histories_lower_the_variance_and_the_estimate_stays_unbiased(dense
     w = torch.randn(4, 6, generator=gen)
     w_old = w + 0.05 * torch.randn(4, 6, generator=gen)
     h, h_old = torch.relu(x @ w), torch.relu(x @ w_old)
-    exact = a_hat(dense_graph) @ h
+    exact = gcn_operator(dense_graph) @ h
     seeds = torch.arange(N)
     runs = 400
     results = {}
@@ -105,7 +88,7 @@ def test_history_writes_the_sources_rows_after_reading(small_graph):
     )
     # The correction used the histories from before the write:
     # A_vv r_v + sum_sampled w_vu (r_u - old_u) + sum_all-neighbours A_vu old_u.
-    a = a_hat(small_graph)
+    a = gcn_operator(small_graph)
     dst = ids[: block.size[1]]
     rates = spikes.mean(0)
     loops = block.edge_index[0] == block.edge_index[1]
@@ -217,9 +200,11 @@ def test_attention_models_refuse_vrgcn_blocks(small_graph):
         model.forward_blocks(small_graph.x[batch.n_id], batch.blocks)
 
 
-def test_training_runs_end_to_end_and_fills_the_histories():
+@pytest.mark.parametrize("cvd", [False, True])
+def test_training_runs_end_to_end_and_fills_the_histories(cvd):
     """build_loader('vrgcn') and a few epochs of PyG's GCN: the loss falls, every hidden
-    history row of a visited node is written, and the memory is what was allocated."""
+    history row of a visited node is written, and the memory is what was allocated; with
+    the control variate for dropout too (dropout_variate, a GCN with dropout)."""
     from spikegraph.train.minibatch import batch_loss, build_loader
 
     gen = torch.Generator().manual_seed(0)
@@ -232,10 +217,12 @@ def test_training_runs_end_to_end_and_fills_the_histories():
     train = torch.zeros(80, dtype=torch.bool)
     train[:40] = True
     data = Data(x=x, edge_index=ei, y=y, train_mask=train)
-    setup = build_loader("vrgcn", data, num_layers=2, batch_size=10, seed=0)
-    assert setup.options == {"num_neighbors": [2, 2]}
+    options = {"dropout_variate": True} if cvd else None
+    setup = build_loader("vrgcn", data, num_layers=2, batch_size=10, seed=0, options=options)
+    assert setup.options == {"num_neighbors": [2, 2], **(options or {})}
+    assert setup.sampler.dropout_variate is cvd
     torch.manual_seed(0)
-    model = GCN(6, 16, 2, out_channels=3, normalize=False)
+    model = GCN(6, 16, 2, out_channels=3, normalize=False, dropout=0.5 if cvd else 0.0)
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
     losses = []
     for _ in range(15):
