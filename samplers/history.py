@@ -67,7 +67,9 @@ predict (the spike timing of the next pass is not), so they minimise
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -223,7 +225,7 @@ class ControlVariate:
             :math:`\sqrt{n_v/s}\,\hat A_{vu}` on a sampled edge, :math:`\hat A_{vv}` on a
             self-loop. ``None`` (the default) for the plain control variate. A block with
             them must be run with the activations of the model without dropout
-            (:func:`noise_aggregate`); models that cannot refuse it.
+            (:func:`noise_aggregate`).
     """
 
     layer: int
@@ -394,6 +396,25 @@ def noise_aggregate(h: Tensor, mean: Tensor, edge_index: Tensor, cv: ControlVari
     return aggregate(h - mean, edge_index, cv.noise_weight, cv.num_dst)
 
 
+def uses_dropout_variate(blocks: Sequence[Any]) -> bool:
+    """Whether a batch's blocks ask for CVD, the control variate for dropout: all of them
+    (a block with a :class:`ControlVariate` whose ``noise_weight`` is set), or none.
+
+    Raises:
+        BatchContractError: for a batch where some blocks ask for it and others do not (a
+            model runs all its layers with the copy without dropout, or none).
+    """
+    flags = [getattr(b, "history", None) is not None and b.history.dropout_variate for b in blocks]
+    if any(flags) and not all(flags):
+        raise BatchContractError(
+            "blocks "
+            + ", ".join(str(i) for i, f in enumerate(flags) if not f)
+            + " do not ask for VR-GCN's control variate for dropout (CVD) while others do: "
+            "a model runs all of a batch's layers with it or none"
+        )
+    return any(flags)
+
+
 def aggregate(h: Tensor, edge_index: Tensor, edge_weight: Tensor, num_dst: int) -> Tensor:
     r""":math:`\sum_u w_{uv} h_u` per target: the aggregation of a weights-final block."""
     out = h.new_zeros((*h.shape[:-2], num_dst, h.size(-1)))
@@ -401,4 +422,11 @@ def aggregate(h: Tensor, edge_index: Tensor, edge_weight: Tensor, num_dst: int) 
     return out.index_add_(-2, edge_index[1], msg)
 
 
-__all__ = ["ControlVariate", "History", "aggregate", "control_variate_input", "noise_aggregate"]
+__all__ = [
+    "ControlVariate",
+    "History",
+    "aggregate",
+    "control_variate_input",
+    "noise_aggregate",
+    "uses_dropout_variate",
+]

@@ -82,8 +82,9 @@ class VRGCNSampler(NodeSampler):
     activations :math:`\mu` the histories hold, and adds a zero-mean dropout-noise term
     weighted :math:`\sqrt{n_v/s}\,\hat A_{vu}` (see :mod:`spikegraph.samplers.history`).
     With dropout, the plain estimate's variance keeps the dropout noise times
-    :math:`n_v/s`; CVD's is that of the exact aggregation. PyG's ``GCN`` runs it
-    (:func:`spikegraph.train.blocks.pyg_forward_blocks`); the spiking models refuse it.
+    :math:`n_v/s`; CVD's is that of the exact aggregation. PyG's ``GCN``
+    (:func:`spikegraph.train.blocks.pyg_forward_blocks`) and the spiking GCN
+    (:meth:`spikegraph.models.SpikingGCN.forward_blocks`) run it.
 
     Memory: one ``[N, F_l]`` float history per hidden layer, ``N * sum(F_hidden) * 4``
     bytes, allocated on first use; :attr:`memory_bytes` reports it.

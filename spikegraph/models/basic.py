@@ -27,7 +27,11 @@ from spikegraph.nn.encoding import make_encoder
 from spikegraph.nn.neurons import SpikingNeuron, neuron_option_names
 from spikegraph.nn.readout import READOUTS, build_readout
 from spikegraph.samplers import BatchContractError, Block, check_block_count
-from spikegraph.samplers.history import control_variate_input
+from spikegraph.samplers.history import (
+    control_variate_input,
+    noise_aggregate,
+    uses_dropout_variate,
+)
 from spikegraph.samplers.skip import skip_term
 
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
@@ -554,6 +558,15 @@ class SpikingBasicGNN(nn.Module):
           dropping the estimator's weights would bias it.
         - Weights that are not final are normalised by the layer, with degrees inside the
           block; self-loops join each target to its own source row (``dst_index``).
+        - VR-GCN's control variate for dropout (blocks whose ``history`` has a
+          ``noise_weight``, :func:`~spikegraph.samplers.history.uses_dropout_variate`): in
+          training, a copy of the model without dropout runs beside it on the same weights
+          and the same encoded input. Layer ``i``'s current is the plain control variate's
+          on the copy's input ``μ`` (whose time-mean the histories record) plus the
+          dropout-noise term :func:`~spikegraph.samplers.history.noise_aggregate` of
+          ``h - μ`` times the layer's weight; the copy fires on the current without it.
+          Each spiking layer's normalisation and neurons run twice (spike monitors and
+          cost counters see both); in evaluation one pass runs.
         - ``skip`` (AS-GCN's skip connection, on block ``i >= 1``): layer ``i``'s synaptic
           current gets ``Â_skip h_(i-1) W_(i-1) W_i``, with ``h_(i-1)``
           layer ``i - 1``'s input (the encoded features for ``i = 1``, else the spikes after
@@ -576,7 +589,12 @@ class SpikingBasicGNN(nn.Module):
                 the model and the block.
         """
         check_block_count(blocks, self.num_layers)
-        h = self.encode(x, sparse=False)
+        mean: Tensor | None = None  # CVD: the input of the copy without dropout
+        if self.training and uses_dropout_variate(blocks):
+            mean = self.encoder(x) if check_node_input(x).dim() == 2 else x
+            h = temporal_dropout(mean, self.input_dropout, True)
+        else:
+            h = self.encode(x, sparse=False)
         shortcut = self._rate_shortcut()
         xs: list[Tensor] = []
         h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
@@ -585,25 +603,29 @@ class SpikingBasicGNN(nn.Module):
             if h.size(-2) != num_src:
                 raise ValueError(f"Block {i} expects {num_src} source nodes, got {h.size(-2)}")
             edge_index, edge_weight, normalize = self._block_graph(i, block, h.dtype)
-            # encode(sparse=False) above: a strided input, so the targets' rows can be taken.
-            pair = (h, self._block_targets(i, block, h))
-            size = block.size
-            if getattr(block, "history", None) is not None:  # VR-GCN's control variate
-                pair, edge_index, edge_weight, size = self._history_input(block, pair)
-                normalize = False
-            extra = self._skip_current(i, block, h_prev)
-            h_prev = h
             rate = shortcut and i == self.num_layers - 2
-            h = self._conv(
-                i,
-                pair,
-                edge_index,
-                edge_weight,
-                size=size,
-                rate=rate,
-                normalize=normalize,
-                extra=extra,
-            )
+            if mean is not None:  # VR-GCN's control variate for dropout
+                h, mean = self._dropout_variate_layer(i, block, h, mean, rate)
+            else:
+                # encode(sparse=False) above: a strided input, so the targets' rows can be
+                # taken.
+                pair = (h, self._block_targets(i, block, h))
+                size = block.size
+                if getattr(block, "history", None) is not None:  # VR-GCN's control variate
+                    pair, edge_index, edge_weight, size = self._history_input(block, pair)
+                    normalize = False
+                extra = self._skip_current(i, block, h_prev)
+                h_prev = h
+                h = self._conv(
+                    i,
+                    pair,
+                    edge_index,
+                    edge_weight,
+                    size=size,
+                    rate=rate,
+                    normalize=normalize,
+                    extra=extra,
+                )
             if i < self.num_layers - 1 or self.jk_mode is not None:
                 h = self._between(h)
             if self.jk_mode is not None:
@@ -697,18 +719,28 @@ class SpikingBasicGNN(nn.Module):
         time-mean of ``h``, the firing rates, to the histories). VR-GCN blocks are final, so
         attention layers have already refused them (:meth:`_block_graph`).
         """
-        if block.history.dropout_variate:
-            raise BatchContractError(
-                f"{type(self).__name__} does not run VR-GCN's control variate for dropout "
-                "(CVD; a block with noise_weight): it is implemented for PyG's GCN only "
-                "(spikegraph.train.blocks.pyg_forward_blocks); build the sampler with "
-                "dropout_variate=False (the plain control variate)"
-            )
         h, h_dst = pair
         h_aug, edge_index, edge_weight, size = control_variate_input(
             h, block.edge_index, block.edge_weight, block.size, block.history
         )
         return (h_aug, h_dst), edge_index, edge_weight, size
+
+    def _dropout_variate_layer(
+        self, i: int, block: Any, h: Tensor, mean: Tensor, rate: bool
+    ) -> tuple[Tensor, Tensor]:
+        """Layer ``i`` on a CVD block: ``(output, output of the copy without dropout)``.
+
+        The current is the plain control variate's on ``mean`` (:meth:`_history_input`,
+        which records ``mean``'s time-mean in the histories), plus, for the model itself,
+        the dropout-noise term of ``h - mean`` through the layer's weight (no bias)."""
+        conv = self.convs[i]
+        (m_aug, _), edge_index, edge_weight, size = self._history_input(block, (mean, None))
+        current = conv.current(
+            (m_aug, None), edge_index, edge_weight=edge_weight, size=size, normalize=False
+        )
+        noise = conv.lin(noise_aggregate(h, mean, block.edge_index, block.history))
+        fire = conv.fire_rate if rate else conv.fire
+        return fire(current + noise), fire(current)
 
     def spiking_layers(self) -> list[str]:
         """Names of the layers that emit spikes."""

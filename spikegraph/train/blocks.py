@@ -49,7 +49,11 @@ from spikegraph.models.baselines import InputDropout
 from spikegraph.models.basic import final_target_rows
 from spikegraph.nn.conv.gcn import aggregate_first, bipartite_gcn_norm, block_operator
 from spikegraph.samplers import BatchContractError, Block, check_block_count
-from spikegraph.samplers.history import control_variate_input, noise_aggregate
+from spikegraph.samplers.history import (
+    control_variate_input,
+    noise_aggregate,
+    uses_dropout_variate,
+)
 from spikegraph.samplers.skip import skip_term
 
 
@@ -172,7 +176,7 @@ def pyg_forward_blocks(
     # spikegraph's GCN (PyG's with the paper's input dropout): what its forward does first
     h = model.drop_input(x) if isinstance(model, InputDropout) else x
     # CVD: the copy of the model without dropout (only where dropout draws anything)
-    cvd = _dropout_variate(blocks) and model.training
+    cvd = uses_dropout_variate(blocks) and model.training
     mean: Tensor | None = x if cvd else None
     h_prev: Tensor | None = None  # layer i - 1's input, for a skip block
     for i, (conv, norm, block) in enumerate(zip(model.convs, model.norms, blocks)):
@@ -212,19 +216,6 @@ def pyg_forward_blocks(
     if hasattr(model, "lin"):
         h = model.lin(h)
     return h
-
-
-def _dropout_variate(blocks: Sequence[Block]) -> bool:
-    """Whether the blocks ask for CVD (all of them; a mixture is refused)."""
-    flags = [getattr(b, "history", None) is not None and b.history.dropout_variate for b in blocks]
-    if any(flags) and not all(flags):
-        raise BatchContractError(
-            "blocks "
-            + ", ".join(str(i) for i, f in enumerate(flags) if not f)
-            + " do not ask for VR-GCN's control variate for dropout (CVD) while others do: "
-            "a model runs all of a batch's layers with it or none"
-        )
-    return any(flags)
 
 
 def _between(model: BasicGNN, norm: nn.Module, h: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GCN
 
-from spikegraph.models import SpikingGCN
+from spikegraph.models import SpikingGAT, SpikingGCN
 from spikegraph.samplers import BatchContractError, VRGCNSampler
 from spikegraph.samplers.history import aggregate, control_variate_input, noise_aggregate
 from spikegraph.train.blocks import pyg_forward_blocks
@@ -69,17 +69,39 @@ def test_cvd_is_unbiased_with_the_exact_aggregations_variance(dense_graph):
     assert float(closed["cv"].sum()) > 5 * float(closed["cvd"].sum())  # what CVD is for
 
 
-def gcn_and_data(small_graph: Data, dropout: float) -> tuple[GCN, Data, torch.Tensor]:
+KINDS = ["pyg", "spiking"]
+
+
+def model_and_data(kind: str, small_graph: Data, dropout: float):
+    """``(model, run, data, hidden)``: a 2-layer GCN (PyG's, or the spiking one with the
+    membrane read-out and no input scaling), ``run(x, blocks)`` its block forward, and
+    layer 0's output without dropout on the full graph (the spiking one's firing rates)."""
     torch.manual_seed(0)
     data = small_graph.clone()
     data.x = torch.rand(data.num_nodes, 5)
-    model = GCN(5, 8, 2, out_channels=3, normalize=False, dropout=dropout)
     ei, w = gcn_norm(data.edge_index, None, data.num_nodes, add_self_loops=True)
-    return model, data, torch.relu(model.convs[0](data.x, ei, w)).detach()
+    if kind == "spiking":
+        model = SpikingGCN(
+            5, 8, 2, out_channels=3, T=4, normalize=False, encoder="auto",
+            dropout=dropout, input_dropout=dropout,
+        )  # fmt: skip
+        hidden = model.convs[0](data.x, ei, w).mean(0).detach()
+
+        def run(x, blocks):
+            return model.forward_blocks(x, blocks)
+    else:
+        model = GCN(5, 8, 2, out_channels=3, normalize=False, dropout=dropout)
+        hidden = torch.relu(model.convs[0](data.x, ei, w)).detach()
+
+        def run(x, blocks):
+            return pyg_forward_blocks(model, x, blocks)
+
+    return model, run, data, hidden
 
 
-def test_in_evaluation_cvd_blocks_give_the_full_graph_with_exact_histories(small_graph):
-    model, data, hidden = gcn_and_data(small_graph, dropout=0.5)
+@pytest.mark.parametrize("kind", KINDS)
+def test_in_evaluation_cvd_blocks_give_the_full_graph_with_exact_histories(kind, small_graph):
+    model, run, data, hidden = model_and_data(kind, small_graph, dropout=0.5)
     model.eval()
     ei, w = gcn_norm(data.edge_index, None, data.num_nodes, add_self_loops=True)
     full = model(data.x, ei, w)
@@ -88,62 +110,105 @@ def test_in_evaluation_cvd_blocks_give_the_full_graph_with_exact_histories(small
     for _ in range(3):
         batch = sampler.sample(torch.randperm(data.num_nodes)[:6]).validate()
         with torch.no_grad():
-            out = pyg_forward_blocks(model, data.x[batch.n_id], batch.blocks)
+            out = run(data.x[batch.n_id], batch.blocks)
         torch.testing.assert_close(out, full[batch.target], atol=1e-4, rtol=1e-4)
 
 
-def test_without_dropout_cvd_is_the_plain_control_variate(small_graph):
-    model, data, hidden = gcn_and_data(small_graph, dropout=0.0)
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_dropout_cvd_is_the_plain_control_variate(kind, small_graph):
+    model, run, data, hidden = model_and_data(kind, small_graph, dropout=0.0)
     model.train()
     outs = []
     for cvd in (False, True):
         sampler = VRGCNSampler(data, [2, 2], dropout_variate=cvd, seed=0)
         sampler.history.fill(1, 0.5 * hidden, static=False)  # stale: corrections matter
         batch = sampler.sample(torch.arange(10))
-        outs.append(pyg_forward_blocks(model, data.x[batch.n_id], batch.blocks))
+        outs.append(run(data.x[batch.n_id], batch.blocks))
         written = sampler.history.layers[1][batch.layer_n_id[1]]
         torch.testing.assert_close(written, hidden[batch.layer_n_id[1]])
     torch.testing.assert_close(outs[0], outs[1], atol=1e-6, rtol=1e-6)
 
 
-def test_with_dropout_the_histories_record_the_copy_without_dropout(small_graph):
+@pytest.mark.parametrize("kind", KINDS)
+def test_with_every_neighbour_taken_cvd_aggregates_the_dropped_out_input(kind, small_graph):
+    """num_neighbors=-1: sqrt(n_v/s) = 1 and no correction, so CVD's current
+    CV(mu) + A (h - mu) is A h, the plain estimate's: under the same dropout draws both give
+    the same output with dropout on, whatever the histories hold (without the noise term
+    it would be A mu)."""
+    model, run, data, hidden = model_and_data(kind, small_graph, dropout=0.5)
+    model.train()
+    outs = []
+    for cvd in (False, True):
+        sampler = VRGCNSampler(data, [-1, -1], dropout_variate=cvd, seed=0)
+        sampler.history.fill(1, 0.5 * hidden, static=False)
+        batch = sampler.sample(torch.arange(10))
+        torch.manual_seed(7)
+        outs.append(run(data.x[batch.n_id], batch.blocks))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_with_dropout_the_histories_record_the_copy_without_dropout(kind, small_graph):
     """Training with dropout: CVD writes layer 1's histories from the copy without dropout
     (here the exact activations: layer 0 reads the features, an exact static history); the
-    plain control variate writes the dropped-out activations."""
-    model, data, hidden = gcn_and_data(small_graph, dropout=0.5)
+    plain control variate writes the dropped-out activations (for PyG's GCN, which has no
+    input dropout, layer 0's output with dropout's zeros and 1/(1-p) scaling; the spiking
+    model also drops its input, which changes layer 0's spikes)."""
+    model, run, data, hidden = model_and_data(kind, small_graph, dropout=0.5)
     model.train()
     written = {}
     for cvd in (False, True):
         sampler = VRGCNSampler(data, [2, 2], dropout_variate=cvd, seed=0)
         batch = sampler.sample(torch.arange(20))
         torch.manual_seed(5)
-        out = pyg_forward_blocks(model, data.x[batch.n_id], batch.blocks)
+        out = run(data.x[batch.n_id], batch.blocks)
         out.sum().backward()  # gradients flow through both passes
-        assert all(p.grad is not None for p in model.parameters())
+        assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
         model.zero_grad()
         ids = batch.layer_n_id[1]
         written[cvd] = (sampler.history.layers[1][ids], hidden[ids])
     got, want = written[True]
     torch.testing.assert_close(got, want)
     got, want = written[False]
-    assert not torch.allclose(got, want)  # dropout's zeros and 2x scaling in the history
-    assert bool(((got == 0) | torch.isclose(got, 2 * want, atol=1e-6)).all())
+    assert not torch.allclose(got, want)
+    if kind == "pyg":
+        assert bool(((got == 0) | torch.isclose(got, 2 * want, atol=1e-6)).all())
+
+
+def test_the_paper_faithful_spiking_gcn_trains_on_cvd_blocks(small_graph):
+    """GC-SNN (every layer spiking, STFN, rate read-out) on CVD blocks in training: the
+    loss is finite and every trained parameter gets a finite gradient."""
+    from spikegraph.models import build_model
+
+    data = small_graph.clone()
+    data.x = torch.rand(data.num_nodes, 5)
+    torch.manual_seed(0)
+    model = build_model("gcsnn", 5, 3, hidden_channels=8, T=4).train()
+    sampler = VRGCNSampler(data, [2, 2], dropout_variate=True, seed=0)
+    batch = sampler.sample(torch.arange(12))
+    out = model.forward_blocks(data.x[batch.n_id], batch.blocks)
+    loss = torch.nn.functional.cross_entropy(out, torch.arange(12) % 3)
+    loss.backward()
+    assert bool(torch.isfinite(loss))
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
 
 
 def test_cvd_blocks_are_refused_where_they_cannot_run(small_graph):
     sampler = VRGCNSampler(small_graph, [2, 2], dropout_variate=True, seed=0)
     batch = sampler.sample(torch.tensor([0, 1, 2]))
-    model = SpikingGCN(1, 4, 2, out_channels=2, T=2)
-    with pytest.raises(
-        BatchContractError, match=r"control variate for dropout.*dropout_variate=False"
-    ):
-        model.forward_blocks(small_graph.x[batch.n_id], batch.blocks)
+    gat = SpikingGAT(1, 4, 2, out_channels=2, heads=2, T=2)
+    with pytest.raises(ValueError, match="cannot run on block 0: its weights are final"):
+        gat.forward_blocks(small_graph.x[batch.n_id], batch.blocks)
     # a batch mixing CVD and plain blocks
     plain = VRGCNSampler(small_graph, [2, 2], seed=0).sample(torch.tensor([0, 1, 2]))
     mixed = [batch.blocks[0], plain.blocks[1]]
     gcn = GCN(1, 4, 2, out_channels=2, normalize=False).train()
     with pytest.raises(BatchContractError, match=r"blocks 1 do not ask for .* \(CVD\)"):
         pyg_forward_blocks(gcn, small_graph.x[batch.n_id], mixed)
+    spiking = SpikingGCN(1, 4, 2, out_channels=2, T=2).train()
+    with pytest.raises(BatchContractError, match=r"blocks 1 do not ask for .* \(CVD\)"):
+        spiking.forward_blocks(small_graph.x[batch.n_id], mixed)
     # the noise term of a plain block, and inputs of two shapes
     block = plain.blocks[0]
     h = torch.zeros(block.size[0], 1)
