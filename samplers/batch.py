@@ -41,6 +41,16 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
    ``Â_skip h_(i-1) W_(i-1) W_i`` (``h_(i-1)``: layer ``i - 1``'s input) to
    layer ``i``'s pre-activation (:func:`~spikegraph.samplers.skip.skip_term`); a model that
    cannot refuses the batch.
+7. **Control variates** (``Block.history``, VR-GCN, Chen et al. ICML 2018): ``None``, or the
+   block's :class:`~spikegraph.samplers.history.ControlVariate`. Its weights are final and
+   only part of the estimate: the model adds the per-target corrections read from the
+   histories and writes the fresh activations of the block's sources
+   (:func:`~spikegraph.samplers.history.control_variate_input`). With ``noise_weight`` set
+   (the control variate for dropout, CVD; on every block of a batch or none,
+   :func:`~spikegraph.samplers.history.uses_dropout_variate`) the model, in training, also
+   runs a copy of itself without dropout: the histories record the copy's activations and
+   the dropout-noise term (:func:`~spikegraph.samplers.history.noise_aggregate`) is added
+   to the model's own. A model that cannot refuses the batch.
 
 :meth:`Batch.validate` checks all of this (shapes, the chain, ids and weights); the
 :class:`~spikegraph.samplers.Loader` runs its cheap structural part on every batch.
@@ -116,7 +126,9 @@ class Block:
             block reads and writes, the sources' global ids (where fresh activations go) and
             the per-target correction from the histories; ``None`` for other methods. A
             block with one must be run through
-            :func:`~spikegraph.samplers.history.control_variate_input`.
+            :func:`~spikegraph.samplers.history.control_variate_input` (item 7 of the
+            module docstring; with its ``noise_weight``, CVD, also
+            :func:`~spikegraph.samplers.history.noise_aggregate`).
         skip: AS-GCN's skip block into this block's targets (see the module docstring,
             item 6): sources are block ``i - 1``'s sources, weights final; ``None`` for
             no skip connection (every method but AS-GCN with ``skip_connection=True``).
