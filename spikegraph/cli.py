@@ -1251,6 +1251,7 @@ BENCHMARKS = {
     "probe-variants": "probe_variants.py",
     "scale": "scale.py",
     "ddp-speedup": "ddp_speedup.py",
+    "vrgcn-cvd": "vrgcn_cvd.py",
 }
 
 
