@@ -566,7 +566,7 @@ class SpikingBasicGNN(nn.Module):
           dropout-noise term :func:`~spikegraph.samplers.history.noise_aggregate` of
           ``h - μ`` times the layer's weight; the copy fires on the current without it.
           Each spiking layer's normalisation and neurons run twice (spike monitors and
-          cost counters see both); in evaluation one pass runs.
+          the cost counter see both fires); in evaluation one pass runs.
         - ``skip`` (AS-GCN's skip connection, on block ``i >= 1``): layer ``i``'s synaptic
           current gets ``Â_skip h_(i-1) W_(i-1) W_i``, with ``h_(i-1)``
           layer ``i - 1``'s input (the encoded features for ``i = 1``, else the spikes after
@@ -590,7 +590,7 @@ class SpikingBasicGNN(nn.Module):
         """
         check_block_count(blocks, self.num_layers)
         mean: Tensor | None = None  # CVD: the input of the copy without dropout
-        if self.training and uses_dropout_variate(blocks):
+        if uses_dropout_variate(blocks) and self.training:
             mean = self.encoder(x) if check_node_input(x).dim() == 2 else x
             h = temporal_dropout(mean, self.input_dropout, True)
         else:

@@ -206,9 +206,13 @@ def test_cvd_blocks_are_refused_where_they_cannot_run(small_graph):
     gcn = GCN(1, 4, 2, out_channels=2, normalize=False).train()
     with pytest.raises(BatchContractError, match=r"blocks 1 do not ask for .* \(CVD\)"):
         pyg_forward_blocks(gcn, small_graph.x[batch.n_id], mixed)
-    spiking = SpikingGCN(1, 4, 2, out_channels=2, T=2).train()
-    with pytest.raises(BatchContractError, match=r"blocks 1 do not ask for .* \(CVD\)"):
-        spiking.forward_blocks(small_graph.x[batch.n_id], mixed)
+    spiking = SpikingGCN(1, 4, 2, out_channels=2, T=2)
+    for model in (gcn.eval(), spiking.train(), spiking.eval()):  # in either mode
+        with pytest.raises(BatchContractError, match=r"blocks 1 do not ask for .* \(CVD\)"):
+            if model is gcn:
+                pyg_forward_blocks(gcn, small_graph.x[batch.n_id], mixed)
+            else:
+                model.forward_blocks(small_graph.x[batch.n_id], mixed)
     # the noise term of a plain block, and inputs of two shapes
     block = plain.blocks[0]
     h = torch.zeros(block.size[0], 1)
