@@ -30,6 +30,18 @@ def gcn_operator(data: Data, dtype: torch.dtype = torch.float32) -> Tensor:
     return a
 
 
+def vrgcn_estimate(batch: Batch, layer: int, h: Tensor) -> Tensor:
+    """VR-GCN's (plain control variate's) estimate of ``(Â h)`` for block ``layer``'s
+    targets, from ``h`` over all nodes (global ``[N, F]``)."""
+    from spikegraph.samplers.history import aggregate, control_variate_input
+
+    block = batch.blocks[layer]
+    args = control_variate_input(
+        h[batch.layer_n_id[layer]], block.edge_index, block.edge_weight, block.size, block.history
+    )
+    return aggregate(args[0], args[1], args[2], block.size[1])
+
+
 def edge_set(data: Data) -> set[tuple[int, int]]:
     return set(map(tuple, data.edge_index.t().tolist()))
 

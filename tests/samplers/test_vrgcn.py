@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from sampler_checks import gcn_operator
+from sampler_checks import gcn_operator, vrgcn_estimate
 from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GCN
@@ -18,16 +18,6 @@ from spikegraph.samplers.history import History, aggregate, control_variate_inpu
 from spikegraph.train.blocks import pyg_forward_blocks
 
 N = 60
-
-
-def estimate(batch, layer: int, h: torch.Tensor) -> torch.Tensor:
-    """VR-GCN's estimate of (A h) for block ``layer``'s targets, ``h`` global [N, F]."""
-    block = batch.blocks[layer]
-    ids = batch.layer_n_id[layer]
-    args = control_variate_input(
-        h[ids], block.edge_index, block.edge_weight, block.size, block.history
-    )
-    return aggregate(args[0], args[1], args[2], block.size[1])
 
 
 def test_exact_histories_give_the_exact_aggregation(dense_graph, small_graph):
@@ -42,7 +32,7 @@ def test_exact_histories_give_the_exact_aggregation(dense_graph, small_graph):
             batch = sampler.sample(torch.randperm(data.num_nodes)[:9]).validate()
             for layer, feats in ((0, data.x), (1, h)):
                 dst = batch.layer_n_id[layer][: batch.blocks[layer].size[1]]
-                got = estimate(batch, layer, feats)
+                got = vrgcn_estimate(batch, layer, feats)
                 torch.testing.assert_close(got, (a @ feats)[dst], atol=1e-5, rtol=1e-5)
 
 
@@ -63,7 +53,7 @@ def test_warm_histories_lower_the_variance_and_the_estimate_stays_unbiased(dense
     for name, hist in (("vr", h_old), ("plain", torch.zeros_like(h))):
         sampler = VRGCNSampler(dense_graph, [2], input_history=False, seed=3)
         sampler.history.fill(0, hist, static=True)
-        est = torch.stack([estimate(sampler.sample(seeds), 0, h) for _ in range(runs)])
+        est = torch.stack([vrgcn_estimate(sampler.sample(seeds), 0, h) for _ in range(runs)])
         mean, var = est.mean(0), est.var(0)
         # Unbiased: every entry within 5 standard errors of the exact value.
         z = (mean - exact).abs() / (var / runs).sqrt().clamp_min(1e-6)
