@@ -93,11 +93,12 @@ def closed_forms(data, mu: Tensor, p: float, d: int) -> dict[str, Tensor]:
     nbr_part = scatter(w[~loop].pow(2).unsqueeze(1) * s2[src[~loop]], dst[~loop], 0, dim_size=n)
     deg = torch.bincount(dst[~loop], minlength=n).to(mu.dtype)
     r = torch.where(deg > d, deg / d, torch.ones_like(deg)).unsqueeze(1)
+    exact = self_part + nbr_part
     return {
-        "exact": self_part + nbr_part,
+        "exact": exact,
         "cv-exact": self_part + r * nbr_part,
         "cv-written": self_part + (2 * r - 1) * nbr_part,
-        "cvd": self_part + nbr_part,
+        "cvd": exact,  # CVD's variance is the exact aggregation's
     }
 
 
