@@ -183,4 +183,15 @@ def write_csv_gz(
         writer.write(columns, decimals)
 
 
-__all__ = ["GzipCsvWriter", "format_rows", "write_csv_gz"]
+def count_rows(path: str | os.PathLike, chunk: int = 1 << 24) -> int:
+    """Number of lines of a gzipped text file (a last line without its newline counts),
+    read in chunks of ``chunk`` decompressed bytes, never whole."""
+    rows, last = 0, b"\n"
+    with gzip.open(path, "rb") as f:
+        while block := f.read(chunk):
+            rows += block.count(b"\n")
+            last = block[-1:]
+    return rows + (last != b"\n")
+
+
+__all__ = ["GzipCsvWriter", "count_rows", "format_rows", "write_csv_gz"]

@@ -9,7 +9,10 @@ missing from the default one (``<cache>/data``), they are downloaded from the UR
 own ``master.csv`` (``$SPIKEGRAPH_OGB_URL`` replaces the folder part of that URL), unpacked
 and moved into place atomically (see :func:`download_ogb`); ogb's own download, which asks
 questions on stdin, is never used. No sha256 is pinned for OGB's archives; the files are
-CSV tables read by ogb with pandas (no code runs from them) and checked for range::
+CSV tables read by ogb with pandas (no code runs from them) and checked before they are
+cached, as ogb does not: every table has the rows that ``num-node-list``/``num-edge-list``
+declare, edge ends are node ids, labels are among the classes OGB declares, and the split's
+parts list each node at most once, in one part only::
 
     RELEASE_v1.txt
     raw/edge.csv.gz  raw/node-feat.csv.gz  raw/node-label.csv.gz
@@ -62,6 +65,7 @@ from spikegraph.datasets.cache import (
     sha256_file,
 )
 from spikegraph.datasets.download import fetch_zip, join_url
+from spikegraph.datasets.gzcsv import count_rows
 from spikegraph.datasets.planetoid import (
     default_cache_dir,
     default_data_dir,
@@ -74,7 +78,7 @@ log = logging.getLogger(__name__)
 #: OGB node-property datasets spikegraph loads: homogeneous, single-label, multi-class.
 OGB_NODE = ("ogbn-arxiv", "ogbn-products")
 #: Version of the processed format: part of every cache key, bumped when it changes.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: files failing the checks of _process_with_ogb are refused
 
 
 def _require_ogb():
@@ -205,9 +209,89 @@ def _files_key(name: str, src: Path, files: list[str]) -> str:
     return content_key([*parts, *((f, sha256_file(src / f)) for f in files)])
 
 
+def _declared(src: Path, file: str, what: str) -> int:
+    """The one count in ``raw/<file>`` (an OGB node dataset is one graph)."""
+    import pandas as pd
+
+    counts = pd.read_csv(src / "raw" / file, header=None).to_numpy().ravel()
+    if len(counts) != 1:
+        raise ValueError(
+            f"raw/{file} in {src} holds {len(counts)} {what} counts; a node dataset is one "
+            "graph, so it must hold exactly one"
+        )
+    return int(counts[0])
+
+
+def _check_counts(name: str, src: Path, files: list[str]) -> None:
+    """Every node (edge) table has as many rows as ``num-node-list`` (``num-edge-list``)
+    declares: ogb slices the tables by those counts without comparing, so a smaller count
+    would drop rows."""
+    declared = {
+        "edge": ("num-edge-list.csv.gz", _declared(src, "num-edge-list.csv.gz", "edge")),
+        "node": ("num-node-list.csv.gz", _declared(src, "num-node-list.csv.gz", "node")),
+    }
+    for file in files:
+        table = file.removeprefix("raw/")
+        if table == file or table.startswith("num-"):
+            continue
+        what = "edge" if table.startswith("edge") else "node"
+        count_file, count = declared[what]
+        rows = count_rows(src / file)
+        if rows != count:
+            raise ValueError(
+                f"{name}: raw/{count_file} in {src} declares {count} {what}s, but {file} "
+                f"has {rows} rows"
+            )
+
+
+def _check_values(name: str, src: Path, data: Data) -> None:
+    """Edge ends are nodes, and labels are classes that OGB declares for ``name``."""
+    n = data.num_nodes
+    bad = (data.edge_index < 0) | (data.edge_index >= n)
+    if bool(bad.any()):
+        value = int(data.edge_index[bad][0])
+        raise ValueError(
+            f"{name}: raw/edge.csv.gz in {src} holds node id {value} outside 0 ... {n - 1}"
+        )
+    classes = int(_meta_info(name)["num classes"])
+    bad = (data.y < 0) | (data.y >= classes)
+    if bool(bad.any()):
+        node = int(bad.nonzero()[0])
+        raise ValueError(
+            f"{name}: raw/node-label.csv.gz in {src} has label {int(data.y[node])} at node "
+            f"{node}, outside the {classes} classes 0 ... {classes - 1} that OGB declares"
+        )
+
+
+def _check_split(name: str, src: Path, parts: dict[str, Tensor], num_nodes: int) -> None:
+    """Each part's ids are nodes, listed once, and no node is in two parts."""
+    folder = f"split/{_meta_info(name)['split']}"
+    owner = torch.full((num_nodes,), -1, dtype=torch.long)
+    names = list(parts)
+    for k, (part, idx) in enumerate(parts.items()):
+        where = f"{name}: {folder}/{part}.csv.gz in {src}"
+        if idx.numel() and (idx.min() < 0 or idx.max() >= num_nodes):
+            raise ValueError(f"{where} holds node ids outside 0 ... {num_nodes - 1}")
+        ordered = idx.sort().values
+        twice = ordered[1:][ordered[1:] == ordered[:-1]]
+        if twice.numel():
+            raise ValueError(f"{where} lists node {int(twice[0])} twice")
+        taken = owner[idx] >= 0
+        if bool(taken.any()):
+            node = int(idx[taken][0])
+            other = names[int(owner[node])]
+            raise ValueError(
+                f"{name}: node {node} is in both {folder}/{other}.csv.gz and "
+                f"{folder}/{part}.csv.gz in {src}"
+            )
+        owner[idx] = k
+
+
 def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dict[str, Tensor]:
-    """Run ogb's loader on ``src``'s files linked into ``work``; the tensors to cache."""
+    """Run ogb's loader on ``src``'s files linked into ``work``; the tensors to cache, after
+    the checks that ogb does not make (counts, ranges, a split without repeats)."""
     nodeproppred = _require_ogb()
+    _check_counts(name, src, files)
     _link_files(src, work / ogb_dir_name(name), files)
 
     class LocalNodePropPredDataset(nodeproppred.PygNodePropPredDataset):
@@ -235,14 +319,11 @@ def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dic
     if data.y.is_floating_point():
         raise ValueError(f"{name}: labels contain NaN (unlabelled nodes); not supported")
     data.y = data.y.view(-1)
-    for key, part in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
-        idx = split[part].to(torch.long)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= data.num_nodes):
-            raise ValueError(
-                f"{name}: split/{part}.csv.gz in {src} holds node ids outside "
-                f"0 ... {data.num_nodes - 1}"
-            )
-        data[key] = index_to_mask(idx, size=data.num_nodes)
+    _check_values(name, src, data)
+    parts = {"train": "train_mask", "valid": "val_mask", "test": "test_mask"}
+    _check_split(name, src, {part: split[part].to(torch.long) for part in parts}, data.num_nodes)
+    for part, key in parts.items():
+        data[key] = index_to_mask(split[part].to(torch.long), size=data.num_nodes)
     tensors = {k: v for k, v in data.items() if isinstance(v, Tensor)}
     tensors["num_nodes"] = torch.tensor(int(data.num_nodes))
     return tensors

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikegraph.datasets.gzcsv import GzipCsvWriter, format_rows, write_csv_gz
+from spikegraph.datasets.gzcsv import GzipCsvWriter, count_rows, format_rows, write_csv_gz
 
 
 def python_format(value: float, decimals: int) -> str:
@@ -66,3 +66,13 @@ def test_gzip_writer_is_reproducible_and_chunked(tmp_path):
     assert (tmp_path / "b.csv.gz").read_bytes() == (tmp_path / "c.csv.gz").read_bytes()
     with pytest.raises(ValueError, match=r"'compresslevel' must be an int in 1 \.\.\. 9, got 0"):
         GzipCsvWriter(tmp_path / "d.csv.gz", compresslevel=0)
+
+
+@pytest.mark.parametrize("text", [b"", b"1\n", b"1,2\n3,4\n", b"1\n2", b"\n\n", b"12\n" * 1000])
+@pytest.mark.parametrize("chunk", [1, 2, 7, 1 << 20])
+def test_count_rows_counts_what_pandas_reads(tmp_path, text, chunk):
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(text))
+    assert count_rows(path, chunk=chunk) == len(text.splitlines())
+    if text.strip():
+        assert count_rows(path, chunk=chunk) == len(pd.read_csv(path, header=None))

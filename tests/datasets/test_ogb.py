@@ -292,7 +292,7 @@ def test_split_ids_out_of_range_are_an_error(tmp_path):
     root = tmp_path / "data"
     arrays = write_ogb_dataset(root, "ogbn-arxiv")
     write_csv(arrays["dir"] / "split" / "time" / "valid.csv.gz", np.array([[3], [-1]]))
-    with pytest.raises(ValueError, match=r"split/valid.csv.gz in .* holds node ids outside 0"):
+    with pytest.raises(ValueError, match=r"split/time/valid.csv.gz in .* holds node ids outside 0"):
         load_ogb("ogbn-arxiv", root=root, cache_dir=tmp_path / "cache")
 
 
@@ -308,3 +308,66 @@ def test_mmap_maps_the_processed_file_and_gives_the_same_graph(tmp_path):
     for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
         assert torch.equal(first[key], plain[key]) and torch.equal(again[key], plain[key]), key
     del first, again
+
+
+def load_tiny(tmp_path, name="ogbn-arxiv"):
+    return load_ogb(name, root=tmp_path / "data", cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("bad", [40, -3])
+def test_labels_outside_the_declared_classes_are_an_error(tmp_path, bad):
+    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
+    y = arrays["y"].copy()
+    y[7, 0] = bad
+    write_csv(arrays["dir"] / "raw" / "node-label.csv.gz", y)
+    with pytest.raises(
+        ValueError, match=rf"node-label.csv.gz .* label {bad} at node 7.* 0 \.\.\. 39"
+    ):
+        load_tiny(tmp_path)
+
+
+def test_a_node_in_two_splits_is_an_error(tmp_path):
+    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
+    node = int(arrays["train"][0])
+    test = np.append(arrays["test"], node).reshape(-1, 1)
+    write_csv(arrays["dir"] / "split" / "time" / "test.csv.gz", test)
+    with pytest.raises(ValueError, match=rf"node {node} is in both split/time/train.* and .*test"):
+        load_tiny(tmp_path)
+
+
+def test_a_node_twice_in_one_split_is_an_error(tmp_path):
+    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
+    node = int(arrays["valid"][0])
+    valid = np.append(arrays["valid"], node).reshape(-1, 1)
+    write_csv(arrays["dir"] / "split" / "time" / "valid.csv.gz", valid)
+    with pytest.raises(ValueError, match=rf"valid.csv.gz in .* lists node {node} twice"):
+        load_tiny(tmp_path)
+
+
+@pytest.mark.parametrize("name", list(LAYOUT))
+@pytest.mark.parametrize("delta", [-10, 10])
+def test_an_edge_count_unlike_the_edge_file_is_an_error(tmp_path, name, delta):
+    arrays = write_ogb_dataset(tmp_path / "data", name)
+    declared = len(arrays["edge"]) + delta
+    write_csv(arrays["dir"] / "raw" / "num-edge-list.csv.gz", np.array([[declared]]))
+    rows = len(arrays["edge"])
+    message = rf"num-edge-list.csv.gz .* {declared} edges, but raw/edge.csv.gz has {rows} rows"
+    with pytest.raises(ValueError, match=message):
+        load_tiny(tmp_path, name)
+
+
+@pytest.mark.parametrize("declared", [40, 60])
+def test_a_node_count_unlike_the_node_files_is_an_error(tmp_path, declared):
+    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
+    write_csv(arrays["dir"] / "raw" / "num-node-list.csv.gz", np.array([[declared]]))
+    with pytest.raises(ValueError, match=rf"num-node-list.csv.gz .* {declared} nodes.* 50"):
+        load_tiny(tmp_path)
+
+
+def test_edge_ids_outside_the_nodes_are_an_error(tmp_path):
+    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
+    edge = arrays["edge"].copy()
+    edge[3] = (2, 50)
+    write_csv(arrays["dir"] / "raw" / "edge.csv.gz", edge)
+    with pytest.raises(ValueError, match=r"edge.csv.gz in .* node id 50 .* 0 \.\.\. 49"):
+        load_tiny(tmp_path)
