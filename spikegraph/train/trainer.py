@@ -272,6 +272,31 @@ def describe(obj: Any) -> Any:
     return f"{getattr(obj, '__module__', '')}.{name}"
 
 
+_SETTING_TYPES = (bool, int, float, str, type(None))
+
+
+def module_settings(model: nn.Module) -> dict[str, Any]:
+    """The class and plain settings of every module of ``model``: its public attributes
+    that are numbers, strings, ``None`` or tuples/lists of them (``T``, a neuron's ``tau``,
+    a dropout's ``p``, PyG's ``add_self_loops``...), keyed ``"<module>.<attribute>"``; not
+    ``training``, which :func:`fit` sets itself.
+
+    Two models built with different options differ here even where their parameters have
+    the same shapes, so a checkpoint of one is not resumed into the other."""
+    out: dict[str, Any] = {}
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        cls = type(module)
+        out[f"{prefix}<class>"] = f"{cls.__module__}.{cls.__qualname__}"
+        for attr, value in vars(module).items():
+            if attr.startswith("_") or attr == "training":
+                continue
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            if all(isinstance(v, _SETTING_TYPES) for v in items):
+                out[f"{prefix}{attr}"] = value
+    return out
+
+
 def run_identity(
     model: nn.Module,
     config: TrainConfig,
@@ -290,6 +315,7 @@ def run_identity(
             "model": {
                 "class": f"{cls.__module__}.{cls.__qualname__}",
                 "parameters": {n: list(p.shape) for n, p in model.named_parameters()},
+                "settings": module_settings(model),
             },
             "train_step": describe(train_step),
             "evaluate": describe(evaluate),

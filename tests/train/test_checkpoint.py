@@ -110,6 +110,23 @@ def test_resume_with_other_model_or_data_is_refused(node_data, make_node_data, t
         fit(make_model(), node_data, quiet(epochs=2, checkpoint=ckpt), run_info={"dataset": "X"})
 
 
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"T": 8}, r"model\.settings\.T: checkpoint 4, now 8"),
+        ({"dropout": 0.9}, r"model\.settings\.dropout: checkpoint 0\.3, now 0\.9"),
+        ({"tau": 2.0}, r"model\.settings\.convs\.0\.neuron\.tau: checkpoint 4\.0, now 2\.0"),
+    ],
+)
+def test_resume_into_a_model_of_other_settings_is_refused(node_data, tmp_path, change, field):
+    # Same parameter shapes and no run_info (a plain Python call): the model's own settings
+    # tell the runs apart, not the caller.
+    ckpt = str(tmp_path / "c.pt")
+    fit(make_model(), node_data, quiet(epochs=3, checkpoint=ckpt))
+    with pytest.raises(ValueError, match=rf"Checkpoint {ckpt} belongs to another run \({field}"):
+        fit(make_model(**change), node_data, quiet(epochs=3, checkpoint=ckpt))
+
+
 def test_mismatch_new_starts_a_new_run_beside_it(node_data, tmp_path):
     ckpt = tmp_path / "c.pt"
     first = fit(make_model(), node_data, quiet(epochs=3, checkpoint=str(ckpt)))
