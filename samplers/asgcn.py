@@ -193,16 +193,42 @@ class ASGCNSampler(NodeSampler):
         self.lr = lr
 
     def sync(self) -> None:
-        """Draw from the current ``g`` from now on (a loader calls this at every epoch's
-        start, so that worker processes, which get a copy of the sampler per epoch, draw
-        exactly what the training process would)."""
+        """Draw from the current ``g`` from now on."""
         self._g_draw.load_state_dict(self.g.state_dict())
 
-    def _epoch_args(
-        self, seeds: Tensor | None, batch_size: int | None, shuffle: bool, gen: torch.Generator
-    ) -> list[tuple]:
+    def start_epoch(self) -> None:
+        """:meth:`sync` as a loader starts an epoch, so that worker processes, which get a
+        copy of the sampler per epoch, draw exactly what the training process would (and
+        the whole epoch draws from one ``g``, whatever else asks the loader for its plan)."""
         self.sync()
-        return super()._epoch_args(seeds, batch_size, shuffle, gen)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampling function ``g`` (learned and the one drawn from) and its optimiser."""
+        return {
+            "g": dict(self.g.state_dict()),
+            "g_draw": dict(self._g_draw.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue with the sampling function and optimiser of :meth:`state_dict`.
+
+        Raises:
+            ValueError: a state of another sampler (naming what does not fit).
+        """
+        if not isinstance(state, dict) or set(state) != {"g", "g_draw", "optimizer"}:
+            raise ValueError(
+                f"{type(self).__name__} state must hold 'g', 'g_draw' and 'optimizer', got "
+                f"{sorted(state) if isinstance(state, dict) else state!r}"
+            )
+        try:
+            self.g.load_state_dict(state["g"])
+            self._g_draw.load_state_dict(state["g_draw"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"{type(self).__name__} state does not fit this sampler: {err}"
+            ) from err
 
     @property
     def num_layers(self) -> int:

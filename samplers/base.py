@@ -440,6 +440,28 @@ class Sampler(ABC):
         sampled in a worker (VR-GCN's histories); the identity for most methods."""
         return batch
 
+    def start_epoch(self) -> None:
+        """Called by a :class:`~spikegraph.samplers.Loader` in the training process as it
+        starts iterating an epoch, before any batch of it is drawn (AS-GCN fixes the
+        sampling function the epoch draws from); nothing for most methods."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the sampler learns or records while a model trains (AS-GCN's sampling
+        function, VR-GCN's histories), as plain tensors and values, so that a checkpoint
+        resumes exactly; empty for most methods (a sampler's draws come from the
+        generators the loader passes in, which the loader's own state covers)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` of a sampler built the same way.
+
+        Raises:
+            ValueError: a state this sampler does not keep.
+        """
+        if not isinstance(state, dict) or state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {state!r:.80} to load")
+
     def _epoch_args(
         self, seeds: Tensor | None, batch_size: int | None, shuffle: bool, gen: torch.Generator
     ) -> list[tuple]:

@@ -176,6 +176,53 @@ class History:
         """Forget every history that is not static (they start again from zeros)."""
         self.layers = [t if s else None for t, s in zip(self.layers, self.static)]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The written histories (CPU copies; ``None`` for a static layer, which the
+        sampler fills from the features again, or a layer not written yet)."""
+        return {
+            "layers": [
+                None if t is None or s else t.detach().cpu().clone()
+                for t, s in zip(self.layers, self.static)
+            ],
+            "static": list(self.static),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` of a history of the same nodes and layers.
+
+        Raises:
+            ValueError: another number of layers, other static layers, or a layer that is
+                not a floating ``[num_nodes, F]`` tensor (naming it).
+        """
+        if not isinstance(state, dict) or set(state) != {"layers", "static"}:
+            raise ValueError(
+                f"history state must be a dict of 'layers' and 'static', got {state!r:.80}"
+            )
+        layers, static = state["layers"], state["static"]
+        if not isinstance(layers, list) or len(layers) != self.num_layers:
+            raise ValueError(
+                f"history state holds {len(layers) if isinstance(layers, list) else layers!r} "
+                f"layers, this history has {self.num_layers}"
+            )
+        if list(static) != self.static:
+            raise ValueError(
+                f"history state has static layers {list(static)}, this history {self.static}"
+            )
+        for layer, values in enumerate(layers):
+            if values is None:
+                continue
+            if not isinstance(values, Tensor) or not values.is_floating_point():
+                raise ValueError(f"history state of layer {layer} is not a float tensor")
+            if values.dim() != 2 or values.size(0) != self.num_nodes:
+                raise ValueError(
+                    f"history state of layer {layer} has shape {tuple(values.shape)}, expected "
+                    f"[{self.num_nodes}, F]"
+                )
+        self.layers = [
+            t if s else (None if v is None else v.to(self.device).clone())
+            for t, s, v in zip(self.layers, self.static, layers)
+        ]
+
     @property
     def memory_bytes(self) -> int:
         """Bytes held by the histories the store owns (static layers share their storage

@@ -251,6 +251,7 @@ class Loader:
         return [a[0] if len(a) == 1 else a for a in args]
 
     def __iter__(self) -> Iterator[Batch]:
+        self.sampler.start_epoch()
         args, batch_seeds = self._draw()
         self.epoch += 1
         dataset = _PlannedBatches(self.sampler, args, batch_seeds)
@@ -275,16 +276,21 @@ class Loader:
             yield self.sampler.bind(batch)  # training-process state (VR-GCN's histories)
 
     def state_dict(self) -> dict[str, Any]:
-        """The loader's position between epochs: ``{"seed", "epoch", "generator"}``.
+        """The loader's position between epochs (``"seed"``, ``"epoch"``, ``"generator"``,
+        ``"num_replicas"``) and its sampler's state (``"sampler"``:
+        :meth:`~spikegraph.samplers.base.Sampler.state_dict`, e.g. AS-GCN's sampling
+        function or VR-GCN's histories; empty for most samplers).
 
-        Plain values and a ``uint8`` tensor, so ``torch.load(..., weights_only=True)`` reads
-        it back. Taken in the middle of an epoch it describes the start of the next one.
+        Plain values and tensors, so ``torch.load(..., weights_only=True)`` reads it back.
+        Taken in the middle of an epoch it describes the start of the next one (and the
+        sampler as it is then).
         """
         return {
             "seed": self._base_seed,
             "epoch": self.epoch,
             "generator": self.generator.get_state(),
             "num_replicas": self.num_replicas,
+            "sampler": self.sampler.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -322,6 +328,14 @@ class Loader:
             probe.set_state(gen_state)
         except (TypeError, RuntimeError) as err:
             raise ValueError("Loader state: 'generator' is not a valid generator state") from err
+        if "sampler" in state:
+            self.sampler.load_state_dict(state["sampler"])
+        elif self.sampler.state_dict():
+            raise ValueError(
+                f"Loader state holds no sampler state, but {type(self.sampler).__name__} "
+                "keeps one (a state saved before samplers' states were): resuming without "
+                "it would not continue the same run"
+            )
         self.generator.set_state(gen_state)
         self.epoch = epoch
 

@@ -167,6 +167,21 @@ class VRGCNSampler(NodeSampler):
                     block.history.store = self.history
         return batch
 
+    def state_dict(self) -> dict[str, Any]:
+        """The histories written so far (:meth:`History.state_dict`), for checkpoints."""
+        return {} if self.history is None else {"history": self.history.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue with the histories of :meth:`state_dict`.
+
+        Raises:
+            ValueError: a state of another sampler or history (naming what differs).
+        """
+        if self.history is None or not isinstance(state, dict) or set(state) != {"history"}:
+            super().load_state_dict(state)
+            return
+        self.history.load_state_dict(state["history"])
+
     def __getstate__(self) -> dict[str, Any]:
         # Workers only sample: the histories stay in the training process.
         state = dict(self.__dict__)

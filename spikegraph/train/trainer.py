@@ -445,6 +445,9 @@ def _fit(
         originals in place)."""
         step_state = train_step.state_dict() if hasattr(train_step, "state_dict") else None
         rngs = distributed.all_gather(rng_state(model))  # every process's, in rank order
+        # Every process's too: a sampler's state (AS-GCN's sampling function, VR-GCN's
+        # histories) follows the batches of that process's shard.
+        steps = distributed.all_gather(step_state) if world_size > 1 else None
         return {
             "identity": identity,
             "config_hash": identity_hash(identity),
@@ -454,7 +457,7 @@ def _fit(
             "optimizer": copy.deepcopy(optimizer.state_dict()),
             "rng": rngs[0],
             "world_size": world_size,
-            **({"rng_ranks": rngs} if world_size > 1 else {}),
+            **({"rng_ranks": rngs, "train_step_ranks": steps} if world_size > 1 else {}),
             "train_step": copy.deepcopy(step_state),
             "state": {
                 **state,
@@ -646,17 +649,19 @@ def _check_identity(path: Path, saved: dict[str, Any], now: dict[str, Any]) -> N
 def _restore(
     path: Path, saved: dict, model: nn.Module, optimizer, train_step: Any, rank: int = 0
 ) -> None:
-    """Load weights, optimiser, random generators (process ``rank``'s own, in a checkpoint
-    of a data-parallel run) and the train step's state."""
+    """Load weights, optimiser, random generators and the train step's state (process
+    ``rank``'s own, in a checkpoint of a data-parallel run)."""
     try:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         rngs = saved.get("rng_ranks")
         set_rng_state(model, saved["rng"] if rngs is None else rngs[rank])
-        if saved.get("train_step") is not None:
+        steps = saved.get("train_step_ranks")
+        step_state = saved.get("train_step") if steps is None else steps[rank]
+        if step_state is not None:
             if not hasattr(train_step, "load_state_dict"):
                 raise TypeError("it holds a train step state this train step cannot take")
-            train_step.load_state_dict(saved["train_step"])
+            train_step.load_state_dict(step_state)
         for key in ("epoch", "best_epoch", "history", "best_state", "train_time"):
             if key not in saved["state"]:
                 raise KeyError(key)

@@ -135,3 +135,83 @@ def test_generator_as_seed_works_with_workers_and_state(graph):
         epochs[workers] = epoch_ids(loader)
         assert loader.state_dict()["seed"] == 5
     assert epochs[0] == epochs[2]
+
+
+def draws_with_g_stepping(loader: Loader, shard_at: int | None = None) -> list[list[float]]:
+    """One epoch of an AS-GCN loader whose sampling function learns after every batch (a
+    step on each batch's variance loss, as in training); optionally asks the loader for its
+    plan (``shard``) after batch ``shard_at``."""
+    out = []
+    for i, batch in enumerate(loader):
+        out.append(batch.blocks[0].edge_weight.tolist())
+        if i == shard_at:
+            loader.shard()
+            loader.shard(0)
+    return out
+
+
+def test_asking_for_the_plan_mid_epoch_does_not_change_asgcn_batches(graph):
+    # AS-GCN draws an epoch from the sampling function as it was at the epoch's start;
+    # shard() is documented not to move the loader, so it must not change that either.
+    ref = make_loader("asgcn", graph)
+    sampler_ref = [draws_with_g_stepping(ref) for _ in range(2)]
+    probed = make_loader("asgcn", graph)
+    with_shard = [draws_with_g_stepping(probed, shard_at=0) for _ in range(2)]
+    assert with_shard == sampler_ref
+    # The sampling function did learn, so the check could fail: the epochs' weights differ.
+    assert ref.sampler.state_dict()["g"]["weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["asgcn", "vrgcn"])
+def test_sampler_state_travels_with_the_loader_state(name, graph, tmp_path):
+    loader = make_loader(name, graph)
+    sampler = loader.sampler
+    if name == "asgcn":  # learn a little, so the state is not the initial one
+        assert len(list(loader)) == len(loader)  # an epoch, each batch a step of g
+        changed = sampler.g.weight.detach().clone()
+        assert changed.abs().sum() > 0
+    else:
+        sampler.history.write(1, torch.tensor([3, 5]), torch.ones(2, 4))
+    torch.save(loader.state_dict(), tmp_path / "s.pt")
+    state = torch.load(tmp_path / "s.pt", weights_only=True)
+    fresh = make_loader(name, graph)
+    fresh.load_state_dict(state)
+    if name == "asgcn":
+        assert torch.equal(fresh.sampler.g.weight, changed)
+        assert fresh.sampler.optimizer.state_dict()["state"]  # Adam's moments came along
+    else:
+        assert torch.equal(fresh.sampler.history.layers[1], sampler.history.layers[1])
+        assert fresh.sampler.history.layers[0] is fresh.sampler.history.layers[0]
+    # A state without the sampler's (as saved before samplers had one) is refused for a
+    # sampler that keeps one, rather than resuming with a fresh sampler.
+    del state["sampler"]
+    with pytest.raises(ValueError, match=r"Loader state holds no sampler state, but"):
+        make_loader(name, graph).load_state_dict(state)
+
+
+def test_stateless_sampler_refuses_a_state(graph):
+    loader = make_loader("graphsage", graph)
+    state = loader.state_dict()
+    assert state["sampler"] == {}
+    state["sampler"] = {"history": {}}
+    with pytest.raises(ValueError, match=r"GraphSAGESampler keeps no state, got"):
+        make_loader("graphsage", graph).load_state_dict(state)
+
+
+def test_history_state_of_another_history_is_refused():
+    from spikegraph.samplers.history import History
+
+    history = History(10, 2)
+    history.write(1, torch.tensor([0]), torch.ones(1, 3))
+    state = history.state_dict()
+    with pytest.raises(ValueError, match=r"holds 2 layers, this history has 3"):
+        History(10, 3).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"layer 1 has shape \(10, 3\), expected \[12, F\]"):
+        History(12, 2).load_state_dict(state)
+    static = History(10, 2)
+    static.fill(0, torch.zeros(10, 3))
+    with pytest.raises(ValueError, match=r"static layers \[False, False\], this history"):
+        static.load_state_dict(state)
+    bad = {"layers": [None, torch.ones(10, 3, dtype=torch.long)], "static": [False, False]}
+    with pytest.raises(ValueError, match=r"layer 1 is not a float tensor"):
+        History(10, 2).load_state_dict(bad)

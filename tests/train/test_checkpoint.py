@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from spikegraph.models import SpikingGCN
-from spikegraph.samplers import GraphSAGESampler, Loader
+from spikegraph.samplers import SAMPLERS, Loader
 from spikegraph.train import TrainConfig, fit, full_batch_step
 from spikegraph.train.minibatch import minibatch_step
 
@@ -211,31 +211,40 @@ def test_bernoulli_encoder_resumes_exactly(node_data, tmp_path):
     assert resumed.firing_rates == ref.firing_rates
 
 
-def make_loader(data, num_workers: int) -> Loader:
-    sampler = GraphSAGESampler(data, num_neighbors=[3, 3], seed=0)
+def make_loader(data, num_workers: int, sampler: str = "graphsage") -> Loader:
+    options = {
+        "graphsage": {"num_neighbors": [3, 3]},
+        "asgcn": {"layer_sizes": [12, 12]},  # learns its sampling function as it trains
+        "vrgcn": {"num_neighbors": [2, 2]},  # writes histories as it trains
+    }[sampler]
+    sampler = SAMPLERS[sampler](data, seed=0, **options)
     train = data.train_mask.nonzero().view(-1)
     return Loader(sampler, seeds=train, batch_size=6, shuffle=True, num_workers=num_workers, seed=0)
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_minibatch_resumes_exactly_for_any_num_workers(node_data, tmp_path, num_workers):
+@pytest.mark.parametrize(
+    "num_workers, sampler",
+    [(0, "graphsage"), (2, "graphsage"), (0, "asgcn"), (2, "asgcn"), (0, "vrgcn"), (2, "vrgcn")],
+)
+def test_minibatch_resumes_exactly_for_any_num_workers(node_data, tmp_path, num_workers, sampler):
     ref = fit(
         make_model(),
         node_data,
         quiet(epochs=5),
-        train_step=minibatch_step(make_loader(node_data, 0)),
+        train_step=minibatch_step(make_loader(node_data, 0, sampler)),
     )
     ckpt = str(tmp_path / "c.pt")
     config = quiet(epochs=5, checkpoint=ckpt, checkpoint_every=1)
-    step = minibatch_step(make_loader(node_data, num_workers))
+    step = minibatch_step(make_loader(node_data, num_workers, sampler))
     with pytest.raises(KeyboardInterrupt):
         fit(make_model(), node_data, config, train_step=interrupt_after(step, 2))
-    # A new process would build a new loader: its state must come from the checkpoint.
+    # A new process would build a new loader and sampler: their state (the loader's
+    # position, AS-GCN's sampling function, VR-GCN's histories) must come from the checkpoint.
     resumed = fit(
         make_model(seed=4),
         node_data,
         config,
-        train_step=minibatch_step(make_loader(node_data, num_workers)),
+        train_step=minibatch_step(make_loader(node_data, num_workers, sampler)),
     )
     assert resumed.history == ref.history
     assert (resumed.test_acc, resumed.best_epoch) == (ref.test_acc, ref.best_epoch)
@@ -249,7 +258,7 @@ def test_minibatch_checkpoint_of_another_sampler_setting_is_refused(node_data, t
         quiet(epochs=2, checkpoint=ckpt),
         train_step=minibatch_step(make_loader(node_data, 0)),
     )
-    sampler = GraphSAGESampler(node_data, num_neighbors=[3, 3], seed=0)
+    sampler = SAMPLERS["graphsage"](node_data, num_neighbors=[3, 3], seed=0)
     loader = Loader(
         sampler, seeds=node_data.train_mask.nonzero().view(-1), batch_size=7, shuffle=True, seed=0
     )

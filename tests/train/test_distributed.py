@@ -77,6 +77,8 @@ def _check_run(out: Path, outputs: str) -> None:
     ckpt = torch.load(out / "ck.seed0.pt", weights_only=True)
     assert ckpt["world_size"] == 2 and ckpt["identity"]["world_size"] == 2
     assert len(ckpt["rng_ranks"]) == 2
+    # each process's loader and sampler state, which it resumes from
+    assert [s["loader"]["sampler"] for s in ckpt["train_step_ranks"]] == [{}, {}]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
     for key, value in ranks[0]["after"].items():
         assert torch.equal(value, ranks[1]["after"][key]), key
