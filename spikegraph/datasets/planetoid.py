@@ -264,13 +264,19 @@ def _processed(name: str, split: str, raw_dir: Path, work: Path, rebuild: bool) 
     """The graph from the content-keyed cache, built (once, under the lock) when absent or
     when ``rebuild``."""
     raw = read_raw_bytes(raw_dir, name)
+    sums = {f"ind.{name.lower()}.{s}": sha256_bytes(raw[s]) for s in RAW_SUFFIXES}
+    edited = [f for f, digest in sums.items() if PINNED_SHA256[f] not in (None, digest)]
+    if edited:
+        log.warning(
+            "%s in %s: %s not the canonical Planetoid file%s (sha256 unlike the pinned "
+            "one); loading the graph the files in this folder hold",
+            name,
+            raw_dir,
+            ", ".join(edited) + (" are" if len(edited) > 1 else " is"),
+            "s" if len(edited) > 1 else "",
+        )
     key = content_key(
-        [
-            ("format", FORMAT_VERSION),
-            ("dataset", name),
-            ("split", split),
-            *((f"ind.{name.lower()}.{s}", sha256_bytes(raw[s])) for s in RAW_SUFFIXES),
-        ]
+        [("format", FORMAT_VERSION), ("dataset", name), ("split", split), *sums.items()]
     )
     folder = work / name / "processed"
     path = folder / f"{split}-{key[:16]}.pt"
@@ -335,7 +341,9 @@ def load_planetoid(
         spikegraph.datasets.download.ChecksumError: (a ``ValueError``) a downloaded file
             does not have its pinned sha256.
         spikegraph.datasets.planetoid_raw.PlanetoidFormatError: (a ``ValueError``) naming
-            a raw file that is malformed, truncated, tampered with or refused.
+            a raw file that is malformed, truncated, inconsistent with the others or
+            refused. Local files that are consistent but not the canonical ones (their
+            sha256 unlike :data:`PINNED_SHA256`) load with a warning naming them.
     """
     name = canonical_name(name)
     check_choice(split, SPLITS, "split")

@@ -8,8 +8,11 @@ and one text file of test node ids. Here the pickles are read with
 :func:`~spikegraph.datasets.safe_pickle.restricted_loads`, which admits only numpy, scipy CSR,
 ``list`` and ``defaultdict`` globals, so a crafted file cannot run code; and every file is
 checked against the others (sizes, index ranges, one-hot labels, adjacency types), so a
-truncated or tampered file is a :class:`PlanetoidFormatError` naming it, never a silently
-different graph.
+truncated file, or one edited into an inconsistent graph, is a :class:`PlanetoidFormatError`
+naming it. An edit that leaves the files consistent (two test ids swapped, a changed
+feature value) gives another graph, as with PyG: :func:`spikegraph.datasets.load_planetoid`
+then warns, naming the files whose sha256 is not the canonical one (records tell the two
+graphs apart by their data fingerprint).
 
 The graph is then assembled exactly as PyG does (same node order, CiteSeer's isolated test
 nodes as zero rows, the public split, undirected edges without self-loops, coalesced and
@@ -68,7 +71,12 @@ def parse_test_index(data: bytes, path: str) -> np.ndarray:
             raise PlanetoidFormatError(
                 f"{path}: line {i + 1} is {line[:40]!r}, not a non-negative integer"
             )
-        ids[i] = int(match.group(1))
+        value = int(match.group(1))
+        if value >= 2**63:
+            raise PlanetoidFormatError(
+                f"{path}: line {i + 1} is {line[:40]!r}, a node id too large for int64"
+            )
+        ids[i] = value
     return ids
 
 
@@ -227,6 +235,14 @@ def read_planetoid(raw_dir: str | os.PathLike, name: str, raw: dict | None = Non
             f"{int(test_index.max())}"
         )
     row, col = _check_graph(objs["graph"], num_nodes, paths["graph"])
+    if citeseer:  # the node count came from the largest test id: it must be the graph's
+        graph_nodes = 1 + max(int(row.max(initial=-1)), int(col.max(initial=-1)))
+        graph_nodes = max(graph_nodes, 1 + max(objs["graph"], default=-1))
+        if graph_nodes != num_nodes:
+            raise PlanetoidFormatError(
+                f"{path}: the largest test id, {num_nodes - 1}, does not fit the "
+                f"{graph_nodes} nodes of {paths['graph']} (ids 0 ... {graph_nodes - 1})"
+            )
 
     t = {s: torch.from_numpy(arr[s]).to(torch.float) for s in arr}
     test = torch.from_numpy(test_index)

@@ -278,3 +278,45 @@ def test_intact_copy_rewritten_with_python3_pickles_loads_the_same(cora, cora_ra
         raw(cora, suffix).write_bytes(pickle.dumps(read(cora, suffix), protocol=(2, 5)[i % 2]))
     data = load_planetoid("Cora", root=cora, cache_dir=tmp_path / "c1")[0]
     assert all(torch.equal(data[k], ref[k]) for k in KEYS)
+
+
+def test_test_id_too_large_for_int64_names_the_file(cora, tmp_path):
+    _edit_lines(cora, lambda lines: [*lines[:-1], "99999999999999999999"])
+    with pytest.raises(PlanetoidFormatError, match=r"ind\.cora\.test\.index: line 1000 is .*99999"):
+        load_planetoid("Cora", root=cora, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("largest", [4000, 99999999999])
+def test_citeseer_test_ids_beyond_the_graph_name_the_files(data_root, tmp_path, largest):
+    # CiteSeer's node count comes from its largest test id (its isolated test nodes leave
+    # gaps), so a tampered id must be checked against the graph, before any allocation.
+    root = tmp_path / "data"
+    shutil.copytree(raw_dir_of(data_root, "CiteSeer"), root / "planetoid" / "CiteSeer" / "raw")
+    path = root / "planetoid" / "CiteSeer" / "raw" / "ind.citeseer.test.index"
+    lines = path.read_text().splitlines()
+    top = max(range(len(lines)), key=lambda i: int(lines[i]))
+    lines[top] = str(largest)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        PlanetoidFormatError,
+        match=rf"ind\.citeseer\.test\.index: the largest test id, {largest}, .* 3327 nodes of "
+        r".*ind\.citeseer\.graph",
+    ):
+        load_planetoid("CiteSeer", root=root, cache_dir=tmp_path / "cache")
+
+
+def test_files_unlike_the_pinned_ones_load_with_a_warning_naming_them(cora, tmp_path, caplog):
+    # A user may edit the raw files (a different graph, and a different cache entry and data
+    # fingerprint in records); it is said, naming the files that are not the canonical ones.
+    _edit_lines(cora, lambda lines: [lines[1], lines[0], *lines[2:]])
+    with caplog.at_level("WARNING", logger="spikegraph.datasets.planetoid"):
+        load_planetoid("Cora", root=cora, cache_dir=tmp_path / "cache")
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(messages) == 1 and "ind.cora.test.index" in messages[0], messages
+    assert "not the canonical" in messages[0] and "ind.cora.x" not in messages[0]
+
+
+def test_canonical_files_load_without_a_warning(cora, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="spikegraph.datasets.planetoid"):
+        load_planetoid("Cora", root=cora, cache_dir=tmp_path / "cache")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
