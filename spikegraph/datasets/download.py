@@ -15,6 +15,7 @@ a downloaded file, and the readers that follow never run code from a file (see
 
 from __future__ import annotations
 
+import glob
 import http.client
 import logging
 import os
@@ -43,9 +44,19 @@ def join_url(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}"
 
 
-def remove_stale_downloads(parent: Path) -> None:
-    """Delete the temporary folders of downloads that were killed (call with the lock held)."""
-    for stale in parent.glob(".download-*.tmp"):
+def download_temporary(folder: Path) -> Path:
+    """A fresh temporary folder for a download into ``folder``, beside it and named after
+    it (``.download-<name>-*.tmp``), so that :func:`remove_stale_downloads` of another
+    dataset sharing the parent folder leaves it alone."""
+    return Path(
+        tempfile.mkdtemp(dir=folder.parent, prefix=f".download-{folder.name}-", suffix=".tmp")
+    )
+
+
+def remove_stale_downloads(folder: Path) -> None:
+    """Delete the temporary folders of killed downloads into ``folder`` (call with its
+    download lock held: those of other folders may belong to downloads still running)."""
+    for stale in folder.parent.glob(f".download-{glob.escape(folder.name)}-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -101,12 +112,12 @@ def fetch_files(
         ) from None
     done: list[Path] = []
     with cache_lock(folder.parent / f".{folder.name}.download.lock"):
-        remove_stale_downloads(folder.parent)
+        remove_stale_downloads(folder)
         # Another process may have downloaded some of them while this one waited.
         missing = {f: u for f, u in urls.items() if not (folder / f).is_file()}
         if not missing:
             return done
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-", suffix=".tmp"))
+        tmp = download_temporary(folder)
         try:
             for name, url in missing.items():
                 log.info("Downloading %s into %s", url, folder)
@@ -169,11 +180,11 @@ def fetch_zip(
         ) from None
     done: list[Path] = []
     with cache_lock(folder.parent / f".{folder.name}.download.lock"):
-        remove_stale_downloads(folder.parent)
+        remove_stale_downloads(folder)
         missing = [f for f in files if not (folder / f).is_file()]
         if not missing:
             return done
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-", suffix=".tmp"))
+        tmp = download_temporary(folder)
         try:
             log.info("Downloading %s for %s into %s", url, what, folder)
             try:

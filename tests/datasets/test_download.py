@@ -181,7 +181,7 @@ def test_interrupted_download_leaves_no_file_that_looks_complete(served, tmp_pat
     assert not (raw / "ind.cora.allx").exists()
     assert not list(raw.parent.glob(".download-*"))
     # a SIGKILL leaves its temporary folder: the next download clears it, and loads
-    stale = raw.parent / ".download-killed.tmp"
+    stale = raw.parent / ".download-raw-killed.tmp"
     stale.mkdir()
     (stale / "ind.cora.allx").write_bytes(b"partial")
     monkeypatch.setattr(torch_geometric.data, "download_url", real)
