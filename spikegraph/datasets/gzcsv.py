@@ -60,6 +60,16 @@ def _column_bytes(values: np.ndarray, decimals: int) -> np.ndarray:
     return out
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _beyond_int64(j: int, value: object, decimals: int) -> None:
+    raise ValueError(
+        f"column {j} holds {value}, beyond what can be written: values are formatted as "
+        f"int64 integers of the value times 10 ** {decimals} (at most {_INT64_MAX})"
+    )
+
+
 def format_rows(columns: Sequence[np.ndarray], decimals: Sequence[int] | int = 0) -> bytes:
     """CSV text of ``k`` rows: ``columns[j][i]`` is row ``i``'s ``j``-th field.
 
@@ -73,7 +83,8 @@ def format_rows(columns: Sequence[np.ndarray], decimals: Sequence[int] | int = 0
         decimals: Digits after the point, per column or one for all.
 
     Raises:
-        ValueError: for columns of unequal length, a non-finite float or a negative
+        ValueError: for columns of unequal length, a non-finite float, a value whose
+            magnitude times ``10 ** decimals`` exceeds int64's range, or a negative
             ``decimals``.
     """
     if isinstance(columns, np.ndarray) and columns.ndim == 2:
@@ -98,10 +109,18 @@ def format_rows(columns: Sequence[np.ndarray], decimals: Sequence[int] | int = 0
         if column.dtype.kind == "f":
             if not np.isfinite(column).all():
                 raise ValueError(f"column {j} holds NaN or infinite values; cannot write them")
-            column = np.rint(column.astype(np.float64) * 10.0**d).astype(np.int64)
+            rounded = np.rint(column.astype(np.float64) * 10.0**d)
+            beyond = np.abs(rounded) >= 2.0**63
+            if beyond.any():
+                _beyond_int64(j, column[beyond][0], d)
+            column = rounded.astype(np.int64)
         elif column.dtype.kind not in "iub":
             raise ValueError(f"column {j} has dtype {column.dtype}; expected numbers")
-        elif d:
+        else:
+            if column.size:
+                for end in (int(column.min()), int(column.max())):
+                    if abs(end) * 10**d > _INT64_MAX:
+                        _beyond_int64(j, end, d)
             column = column.astype(np.int64) * 10**d
         scaled.append(column)
     if len(set(decimals)) == 1:  # one block for all columns: fewer, larger array operations

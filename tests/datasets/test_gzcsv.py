@@ -76,3 +76,26 @@ def test_count_rows_counts_what_pandas_reads(tmp_path, text, chunk):
     assert count_rows(path, chunk=chunk) == len(text.splitlines())
     if text.strip():
         assert count_rows(path, chunk=chunk) == len(pd.read_csv(path, header=None))
+
+
+@pytest.mark.parametrize(
+    "column, decimals, value",
+    [
+        (np.array([1, 2**63], dtype=np.uint64), 0, "9223372036854775808"),
+        (np.array([np.iinfo(np.int64).min, 0]), 0, "-9223372036854775808"),
+        (np.array([1e19, 1.0]), 0, "1e\\+19"),
+        (np.array([1.0, -1e15]), 4, "-1000000000000000.0"),
+        (np.array([10**15, 1]), 4, "1000000000000000"),
+    ],
+)
+def test_values_beyond_int64_once_scaled_are_an_error_naming_them(column, decimals, value):
+    # Formatting goes through int64 (the value times 10 ** decimals): beyond it the numbers
+    # used to wrap around into other numbers, without an error.
+    with pytest.raises(ValueError, match=rf"column 0 holds {value}, .* 10 \*\* {decimals}"):
+        format_rows([column], decimals)
+
+
+def test_values_at_the_int64_edge_are_written_exactly():
+    big = np.iinfo(np.int64).max
+    assert format_rows([np.array([big, -big])]) == f"{big}\n{-big}\n".encode()
+    assert format_rows([np.array([2**63 - 1], dtype=np.uint64)]) == f"{big}\n".encode()
