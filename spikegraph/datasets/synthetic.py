@@ -276,12 +276,27 @@ def check_spec(spec: SyntheticSpec) -> None:
             f"num_edges={spec.num_edges} is out of range for {spec.num_nodes} nodes "
             f"(1 ... {pairs // 4}, a quarter of the distinct pairs)"
         )
-    if not 0 <= spec.homophily <= 1:
-        raise ValueError(f"homophily must be in [0, 1], got {spec.homophily}")
-    if spec.num_features < 1:
-        raise ValueError(f"num_features must be >= 1, got {spec.num_features}")
-    if spec.degree_exponent <= 1:
-        raise ValueError(f"degree_exponent must be > 1, got {spec.degree_exponent}")
+    for key in ("homophily", "secondary_share"):
+        if not 0 <= getattr(spec, key) <= 1:  # NaN fails too
+            raise ValueError(f"{key} must be in [0, 1], got {getattr(spec, key)}")
+    for key in ("num_features", "group_size", "max_degree"):
+        value = getattr(spec, key)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{key} must be an int >= 1, got {value!r}")
+    bounds = {  # field -> (lowest value, whether the bound itself is allowed)
+        "homophily_concentration": (0, False),
+        "degree_exponent": (1, False),
+        "class_skew": (0, True),
+        "group_signal": (0, True),
+        "feature_signal": (0, True),
+        "feature_noise": (0, True),
+    }
+    for key, (low, closed) in bounds.items():
+        value = getattr(spec, key)
+        if not (math.isfinite(value) and (value >= low if closed else value > low)):
+            raise ValueError(
+                f"{key} must be a finite number {'>=' if closed else '>'} {low}, got {value}"
+            )
 
 
 def check_seed(seed: Any) -> int:
@@ -603,10 +618,14 @@ class SyntheticDataset:
 
 
 def dataset_label(provenance: dict[str, Any]) -> str:
-    """``"arxiv-like (synthetic, seed 3)"`` (``", scale 0.01"`` added below full size)."""
+    """``"arxiv-like (synthetic, seed 3)"`` (``", scale 0.01"`` added below full size,
+    ``", custom recipe"`` when the recipe is not the preset's at that scale)."""
     like = str(provenance["like"]).split("-", 1)[-1]
     scale = float(provenance.get("scale", 1.0))
     extra = "" if scale == 1.0 else f", scale {scale:g}"
+    spec = provenance.get("spec")
+    if spec is not None and spec != dataclasses.asdict(synthetic_spec(provenance["like"], scale)):
+        extra += ", custom recipe"
     return f"{like}-like (synthetic, seed {provenance['seed']}{extra})"
 
 

@@ -1,6 +1,7 @@
 """Synthetic stand-ins for OGB graphs (spikegraph.datasets.synthetic): OGB's layout read by
 ogb's own loader offline, exact sizes, determinism, planted structure, provenance."""
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -215,6 +216,25 @@ def test_force_replaces_the_dataset_and_leaves_no_temporary_folder(tmp_path):
         ({"scale": 1.5}, ValueError, r"'scale' must be a number in \(0, 1\], got 1.5"),
         ({"scale": 1e-6}, ValueError, "too few for 40 classes"),
         ({"homophily": 1.5}, ValueError, "homophily must be in"),
+        ({"homophily": float("nan")}, ValueError, r"homophily must be in \[0, 1\], got nan"),
+        ({"secondary_share": 1.5}, ValueError, r"secondary_share must be in \[0, 1\], got 1.5"),
+        ({"secondary_share": -0.5}, ValueError, r"secondary_share must be in \[0, 1\]"),
+        ({"group_size": 0}, ValueError, "group_size must be an int >= 1, got 0"),
+        ({"group_size": 2.5}, ValueError, "group_size must be an int >= 1, got 2.5"),
+        ({"max_degree": 0}, ValueError, "max_degree must be an int >= 1, got 0"),
+        ({"class_skew": float("nan")}, ValueError, "class_skew must be a finite number >= 0"),
+        (
+            {"homophily_concentration": -1},
+            ValueError,
+            "homophily_concentration must be a finite number > 0, got -1",
+        ),
+        (
+            {"degree_exponent": float("nan")},
+            ValueError,
+            "degree_exponent must be a finite number > 1",
+        ),
+        ({"degree_exponent": 1}, ValueError, "degree_exponent must be a finite number > 1, got 1"),
+        ({"feature_noise": -0.1}, ValueError, "feature_noise must be a finite number >= 0"),
         ({"colour": 1}, ValueError, r"Unknown synthetic_spec options \['colour'\]"),
     ],
 )
@@ -223,6 +243,19 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, kwargs, error, match
     with pytest.raises(error, match=match):
         make_dataset(args.pop("like"), tmp_path / "out", progress=False, **args)
     assert not (tmp_path / "out").exists()
+
+
+def test_label_says_when_the_recipe_is_not_the_presets():
+    from spikegraph.datasets.synthetic import dataset_label
+
+    def provenance(**overrides):
+        spec = synthetic_spec("ogbn-arxiv", 0.002, **overrides)
+        return {"like": "ogbn-arxiv", "seed": 0, "scale": 0.002, "spec": dataclasses.asdict(spec)}
+
+    assert dataset_label(provenance()) == "arxiv-like (synthetic, seed 0, scale 0.002)"
+    assert dataset_label(provenance(homophily=0.5)) == (
+        "arxiv-like (synthetic, seed 0, scale 0.002, custom recipe)"
+    )
 
 
 def test_spec_scales_sizes_and_keeps_the_recipe():
