@@ -52,8 +52,9 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
    the dropout-noise term (:func:`~spikegraph.samplers.history.noise_aggregate`) is added
    to the model's own. A model that cannot refuses the batch.
 
-:meth:`Batch.validate` checks all of this (shapes, the chain, ids and weights); the
-:class:`~spikegraph.samplers.Loader` runs its cheap structural part on every batch.
+:meth:`Batch.validate` checks all of this that a batch shows without the graph (shapes, the
+chain, ids and weights, targets first and nesting, ``layer_n_id`` against ``dst_index``);
+the :class:`~spikegraph.samplers.Loader` runs its cheap structural part on every batch.
 """
 
 from __future__ import annotations
@@ -202,6 +203,16 @@ class Block:
                 f"{where}: edge_weight has shape {tuple(self.edge_weight.shape)}, "
                 f"expected ({ei.size(1)},)"
             )
+        if self.e_id is not None:
+            if self.e_id.shape != (ei.size(1),):
+                raise BatchContractError(
+                    f"{where}: e_id has shape {tuple(self.e_id.shape)}, expected "
+                    f"({ei.size(1)},): one per edge"
+                )
+            if self.e_id.dtype != torch.long:
+                raise BatchContractError(
+                    f"{where}: e_id must be a long tensor, got {self.e_id.dtype}"
+                )
         if self.dst_index is None:
             if num_dst > num_src:
                 raise BatchContractError(
@@ -226,6 +237,11 @@ class Block:
                     raise BatchContractError(
                         f"{where}: {name} id {lo if lo < 0 else hi} is out of range [0, {bound})"
                     )
+        if self.e_id is not None and self.e_id.numel() and int(self.e_id.min()) < -1:
+            raise BatchContractError(
+                f"{where}: e_id holds {int(self.e_id.min())}; an edge's id is >= 0, or -1 for "
+                "an edge that is not in the graph"
+            )
         if self.edge_weight is not None and not bool(torch.isfinite(self.edge_weight).all()):
             raise BatchContractError(f"{where}: edge_weight holds a non-finite value")
         if self.dst_index is not None and num_dst:
@@ -324,15 +340,35 @@ class Batch:
         return block.edge_index, block.edge_weight
 
     def validate(self, full: bool = True) -> Batch:
-        """Check the contract of the module docstring; ``full`` also scans every id and
-        weight (O(E)). Returns the batch.
+        """Check the contract of the module docstring. Returns the batch.
+
+        Always (O(number of blocks), as the :class:`~spikegraph.samplers.Loader` runs it on
+        every batch): the shapes and dtypes of ``n_id``, ``target``, ``loss_weight``,
+        ``node_batch``, ``layer_n_id`` and of every block (``edge_index``, ``edge_weight``,
+        ``e_id``, ``dst_index``), the chain of blocks, and that a nested batch's targets are
+        prefixes. With ``full`` (O(N + E)) also every id and weight:
+
+        - edge ids within their blocks, ``dst_index`` in ``[-1, num_src)``, ``e_id >= -1``,
+          weights and ``loss_weight`` finite;
+        - ``n_id``, ``target`` and ``layer_n_id`` non-negative; ``n_id`` distinct (within
+          each subgraph of ``node_batch`` when it is set), ``target`` distinct;
+        - nested batches: ``target == n_id[:len(target)]``, every later block's edges are
+          edges of block 0, ``layer_n_id[i]`` (if given) is a prefix of ``n_id``;
+        - batches that do not nest: ``layer_n_id[0] == n_id``, and each block's targets
+          (``layer_n_id[i + 1]``, the last block's: ``target``) sit at the source rows
+          ``dst_index`` names (the first rows when it is ``None``).
 
         Raises:
-            BatchContractError: Naming the block and what is wrong.
+            BatchContractError: Naming the field or block, and the bad value.
         """
         if not self.blocks:
             raise BatchContractError("a batch needs at least one block")
-        if self.n_id.dim() != 1 or self.n_id.numel() != self.blocks[0].size[0]:
+        for name, ids in (("n_id", self.n_id), ("target", self.target)):
+            if ids.dim() != 1 or ids.dtype != torch.long:
+                raise BatchContractError(
+                    f"{name} must be a 1-D long tensor, got {ids.dtype} {tuple(ids.shape)}"
+                )
+        if self.n_id.numel() != self.blocks[0].size[0]:
             raise BatchContractError(
                 f"n_id holds {self.n_id.numel()} ids but block 0 has "
                 f"{self.blocks[0].size[0]} sources"
@@ -365,6 +401,16 @@ class Batch:
                 "a nested batch must have each block's targets as a prefix of its sources "
                 "(dst_index=None)"
             )
+        if self.loss_weight is not None and self.loss_weight.shape != (self.num_targets,):
+            raise BatchContractError(
+                f"loss_weight has shape {tuple(self.loss_weight.shape)}, expected "
+                f"({self.num_targets},): one per target"
+            )
+        if self.node_batch is not None and self.node_batch.shape != self.n_id.shape:
+            raise BatchContractError(
+                f"node_batch holds {self.node_batch.numel()} entries for "
+                f"{self.n_id.numel()} nodes in n_id"
+            )
         if self.layer_n_id is not None:
             if len(self.layer_n_id) != len(self.blocks):
                 raise BatchContractError(
@@ -375,7 +421,72 @@ class Batch:
                     raise BatchContractError(
                         f"layer_n_id[{i}] holds {ids.numel()} ids for {block.size[0]} sources"
                     )
+        if full:
+            self._validate_ids()
         return self
+
+    def _validate_ids(self) -> None:
+        """The O(N + E) part of :meth:`validate` on ids (the structure is checked)."""
+        named = [("n_id", self.n_id), ("target", self.target)]
+        named += [(f"layer_n_id[{i}]", ids) for i, ids in enumerate(self.layer_n_id or [])]
+        for name, ids in named:
+            if ids.numel() and int(ids.min()) < 0:
+                raise BatchContractError(f"{name} holds {int(ids.min())}, a negative node id")
+        if self.loss_weight is not None and not bool(torch.isfinite(self.loss_weight).all()):
+            bad = self.loss_weight[~torch.isfinite(self.loss_weight)][0].item()
+            raise BatchContractError(f"loss_weight holds a non-finite value ({bad})")
+        if self.node_batch is None:
+            _check_distinct(self.n_id, "n_id")
+        else:
+            pairs = torch.stack([self.node_batch.long(), self.n_id])
+            uniq, counts = torch.unique(pairs, dim=1, return_counts=True)
+            if uniq.size(1) != self.n_id.numel():
+                sub, node = uniq[:, counts > 1][:, 0].tolist()
+                raise BatchContractError(
+                    f"n_id holds node {node} more than once in subgraph {sub} (node_batch)"
+                )
+        _check_distinct(self.target, "target")
+        num_targets = self.num_targets
+        if self.nested:
+            if not torch.equal(self.target, self.n_id[:num_targets]):
+                raise BatchContractError(
+                    f"target {_show(self.target)} is not n_id[:{num_targets}] = "
+                    f"{_show(self.n_id[:num_targets])}: a nested batch lists its targets first"
+                )
+            for i, ids in enumerate(self.layer_n_id or []):
+                if not torch.equal(ids, self.n_id[: ids.numel()]):
+                    raise BatchContractError(
+                        f"layer_n_id[{i}] {_show(ids)} is not n_id[:{ids.numel()}] = "
+                        f"{_show(self.n_id[: ids.numel()])}: a nested batch's layers are "
+                        "prefixes of n_id"
+                    )
+            self._validate_nesting()
+        elif self.layer_n_id is not None:
+            if not torch.equal(self.layer_n_id[0], self.n_id):
+                raise BatchContractError(
+                    f"layer_n_id[0] {_show(self.layer_n_id[0])} is not n_id {_show(self.n_id)}"
+                )
+            for i, block in enumerate(self.blocks):
+                last = i + 1 == len(self.blocks)
+                dst = self.target if last else self.layer_n_id[i + 1]
+                _check_target_rows(block, i, self.layer_n_id[i], dst, last)
+
+    def _validate_nesting(self) -> None:
+        """Every later block's edges are edges of block 0 (local ids, already in range)."""
+        first = self.blocks[0]
+        num_src = first.size[0]
+        key0 = first.edge_index[0] * num_src + first.edge_index[1]
+        for i, block in enumerate(self.blocks[1:], start=1):
+            if block is first or not block.num_edges:
+                continue
+            key = block.edge_index[0] * num_src + block.edge_index[1]
+            missing = (~torch.isin(key, key0)).nonzero().view(-1)
+            if missing.numel():
+                u, v = block.edge_index[:, int(missing[0])].tolist()
+                raise BatchContractError(
+                    f"block {i}'s edge {u} -> {v} (local ids) is not in block 0: a nested "
+                    "batch's block 0 holds every edge of the later blocks"
+                )
 
     def to(self, device: torch.device | str) -> Batch:
         return replace(
@@ -402,6 +513,45 @@ class Batch:
             f"Batch(n_id={self.n_id.numel()}, target={self.num_targets}, blocks=[{sizes}], "
             f"nested={self.nested}, "
             f"loss_weight={'yes' if self.loss_weight is not None else 'None'})"
+        )
+
+
+def _show(ids: Tensor, limit: int = 8) -> str:
+    """A short listing of ids for an error message."""
+    values = ids[:limit].tolist()
+    more = ", ..." if ids.numel() > limit else ""
+    return f"[{', '.join(map(str, values))}{more}]"
+
+
+def _check_distinct(ids: Tensor, name: str) -> None:
+    """Raise naming the first id that ``ids`` holds more than once."""
+    uniq, counts = torch.unique(ids, return_counts=True)
+    if uniq.numel() != ids.numel():
+        raise BatchContractError(f"{name} holds node {int(uniq[counts > 1][0])} more than once")
+
+
+def _check_target_rows(block: Block, index: int, src: Tensor, dst: Tensor, last: bool) -> None:
+    """In a batch that does not nest, each of block ``index``'s targets whose global id is
+    known (``dst``: the next layer's sources, or the batch's targets for the last block) is
+    the node at the source row ``dst_index`` names (the same row when ``None``)."""
+    name = "target" if last else f"layer_n_id[{index + 1}]"
+    n = dst.numel()
+    if not n or not src.numel():  # no target, or none among the (no) sources
+        return
+    if block.dst_index is None:
+        rows, has = torch.arange(n), torch.ones(n, dtype=torch.bool)
+        where = "source row"
+    else:
+        rows = block.dst_index[:n]
+        has = rows >= 0
+        where = "dst_index row"
+    bad = (has & (src[rows.clamp(min=0)] != dst)).nonzero().view(-1)
+    if bad.numel():
+        j = int(bad[0])
+        row = int(rows[j])
+        raise BatchContractError(
+            f"block {index}'s target {j} is node {int(dst[j])} ({name}) but its {where} {row} "
+            f"is node {int(src[row])}"
         )
 
 

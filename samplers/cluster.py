@@ -205,22 +205,69 @@ class ClusterGCNSampler(SubgraphSampler):
     def sample(
         self, clusters: Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> Batch:
-        """The subgraph of ``clusters`` (default: ``clusters_per_batch`` random ones)."""
+        """The subgraph of ``clusters`` (default: ``clusters_per_batch`` random ones).
+
+        Args:
+            clusters: Distinct cluster ids in ``[0, num_parts)`` (a tensor, a list or one
+                int), or ``None`` for ``clusters_per_batch`` random clusters.
+            generator: Draws the random clusters (default: the sampler's generator).
+
+        Raises:
+            TypeError: ``clusters`` holds non-integer values (a float such as ``1.9`` is not
+                rounded) or is a mask.
+            ValueError: ``clusters`` is empty, not 1-D, or holds an id out of range or more
+                than once (a repeated cluster would repeat its nodes and targets).
+        """
         if clusters is None:
             gen = self._generator(generator)
             clusters = torch.randperm(self.num_parts, generator=gen)[: self.clusters_per_batch]
         else:
-            clusters = torch.as_tensor(clusters, dtype=torch.long).view(-1)
-            if clusters.numel() and (
-                int(clusters.min()) < 0 or int(clusters.max()) >= self.num_parts
-            ):
-                raise ValueError(
-                    f"'clusters' must be in [0, {self.num_parts}), got {clusters.tolist()}"
-                )
+            clusters = self._check_clusters(clusters)
         batch = self._subgraph_batch(self.nodes_of(clusters))
         if self.diag_lambda > 0:
             batch = self._enhance_diagonal(batch)
         return batch
+
+    def _check_clusters(self, clusters: Any) -> Tensor:
+        """``clusters`` as a 1-D long tensor of distinct ids in ``[0, num_parts)``.
+
+        Raises:
+            TypeError: A mask or a non-integer value, naming the first such value.
+            ValueError: Empty, not 1-D, or an id out of range or repeated, naming it.
+        """
+        if not isinstance(clusters, Tensor):
+            clusters = torch.as_tensor(clusters)
+        if clusters.dim() == 0:
+            clusters = clusters.view(1)
+        if clusters.numel() == 0:
+            raise ValueError("'clusters' is empty")
+        if clusters.dtype == torch.bool:
+            raise TypeError(
+                "'clusters' must hold cluster ids, not a mask; use mask.nonzero().view(-1)"
+            )
+        if clusters.is_floating_point() or clusters.is_complex():
+            first = clusters.reshape(-1)[0].item()
+            raise TypeError(
+                f"'clusters' must hold integer cluster ids, got {first:g} ({clusters.dtype}); "
+                "a float is not rounded to an id"
+            )
+        if clusters.dim() != 1:
+            raise ValueError(f"'clusters' must be 1-D, got shape {tuple(clusters.shape)}")
+        clusters = clusters.long().cpu()
+        lo, hi = int(clusters.min()), int(clusters.max())
+        if lo < 0 or hi >= self.num_parts:
+            raise ValueError(
+                f"'clusters' must be in [0, {self.num_parts}), got {clusters.tolist()}: "
+                f"cluster id {lo if lo < 0 else hi} is out of range"
+            )
+        uniq, counts = torch.unique(clusters, return_counts=True)
+        if uniq.numel() != clusters.numel():
+            dup = int(uniq[counts > 1][0])
+            raise ValueError(
+                f"'clusters' holds cluster id {dup} more than once; a batch joins distinct "
+                "clusters (a repeated one would repeat its nodes and targets)"
+            )
+        return clusters
 
     def _enhance_diagonal(self, batch: Batch) -> Batch:
         block = batch.blocks[0]
