@@ -26,16 +26,32 @@ def fsync_dir(folder: str | os.PathLike) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    """The process's umask: read where the platform shows it (Linux), since setting it to
+    read it back would change it for every thread for a moment."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then replace ``path``.
 
-    The folder is created if needed. On any error (or interrupt) the temporary file is
-    removed and ``path`` is left as it was.
+    The folder is created if needed. The new file has the permissions a file ``open()``
+    creates has (``0o666`` less the umask; the temporary file's own are ``0o600``), so a
+    shared cache or results folder stays readable to whom the umask allows. On any error
+    (or interrupt) the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
