@@ -56,6 +56,9 @@ class CheckpointMismatchError(CheckpointError):
     def __init__(self, path: Path, differences: list[tuple[str, Any, Any]]) -> None:
         self.path = path
         self.differences = differences
+        # The caller's and the training settings first; the model's module settings (many
+        # at once when the model changes) after them.
+        differences = sorted(differences, key=lambda d: d[0].startswith("model.settings."))
         shown = "; ".join(
             f"{k}: checkpoint {_short(a)}, now {_short(b)}"
             + (" (the graph's contents differ)" if k == "data" else "")
