@@ -696,7 +696,13 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
         f"{train_default('epochs')})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and training")
-    p.add_argument("--profile", default="45nm", help="energy profile: 45nm, fp16, int32, int8")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="energy profile: 45nm, fp16, int32, int8 (default: 45nm); with --mac-pj, --ac-pj "
+        "and --profile-source, the name of that custom profile instead (default there: "
+        "custom), which may not be a built-in profile's",
+    )
     p.add_argument("--mac-pj", type=float, default=None, help="custom profile: pJ per MAC")
     p.add_argument("--ac-pj", type=float, default=None, help="custom profile: pJ per AC")
     p.add_argument("--profile-source", default=None, help="custom profile: where figures come from")
@@ -732,11 +738,14 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     from spikegraph.cost import EnergyProfile, get_profile
     from spikegraph.experiments.cost import cost_comparison
 
-    profile: Any = args.profile
+    profile: Any = "45nm" if args.profile is None else args.profile
     if args.mac_pj is not None or args.ac_pj is not None:
         if args.mac_pj is None or args.ac_pj is None or not args.profile_source:
             raise UsageError("a custom profile needs --mac-pj, --ac-pj and --profile-source")
-        profile = EnergyProfile(args.profile, args.mac_pj, args.ac_pj, args.profile_source)
+        # named by --profile, else "custom": never a built-in profile's name, whose figures
+        # a reader of the record would take them for (EnergyProfile refuses one)
+        name = "custom" if args.profile is None else args.profile
+        profile = EnergyProfile(name, args.mac_pj, args.ac_pj, args.profile_source)
     profile = get_profile(profile)  # a bad name fails before any data is loaded
     check_output(args.json, "--json")
     result = cost_comparison(

@@ -10,7 +10,9 @@ gathers and scatters over edges and the attention. The rules themselves live in
 :mod:`spikegraph.cost.rules`; the convention is written out in ``docs/cost.md``.
 
 Counting only reads tensors: outputs and gradients are unchanged. It works in eager mode (PyG
-skips its hooks under ``torch.compile`` and TorchScript).
+skips its hooks under ``torch.compile`` and TorchScript): a :class:`Counter` refuses a compiled
+or scripted module, and :func:`count` counts a ``torch.compile``'d model through the eager
+module it wraps.
 """
 
 from __future__ import annotations
@@ -44,8 +46,12 @@ from spikegraph.cost.static_input import (
     as_spike_train,
     check_static_input,
     has_static_input,
+    is_spiking_model,
+    static_spike_input,
+    steps_train,
 )
 from spikegraph.nn.conv import SpikingGATConv, SpikingGCNConv
+from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.neurons import SpikingNeuron
 from spikegraph.nn.readout import Readout
 from spikegraph.nn.stfn import STFN
@@ -95,6 +101,80 @@ def _nodes_of(output: Any) -> int | None:
     return None
 
 
+def _is_compiled_wrapper(module: nn.Module) -> bool:
+    """Whether ``module`` is the wrapper ``torch.compile`` returns (an ``OptimizedModule``)."""
+    if not hasattr(module, "_orig_mod"):  # avoids importing torch._dynamo (slow) otherwise
+        return False
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    return isinstance(module, OptimizedModule)
+
+
+def check_eager(model: nn.Module) -> None:
+    """Refuse a model that is, or contains, a compiled or scripted module.
+
+    PyG skips its message-passing hooks in compiled code (``torch.compile``) and TorchScript
+    runs no Python hooks, so such a module's aggregation, attention and bias (or all of its
+    arithmetic) would go uncounted without an error.
+
+    Raises:
+        ValueError: naming the module and what was done to it.
+    """
+    root = type(model).__name__
+    for path, module in model.named_modules():
+        where = f"The model ({root})" if not path else f"Submodule {path!r} of {root}"
+        eager = "model._orig_mod" if not path else f"{path}._orig_mod"
+        if _is_compiled_wrapper(module):
+            raise ValueError(
+                f"{where} is an OptimizedModule, compiled with torch.compile: PyG skips its "
+                "message-passing hooks in compiled code, so its aggregation, attention and "
+                f"bias would not be counted. Count the eager module it wraps ({eager}: the "
+                "same weights and arithmetic); spikegraph.cost.count does so for a compiled "
+                "model"
+            )
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            raise ValueError(
+                f"{where} was compiled in place (Module.compile()): PyG skips its "
+                "message-passing hooks in compiled code, so its aggregation, attention and "
+                "bias would not be counted. Count an eager copy of it, one that was not "
+                "compiled"
+            )
+        if isinstance(module, torch.jit.ScriptModule):
+            raise ValueError(
+                f"{where} is a TorchScript module, which runs no Python hooks, so its "
+                "arithmetic would not be counted. Count the eager module it was scripted from"
+            )
+
+
+def _inside(path: str, parent: str) -> bool:
+    """Whether module ``path`` lies strictly inside module ``parent`` ("" is the root)."""
+    return path != parent and (parent == "" or path.startswith(parent + "."))
+
+
+def _check_steps_known(model: nn.Module, x: Any) -> None:
+    """Refuse ``static_input="per-step"`` for a 2-D spike input of a model with spiking
+    neurons but no spikegraph spiking model or layer: its neurons read the rows of a 2-D
+    input as time steps, so whether the input is static, and for how many steps, is unknown.
+
+    Raises:
+        ValueError: naming the model.
+    """
+    modules = list(model.modules())
+    if (
+        not static_spike_input(x)
+        or not any(isinstance(m, SpikingNeuron) for m in modules)
+        or any(is_spiking_model(m) or isinstance(m, SpikingMessagePassing) for m in modules)
+    ):
+        return
+    raise ValueError(
+        f"static_input='per-step': {type(model).__name__} has spiking neurons but no "
+        "spikegraph spiking layer or model (SpikingMessagePassing, or a model with an encoder "
+        "and T) to read its 2-D input as the same at every time step, so the counter cannot "
+        "tell whether that input is static, nor for how many steps; pass the spike train "
+        "[T, N, F] it stands for, or count with static_input='once'"
+    )
+
+
 class Counter:
     """Count the operations of every forward pass of ``model`` run inside the ``with`` block.
 
@@ -111,6 +191,26 @@ class Counter:
             norms folded into the weights, as deployed hardware would
             (:mod:`spikegraph.cost.folding`).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
+        static_input: How a static spiking input is counted
+            (:mod:`spikegraph.cost.static_input`): ``"once"`` (default: as the forward pass
+            computes it) or ``"per-step"``: every spikegraph spiking model (a module with an
+            encoder and ``T``) and spiking layer
+            (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`) that the model calls
+            with a static spike input (``[N, F]``, 0/1 once encoded) runs on the ``[T, N, F]``
+            spike train it stands for instead (same predictions). The report names the
+            convention if such an input was seen (:attr:`Report.static_input
+            <spikegraph.cost.Report.static_input>`).
+
+    A forward pass is a call of ``model``, or, outside one, a pass of a spiking model that
+    ends in its readout (``forward_blocks`` on sampled blocks). Neurons that run without a
+    module call (the firing rates a spiking model computes directly in training) are named
+    in :attr:`Report.neurons_not_counted <spikegraph.cost.Report.neurons_not_counted>`.
+
+    Raises:
+        ValueError: for a compiled or scripted module (:func:`check_eager`), a bad option,
+            or, under ``"per-step"``, a static spike input the counter cannot run at every
+            step (a model with neurons but no spikegraph spiking layer, whose time steps it
+            cannot tell; a spiking model's layer called with one outside the model's call).
 
     Example:
         >>> with Counter(model) as counter:  # doctest: +SKIP
@@ -126,9 +226,11 @@ class Counter:
         execution: str = "auto",
         fold_norm: bool = False,
         profile: str | EnergyProfile = "45nm",
+        static_input: str = "once",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+        check_eager(model)
         check_choice(execution, EXECUTIONS, "execution")
         if not isinstance(fold_norm, bool):
             raise TypeError(f"'fold_norm' must be a bool, got {fold_norm!r}")
@@ -136,6 +238,7 @@ class Counter:
         self.execution = execution
         self.fold_norm = fold_norm
         self.profile = get_profile(profile)
+        self.static_input = check_static_input(static_input)
         has_neurons = any(isinstance(m, SpikingNeuron) for m in model.modules())
         self.event = execution == "event" or (execution == "auto" and has_neurons)
         self._ops: dict[tuple[str, str], rules.Ops] = {}
@@ -149,6 +252,13 @@ class Counter:
         self._modes: set[bool] = set()  # model.training in each counted call of the model
         self._entered_training = False
         self._active = False
+        self._depth = 0  # calls of the model in progress
+        self._spiking_depth = 0  # calls of spiking models and layers in progress
+        # spiking layers whose message passing ran with no call of their neurons since, and
+        # those seen doing so again (neurons computed without a module call)
+        self._unfired: dict[str, None] = {}
+        self._not_counted: dict[str, None] = {}
+        self._neuron_layer: dict[str, str] = {}  # neuron's path -> its spiking layer's
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -170,6 +280,8 @@ class Counter:
         self._nodes = 0
         self._static_input = None
         self._modes.clear()
+        self._unfired.clear()
+        self._not_counted.clear()
         self._entered_training = self.model.training
 
     # -- hooks ---------------------------------------------------------------------------
@@ -264,6 +376,10 @@ class Counter:
 
     def _propagate_hook(self, name: str) -> Callable:
         def hook(module: MessagePassing, inputs: tuple, output: Tensor) -> None:
+            if name in self._neuron_layer.values():
+                if name in self._unfired:  # the current before did not reach its neurons
+                    self._not_counted.setdefault(name, None)
+                self._unfired.setdefault(name, None)
             heads = getattr(module, "heads", None)
             if isinstance(heads, int) and output.dim() == 3 and module.node_dim == 0:
                 # GAT layout [N, T'*H, C]: time steps (if any) folded into the heads.
@@ -316,6 +432,7 @@ class Counter:
             ops = rules.neuron_ops(output, rule.decay, rule.reset, rule.macs_per_step)
             self._remember_spikes(output, ops.spikes_out)
             self._add(name, "neuron", ops)
+            self._unfired.pop(self._neuron_layer.get(name, ""), None)
 
         return hook
 
@@ -351,18 +468,71 @@ class Counter:
 
         return hook
 
-    def _root_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
-        self._modes.add(module.training)
+    def _record_forward(self, training: bool, output: Any) -> None:
+        self._modes.add(training)
         self._forwards += 1
         self._nodes += _nodes_of(output) or 0
-        if inputs and has_static_input(module, inputs[0]):
-            self._static_input = "once"  # what the forward pass computes
+
+    def _root_pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self._depth += 1  # first: the exit hook runs even if the check below raises
+        if self._depth == 1 and self.static_input == "per-step":
+            _check_steps_known(module, args[0] if args else kwargs.get("x"))
+
+    def _root_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        if self._depth == 1:
+            self._record_forward(module.training, output)
+
+    def _root_exit_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        self._depth -= 1  # always called, also when the forward raised
 
     def _readout_hook(self, name: str) -> Callable:
         def hook(module: Readout, inputs: tuple, output: Tensor) -> None:
             self._add(name, "readout", rules.readout_ops(inputs[0]))
+            if self._depth == 0:
+                # the end of a pass that did not go through the model's call (a spiking
+                # model's forward_blocks): one forward pass, predicting the readout's rows
+                self._record_forward(module.training, output)
 
         return hook
+
+    def _spiking_entry_hook(self, name: str, module: nn.Module, owner: str | None) -> Callable:
+        """Pre-hook of a spiking model or layer: where a static input enters, outside any
+        other spiking model or layer, note it and (per step) run on its spike train."""
+
+        def hook(mod: nn.Module, args: tuple, kwargs: dict) -> tuple | None:
+            self._spiking_depth += 1
+            if self._spiking_depth > 1:
+                return None
+            in_args = bool(args)
+            x = args[0] if in_args else kwargs.get("x")
+            if is_spiking_model(mod):
+                if not has_static_input(mod, x):
+                    return None
+                train = as_spike_train(mod, x) if self.static_input == "per-step" else None
+            else:
+                if not static_spike_input(x):
+                    return None
+                if self.static_input == "per-step" and owner is not None:
+                    raise ValueError(
+                        f"static_input='per-step': {name} got a static spike input outside a "
+                        f"call of the model it belongs to ({owner}), e.g. through "
+                        "forward_blocks, so the counter cannot run that model on the spike "
+                        "train the input stands for. Pass the train yourself "
+                        "(spikegraph.cost.as_spike_train(model, x)), or use count(model, x, "
+                        "blocks, forward='forward_blocks', static_input='per-step')"
+                    )
+                train = steps_train(x, mod.T) if self.static_input == "per-step" else None
+            self._static_input = self.static_input
+            if train is None:
+                return None
+            if in_args:
+                return (train, *args[1:]), kwargs
+            return args, {**kwargs, "x": train}
+
+        return hook
+
+    def _spiking_exit_hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        self._spiking_depth -= 1
 
     # -- registration --------------------------------------------------------------------
 
@@ -370,11 +540,25 @@ class Counter:
         if self._active:
             raise RuntimeError("This Counter is already active")
         self._entered_training = self.model.training
+        self._depth = self._spiking_depth = 0
         root_name = type(self.model).__name__
+        models: list[str] = []  # paths of the spiking models met so far (parents first)
         for path, module in self.model.named_modules():
             name = path or root_name
             covered: frozenset[str] | set[str] = frozenset()
             reg = module.register_forward_hook
+            if is_spiking_model(module) or isinstance(module, SpikingMessagePassing):
+                owner = next((m or root_name for m in reversed(models) if _inside(path, m)), None)
+                if is_spiking_model(module):
+                    models.append(path)
+                self._handles += [
+                    module.register_forward_pre_hook(
+                        self._spiking_entry_hook(name, module, owner), with_kwargs=True
+                    ),
+                    reg(self._spiking_exit_hook, always_call=True),
+                ]
+            if isinstance(module, SpikingMessagePassing) and module.neuron is not None:
+                self._neuron_layer[f"{path}.neuron" if path else "neuron"] = name
             if isinstance(module, (nn.Linear, PygLinear)):
                 self._handles.append(reg(self._linear_hook(name)))
                 covered = {"weight", "bias"}
@@ -405,7 +589,11 @@ class Counter:
                     "arithmetic is not counted"
                 )
                 self._handles.append(reg(self._flag_hook(msg)))
-        self._handles.append(self.model.register_forward_hook(self._root_hook))
+        self._handles += [
+            self.model.register_forward_pre_hook(self._root_pre_hook, with_kwargs=True),
+            self.model.register_forward_hook(self._root_hook),
+            self.model.register_forward_hook(self._root_exit_hook, always_call=True),
+        ]
         self._active = True
         return self
 
@@ -444,10 +632,13 @@ class Counter:
         Args:
             num_nodes: Nodes predicted, for the energy per node; by default the rows of the
                 outputs of the model's forward calls.
-            num_forwards: Forward passes; by default the number of calls of the model.
+            num_forwards: Forward passes; by default the number seen: calls of the model,
+                and passes of a spiking model through another method (``forward_blocks``).
 
         Raises:
-            ValueError: if nothing countable ran, or the number of nodes is unknown.
+            ValueError: if nothing countable ran, or no forward pass was seen (operations of
+                submodules called on their own: the number of passes is unknown) and
+                ``num_forwards`` is not given, or the number of nodes is unknown.
         """
         if not self._ops:
             raise ValueError(
@@ -455,8 +646,16 @@ class Counter:
                 "message-passing layer, spiking neuron, normalisation or activation was called "
                 "inside the counter"
             )
+        if num_forwards is None and not self._forwards:
+            raise ValueError(
+                f"Operations were counted, but no forward pass of {type(self.model).__name__} "
+                "was seen inside the counter (no call of the model, nor a spiking model's pass "
+                "through forward_blocks): its submodules were called on their own, so the "
+                "number of passes and of predicted nodes is unknown; pass num_forwards and "
+                "num_nodes"
+            )
         num_nodes = self._nodes if num_nodes is None else num_nodes
-        num_forwards = (self._forwards or 1) if num_forwards is None else num_forwards
+        num_forwards = self._forwards if num_forwards is None else num_forwards
         if not num_nodes:
             raise ValueError(
                 "Could not tell how many nodes the forward pass predicted (its output is not "
@@ -475,6 +674,14 @@ class Counter:
             )
             for (name, kind), ops in self._ops.items()
         )
+        not_counted = tuple(dict.fromkeys([*self._not_counted, *self._unfired]))
+        for layer in not_counted:
+            self._warn(
+                f"{layer}: its neurons ran without a module call (firing rates computed "
+                "directly, SpikingNeuron.rate, as a spiking model does for its last hidden "
+                "layer in training), so their updates and spikes are not counted, and the "
+                "layers after them ran once on the rates rather than at every step"
+            )
         for message in self._warnings:
             log.warning(message)
         return Report(
@@ -486,9 +693,9 @@ class Counter:
             options={"execution": self.execution, "fold_norm": self.fold_norm},
             warnings=tuple(self._warnings),
             static_input=self._static_input,
-            # a forward run through another method than the model's own call
-            # (forward_blocks) does not reach the root hook: then the mode it was counted in
+            # passes seen: their modes; none seen: the mode it was counted in
             training=any(self._modes) if self._modes else self._entered_training,
+            neurons_not_counted=not_counted,
         )
 
 
@@ -518,22 +725,32 @@ def count(
         fold_norm: Count STFN / batch norm folded for inference (see :class:`Counter`).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
         num_nodes: Nodes predicted, for the energy per node (default: rows of the output).
-        static_input: How a spiking model's static input ``inputs[0]`` (``[N, F]``, direct
-            coding) is counted (:mod:`spikegraph.cost.static_input`): ``"once"`` (default:
-            the forward pass as it runs, computing what does not change over time once) or
-            ``"per-step"`` (the model runs on the ``[T, N, F]`` spike train the input stands
-            for: same predictions, the first layer counted at every step, the literature's
-            convention and the default of :func:`energy_of`, ``spikegraph cost`` and the
-            energy benchmark). The report records which applied
-            (:attr:`Report.static_input <spikegraph.cost.Report.static_input>`).
+        static_input: How a static spiking input (``[N, F]``, direct coding) is counted
+            (:mod:`spikegraph.cost.static_input`): ``"once"`` (default: the forward pass as it
+            runs, computing what does not change over time once) or ``"per-step"`` (the
+            spiking model or layer that gets it runs on the ``[T, N, F]`` spike train the
+            input stands for: same predictions, the first layer counted at every step, the
+            literature's convention and the default of :func:`energy_of`, ``spikegraph
+            cost`` and the energy benchmark). It applies to a spiking model, a spiking layer,
+            and a module that calls them (see :class:`Counter`). The report records which
+            applied (:attr:`Report.static_input <spikegraph.cost.Report.static_input>`).
         **kwargs: Keyword arguments of the forward pass.
+
+    A ``torch.compile``'d model is counted through the eager module it wraps (same weights
+    and arithmetic: PyG skips its hooks in compiled code).
 
     Returns:
         A :class:`~spikegraph.cost.Report` of that one forward pass.
+
+    Raises:
+        ValueError: see :class:`Counter` (a compiled submodule, a per-step count that cannot
+            be made).
     """
     check_static_input(static_input)
     if not isinstance(model, nn.Module):
         raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+    if _is_compiled_wrapper(model):
+        model = model._orig_mod  # the eager module: PyG's hooks do not run in compiled code
     if forward is None:
         fn = model
     elif isinstance(forward, str):
@@ -544,14 +761,24 @@ def count(
         fn = forward
     else:
         raise TypeError(f"'forward' must be a method name or a callable, got {forward!r}")
+    # A spiking model's own input is converted here, so that a method other than its call
+    # (forward_blocks) runs on the spike train too; the counter does it for the spiking
+    # models and layers that a module calls.
     static = bool(inputs) and has_static_input(model, inputs[0])
     if static and static_input == "per-step":
         inputs = (as_spike_train(model, inputs[0]), *inputs[1:])
-    with Counter(model, execution=execution, fold_norm=fold_norm, profile=profile) as c:
+    counter = Counter(
+        model,
+        execution=execution,
+        fold_norm=fold_norm,
+        profile=profile,
+        static_input=static_input,
+    )
+    with counter as c:
         output = fn(*inputs, **kwargs)
     nodes = _nodes_of(output) if num_nodes is None else num_nodes
     report = c.report(num_nodes=nodes, num_forwards=1)
-    return dataclasses.replace(report, static_input=static_input if static else None)
+    return dataclasses.replace(report, static_input=static_input if static else report.static_input)
 
 
 def energy_of(
@@ -581,6 +808,10 @@ def energy_of(
         ``spikes``, ``firing_rates``, ``profile``, ``profile_source``, ``execution``,
         ``fold_norm``, ``static_input`` (the convention that applied; ``None`` without a
         static spiking input).
+
+    Raises:
+        ValueError: see :func:`count` (e.g. ``"per-step"`` for a model with spiking neurons
+            but no spikegraph spiking layer, whose time steps the counter cannot tell).
     """
     args = [data.x, data.edge_index]
     if "edge_weight" in data and data.edge_weight is not None:
@@ -616,4 +847,4 @@ def energy_of(
     }
 
 
-__all__ = ["EXECUTIONS", "VALIDATED_LAYERS", "Counter", "count", "energy_of"]
+__all__ = ["EXECUTIONS", "VALIDATED_LAYERS", "Counter", "check_eager", "count", "energy_of"]

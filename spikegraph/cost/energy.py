@@ -30,6 +30,24 @@ HOROWITZ_2014 = (
     "IEEE ISSCC 2014, pp. 10-14; 45 nm, 0.9 V"
 )
 
+#: Figures of the built-in profiles, ``name -> (MAC pJ, AC pJ)``: Horowitz (ISSCC 2014), 45 nm,
+#: MAC = mult + add, AC = add. A profile of another name may have any figures; one named
+#: like a built-in profile (or an alias of one) must have its figures.
+BUILTIN_FIGURES: dict[str, tuple[float, float]] = {
+    "45nm": (4.6, 0.9),
+    "fp16": (1.5, 0.4),
+    "int32": (3.2, 0.1),
+    "int8": (0.23, 0.03),
+}
+#: Aliases accepted by :func:`get_profile`.
+ALIASES = {"fp32": "45nm", "45nm-fp32": "45nm", "horowitz": "45nm"}
+
+
+def builtin_name(name: str) -> str | None:
+    """The built-in profile ``name`` denotes (any case, aliases resolved), or ``None``."""
+    key = ALIASES.get(name.lower(), name.lower())
+    return key if key in BUILTIN_FIGURES else None
+
 
 @dataclass(frozen=True)
 class EnergyProfile:
@@ -42,7 +60,9 @@ class EnergyProfile:
         source: Where the figures come from (paper, datasheet, measurement).
 
     Raises:
-        ValueError: for a negative or non-finite energy, or an empty name or source.
+        ValueError: for a negative or non-finite energy, an empty name or source, or the name
+            of a built-in profile (:data:`PROFILES`, :data:`ALIASES`) with other figures than
+            its own: whatever reads the name would take the figures for the built-in ones.
         TypeError: for a non-numeric energy.
     """
 
@@ -66,6 +86,14 @@ class EnergyProfile:
                     f"EnergyProfile '{field}' must be a finite, non-negative energy in pJ, "
                     f"got {value}"
                 )
+        builtin = builtin_name(self.name)
+        if builtin is not None and (self.mac_pj, self.ac_pj) != BUILTIN_FIGURES[builtin]:
+            mac, ac = BUILTIN_FIGURES[builtin]
+            raise ValueError(
+                f"{self.name!r} is the name of a built-in profile (MAC {mac} pJ, AC {ac} pJ); "
+                f"a profile of MAC {self.mac_pj} pJ and AC {self.ac_pj} pJ needs a name of "
+                "its own"
+            )
         if not isinstance(self.source, str) or not self.source.strip():
             raise ValueError(
                 f"EnergyProfile {self.name!r} needs a 'source' saying where its figures come "
@@ -83,22 +111,16 @@ class EnergyProfile:
 
 
 #: Built-in profiles, all from Horowitz (ISSCC 2014), 45 nm: MAC = mult + add, AC = add.
-PROFILES: dict[str, EnergyProfile] = {
-    "45nm": EnergyProfile(
-        "45nm", 4.6, 0.9, HOROWITZ_2014 + "; 32-bit float: MAC 3.7 + 0.9 pJ, AC 0.9 pJ"
-    ),
-    "fp16": EnergyProfile(
-        "fp16", 1.5, 0.4, HOROWITZ_2014 + "; 16-bit float: MAC 1.1 + 0.4 pJ, AC 0.4 pJ"
-    ),
-    "int32": EnergyProfile(
-        "int32", 3.2, 0.1, HOROWITZ_2014 + "; 32-bit int: MAC 3.1 + 0.1 pJ, AC 0.1 pJ"
-    ),
-    "int8": EnergyProfile(
-        "int8", 0.23, 0.03, HOROWITZ_2014 + "; 8-bit int: MAC 0.2 + 0.03 pJ, AC 0.03 pJ"
-    ),
+_DERIVATIONS = {
+    "45nm": "32-bit float: MAC 3.7 + 0.9 pJ, AC 0.9 pJ",
+    "fp16": "16-bit float: MAC 1.1 + 0.4 pJ, AC 0.4 pJ",
+    "int32": "32-bit int: MAC 3.1 + 0.1 pJ, AC 0.1 pJ",
+    "int8": "8-bit int: MAC 0.2 + 0.03 pJ, AC 0.03 pJ",
 }
-#: Aliases accepted by :func:`get_profile`.
-ALIASES = {"fp32": "45nm", "45nm-fp32": "45nm", "horowitz": "45nm"}
+PROFILES: dict[str, EnergyProfile] = {
+    name: EnergyProfile(name, mac, ac, f"{HOROWITZ_2014}; {_DERIVATIONS[name]}")
+    for name, (mac, ac) in BUILTIN_FIGURES.items()
+}
 
 
 def get_profile(profile: str | EnergyProfile) -> EnergyProfile:
@@ -114,8 +136,8 @@ def get_profile(profile: str | EnergyProfile) -> EnergyProfile:
         raise TypeError(
             f"'profile' must be a name or an EnergyProfile, got {type(profile).__name__}"
         )
-    key = ALIASES.get(profile.lower(), profile.lower())
-    if key not in PROFILES:
+    key = builtin_name(profile)
+    if key is None:
         raise ValueError(
             f"Unknown energy profile {profile!r}; expected one of "
             f"{sorted(PROFILES) + sorted(ALIASES)} or an EnergyProfile"
@@ -123,4 +145,12 @@ def get_profile(profile: str | EnergyProfile) -> EnergyProfile:
     return PROFILES[key]
 
 
-__all__ = ["ALIASES", "HOROWITZ_2014", "PROFILES", "EnergyProfile", "get_profile"]
+__all__ = [
+    "ALIASES",
+    "BUILTIN_FIGURES",
+    "HOROWITZ_2014",
+    "PROFILES",
+    "EnergyProfile",
+    "builtin_name",
+    "get_profile",
+]

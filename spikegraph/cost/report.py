@@ -165,6 +165,12 @@ class Report:
             drawn, batch statistics), as when counting the batches of a training epoch;
             ``False`` for an inference count (``model.eval()`` first); ``None`` when not
             recorded (a report built by hand). Tables say so when it is ``True``.
+        neurons_not_counted: Spiking layers whose neurons ran without the counter seeing them:
+            their firing rates were computed directly (:meth:`SpikingNeuron.rate
+            <spikegraph.nn.neurons.SpikingNeuron.rate>`, which a spiking model does for its
+            last hidden layer in training), so their updates and spikes are missing, and the
+            layers after them ran once on the rates rather than at every step. Tables name
+            them; empty for a complete count (every inference count).
     """
 
     rows: tuple[LayerRow, ...]
@@ -176,6 +182,7 @@ class Report:
     warnings: tuple[str, ...] = ()
     static_input: str | None = None
     training: bool | None = None
+    neurons_not_counted: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", get_profile(self.profile))
@@ -192,6 +199,7 @@ class Report:
         )
         object.__setattr__(self, "rows", priced)
         object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "neurons_not_counted", tuple(self.neurons_not_counted))
         object.__setattr__(self, "options", dict(self.options))
 
     # -- views ---------------------------------------------------------------------------
@@ -280,6 +288,9 @@ class Report:
             warnings=warnings,
             static_input=next(iter(conventions), None),
             training=_either(self.training, other.training),
+            neurons_not_counted=tuple(
+                dict.fromkeys(self.neurons_not_counted + other.neurons_not_counted)
+            ),
         )
 
     def __radd__(self, other: Any) -> Report:
@@ -313,6 +324,7 @@ class Report:
             "options": dict(self.options),
             "static_input": self.static_input,
             "training": self.training,
+            "neurons_not_counted": list(self.neurons_not_counted),
             "total": self.total.to_dict(),
             "layers": [r.to_dict() for r in self.rows],
             "warnings": list(self.warnings),
@@ -329,6 +341,7 @@ class Report:
             f"(MAC {self.profile.mac_pj} pJ, AC {self.profile.ac_pj} pJ)",
             *([] if self.static_input is None else [describe_static_input(self.static_input)]),
             *([_TRAINING_NOTE] if self.training else []),
+            *(_not_counted_note(layer) for layer in self.neurons_not_counted),
             head,
             "-" * len(head),
         ]
@@ -475,6 +488,15 @@ _TRAINING_NOTE = (
     "counted in training mode (dropout drawn, batch statistics); call model.eval() first "
     "for an inference count"
 )
+
+
+def _not_counted_note(layer: str) -> str:
+    """What a table says of a spiking layer whose neurons the counter did not see."""
+    return (
+        f"{layer}: neurons not counted (firing rates computed directly, as in training): "
+        "their updates and spikes are missing, and the layers after them ran once on the "
+        "rates, not at every step"
+    )
 
 
 def _either(a: bool | None, b: bool | None) -> bool | None:

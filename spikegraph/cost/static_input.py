@@ -52,6 +52,39 @@ def check_static_input(value: Any) -> str:
     return check_choice(value, tuple(STATIC_INPUT), "static_input")
 
 
+def is_spiking_model(module: Any) -> bool:
+    """Whether ``module`` is a spiking model that encodes its own input: it has ``T`` time
+    steps and an encoder (spikegraph's :class:`~spikegraph.models.basic.SpikingBasicGNN`)."""
+    encoder = getattr(module, "encoder", None)
+    return isinstance(getattr(module, "T", None), int) and hasattr(encoder, "static_output")
+
+
+def static_spike_input(x: Any) -> bool:
+    """Whether ``x``, the input of a spiking layer, is a static spike input: a 2-D
+    floating-point tensor of 0s and 1s (dense or sparse), or a bipartite pair of them (either
+    side may be ``None``). A spiking layer
+    (:class:`~spikegraph.nn.conv.spiking.SpikingMessagePassing`) reads a 2-D input as the
+    same at every one of its ``T`` steps."""
+    if isinstance(x, (tuple, list)):
+        parts = [p for p in x if p is not None]
+        return bool(parts) and len(x) == 2 and all(static_spike_input(p) for p in parts)
+    return (
+        isinstance(x, Tensor)
+        and x.dim() == 2
+        and x.is_floating_point()
+        and spike_count(x) is not None
+    )
+
+
+def steps_train(x: Any, steps: int) -> Any:
+    """A spiking layer's static input ``x`` (see :func:`static_spike_input`) as the
+    ``[steps, N, F]`` train it stands for (dense; each side of a pair)."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(None if p is None else steps_train(p, steps) for p in x)
+    dense = x if x.layout == torch.strided else x.to_dense()
+    return dense.unsqueeze(0).expand(steps, *dense.shape)
+
+
 def has_static_input(model: Any, x: Any) -> bool:
     """Whether ``model`` is a spiking model that would feed ``x`` as a static spike input: its
     encoder keeps static features static (direct / current coding), ``x`` is ``[N, F]``, and
@@ -61,16 +94,15 @@ def has_static_input(model: Any, x: Any) -> bool:
     encoding layer, which the literature counts once, as multiply-accumulates; both
     conventions then count it the same.
     """
-    encoder = getattr(model, "encoder", None)
     if not (
         isinstance(x, Tensor)
         and x.dim() == 2
-        and isinstance(getattr(model, "T", None), int)
-        and bool(getattr(encoder, "static_output", False))
+        and is_spiking_model(model)
+        and bool(model.encoder.static_output)
     ):
         return False
     with torch.no_grad():
-        encoded = encoder(x)
+        encoded = model.encoder(x)
     return encoded.is_floating_point() and spike_count(encoded) is not None
 
 
@@ -97,4 +129,7 @@ __all__ = [
     "check_static_input",
     "describe_static_input",
     "has_static_input",
+    "is_spiking_model",
+    "static_spike_input",
+    "steps_train",
 ]

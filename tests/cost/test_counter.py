@@ -1,6 +1,7 @@
 """Closed-form operation counts of spikegraph's and PyG's models, and the counter's
 guarantees (outputs and gradients unchanged, hooks removed, errors)."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -496,3 +497,85 @@ def test_uncounted_arithmetic_is_reported(edge_index):
     warnings = count(gin, torch.randn(N, F_IN), edge_index).warnings
     assert any("GINConv has parameters ['eps']" in w for w in warnings)
     assert any("GINConv is not among the layers the counter was checked on" in w for w in warnings)
+
+
+# -- a Counter around mini-batches run through forward_blocks (audit F2) ----------------------
+
+
+def _sampled_batches(model_cls):
+    from spikegraph.samplers import GraphSAGESampler
+
+    torch.manual_seed(0)
+    edge_index = undirected_edges()
+    x = spike_train((N, F_IN), 12)
+    heads = {"heads": 2} if model_cls is SpikingGAT else {}
+    model = model_cls(F_IN, 8, 2, C, T=T, **heads).eval()
+    sampler = GraphSAGESampler(edge_index, num_neighbors=[-1, -1], num_nodes=N)
+    return model, x, [sampler.sample(torch.tensor(s)) for s in ([0, 1], [2, 3, 4], [5])]
+
+
+@pytest.mark.parametrize("model_cls", [SpikingGCN, SpikingGAT])
+def test_counter_around_forward_blocks_counts_every_batch_as_a_pass(model_cls):
+    model, x, batches = _sampled_batches(model_cls)
+    with Counter(model) as counter:
+        for b in batches:
+            model.forward_blocks(x[b.n_id], b.blocks)
+    report = counter.report()  # the predicted nodes are known: the batches' targets
+    separate = Report.sum(
+        count(model, x[b.n_id], b.blocks, forward="forward_blocks") for b in batches
+    )
+    assert (report.total.num_forwards, report.total.num_nodes) == (3, 2 + 3 + 1)
+    assert report.static_input == separate.static_input == "once"
+    assert report.total.energy_per_inference_pj == pytest.approx(
+        separate.total.energy_per_inference_pj
+    )
+    assert report == dataclasses.replace(separate, model=report.model)
+
+
+def test_counter_refuses_to_guess_the_passes_it_did_not_see(edge_index):
+    """Operations counted but no call of the model (nor of a spiking model's forward_blocks)
+    seen: the number of passes is unknown, and the error says so instead of assuming one."""
+    model = SpikingGCN(F_IN, HID, 2, C, T=T).eval()
+    with Counter(model) as counter:
+        model.convs[0](spike_train((N, F_IN), 9), edge_index)
+    with pytest.raises(ValueError, match=r"no forward pass of SpikingGCN .*pass num_forwards"):
+        counter.report()
+    assert counter.report(num_nodes=N, num_forwards=1).total.num_forwards == 1
+
+
+# -- compiled models (audit F4) ---------------------------------------------------------------
+
+
+def test_a_compiled_model_is_counted_through_its_eager_module(edge_index):
+    """PyG skips its message-passing hooks in compiled code: count() counts the eager module
+    a torch.compile'd model wraps (same weights, same arithmetic), never the compiled call."""
+    torch.manual_seed(0)
+    x = torch.randn(N, F_IN)
+    for model in (GCN(F_IN, HID, 2, C).eval(), SpikingGCN(F_IN, 8, 2, C, T=T).eval()):
+        eager = count(model, x, edge_index)
+        compiled = count(torch.compile(model, backend="eager"), x, edge_index)
+        assert compiled == eager
+
+
+def test_a_counter_refuses_compiled_and_scripted_modules(edge_index):
+    torch.manual_seed(0)
+    model = GCN(F_IN, HID, 2, C).eval()
+    with pytest.raises(ValueError, match=r"OptimizedModule.*torch\.compile.*_orig_mod"):
+        Counter(torch.compile(model, backend="eager"))
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gnn = torch.compile(GCN(F_IN, HID, 2, C), backend="eager")
+
+        def forward(self, x, edge_index):
+            return self.gnn(x, edge_index)
+
+    with pytest.raises(ValueError, match=r"'gnn' .*torch\.compile"):
+        count(Holder().eval(), x := torch.randn(N, F_IN), edge_index)
+    in_place = GCN(F_IN, HID, 2, C).eval()
+    in_place.compile(backend="eager")
+    with pytest.raises(ValueError, match=r"compiled in place"):
+        count(in_place, x, edge_index)
+    with pytest.raises(ValueError, match=r"TorchScript"):
+        Counter(torch.jit.script(nn.Linear(F_IN, 2)))

@@ -93,3 +93,43 @@ def test_bad_profiles(kwargs, error, match):
 def test_negative_counts_are_rejected():
     with pytest.raises(ValueError, match="Operation counts must be >= 0"):
         get_profile("45nm").energy_pj(macs=-1, acs=0)
+
+
+# -- a custom profile never carries a built-in profile's name (audit F5) ---------------------
+
+
+@pytest.mark.parametrize("name", ["45nm", "FP32", "int8", "horowitz"])
+def test_a_custom_profile_cannot_take_a_builtin_name(name):
+    with pytest.raises(ValueError, match=rf"{name!r} is the name of a built-in profile"):
+        EnergyProfile(name, mac_pj=2.0, ac_pj=0.5, source="datasheet of chip")
+    builtin = get_profile(name)
+    same = EnergyProfile(name, builtin.mac_pj, builtin.ac_pj, "restated")
+    assert (same.mac_pj, same.ac_pj) == (builtin.mac_pj, builtin.ac_pj)
+
+
+def _cli_profile(monkeypatch, capsys, *options):
+    """The profile ``spikegraph cost`` hands to the experiment for these options."""
+    import spikegraph.experiments.cost as experiment
+    from spikegraph.cli import main
+
+    seen = []
+
+    def stop(*args, profile, **kwargs):
+        seen.append(profile)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "cost_comparison", stop)
+    code = main(["cost", "--vs", "none", "--epochs", "0", *options])
+    return seen[0] if seen else capsys.readouterr().err, code
+
+
+def test_cli_custom_profile_is_named_custom_or_as_given(monkeypatch, capsys):
+    figures = ["--mac-pj", "2", "--ac-pj", "0.5", "--profile-source", "my chip"]
+    profile, _ = _cli_profile(monkeypatch, capsys, *figures)
+    assert (profile.name, profile.mac_pj, profile.ac_pj) == ("custom", 2.0, 0.5)
+    assert profile.source == "my chip"
+    profile, _ = _cli_profile(monkeypatch, capsys, "--profile", "chip", *figures)
+    assert profile.name == "chip"
+    err, code = _cli_profile(monkeypatch, capsys, "--profile", "45nm", *figures)
+    assert code == 2 and "'45nm' is the name of a built-in profile" in err
+    assert _cli_profile(monkeypatch, capsys, "--profile", "int8")[0] is get_profile("int8")

@@ -120,3 +120,25 @@ def test_a_count_in_training_mode_says_so():
         counter.reset()
         model.eval()(x, edges)
     assert counter.report().training is False
+
+
+def test_a_training_count_names_the_neurons_it_could_not_see():
+    """In training, a spiking GCN with the membrane read-out computes its last hidden layer's
+    firing rates directly (no spike trains) and runs the output layer once on them: the
+    counter sees neither those neurons nor the output layer's steps, and the report says so
+    in its table and its dict (audit F3); an eval count has nothing to say."""
+    torch.manual_seed(0)
+    x, edges = spike_train((N, 5), 12), undirected_edges()
+    model = SpikingGCN(5, 8, 2, 3, T=4, dropout=0.0, input_dropout=0.0)
+    trained = count(model.train(), x, edges)
+    inferred = count(model.eval(), x, edges)
+    assert trained.neurons_not_counted == ("convs.0",)
+    assert inferred.neurons_not_counted == ()
+    assert not trained.select(kind="neuron") and inferred.select(kind="neuron")
+    note = "convs.0: neurons not counted"
+    assert note in trained.table() and note not in inferred.table()
+    record = json.loads(json.dumps(trained.to_dict()))
+    assert record["neurons_not_counted"] == ["convs.0"]
+    assert json.loads(json.dumps(inferred.to_dict()))["neurons_not_counted"] == []
+    assert (trained + inferred).neurons_not_counted == ("convs.0",)
+    assert any("convs.0" in w and "SpikingNeuron.rate" in w for w in trained.warnings)

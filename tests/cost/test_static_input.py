@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from torch_geometric.nn.models import GCN
 
 from spikegraph.cli import main
@@ -16,6 +17,7 @@ from spikegraph.cost import (
     energy_of,
 )
 from spikegraph.models import SpikingGCN
+from spikegraph.nn import LIF, SpikingGATConv, SpikingGCNConv
 
 T, HID = 4, 2
 # path graph 0 - 1 - 2; node 2 has no features
@@ -142,3 +144,110 @@ def test_cli_names_the_convention_and_gives_both(data_root, tmp_path, monkeypatc
     )
     # counting the input at every step costs more than counting it once
     assert ratios[("per-step", "dense")]["ratio"] > ratios[("once", "dense")]["ratio"]
+
+
+# -- the convention reaches every spiking layer that gets a static input (audit F1) ----------
+
+
+def _rows(report, prefix=""):
+    return [(r.name.removeprefix(prefix), r.kind, r.acs, r.macs) for r in report.rows]
+
+
+@pytest.mark.parametrize("layer", ["gcn", "gat"])
+def test_per_step_applies_to_a_single_spiking_layer(layer):
+    """A spiking layer reads a 2-D input as the same at every one of its T steps: per step,
+    it is counted as the spike train it stands for, and the report names the convention."""
+    torch.manual_seed(0)
+    conv = SpikingGCNConv(2, HID, T=T) if layer == "gcn" else SpikingGATConv(2, HID, T=T)
+    conv.eval()
+    once = count(conv, X, EDGES, static_input="once")
+    per_step = count(conv, X, EDGES, static_input="per-step")
+    train = count(conv, X.expand(T, *X.shape), EDGES)
+    assert (once.static_input, per_step.static_input, train.static_input) == (
+        "once",
+        "per-step",
+        None,
+    )
+    assert _row(once, "transform", "lin") == (3 * HID, 0)
+    assert _row(per_step, "transform", "lin") == (T * 3 * HID, 0)
+    assert _rows(per_step) == _rows(train)
+    assert per_step.total.energy_pj > once.total.energy_pj
+
+
+def test_per_step_applies_to_a_module_wrapping_a_spiking_model():
+    class Wrap(nn.Module):
+        def __init__(self, gnn):
+            super().__init__()
+            self.gnn = gnn
+
+        def forward(self, x, edge_index):
+            return self.gnn(x, edge_index)
+
+    model = _model()
+    wrapped = Wrap(model).eval()
+    for convention in ("once", "per-step"):
+        inner = count(model, X, EDGES, static_input=convention)
+        outer = count(wrapped, X, EDGES, static_input=convention)
+        assert outer.static_input == inner.static_input == convention
+        # the same rows, under the wrapper's names (the readout's row is its model's)
+        assert _rows(outer, "gnn.") == [
+            ("gnn" if name == "SpikingGCN" else name, *rest) for name, *rest in _rows(inner)
+        ]
+    data = type("D", (), {"x": X, "edge_index": EDGES, "__contains__": lambda s, k: False})()
+    outer, inner = energy_of(wrapped, data), energy_of(model, data)
+    keys = ("energy_pj", "acs", "macs", "spikes", "static_input")
+    assert [outer[k] for k in keys] == [inner[k] for k in keys]
+    assert outer["static_input"] == "per-step"
+
+
+def test_per_step_refuses_a_spiking_model_whose_time_steps_it_cannot_tell():
+    """Neurons outside spikegraph's layers read a 2-D input's rows as time steps: whether a
+    2-D binary input is static cannot be told, so per step is refused, never counted once."""
+    model = nn.Sequential(nn.Linear(2, 3), LIF()).eval()
+    with pytest.raises(ValueError, match=r"static_input='per-step'.*Sequential.*cannot tell"):
+        count(model, X, static_input="per-step")
+    data = type("D", (), {"x": X, "edge_index": EDGES, "__contains__": lambda s, k: False})()
+    with pytest.raises(ValueError, match="cannot tell"):
+        energy_of(_NeuronsOnly(), data)
+    assert count(model, X, static_input="once").static_input is None  # what ran, once
+
+
+class _NeuronsOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.neuron = nn.Linear(2, 3), LIF()
+
+    def forward(self, x, edge_index):
+        return self.neuron(self.lin(x)).mean(0)
+
+
+def test_a_per_step_counter_counts_every_pass_as_count_does():
+    from spikegraph.cost import Counter
+
+    model = _model()
+    with Counter(model, static_input="per-step") as counter:
+        model(X, EDGES)
+        model(X, EDGES)
+    report = counter.report()
+    single = count(model, X, EDGES, static_input="per-step")
+    assert report.static_input == "per-step" and report.total.num_forwards == 2
+    assert report == single + single
+    with pytest.raises(ValueError, match="Unknown static_input 'twice'"):
+        Counter(model, static_input="twice")
+
+
+def test_a_per_step_counter_refuses_a_layer_called_outside_its_model():
+    """forward_blocks does not pass through the model's call, so the counter cannot run the
+    model on the spike train: it says so (count(..., forward="forward_blocks") can)."""
+    from spikegraph.cost import Counter
+
+    model = _model()
+    block = type("B", (), {"edge_index": EDGES, "edge_weight": None, "size": (3, 3)})()
+    with (
+        pytest.raises(ValueError, match=r"convs\.0 got a static spike input outside a call of"),
+        Counter(model, static_input="per-step"),
+    ):
+        model.forward_blocks(X, [block, block])
+    per_step = count(model, X, [block, block], forward="forward_blocks", static_input="per-step")
+    assert per_step.static_input == "per-step"
+    assert _row(per_step, "transform", "convs.0.lin") == (T * 3 * HID, 0)
