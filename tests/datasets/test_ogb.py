@@ -326,21 +326,20 @@ def test_labels_outside_the_declared_classes_are_an_error(tmp_path, bad):
         load_tiny(tmp_path)
 
 
-def test_a_node_in_two_splits_is_an_error(tmp_path):
+@pytest.mark.parametrize(
+    "into, source, message",
+    [
+        ("test", "train", r"node {node} is in both split/time/train.* and .*test"),
+        ("valid", "valid", r"valid.csv.gz in .* lists node {node} twice"),
+    ],
+)
+def test_a_node_twice_in_the_split_is_an_error(tmp_path, into, source, message):
+    # a training node also listed as a test node, or a node listed twice in one part
     arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
-    node = int(arrays["train"][0])
-    test = np.append(arrays["test"], node).reshape(-1, 1)
-    write_csv(arrays["dir"] / "split" / "time" / "test.csv.gz", test)
-    with pytest.raises(ValueError, match=rf"node {node} is in both split/time/train.* and .*test"):
-        load_tiny(tmp_path)
-
-
-def test_a_node_twice_in_one_split_is_an_error(tmp_path):
-    arrays = write_ogb_dataset(tmp_path / "data", "ogbn-arxiv")
-    node = int(arrays["valid"][0])
-    valid = np.append(arrays["valid"], node).reshape(-1, 1)
-    write_csv(arrays["dir"] / "split" / "time" / "valid.csv.gz", valid)
-    with pytest.raises(ValueError, match=rf"valid.csv.gz in .* lists node {node} twice"):
+    node = int(arrays[source][0])
+    ids = np.append(arrays[into], node).reshape(-1, 1)
+    write_csv(arrays["dir"] / "split" / "time" / f"{into}.csv.gz", ids)
+    with pytest.raises(ValueError, match=message.format(node=node)):
         load_tiny(tmp_path)
 
 
