@@ -72,7 +72,8 @@ def layerwise_predict(
     (GraphSAGE's layer-wise inference, Hamilton et al., NeurIPS 2017).
 
     Equal to :func:`~spikegraph.train.trainer.predict` up to float rounding (see the module
-    docstring), while holding only one layer's activations and one batch's messages.
+    docstring), while holding only one layer's activations and one batch's messages (every
+    layer's, for a spiking model with jumping knowledge, whose read-out combines them).
 
     Args:
         model: A spikegraph model (:class:`~spikegraph.models.SpikingGCN`,
@@ -280,6 +281,8 @@ def _spiking_layers(
     # forward does; the deterministic encoders encode each batch's rows.
     h = model.encode(x) if isinstance(model.encoder, BernoulliEncoder) else None
     last = model.num_layers - 1
+    jump = model.jk_mode is not None
+    layers: list[LayerOutput] = []  # with jumping knowledge: every layer's output
     for i, conv in enumerate(model.convs):
         outs = LayerOutput(graphs.num_nodes)
         batches = graphs.batches(conv, batch_size)
@@ -299,10 +302,18 @@ def _spiking_layers(
                     size=size,
                     normalize=normalize,
                 )
-                outs.write(targets, model.decode(out) if i == last else model._between(out))
+                end = i == last and not jump
+                outs.write(targets, model.decode(out) if end else model._between(out))
                 bar.update(1)
-        h = outs if i < last else outs.result()
-    return h
+        layers.append(outs)
+        h = outs if i < last or jump else outs.result()
+    if not jump:
+        return h
+    # As the full forward: the layers' outputs combined node by node, then read out.
+    logits = []
+    for rows in torch.arange(graphs.num_nodes).split(batch_size):
+        logits.append(model.decode(model._jump([layer.gather(rows) for layer in layers])))
+    return torch.cat(logits, dim=0)
 
 
 def _check_pyg_model(model: BasicGNN) -> None:

@@ -112,8 +112,23 @@ def test_layers_are_never_reconfigured_during_inference(name):
         {"readout": "rate"},
         {"encoder": "bernoulli"},
         {"sparse_input": True},
+        {"jk": "cat"},
+        {"jk": "max"},
+        {"jk": "last"},
+        {"jk": "cat", "encoder": "bernoulli"},
+        {"head_channels": 6},
     ],
-    ids=["tdbn", "rate", "bernoulli", "sparse-input"],
+    ids=[
+        "tdbn",
+        "rate",
+        "bernoulli",
+        "sparse-input",
+        "jk-cat",
+        "jk-max",
+        "jk-last",
+        "jk-bernoulli",
+        "head",
+    ],
 )
 def test_spiking_options(opts):
     data = _graph()
@@ -129,7 +144,9 @@ def test_spiking_options(opts):
     if opts.get("encoder") == "bernoulli":
         model.encoder.reset_generator()  # the same spike train for both
     got = layerwise_predict(model, data, batch_size=8)
+    assert got.shape == want.shape == (37, 3)
     assert torch.allclose(got, want, atol=1e-9)
+    assert float(want.std()) > 0
 
 
 def test_firing_rates_match():
