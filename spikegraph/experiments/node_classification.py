@@ -345,7 +345,10 @@ def run_node_classification(
     Args:
         dataset: ``"Cora"``, ``"CiteSeer"``, ``"PubMed"``.
         model: ``"sgcn"``, ``"sgat"``, ``"gcn"`` or ``"gat"``.
-        seeds: One run per seed (model initialisation, dropout, encoder).
+        seeds: One run per seed (model initialisation, dropout, the sampler and loader).
+            A Bernoulli encoder draws from its own generator, seeded by the model option
+            ``encoder_seed`` (default 0) and not by the run's seed, so the runs of a
+            ``--seeds`` list share its spike trains; give ``encoder_seed`` to vary them.
         root: Data root.
         split: ``"public"`` or ``"full"``.
         model_options: Overrides of the model's defaults.

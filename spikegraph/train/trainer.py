@@ -162,8 +162,12 @@ class TrainResult:
     """What a training run produced.
 
     Attributes:
-        test_acc: Test accuracy of the model with the best validation accuracy.
-        val_acc: That best validation accuracy.
+        test_acc: Test accuracy of the model with the best validation accuracy, scored
+            once more after training with those weights restored.
+        val_acc: Its validation accuracy in that scoring: the best epoch's, for a model
+            that computes the same output every time. A stochastic encoder (``"bernoulli"``)
+            draws a new spike train for it, so its scores are a fresh evaluation of the
+            selected weights and differ a little from the best epoch's row of ``history``.
         train_acc: Training accuracy of the same model.
         best_epoch: Epoch (1-based) of the best validation accuracy.
         epochs_run: Epochs actually trained (early stopping may cut them short).
