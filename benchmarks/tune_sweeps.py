@@ -17,13 +17,15 @@ data for the documentation to quote. The cells, the table and its comparisons ar
     python benchmarks/tune_sweeps.py --quick                                # smoke run
 
 Resumable: a cell whose record holds its final evaluation under the same configuration is
-skipped; an unfinished cell resumes its study from the Optuna storage (``--storage``, by
-default an SQLite file in the scratch folder ``results/local/``, never committed), keeping
-its finished trials and the finished seeds of its final evaluation. The record of an
-unfinished cell is written after every trial and every seed of a running trial (a trial
-retried there trains only its unfinished seeds), so a sweep also resumes where that database
-is gone (another machine, from the committed record, run at the record's commit): its
-trials come back under their numbers and the sweep goes on as it would have. The re-scoring
+skipped (asked for other ``--final-seeds``, it is refused before anything runs: its final
+row is never replaced, nor its stored final study mixed with other seeds); an unfinished
+cell resumes its study from the Optuna storage (``--storage``, by default an SQLite file in
+the scratch folder ``results/local/``, never committed), keeping its finished trials and
+the finished seeds of its final evaluation. The record of an unfinished cell is written
+after every trial and every seed of a running trial (a trial retried there trains only its
+unfinished seeds), so a sweep also resumes where that database is gone (another machine,
+from the committed record, run at the record's commit): its trials come back under their
+numbers and the sweep goes on as it would have. The re-scoring
 and final evaluation keep their finished runs in the record too (``stages``, written after
 every run and dropped once the final row is written), so they resume from it as well.
 Several copies of this command (or machines sharing a database URL) run one sweep together:
@@ -133,6 +135,23 @@ def existing_record(path: Path, config: tune.StudyConfig, args: argparse.Namespa
     return config, records
 
 
+def check_final_seeds(name: str, path: Path, record, final_seeds) -> None:
+    """Refuse ``final_seeds`` for a cell whose record (at ``path``) holds a final row on other
+    seeds: its evaluation would replace that row, and the final study stored in the database
+    under the cell's name refuses other seeds anyway (after the re-scoring ran again). Nothing
+    runs: the error names the cell, both seed lists and the options that go on."""
+    final = (record or {}).get("final")
+    if not final or list(final["seeds"]) == list(final_seeds):
+        return
+    ran = list(final["seeds"])
+    raise tune.StudyMismatchError(
+        f"{name}: its final evaluation in {path} ran on seeds {ran}, not on --final-seeds "
+        f"{list(final_seeds)}; nothing was run: give --final-seeds {' '.join(map(str, ran))} "
+        "to keep it, leave the cell out (--datasets, --models), or evaluate other seeds in a "
+        "new folder (--out DIR)"
+    )
+
+
 def finished_trials(records) -> int:
     """How many of a record's trials have ended (finished, diverged or failed)."""
     return sum(t["state"] in tune.ENDED_STATES for t in records["trials"])
@@ -209,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         args.rescore_top, args.rescore_seeds = 2, [10]
     if args.trials is None:
         p.error("--trials N is required: the budget of every cell")
+    try:
+        args.final_seeds = tune.check_seed_option(args.final_seeds, "--final-seeds")
+    except ValueError as err:
+        p.error(str(err))
+    reused = sorted(set(args.final_seeds) & set(args.seeds))
+    if reused:
+        p.error(f"--final-seeds {reused} are also tuning seeds (--seeds): give fresh ones")
     rule = None
     if args.rescore_top:
         try:
@@ -241,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 config = planned_config(dataset, model, args)
                 path = cell_path(folder, dataset, model)
                 config, record = existing_record(path, config, args)
+                check_final_seeds(f"{dataset}-{model}", path, record, args.final_seeds)
                 plans.append((f"{dataset}-{model}", path, config, record))
     except ValueError as err:  # bad settings or a record of another protocol: nothing runs
         p.error(str(err))
@@ -301,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
                     records, args.final_seeds, root=args.root, device=args.device,
                     storage=storage, on_stage=on_stage,
                 )  # fmt: skip
+            except tune.StudyMismatchError as err:  # stored there on other seeds: not mixed
+                p.error(
+                    f"{name}: {err}; with this script: give the --final-seeds it was run with, "
+                    "or another database (--storage URL)"
+                )
             except KeyboardInterrupt as err:
                 raise KeyboardInterrupt(
                     f"{kept}, the final evaluation's finished seeds in {storage}{also}; run the "

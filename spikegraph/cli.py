@@ -224,6 +224,16 @@ def train_default(key: str) -> Any:
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}[key]
 
 
+def run_default(key: str) -> Any:
+    """The default of :func:`~spikegraph.experiments.run_node_classification`'s argument
+    ``key`` (the CLI's run options default to ``None``: the library's defaults apply)."""
+    import inspect
+
+    from spikegraph.experiments.node_classification import run_node_classification
+
+    return inspect.signature(run_node_classification).parameters[key].default
+
+
 def lr_help() -> str:
     """``--lr``'s help: :class:`~spikegraph.train.TrainConfig`'s learning rate and the models
     whose :func:`~spikegraph.models.train_defaults` differ."""
@@ -340,8 +350,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--eval-batch-size",
         type=int,
-        default=4096,
-        help="target nodes per batch of --eval layerwise",
+        default=None,
+        help="target nodes per batch of --eval layerwise "
+        f"(default: {run_default('eval_batch_size')})",
     )
     p.add_argument(
         "--checkpoint",
@@ -467,7 +478,12 @@ def add_sampler_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any other sampler option, e.g. --sampler-option num_walks=40",
     )
-    g.add_argument("--num-workers", type=int, default=0, help="sampling worker processes")
+    g.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help=f"sampling worker processes (default: {run_default('num_workers')})",
+    )
     g.add_argument(
         "--mode",
         default=None,
@@ -500,6 +516,40 @@ def sampler_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.sampler is None and (opts or args.batch_size is not None):
         raise UsageError("sampler options (--batch-size, --num-neighbors, ...) need --sampler")
     return opts
+
+
+#: ``train`` options that act only with another one: ``(dest, flag, whether it acts, what it
+#: needs)``.
+#: Given without it, each is refused instead of being silently ignored.
+DEPENDENT_FLAGS = (
+    ("num_workers", "--num-workers", lambda a: a.sampler is not None, "needs --sampler: its "
+     "workers draw a sampler's batches, and full-batch training draws none"),
+    ("mode", "--mode", lambda a: a.sampler is not None, "needs a sampler (--sampler): it says "
+     "how the model runs on a sampled batch, and full-batch training runs it on the graph"),
+    ("eval_batch_size", "--eval-batch-size", lambda a: a.eval == "layerwise", "needs --eval "
+     "layerwise: --eval full scores the whole graph in one forward"),
+    ("checkpoint_every", "--checkpoint-every", lambda a: a.checkpoint is not None, "needs "
+     "--checkpoint PATH: without it no checkpoint is written"),
+    ("checkpoint_mismatch", "--checkpoint-mismatch", lambda a: a.checkpoint is not None,
+     "needs --checkpoint PATH: without it no checkpoint is read"),
+)  # fmt: skip
+
+
+def check_dependent_options(args: argparse.Namespace) -> None:
+    """Refuse a ``train`` option given without the one it acts with (:data:`DEPENDENT_FLAGS`),
+    naming it, its value and what it needs."""
+    for dest, flag, applies, needs in DEPENDENT_FLAGS:
+        value = getattr(args, dest)
+        if value is not None and not applies(args):
+            raise UsageError(f"{flag} {value} {needs}")
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~spikegraph.experiments.run_node_classification` options of ``train``
+    given on the command line; those left out take the function's defaults."""
+    opts = {"num_workers": args.num_workers, "mode": args.mode}
+    opts.update(eval_batch_size=args.eval_batch_size)
+    return {k: v for k, v in opts.items() if v is not None}
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -560,6 +610,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikegraph.experiments import RunInterrupted, check_seeds, run_node_classification
 
     check_seeds(args.seeds)
+    check_dependent_options(args)
     check_output(args.json, "--json")
     train_options = cli_train_options(args)
     try:
@@ -574,12 +625,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             sampler=args.sampler,
             sampler_options=sampler_options(args),
             batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            mode=args.mode,
             evaluation=args.eval,
-            eval_batch_size=args.eval_batch_size,
             device=args.device,
             mmap=args.mmap,
+            **run_options(args),
         )
     except RunInterrupted as stop:
         return report_interrupt(args, stop) if _main_process() else EXIT_INTERRUPTED
@@ -976,7 +1025,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         commit=tune.source_commit(),
         fixed=_options(args.fix, "--fix"),
     )
-    if args.final:  # fresh final seeds, checked before any trial runs
+    if args.final:  # distinct fresh final seeds, checked before any trial runs
+        tune.check_seed_option(args.final_seeds, "--final-seeds")
         overlap = sorted(set(args.final_seeds) & set(args.seeds))
         if overlap:
             raise UsageError(f"--final-seeds {overlap} are also tuning --seeds: give fresh ones")

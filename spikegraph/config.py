@@ -2,7 +2,8 @@
 
 A configuration holds one table per registered model (:data:`spikegraph.models.MODELS`) with
 the sub-tables ``model`` (constructor options, see :func:`spikegraph.models.build_model`) and
-``train`` (:class:`spikegraph.train.TrainConfig` fields), and per dataset a table
+``train`` (:class:`spikegraph.train.TrainConfig` fields but ``seed``: a run's seed is the
+command's, e.g. ``spikegraph cost --seed``), and per dataset a table
 ``[model.Dataset]`` with the same sub-tables that overrides them on that dataset::
 
     [sgcn.model]
@@ -36,6 +37,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SECTIONS = ("model", "train")
+#: :class:`~spikegraph.train.TrainConfig` fields a ``train`` table may not set: the command
+#: that reads the file sets them per run (``--seed``, ``--seeds``), and would silently
+#: replace the file's value.
+RUN_FIELDS = ("seed",)
 #: Top-level tables that are not a model's but are read by the benchmark scripts from the
 #: same file (``benchmarks/configs/node_classification.toml``); readers of model settings
 #: skip them.
@@ -94,9 +99,17 @@ def _check_sections(model: str, table: dict[str, Any], source: str, name: str) -
         except ValueError as err:
             raise ConfigError(f"{source}: [{name}.model]: {err}") from err
     if "train" in table:
-        for key in _table(table["train"], source, f"{name}.train"):
+        for key, value in _table(table["train"], source, f"{name}.train").items():
+            if key in RUN_FIELDS:
+                raise ConfigError(
+                    f"{source}: [{name}.train] {key} = {value!r}: a run's seed is not a file "
+                    "setting (the command's would silently replace it); give it on the command "
+                    "line: spikegraph cost --seed N, spikegraph train --seeds N ..."
+                )
             if key not in train_fields:
-                raise _unknown(source, f"training field in [{name}.train]", key, train_fields)
+                raise _unknown(
+                    source, f"training field in [{name}.train]", key, train_fields - {*RUN_FIELDS}
+                )
 
 
 def check_config(
@@ -177,6 +190,7 @@ def load_model_config(
 
 __all__ = [
     "OTHER_TABLES",
+    "RUN_FIELDS",
     "SECTIONS",
     "ConfigError",
     "check_config",

@@ -164,7 +164,14 @@ def test_parser_defaults():
     # Training options default to None: TrainConfig and train_defaults supply the values
     # (tests/test_cli_defaults.py checks the values a run gets).
     assert (args.epochs, args.lr, args.weight_decay, args.patience) == (None, None, None, None)
-    assert (args.eval, args.eval_batch_size) == ("full", 4096)
+    # Run options that act only with another option default to None too, so that one given
+    # alone is refused (run_node_classification's defaults apply when left out).
+    assert (args.eval, args.eval_batch_size, args.num_workers, args.mode) == (
+        "full",
+        None,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize("model, lr", [("sgat", 0.005), ("gcn", 0.01)])

@@ -4,6 +4,7 @@ stderr, exit code 2, no traceback; ``-v`` anywhere; ``--help`` with defaults and
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -68,7 +69,10 @@ COST = ["cost", "--epochs", "1", "--vs", "none", "--no-progress"]
         ),
         # the library's checks
         ([*TRAIN, "--hidden", "-5"], "'hidden_channels' must be >= 1, got -5"),
-        ([*TRAIN, "--checkpoint-every", "0"], "'checkpoint_every' must be >= 1, got 0"),
+        (
+            [*TRAIN, "--checkpoint", "ck.pt", "--checkpoint-every", "0"],
+            "'checkpoint_every' must be >= 1, got 0",
+        ),
         ([*TRAIN, "--option", "tua=2"], "Unknown option 'tua' for model 'sgcn' (SpikingGCN)"),
         ([*TRAIN, "--device", "meta"], "Device 'meta' is not supported"),
         ([*TRAIN, "--device", "tpu"], "Unknown device 'tpu'"),
@@ -80,6 +84,50 @@ COST = ["cost", "--epochs", "1", "--vs", "none", "--no-progress"]
 def test_bad_values_give_one_line_and_exit_2(capsys, no_training, argv, expected):
     assert main(argv) == 2
     assert expected in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (["--num-workers", "4"], "--num-workers 4 needs --sampler"),
+        (["--num-workers", "0"], "--num-workers 0 needs --sampler"),
+        (["--mode", "subgraph"], "--mode subgraph needs a sampler (--sampler)"),
+        (["--mode", "blocks"], "--mode blocks needs a sampler (--sampler)"),
+        (["--eval-batch-size", "7"], "--eval-batch-size 7 needs --eval layerwise"),
+        (
+            ["--eval", "full", "--eval-batch-size", "7"],
+            "--eval-batch-size 7 needs --eval layerwise",
+        ),
+        (["--checkpoint-every", "3"], "--checkpoint-every 3 needs --checkpoint PATH"),
+        (["--checkpoint-mismatch", "new"], "--checkpoint-mismatch new needs --checkpoint PATH"),
+    ],
+)
+def test_train_options_that_would_be_ignored_are_refused(capsys, no_training, given, expected):
+    """An option that acts only with another one is refused without it, as ``--batch-size``
+    without ``--sampler`` is, instead of being silently ignored."""
+    assert main([*TRAIN, "--model", "gcn", *given]) == 2
+    assert expected in one_error_line(capsys)
+
+
+def test_train_options_left_out_take_the_library_defaults(monkeypatch):
+    """Leaving out the options above passes the library's own defaults on."""
+    import spikegraph.experiments as experiments
+    from spikegraph.experiments import node_classification
+
+    seen = {}
+
+    def run(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_node_classification", run)
+    assert main([*TRAIN, "--model", "gcn"]) == 130
+    params = inspect.signature(node_classification.run_node_classification).parameters
+    for key in ("num_workers", "mode", "eval_batch_size"):
+        assert seen.get(key, params[key].default) == params[key].default, key
+    assert seen["train_options"]["checkpoint"] is None
+    assert "checkpoint_every" not in seen["train_options"]
+    assert "checkpoint_mismatch" not in seen["train_options"]
 
 
 def test_unknown_option_lists_the_valid_keys(capsys, no_training):
@@ -105,6 +153,17 @@ def test_unknown_option_in_a_cost_config_fails_before_the_data(capsys, no_traini
     line = one_error_line(capsys)
     assert "Unknown option 'hiden_channels' for model 'gcn'" in line
     assert "did you mean 'hidden_channels'?" in line
+
+
+@pytest.mark.parametrize("table", ["gcn.train", "gcn.PubMed.train"])
+def test_a_seed_in_a_cost_config_is_refused_not_ignored(capsys, no_training, tmp_path, table):
+    """The seed is the command's (``--seed``): a file's would be silently replaced by it."""
+    config = tmp_path / "tuned.toml"
+    config.write_text(f"[{table}]\nseed = 3\nlr = 0.02\n")
+    assert main([*COST, "--model", "gcn", "--config", str(config)]) == 2
+    line = one_error_line(capsys)
+    assert f"{config}: [{table}] seed = 3: a run's seed is not a file setting" in line, line
+    assert "spikegraph cost --seed" in line, line
 
 
 def test_missing_config_file_of_a_config_folder(capsys, no_training, tmp_path):

@@ -58,6 +58,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import statistics
 import subprocess
 import time
@@ -582,6 +583,30 @@ def _suggest(trial: optuna.trial.BaseTrial, p: Param) -> Any:
 def trial_sampler_seed(sampler_seed: int, trial_index: int) -> int:
     """The TPE sampler seed used to draw trial number ``trial_index`` of a study."""
     return (sampler_seed * 1_000_003 + trial_index) % (2**32)
+
+
+def check_seed_option(seeds: Sequence[int], name: str) -> list[int]:
+    """``seeds`` as a list if they are distinct ints ``>= 0`` (the rules of
+    :func:`~spikegraph.experiments.check_seeds`), else an error that calls them ``name``:
+    the option they came from (``"--final-seeds"``), so a command checks them before any
+    trial runs and says which of its seed lists is wrong.
+
+    Raises:
+        ValueError: naming ``name`` and the seed at fault (negative, not an int, or repeated).
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError(f"{name} is empty: give at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(f"{name} must hold ints >= 0, got {s!r}")
+    dup = sorted({s for s in seeds if seeds.count(s) > 1})
+    if dup:
+        raise ValueError(
+            f"{name} holds {', '.join(map(str, dup))} more than once ({seeds}): a seed twice "
+            "would count the same run twice in the mean and standard deviation"
+        )
+    return [int(s) for s in seeds]
 
 
 # ----------------------------------------------------------------------------- storage
@@ -1785,6 +1810,7 @@ __all__ = [
     "changed_trial",
     "check_comparable",
     "check_record_config",
+    "check_seed_option",
     "check_storage_url",
     "code_identity",
     "common_space_version",

@@ -528,3 +528,78 @@ def test_tuning_done_needs_the_budget_and_no_earlier_trial_running():
 
 def sweeps_tuning_done(config, trials, counted):
     return load("tune_sweeps").tuning_done({"config": config, "trials": trials, "counted": counted})
+
+
+def test_other_final_seeds_for_a_finished_cell_are_refused_before_anything_runs(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    """A finished cell's final row is on its seeds: other --final-seeds would replace it (or,
+    with its database, clash with the stored final study after the re-scoring ran again). The
+    sweep stops before any training, naming the cell, both seed lists and what to do."""
+    cell = argv(tmp_path, "--models", "gcn")
+    assert sweeps.main(cell) == 0
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    before = path.read_bytes()
+    monkeypatch.setattr(tune, "train_runs", lambda *a, **k: pytest.fail("trained again"))
+    capsys.readouterr()
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    for extra in ([], ["--rescore-top", "2", "--rescore-seeds", "10"], ["--storage", fresh]):
+        with pytest.raises(SystemExit) as exit_:
+            sweeps.main([*cell, *extra, "--final-seeds", "100", "102"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        (line,) = [x for x in err.splitlines() if "error:" in x]
+        assert (
+            "Cora-gcn: its final evaluation in " in line
+            and "ran on seeds [100, 101], not on --final-seeds [100, 102]" in line
+        ), line
+        assert "--final-seeds 100 101" in line and "--out DIR" in line, line
+        assert path.read_bytes() == before
+    assert not (tmp_path / "fresh.db").exists()
+
+
+def test_a_final_study_of_other_seeds_in_the_database_is_one_error_line(
+    tmp_path, sweeps, monkeypatch, capsys
+):
+    """A final evaluation stopped with its record unfinished, then asked on other seeds: the
+    stored final study refuses them (nothing mixed), as one line naming the cell and this
+    script's options, exit code 2."""
+    real, trained = tune.train_runs, []
+
+    def stop_at_the_second_final_seed(data, classes, model, params, seeds, *args, **kw):
+        if list(seeds) == [101]:
+            raise KeyboardInterrupt
+        trained.extend(seeds)
+        return real(data, classes, model, params, seeds, *args, **kw)
+
+    monkeypatch.setattr(tune, "train_runs", stop_at_the_second_final_seed)
+    cell = argv(tmp_path, "--models", "gcn")
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main(cell)
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    before = path.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        sweeps.main([*cell, "--final-seeds", "100", "102"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert "Cora-gcn: " in line and "seeds: stored [100, 101], now [100, 102]" in line, line
+    assert "--final-seeds" in line and "--storage" in line, line
+    assert path.read_bytes() == before and trained == [0, 0, 100]
+
+
+def test_final_seeds_are_checked_before_anything_runs(tmp_path, sweeps, monkeypatch, capsys):
+    monkeypatch.setattr(tune, "run_study", lambda *a, **k: pytest.fail("a study ran"))
+    for seeds, msg in (
+        (["100", "100"], "--final-seeds holds 100 more than once ([100, 100])"),
+        (["-1"], "--final-seeds must hold ints >= 0, got -1"),
+        (["0", "100"], "--final-seeds [0] are also tuning seeds"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            sweeps.main(argv(tmp_path, "--final-seeds", *seeds))
+        assert exit_.value.code == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "sweeps").exists()

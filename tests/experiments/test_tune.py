@@ -1161,6 +1161,24 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, msg):
     assert re.search(msg, err), err
 
 
+@pytest.mark.parametrize(
+    "seeds, msg",
+    [
+        (["100", "100"], "--final-seeds holds 100 more than once ([100, 100])"),
+        (["100", "-1"], "--final-seeds must hold ints >= 0, got -1"),
+        (["0", "100"], "--final-seeds [0] are also tuning --seeds"),
+    ],
+)
+def test_cli_final_seeds_are_checked_before_any_trial(tmp_path, capsys, monkeypatch, seeds, msg):
+    monkeypatch.setattr(tune, "run_study", lambda *a, **k: pytest.fail("a trial ran"))
+    argv = ["tune", "--model", "gcn", "--trials", "1", "--seeds", "0", "--storage", url(tmp_path)]
+    assert main([*argv, "--final", "--final-seeds", *seeds]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spikegraph: error: ") and len(err.strip().splitlines()) == 1, err
+    assert msg in err, err
+    assert not (tmp_path / "study.db").exists()
+
+
 def test_protocol_sentence_states_the_budget():
     text = tune.protocol_sentence(tune.Budget(trials=50, seeds=(0, 1, 2)))
     assert "validation accuracy only" in text and "50 trials" in text and "3 seeds" in text
