@@ -358,6 +358,11 @@ class SpikingBasicGNN(nn.Module):
         Under :func:`torch.compile` the features are encoded dense and nothing is kept: the
         cache's content comparison and the density decision depend on the data, which a
         compiled graph cannot, and compilers do not take sparse CSR tensors.
+
+        An encoding that autograd differentiates (``x`` requiring grad, as for saliency on
+        the input features, or an encoder with trainable parameters) is neither read from
+        nor kept in the cache: it is made afresh from this call's ``x``, so its gradient
+        reaches this ``x`` and no call is handed another call's autograd graph.
         """
         if (
             torch.compiler.is_compiling()
@@ -366,8 +371,16 @@ class SpikingBasicGNN(nn.Module):
             or not self.encoder.static_output
         ):
             return self.encoder(x)
+        differentiable = torch.is_grad_enabled() and (
+            x.requires_grad or any(p.requires_grad for p in self.encoder.parameters())
+        )
         cached = self._static_cache
-        if cached is not None and cached[2] == self.sparse_input and _same_content(cached[0], x):
+        if (
+            not differentiable
+            and cached is not None
+            and cached[2] == self.sparse_input
+            and _same_content(cached[0], x)
+        ):
             return self.encoder(x) if cached[1] is None else cached[1]
         encoded = self.encoder(x)
         sparse = None
@@ -375,7 +388,8 @@ class SpikingBasicGNN(nn.Module):
             with warnings.catch_warnings():  # a supported use: skip torch's "beta" notice
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
                 sparse = encoded = encoded.to_sparse_csr()
-        self._static_cache = (x.detach().clone(), sparse, self.sparse_input)
+        if not differentiable:
+            self._static_cache = (x.detach().clone(), sparse, self.sparse_input)
         return encoded
 
     def __getstate__(self) -> dict[str, Any]:

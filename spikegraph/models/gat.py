@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from spikegraph.models.basic import SpikingBasicGNN
-from spikegraph.nn.conv.gat import SpikingGATConv
+from spikegraph.nn.conv.gat import SpikingAttentionConv, SpikingGATConv
+from spikegraph.nn.conv.gatv2 import SpikingGATv2Conv
 
 
 class SpikingGAT(SpikingBasicGNN):
     r"""GA-SNN, the spiking graph attention network of Xu et al., "Exploiting Spiking Dynamics
     with Spatial-temporal Feature Normalization in Graph Learning" (IJCAI 2021), built from
-    :class:`~spikegraph.nn.SpikingGATConv` layers.
+    :class:`~spikegraph.nn.SpikingGATConv` layers (:class:`~spikegraph.nn.SpikingGATv2Conv`
+    with ``v2=True``).
 
     A drop-in for :class:`torch_geometric.nn.models.GAT`, with PyG's conventions: ``heads``
     attention heads per layer, hidden layers concatenate them (``hidden_channels`` must be
@@ -33,6 +35,10 @@ class SpikingGAT(SpikingBasicGNN):
         out_heads: Attention heads of the output layer (averaged); ``heads`` when ``None``.
         attention_dropout: Dropout on attention coefficients; ``dropout`` when ``None``.
         input_dropout: Dropout on the encoded input (0.6).
+        v2: Build every layer as :class:`~spikegraph.nn.SpikingGATv2Conv` (GATv2's dynamic
+            attention) instead of :class:`~spikegraph.nn.SpikingGATConv`, as PyG's
+            ``GAT(..., v2=True)`` does; GATv2's options (``share_weights``) then reach the
+            layers.
         **kwargs: See :class:`~spikegraph.models.basic.SpikingBasicGNN`; among them
             ``edge_dim``, the width of the edge features ``edge_attr`` that every layer's
             attention reads, as PyG's ``GAT(..., edge_dim=...)``.
@@ -51,14 +57,18 @@ class SpikingGAT(SpikingBasicGNN):
         out_heads: int | None = None,
         attention_dropout: float | None = None,
         input_dropout: float = 0.6,
+        v2: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(v2, bool):
+            raise TypeError(f"'v2' must be a bool, got {type(v2).__name__} ({v2!r})")
         if not isinstance(heads, int) or heads < 1:
             raise ValueError(f"'heads' must be a positive int, got {heads!r}")
         if hidden_channels % heads != 0:
             raise ValueError(
                 f"'hidden_channels'={hidden_channels} must be divisible by heads={heads}"
             )
+        self.v2 = v2
         self.heads = heads
         self.out_heads = heads if out_heads is None else out_heads
         self.attention_dropout = dropout if attention_dropout is None else attention_dropout
@@ -74,9 +84,10 @@ class SpikingGAT(SpikingBasicGNN):
 
     def init_conv(
         self, in_channels: int, out_channels: int, last: bool, **kwargs: Any
-    ) -> SpikingGATConv:
+    ) -> SpikingAttentionConv:
+        layer = SpikingGATv2Conv if self.v2 else SpikingGATConv
         if last:
-            return SpikingGATConv(
+            return layer(
                 in_channels,
                 out_channels,
                 heads=self.out_heads,
@@ -85,7 +96,7 @@ class SpikingGAT(SpikingBasicGNN):
                 T=self.T,
                 **kwargs,
             )
-        return SpikingGATConv(
+        return layer(
             in_channels,
             out_channels // self.heads,
             heads=self.heads,

@@ -336,6 +336,7 @@ def backward_kernel(formula):
         grad_v_init,
         grad_decay,
         grad_th,
+        need,
         grad_lam,
         grad_gam,
         lo,
@@ -345,16 +346,16 @@ def backward_kernel(formula):
 
         grad_mode: 0 no gradient from the outputs, 1 ``grad_out`` is dL/dspikes [T, M], 2 it
         is dL/drate [1, M] (so dL/dspike_t = dL/drate / T at every step). grad_x: [1, M]
-        (static) or [T, M]. grad_decay, grad_th: [M], each neuron's dL/dk and dL/dV_th
-        (computed only if one of them has more than one element: the caller asks for them
-        by passing arrays of size M, else arrays of size 1 that stay untouched).
+        (static) or [T, M]. grad_decay, grad_th: [M], each neuron's dL/dk and dL/dV_th,
+        computed only with ``need`` (the caller says whether it needs them; without, it may
+        pass arrays of size 1, which stay untouched). ``need`` is passed, not inferred from
+        the arrays' size: with a single neuron (M = 1) both are of size 1 either way.
         With ``NORM_STFN`` (see :func:`lif_forward`) grad_x is the gradient with respect to
         the input before the normalisation, and ``grad_lam``, ``grad_gam`` ([width] or [1])
         receive this range's sums of dL/dlam and dL/dgam.
         """
         nk, nth = decay.size, v_th.size
         scalar = nk == 1 and nth == 1
-        need = grad_decay.size > 1 or grad_th.size > 1
         keep = 0.0 if detach_reset else 1.0
         B = block_size(width, norm)
         rows = 1 if static else steps

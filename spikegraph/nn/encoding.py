@@ -18,6 +18,8 @@ pools over time (STFN) acts from the first layer on.
 from __future__ import annotations
 
 import inspect
+import itertools
+import weakref
 from typing import ClassVar
 
 import torch
@@ -81,8 +83,37 @@ class CurrentEncoder(Encoder, name="current"):
         return check_features(x)
 
 
+#: Live Bernoulli encoders by key, for :func:`_bernoulli_draw` (a compiled graph cannot hold
+#: a ``torch.Generator``; it holds the key). Weak: the table keeps no encoder alive.
+_BERNOULLI_ENCODERS: weakref.WeakValueDictionary[int, BernoulliEncoder] = (
+    weakref.WeakValueDictionary()
+)
+_BERNOULLI_KEYS = itertools.count()
+
+
+@torch.library.custom_op("spikegraph::bernoulli_draw", mutates_args=(), device_types=None)
+def _bernoulli_draw(probs: Tensor, key: int) -> Tensor:
+    """``torch.bernoulli(probs)`` from the own generator of the encoder registered as ``key``.
+
+    A custom operator so that :func:`torch.compile` treats the draw as one opaque op (its
+    tracer cannot take a ``torch.Generator`` as an argument, nor create one); it runs
+    eagerly inside the compiled graph, drawing exactly what eager mode draws. The compiler
+    neither recomputes custom ops nor removes one whose output is used.
+    """
+    encoder = _BERNOULLI_ENCODERS[key]
+    return torch.bernoulli(probs, generator=encoder._generator(probs.device))
+
+
+@_bernoulli_draw.register_fake
+def _(probs, key):
+    return torch.empty(probs.shape, dtype=probs.dtype, device=probs.device)
+
+
 class BernoulliEncoder(Encoder, name="bernoulli"):
     """Rate coding: at each of ``T`` steps, feature ``x`` spikes with probability ``x``.
+
+    Compiles with ``torch.compile(fullgraph=True)``: the draw is a custom operator that
+    calls the same generator, so compiled and eager modes give the same spike trains.
 
     Args:
         T: Number of time steps.
@@ -98,6 +129,12 @@ class BernoulliEncoder(Encoder, name="bernoulli"):
         self.T = check_time_steps(T)
         self.seed = int(seed)
         self._generators: dict[torch.device, torch.Generator] = {}
+        self._register()
+
+    def _register(self) -> None:
+        """Give this encoder its own key for :func:`_bernoulli_draw` (a copy gets a new one)."""
+        self._key = next(_BERNOULLI_KEYS)
+        _BERNOULLI_ENCODERS[self._key] = self
 
     def _generator(self, device: torch.device) -> torch.Generator:
         if device not in self._generators:
@@ -116,6 +153,10 @@ class BernoulliEncoder(Encoder, name="bernoulli"):
                 f"values in [{x.min().item()}, {x.max().item()}]"
             )
         probs = x.unsqueeze(0).expand(self.T, *x.shape)
+        if torch.compiler.is_compiling():
+            # The draw has no gradient (torch.bernoulli's is zero): detached, the custom op
+            # needs no autograd formula.
+            return _bernoulli_draw(probs.detach(), self._key)
         return torch.bernoulli(probs, generator=self._generator(x.device))
 
     def extra_repr(self) -> str:
@@ -125,6 +166,10 @@ class BernoulliEncoder(Encoder, name="bernoulli"):
         state = self.__dict__.copy()
         state["_generators"] = {}
         return state
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._register()
 
 
 def rank_order_times(x: Tensor, T: int) -> Tensor:

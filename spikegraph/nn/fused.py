@@ -153,6 +153,7 @@ def _stfn_lif_backward(
         x2.new_empty(M).numpy(),
         grad_decay.numpy(),
         grad_th.numpy(),
+        need_params,
         unit=width,
         per_chunk=(grad_lam.numpy(), grad_gam.numpy()),
     )

@@ -15,7 +15,12 @@ class SpikeMonitor:
     count spikes.
 
     The name of a neuron's parent layer (e.g. ``"convs.0"``) keys its record. Use as a
-    context manager; hooks are removed on exit.
+    context manager; hooks are removed on exit. Neurons whose firing rates a layer computes
+    without spike trains (``fire_rate``: the spiking GCN's last hidden layer in training)
+    are recorded through their rate hooks
+    (:meth:`~spikegraph.nn.neurons.SpikingNeuron.register_rate_hook`): rates over ``T``
+    steps count as their ``T`` steps of spikes, so training and evaluation passes are
+    recorded alike, and the model's outputs are unchanged.
 
     Example:
         >>> with SpikeMonitor(model) as mon:  # doctest: +SKIP
@@ -38,11 +43,20 @@ class SpikeMonitor:
 
         return hook
 
+    def _rate_hook(self, name: str):
+        def hook(_module: nn.Module, rates: Tensor, steps: int) -> None:
+            with torch.no_grad():  # spikes = rate * steps per neuron
+                self.spikes[name] += float(rates.sum()) * steps
+                self.slots[name] += rates.numel() * steps
+
+        return hook
+
     def __enter__(self) -> SpikeMonitor:
         for name, module in self.model.named_modules():
             if isinstance(module, SpikingNeuron):
                 layer = name.rsplit(".", 1)[0] if "." in name else name
                 self._handles.append(module.register_forward_hook(self._hook(layer)))
+                self._handles.append(module.register_rate_hook(self._rate_hook(layer)))
         return self
 
     def __exit__(self, *exc) -> None:

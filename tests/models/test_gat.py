@@ -133,3 +133,50 @@ def test_class_defaults_are_the_validated_settings_and_the_registrys():
     }
     paper = SpikingGAT.with_paper_neuron(8, 64, 2, 3)
     assert type(paper.convs[0].norm).__name__ == "STFN" and paper.convs[0].neuron.tau == 2.0
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"share_weights": True}, {"edge_dim": 3}])
+def test_v2_selects_gatv2_layers_as_pyg_gat_does(node_data, kwargs):
+    """``SpikingGAT(..., v2=True)`` is PyG's ``GAT(..., v2=True)``: every layer is the
+    dynamic-attention layer, with PyG's heads / widths / concat and parameters."""
+    from torch_geometric.nn.models import GAT
+
+    from spikegraph.nn import SpikingGATv2Conv
+
+    torch.manual_seed(0)
+    model = SpikingGAT(8, 16, 3, 3, heads=2, T=4, v2=True, v_threshold=0.5, **kwargs)
+    pyg = GAT(8, 16, 3, 3, heads=2, v2=True, **kwargs)
+    assert len(model.convs) == len(pyg.convs) == 3
+    for conv, ref in zip(model.convs, pyg.convs):
+        assert type(conv) is SpikingGATv2Conv
+        assert (conv.heads, conv.out_channels, conv.concat) == (
+            ref.heads,
+            ref.out_channels,
+            ref.concat,
+        )
+        assert conv.share_weights == ref.share_weights
+        shapes = {k: v.shape for k, v in conv.state_dict().items()}
+        assert shapes == {k: v.shape for k, v in ref.state_dict().items()}
+    ei = node_data.edge_index
+    e = torch.randn(ei.size(1), 3) if "edge_dim" in kwargs else None
+    out = model(node_data.x, ei, edge_attr=e)
+    assert out.shape == (40, 3)
+    out.square().sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    assert type(SpikingGAT(8, 16, 2, 3, heads=2).convs[0]) is SpikingGATConv
+
+
+def test_v2_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"'v2' must be a bool, got str \('yes'\)"):
+        SpikingGAT(8, 16, 2, 3, heads=2, v2="yes")
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_residual_is_refused_naming_the_option(v2):
+    """PyG's ``residual=True`` (a projection of the layer's input added to its output) is not
+    implemented: a clear error naming it, not a TypeError from ``MessagePassing``."""
+    with pytest.raises(ValueError, match=r"got residual=True.*residual=False"):
+        SpikingGAT(8, 16, 2, 3, heads=2, v2=v2, residual=True)
+    model = SpikingGAT(8, 16, 2, 3, heads=2, v2=v2, residual=False)  # PyG's default: fine
+    assert len(model.convs) == 2

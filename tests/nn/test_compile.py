@@ -214,3 +214,37 @@ def test_compiled_cached_layer_refuses_a_graph_of_other_size(fullgraph):
         compiled(x, edge_index[:, : edge_index.size(1) // 2])
     if not fullgraph:
         assert info.type is ValueError
+
+
+@pytest.mark.parametrize("model_cls", [SpikingGCN, SpikingGAT])
+def test_bernoulli_encoder_compiles_fullgraph_and_draws_as_eager(model_cls):
+    """The Bernoulli encoder's draws from its own seeded generator compile with
+    ``fullgraph=True`` and are those of eager mode, call after call (the generator moves on
+    alike), in eval and training mode, values and gradients."""
+    import copy
+
+    torch.manual_seed(0)
+    x, ei = _graph()
+    x = 0.2 + 0.6 * x  # probabilities strictly between 0 and 1: the draws matter
+    kwargs = {"heads": 2} if model_cls is SpikingGAT else {}
+    eager = model_cls(10, 8, 2, 3, T=4, encoder="bernoulli", v_threshold=0.5, **kwargs)
+    twin = copy.deepcopy(eager)
+    compiled = torch.compile(twin, fullgraph=True, backend=BACKEND)
+    outs = []
+    for train in (False, False, True, True):
+        eager.train(train)
+        twin.train(train)
+        torch.manual_seed(1)  # dropout draws from the global generator
+        ref = eager(x, ei)
+        ref_grads = _grads(eager, ref)
+        torch.manual_seed(1)
+        out = compiled(x, ei)
+        grads = _grads(twin, out)
+        torch.testing.assert_close(out, ref, atol=TOL, rtol=0)
+        for g, r in zip(grads, ref_grads):
+            torch.testing.assert_close(g, r, atol=TOL, rtol=0)
+        outs.append(out.detach())
+    assert not torch.equal(outs[0], outs[1])  # the generator moved on between the calls
+    (gen,) = eager.encoder._generators.values()
+    (twin_gen,) = twin.encoder._generators.values()
+    assert torch.equal(gen.get_state(), twin_gen.get_state())

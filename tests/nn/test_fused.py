@@ -71,6 +71,23 @@ def test_fused_learnable_constants_and_other_surrogate_equal_reference(detach_re
         torch.testing.assert_close(g, r, atol=TOL, rtol=1e-9)
 
 
+@pytest.mark.parametrize("rate", [True, False])
+def test_fused_one_neuron_gets_its_decay_and_threshold_gradients(rate):
+    """One node with one feature (M = 1): the kernel computes dL/dk and dL/dth because it is
+    told they are needed (from the size of its output arrays, 1 either way, it returned
+    uninitialised memory)."""
+    x = torch.tensor([0.7, 0.9, 0.2, 1.3, 0.4, 0.8], dtype=torch.float64).view(6, 1, 1)
+    k = torch.tensor([0.6], dtype=torch.float64, requires_grad=True)
+    th = torch.tensor([0.9], dtype=torch.float64, requires_grad=True)
+    (y, grads), (y_ref, grads_ref) = _both((x, None, None, k, th), dict(scale=1.0, rate=rate))
+    torch.testing.assert_close(y, y_ref, atol=TOL, rtol=0)
+    assert float(y.detach().sum()) > 0
+    assert len(grads) == 3
+    for name, g, r in zip(("x", "decay", "threshold"), grads, grads_ref):
+        assert float(r.abs().sum()) > 0, name
+        torch.testing.assert_close(g, r, atol=TOL, rtol=1e-9, msg=name)
+
+
 def test_fused_multithreaded_float32_equals_reference():
     """Many nodes (several threads, whole nodes per chunk), float32."""
     g = torch.Generator().manual_seed(3)

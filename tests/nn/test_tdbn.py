@@ -76,3 +76,17 @@ def test_repr():
 def test_bad_parameters(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         TemporalBatchNorm(4, **kwargs)
+
+
+def test_a_static_input_counts_its_rows_in_the_running_variance():
+    """The documented convention (docs/spiking.md): a static ``[N, C]`` updates the running
+    variance with the unbiased estimate of its ``N`` rows, not of the ``T * N`` samples of
+    the same input repeated over ``T`` steps; the training outputs of the two are equal."""
+    x = currents(N=5)[0]
+    static, repeated = TemporalBatchNorm(5).double(), TemporalBatchNorm(5).double()
+    out, ref = static(x), repeated(x.expand(8, *x.shape))
+    torch.testing.assert_close(out.expand(8, *x.shape), ref, rtol=1e-12, atol=1e-12)
+    m = static.momentum
+    for bn, n in ((static, 5), (repeated, 40)):
+        want = (1 - m) + m * x.var(dim=0, unbiased=False) * n / (n - 1)
+        torch.testing.assert_close(bn.running_var, want, rtol=1e-12, atol=0)

@@ -107,6 +107,22 @@ class SpikingAttentionConv(SpikingMessagePassing):
         self.edge_dim = edge_dim
         self.fill_value = fill_value
 
+    @classmethod
+    def _refuse_residual(cls, residual: bool) -> None:
+        """Refuse PyG's ``residual=True``, which these layers do not implement.
+
+        Raises:
+            ValueError: for any ``residual`` other than ``False``, naming the option.
+        """
+        if residual is not False:
+            raise ValueError(
+                f"{cls.__name__} got residual={residual!r}: PyG's residual connection (a "
+                "linear projection of the layer's input added to its output) is not "
+                "implemented for spiking attention layers; leave residual=False (PyG's "
+                "default). A model can still combine its layers' spikes with jumping "
+                "knowledge, e.g. SpikingGAT(..., jk='cat')"
+            )
+
     @staticmethod
     def _check_options(
         in_channels, out_channels, heads, dropout, edge_dim, fill_value
@@ -349,6 +365,8 @@ class SpikingGATConv(SpikingAttentionConv):
         fill_value: Edge features of the added self-loops, as in PyG: a number, a tensor, or
             how to aggregate a node's incoming edge features (``"mean"``, ``"add"``, ...).
         bias: Learn an additive bias.
+        residual: Only ``False`` (PyG's default): PyG's residual connection is not
+            implemented, and ``residual=True`` is refused with a ``ValueError``.
         T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
             normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
             ``"alif"``, ...), as in
@@ -378,6 +396,7 @@ class SpikingGATConv(SpikingAttentionConv):
         edge_dim: int | None = None,
         fill_value: float | Tensor | str = "mean",
         bias: bool = True,
+        residual: bool = False,
         T: int = 8,
         norm: str | None = "none",
         rho: float = 1.0,
@@ -385,6 +404,7 @@ class SpikingGATConv(SpikingAttentionConv):
         neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
         **kwargs,
     ) -> None:
+        self._refuse_residual(residual)
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
         kwargs.setdefault("aggr", "add")
         super().__init__(

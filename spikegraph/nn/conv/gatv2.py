@@ -46,6 +46,8 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         fill_value: Edge features of the added self-loops, as in PyG.
         bias: Learn the biases (of ``lin_l``/``lin_r`` and the output), as in PyG.
         share_weights: One projection for sources and targets.
+        residual: Only ``False`` (PyG's default): PyG's residual connection is not
+            implemented, and ``residual=True`` is refused with a ``ValueError``.
         T, norm, rho, spiking, neuron: The spiking tail (time steps of a static input, the
             normalisation, the neurons as one object: ``LIF(tau=2.0)``, ``PLIF``,
             ``"alif"``, ...), as in
@@ -76,6 +78,7 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         fill_value: float | Tensor | str = "mean",
         bias: bool = True,
         share_weights: bool = False,
+        residual: bool = False,
         T: int = 8,
         norm: str | None = "none",
         rho: float = 1.0,
@@ -83,6 +86,7 @@ class SpikingGATv2Conv(SpikingAttentionConv):
         neuron: SpikingNeuron | type[SpikingNeuron] | str | None = None,
         **kwargs,
     ) -> None:
+        self._refuse_residual(residual)
         pair = self._check_options(in_channels, out_channels, heads, dropout, edge_dim, fill_value)
         super().__init__(
             heads * out_channels if concat else out_channels,

@@ -179,16 +179,22 @@ class SpikingMessagePassing(MessagePassing):
 
     def fire_rate(self, current: Tensor) -> Tensor:
         """``fire(current).mean(0)``, the firing rates ``[N, F]``, computed without the spike
-        trains where the neuron can (:meth:`spikegraph.nn.neurons.SpikingNeuron.rate`)."""
-        fused = self._fused(current, rate=True)
-        if fused is not None:
-            return fused
-        if self.norm is not None:
-            current = self.norm(current)
-        static = current.dim() == 2
-        if self.neuron is None:
-            return current if static else current.mean(dim=0)
-        return self.neuron.rate(current, steps=self.T if static else None)
+        trains where the neuron can (:meth:`spikegraph.nn.neurons.SpikingNeuron.rate`).
+
+        The neuron's ``forward`` does not run, so its forward hooks do not either; its rate
+        hooks (:meth:`~spikegraph.nn.neurons.SpikingNeuron.register_rate_hook`, e.g. a
+        :class:`~spikegraph.nn.monitor.SpikeMonitor`'s) receive the rates."""
+        steps = self.T if current.dim() == 2 else current.size(0)
+        rates = self._fused(current, rate=True)
+        if rates is None:
+            if self.norm is not None:
+                current = self.norm(current)
+            static = current.dim() == 2
+            if self.neuron is None:
+                return current if static else current.mean(dim=0)
+            rates = self.neuron.rate(current, steps=self.T if static else None)
+        self.neuron.notify_rate(rates, steps)
+        return rates
 
     def _spiking_repr(self) -> str:
         norm = "none" if self.norm is None else type(self.norm).__name__

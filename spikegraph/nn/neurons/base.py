@@ -16,10 +16,13 @@ the spike monitor and the CLI (``--neuron``) know it from there.
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from spikegraph.nn.registry import Registered, Registry
 
@@ -123,6 +126,38 @@ class SpikingNeuron(Registered, nn.Module):
         one fused pass, or ``None`` where this neuron has no fused path for ``norm`` (the
         layer then runs the plain path). None by default."""
         return None
+
+    def register_rate_hook(
+        self, hook: Callable[[SpikingNeuron, Tensor, int], None]
+    ) -> RemovableHandle:
+        """Call ``hook(neuron, rates, steps)`` whenever a layer computes this neuron's firing
+        rates without its spike trains.
+
+        A layer's :meth:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.fire_rate` (the
+        spiking GCN's training shortcut for its last hidden layer) never calls the neuron's
+        ``forward``, so forward hooks do not see those neurons; it hands their rates
+        ``[N, F]`` (the spikes' mean over ``steps`` steps) to these hooks instead. An
+        observer (:class:`~spikegraph.nn.monitor.SpikeMonitor`) must not change them.
+
+        Args:
+            hook: Called with the neuron, the rates and the number of time steps.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
+        # An OrderedDict: the handle holds it by weak reference, as torch's own hooks.
+        hooks = self.__dict__.setdefault("_rate_hooks", OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def notify_rate(self, rates: Tensor, steps: int) -> None:
+        """Hand firing rates computed without spike trains to the hooks of
+        :meth:`register_rate_hook` (nothing without hooks)."""
+        hooks = self.__dict__.get("_rate_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                hook(self, rates, steps)
 
     def reset_state(self) -> None:
         """Forget any state kept between calls (none: every call starts at rest)."""

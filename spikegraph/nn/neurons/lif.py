@@ -410,6 +410,7 @@ def _lif_cpu_backward(
         grad_v_init.numpy(),
         grad_decay.numpy(),
         grad_th.numpy(),
+        need_params,
         *_NO_NORM_GRADS,
     )
     if not need_params:

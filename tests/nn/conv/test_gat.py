@@ -279,3 +279,13 @@ def test_bad_sizes(kwargs, err, msg):
     args = {"in_channels": 5, "out_channels": 4, **kwargs}
     with pytest.raises(err, match=msg):
         SpikingGATConv(**args, T=3)
+
+
+@pytest.mark.parametrize("in_channels", [F_IN, (F_IN, 3)])
+def test_residual_is_refused_naming_the_option(in_channels):
+    """PyG's ``GATConv(..., residual=True)`` is not implemented for the spiking layer: a
+    clear error (not a ``TypeError`` from ``MessagePassing``); ``residual=False`` is PyG's
+    default and accepted."""
+    with pytest.raises(ValueError, match=r"SpikingGATConv got residual=True.*residual=False"):
+        SpikingGATConv(in_channels, C, heads=2, residual=True)
+    assert SpikingGATConv(in_channels, C, heads=2, residual=False).heads == 2

@@ -87,3 +87,10 @@ def test_cost_counter_flags_the_unvalidated_attention(edge_index, caplog):
     report = counter.report()
     assert report.total.energy_pj > 0
     assert any("SpikingGATv2Conv" in w for w in report.warnings)
+
+
+def test_residual_is_refused_naming_the_option():
+    """PyG's ``GATv2Conv(..., residual=True)`` is not implemented: a clear error."""
+    with pytest.raises(ValueError, match=r"SpikingGATv2Conv got residual=True.*residual=False"):
+        SpikingGATv2Conv(F_IN, C, heads=2, residual=True)
+    assert SpikingGATv2Conv(F_IN, C, heads=2, residual=False).heads == 2

@@ -112,3 +112,50 @@ def test_surrogate_names_are_unique():
 
         class Again(Surrogate, name="sigmoid"):
             pass
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("static", [False, True])
+@pytest.mark.parametrize("rate", [False, True])
+def test_one_neuron_gets_its_decay_and_threshold_gradients(kernel, static, rate, monkeypatch):
+    """A call with a single neuron (M = N * F = 1) computes dL/dk and dL/dth: the kernel is
+    told that they are needed, not left to guess it from the size of its output arrays (which
+    is 1 either way, and returned uninitialised memory)."""
+    if not kernel:
+        monkeypatch.setattr(lif_module, "_kernel_applies", lambda *a: False)
+    sg = resolve_surrogate("sigmoid")
+    values = [0.7, 0.9, 0.2, 1.3, 0.4, 0.8]
+    x = torch.tensor([0.7] if static else values, dtype=torch.float64)
+    x = x.view(1, 1) if static else x.view(6, 1, 1)
+    x.requires_grad_()
+    decay = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    th = torch.tensor(0.9, dtype=torch.float64, requires_grad=True)
+    steps = 6 if static else None
+    if rate:
+        out = lif_rate(x, decay, th, 0.2, "hard", sg, steps=steps)
+        ref = reference(x, decay, th, "hard", sg, False, steps)[0].mean(0)
+    else:
+        out = lif_multistep(x, decay, th, 0.2, "hard", sg, steps=steps)[0]
+        ref = reference(x, decay, th, "hard", sg, False, steps)[0]
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    assert float(ref.detach().sum()) > 0  # the neuron fired
+    got = torch.autograd.grad(out.sum(), (x, decay, th))
+    want = torch.autograd.grad(ref.sum(), (x, decay, th))
+    for name, g, w in zip(("x", "decay", "threshold"), got, want):
+        assert float(w.abs().sum()) > 0, name
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10, msg=name)
+
+
+def test_plif_with_one_neuron_gets_the_gradients_of_two_identical_neurons_halved():
+    """Module level (PLIF's learnable ``w`` and threshold): one neuron's gradients are half
+    those of two neurons with the same input."""
+    from spikegraph.nn.neurons.plif import PLIF
+
+    x = torch.tensor([0.7, 0.9, 0.2, 1.3], dtype=torch.float64).view(4, 1, 1)
+    grads = []
+    for width in (1, 2):
+        neuron = PLIF(tau=2.0, learn_threshold=True).double()
+        neuron(x.expand(4, 1, width).contiguous()).sum().backward()
+        grads.append(torch.stack([neuron.w.grad, neuron.threshold.grad]) / width)
+    assert float(grads[1].abs().min()) > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=0)
