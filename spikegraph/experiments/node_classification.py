@@ -293,20 +293,21 @@ def effective_model_options(
     return out
 
 
-def check_seeds(seeds: Any) -> list[int]:
-    """A non-empty list of distinct ints ``>= 0``, else a clear error."""
+def check_seeds(seeds: Any, name: str = "'seeds'") -> list[int]:
+    """A non-empty list of distinct ints ``>= 0``, else a clear error calling them ``name``
+    (the argument or command-line option they came from, e.g. ``"--final-seeds"``)."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-        raise TypeError(f"'seeds' must be a list of ints, got {seeds!r}")
+        raise TypeError(f"{name} must be a list of ints, got {seeds!r}")
     seeds = list(seeds)
     if not seeds:
-        raise ValueError("'seeds' is empty: give at least one seed")
+        raise ValueError(f"{name} is empty: give at least one seed")
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
-            raise ValueError(f"'seeds' must hold ints >= 0, got {s!r}")
+            raise ValueError(f"{name} must hold ints >= 0, got {s!r}")
     dup = sorted({s for s in seeds if seeds.count(s) > 1})
     if dup:
         raise ValueError(
-            f"'seeds' holds {', '.join(map(str, dup))} more than once ({seeds}): a seed twice "
+            f"{name} holds {', '.join(map(str, dup))} more than once ({seeds}): a seed twice "
             "would count the same run twice in the mean and standard deviation"
         )
     return [int(s) for s in seeds]

@@ -58,7 +58,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import numbers
 import statistics
 import subprocess
 import time
@@ -594,19 +593,7 @@ def check_seed_option(seeds: Sequence[int], name: str) -> list[int]:
     Raises:
         ValueError: naming ``name`` and the seed at fault (negative, not an int, or repeated).
     """
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError(f"{name} is empty: give at least one seed")
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
-            raise ValueError(f"{name} must hold ints >= 0, got {s!r}")
-    dup = sorted({s for s in seeds if seeds.count(s) > 1})
-    if dup:
-        raise ValueError(
-            f"{name} holds {', '.join(map(str, dup))} more than once ({seeds}): a seed twice "
-            "would count the same run twice in the mean and standard deviation"
-        )
-    return [int(s) for s in seeds]
+    return check_seeds(list(seeds), name)
 
 
 # ----------------------------------------------------------------------------- storage
