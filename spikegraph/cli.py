@@ -952,8 +952,9 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
         "--final-seeds",
         type=int,
         nargs="+",
-        default=list(FINAL_SEEDS),
-        help="fresh seeds of the final evaluation (none of --seeds)",
+        default=None,
+        help="with --final: fresh seeds of the final evaluation (none of --seeds; default: "
+        f"{' '.join(map(str, FINAL_SEEDS))})",
     )
     p.add_argument(
         "--rescore-top",
@@ -967,8 +968,9 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
         "--rescore-seeds",
         type=int,
         nargs="+",
-        default=list(RESCORE_SEEDS),
-        help="fresh seeds of the re-scoring (none of --seeds or --final-seeds)",
+        default=None,
+        help="with --rescore-top: fresh seeds of the re-scoring (none of --seeds or "
+        f"--final-seeds; default: {' '.join(map(str, RESCORE_SEEDS))})",
     )
     p.add_argument(
         "--reproduce",
@@ -1025,6 +1027,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
         commit=tune.source_commit(),
         fixed=_options(args.fix, "--fix"),
     )
+    # A stage's seeds without the stage would be ignored: refused, as the user meant it to run.
+    if args.final_seeds is not None and not args.final:
+        raise UsageError("--final-seeds is the final evaluation's: give --final too")
+    if args.rescore_seeds is not None and not args.rescore_top:
+        raise UsageError("--rescore-seeds is the re-scoring's: give --rescore-top K too")
+    if args.final_seeds is None:
+        args.final_seeds = list(tune.FINAL_SEEDS)
+    if args.rescore_seeds is None:
+        args.rescore_seeds = list(tune.RESCORE_SEEDS)
     if args.final:  # distinct fresh final seeds, checked before any trial runs
         tune.check_seed_option(args.final_seeds, "--final-seeds")
         overlap = sorted(set(args.final_seeds) & set(args.seeds))

@@ -1179,6 +1179,28 @@ def test_cli_final_seeds_are_checked_before_any_trial(tmp_path, capsys, monkeypa
     assert not (tmp_path / "study.db").exists()
 
 
+@pytest.mark.parametrize(
+    "extra, msg",
+    [
+        (["--final-seeds", "100"], "--final-seeds is the final evaluation's: give --final too"),
+        (
+            ["--final", "--rescore-seeds", "10"],
+            "--rescore-seeds is the re-scoring's: give --rescore-top K too",
+        ),
+    ],
+)
+def test_cli_seed_options_of_a_stage_not_asked_for_are_refused(
+    tmp_path, capsys, monkeypatch, extra, msg
+):
+    # They would be ignored: the user meant a stage that would not run.
+    monkeypatch.setattr(tune, "run_study", lambda *a, **k: pytest.fail("a trial ran"))
+    argv = ["tune", "--model", "gcn", "--trials", "1", "--seeds", "0", "--storage", url(tmp_path)]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spikegraph: error: ") and len(err.strip().splitlines()) == 1, err
+    assert msg in err, err
+
+
 def test_protocol_sentence_states_the_budget():
     text = tune.protocol_sentence(tune.Budget(trials=50, seeds=(0, 1, 2)))
     assert "validation accuracy only" in text and "50 trials" in text and "3 seeds" in text
