@@ -308,6 +308,32 @@ def header_provenance(existing: dict[str, Any] | None) -> dict[str, Any] | None:
     return header or None
 
 
+def mode_of(args: argparse.Namespace) -> str:
+    """How the rows of a command are configured: a results file holds rows of one mode."""
+    config = f"--config {args.config}"
+    return f"--quick (3 epochs) on {config}" if args.quick else config
+
+
+# rows written before rows carried their mode: made by full runs of the default config
+LEGACY_MODE = "--config node_classification"
+
+
+def check_modes(
+    parser: argparse.ArgumentParser, path: Path, existing: dict[str, Any] | None, mode: str
+) -> None:
+    """Refuse (``parser.error``) a results file holding a row of another mode than ``mode``:
+    merging would put e.g. a 3-epoch ``--quick`` row into a table of the toml configs."""
+    for part in ("rows", "ablation"):
+        for row in (existing or {}).get(part, []):
+            theirs = row.get("mode", LEGACY_MODE)
+            if theirs != mode:
+                parser.error(
+                    f"{path}: row {row['key']!r} ({part}) was made with {theirs!r}, this "
+                    f"command with {mode!r}: one table cannot mix them. Write elsewhere "
+                    "(--out DIR)."
+                )
+
+
 def merge_rows(
     existing: list[dict[str, Any]], new: list[dict[str, Any]], header: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
@@ -381,6 +407,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if out is not None:
         existing = read_results(out / f"{STEM}.json")
         log_path = out / RUNS_FILE
+        check_modes(parser, out / f"{STEM}.json", existing, mode_of(args))
     header = header_provenance(existing)
     for item in read_runs(log_path) if log_path is not None else []:
         item.setdefault("provenance", legacy_provenance(header))
@@ -393,6 +420,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for job in ablation_jobs:
         print(f"{job['key']}: {job['model_options']}", flush=True)
         ablation.append(summarize(job["key"], run_row(job, done, log_path, session)))
+    for row in rows + ablation:
+        row["mode"] = mode_of(args)
     if existing is not None:
         rows = merge_rows(existing.get("rows", []), rows, header)
         ablation = merge_rows(existing.get("ablation", []), ablation, header)

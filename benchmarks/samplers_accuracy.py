@@ -303,6 +303,36 @@ def header_provenance(existing: dict[str, Any] | None) -> dict[str, Any] | None:
     return header or None
 
 
+def check_run_settings(
+    parser: argparse.ArgumentParser,
+    jsonl: Path,
+    run: dict[str, Any],
+    settings: dict[str, Any],
+    existing: dict[str, Any] | None,
+) -> None:
+    """Refuse (``parser.error``) a recorded ``run`` of this dataset made with other
+    ``settings`` than this command's: the runs log alone decides, so a resume after a kill
+    (no summary written yet) cannot reuse runs of another ``--patience-full``. A run recorded
+    before runs carried their settings has those of the folder's summary, if any."""
+    theirs = run.get("settings")
+    if theirs is None and existing is not None and existing.get("dataset") == run.get("dataset"):
+        theirs = existing.get("settings")
+    if theirs is None:
+        parser.error(
+            f"{jsonl}: run {run.get('key')!r} records no settings and no summary gives them, "
+            "so it cannot be checked against this run's. Write elsewhere (--out DIR)."
+        )
+    differ = [k for k in sorted({*theirs, *settings}) if theirs.get(k) != settings.get(k)]
+    if differ:
+        parser.error(
+            f"{jsonl}: run {run.get('key')!r} was made with other settings than this run's: "
+            + "; ".join(
+                f"{k}={theirs.get(k)!r} there, {k}={settings.get(k)!r} here" for k in differ
+            )
+            + ". One summary cannot mix them. Write elsewhere (--out DIR)."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args, parser = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -319,11 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     session = provenance(command_line(f"{STEM}.py", sys.argv[1:] if argv is None else argv))
     header = header_provenance(existing)
     jsonl = out / RUNS_FILE if out is not None else None
+    settings = json.loads(json.dumps(settings_of(args)))
     done = {}
     for rec in read_runs(jsonl) if jsonl is not None else []:
         if "provenance" not in rec:  # recorded before runs carried their own provenance
             rec["provenance"] = legacy_provenance(header)
             rec.setdefault("dataset", (existing or {}).get("dataset"))
+        if rec.get("dataset") == args.dataset:
+            check_run_settings(parser, jsonl, rec, settings, existing)
         if matches(args, rec):  # a run of other sampler options is not this one
             done[(rec.get("dataset"), rec["key"])] = rec
     plan = [
@@ -337,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         if key in done or args.summary_only:
             continue
         rec = one_run(args, model, sampler, seed)
+        rec["settings"] = settings  # a resume with other settings is refused, summary or not
         rec["provenance"] = {**session, "date": now()}
         done[key] = rec
         if jsonl is not None:

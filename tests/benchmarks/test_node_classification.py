@@ -109,3 +109,23 @@ def test_a_failing_child_ends_the_row_with_its_error(data_root):
         nc.run_row(job, {}, None)
     assert "Unknown dataset '../../etc'" in str(exc.value)
     assert "ValueError" in str(exc.value)  # the child's traceback comes along
+
+
+@pytest.mark.parametrize("first_quick", [True, False])
+def test_rows_of_another_mode_are_not_merged(fake_training, tmp_path, capsys, first_quick):
+    """A 3-epoch ``--quick`` row never lands in a table of the toml configs, nor the
+    reverse (audit F5): the second command is refused before it trains, naming the row."""
+    out = tmp_path / "out"
+    quick = ["--quick", "--out", str(out)]
+    real = ["--datasets", "Cora", "--models", "gcn", "--seeds", "1", "--no-ablation"]
+    real += ["--out", str(out)]
+    first, second = (quick, real) if first_quick else (real, quick)
+    with deadline(60):
+        fake_training.main(first)
+        before = snapshot(out)
+        with pytest.raises(SystemExit) as exc:
+            fake_training.main(second)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Cora/gcn" in err and "--quick" in err and "--config node_classification" in err
+    assert snapshot(out) == before

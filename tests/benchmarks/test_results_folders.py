@@ -195,3 +195,43 @@ def test_a_failing_worker_of_ours_ends_samplers_speed_with_its_error():
         pytest.raises(common.BenchmarkChildError, match=r"KeyError: 'no-such-method'"),
     ):
         mod.run_worker("ours", spec, "no-such-method", args)
+
+
+@pytest.mark.parametrize("method", ["graphsaint-node", "graphsaint-edge", "graphsaint-rw"])
+def test_samplers_speed_times_graphsaint_preprocessing_as_pygs_pre_sampling(method):
+    # PyG's GraphSAINT samplers estimate their norms by pre-sampling at the coverage given;
+    # ours, compared with them, must do the same work (the node and edge samplers' default,
+    # closed-form norms, pre-samples nothing), and the row says which norms were timed.
+    mod = load("samplers_speed")
+    args = mod.main.__globals__["argparse"].Namespace(batches=1, repeats=1, repeat_limit=1.0)
+    spec = {
+        "name": "synthetic-20k",
+        "kind": "synthetic",
+        "num_nodes": 300,
+        "num_pairs": 900,
+        "seed": 0,
+    }
+    with deadline(120):
+        out = mod.ours_worker(spec, method, args)
+    assert out["norms"] == "estimate"
+    assert {"draws", "norms"} <= set(out["preprocess_steps"])  # pre-sampling was timed
+
+
+def test_samplers_accuracy_refuses_to_resume_runs_of_another_patience(
+    tmp_path, monkeypatch, capsys
+):
+    """A killed run leaves runs and no summary: a resume with another ``--patience-full``
+    must not reuse them (audit F3)."""
+    mod = load("samplers_accuracy")
+    argv = _fake_measurements(monkeypatch, "samplers_accuracy", tmp_path)
+    out = ["--epochs-full", "40", "--epochs-nodewise", "1", "--out", str(tmp_path)]
+    mod.main([*argv, *out, "--patience-full", "2"])
+    (tmp_path / "samplers_accuracy.json").unlink()  # as if killed before the summary
+    (tmp_path / "samplers_accuracy.md").unlink()
+    monkeypatch.setattr(mod, "one_run", lambda *a: pytest.fail("refused before any run"))
+    with pytest.raises(SystemExit) as exc:
+        mod.main([*argv, *out, "--patience-full", "100"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "patience_full" in err and "2" in err and "100" in err
+    assert not (tmp_path / "samplers_accuracy.json").exists()

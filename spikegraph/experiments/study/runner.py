@@ -688,11 +688,10 @@ def run_sampler_study(
     cells = [records[j.cell.id] for j in jobs_list]
     provenance = {
         "command": None if command is None else list(command),
-        "machine": machine_info(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **cells_provenance(cells),
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _commit(),
         "versions": versions(),
-        "jobs": jobs,
     }
     result = StudyResult(
         out=out,
@@ -705,6 +704,34 @@ def run_sampler_study(
     )
     _write_outputs(result, plots)
     return result
+
+
+def cells_provenance(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where, how and when the shown ``cells`` were computed, from their own ``measured``
+    records (a resumed study reuses cells of earlier commands): ``machine`` and ``jobs``
+    when every cell shares one (else ``machines`` with their cell counts and ``jobs`` as a
+    sorted list), and the dates of the first and last cell."""
+    machines: list[dict[str, Any]] = []
+    for cell in cells:
+        machine = cell["measured"]["machine"]
+        for entry in machines:
+            if entry["machine"] == machine:
+                entry["cells"] += 1
+                break
+        else:
+            machines.append({"machine": machine, "cells": 1})
+    jobs = sorted({cell["measured"]["jobs"] for cell in cells})
+    dates = sorted(cell["measured"]["date"] for cell in cells)
+    out: dict[str, Any] = {
+        "jobs": jobs[0] if len(jobs) == 1 else jobs,
+        "first_date": dates[0] if dates else None,
+        "date": dates[-1] if dates else None,
+    }
+    if len(machines) == 1:
+        out["machine"] = machines[0]["machine"]
+    else:
+        out["machines"] = machines
+    return out
 
 
 def _run_jobs(

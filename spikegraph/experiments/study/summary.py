@@ -155,6 +155,36 @@ def _uj(pj: float) -> str:
     return _num(pj / 1e6)
 
 
+def _machine(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine.get('platform')}, {machine.get('processor')}, "
+        f"{machine.get('cpu_count')} CPUs ({machine.get('torch_threads')} torch threads), "
+        f"Python {machine.get('python')}, torch {machine.get('torch')}"
+    )
+
+
+def _machines_line(provenance: dict[str, Any]) -> str:
+    """The machine(s) and process count(s) the shown cells record (one of each: one line as
+    studies always wrote it)."""
+    jobs = provenance.get("jobs")
+    jobs = " or ".join(map(str, jobs)) if isinstance(jobs, list) else jobs
+    procs = f"{jobs} process(es) computing cells"
+    if "machines" not in provenance:
+        return f"- machine: {_machine(provenance.get('machine') or {})}; {procs}"
+    each = "; ".join(
+        f"{_machine(m['machine'])} ({m['cells']} cell{'s' if m['cells'] != 1 else ''})"
+        for m in provenance["machines"]
+    )
+    return f"- machines: {each}; {procs}"
+
+
+def _date_line(provenance: dict[str, Any]) -> str:
+    first, last = provenance.get("first_date"), provenance.get("date")
+    if first is None or first == last:
+        return f"- date: {last}"
+    return f"- date: cells computed from {first} to {last}"
+
+
 def to_markdown(
     study: dict[str, Any],
     rows: list[dict[str, Any]],
@@ -163,7 +193,6 @@ def to_markdown(
 ) -> str:
     """The study's report: what ran, where and when, the tables, and the plots."""
     d, b = study["dataset"], study["budget"]
-    machine = provenance.get("machine") or {}
     command = provenance.get("command")
     lines = [
         f"# Sampler study: {d['name']} (split={d['split']})",
@@ -171,11 +200,8 @@ def to_markdown(
         "## What ran",
         "",
         f"- command: `{' '.join(command) if command else 'the Python API'}`",
-        f"- machine: {machine.get('platform')}, {machine.get('processor')}, "
-        f"{machine.get('cpu_count')} CPUs ({machine.get('torch_threads')} torch threads), "
-        f"Python {machine.get('python')}, torch {machine.get('torch')}; "
-        f"{provenance.get('jobs')} process(es) computing cells",
-        f"- date: {provenance.get('date')}",
+        _machines_line(provenance),
+        _date_line(provenance),
         f"- spikegraph commit: {provenance.get('git_commit')}; source SHA-256 "
         f"{study['code']['source_sha256'][:16]}",
         f"- data: {d['name']}, {d['num_nodes']:,} nodes, {d['num_edges']:,} edges, "

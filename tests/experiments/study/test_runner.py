@@ -281,3 +281,32 @@ def test_failing_cells_do_not_stop_the_others(tmp_path, tiny_arxiv_root):
         "gcn--graphsage--seed0.json",
     ]
     assert not (out / "study.json").exists()  # a summary needs every cell
+
+
+def test_the_report_describes_the_cells_it_shows_not_the_last_command(
+    shared_study, tmp_path, tiny_arxiv_root
+):
+    """Every cell reused: study.md states the jobs, machines and dates the cells record,
+    not those of the command that rewrote it (audit F4)."""
+    _, out = shared_study
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    files = sorted((copy / "cells").iterdir())
+    for i, path in enumerate(files):
+        cell = json.loads(path.read_text())
+        cell["measured"]["jobs"] = 2
+        cell["measured"]["date"] = f"2020-01-01T00:00:{i:02d}+00:00"
+        if i == 0:
+            cell["measured"]["machine"] = {
+                **cell["measured"]["machine"],
+                "platform": "Elsewhere-OS",
+            }
+        path.write_text(json.dumps(cell))
+    again = run_sampler_study(**study_args(tiny_arxiv_root, copy, plots=False), jobs=1)
+    assert again.computed == [] and len(again.reused) == len(files)
+    md = (copy / "study.md").read_text()
+    assert "2 process(es) computing cells" in md and "1 process(es)" not in md
+    assert "Elsewhere-OS" in md and "(1 cell)" in md and f"({len(files) - 1} cells)" in md
+    last = f"2020-01-01T00:00:{len(files) - 1:02d}+00:00"
+    assert "2020-01-01T00:00:00+00:00" in md and last in md
+    assert again.provenance["jobs"] == 2
