@@ -58,6 +58,8 @@ class RunRecord:
     its provenance; both are absent from the record of real data. ``metric`` names what
     computed the accuracies (``"accuracy"``, or OGB's ``Evaluator`` for ``ogbn-*``);
     ``peak_rss_mb`` is the process's peak resident memory (``ru_maxrss``) when the run ended.
+    ``preprocess_cached`` says whether the sampler's preprocessing was loaded from its
+    on-disk cache (then ``preprocess_time`` is the load's; ``None`` without a sampler).
     """
 
     dataset: str
@@ -70,6 +72,7 @@ class RunRecord:
     sampler: str | None = None
     sampler_options: dict[str, Any] = field(default_factory=dict)
     preprocess_time: float = 0.0
+    preprocess_cached: bool | None = None
     batches_per_epoch: int = 1
     evaluation: str = "full"
     eval_batch_size: int | None = None
@@ -573,6 +576,7 @@ def _run(
             sampler=sampler,
             sampler_options={} if setup is None else setup.options,
             preprocess_time=0.0 if setup is None else setup.preprocess_time,
+            preprocess_cached=None if setup is None else setup.sampler.preprocess_cached,
             batches_per_epoch=1 if setup is None else len(setup.loader),
             evaluation=evaluation,
             eval_batch_size=eval_batch_size if evaluation == "layerwise" else None,

@@ -515,6 +515,7 @@ def compute_cell(job: CellJob) -> dict[str, Any]:
         "sample_time_per_epoch": sample_time / max(result.epochs_run, 1),
         "sampling_share": sample_time / train_time if train_time > 0 else 0.0,
         "preprocess_time": record.preprocess_time,
+        "preprocess_cached": record.preprocess_cached,
         "inference_time": result.inference_time,
         "peak_rss_mb": record.peak_rss_mb,
         "start_rss_mb": None if start_rss is None else round(start_rss, 1),

@@ -94,6 +94,8 @@ def summarise(study: dict[str, Any], cells: list[dict[str, Any]]) -> list[dict[s
                     "time_per_epoch_std": _std(times),
                     "sampling_share_mean": _mean([x["sampling_share"] for x in m]),
                     "preprocess_time_mean": _mean([x["preprocess_time"] for x in m]),
+                    # cells recorded before the flag existed: unknown, not a cache hit
+                    "preprocess_cached": any(x.get("preprocess_cached") for x in m),
                     "peak_rss_mb_max": max((x["peak_rss_mb"] or 0.0) for x in m),
                     "batches_per_epoch": batches[0]["batches_per_epoch"],
                     "mode": batches[0]["mode"],
@@ -242,9 +244,16 @@ def to_markdown(
             f"| {r['model']} | {r['sampler']} | {r['family']} | "
             f"{100 * r['test_acc_mean']:.2f} ± {100 * r['test_acc_std']:.2f} | "
             f"{r['time_per_epoch_mean']:.3g} | {100 * r['sampling_share_mean']:.0f} % | "
-            f"{r['preprocess_time_mean']:.3g} | {r['peak_rss_mb_max']:.0f} | "
+            f"{r['preprocess_time_mean']:.3g}{' *' if r.get('preprocess_cached') else ''} | "
+            f"{r['peak_rss_mb_max']:.0f} | "
             f"{r['batches_per_epoch']} | {r['input_nodes_mean']:.0f} | {nodes} | {edges} |"
         )
+    if any(r.get("preprocess_cached") for r in rows):
+        lines += [
+            "",
+            "\\* preprocessing loaded from the sampler's on-disk cache (in at least one of the "
+            "cell's runs): the time is the load's, not the method's preprocessing.",
+        ]
     lines += [
         "",
         "## Gradient bias and variance against the full-batch gradient",

@@ -66,3 +66,28 @@ def test_the_report_names_each_convention_applied_and_where():
         f"{none} (vrgcn)",
     ]
     assert _static_input_texts(rows[:2]) == [per_step]
+
+
+def test_preprocessing_loaded_from_the_cache_is_marked(shared_study):
+    # A cache hit times the load, not the method's preprocessing: the cells record which,
+    # and the report marks such rows (study preprocessing columns were read as costs).
+    result, _ = shared_study
+    for row in result.rows:
+        cells = [
+            c for c in result.cells if (c["model"], c["sampler"]) == (row["model"], row["sampler"])
+        ]
+        flags = [c["metrics"]["preprocess_cached"] for c in cells]
+        assert (
+            all(f is None for f in flags)
+            if row["sampler"] == "full-batch"
+            else all(isinstance(f, bool) for f in flags)
+        ), (row["sampler"], flags)
+        assert row["preprocess_cached"] == any(flags)
+    rows = [dict(r, preprocess_cached=False) for r in result.rows]
+    plain = to_markdown(result.study, rows, {"command": ["spikegraph", "study"]}, [])
+    assert "on-disk cache" not in plain
+    sampled = next(i for i, r in enumerate(rows) if r["sampler"] != "full-batch")
+    rows[sampled]["preprocess_cached"] = True
+    marked = to_markdown(result.study, rows, {"command": ["spikegraph", "study"]}, [])
+    assert "on-disk cache (in at least one of the cell's runs)" in marked
+    assert marked.count(" * |") == 1
