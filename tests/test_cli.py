@@ -34,6 +34,7 @@ RUN_KEYS = {
     "sampler",
     "sampler_options",
     "preprocess_time",
+    "preprocess_cached",
     "batches_per_epoch",
     "evaluation",
     "eval_batch_size",

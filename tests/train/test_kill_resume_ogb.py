@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 4
 #: What differs between two runs of the same configuration: timings, memory, paths, dates.
 VOLATILE = {"time_per_epoch", "inference_time", "checkpoint", "preprocess_time", "peak_rss_mb"}
+VOLATILE |= {"preprocess_cached"}  # a resumed run finds the sampler's cache the first filled
 VOLATILE |= {"epoch_times"}
 VOLATILE |= {"date", "machine", "command", "time_per_epoch_mean", "preprocess_time_mean"}
 
