@@ -2,8 +2,9 @@
 
 A configuration holds one table per registered model (:data:`spikegraph.models.MODELS`) with
 the sub-tables ``model`` (constructor options, see :func:`spikegraph.models.build_model`) and
-``train`` (:class:`spikegraph.train.TrainConfig` fields but ``seed``: a run's seed is the
-command's, e.g. ``spikegraph cost --seed``), and per dataset a table
+``train`` (:class:`spikegraph.train.TrainConfig` fields but the run settings ``seed``,
+``device`` and ``progress``, which are the command's: ``spikegraph cost --seed``,
+``--device``, ``--no-progress``), and per dataset a table
 ``[model.Dataset]`` with the same sub-tables that overrides them on that dataset::
 
     [sgcn.model]
@@ -37,10 +38,15 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SECTIONS = ("model", "train")
-#: :class:`~spikegraph.train.TrainConfig` fields a ``train`` table may not set: the command
-#: that reads the file sets them per run (``--seed``, ``--seeds``), and would silently
-#: replace the file's value.
-RUN_FIELDS = ("seed",)
+#: :class:`~spikegraph.train.TrainConfig` fields a ``train`` table may not set, with the
+#: command-line options that set them: the command that reads the file sets them per run,
+#: and the file's value would silently lose to the command's default (or win over what the
+#: command line said).
+RUN_FIELDS = {
+    "seed": "spikegraph cost --seed N, spikegraph train --seeds N ...",
+    "device": "spikegraph cost --device DEVICE, spikegraph train --device DEVICE",
+    "progress": "spikegraph cost --no-progress, spikegraph train --no-progress",
+}
 #: Top-level tables that are not a model's but are read by the benchmark scripts from the
 #: same file (``benchmarks/configs/node_classification.toml``); readers of model settings
 #: skip them.
@@ -87,6 +93,15 @@ def _table(value: Any, source: str, name: str) -> dict[str, Any]:
     return value
 
 
+def _toml_value(value: Any) -> str:
+    """``value`` as TOML writes it (``false``, ``"cpu"``, ``3``), for errors quoting a line."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
 def _check_sections(model: str, table: dict[str, Any], source: str, name: str) -> None:
     from spikegraph.models.options import check_model_option_names
     from spikegraph.train.trainer import TrainConfig
@@ -102,9 +117,9 @@ def _check_sections(model: str, table: dict[str, Any], source: str, name: str) -
         for key, value in _table(table["train"], source, f"{name}.train").items():
             if key in RUN_FIELDS:
                 raise ConfigError(
-                    f"{source}: [{name}.train] {key} = {value!r}: a run's seed is not a file "
-                    "setting (the command's would silently replace it); give it on the command "
-                    "line: spikegraph cost --seed N, spikegraph train --seeds N ..."
+                    f"{source}: [{name}.train] {key} = {_toml_value(value)}: a run's {key} is "
+                    "not a file setting (the command's would silently replace it); give it on "
+                    f"the command line: {RUN_FIELDS[key]}"
                 )
             if key not in train_fields:
                 raise _unknown(

@@ -156,14 +156,23 @@ def test_unknown_option_in_a_cost_config_fails_before_the_data(capsys, no_traini
 
 
 @pytest.mark.parametrize("table", ["gcn.train", "gcn.PubMed.train"])
-def test_a_seed_in_a_cost_config_is_refused_not_ignored(capsys, no_training, tmp_path, table):
-    """The seed is the command's (``--seed``): a file's would be silently replaced by it."""
+@pytest.mark.parametrize(
+    ("line", "flag"),
+    [("seed = 3", "--seed"), ('device = "cpu"', "--device"), ("progress = false", "--no-progress")],
+)
+def test_a_run_setting_in_a_cost_config_is_refused_not_ignored(
+    capsys, no_training, tmp_path, table, line, flag
+):
+    """The seed, device and progress bars are the command's (``--seed``, ``--device``,
+    ``--no-progress``): a file's would silently lose to the command's default, or win
+    over what the command line said."""
     config = tmp_path / "tuned.toml"
-    config.write_text(f"[{table}]\nseed = 3\nlr = 0.02\n")
+    config.write_text(f"[{table}]\n{line}\nlr = 0.02\n")
     assert main([*COST, "--model", "gcn", "--config", str(config)]) == 2
-    line = one_error_line(capsys)
-    assert f"{config}: [{table}] seed = 3: a run's seed is not a file setting" in line, line
-    assert "spikegraph cost --seed" in line, line
+    error = one_error_line(capsys)
+    key = line.split(" = ")[0]
+    assert f"{config}: [{table}] {line}: a run's {key} is not a file setting" in error, error
+    assert f"spikegraph cost {flag}" in error, error
 
 
 def test_missing_config_file_of_a_config_folder(capsys, no_training, tmp_path):
