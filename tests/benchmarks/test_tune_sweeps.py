@@ -32,6 +32,23 @@ def argv(tmp_path, *extra):
     ]  # fmt: skip
 
 
+def interrupt_once_at(monkeypatch, *seeds):
+    """Make ``tune.train_runs`` raise ``KeyboardInterrupt`` (a session's end) the first time
+    it is asked to train one of ``seeds``. Returns the seeds it was asked to train, in order,
+    the interrupted ones included."""
+    real, trained, pending = tune.train_runs, [], set(seeds)
+
+    def train_runs(data, classes, model, params, run_seeds, *args, **kw):
+        trained.extend(run_seeds)
+        if pending & set(run_seeds):
+            pending.difference_update(run_seeds)
+            raise KeyboardInterrupt
+        return real(data, classes, model, params, run_seeds, *args, **kw)
+
+    monkeypatch.setattr(tune, "train_runs", train_runs)
+    return trained
+
+
 def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
     tmp_path, sweeps, monkeypatch, capsys
 ):
@@ -200,16 +217,7 @@ def test_a_worker_killed_mid_trial_leaves_a_record_that_resumes_its_finished_see
     """A PubMed trial of a spiking model runs for an hour: a session that ends during it
     used to lose the whole trial (the record was written between trials only)."""
     monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")  # a clean checkout
-    real, trained = tune.train_runs, []
-
-    def killed_at_seed_2(*args, **kwargs):
-        if args[4] == [2] and not trained.count(2):
-            trained.append(2)
-            raise KeyboardInterrupt  # the session ends: the process and its database go
-        trained.extend(args[4])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tune, "train_runs", killed_at_seed_2)
+    trained = interrupt_once_at(monkeypatch, 2)  # the process and its database go
     cell = argv(tmp_path, "--models", "gat", "--trials", "1", "--seeds", "0", "1", "2")
     with pytest.raises(KeyboardInterrupt):
         sweeps.main([*cell, "--storage", f"sqlite:///{tmp_path / 'first.db'}"])
@@ -315,16 +323,7 @@ def test_an_unfinished_record_of_another_commit_does_not_resume(
 def test_a_killed_final_evaluation_resumes_with_the_seeds_that_finished(
     tmp_path, sweeps, monkeypatch
 ):
-    real, seeds_trained = tune.train_runs, []
-
-    def interrupt_the_second_final_seed(data, classes, model, params, seeds, *args, **kw):
-        if list(seeds) == [101] and 101 not in seeds_trained:
-            seeds_trained.append(101)
-            raise KeyboardInterrupt
-        seeds_trained.extend(seeds)
-        return real(data, classes, model, params, seeds, *args, **kw)
-
-    monkeypatch.setattr(tune, "train_runs", interrupt_the_second_final_seed)
+    seeds_trained = interrupt_once_at(monkeypatch, 101)  # the second final seed
     with pytest.raises(KeyboardInterrupt, match="the final evaluation's finished seeds in"):
         sweeps.main(argv(tmp_path, "--models", "gcn"))
     assert seeds_trained == [0, 0, 100, 101]  # two trials, then the final seeds
@@ -417,16 +416,7 @@ def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_withou
     session, another machine) resumes from the runs its record kept, training only the rest,
     and ends with the record that one uninterrupted run writes."""
     cell = ["--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10", "11"]
-    real, trained, stop_at = tune.train_runs, [], {11, 101}
-
-    def stop_once(data, classes, model, params, seeds, *args, **kw):
-        trained.extend(seeds)
-        if stop_at & set(seeds):
-            stop_at.difference_update(seeds)
-            raise KeyboardInterrupt
-        return real(data, classes, model, params, seeds, *args, **kw)
-
-    monkeypatch.setattr(tune, "train_runs", stop_once)
+    trained = interrupt_once_at(monkeypatch, 11, 101)
     path = tmp_path / "stopped" / "sweeps" / "Cora-gcn.json"
     for n, storage in enumerate(("first", "second")):
         db = f"sqlite:///{tmp_path / storage}.db"
@@ -481,15 +471,7 @@ def test_a_record_whose_trials_all_ran_finishes_at_a_later_commit_only_when_allo
     and the cell's provenance bullet in the table names that commit; without it, the run
     stops."""
     cell = argv(tmp_path, "--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10")
-    real, trained = tune.train_runs, []
-
-    def stop_at_rescoring(data, classes, model, params, seeds, *args, **kw):
-        if list(seeds) == [10]:
-            raise KeyboardInterrupt
-        trained.extend(seeds)
-        return real(data, classes, model, params, seeds, *args, **kw)
-
-    monkeypatch.setattr(tune, "train_runs", stop_at_rescoring)
+    real, trained = tune.train_runs, interrupt_once_at(monkeypatch, 10)  # at the re-scoring
     with pytest.raises(KeyboardInterrupt):
         sweeps.main(cell)
     path = tmp_path / "sweeps" / "Cora-gcn.json"
@@ -565,15 +547,7 @@ def test_a_final_study_of_other_seeds_in_the_database_is_one_error_line(
     """A final evaluation stopped with its record unfinished, then asked on other seeds: the
     stored final study refuses them (nothing mixed), as one line naming the cell and this
     script's options, exit code 2."""
-    real, trained = tune.train_runs, []
-
-    def stop_at_the_second_final_seed(data, classes, model, params, seeds, *args, **kw):
-        if list(seeds) == [101]:
-            raise KeyboardInterrupt
-        trained.extend(seeds)
-        return real(data, classes, model, params, seeds, *args, **kw)
-
-    monkeypatch.setattr(tune, "train_runs", stop_at_the_second_final_seed)
+    trained = interrupt_once_at(monkeypatch, 101)  # the second final seed
     cell = argv(tmp_path, "--models", "gcn")
     with pytest.raises(KeyboardInterrupt):
         sweeps.main(cell)
@@ -588,7 +562,7 @@ def test_a_final_study_of_other_seeds_in_the_database_is_one_error_line(
     (line,) = [x for x in err.splitlines() if "error:" in x]
     assert "Cora-gcn: " in line and "seeds: stored [100, 101], now [100, 102]" in line, line
     assert "--final-seeds" in line and "--storage" in line, line
-    assert path.read_bytes() == before and trained == [0, 0, 100]
+    assert path.read_bytes() == before and trained == [0, 0, 100, 101]
 
 
 def test_final_seeds_are_checked_before_anything_runs(tmp_path, sweeps, monkeypatch, capsys):
