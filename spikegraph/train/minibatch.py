@@ -85,6 +85,16 @@ class SamplerSetup:
         return self.sampler.preprocess_time
 
 
+#: Constructor arguments of a sampler that :func:`build_loader` sets from the run, never
+#: from its ``options``, with what sets them.
+RUN_SAMPLER_OPTIONS = {
+    "data": "the dataset",
+    "seed": "the run's seed: --seeds",
+    "targets": "the training nodes",
+    "num_layers": "the model's depth",
+}
+
+
 def build_loader(
     name: str,
     data: Data,
@@ -107,7 +117,9 @@ def build_loader(
             samplers make this many blocks).
         batch_size: Seeds per batch for node-wise samplers; ``None`` for the default.
             Subgraph samplers size their batches with their own options and reject it.
-        options: Constructor options overriding the class's ``options_for(num_layers)``.
+        options: Constructor options overriding the class's ``options_for(num_layers)``;
+            a ``cache_dir`` among them replaces ``cache_dir``. The options the run sets
+            (:data:`RUN_SAMPLER_OPTIONS`: ``seed``, ``targets``...) are refused.
         num_workers: Loader worker processes.
         seed: Seed of the sampler and the loader.
         num_replicas: Processes of a data-parallel run sharing each epoch; the loader takes
@@ -118,11 +130,21 @@ def build_loader(
 
     Raises:
         ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
-            given to a subgraph sampler, or any invalid option.
+            given to a subgraph sampler, an option the run sets, or any invalid option.
     """
     check_choice(name, tuple(SAMPLERS), "sampler")
     cls = SAMPLERS[name]
     given = dict(options or {})
+    set_by_run = sorted(set(given) & set(RUN_SAMPLER_OPTIONS))
+    if set_by_run:
+        key = set_by_run[0]
+        raise ValueError(
+            f"sampler option {key!r} is set by the run ({RUN_SAMPLER_OPTIONS[key]}), not by "
+            "a sampler option"
+        )
+    # a cache folder among the options is the one used (docs/trust.md); where the cache
+    # lives is not a setting of the run, so it is not among the options recorded
+    cache_dir = given.pop("cache_dir", cache_dir)
     opts = {**cls.options_for(num_layers), **given}
     key = cls.per_layer_option
     if key is not None and opts.get(key) is not None and len(opts[key]) != num_layers:
@@ -404,6 +426,7 @@ def minibatch_step(loader: Loader, mode: str | None = None) -> MinibatchStep:
 
 __all__ = [
     "MODES",
+    "RUN_SAMPLER_OPTIONS",
     "BatchLogits",
     "MinibatchStep",
     "SamplerSetup",

@@ -163,6 +163,29 @@ def test_errors(graph):
         )
 
 
+def test_a_cache_dir_among_the_options_is_the_one_used(graph, tmp_path):
+    """``--sampler-option cache_dir=DIR`` (docs/trust.md) used to fail with "got multiple
+    values for keyword argument 'cache_dir'": the trainer passes its default cache too. The
+    user's folder wins; where the cache lives is not a setting of the run (not recorded)."""
+    mine, default = tmp_path / "mine", tmp_path / "default"
+    options = {**SMALL["cluster-gcn"], "cache_dir": str(mine)}
+    setup = build_loader("cluster-gcn", graph, 2, options=options, cache_dir=str(default))
+    assert "cache_dir" not in setup.options and setup.options["num_parts"] == 6
+    assert any(mine.iterdir()) and not default.exists()
+    setup = build_loader("graphsage", graph, 2, options={"cache_dir": str(mine)})
+    assert setup.options == SAMPLERS["graphsage"].options_for(2)
+
+
+@pytest.mark.parametrize("name", ["graphsage", "cluster-gcn"])
+@pytest.mark.parametrize("key", ["seed", "targets", "num_layers", "data"])
+def test_options_the_run_sets_are_refused_by_name(graph, name, key):
+    """The seed, training nodes, depth and graph are the run's (``--seeds``, the training
+    mask, the model): given as sampler options they used to fail with a TypeError from the
+    constructor, or, for a seed sampler, ``targets`` reached it as an unknown option."""
+    with pytest.raises(ValueError, match=rf"sampler option '{key}' is set by the run"):
+        build_loader(name, graph, 2, options={key: 1})
+
+
 def test_cli_sampler_options():
     args = build_parser().parse_args(
         [
