@@ -249,9 +249,14 @@ def neuron_help() -> str:
         + ", ".join(f"{k}={cls.defaults()[k]}" for k in ("tau", "reset") if k in cls.defaults())
         for name, cls in sorted(NEURONS.items())
     )
+    presets = "; ".join(
+        f"{name}: LIF tau={opts.get('tau')}, reset={opts.get('reset')}"
+        for name, (_, opts) in MODELS.items()
+        if is_spiking(name) and opts.get("neuron", "lif") == "lif"
+    )
     return (
         "spiking neuron class, spiking models. Without it the model's preset neuron is used "
-        "(sgcn/sgat: LIF with tau=inf, reset=soft; stfn-*: tau=2.0, reset=hard). Naming one "
+        f"({presets}). Naming one "
         "(also 'lif') builds that class with its own defaults, not the preset's neuron "
         f"options ({own}); change them with --option, e.g. --option tau=4. The record's "
         "model_options show the options the neuron was built with"

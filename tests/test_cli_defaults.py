@@ -32,6 +32,16 @@ def test_choices_are_the_registries():
     assert option(parser, "train", "--model").choices == list(MODELS)
 
 
+@pytest.mark.parametrize("name", ["sgcn", "sgat", "stfn-sgcn", "lif-sgat", "gcsnn", "gasnn"])
+def test_the_neuron_help_names_the_neuron_each_model_builds(name):
+    """``--neuron``'s help said "sgcn/sgat: LIF with tau=inf, reset=soft" after ``sgcn``'s
+    default became ``tau=4``, hard reset; it now reads each preset's neuron from the
+    registry, and the model built agrees."""
+    help_text = option(build_parser(), "train", "--neuron").help
+    neuron = build_model(name, 4, 3).convs[0].neuron
+    assert f"{name}: LIF tau={neuron.tau}, reset={neuron.reset}" in help_text, help_text
+
+
 def test_a_newly_registered_encoder_is_a_cli_choice():
     class Quiet(CurrentEncoder, name="test-quiet"):
         pass
