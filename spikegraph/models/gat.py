@@ -20,9 +20,10 @@ class SpikingGAT(SpikingBasicGNN):
     divisible by ``heads``), the output layer averages them, and ``dropout`` is also the
     attention dropout unless ``attention_dropout`` is given.
 
-    Defaults: the validated settings of spikegraph's benchmarks (as for
-    :class:`~spikegraph.models.SpikingGCN`: integrate-and-fire neurons, soft reset, no
-    normalisation, ``T=8``), with GAT's dropout 0.6 (on spikes, input and attention) and 8
+    Defaults: the validated settings of spikegraph's benchmarks
+    (``benchmarks/configs/node_classification.toml``; not :class:`~spikegraph.models.SpikingGCN`'s,
+    which changed since): integrate-and-fire neurons, soft reset, no normalisation,
+    ``T=8``, with GAT's dropout 0.6 (on spikes, input and attention) and 8
     heads, the settings of Velickovic et al. (2018) and of PyG's ``examples/gat.py``.
     ``SpikingGAT.with_paper_neuron(...)`` gives the paper's STFN and leaky hard-reset neuron.
 

@@ -106,7 +106,8 @@ MODELS["lif-sgat"] = (
 #: arXiv 2407.20508): every layer spiking, the output layer included, with STFN on every
 #: layer's synaptic current before leaky (``tau=2``) hard-reset LIF neurons
 #: (:data:`~spikegraph.models.basic.PAPER_NEURON`), and the rate readout of the last layer's
-#: spikes (``readout="rate-mlp"``: the journal version's MLP head). From the second layer on
+#: spikes (``readout="rate"``; ``head_channels=H`` adds the journal version's MLP head,
+#: :class:`~spikegraph.models.head.MLPHead`). From the second layer on
 #: STFN pools over time steps that differ; with ``encoder="bernoulli"`` or ``"rank-order"``
 #: from the first. ``norm="none"`` is the ablation without STFN. The papers' dropout (0.1
 #: GC-SNN, 0.6 GA-SNN) is applied to the input and between layers (and to the attention);
