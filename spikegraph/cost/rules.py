@@ -298,7 +298,53 @@ def neuron_ops(spikes: Tensor, decay: float, reset: str, macs_per_step: int = 0)
     """
     steps = spikes.size(0)
     neurons = spikes.numel() // max(steps, 1)
-    fired = nonzeros(spikes)
+    return _neuron_updates(steps, neurons, nonzeros(spikes), decay, reset, macs_per_step)
+
+
+def rate_spike_count(rates: Tensor, steps: int) -> tuple[int | None, float]:
+    r"""The spikes behind firing rates ``rates`` (any shape, one entry per neuron), each the
+    mean of a neuron's binary spikes over ``steps`` steps: :math:`\sum \mathrm{round}(r
+    \cdot T)`.
+
+    Returns ``(spikes, deviation)``, with the largest distance of a :math:`r \cdot T` from its
+    integer; ``spikes`` is ``None`` when the rates cannot be such means: not finite, outside
+    ``[0, 1]``, or a :math:`r \cdot T` farther from an integer than the rates' precision
+    allows (``max(1e-3, T * eps)`` of their dtype, at most 0.25).
+    """
+    if not rates.is_floating_point():
+        raise TypeError(f"rate_spike_count needs a floating-point tensor, got {rates.dtype}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"'steps' must be a positive int, got {steps!r}")
+    if rates.numel() == 0:
+        return 0, 0.0
+    with torch.no_grad():
+        counts = rates.detach().double() * steps
+        whole = counts.round()
+        deviation = float((counts - whole).abs().max())
+        lo, hi = (float(v) for v in torch.aminmax(whole))
+        tolerance = min(0.25, max(1e-3, steps * torch.finfo(rates.dtype).eps))
+        if not deviation <= tolerance or lo < 0.0 or hi > steps:  # (NaN fails the first)
+            return None, deviation
+        return int(whole.sum()), deviation
+
+
+def rate_neuron_ops(
+    rates: Tensor, steps: int, decay: float, reset: str, macs_per_step: int = 0
+) -> Ops | None:
+    """:func:`neuron_ops` of the spike trains behind firing rates ``rates`` over ``steps``
+    steps (one entry per neuron; the spikes by :func:`rate_spike_count`): the same count as
+    from the trains themselves. ``None`` if the rates are not means of binary spikes."""
+    fired, _ = rate_spike_count(rates, steps)
+    if fired is None:
+        return None
+    return _neuron_updates(steps, rates.numel(), fired, decay, reset, macs_per_step)
+
+
+def _neuron_updates(
+    steps: int, neurons: int, fired: int, decay: float, reset: str, macs_per_step: int
+) -> Ops:
+    """The rule of :func:`neuron_ops` for ``neurons`` neurons over ``steps`` steps that fired
+    ``fired`` spikes."""
     charges = (steps - 1) * neurons
     ops = Ops(acs=steps * neurons, spikes_out=fired, neuron_steps=steps * neurons)
     if decay == 1.0:
@@ -388,6 +434,8 @@ __all__ = [
     "neuron_ops",
     "nonzero_entries",
     "nonzeros",
+    "rate_neuron_ops",
+    "rate_spike_count",
     "readout_ops",
     "sent_aggregation_ops",
     "spike_count",

@@ -68,6 +68,38 @@ def test_neuron_ops():
     assert memoryless == rules.Ops(acs=6, spikes_out=3, neuron_steps=6)
 
 
+def test_rate_neuron_ops_match_the_spike_trains_behind_the_rates():
+    """Firing rates over T steps count as the trains they average: the same updates and
+    spikes as neuron_ops on the trains, for every rule."""
+    gen = torch.Generator().manual_seed(0)
+    for steps in (1, 3, 7, 16):
+        spikes = (torch.rand(steps, 5, 4, generator=gen) < 0.3).float()
+        rates = spikes.mean(dim=0)
+        fired, deviation = rules.rate_spike_count(rates, steps)
+        assert fired == int(spikes.sum()) and deviation < 1e-5
+        for decay, reset, macs in ((0.5, "hard", 0), (1.0, "soft", 0), (0.0, "none", 2)):
+            assert rules.rate_neuron_ops(rates, steps, decay, reset, macs) == rules.neuron_ops(
+                spikes, decay, reset, macs
+            )
+    # half precision: k / 10 rounds, rates * steps is still within its precision of k
+    spikes = (torch.rand(10, 64, generator=gen) < 0.5).float()
+    assert rules.rate_spike_count(spikes.mean(0).bfloat16(), 10)[0] == int(spikes.sum())
+    assert rules.rate_spike_count(torch.zeros(0), 4) == (0, 0.0)
+
+
+def test_rate_spike_count_refuses_rates_that_are_not_spike_means():
+    assert rules.rate_spike_count(torch.tensor([0.25, 0.3]), 4) == (None, pytest.approx(0.2))
+    assert rules.rate_spike_count(torch.tensor([0.5, 1.25]), 4)[0] is None  # above 1
+    assert rules.rate_spike_count(torch.tensor([0.5, -0.25]), 4)[0] is None  # below 0
+    assert rules.rate_spike_count(torch.tensor([0.5, float("nan")]), 4)[0] is None
+    assert rules.rate_spike_count(torch.tensor([0.5, float("inf")]), 4)[0] is None
+    assert rules.rate_neuron_ops(torch.tensor([0.3]), 4, 0.5, "hard") is None
+    with pytest.raises(ValueError, match="'steps' must be a positive int"):
+        rules.rate_spike_count(torch.tensor([0.5]), 0)
+    with pytest.raises(TypeError, match="floating-point"):
+        rules.rate_spike_count(torch.tensor([1]), 1)
+
+
 def test_stfn_and_batchnorm_ops():
     x = torch.randn(4, 5, 3)  # T=4, N=5, C=3: M=60
     assert rules.stfn_ops(x, affine=True, fold=False) == rules.Ops(acs=120, macs=180 + 5)
