@@ -3,7 +3,8 @@
 Spiking GNN papers (GC-SNN / GA-SNN, Xu et al., IJCAI 2021, and their successors) estimate
 energy as operations times a per-operation energy. :class:`Counter` obtains the operations
 from the tensors a forward pass actually produces: torch forward hooks on ``Linear``
-layers, spiking neurons (each by its counting rule), STFN / batch norms, activations; PyG's
+layers, spiking neurons (each by its counting rule; the neurons' rate hooks where a layer
+computes their firing rates directly), STFN / batch norms, activations; PyG's
 message-passing hooks
 (``message``, ``aggregate``, ``message_and_aggregate``, ``propagate``, ``edge_update``) for the
 gathers and scatters over edges and the attention. The rules themselves live in
@@ -202,9 +203,14 @@ class Counter:
             <spikegraph.cost.Report.static_input>`).
 
     A forward pass is a call of ``model``, or, outside one, a pass of a spiking model that
-    ends in its readout (``forward_blocks`` on sampled blocks). Neurons that run without a
-    module call (the firing rates a spiking model computes directly in training) are named
-    in :attr:`Report.neurons_not_counted <spikegraph.cost.Report.neurons_not_counted>`.
+    ends in its readout (``forward_blocks`` on sampled blocks). Neurons whose firing rates a
+    layer computes without a module call (a spiking model's last hidden layer in training,
+    :meth:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.fire_rate`) are counted through
+    their rate hooks, with the updates and spikes of the trains behind the rates; what runs
+    on the rates runs once, and is counted so (:attr:`Report.rate_layers
+    <spikegraph.cost.Report.rate_layers>` names those layers). Neurons the counter cannot see
+    at all are named in :attr:`Report.neurons_not_counted
+    <spikegraph.cost.Report.neurons_not_counted>`.
 
     Raises:
         ValueError: for a compiled or scripted module (:func:`check_eager`), a bad option,
@@ -258,6 +264,8 @@ class Counter:
         # those seen doing so again (neurons computed without a module call)
         self._unfired: dict[str, None] = {}
         self._not_counted: dict[str, None] = {}
+        # spiking layers whose neurons handed firing rates to their rate hooks
+        self._rate_layers: dict[str, None] = {}
         self._neuron_layer: dict[str, str] = {}  # neuron's path -> its spiking layer's
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -282,6 +290,7 @@ class Counter:
         self._modes.clear()
         self._unfired.clear()
         self._not_counted.clear()
+        self._rate_layers.clear()
         self._entered_training = self.model.training
 
     # -- hooks ---------------------------------------------------------------------------
@@ -436,6 +445,36 @@ class Counter:
 
         return hook
 
+    def _rate_hook(self, name: str) -> Callable:
+        """Rate hook of a neuron (:meth:`SpikingNeuron.register_rate_hook
+        <spikegraph.nn.neurons.SpikingNeuron.register_rate_hook>`): a layer computed its firing
+        rates without a call of the neuron. The rates are means of binary spikes over
+        ``steps`` steps, so ``rates * steps`` are the spike counts of the trains the neurons
+        ran: the neuron row gets the updates and spikes the forward hook would have counted.
+        The rates themselves are real-valued: what runs on them runs once, and is counted as
+        it runs (the layer is recorded in :attr:`Report.rate_layers
+        <spikegraph.cost.Report.rate_layers>`)."""
+
+        def hook(module: SpikingNeuron, rates: Tensor, steps: int) -> None:
+            layer = self._neuron_layer.get(name, name)
+            rule = module.counting_rule()
+            ops = rules.rate_neuron_ops(rates, steps, rule.decay, rule.reset, rule.macs_per_step)
+            if ops is None:
+                _, deviation = rules.rate_spike_count(rates, steps)
+                self._warn(
+                    f"{name}: the firing rates its rate hook received are not means of binary "
+                    f"spikes over {steps} steps (rates * steps is {deviation:.3g} from an "
+                    "integer, or a rate lies outside [0, 1]), so its updates and spikes are not "
+                    "counted"
+                )
+                self._not_counted.setdefault(layer, None)
+            else:
+                self._add(name, "neuron", ops)
+                self._rate_layers.setdefault(layer, None)
+            self._unfired.pop(layer, None)
+
+        return hook
+
     def _stfn_hook(self, name: str) -> Callable:
         def hook(module: STFN, inputs: tuple, output: Tensor) -> None:
             self._add(name, "norm", rules.stfn_ops(inputs[0], module.affine, self.fold_norm))
@@ -566,7 +605,10 @@ class Counter:
                 self._register_message_passing(name, module)
                 covered = MP_COUNTED_PARAMS
             elif isinstance(module, SpikingNeuron):
-                self._handles.append(reg(self._neuron_hook(name)))
+                self._handles += [
+                    reg(self._neuron_hook(name)),
+                    module.register_rate_hook(self._rate_hook(name)),
+                ]
                 # A neuron's parameters (time constants, thresholds) enter its counting rule.
                 covered = {n for n, _ in module.named_parameters(recurse=False)}
             elif isinstance(module, STFN):
@@ -677,10 +719,11 @@ class Counter:
         not_counted = tuple(dict.fromkeys([*self._not_counted, *self._unfired]))
         for layer in not_counted:
             self._warn(
-                f"{layer}: its neurons ran without a module call (firing rates computed "
-                "directly, SpikingNeuron.rate, as a spiking model does for its last hidden "
-                "layer in training), so their updates and spikes are not counted, and the "
-                "layers after them ran once on the rates rather than at every step"
+                f"{layer}: its neurons ran without the counter seeing them (no module call, "
+                "and no firing rates it could count handed to their rate hooks, as when a "
+                "layer computes them with SpikingNeuron.rate but not through fire_rate), so "
+                "their updates and spikes are not counted, and the layers after them ran once "
+                "on the rates rather than at every step"
             )
         for message in self._warnings:
             log.warning(message)
@@ -696,6 +739,7 @@ class Counter:
             # passes seen: their modes; none seen: the mode it was counted in
             training=any(self._modes) if self._modes else self._entered_training,
             neurons_not_counted=not_counted,
+            rate_layers=tuple(layer for layer in self._rate_layers if layer not in not_counted),
         )
 
 

@@ -165,12 +165,22 @@ class Report:
             drawn, batch statistics), as when counting the batches of a training epoch;
             ``False`` for an inference count (``model.eval()`` first); ``None`` when not
             recorded (a report built by hand). Tables say so when it is ``True``.
-        neurons_not_counted: Spiking layers whose neurons ran without the counter seeing them:
-            their firing rates were computed directly (:meth:`SpikingNeuron.rate
-            <spikegraph.nn.neurons.SpikingNeuron.rate>`, which a spiking model does for its
-            last hidden layer in training), so their updates and spikes are missing, and the
-            layers after them ran once on the rates rather than at every step. Tables name
-            them; empty for a complete count (every inference count).
+        neurons_not_counted: Spiking layers whose neurons ran without the counter seeing them,
+            so their updates and spikes are missing (and the layers after them ran once on
+            the rates rather than at every step): a layer that computes their firing rates
+            (:meth:`SpikingNeuron.rate <spikegraph.nn.neurons.SpikingNeuron.rate>`) without
+            handing them to the neurons' rate hooks (:meth:`SpikingNeuron.notify_rate
+            <spikegraph.nn.neurons.SpikingNeuron.notify_rate>`), or rates that are not means
+            of binary spikes. Tables name them; empty for a complete count (every inference
+            count, and spikegraph's layers and models in training too).
+        rate_layers: Spiking layers whose firing rates were computed directly, without spike
+            trains (:meth:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.fire_rate`: a
+            spiking model's last hidden layer in training). Their neurons are counted, through
+            their rate hooks, with the updates and spikes of the trains behind the rates
+            (the rows an inference count on the same spikes has); the layers after them ran
+            once on the rates rather than at every step, and are counted as they ran, so
+            their rows (and the total) are smaller than an inference count's. Tables name
+            them; empty for every inference count.
     """
 
     rows: tuple[LayerRow, ...]
@@ -183,6 +193,7 @@ class Report:
     static_input: str | None = None
     training: bool | None = None
     neurons_not_counted: tuple[str, ...] = ()
+    rate_layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", get_profile(self.profile))
@@ -200,6 +211,7 @@ class Report:
         object.__setattr__(self, "rows", priced)
         object.__setattr__(self, "warnings", tuple(self.warnings))
         object.__setattr__(self, "neurons_not_counted", tuple(self.neurons_not_counted))
+        object.__setattr__(self, "rate_layers", tuple(self.rate_layers))
         object.__setattr__(self, "options", dict(self.options))
 
     # -- views ---------------------------------------------------------------------------
@@ -291,6 +303,7 @@ class Report:
             neurons_not_counted=tuple(
                 dict.fromkeys(self.neurons_not_counted + other.neurons_not_counted)
             ),
+            rate_layers=tuple(dict.fromkeys(self.rate_layers + other.rate_layers)),
         )
 
     def __radd__(self, other: Any) -> Report:
@@ -325,6 +338,7 @@ class Report:
             "static_input": self.static_input,
             "training": self.training,
             "neurons_not_counted": list(self.neurons_not_counted),
+            "rate_layers": list(self.rate_layers),
             "total": self.total.to_dict(),
             "layers": [r.to_dict() for r in self.rows],
             "warnings": list(self.warnings),
@@ -342,6 +356,7 @@ class Report:
             *([] if self.static_input is None else [describe_static_input(self.static_input)]),
             *([_TRAINING_NOTE] if self.training else []),
             *(_not_counted_note(layer) for layer in self.neurons_not_counted),
+            *(_rate_note(layer) for layer in self.rate_layers),
             head,
             "-" * len(head),
         ]
@@ -493,9 +508,18 @@ _TRAINING_NOTE = (
 def _not_counted_note(layer: str) -> str:
     """What a table says of a spiking layer whose neurons the counter did not see."""
     return (
-        f"{layer}: neurons not counted (firing rates computed directly, as in training): "
-        "their updates and spikes are missing, and the layers after them ran once on the "
-        "rates, not at every step"
+        f"{layer}: neurons not counted (firing rates computed directly, and no rates a "
+        "rate hook could count): their updates and spikes are missing, and the layers after "
+        "them ran once on the rates, not at every step"
+    )
+
+
+def _rate_note(layer: str) -> str:
+    """What a table says of a spiking layer whose firing rates were computed directly."""
+    return (
+        f"{layer}: firing rates computed directly (training): its neurons are counted from "
+        "them; the layers after it ran once on the rates, not at every step, and are counted "
+        "as they ran"
     )
 
 

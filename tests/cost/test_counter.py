@@ -14,6 +14,7 @@ from torch_geometric.utils import subgraph, to_torch_csr_tensor
 from spikegraph.cost import Counter, Report, count
 from spikegraph.cost.rules import ATTENTION_EDGE_ACS, ATTENTION_EDGE_MACS
 from spikegraph.models import PAPER_NEURON, SpikingGAT, SpikingGCN
+from spikegraph.models.registry import SPIKING, build_model
 from spikegraph.nn import SpikingGATConv, SpikingGCNConv
 from spikegraph.nn.monitor import SpikeMonitor
 
@@ -369,6 +370,105 @@ def test_spiking_gat_blocks_attend_from_both_sides():
     assert report.total.num_nodes == 4
 
 
+# -- training: neurons seen through their rate hooks ------------------------------------------
+
+#: Models whose training pass computes the last hidden layer's firing rates directly
+#: (SpikingGCN with the membrane read-out: ``fire_rate``) and runs the output layer once.
+RATE_SHORTCUT = ("sgcn", "stfn-sgcn")
+TRAIN_EVAL_CASES = [
+    *((name, {"norm": norm}) for name in SPIKING for norm in ("none", "stfn")),
+    ("sgcn", {"norm": "none", "neuron": "plif"}),
+    ("sgcn", {"norm": "none", "neuron": "alif"}),
+    ("sgcn", {"norm": "none", "num_layers": 3}),
+]
+
+
+@pytest.mark.parametrize("execution", ["event", "dense"])
+@pytest.mark.parametrize("static_input", ["once", "per-step"])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    TRAIN_EVAL_CASES,
+    ids=[f"{n}-" + "-".join(map(str, o.values())) for n, o in TRAIN_EVAL_CASES],
+)
+def test_a_training_count_matches_an_inference_count(name, options, static_input, execution):
+    """Without dropout and batch statistics (norm "none" or STFN, which normalises each node on
+    its own), training and inference fire the same spikes, so their counts agree: every row,
+    firing rate and the energy. The one difference is the spiking GCN's training shortcut: its
+    last hidden layer's neurons, whose firing rates it computes without spike trains, are
+    counted through their rate hooks (the inference count's neuron rows), but the layers
+    after them run once on the rates, not at every step, and are counted as they ran."""
+    torch.manual_seed(0)
+    model = build_model(
+        name, F_IN, C, hidden_channels=8, dropout=0.0, input_dropout=0.0, T=T, **options
+    )
+    x, edge_index = spike_train((N, F_IN), 15), undirected_edges()
+    kwargs = {"static_input": static_input, "execution": execution}
+    trained = count(model.train(), x, edge_index, **kwargs)
+    inferred = count(model.eval(), x, edge_index, **kwargs)
+    assert trained.static_input == inferred.static_input == static_input
+    assert trained.neurons_not_counted == inferred.neurons_not_counted == ()
+    assert trained.firing_rates() == inferred.firing_rates() != {}
+    assert trained.total.spikes == inferred.total.spikes > 0
+    if name not in RATE_SHORTCUT:
+        assert trained.rate_layers == inferred.rate_layers == ()
+        assert trained.rows == inferred.rows
+        assert trained.total == inferred.total
+        return
+    layer = f"convs.{model.num_layers - 2}"
+    assert (trained.rate_layers, inferred.rate_layers) == ((layer,), ())
+    # everything up to the rate layer's neurons is the same; after them, the same rows ...
+    cut = [r.name for r in inferred.rows].index(f"{layer}.neuron") + 1
+    assert trained.rows[:cut] == inferred.rows[:cut]
+    after = [(r.name, r.kind) for r in inferred.rows[cut:]]
+    assert [(r.name, r.kind) for r in trained.rows[cut:]] == after
+    last = f"convs.{model.num_layers - 1}"
+    assert {name for name, _ in after} == {f"{last}.lin", last, "SpikingGCN"}
+    # ... counted once (dense: a T-th of every step's operations) where inference counts T
+    if execution == "dense":
+        for t, i in zip(trained.rows[cut:], inferred.rows[cut:]):
+            if t.kind == "readout":  # the average of a constant output costs nothing
+                assert (t.acs, t.macs, i.acs, i.macs) == (0, 0, (T - 1) * N * C, N * C)
+            else:
+                assert (T * t.acs, T * t.macs) == (i.acs, i.macs)
+    assert trained.total.energy_pj < inferred.total.energy_pj
+
+
+@pytest.mark.parametrize("options", [{}, {"neuron": "alif"}, {"neuron": "plif"}, {"num_layers": 3}])
+def test_rate_hooks_leave_training_outputs_and_gradients_unchanged(options):
+    """The counter reads the rates the spiking GCN's last hidden layer hands its rate hooks in
+    training: outputs and gradients are bit-identical with and without it (dropout drawn),
+    and the hooks are gone afterwards. (Not with STFN: the counter's hook on the norm keeps
+    the layer off the fused STFN-LIF path, whose gradients differ in the last bits.)"""
+    torch.manual_seed(0)
+    options = {"num_layers": 2, **options}
+    model = SpikingGCN(F_IN, 8, out_channels=C, T=T, dropout=0.5, input_dropout=0.2, **options)
+    model.train()
+    x, edge_index = spike_train((N, F_IN), 15), undirected_edges()
+
+    def run(counter: Counter | None):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(7)
+        if counter is None:
+            out = model(x, edge_index)
+        else:
+            with counter:
+                out = model(x, edge_index)
+        (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    out_a, grads_a = run(None)
+    counter = Counter(model)
+    out_b, grads_b = run(counter)
+    assert torch.equal(out_a, out_b)
+    assert len(grads_a) == len(grads_b) > 0
+    assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b))
+    layer = f"convs.{model.num_layers - 2}"
+    report = counter.report()
+    assert (report.rate_layers, report.neurons_not_counted) == ((layer,), ())
+    assert report.select(kind="neuron", name=f"{layer}.neuron")[0].spikes_out > 0
+    assert not any(m.__dict__.get("_rate_hooks") for m in model.modules())
+
+
 # -- guarantees -------------------------------------------------------------------------------
 
 
@@ -411,6 +511,7 @@ def test_outputs_and_gradients_unchanged(name, training):
     # every hook is gone
     for m in model.modules():
         assert not m._forward_hooks
+        assert not m.__dict__.get("_rate_hooks")
         for attr in (
             "_message_forward_hooks",
             "_propagate_forward_hooks",

@@ -122,23 +122,62 @@ def test_a_count_in_training_mode_says_so():
     assert counter.report().training is False
 
 
-def test_a_training_count_names_the_neurons_it_could_not_see():
+def test_a_training_count_names_the_layers_whose_rates_were_computed_directly():
     """In training, a spiking GCN with the membrane read-out computes its last hidden layer's
     firing rates directly (no spike trains) and runs the output layer once on them: the
-    counter sees neither those neurons nor the output layer's steps, and the report says so
-    in its table and its dict (audit F3); an eval count has nothing to say."""
+    counter counts those neurons through their rate hooks (the inference count's neuron row)
+    and names the layer in the report's table and dict; the layers after it are counted as
+    they ran, once. An eval count has nothing to say. (audit F3)"""
     torch.manual_seed(0)
     x, edges = spike_train((N, 5), 12), undirected_edges()
     model = SpikingGCN(5, 8, 2, 3, T=4, dropout=0.0, input_dropout=0.0)
     trained = count(model.train(), x, edges)
     inferred = count(model.eval(), x, edges)
-    assert trained.neurons_not_counted == ("convs.0",)
-    assert inferred.neurons_not_counted == ()
-    assert not trained.select(kind="neuron") and inferred.select(kind="neuron")
-    note = "convs.0: neurons not counted"
+    assert trained.neurons_not_counted == inferred.neurons_not_counted == ()
+    assert (trained.rate_layers, inferred.rate_layers) == (("convs.0",), ())
+    assert trained.select(kind="neuron") == inferred.select(kind="neuron") != ()
+    note = "convs.0: firing rates computed directly"
     assert note in trained.table() and note not in inferred.table()
+    assert "neurons not counted" not in trained.table()
     record = json.loads(json.dumps(trained.to_dict()))
-    assert record["neurons_not_counted"] == ["convs.0"]
-    assert json.loads(json.dumps(inferred.to_dict()))["neurons_not_counted"] == []
-    assert (trained + inferred).neurons_not_counted == ("convs.0",)
-    assert any("convs.0" in w and "SpikingNeuron.rate" in w for w in trained.warnings)
+    assert (record["rate_layers"], record["neurons_not_counted"]) == (["convs.0"], [])
+    assert json.loads(json.dumps(inferred.to_dict()))["rate_layers"] == []
+    assert (trained + inferred).rate_layers == ("convs.0",)
+    assert not any("convs.0" in w for w in trained.warnings)
+
+
+class _RatesWithoutHooks(torch.nn.Module):
+    """A layer's firing rates computed without a module call of its neurons, and either not
+    handed to their rate hooks (``notify=None``) or handed as rates no spike train has."""
+
+    def __init__(self, notify: float | None = None) -> None:
+        super().__init__()
+        from spikegraph.nn import SpikingGCNConv
+
+        self.conv = SpikingGCNConv(5, 8, T=4)
+        self.notify = notify
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        rates = self.conv.neuron.rate(self.conv.current(x, edge_index), steps=4)
+        if self.notify is not None:
+            self.conv.neuron.notify_rate(torch.full_like(rates, self.notify), 4)
+        return rates
+
+
+def test_a_count_names_the_neurons_it_cannot_see():
+    """Neurons whose rates reach no rate hook, or reach them as rates that are not means of
+    binary spikes (0.3 over 4 steps), are not counted: the report names their layer, in its
+    table, dict and warnings."""
+    torch.manual_seed(0)
+    x, edges = spike_train((N, 5), 12), undirected_edges()
+    for notify, why in ((None, "rate hooks"), (0.3, "not means of binary spikes")):
+        report = count(_RatesWithoutHooks(notify), x, edges)
+        assert (report.neurons_not_counted, report.rate_layers) == (("conv",), ())
+        assert not report.select(kind="neuron") and report.select(kind="aggregation")
+        assert "conv: neurons not counted" in report.table()
+        assert json.loads(json.dumps(report.to_dict()))["neurons_not_counted"] == ["conv"]
+        assert any(w.startswith("conv") and why in w for w in report.warnings)
+    # rates that are spike means are counted (the hook's check lets them through)
+    report = count(_RatesWithoutHooks(0.25), x, edges)
+    assert (report.neurons_not_counted, report.rate_layers) == ((), ("conv",))
+    assert report.select(kind="neuron")[0].spikes_out == N * 8
