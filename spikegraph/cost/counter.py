@@ -19,6 +19,7 @@ module it wraps.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import weakref
 from collections.abc import Callable
@@ -109,6 +110,41 @@ def _is_compiled_wrapper(module: nn.Module) -> bool:
     from torch._dynamo.eval_frame import OptimizedModule
 
     return isinstance(module, OptimizedModule)
+
+
+def _compiled_callable(fn: Any) -> str | None:
+    """How a callable was compiled, if it was: what a forward pass through it would run
+    instead of eager code (``None`` for eager code). Sees through ``functools.partial``."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if isinstance(fn, nn.Module):
+        if _is_compiled_wrapper(fn):
+            return "an OptimizedModule (torch.compile)"
+        if getattr(fn, "_compiled_call_impl", None) is not None:
+            return "a module compiled in place (Module.compile())"
+        if isinstance(fn, torch.jit.ScriptModule):
+            return "a TorchScript module"
+        return None
+    if isinstance(fn, (torch.jit.ScriptFunction, torch._C.ScriptMethod)):
+        return "a TorchScript function"
+    # torch.compile's wrappers (of a function, a method or a module's forward) keep the
+    # callable they wrap here; torch.compiler.disable's, which run it eagerly, do too
+    if getattr(fn, "_torchdynamo_orig_callable", None) is not None and not getattr(
+        fn, "_torchdynamo_disable", False
+    ):
+        return "compiled with torch.compile"
+    return None
+
+
+def _name_of(fn: Any) -> str:
+    """A short name of a callable, for messages."""
+    if isinstance(fn, str):
+        return repr(fn)
+    if isinstance(fn, nn.Module):
+        return type(fn).__name__
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def check_eager(model: nn.Module) -> None:
@@ -764,7 +800,8 @@ def count(
         model: The model (see :class:`Counter`).
         *inputs: Positional arguments of the forward pass (``x, edge_index, ...``).
         forward: The method to run instead of ``model(...)``: a name
-            (``"forward_blocks"`` for sampled blocks) or a callable.
+            (``"forward_blocks"`` for sampled blocks) or a callable, run in eager mode (not
+            compiled or scripted).
         execution: ``"auto"``, ``"event"`` or ``"dense"`` (see :class:`Counter`).
         fold_norm: Count STFN / batch norm folded for inference (see :class:`Counter`).
         profile: Energy profile name or :class:`~spikegraph.cost.EnergyProfile`.
@@ -781,14 +818,16 @@ def count(
         **kwargs: Keyword arguments of the forward pass.
 
     A ``torch.compile``'d model is counted through the eager module it wraps (same weights
-    and arithmetic: PyG skips its hooks in compiled code).
+    and arithmetic: PyG skips its hooks in compiled code). A compiled or scripted ``forward``
+    is refused instead (it is the caller's code, not the model's); compiled code that an
+    eager ``forward`` calls cannot be told apart, and would be counted wrong.
 
     Returns:
         A :class:`~spikegraph.cost.Report` of that one forward pass.
 
     Raises:
         ValueError: see :class:`Counter` (a compiled submodule, a per-step count that cannot
-            be made).
+            be made); a ``forward`` compiled with ``torch.compile`` or scripted.
     """
     check_static_input(static_input)
     if not isinstance(model, nn.Module):
@@ -805,6 +844,18 @@ def count(
         fn = forward
     else:
         raise TypeError(f"'forward' must be a method name or a callable, got {forward!r}")
+    compiled = _compiled_callable(fn)
+    if compiled is not None:
+        why = (
+            "TorchScript runs no Python hooks, so none of its arithmetic would be counted"
+            if "TorchScript" in compiled
+            else "compiled code skips PyG's message-passing hooks, so its aggregation, "
+            "attention and bias would not be counted"
+        )
+        raise ValueError(
+            f"'forward' ({_name_of(forward)}) is {compiled}: {why}. Pass the eager callable "
+            "instead (for torch.compile(f), f itself: the same arithmetic)"
+        )
     # A spiking model's own input is converted here, so that a method other than its call
     # (forward_blocks) runs on the spike train too; the counter does it for the spiking
     # models and layers that a module calls.

@@ -2,6 +2,7 @@
 guarantees (outputs and gradients unchanged, hooks removed, errors)."""
 
 import dataclasses
+import functools
 from types import SimpleNamespace
 
 import pytest
@@ -680,3 +681,39 @@ def test_a_counter_refuses_compiled_and_scripted_modules(edge_index):
         count(in_place, x, edge_index)
     with pytest.raises(ValueError, match=r"TorchScript"):
         Counter(torch.jit.script(nn.Linear(F_IN, 2)))
+
+
+def _doubled(x: torch.Tensor) -> torch.Tensor:
+    return 2.0 * x
+
+
+def test_count_refuses_a_compiled_or_scripted_forward(edge_index):
+    """A compiled function passed as forward= runs the model in compiled code, where PyG
+    skips its hooks: inside a Counter it loses the aggregation and bias rows without an
+    error. count() refuses it, naming the argument; torch.compiler.disable runs eagerly."""
+    torch.manual_seed(0)
+    model = GCN(F_IN, HID, 2, C).eval()
+    x = torch.randn(N, F_IN)
+    eager = count(model, x, edge_index)
+    compiled_forward = torch.compile(model.forward, backend="eager")
+    with Counter(model) as counter:  # what count() would have counted
+        compiled_forward(x, edge_index)
+    lost = counter.report(num_nodes=N, num_forwards=1)
+    assert not lost.select(kind="aggregation") and eager.select(kind="aggregation")
+    scripted_linear = torch.jit.script(nn.Linear(F_IN, C))
+    refused = {
+        "torch.compile": [
+            compiled_forward,
+            torch.compile(lambda a, b: model(a, b), backend="eager"),
+            functools.partial(torch.compile(model, backend="eager").forward),
+        ],
+        r"OptimizedModule \(torch\.compile\)": [torch.compile(model, backend="eager")],
+        "TorchScript function": [torch.jit.script(_doubled), scripted_linear.forward],
+        "TorchScript module": [scripted_linear],
+    }
+    for what, forwards in refused.items():
+        for forward in forwards:
+            with pytest.raises(ValueError, match=rf"^'forward' \(.*\) is .*{what}.*eager"):
+                count(model, x, edge_index, forward=forward)
+    uncompiled = torch.compiler.disable(lambda a, b: model(a, b))
+    assert count(model, x, edge_index, forward=uncompiled) == eager
