@@ -368,6 +368,22 @@ def ablation_rows(records: list[dict]) -> list[dict]:
 
 def ablation_section(records: list[dict]) -> str:
     """:func:`ablation_rows` as a section of ``tuned.md`` (empty when there is no row)."""
+    rows = ablation_rows(records)
+    if not rows:
+        return ""
+    cells = {cell_name(r): r["final"] for r in records}
+    counts = sorted(
+        {
+            len(cells[r["dataset"], name]["test_acc"])
+            for r in rows
+            for name in (r["model"], r["variant"])
+        }
+    )
+    over = (
+        f"the {counts[0]} final seeds"
+        if len(counts) == 1
+        else f"each cell's final seeds ({counts[0]} to {counts[-1]})"
+    )
     lines = [
         f"| {r['dataset']} | {r['model']} | {r['variant']} "
         f"({', '.join(f'{k}={v}' for k, v in r['fixed'].items())}) | "
@@ -375,15 +391,14 @@ def ablation_section(records: list[dict]) -> str:
         f"{100 * r['variant_test_acc_mean']:.2f} ± {100 * r['variant_test_acc_std']:.2f} | "
         f"{100 * r['difference']:.2f} | {p_text(r['p_welch'])} | "
         f"{100 * r['val_difference']:.2f} |"
-        for r in ablation_rows(records)
+        for r in rows
     ]
-    if not lines:
-        return ""
     return (
         "\n## Ablations, in the same protocol\n\n"
         "Each ablation cell (its model with the options shown held fixed in every trial, "
-        "tuned and evaluated as every cell is) against its model. Difference: the model's "
-        "test mean minus the ablation's, in points; p: Welch's two-sided t-test of their "
+        "tuned and evaluated as every cell is) against its model. Test accuracies: mean ± "
+        f"population standard deviation (`statistics.pstdev`) over {over}. Difference: the "
+        "model's test mean minus the ablation's, in points; p: Welch's two-sided t-test of their "
         "per-seed test accuracies over the final seeds (`scipy.stats.ttest_ind`, "
         "`equal_var=False`), so a large p is a difference the seeds do not separate; "
         "val. difference: the same difference of the validation means, what selection "

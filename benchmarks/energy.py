@@ -174,7 +174,8 @@ def to_markdown(record: dict) -> str:
         f"- profile: **{prof['name']}** (MAC {prof['mac_pj']} pJ, AC {prof['ac_pj']} pJ); "
         f"source: {prof['source']}",
         "",
-        f"Seeds {record['seeds']}; mean +- std over seeds. One inference = one eval-mode "
+        f"Seeds {record['seeds']}; mean +- population standard deviation (`statistics.pstdev`) "
+        f"over the {len(record['seeds'])} seeds. One inference = one eval-mode "
         "forward pass on the full graph (all nodes); energy per node divides it by the "
         "number of nodes. Memory access is not counted (see docs/cost.md). Static input: "
         f"*per step* = {STATIC_INPUT['per-step']}, the convention of spiking-network energy "

@@ -1,9 +1,9 @@
 """Node classification on the Planetoid public splits: spiking GCN/GAT against PyG's GCN/GAT.
 
 Each (dataset, model) row trains one model per seed with the configuration committed in
-``benchmarks/configs/node_classification.toml``, and reports mean +- std test accuracy, time
-per epoch, peak memory and mean firing rate per spiking layer. An ablation on the spiking
-GCN follows (normalisation, time steps, encoding).
+``benchmarks/configs/node_classification.toml``, and reports test accuracy (mean +- population
+standard deviation over the seeds), time per epoch, peak memory and mean firing rate per
+spiking layer. An ablation on the spiking GCN follows (normalisation, time steps, encoding).
 
 Results go to the scratch folder ``benchmarks/results/local/`` (ignored by git), to ``--out
 DIR``, or, with ``--update-results``, to the committed ``benchmarks/results/``. Every
@@ -192,10 +192,11 @@ def _fmt_rates(rates: dict[str, float]) -> str:
 def to_markdown(record: dict[str, Any]) -> str:
     seed_lists = {tuple(r["seeds"]) for r in record["rows"]}
     per_row = len(seed_lists) > 1
+    seeds = list(next(iter(seed_lists), ()))
     seeds_text = (
-        "the seeds of each row (column *seeds*)"
+        "the seeds of each row (column *seeds*: how many)"
         if per_row
-        else f"seeds {list(next(iter(seed_lists), ()))}"
+        else f"the {len(seeds)} seeds {seeds}"
     )
     lines = [
         "# Node classification, Planetoid public split",
@@ -204,7 +205,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         f"This summary was written by `{record['provenance']['command']}` on "
         f"{record['provenance']['date']}.",
         "",
-        f"Mean +- std test accuracy over {seeds_text}; configurations in "
+        "Test accuracy: mean +- population standard deviation (`statistics.pstdev`) over "
+        f"{seeds_text}; configurations in "
         "`benchmarks/configs/node_classification.toml`. Time per epoch is one training epoch "
         "(full batch). Peak memory is the child process's peak RSS above its RSS after loading "
         "the data. Firing rate: mean spikes per neuron and time step of each spiking hidden "
@@ -239,7 +241,9 @@ def to_markdown(record: dict[str, Any]) -> str:
             "",
             "## Ablation (spiking GCN)",
             "",
-            "Each variant changes one setting of the tuned spiking GCN.",
+            "Each variant changes one setting of the tuned spiking GCN. Test accuracy: mean +- "
+            "population standard deviation (`statistics.pstdev`) over the row's seeds (column "
+            "*seeds*: how many).",
             "",
             "| variant | dataset | test accuracy (%) | seeds | time / epoch (ms) | firing rate | "
             "energy / node (nJ) |",

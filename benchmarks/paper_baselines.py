@@ -231,8 +231,9 @@ def to_markdown(summary: dict) -> str:
         "better validation accuracy, the test accuracy of the best validation epoch), on the "
         "public split with row-normalised features. The tuned table's budget is 200 epochs "
         "with patience 100. How this differs from the papers' own training: "
-        "`benchmarks/paper_baselines.py`'s docstring. Paper: the test accuracy the paper "
-        "reports; difference: the mean here minus it.",
+        "`benchmarks/paper_baselines.py`'s docstring. Test acc.: mean ± population standard "
+        "deviation (`statistics.pstdev`) over the row's seeds (column *seeds*: how many, and "
+        "which). Paper: the test accuracy the paper reports; difference: the mean here minus it.",
         "",
         "| dataset | model | settings (paper) | epochs (most) | patience | test acc. (%) | "
         "paper (%) | difference | seeds | mean best epoch | library |",

@@ -190,7 +190,8 @@ def markdown(result: dict[str, Any]) -> str:
         "a trial of a committed sweep record with the changes shown, on seeds "
         f"{cfg['seeds']} (none of them seeds its selection read), "
         f"{cfg['epochs'] or 'the record budget'}"
-        " epochs. A lead, not a result of the tuned table.",
+        " epochs. Validation mean: mean +- population standard deviation (`statistics.pstdev`) "
+        f"over the {len(cfg['seeds'])} seeds. A lead, not a result of the tuned table.",
         "",
         "## What ran",
         "",

@@ -122,11 +122,13 @@ def to_markdown(record: dict) -> str:
         "",
         provenance_md(record["provenance"]),
         f"Cora (public split), Adam (weight decay 5e-4), {record['epochs']} epochs, test "
-        f"accuracy (%) at the epoch of best validation accuracy; seeds {record['seeds']}. "
+        f"accuracy (%) at the epoch of best validation accuracy; seeds {record['seeds']}, mean "
+        "+- population standard deviation (`statistics.pstdev`) over the "
+        f"{len(record['seeds'])} seeds. "
         "Features: `normalized` = PyG's `NormalizeFeatures` (sum 1 per node, as in PyG's "
         "examples), `raw` = the binary features as loaded.",
         "",
-        "| model | features | built as | lr | test acc (mean +- std) | per seed |",
+        "| model | features | built as | lr | test acc (mean +- population std) | per seed |",
         "|---|---|---|---|---|---|",
     ]
     for row in record["rows"]:

@@ -271,6 +271,8 @@ def to_markdown(summary: dict) -> str:
         "scored on the full graph",
         f"- model options (on top of the registry's): {s.get('model_options', MODEL_OPTIONS)}",
         f"- bar: {s['bar']}",
+        "- test acc: mean ± population standard deviation (`statistics.pstdev`) over the row's "
+        "seeds (column *seeds*: how many)",
         f"- runs shown: {len(summary['runs'])}; of this command's plan, "
         f"{summary['completed_runs']} of {summary['planned_runs']} runs completed",
         "",

@@ -347,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             scores += f", re-scoring validation {100 * row['rescore']['val_acc_mean']:.2f}"
         print(
             f"{name}: selected trial {best['number']} ({scores}), test "
-            f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} over "
-            f"{len(row['seeds'])} seeds, features {row['features']} "
+            f"{100 * row['test_acc_mean']:.2f} +- {100 * row['test_acc_std']:.2f} (mean +- "
+            f"population std over {len(row['seeds'])} seeds), features {row['features']} "
             f"({time.perf_counter() - start:.0f} s)",
             flush=True,
         )

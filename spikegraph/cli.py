@@ -698,7 +698,7 @@ def format_summary(record: dict[str, Any]) -> str:
     lines = [
         f"{record['model']} on {record['dataset']} ({runs[0]['split']} split), {len(runs)} seed(s)",
         f"  test accuracy   {100 * record['test_acc_mean']:.2f} +- "
-        f"{100 * record['test_acc_std']:.2f} %",
+        f"{100 * record['test_acc_std']:.2f} % (mean +- population std, {len(runs)} seed(s))",
         f"  time per epoch  {1000 * record['time_per_epoch_mean']:.1f} ms",
     ]
     if record.get("sampler"):
@@ -1117,8 +1117,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         records["final"] = row
         print(
             f"  final: test accuracy {100 * row['test_acc_mean']:.2f} +- "
-            f"{100 * row['test_acc_std']:.2f} % over {len(row['seeds'])} fresh seeds "
-            f"(features {row['features']})"
+            f"{100 * row['test_acc_std']:.2f} % over {len(row['seeds'])} fresh seeds (mean +- "
+            f"population std; features {row['features']})"
         )
     return write_record(args.records, records) if args.records else 0
 
@@ -1284,10 +1284,13 @@ def cmd_study_samplers(args: argparse.Namespace) -> int:
 
 def format_study(result: Any) -> str:
     """The study's rows, one line each, and where its files are."""
-    from spikegraph.experiments.study.summary import gradient_at_training_budget
+    from spikegraph.experiments.study.summary import _seeds_text, gradient_at_training_budget
 
     d = result.study["dataset"]
-    lines = [f"sampler study on {d['name']} (split={d['split']}), seeds {result.study['seeds']}:"]
+    lines = [
+        f"sampler study on {d['name']} (split={d['split']}), seeds {result.study['seeds']} "
+        f"(test accuracy: mean +- population std over {_seeds_text(result.rows)}):"
+    ]
     for r in result.rows:
         g = gradient_at_training_budget(r)
         var = "-" if g["variance_mean"] is None else f"{g['variance_mean']:.3g}"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from spikegraph.cli import build_parser, main
+from spikegraph.cli import build_parser, format_summary, main
 
 RECORD_KEYS = {
     "peak_rss_mb",  # the largest of the runs' peak resident memory (issue: large graphs)
@@ -83,8 +83,18 @@ def test_train_on_cora_writes_a_json_record(data_root, tmp_path, capsys):
     assert list(record["firing_rates"]) == ["convs.0"]
     stdout = capsys.readouterr().out
     assert "sgcn on Cora (public split), 1 seed(s)" in stdout
+    assert "% (mean +- population std, 1 seed(s))" in stdout
     assert "test accuracy" in stdout and "firing rates" in stdout
     assert f"wrote {out}" in stdout
+
+
+def test_the_summary_says_its_std_is_the_population_std_over_how_many_seeds():
+    result = {"test_acc": 0.8, "val_acc": 0.8, "best_epoch": 1, "epochs_run": 2}
+    runs = [{"split": "public", "seed": s, "result": result} for s in (0, 1, 2)]
+    record = {"model": "gcn", "dataset": "Cora", "runs": runs, "test_acc_mean": 0.8,
+              "test_acc_std": 0.0123, "time_per_epoch_mean": 0.01, "firing_rates": {}}  # fmt: skip
+    lines = format_summary(record).splitlines()
+    assert "  test accuracy   80.00 +- 1.23 % (mean +- population std, 3 seed(s))" in lines
 
 
 def test_train_with_layerwise_evaluation(data_root, tmp_path, capsys):

@@ -24,6 +24,7 @@ def test_a_study_runs_prints_its_rows_and_resumes(tiny_arxiv_root, tmp_path, cap
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "gcn    full-batch" in printed and "gcn    graphsage" in printed
+    assert "seeds [0] (test accuracy: mean +- population std over the 1 seed):" in printed
     assert "2 cell(s) computed, 0 reused" in printed
     summary = json.loads((out / "study.json").read_text())
     assert summary["provenance"]["command"] == ["spikegraph", *argv]

@@ -129,3 +129,31 @@ def test_rows_of_another_mode_are_not_merged(fake_training, tmp_path, capsys, fi
     err = capsys.readouterr().err
     assert "Cora/gcn" in err and "--quick" in err and "--config node_classification" in err
     assert snapshot(out) == before
+
+
+def _row(key: str, seeds: list[int]) -> dict:
+    dataset, model = key.split("/")
+    return {
+        "key": key, "dataset": dataset, "model": model, "seeds": seeds,
+        "test_acc_mean": 0.8, "test_acc_std": 0.01, "time_per_epoch_mean": 0.01,
+        "peak_above_data_mb": 10.0, "firing_rates": {}, "energy_per_node_pj": 1e3,
+        "energy_event_per_node_pj": 1e3,
+    }  # fmt: skip
+
+
+def test_the_tables_say_their_std_is_the_population_std_over_how_many_seeds():
+    mod = load(STEM)
+    record = {
+        "sources": [], "provenance": {"command": "c", "date": "d"},
+        "rows": [_row("Cora/sgcn", [0, 1, 2]), _row("Cora/gcn", [0, 1, 2])],
+        "ablation": [_row("Cora/sgcn-T4", [0, 1])],
+    }  # fmt: skip
+    md = mod.to_markdown(record)
+    assert (
+        "Test accuracy: mean +- population standard deviation (`statistics.pstdev`) over the 3 "
+        "seeds [0, 1, 2];" in md
+    )
+    assert md.count("mean +- population standard deviation (`statistics.pstdev`) over") == 2
+    record["rows"][1]["seeds"] = [0]  # rows of other seeds: each row says how many
+    md = mod.to_markdown(record)
+    assert "over the seeds of each row (column *seeds*: how many)" in md

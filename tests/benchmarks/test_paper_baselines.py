@@ -172,3 +172,20 @@ def test_a_logged_run_of_other_package_versions_is_not_read_back(bench, tmp_path
     assert shown["rows"][0]["test_acc"] == first["rows"][0]["test_acc"]  # those runs alone
     md = bench.to_markdown(shown)
     assert f"| {row['library_commit'][:7]} |" in md
+
+
+def test_the_table_says_its_std_is_the_population_std_over_the_rows_seeds(bench):
+    row = {
+        "dataset": "Cora", "model": "gcn", "epochs": 200, "patience": 100,
+        "params": bench.SETTINGS["gcn", "Cora"], "fixed": {}, "paper": 81.5,
+        "library_commit": None, "library_versions": None, "seeds": [100, 101, 102],
+        "test_acc": [80.0, 81.0, 82.0], "test_acc_mean": 81.0, "test_acc_std": 0.82,
+        "best_epochs": [10, 20, 30],
+    }  # fmt: skip
+    summary = {"library_commit": None, "library_versions": None, "sources": [], "rows": [row]}
+    md = bench.to_markdown(summary)
+    assert (
+        "Test acc.: mean ± population standard deviation (`statistics.pstdev`) over the row's "
+        "seeds (column *seeds*: how many, and which)." in md
+    )
+    assert "| 81.00 ± 0.82 | 81.5 | -0.50 | 3 (seeds 100-102) |" in md

@@ -53,6 +53,10 @@ def test_rows_probe_the_selected_trial_and_its_variants_and_a_rerun_trains_nothi
     assert result["config"]["seeds"] == [5, 6]
     text = (out / "probes" / "Cora-sgcn-variants.md").read_text()
     assert "| T=2 |" in text and "| base |" in text and "no test label read" in text
+    assert (
+        "Validation mean: mean +- population standard deviation (`statistics.pstdev`) over the 2 "
+        "seeds." in text
+    )
     capsys.readouterr()
 
     def no_training(*args, **kwargs):

@@ -60,6 +60,14 @@ def test_every_cell_gets_the_same_budget_and_finished_cells_are_skipped(
     want = {"trials": 2, "seeds": [0], "epochs": 2, "patience": 100}
     assert budgets == {json.dumps(want, sort_keys=True)}
     assert all(len(r["counted"]) == 2 and r["final"]["seeds"] == [100, 101] for r in records)
+    # each cell's progress line says what its +- is
+    out = capsys.readouterr().out
+    for name in ("Cora-gcn", "Cora-gat"):
+        assert re.search(
+            rf"{name}: selected trial \d+ \(tuning score [0-9.]+\), test [0-9.]+ \+- [0-9.]+ "
+            r"\(mean \+- population std over 2 seeds\), features ",
+            out,
+        ), out
     text = (tmp_path / "tuned.md").read_text()
     assert tune.protocol_sentence(tune.Budget(2, (0,), 2, 100), [100, 101]) in text
     # the summary the documentation quotes names the cells it read and those it did not

@@ -90,6 +90,12 @@ def test_the_ablation_section_sets_each_variant_against_its_model_with_welchs_te
                       f"{100 * row['difference']:.2f}", f"{row['p_welch']:.2g}",
                       "1.50 |"]]  # fmt: skip
     assert tuned_table.ablation_section(records[2:]) == ""
+    # the legend says what the ± is, over how many seeds (here 5 and 7: each cell's)
+    pstdev = "Test accuracies: mean ± population standard deviation (`statistics.pstdev`) over"
+    text = tuned_table.ablation_section(records)
+    assert f"{pstdev} each cell's final seeds (5 to 7)." in text
+    same = [records[0], _ablated("Cora", "gasnn", on[::-1], 0.79, {"norm": "none"})]
+    assert f"{pstdev} the 5 final seeds." in tuned_table.ablation_section(same)
 
 
 def _family_rows(text):

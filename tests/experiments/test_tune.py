@@ -1070,7 +1070,7 @@ def test_cli_tunes_writes_records_and_reproduces_a_trial(tmp_path, toy, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "gcn on Cora: study 'Cora-gcn', 2 counted trial(s) of 2" in text
-    assert "over 1 fresh seeds" in text
+    assert "over 1 fresh seeds (mean +- population std; features " in text
     records = tune.read_records(out)
     assert records["final"]["seeds"] == [9]
     assert main(["tune", "--reproduce", "1", "--records", str(out)]) == 0

@@ -180,6 +180,15 @@ def _machines_line(provenance: dict[str, Any]) -> str:
     return f"- machines: {each}; {procs}"
 
 
+def _seeds_text(rows: list[dict[str, Any]]) -> str:
+    """Over how many seeds the rows' means and standard deviations are: ``the 3 seeds``, or
+    ``each row's seeds (2 to 3)`` where rows differ."""
+    counts = sorted({len(r["seeds"]) for r in rows}) or [0]
+    if len(counts) == 1:
+        return f"the {counts[0]} seed{'' if counts[0] == 1 else 's'}"
+    return f"each row's seeds ({counts[0]} to {counts[-1]})"
+
+
 def _date_line(provenance: dict[str, Any]) -> str:
     first, last = provenance.get("first_date"), provenance.get("date")
     if first is None or first == last:
@@ -231,6 +240,9 @@ def to_markdown(
     lines += [
         "",
         "## Accuracy, time, memory, batches",
+        "",
+        "test acc: mean ± population standard deviation (`statistics.pstdev`) over "
+        f"{_seeds_text(rows)}.",
         "",
         "| model | sampler | family | test acc (%) | s/epoch | sampling share | "
         "preprocess (s) | peak RSS (MiB) | batches/epoch | input nodes/batch | "

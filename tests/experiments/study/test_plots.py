@@ -33,3 +33,19 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'spikegraph\[plot\]'"):
         plots.require_matplotlib()
+
+
+def test_the_accuracy_axis_says_its_std_is_the_population_std_over_how_many_seeds():
+    def row(sampler, seeds):
+        return {"model": "gcn", "sampler": sampler, "seeds": seeds, "test_acc_mean": 0.8,
+                "test_acc_std": 0.01, "time_per_epoch_mean": 0.1}  # fmt: skip
+
+    def label(rows):
+        colours, markers = plots._styles(rows)
+        fig = plots._scatter(rows, "time_per_epoch_mean", "s", "t", colours, markers)
+        return fig.axes[0].get_ylabel()
+
+    same = [row("full-batch", [0, 1, 2]), row("graphsage", [0, 1, 2])]
+    assert label(same) == "test accuracy (%)\nmean ± population std over the 3 seeds"
+    other = [row("full-batch", [0, 1, 2]), row("graphsage", [0])]
+    assert label(other).endswith("mean ± population std over each row's seeds (1 to 3)")

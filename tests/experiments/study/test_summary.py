@@ -45,6 +45,12 @@ def test_the_report_names_what_ran_and_shows_every_row(shared_study):
     for row in result.rows:
         assert md.count(f"| {row['model']} | {row['sampler']} |") == 2 + len(row["gradient"])
     assert "## Plots" not in md  # no plot files given
+    # what the ± is, and over how many seeds (each row's, where rows have different seeds)
+    pstdev = "test acc: mean ± population standard deviation (`statistics.pstdev`) over"
+    assert f"{pstdev} the 2 seeds.\n" in md
+    rows = [dict(result.rows[0], seeds=[0]), *result.rows[1:]]
+    md = to_markdown(result.study, rows, {"command": ["spikegraph", "study"]}, [])
+    assert f"{pstdev} each row's seeds (1 to 2).\n" in md
     # the synthetic graph's features are real-valued: no static-input convention applied
     assert (
         f"spiking models counted event-driven (static input: {describe_static_input(None)})" in md
