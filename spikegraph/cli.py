@@ -1284,12 +1284,12 @@ def cmd_study_samplers(args: argparse.Namespace) -> int:
 
 def format_study(result: Any) -> str:
     """The study's rows, one line each, and where its files are."""
-    from spikegraph.experiments.study.summary import _seeds_text, gradient_at_training_budget
+    from spikegraph.experiments.study.summary import gradient_at_training_budget, seeds_text
 
     d = result.study["dataset"]
     lines = [
         f"sampler study on {d['name']} (split={d['split']}), seeds {result.study['seeds']} "
-        f"(test accuracy: mean +- population std over {_seeds_text(result.rows)}):"
+        f"(test accuracy: mean +- population std over {seeds_text(result.rows)}):"
     ]
     for r in result.rows:
         g = gradient_at_training_budget(r)

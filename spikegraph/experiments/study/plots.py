@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from spikegraph.experiments.study.budget import FULL_BATCH
-from spikegraph.experiments.study.summary import _seeds_text
+from spikegraph.experiments.study.summary import seeds_text
 
 #: ``name -> title`` of every plot :func:`write_plots` draws.
 PLOTS = {
@@ -98,7 +98,7 @@ def _scatter(rows, x_key, x_label, title, colours, markers, scale=1.0):
     if all(r[x_key] > 0 for r in rows):
         ax.set_xscale("log")
     ax.set_xlabel(x_label)
-    ax.set_ylabel(f"test accuracy (%)\nmean ± population std over {_seeds_text(rows)}")
+    ax.set_ylabel(f"test accuracy (%)\nmean ± population std over {seeds_text(rows)}")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     _legend(fig, ax, rows, colours, markers)

@@ -180,7 +180,7 @@ def _machines_line(provenance: dict[str, Any]) -> str:
     return f"- machines: {each}; {procs}"
 
 
-def _seeds_text(rows: list[dict[str, Any]]) -> str:
+def seeds_text(rows: list[dict[str, Any]]) -> str:
     """Over how many seeds the rows' means and standard deviations are: ``the 3 seeds``, or
     ``each row's seeds (2 to 3)`` where rows differ."""
     counts = sorted({len(r["seeds"]) for r in rows}) or [0]
@@ -242,7 +242,7 @@ def to_markdown(
         "## Accuracy, time, memory, batches",
         "",
         "test acc: mean ± population standard deviation (`statistics.pstdev`) over "
-        f"{_seeds_text(rows)}.",
+        f"{seeds_text(rows)}.",
         "",
         "| model | sampler | family | test acc (%) | s/epoch | sampling share | "
         "preprocess (s) | peak RSS (MiB) | batches/epoch | input nodes/batch | "
@@ -320,4 +320,4 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["gradient_at_training_budget", "summarise", "to_markdown"]
+__all__ = ["gradient_at_training_budget", "seeds_text", "summarise", "to_markdown"]
