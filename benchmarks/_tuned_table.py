@@ -473,8 +473,34 @@ def made_by(records: list[dict]) -> str:
         head = f"`{prov.get('command')}`, {machine}{at_commit(prov, r)}"
         if again:
             head += f"; re-scored by `{again['command']}`{at_commit(again, r)}"
+        kinds = hardware_kinds(r)
         groups.setdefault(head, []).append(
             f"  - {'-'.join(cell_name(r))}: {prov.get('date')}"
             + (f" (re-scored {again['date']})" if again else "")
+            + (f"; hardware kinds: {', '.join(kinds)}" if len(kinds) > 1 else "")
         )
-    return "\n".join(f"- {head}:\n" + "\n".join(cells) for head, cells in groups.items())
+    text = "\n".join(f"- {head}:\n" + "\n".join(cells) for head, cells in groups.items())
+    if any(len(hardware_kinds(r)) > 1 for r in records):
+        text += (
+            "\n\nHardware kinds: a cell whose runs trained on more than one kind of CPU (a "
+            "sweep resumed on another machine) names them. Each trial trained on one (its "
+            "`ran_on` in the record; a stopped trial's seeds are trained again on another "
+            "kind), and so does each re-scoring and final run where the record keeps it "
+            "(`ran_on`); the cell's last process is the one in its provenance. A run repeats "
+            "exactly on its own kind; on another, a score may move by a node."
+        )
+    return text
+
+
+def hardware_kinds(record: dict) -> list[str]:
+    """The kinds of hardware (:func:`spikegraph.experiments.tune.ran_on`) a cell's record
+    says its runs trained on: its trials', its re-scoring's and final runs' where kept, and
+    the machine of its provenance (the process that finished it)."""
+    kinds = {t["ran_on"] for t in record.get("trials", ()) if t.get("ran_on")}
+    for stage in (record.get("rescore") or {}, record.get("final") or {}):
+        ran = stage.get("ran_on") or []
+        kinds.update(k for k in ([ran] if isinstance(ran, str) else ran) if k and k != "unknown")
+    machine = (record.get("provenance") or {}).get("machine") or {}
+    if machine.get("cpu") and machine.get("cuda_device") is None:  # trained on its CPU
+        kinds.add(f"cpu: {machine['cpu']}")
+    return sorted(kinds)

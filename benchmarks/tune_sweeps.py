@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -198,6 +199,18 @@ def keep_unfinished(path: Path, command: str):
     return keep
 
 
+def rescore_provenance(
+    before: dict[str, Any] | None, now: dict[str, Any], command: str
+) -> dict[str, Any]:
+    """The provenance of a re-scoring: the one ``before`` (the record's) had when it
+    reached the same result (rule, candidates, selection), which a resumed process only read
+    back from its kept runs; else this process's."""
+    same = ("rule", "candidates", "trial")
+    if before and before.get("provenance") and all(before.get(k) == now.get(k) for k in same):
+        return before["provenance"]
+    return provenance(command)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
@@ -318,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{kept}, the re-scoring's finished runs in {storage}{also}; run the same "
                     "command again to resume"
                 ) from err
-            records["rescore"]["provenance"] = provenance(command)
+            records["rescore"]["provenance"] = rescore_provenance(
+                (record or {}).get("rescore"), records["rescore"], command
+            )
         final = tune.kept_final(records, args.final_seeds)
         if final is not None:  # the selection did not change: its final row stands
             records["final"] = final

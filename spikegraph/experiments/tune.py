@@ -1182,9 +1182,11 @@ def rescore(
     lost, from the runs ``records`` kept (``on_stage``, :func:`stage_record`).
 
     Returns:
-        ``{"rule": rule.to_dict(), "candidates": [...], "trial": number}``: per candidate
-        its trial number, tuning score, per-seed validation accuracies and their mean, in
-        the sweep's order.
+        ``{"rule": rule.to_dict(), "candidates": [...], "trial": number, "ran_on": [...]}``:
+        per candidate its trial number, tuning score, per-seed validation accuracies and
+        their mean, in the sweep's order; the hardware kinds its runs trained on
+        (:func:`hardware_kinds`: more than one where a stopped re-scoring resumed on
+        another machine).
 
     A sweep with fewer finished counted trials than ``rule.top`` re-scores them all.
 
@@ -1218,15 +1220,16 @@ def rescore(
         return out
 
     indices = list(range(len(jobs)))
+    here = ran_on(device)
     if storage is None:
-        val = [r.val_acc for r in run(indices)]
+        val, kinds = [r.val_acc for r in run(indices)], [here] * len(indices)
     else:
         key = {"rescore_of": records["study"], "config": records["config"],
                "rule": rule.to_dict(), "trials": [t["number"] for t in candidates]}  # fmt: skip
         name = f"{records['study']}:rescore"
         study = _open(storage, name, key, heartbeat_interval)
-        val, _ = _shared_final_runs(
-            study, indices, run, *_stage(records, name, key, on_stage, keep_test=False)
+        val, _, kinds = _shared_final_runs(
+            study, indices, run, *_stage(records, name, key, on_stage, keep_test=False), here
         )
     n = len(rule.seeds)
     rows = [
@@ -1239,7 +1242,14 @@ def rescore(
         for i, t in enumerate(candidates)
     ]
     best = max(rows, key=lambda r: r["val_acc_mean"])  # the first among equals
-    return plain({"rule": rule.to_dict(), "candidates": rows, "trial": best["trial"]})
+    return plain(
+        {
+            "rule": rule.to_dict(),
+            "candidates": rows,
+            "trial": best["trial"],
+            "ran_on": hardware_kinds(kinds),
+        }
+    )
 
 
 def write_records(path: str | Path, records: Mapping[str, Any]) -> None:
@@ -1294,6 +1304,12 @@ def ran_on(device: str | torch.device = "cpu") -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {cpu_kind()}"
+
+
+def hardware_kinds(kinds: Sequence[str | None]) -> list[str]:
+    """The distinct hardware kinds (:func:`ran_on`) of a stage's runs, sorted; a run kept
+    without one (by a record written before runs carried it) counts as ``"unknown"``."""
+    return sorted({"unknown" if k is None else k for k in kinds})
 
 
 def reproduce_trial(
@@ -1409,7 +1425,9 @@ def final_evaluation(
     Returns:
         One results-table row: dataset, model, preprocessing (``features``), the selected
         trial and its parameters, per-seed validation and test accuracies, their means and
-        standard deviations, the seeds, budget and commit.
+        standard deviations, the hardware kind each seed trained on (``ran_on``,
+        :func:`ran_on`; ``None`` for a seed a record kept without it), the seeds, budget and
+        commit.
 
     Raises:
         ValueError: when no counted trial finished, or ``seeds`` overlap the tuning seeds
@@ -1450,9 +1468,11 @@ def final_evaluation(
             config.space_version,
         )
 
+    here = ran_on(device)
     if storage is None:
         runs = run(seeds)
         val, test = [r.val_acc for r in runs], [r.test_acc for r in runs]
+        kinds = [here] * len(seeds)
     else:
         key = {"final_of": records["study"], "config": records["config"], "trial": best["number"],
                "params": best["params"], "seeds": seeds}  # fmt: skip
@@ -1460,8 +1480,8 @@ def final_evaluation(
         # the final evaluation of the sweep's best trial keeps it, and is not refused
         name = f"{records['study']}:final" + (f":trial-{best['number']}" if chosen else "")
         study = _open(storage, name, key, heartbeat_interval)
-        val, test = _shared_final_runs(
-            study, seeds, run, *_stage(records, name, key, on_stage, keep_test=True)
+        val, test, kinds = _shared_final_runs(
+            study, seeds, run, *_stage(records, name, key, on_stage, keep_test=True), here
         )
     return plain(
         {
@@ -1480,6 +1500,7 @@ def final_evaluation(
             "val_acc_mean": statistics.fmean(val),
             "test_acc_mean": statistics.fmean(test),
             "test_acc_std": statistics.pstdev(test) if len(test) > 1 else 0.0,
+            "ran_on": kinds,
             "budget": config.budget.to_dict(),
             "commit": config.commit,
         }
@@ -1520,7 +1541,8 @@ def _shared_final_runs(
     run: Any,
     stage: Mapping[str, Any] | None = None,
     on_run: Callable[[list[dict[str, Any]]], None] | None = None,
-) -> tuple[list[float], list[float]]:
+    here: str | None = None,
+) -> tuple[list[float], list[float], list[str | None]]:
     """Validation and test accuracy per seed, each seed's run a trial of the final ``study``
     (user attribute ``seed``), trained here unless another worker has it (finished, or
     running with a live heartbeat). A trial that finds its seed taken is pruned without
@@ -1528,7 +1550,9 @@ def _shared_final_runs(
 
     ``stage``: the runs a record kept of this stage (:func:`stage_record`), put back into a
     study that lacks them (a lost database) instead of being trained again. ``on_run`` is
-    called with the stage's record after each run this process finishes."""
+    called with the stage's record after each run this process finishes. ``here``: the
+    hardware kind this process trains on (:func:`ran_on`), kept with each run it trains;
+    the third list is each seed's (``None`` for a run kept without it)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -1556,6 +1580,7 @@ def _shared_final_runs(
             if _seed_taken_before(study.get_trials(deepcopy=False), trial.number, seed):
                 raise optuna.TrialPruned(f"seed {seed} is run by another worker")
         (result,) = run([seed])
+        trial.set_user_attr("ran_on", here)
         trial.set_user_attr("val_acc", result.val_acc)
         trial.set_user_attr("test_acc", result.test_acc)
         return result.val_acc
@@ -1564,7 +1589,7 @@ def _shared_final_runs(
     for kept in (stage or {}).get("runs", ()):
         if kept["run"] in seeds and kept["run"] not in held:
             attrs = {"seed": kept["run"], "val_acc": kept["val_acc"],
-                     "test_acc": kept.get("test_acc")}  # fmt: skip
+                     "test_acc": kept.get("test_acc"), "ran_on": kept.get("ran_on")}  # fmt: skip
             study.add_trial(
                 optuna.trial.create_trial(
                     state=TrialState.COMPLETE, value=kept["val_acc"], user_attrs=attrs
@@ -1585,6 +1610,7 @@ def _shared_final_runs(
     return (
         [done[s].user_attrs["val_acc"] for s in seeds],
         [done[s].user_attrs["test_acc"] for s in seeds],
+        [done[s].user_attrs.get("ran_on") for s in seeds],
     )
 
 
@@ -1605,13 +1631,15 @@ def _seed_taken_before(trials: Sequence[Any], number: int, seed: int) -> bool:
 def _stage_runs(done: Mapping[int, Any]) -> list[dict[str, Any]]:
     """The finished runs of a stage's study, as a record keeps them: the run (a final seed,
     or a re-scoring job's index), its validation accuracy and, where the stage reads it, its
-    test accuracy."""
+    test accuracy, and the hardware kind it trained on (:func:`ran_on`) where known."""
     out = []
     for key in sorted(done):
         attrs = done[key].user_attrs
         row = {"run": key, "val_acc": attrs["val_acc"]}
         if attrs.get("test_acc") is not None:
             row["test_acc"] = attrs["test_acc"]
+        if attrs.get("ran_on") is not None:
+            row["ran_on"] = attrs["ran_on"]
         out.append(row)
     return out
 
@@ -1803,6 +1831,7 @@ __all__ = [
     "common_space_version",
     "counted_trials",
     "final_evaluation",
+    "hardware_kinds",
     "hide_test_labels",
     "kept_final",
     "kept_seed_runs",

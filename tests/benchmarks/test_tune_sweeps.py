@@ -437,11 +437,11 @@ def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_withou
         if n == 0:  # stopped at the re-scoring's second run: its first is kept
             ((name, rescoring),) = stages.items()
             assert name == "Cora-gcn:rescore" and rescoring["runs"][0]["run"] == 0
-            assert [sorted(r) for r in rescoring["runs"]] == [["run", "val_acc"]]
+            assert [sorted(r) for r in rescoring["runs"]] == [["ran_on", "run", "val_acc"]]
             assert rescoring["key"]["rule"] == {"top": 2, "seeds": [10, 11]}
     final_name = next(n for n in stages if ":final" in n)
     assert [r["run"] for r in stages[final_name]["runs"]] == [100]  # stopped at seed 101
-    assert sorted(stages[final_name]["runs"][0]) == ["run", "test_acc", "val_acc"]
+    assert sorted(stages[final_name]["runs"][0]) == ["ran_on", "run", "test_acc", "val_acc"]
     # the interim table says how far the stopped stages got
     interim = sweeps.table(tmp_path / "stopped", argparse.Namespace(allow_mixed_commits=False))
     assert re.search(
@@ -461,6 +461,46 @@ def test_a_stopped_re_scoring_and_final_evaluation_resume_from_the_record_withou
     assert resumed["rescore"]["candidates"] == once["rescore"]["candidates"]
     for k in ("trial", "seeds", "val_acc", "test_acc"):
         assert resumed["final"][k] == once["final"][k]
+
+
+def test_a_cell_resumed_on_another_hardware_kind_says_so(tmp_path, sweeps, monkeypatch):
+    """A final evaluation stopped on one kind of CPU and finished on another: each final
+    seed records the kind it trained on, the re-scoring (finished before, only read back)
+    keeps the provenance of the process that ran it, and the table names both kinds. The
+    records of PubMed-gasnn-no-stfn said the re-scoring ran on the second machine, where
+    it trained nothing, and nothing said which final seeds ran where."""
+    cell = argv(tmp_path, "--models", "gcn", "--rescore-top", "2", "--rescore-seeds", "10")
+    trained = interrupt_once_at(monkeypatch, 101)
+    path = tmp_path / "sweeps" / "Cora-gcn.json"
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.main([*cell, "--storage", f"sqlite:///{tmp_path / 'first.db'}"])
+    stopped = tune.read_records(path)
+    here = tune.ran_on()
+    real_provenance = sweeps.provenance
+
+    def elsewhere(command):
+        prov = real_provenance(command)
+        machine = {**prov["machine"], "cpu": "other-kind, AVX2"}
+        return {**prov, "date": "2099-01-01T00:00:00+00:00", "machine": machine}
+
+    monkeypatch.setattr(sweeps, "provenance", elsewhere)
+    monkeypatch.setattr(tune, "ran_on", lambda device="cpu": "cpu: other-kind, AVX2")
+    trained.clear()
+    assert sweeps.main([*cell, "--storage", f"sqlite:///{tmp_path / 'second.db'}"]) == 0
+    assert trained == [101]
+    done = tune.read_records(path)
+    assert done["rescore"]["provenance"] == stopped["rescore"]["provenance"]
+    assert done["provenance"]["date"] == "2099-01-01T00:00:00+00:00"
+    assert done["final"]["ran_on"] == [here, "cpu: other-kind, AVX2"]
+    assert done["rescore"]["ran_on"] == [here]
+    text = (tmp_path / "tuned.md").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("  - Cora-gcn: "))
+    assert line.endswith(f"; hardware kinds: {here}, cpu: other-kind, AVX2"), line
+    assert "Hardware kinds: a cell whose runs trained on more than one kind" in text
+    # the record of one kind (the first session's, had it not stopped) names none
+    one = {**done, "final": {**done["final"], "ran_on": [here, here]}}
+    one["provenance"] = stopped["provenance"]
+    assert load("_tuned_table").hardware_kinds(one) == [here]
 
 
 def test_runs_kept_for_another_stage_configuration_are_never_read_back(tmp_path, sweeps):

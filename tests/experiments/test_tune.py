@@ -944,6 +944,7 @@ def test_a_final_seed_another_worker_runs_is_waited_for_not_trained_twice(tmp_pa
     other.set_user_attr("seed", 100)
     other.set_user_attr("val_acc", alone["val_acc"][0])
     other.set_user_attr("test_acc", alone["test_acc"][0])
+    other.set_user_attr("ran_on", tune.ran_on())  # as a worker of this code records
     timer = threading.Timer(1.5, lambda: study.tell(other, alone["val_acc"][0]))
     timer.start()
     try:
