@@ -160,7 +160,7 @@ def first_layer_estimate(model: GCN, x: Tensor, batch: Batch, mode: str) -> tupl
     num_dst = block0.size[1]
     x_in = x[batch.n_id]
     if mode == "subgraph":
-        edge_index, edge_weight = batch.subgraph()
+        edge_index, edge_weight = batch.subgraph(final_weights=True)
         if block0.weights_final:
             n = batch.n_id.numel()
             out = gcn_conv_block(conv, x_in, Block(edge_index, edge_weight, (n, n), None, True))

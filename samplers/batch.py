@@ -31,8 +31,9 @@ message-flow graphs, Wang et al. 2019). What every batch of every family promise
 5. **Nesting** (``Batch.nested``): ``True`` when every block's targets are a prefix of its
    sources and block 0 holds every edge of the later blocks, so block 0 alone is the sampled
    subgraph a model without block support runs on (:meth:`Batch.subgraph`, as PyG's
-   ``NeighborLoader`` does). Node-wise and subgraph samplers nest; layer-wise ones do not,
-   and :meth:`Batch.subgraph` refuses them.
+   ``NeighborLoader`` does). Node-wise samplers but VR-GCN, and the subgraph samplers, nest;
+   VR-GCN and the layer-wise ones do not, and :meth:`Batch.subgraph` refuses them (and a
+   nested batch's final weights unless asked for them: ``subgraph(final_weights=True)``).
 6. **Skip blocks** (``Block.skip``, AS-GCN's skip connection, Huang et al. NeurIPS 2018,
    Sec. 3.4): ``None``, or on a block ``i >= 1`` a block from block ``i - 1``'s sources to
    block ``i``'s targets whose final weights estimate the two-hop operator
@@ -115,8 +116,8 @@ class Block:
             Their meaning is set by ``weights_final``.
         size: ``(num_src, num_dst)``.
         e_id: ``[E]`` position of each edge in the original ``edge_index``; ``-1`` for an edge
-            that is not in the graph (an added self-loop, a random-walk neighbour);
-            ``None`` when the method has no graph edges.
+            that is not in the graph (an added self-loop); ``None`` when the method's edges
+            are not graph edges (PinSAGE's random-walk neighbours).
         weights_final: ``True`` when ``edge_weight`` are the final aggregation coefficients
             (a layer must not normalise them or add self-loops); ``False`` when they multiply
             the adjacency before the model's own normalisation.
@@ -321,15 +322,25 @@ class Batch:
         """Whether every block's weights are final (see the module docstring)."""
         return all(b.weights_final for b in self.blocks)
 
-    def subgraph(self) -> tuple[Tensor, Tensor | None]:
+    def subgraph(self, *, final_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         """The union of the blocks as a graph on ``n_id``: ``(edge_index, edge_weight)``.
 
         Block 0 holds every edge of the later blocks, so this is block 0's edges.
 
+        Args:
+            final_weights: Whether the caller aggregates final weights as they are (see
+                :attr:`weights_final`): PyG's ``GCN(..., normalize=False)``, or
+                :func:`~spikegraph.train.minibatch.batch_logits`, which does so for you.
+                Final weights (GraphSAINT's coefficients, Cluster-GCN's diagonal
+                enhancement) are handed out only then: a model that normalises them, as
+                PyG's ``GCN`` does by default, computes another aggregation than the
+                estimator's, without an error.
+
         Raises:
             BatchContractError: The blocks do not nest (a layer-wise batch), so no single
                 graph on ``n_id`` is the batch's computation graph: run the model on the
-                blocks (``forward_blocks``, ``mode="blocks"``).
+                blocks (``forward_blocks``, ``mode="blocks"``); or the weights are final
+                and ``final_weights`` is not set.
         """
         if not self.nested:
             raise BatchContractError(
@@ -337,6 +348,15 @@ class Batch:
                 "has no single subgraph: run the model on its blocks (mode='blocks')"
             )
         block = self.blocks[0]
+        if block.weights_final and not final_weights:
+            raise BatchContractError(
+                "this batch's edge weights are final (the estimator's coefficients, "
+                "self-loops included): a model that normalises them, as PyG's GCN does by "
+                "default, computes another aggregation than the estimator's. Aggregate them "
+                "as they are (GCN(..., normalize=False), or "
+                "spikegraph.train.minibatch.batch_logits) and take them with "
+                "subgraph(final_weights=True)"
+            )
         return block.edge_index, block.edge_weight
 
     def validate(self, full: bool = True) -> Batch:

@@ -234,7 +234,7 @@ def batch_forward(model: nn.Module, x_in: Tensor, batch: Batch, mode: str | None
     if mode == "blocks":
         out = run_blocks(model, x_in, batch.blocks)
     else:
-        edge_index, edge_weight = batch.subgraph()
+        edge_index, edge_weight = batch.subgraph(final_weights=True)
         if batch.blocks[0].weights_final:
             # Every layer on the whole subgraph with its final weights, normalisation off
             # for the call (never by flipping the layers' settings).

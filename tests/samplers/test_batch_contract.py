@@ -47,6 +47,33 @@ def test_subgraph_refuses_a_batch_that_does_not_nest(small_graph):
         batch.subgraph()
 
 
+def test_subgraph_hands_out_final_weights_only_when_asked(small_graph):
+    """GraphSAINT's weights are the estimator's final coefficients (self-loops included):
+    ``subgraph()`` handed them to any model, and PyG's GCN, which renormalises them, gave
+    logits 1.3 away from the estimator's, without an error. It now refuses unless the
+    caller says it aggregates them as they are."""
+    from torch_geometric.nn import GCN
+
+    from spikegraph.samplers import GraphSAGESampler, GraphSAINTNodeSampler
+    from spikegraph.train.minibatch import batch_logits
+
+    batch = GraphSAINTNodeSampler(small_graph, budget=20, seed=0).sample()
+    assert batch.nested and batch.weights_final
+    with pytest.raises(BatchContractError, match=r"final .*normalize=False.*final_weights=True"):
+        batch.subgraph()
+    edge_index, edge_weight = batch.subgraph(final_weights=True)
+    assert torch.equal(edge_weight, batch.blocks[0].edge_weight)
+    x = torch.randn(small_graph.num_nodes, 8)
+    model = GCN(8, 16, 2, 3).eval()
+    as_they_are = GCN(8, 16, 2, 3, normalize=False).eval()
+    as_they_are.load_state_dict(model.state_dict())
+    expected = batch_logits(model, x, batch, "subgraph")
+    out = as_they_are(x[batch.n_id], edge_index, edge_weight)[: batch.num_targets]
+    assert torch.allclose(out, expected, atol=1e-5)  # the documented way is the estimator
+    plain = GraphSAGESampler(small_graph, [3, 3]).sample(torch.arange(4))
+    assert not plain.weights_final and plain.subgraph()[0] is plain.blocks[0].edge_index
+
+
 def test_check_batch_accepts_a_layerwise_batch_and_catches_its_faults(small_graph):
     batch = layerwise_batch(small_graph, [1, 2, 9])
     assert batch.blocks[1].dst_index.tolist() != list(range(3))  # really not a prefix
