@@ -17,7 +17,7 @@ file also records its own ``measured.seconds``):
   there); 32 minutes.
 - **ogbn-arxiv** (the synthetic arxiv-like graph of ``spikegraph make-dataset --like
   ogbn-arxiv``, given with ``--root``): 5 epochs, 1024 seeds per batch, class defaults,
-  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); 85 minutes.
+  fewer measured batches (4 for nodes and energy, 8 per gradient estimate); about 90 minutes.
 
 Every study measures the gradient at 0.5, 1 and 2 times each sampler's batch size, at the
 seeds' initial weights. Timings of ``--jobs N > 1`` share the machine: commit ``--jobs 1``.
