@@ -284,9 +284,67 @@ def test_spiking_gcn_model_rows_and_rates(edge_index):
 
 
 def test_spiking_gat_model_counts(edge_index):
+    """Closed forms of every row of a two-layer spiking GAT on a static spike input (counted
+    once): the hidden layer attends once (``T' = 1``), the output layer at each of the ``T``
+    steps of the hidden spike train (time folded into the heads), then averages its heads."""
     torch.manual_seed(0)
-    model = SpikingGAT(F_IN, 8, 2, C, heads=2, T=T, **PAPER_NEURON).eval()
-    report = count(model, spike_train((N, F_IN), 12), edge_index)
+    E, h, hid = edge_index.size(1), 2, 8
+    c1 = hid // h  # channels per head of the hidden layer (concatenated)
+    model = SpikingGAT(F_IN, hid, 2, C, heads=h, T=T, **PAPER_NEURON).eval()
+    x = spike_train((N, F_IN), 12)
+    # The hidden layer's spikes [T, N, hid], as the output layer receives them (eval mode:
+    # the same in the counted pass).
+    seen = {}
+    handle = model.convs[0].register_forward_hook(lambda m, i, out: seen.update(spikes=out))
+    with torch.no_grad():
+        model(x, edge_index)
+    handle.remove()
+    spikes = seen["spikes"]
+    assert spikes.shape == (T, N, hid)
+    fired = int(spikes.sum())
+    assert fired > 0  # otherwise the output layer's event counts below are all zero
+
+    report = count(model, x, edge_index)
+    in_edges = torch.cat([edge_index, torch.arange(N).repeat(2, 1)], dim=1)  # + self-loops
+    assert in_edges.size(1) == E + N
+    # -- hidden layer: static input, attended once --------------------------------------
+    edges0 = (E + N) * h  # attention logits: one per edge (self-loops too) and head
+    assert kind_total(report, "transform", "convs.0.lin") == (12 * hid, 0)  # spikes x width
+    assert kind_total(report, "attention", "convs.0") == (
+        edges0 * ATTENTION_EDGE_ACS,  # a_j + a_i, max, subtract max, denominator
+        2 * N * h * c1 + edges0 * ATTENTION_EDGE_MACS,  # node scores (src, dst); LeakyReLU, exp, /
+    )
+    # messages alpha_ij * (W x_j): real-valued, sent only by sources with a spike
+    active0 = x.sum(dim=-1) > 0
+    assert kind_total(report, "aggregation", "convs.0") == (
+        0,
+        int(active0[in_edges[0]].sum()) * h * c1,
+    )
+    assert not report.select(kind="combine", name="convs.0")  # heads concatenated
+    assert kind_total(report, "bias", "convs.0") == (N * hid, 0)
+    # STFN (affine, unfolded) on the static current [N, hid]: mean and centring (ACs);
+    # variance, one scale per node, scaling, affine (MACs)
+    M = N * hid
+    assert kind_total(report, "norm", "convs.0.norm") == (2 * M, M + N + M + M)
+    n = N * hid  # leaky neurons, hard reset, T steps
+    assert kind_total(report, "neuron", "convs.0.neuron") == (T * n + fired, (T - 1) * n)
+    # -- output layer: a spike train of T steps, out_heads = h, averaged ----------------
+    positions = N * T  # (node, step) pairs
+    edges1 = (E + N) * T * h
+    assert kind_total(report, "transform", "convs.1.lin") == (fired * h * C, 0)
+    assert kind_total(report, "attention", "convs.1") == (
+        edges1 * ATTENTION_EDGE_ACS,
+        2 * positions * h * C + edges1 * ATTENTION_EDGE_MACS,
+    )
+    active1 = spikes.sum(dim=-1) > 0  # [T, N]: nodes with a spike at step t
+    assert kind_total(report, "aggregation", "convs.1") == (
+        0,
+        int(active1[:, in_edges[0]].sum()) * h * C,
+    )
+    # head mean at every node and step: h - 1 additions and one scaling per output entry
+    assert kind_total(report, "combine", "convs.1") == (positions * C * (h - 1), positions * C)
+    assert kind_total(report, "bias", "convs.1") == (positions * C, 0)
+    assert kind_total(report, "readout") == ((T - 1) * N * C, N * C)
     kinds = {r.kind for r in report.layers}
     assert kinds == {
         "transform",
