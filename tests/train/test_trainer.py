@@ -90,6 +90,27 @@ def test_same_seed_same_run(node_data):
     assert a.history == b.history
 
 
+def test_the_seed_of_the_config_decides_the_run(node_data):
+    """fit seeds torch itself: from the same initial weights, the same seed gives the same
+    run whatever state torch's generator was left in, and another seed another run (the
+    dropout masks differ). The test never seeds torch between the runs."""
+    model = make_model(dropout=0.5)  # built (and its init drawn) once
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def run(seed: int):
+        model.load_state_dict(initial)  # fit restores its best weights into the model
+        result = fit(model, node_data, quiet(epochs=3, patience=None, seed=seed))
+        return result.history, {k: v.clone() for k, v in model.state_dict().items()}
+
+    first, first_weights = run(5)
+    torch.rand(1000)  # torch's generator is elsewhere now: only fit's seed can bring it back
+    again, again_weights = run(5)
+    other, _ = run(6)
+    assert again == first
+    assert all(torch.equal(again_weights[k], v) for k, v in first_weights.items())
+    assert [h["loss"] for h in other] != [h["loss"] for h in first]
+
+
 def interrupting_step(after: int):
     """A train step that raises ``KeyboardInterrupt`` on call ``after + 1`` (Ctrl-C).
 
