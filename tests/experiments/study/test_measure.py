@@ -10,13 +10,13 @@ import statistics
 import pytest
 import torch
 
+from spikegraph.cost import count
 from spikegraph.datasets import load_dataset
 from spikegraph.experiments.gradient_error import layer_sizes_of
 from spikegraph.experiments.study import FULL_BATCH, StudyBudget
 from spikegraph.experiments.study.measure import (
     batches_and_energy,
     convergence_curve,
-    count_batch,
     count_full,
     gradient_error,
 )
@@ -70,17 +70,32 @@ def test_full_batch_has_no_gradient_error_and_a_sampler_has(tiny_arxiv_root):
 
 
 def test_energy_is_what_the_counters_count_on_those_batches(tiny_arxiv_root):
+    """A training step's energy is a count of the forward pass training runs in its mode, on
+    the batch's own subgraph ("subgraph" mode: the model called on the batch's input rows
+    and every block's edges at once, not layer by layer on the blocks); the expectation
+    counts that call directly, not through the helpers the code under test uses."""
     model, data = model_and_data(tiny_arxiv_root)
     setup = build_loader("graphsage", data, 2, 32, {"num_neighbors": [3, 3]}, seed=0)
     batches, energy = batches_and_energy(model, data, setup.loader, "subgraph", 2)
+    assert not model.training  # counted in eval mode, as the measurement does
     setup.loader.set_epoch(0)
     drawn = list(itertools.islice(iter(setup.loader), 2))
-    steps = [count_batch(model, data, b, "subgraph").total.energy_pj for b in drawn]
+    steps = []
+    for b in drawn:
+        edge_index, edge_weight = b.subgraph()
+        assert edge_weight is None and not b.blocks[0].weights_final  # the graph's own edges
+        # the subgraph differs from the blocks (which a "blocks" pass would run on)
+        assert edge_index.size(1) > b.blocks[-1].edge_index.size(1)
+        with torch.no_grad():
+            report = count(model, data.x[b.n_id], edge_index, profile="45nm")
+        steps.append(report.total.energy_pj)
     assert energy["train_step_pj"] == pytest.approx(statistics.fmean(steps))
     assert energy["train_epoch_pj"] == pytest.approx(
         energy["train_step_pj"] * batches["batches_per_epoch"]
     )
-    assert energy["inference_pj"] == count_full(model, data).total.energy_pj
+    with torch.no_grad():
+        full = count(model, data.x, data.edge_index, profile="45nm")
+    assert energy["inference_pj"] == pytest.approx(full.total.energy_pj)
     assert energy["convention"]["execution"] == "dense"
     assert energy["convention"]["static_input_text"] is None  # an ordinary model
     full_batches, full_energy = batches_and_energy(model, data, None, None, 2)
