@@ -159,6 +159,33 @@ def test_mlp_head_of_the_journal_version(name):
 
 
 @pytest.mark.parametrize("name", PRESETS)
+def test_the_mlp_head_is_linear_relu_linear_on_the_firing_rates(name):
+    """The logits are W2 ReLU(W1 r + b1) + b2 of the read-out firing rates r (the mean over
+    time of the last layer's spikes), written out here with the head's own weights."""
+    x, edge_index = _graph()
+    torch.manual_seed(0)
+    model = build_model(name, 20, 3, hidden_channels=8, head_channels=16, T=4).eval()
+    if name == "gasnn":
+        assert model.heads > 1
+    seen = {}
+    handle = model.convs[-1].register_forward_hook(lambda m, i, out: seen.update(spikes=out))
+    with torch.no_grad():
+        logits = model(x, edge_index)
+    handle.remove()
+    spikes = seen["spikes"]
+    assert spikes.shape == (4, 30, 8) and 0 < float(spikes.mean()) < 1
+    rates = spikes.mean(dim=0)
+    head = model.head
+    hidden = rates @ head.lin1.weight.t() + head.lin1.bias
+    assert (hidden < 0).any() and (hidden > 0).any()  # the ReLU has something to cut
+    expected = hidden.clamp(min=0) @ head.lin2.weight.t() + head.lin2.bias
+    torch.testing.assert_close(logits, expected)
+    # without the ReLU the logits would differ: the check above can tell
+    affine = hidden @ head.lin2.weight.t() + head.lin2.bias
+    assert not torch.allclose(affine, expected)
+
+
+@pytest.mark.parametrize("name", PRESETS)
 def test_cli_trains_the_preset_on_cora(name, data_root, tmp_path, capsys):
     out = tmp_path / "record.json"
     argv = ["train", "--dataset", "Cora", "--model", name, "--epochs", "2", "--root"]
