@@ -23,7 +23,6 @@ fails ends the benchmark with its error.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 from pathlib import Path
@@ -68,15 +67,11 @@ def ablation_variants(config: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(entry) for entry in config.get("ablation", {}).get("variants", [])]
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 def _child(job: dict[str, Any], queue: Any) -> None:
     """Train one row's missing seeds; send each finished run back as soon as it ends."""
     import torch
 
+    from spikegraph._memory import current_rss_mb, peak_rss_mb
     from spikegraph.cost import energy_of
     from spikegraph.datasets import load_dataset
     from spikegraph.models import SPIKING, build_model
@@ -86,13 +81,13 @@ def _child(job: dict[str, Any], queue: Any) -> None:
     data, num_classes = load_dataset(job["dataset"], root=job["root"])
     if job.get("scale_features"):
         data.x = data.x / data.x.max()
-    base_rss = _rss_mb()
+    base_rss = current_rss_mb()
     for seed in job["seeds"]:
         torch.manual_seed(seed)
         model = build_model(job["model"], data.num_features, num_classes, **job["model_options"])
         config = TrainConfig(**{**job["train_options"], "seed": seed, "progress": False})
         result = fit(model, data, config)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()  # the process's own high-water mark (not ru_maxrss's floor)
         # The selected model; "auto": event-driven for spiking models, dense (MACs) otherwise.
         energy = energy_of(model, data, profile=ENERGY_PROFILE)
         energy_event = (  # "auto" already counts spiking models event-driven

@@ -2,8 +2,8 @@
 on products-like and arxiv-like data (:mod:`spikegraph.datasets.synthetic`, OGB's layout,
 read by ogb's own loader), scored layer by layer with OGB's ``Evaluator``.
 
-Each step runs in a fresh process of its own, so every peak memory (``ru_maxrss``) is that
-step's alone:
+Each step runs in a fresh process of its own, so every peak memory (the process's
+high-water mark, :func:`spikegraph._memory.peak_rss_mb`) is that step's alone:
 
 - **generation**: ``make_dataset`` into the scratch folder when no data root holds the
   dataset (skipped, and reported as given, when ``--arxiv-root`` / ``--products-root`` do);

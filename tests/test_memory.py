@@ -92,3 +92,28 @@ def test_a_large_block_raises_the_peak_by_most_of_its_size():
     # in bytes and MiB alike, as the kernel counts it (VmHWM, read just after)
     assert peak_mb * 2**20 == peak
     assert abs(peak - hwm) <= 4 * 2**20
+
+
+def test_a_child_of_a_large_process_reports_its_own_peak():
+    """On Linux ``ru_maxrss`` keeps, across ``exec``, the size of the process that started
+    it, and ``clear_refs`` does not lower that floor: a study cell or benchmark step started
+    by a large parent reported the parent's size as its own peak, even after
+    ``reset_peak_rss()``. The peak is the process's own high-water mark (``VmHWM``)."""
+    import subprocess
+    import sys
+
+    if current_rss_mb() is None:
+        pytest.skip("this platform does not report the resident memory")
+    parent = (
+        "import mmap, subprocess, sys\n"
+        "block = mmap.mmap(-1, 512 * 2**20)\n"
+        "for offset in range(0, len(block), mmap.PAGESIZE):\n"
+        "    block[offset] = 1\n"
+        "child = ('from spikegraph._memory import peak_rss_mb, reset_peak_rss; "
+        "reset_peak_rss(); print(peak_rss_mb())')\n"
+        "out = subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)\n"
+        "print(out.stdout.strip() or out.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True)
+    child_peak = float(out.stdout.strip().splitlines()[-1])
+    assert child_peak < 256, f"the child reported a peak of {child_peak:.0f} MiB"

@@ -57,7 +57,8 @@ class RunRecord:
     ``dataset`` is its label (``"arxiv-like (synthetic, seed 0)"``) and ``data_provenance``
     its provenance; both are absent from the record of real data. ``metric`` names what
     computed the accuracies (``"accuracy"``, or OGB's ``Evaluator`` for ``ogbn-*``);
-    ``peak_rss_mb`` is the process's peak resident memory (``ru_maxrss``) when the run ended.
+    ``peak_rss_mb`` is the process's peak resident memory (its high-water mark,
+    :func:`~spikegraph._memory.peak_rss_bytes`) when the run ended.
     ``preprocess_cached`` says whether the sampler's preprocessing was loaded from its
     on-disk cache (then ``preprocess_time`` is the load's; ``None`` without a sampler).
     """
