@@ -254,13 +254,14 @@ def test_pinsage_fanouts_and_weights(small_graph):
 
 
 def test_pinsage_picks_most_visited():
-    # A star: node 0's in-neighbours 1..4; node 1 also reached from 5, 6 (so 1 is visited
-    # most by walks of length 2 from 0 via ... ) -- simpler: a path 0 <- 1 <- 2 only.
-    ei = torch.tensor([[1, 2], [0, 1]])
-    sampler = PinSAGESampler(ei, [1], num_nodes=3, num_walks=10, walk_length=2, seed=0)
+    # Walks follow in-edges: 0 <- {1, 2, 3} <- 4. Every walk of length 2 from 0 steps to one
+    # of 1, 2, 3 and then to 4, so 4 (two hops away, the largest id) is visited 30 times and
+    # each of 1, 2, 3 about 10 times (30 only if all 30 walks took the same first step): 4 is
+    # the one most visited node, not a tie, and a selection by adjacency or small id misses it.
+    ei = torch.tensor([[1, 2, 3, 4, 4, 4], [0, 0, 0, 1, 2, 3]])
+    sampler = PinSAGESampler(ei, [1], num_nodes=5, num_walks=30, walk_length=2, seed=0)
     batch = sampler.sample(torch.tensor([0]))
-    # 1 is visited by every walk, 2 at most once per walk: 1 is the top neighbour.
-    assert batch.n_id[batch.blocks[0].edge_index[0]].tolist() == [1]
+    assert batch.n_id[batch.blocks[0].edge_index[0]].tolist() == [4]
 
 
 def test_cluster_gcn_epoch_visits_every_cluster_once(small_graph):
