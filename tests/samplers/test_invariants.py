@@ -305,7 +305,8 @@ def test_subgraph_targets_first_and_restricted(small_graph):
         assert not bool(torch.isin(rest, targets).any())
 
 
-def test_ripple_size_and_connectivity(small_graph):
+def test_ripple_subgraph_sizes(small_graph):
+    """Sizes only; connectivity: tests/samplers/test_ripple.py."""
     sampler = RippleWalkSampler(small_graph, 30, expansion_ratio=0.3, seed=0)
     for _ in range(5):
         batch = sampler.sample()
