@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-from spikegraph._memory import peak_rss_bytes, peak_rss_mb
 from spikegraph._progress import Stages, bar_disable, progress_bar
 
 
@@ -32,11 +31,3 @@ def test_stages_name_the_stage_running():
     with stages, stages.stage("hash files"):
         pass
     assert stages.bar.n == 1 and "hash files" in stream.getvalue()
-
-
-def test_peak_rss_is_positive_and_grows():
-    before = peak_rss_bytes()
-    block = bytearray(64 * 2**20)  # 64 MiB, touched
-    block[::4096] = b"x" * len(block[::4096])
-    assert peak_rss_bytes() >= before > 0
-    assert peak_rss_mb() * 2**20 >= 64 * 2**20
