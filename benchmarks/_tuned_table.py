@@ -466,6 +466,7 @@ def made_by(records: list[dict]) -> str:
     under it each cell it made with the end of its final evaluation and of its re-scoring.
     The same text once per group, instead of once per cell."""
     groups: dict[str, list[str]] = {}
+    mixed = False  # a cell trained on several hardware kinds
     for r in records:
         prov = r.get("provenance") or {}
         again = (r.get("rescore") or {}).get("provenance")
@@ -473,14 +474,15 @@ def made_by(records: list[dict]) -> str:
         head = f"`{prov.get('command')}`, {machine}{at_commit(prov, r)}"
         if again:
             head += f"; re-scored by `{again['command']}`{at_commit(again, r)}"
-        kinds = hardware_kinds(r)
+        kinds = cell_hardware_kinds(r)
+        mixed |= len(kinds) > 1
         groups.setdefault(head, []).append(
             f"  - {'-'.join(cell_name(r))}: {prov.get('date')}"
             + (f" (re-scored {again['date']})" if again else "")
             + (f"; hardware kinds: {', '.join(kinds)}" if len(kinds) > 1 else "")
         )
     text = "\n".join(f"- {head}:\n" + "\n".join(cells) for head, cells in groups.items())
-    if any(len(hardware_kinds(r)) > 1 for r in records):
+    if mixed:
         text += (
             "\n\nHardware kinds: a cell whose runs trained on more than one kind of CPU (a "
             "sweep resumed on another machine) names them. Each trial trained on one (its "
@@ -492,14 +494,13 @@ def made_by(records: list[dict]) -> str:
     return text
 
 
-def hardware_kinds(record: dict) -> list[str]:
+def cell_hardware_kinds(record: dict) -> list[str]:
     """The kinds of hardware (:func:`spikegraph.experiments.tune.ran_on`) a cell's record
     says its runs trained on: its trials', its re-scoring's and final runs' where kept, and
     the machine of its provenance (the process that finished it)."""
     kinds = {t["ran_on"] for t in record.get("trials", ()) if t.get("ran_on")}
     for stage in (record.get("rescore") or {}, record.get("final") or {}):
-        ran = stage.get("ran_on") or []
-        kinds.update(k for k in ([ran] if isinstance(ran, str) else ran) if k and k != "unknown")
+        kinds.update(k for k in stage.get("ran_on") or () if k and k != "unknown")
     machine = (record.get("provenance") or {}).get("machine") or {}
     if machine.get("cpu") and machine.get("cuda_device") is None:  # trained on its CPU
         kinds.add(f"cpu: {machine['cpu']}")

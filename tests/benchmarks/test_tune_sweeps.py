@@ -500,7 +500,7 @@ def test_a_cell_resumed_on_another_hardware_kind_says_so(tmp_path, sweeps, monke
     # the record of one kind (the first session's, had it not stopped) names none
     one = {**done, "final": {**done["final"], "ran_on": [here, here]}}
     one["provenance"] = stopped["provenance"]
-    assert load("_tuned_table").hardware_kinds(one) == [here]
+    assert load("_tuned_table").cell_hardware_kinds(one) == [here]
 
 
 def test_runs_kept_for_another_stage_configuration_are_never_read_back(tmp_path, sweeps):
