@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikegraph.nn import SpikingGATConv, SpikingGCNConv
+from spikegraph.nn import SpikingGATConv, SpikingGATv2Conv, SpikingGCNConv
 
 N, F_IN, F_OUT = 6, 5, 4
 LAYERS = {
     "gcn": lambda T, **kw: SpikingGCNConv(F_IN, F_OUT, T=T, **kw),
     "gat": lambda T, **kw: SpikingGATConv(F_IN, F_OUT, heads=2, T=T, **kw),
+    "gatv2": lambda T, **kw: SpikingGATv2Conv(F_IN, F_OUT, heads=2, T=T, **kw),
 }
 
 
