@@ -81,10 +81,19 @@ def test_blocks_feed_pyg_convolutions(small_graph):
 
 
 def test_subgraph_feeds_gcn(small_graph):
+    """PyG's GCNConv runs on ``batch.subgraph()``; where the batch holds every neighbour of
+    the targets and of their neighbours (fan-outs above every degree, ShaDow's whole 2-hop
+    neighbourhood), its output at the targets is the full graph's."""
     x = torch.randn(60, 8)
     conv = GCNConv(8, 4)
-    for sampler in (GraphSAGESampler(small_graph, [3, 3]), ShaDowSampler(small_graph, 2)):
-        batch = sampler.sample(torch.arange(5))
+    full = conv(x, small_graph.edge_index)
+    seeds = torch.arange(5)
+    whole = (GraphSAGESampler(small_graph, [60, 60]), ShaDowSampler(small_graph, 2))
+    for sampler in (GraphSAGESampler(small_graph, [3, 3]), *whole):
+        batch = sampler.sample(seeds)
         edge_index, edge_weight = batch.subgraph()
         out = conv(x[batch.n_id], edge_index, edge_weight)
         assert out.shape == (batch.n_id.numel(), 4)
+        if sampler in whole:  # the targets are the first rows
+            assert torch.equal(batch.n_id[: seeds.numel()], seeds)
+            assert torch.allclose(out[: seeds.numel()], full[seeds], atol=1e-5)
