@@ -51,3 +51,47 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_write(target, fail)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.bin"]
+
+
+def test_a_ctrl_c_during_a_write_lands_after_it(tmp_path):
+    """A Ctrl-C inside ``torch.save`` (a checkpoint being written) broke its zip writer,
+    which raised ``RuntimeError: ... unexpected pos`` instead of the interrupt: the CLI said
+    "an unexpected error", exit 1 (seen in CI's SIGINT test). The interrupt now waits for
+    the write to finish: the new file is complete, then ``KeyboardInterrupt`` is raised."""
+    import signal
+
+    import torch
+
+    path = tmp_path / "ck.pt"
+    big = {"w": torch.arange(200_000, dtype=torch.float64)}
+
+    def write(f):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while writing
+        torch.save(big, f)
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, write)
+    assert torch.equal(torch.load(path, weights_only=True)["w"], big["w"])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def test_a_second_ctrl_c_stops_the_write_at_once(tmp_path):
+    """The first Ctrl-C waits for the write; a second one stops it (a long write can still
+    be abandoned), leaving the old file and no temporary."""
+    import signal
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def write(f):
+        os.kill(os.getpid(), signal.SIGINT)
+        f.write(b"new")
+        os.kill(os.getpid(), signal.SIGINT)
+        f.write(b"never")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, write)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
