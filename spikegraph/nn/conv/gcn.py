@@ -8,6 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 from torch.nn import Parameter
+from torch_geometric.nn.aggr import SumAggregation
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
@@ -425,9 +426,12 @@ class SpikingGCNConv(SpikingMessagePassing):
     ) -> bool:
         """Whether this bipartite call computes :math:`(\\hat A X) W` (:func:`aggregate_first`):
         a static, strided input whose weights need no gradient, on a layer whose
-        ``message`` is the plain weighted sum (a subclass's own stays on ``propagate``)."""
+        ``message`` is the plain weighted sum (a subclass's own stays on ``propagate``) and
+        whose aggregation is the sum (the block operator sums; ``mean``, ``max``, ... go
+        through ``propagate``, which applies them)."""
         return (
             x_src.dim() == 2
+            and type(self.aggr_module) is SumAggregation
             and x_src.layout == torch.strided
             and not self._explain
             and not self._message_passing_hooks()
