@@ -49,7 +49,7 @@ import numpy as np
 
 # Importing the LIF kernels also gives the surrogates' helpers their numba versions.
 from spikegraph.nn._lif_kernels import HARD, NONE, SOFT
-from spikegraph.nn._numba_cache import cache_by_formula
+from spikegraph.nn._numba_cache import cache_by_formula, formula_jit
 
 _BLOCK = 512
 #: Indices into the constants array ``c``: leak, baseline threshold, beta, rho, 1 - rho,
@@ -142,9 +142,11 @@ def _recompute(y, c, v, b, hb, ab, w, reset):
 def backward_kernel(formula):
     """The ALIF backward kernel with the surrogate derivative ``formula`` (a surrogate
     class's ``formula(u, alpha)``) compiled in."""
-    derivative = numba.njit(inline="always")(formula)
+    # Every function compiled here is named for the formula (spikegraph.nn._numba_cache).
+    derivative = formula_jit(formula, inline="always")(formula)
+    jit = formula_jit(formula, nogil=True)
 
-    @numba.njit(nogil=True)
+    @jit
     def step_back(hb, ab, go, gscale, c, g_v, g_b, gy, w, keep, alpha, reset):
         """One step back in time for ``w`` neurons: ``gy`` receives dL/dI_t; ``g_v`` carries
         dL/dV~ and ``g_b`` dL/db from step t + 1 to step t."""
@@ -171,7 +173,7 @@ def backward_kernel(formula):
             gy[j] = gh
             g_v[j] = k * gh
 
-    @numba.njit(nogil=True)
+    @jit
     def step_back_reset(hb, ab, go, gscale, c, g_v, g_b, gy, w, keep, alpha, reset):
         """:func:`step_back` with the reset as a compile-time constant in each loop."""
         if reset == HARD:
@@ -181,7 +183,7 @@ def backward_kernel(formula):
         else:
             step_back(hb, ab, go, gscale, c, g_v, g_b, gy, w, keep, alpha, NONE)
 
-    @numba.njit(nogil=True)
+    @jit
     def alif_backward(
         x, static, steps, c, reset, detach_reset, alpha, grad_out, grad_mode, grad_x, lo, hi
     ):

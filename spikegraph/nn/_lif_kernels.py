@@ -43,7 +43,7 @@ import numpy as np
 from numba.extending import overload
 
 from spikegraph.nn import surrogate as _surrogate
-from spikegraph.nn._numba_cache import cache_by_formula
+from spikegraph.nn._numba_cache import cache_by_formula, formula_jit
 
 # Reset codes.
 HARD, SOFT, NONE = 0, 1, 2
@@ -267,9 +267,11 @@ def lif_forward(
 def backward_kernel(formula):
     """The backward kernel with the surrogate derivative ``formula``
     (a surrogate class's ``formula(u, alpha)``) compiled in."""
-    derivative = numba.njit(inline="always")(formula)
+    # Every function compiled here is named for the formula (spikegraph.nn._numba_cache).
+    derivative = formula_jit(formula, inline="always")(formula)
+    jit = formula_jit(formula, nogil=True)
 
-    @numba.njit(nogil=True)
+    @jit
     def step_back(
         hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, reset
     ):
@@ -291,7 +293,7 @@ def backward_kernel(formula):
                 gk[j] += g * vp[j]
             g_v[j] = _at(k, j) * g
 
-    @numba.njit(nogil=True)
+    @jit
     def step_back_reset(
         hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, reset
     ):
@@ -309,7 +311,7 @@ def backward_kernel(formula):
                 hb, vp, go, gscale, k, th, g_v, gy, gk, gth, need, w, v_reset, keep, alpha, NONE
             )
 
-    @numba.njit(nogil=True)
+    @jit
     def lif_backward(
         x,
         static,
