@@ -98,6 +98,12 @@ class ShaDowSampler(NodeSampler):
     (entry ``i`` is the root of subgraph ``i``). Every block is that whole union (square),
     ``num_layers`` times.
 
+    Defaults of :func:`~spikegraph.train.minibatch.build_loader` and the command line
+    (:meth:`options_for`): ``depth=2`` with fan-outs ``[10, 5]``; a ``depth`` given without
+    ``num_neighbors`` gets :meth:`default_fanouts` of that depth (10 at the first hop, 5 at
+    each further one), while ``num_neighbors`` given with another length than ``depth`` is
+    an error. The constructor itself keeps every neighbour unless given ``num_neighbors``.
+
     Args:
         graph: ``Data`` or ``edge_index``.
         depth: Hops of the neighbourhood (``>= 1``).
@@ -118,9 +124,26 @@ class ShaDowSampler(NodeSampler):
     default_batch_size = 512
 
     @classmethod
-    def options_for(cls, num_layers: int) -> dict[str, Any]:
-        """Defaults with as many blocks as the model has layers."""
-        return {**super().options_for(num_layers), "num_layers": num_layers}
+    def default_fanouts(cls, depth: int) -> list[int]:
+        """The default fan-outs of a ``depth``-hop neighbourhood: those of
+        :attr:`default_options` (10, then 5) for the first two hops, and the last of them
+        at each further hop.
+
+        Raises:
+            ValueError, TypeError: for a ``depth`` that is not an int ``>= 1``.
+        """
+        depth = check_int(depth, "depth", 1)
+        first, *rest = cls.default_options["num_neighbors"]
+        return ([first, *rest] + [rest[-1]] * depth)[:depth]
+
+    @classmethod
+    def options_for(cls, num_layers: int, depth: int | None = None) -> dict[str, Any]:
+        """Defaults with as many blocks as the model has layers, for a ``depth``-hop
+        neighbourhood (``None``: the default depth) with its :meth:`default_fanouts`."""
+        opts = {**super().options_for(num_layers), "num_layers": num_layers}
+        if depth is not None:
+            opts.update(depth=depth, num_neighbors=cls.default_fanouts(depth))
+        return opts
 
     def __init__(
         self,

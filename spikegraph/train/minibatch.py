@@ -41,6 +41,7 @@ How each method's normalisation reaches the model:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -95,6 +96,18 @@ RUN_SAMPLER_OPTIONS = {
 }
 
 
+def _class_defaults(
+    cls: type[Sampler], num_layers: int, given: dict[str, Any], num_nodes: int
+) -> dict[str, Any]:
+    """``cls.options_for(num_layers)``, with whatever else its ``options_for`` takes: an
+    option among ``given`` that other defaults follow (ShaDow's fan-outs follow ``depth``),
+    or the graph's ``num_nodes`` (Ripple's subgraph size is at most the graph)."""
+    params = inspect.signature(cls.options_for).parameters
+    context = {"num_nodes": num_nodes, **given}
+    extra = {k: v for k, v in context.items() if k in params and k != "num_layers"}
+    return cls.options_for(num_layers, **extra)
+
+
 def build_loader(
     name: str,
     data: Data,
@@ -145,7 +158,7 @@ def build_loader(
     # a cache folder among the options is the one used (docs/trust.md); where the cache
     # lives is not a setting of the run, so it is not among the options recorded
     cache_dir = given.pop("cache_dir", cache_dir)
-    opts = {**cls.options_for(num_layers), **given}
+    opts = {**_class_defaults(cls, num_layers, given, data.num_nodes), **given}
     key = cls.per_layer_option
     if key is not None and opts.get(key) is not None and len(opts[key]) != num_layers:
         raise ValueError(
