@@ -108,9 +108,12 @@ class SpikingMessagePassing(MessagePassing):
         return neuron_option_names()
 
     def reset_parameters(self) -> None:
+        """Reset the message passing's parameters, the normalisation's and the neurons'
+        (learnt time constants and thresholds back at their initial values)."""
         super().reset_parameters()
-        if self.norm is not None and hasattr(self.norm, "reset_parameters"):
-            self.norm.reset_parameters()
+        for module in (self.norm, self.neuron):
+            if module is not None and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
 
     def _check_x(self, x: Tensor, in_channels: int, name: str = "x") -> Tensor:
         """Validate a node-feature input ``[N, F]`` or ``[T, N, F]``."""

@@ -83,13 +83,23 @@ class PLIF(LIFFamily, name="plif"):
         size = (num_features,) if per_feature else ()
         self.per_feature = bool(per_feature)
         self.learn_threshold = bool(learn_threshold)
-        self.w = nn.Parameter(torch.full(size, plif_weight(float(tau))))
+        self._initial_tau = float(tau)
+        self.w = nn.Parameter(torch.full(size, plif_weight(self._initial_tau)))
         th = float(check_positive(v_threshold, "v_threshold"))
         if self.learn_threshold:
             self.threshold = nn.Parameter(torch.full(size, th))
         else:
             self.register_parameter("threshold", None)
         self._v_threshold = th
+
+    def reset_parameters(self) -> None:
+        """Put the learnt time constant(s), and threshold(s) when learnt, back at the
+        constructor's ``tau`` and ``v_threshold`` (in place: an optimiser holding the
+        parameters keeps them)."""
+        with torch.no_grad():
+            self.w.fill_(plif_weight(self._initial_tau))
+            if self.threshold is not None:
+                self.threshold.fill_(self._v_threshold)
 
     @property
     def tau(self) -> Tensor:

@@ -107,3 +107,34 @@ def test_bad_options_are_refused():
         PLIF(per_feature=True)
     with pytest.raises(ValueError, match="reset"):
         PLIF(reset="sideways")
+
+
+@pytest.mark.parametrize("per_feature", [False, True])
+def test_reset_parameters_restores_the_constructors_values(per_feature):
+    n = PLIF(3.0, 0.7, per_feature=per_feature, learn_threshold=True, num_features=4)
+    w0, th0 = n.w.detach().clone(), n.threshold.detach().clone()
+    with torch.no_grad():  # as after training
+        n.w.add_(torch.linspace(1.0, 2.0, n.w.numel()).view(n.w.shape))
+        n.threshold.fill_(0.2)
+    assert not torch.equal(n.w, w0)
+    w_before, th_before = n.w, n.threshold
+    n.reset_parameters()
+    torch.testing.assert_close(n.w.detach(), w0, rtol=0, atol=0)
+    torch.testing.assert_close(n.threshold.detach(), th0, rtol=0, atol=0)
+    assert float(n.tau.reshape(-1)[0]) == pytest.approx(3.0)
+    # The same Parameter objects (an optimiser holding them keeps working).
+    assert n.w is w_before and n.threshold is th_before
+
+
+@pytest.mark.parametrize("layer", ["gcn", "gat", "gatv2"])
+def test_a_layers_reset_parameters_resets_its_plif_neurons(layer):
+    from spikegraph.nn import SpikingGATConv, SpikingGATv2Conv, SpikingGCNConv
+
+    cls = {"gcn": SpikingGCNConv, "gat": SpikingGATConv, "gatv2": SpikingGATv2Conv}[layer]
+    conv = cls(4, 3, neuron="plif", tau=2.5, learn_threshold=True)
+    with torch.no_grad():
+        conv.neuron.w.fill_(3.0)
+        conv.neuron.threshold.fill_(0.2)
+    conv.reset_parameters()
+    assert float(conv.neuron.w.detach()) == pytest.approx(plif_weight(2.5))
+    assert float(conv.neuron.threshold.detach()) == 1.0
