@@ -38,6 +38,27 @@ class SamplingFunction(nn.Module):
         return torch.relu(x @ self.weight + self.bias)
 
 
+def check_finite_features(x: Tensor, name: str = "x") -> Tensor:
+    """Return the features ``x`` ``[N, F]`` if every entry is finite, else raise naming the
+    first non-finite one by node and column.
+
+    ``g(x_u)`` of a non-finite feature is NaN or infinite, and so would be the layer
+    distribution :func:`layer_distribution` draws from. The check follows
+    ``spikegraph._validation.check_features`` (one reduction; the entries themselves are
+    inspected only when the sum is not finite), which the zoo cannot import.
+
+    Raises:
+        ValueError: naming the node, the column and the value.
+    """
+    if x.numel() == 0 or bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all()):
+        return x
+    node, col = (~torch.isfinite(x)).nonzero()[0].tolist()
+    raise ValueError(
+        f"'{name}' holds a non-finite feature at node {node}, column {col} "
+        f"({x[node, col].item()}): AS-GCN's sampling function g(x) needs finite features"
+    )
+
+
 def layer_distribution(g: Tensor, column_sum: Tensor, mix: float) -> Tensor:
     r"""AS-GCN's layer distribution over the candidates ``u`` (the paper's Eq. 10):
 
@@ -121,7 +142,8 @@ class ASGCNSampler(NodeSampler):
     The draws are the same with and without it.
 
     Args:
-        graph: ``Data`` with float features ``x`` (``g``'s input).
+        graph: ``Data`` with features ``x`` (``g``'s input; finite, see
+            :func:`check_finite_features`).
         layer_sizes: Nodes drawn per layer, one per block, input layer first (as FastGCN's and
             LADIES's; the top layer draws first), each ``>= 1``; or one int for every layer
             (then give ``num_layers``).
@@ -134,6 +156,10 @@ class ASGCNSampler(NodeSampler):
         x: Features, when ``graph`` is an ``edge_index``.
         seed: Int or ``torch.Generator``.
         cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
+
+    Raises:
+        ValueError: for features that are missing, of the wrong shape or not finite
+            (naming the first non-finite node and column).
     """
 
     name = "asgcn"
@@ -174,7 +200,7 @@ class ASGCNSampler(NodeSampler):
                 "ASGCNSampler needs node features x of shape [num_nodes, F] for its sampling "
                 f"function, got {None if x is None else tuple(x.shape)}"
             )
-        self.x = x.detach().float().cpu()
+        self.x = check_finite_features(x.detach().float().cpu())
         coef, self_coef, is_self = gcn_coefficients(
             self.edge_index, self.num_nodes, self.graph_edge_weight
         )
@@ -351,4 +377,11 @@ class ASGCNSampler(NodeSampler):
         )
 
 
-__all__ = ["ASGCNBatch", "ASGCNSampler", "LayerDraw", "SamplingFunction", "layer_distribution"]
+__all__ = [
+    "ASGCNBatch",
+    "ASGCNSampler",
+    "LayerDraw",
+    "SamplingFunction",
+    "check_finite_features",
+    "layer_distribution",
+]
