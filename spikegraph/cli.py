@@ -790,7 +790,7 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     from spikegraph.cost import EnergyProfile, get_profile
-    from spikegraph.experiments.cost import cost_comparison
+    from spikegraph.experiments.cost import cost_comparison, describe_execution
 
     profile: Any = "45nm" if args.profile is None else args.profile
     if args.mac_pj is not None or args.ac_pj is not None:
@@ -818,16 +818,25 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         static_input=args.static_input,
     )
-    for run in (result.first, result.second):
-        if run is not None:
-            state = f"trained {run.epochs_run} epochs" if run.trained else "untrained"
-            acc = 100 * run.test_acc
-            print(f"{run.name} on {run.dataset} ({state}): test accuracy {acc:.2f} %")
-            print(run.report.table())
-            print()
+    runs = [run for run in (result.first, result.second) if run is not None]
+    for run in runs:
+        state = f"trained {run.epochs_run} epochs" if run.trained else "untrained"
+        acc = 100 * run.test_acc
+        print(
+            f"{run.name} on {run.dataset} ({state}; counted {describe_execution(run.execution)})"
+            f": test accuracy {acc:.2f} %"
+        )
+        print(run.report.table())
+        print()
     if result.comparison is not None:
         print(result.comparison.table())
-        print(f"counted as: {describe_static_input(result.first.report.static_input)}")
+        # how each model was counted: the headline ratio depends on both
+        counted = (
+            f"{run.name} {describe_execution(run.execution)}, "
+            f"{describe_static_input(run.report.static_input)}"
+            for run in runs
+        )
+        print(f"counted as: {'; '.join(counted)}")
         print()
         print(result.ratios_table())
     record = result.to_dict()

@@ -409,6 +409,10 @@ class Comparison:
         first_training: Whether the first report was counted in training mode
             (:attr:`Report.training`).
         second_training: The same for the second report.
+        first_execution: How the first report was counted (``"event"``, ``"dense"``, or
+            ``"auto"`` when only its options are known: :meth:`Report.compare` takes them
+            from :attr:`Report.options`; ``None``: not recorded).
+        second_execution: The same for the second report.
     """
 
     first: str
@@ -422,6 +426,8 @@ class Comparison:
     second_static_input: str | None = None
     first_training: bool | None = None
     second_training: bool | None = None
+    first_execution: str | None = None
+    second_execution: str | None = None
 
     @classmethod
     def of(cls, a: Report, b: Report) -> Comparison:
@@ -446,6 +452,8 @@ class Comparison:
             second_static_input=b.static_input,
             first_training=a.training,
             second_training=b.training,
+            first_execution=a.options.get("execution"),
+            second_execution=b.options.get("execution"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -461,6 +469,8 @@ class Comparison:
             "second_static_input": self.second_static_input,
             "first_training": self.first_training,
             "second_training": self.second_training,
+            "first_execution": self.first_execution,
+            "second_execution": self.second_execution,
         }
 
     def table(self) -> str:
@@ -481,6 +491,11 @@ class Comparison:
         ]
         w = max(len(self.first), len(self.second), 14)
         lines = [f"{'':<17} {self.first:>{w}} {self.second:>{w}} {'ratio':>8}"]
+        if self.first_execution is not None or self.second_execution is not None:
+            # the ratios depend on it (event-driven or dense): say how each was counted
+            a_ex, b_ex = (_EXECUTION.get(e, str(e)) for e in (self.first_execution,
+                                                              self.second_execution))  # fmt: skip
+            lines.append(f"{'execution':<17} {a_ex:>{w}} {b_ex:>{w}}")
         for label, x, y, r in rows:
             ratio = "n/a" if r is None else f"{r:.4f}"
             lines.append(f"{label:<17} {_num(x):>{w}} {_num(y):>{w}} {ratio:>8}")
@@ -497,6 +512,9 @@ class Comparison:
                 lines.append(f"{name}: {_TRAINING_NOTE}")
         return "\n".join(lines)
 
+
+#: How a comparison table names an execution (``"auto"``: event-driven for spiking models).
+_EXECUTION = {"event": "event-driven", "dense": "dense", "auto": "auto", None: "-"}
 
 #: What a table says of a report counted in training mode.
 _TRAINING_NOTE = (

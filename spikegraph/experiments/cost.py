@@ -27,7 +27,6 @@ from spikegraph.cost.static_input import (
     DEFAULT_STATIC_INPUT,
     STATIC_INPUT,
     check_static_input,
-    describe_static_input,
 )
 from spikegraph.models.options import check_model_option_names
 from spikegraph.train.device import resolve_device
@@ -58,6 +57,8 @@ class ModelCost:
         model_options: Constructor options given on top of the registry defaults.
         train_options: :class:`~spikegraph.train.TrainConfig` fields used.
         report: Operation counts and energy of one eval-mode forward pass on the full graph.
+        execution: How the report was counted: ``"event"`` or ``"dense"`` (``"auto"``
+            resolved as :class:`~spikegraph.cost.Counter` does).
         model: The counted model (in eval mode), to count again under other settings; not
             serialised.
     """
@@ -71,6 +72,7 @@ class ModelCost:
     model_options: dict[str, Any]
     train_options: dict[str, Any]
     report: Report
+    execution: str = ""
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class ModelCost:
             "epochs_run": self.epochs_run,
             "model_options": self.model_options,
             "train_options": self.train_options,
+            "execution": self.execution,
             "report": self.report.to_dict(),
         }
 
@@ -185,6 +188,7 @@ def model_cost(
         model_options=model_options,
         train_options=train_options,
         report=report,
+        execution=model_execution(model, execution),
         model=model,
     )
 
@@ -203,79 +207,123 @@ def recount(model: nn.Module, data: Data, **options: Any) -> Report:
 
 @dataclass
 class EnergyRatio:
-    """The energy of the first model over the second under one pair of conventions.
+    """The energy of the first model over the second under one set of conventions.
+
+    A row never mixes static-input conventions: its convention is applied to every model of
+    the pair that has a static spiking input (both, when both are spiking).
 
     Attributes:
-        static_input: How the first (spiking) model's static input was counted
-            (``"per-step"``, ``"once"``, or ``None``: it had none).
-        vs_execution: How the second model was counted (``"dense"`` or ``"event"``).
+        static_input: The row's static-input convention (``"per-step"`` or ``"once"``),
+            applied to every model of the pair with a static spiking input; ``None`` when
+            neither has one (both conventions count the same).
+        first_static_input: How the first model's static input was counted
+            (:attr:`~spikegraph.cost.Report.static_input`; ``None``: it had none).
+        second_static_input: The same for the second model.
+        first_execution: How the first model was counted (``"event"`` or ``"dense"``; its
+            report's, the same in every row).
+        second_execution: How the second model was counted (``"event"`` or ``"dense"``).
         ratio: ``energy(first) / energy(second)``.
         default: Whether these are the conventions of the headline comparison.
     """
 
     static_input: str | None
-    vs_execution: str
+    first_static_input: str | None
+    second_static_input: str | None
+    first_execution: str
+    second_execution: str
     ratio: float
     default: bool = False
 
-    def describe(self) -> str:
+    def describe(self, first: str = "first model", second: str = "second model") -> str:
+        """How each model was counted, e.g. ``"sgcn event-driven [per-step]; gcn dense (no
+        static spiking input)"`` (the tags are :data:`~spikegraph.cost.STATIC_INPUT`'s)."""
         return (
-            f"{describe_static_input(self.static_input)}; second model counted "
-            f"{'event-driven' if self.vs_execution == 'event' else 'dense'}"
+            f"{_counted(first, self.first_execution, self.first_static_input)}; "
+            f"{_counted(second, self.second_execution, self.second_static_input)}"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def effective_execution(run: ModelCost) -> str:
-    """``"event"`` or ``"dense"``: how ``run``'s report was counted (``"auto"`` resolved as
-    :class:`~spikegraph.cost.Counter` does: event-driven for models with spiking neurons)."""
+def _counted(name: str, execution: str, static_input: str | None) -> str:
+    """``"sgcn event-driven [once]"``: how one model of a ratio was counted."""
+    convention = "(no static spiking input)" if static_input is None else f"[{static_input}]"
+    return f"{name} {describe_execution(execution)} {convention}"
+
+
+def describe_execution(execution: str) -> str:
+    """``"event-driven"``, ``"dense"``, or ``"auto"`` said in words (see
+    :class:`~spikegraph.cost.Counter`)."""
+    return {"event": "event-driven", "dense": "dense"}.get(
+        execution, f"{execution} (event-driven for spiking models, dense for the others)"
+    )
+
+
+def model_execution(model: nn.Module | None, execution: str) -> str:
+    """``"event"`` or ``"dense"``: how ``model`` is counted under ``execution`` (``"auto"``
+    resolved as :class:`~spikegraph.cost.Counter` does: event-driven for models with spiking
+    neurons)."""
     from spikegraph.nn.neurons import SpikingNeuron
 
-    execution = run.report.options.get("execution", "auto")
     if execution != "auto":
         return execution
-    spiking = run.model is not None and any(
-        isinstance(m, SpikingNeuron) for m in run.model.modules()
-    )
+    spiking = model is not None and any(isinstance(m, SpikingNeuron) for m in model.modules())
     return "event" if spiking else "dense"
+
+
+def effective_execution(run: ModelCost) -> str:
+    """``"event"`` or ``"dense"``: how ``run``'s report was counted (:func:`model_execution`
+    of its report's ``execution`` option)."""
+    return run.execution or model_execution(run.model, run.report.options.get("execution", "auto"))
 
 
 def energy_ratios(
     first: ModelCost, second: ModelCost, data: Data, default: tuple[str | None, str]
 ) -> list[EnergyRatio]:
-    """``first / second`` energy under both static-input conventions (for ``first``) and
-    both executions (for ``second``), the counted models recounted on ``data``; the pair
-    ``default`` is marked. Conventions that do not apply (no static spiking input) are
-    given once."""
+    """``first / second`` energy under both static-input conventions and against the second
+    model counted dense and event-driven, the counted models recounted on ``data``.
+
+    Each convention is applied to both models together (to those with a static spiking
+    input), so a ratio never divides a model counted once by one counted at every step;
+    when neither model has a static spiking input, the conventions count the same and are
+    given once (``static_input=None``). The first model keeps its report's execution. The
+    row whose ``(static_input, second_execution)`` is ``default`` is marked.
+    """
     from spikegraph.train.trainer import data_on
 
     dev = next(iter(first.model.parameters())).device
     data = data_on(data, dev)
     profile = first.report.profile
-    firsts = {first.report.static_input: first.report}
-    if first.report.static_input is not None:
-        for convention in STATIC_INPUT:
-            if convention not in firsts:
-                options = {**first.report.options, "profile": profile}
-                firsts[convention] = recount(first.model, data, static_input=convention, **options)
-    seconds = {effective_execution(second): second.report}
-    for execution in ("dense", "event"):
-        if execution not in seconds:
-            options = {**second.report.options, "execution": execution, "profile": profile}
-            options["static_input"] = second.report.static_input or "once"
-            seconds[execution] = recount(second.model, data, **options)
+    first_execution = effective_execution(first)
+    static = first.report.static_input is not None or second.report.static_input is not None
+    conventions = sorted(STATIC_INPUT, key=lambda c: c != DEFAULT_STATIC_INPUT) if static else []
+
+    def counted(run: ModelCost, convention: str | None, execution: str) -> Report:
+        """``run``'s report, or its model recounted under ``convention`` and ``execution``."""
+        own = run.report
+        same_input = convention is None or own.static_input in (None, convention)
+        if same_input and execution == effective_execution(run):
+            return own
+        options = {**own.options, "execution": execution, "profile": profile}
+        options["static_input"] = convention or own.static_input or "once"
+        return recount(run.model, data, **options)
+
     out = []
-    for convention in sorted(firsts, key=lambda c: (c != DEFAULT_STATIC_INPUT, str(c))):
+    for convention in conventions or [None]:
+        a = counted(first, convention, first_execution)
         for execution in ("dense", "event"):
-            a, b = firsts[convention].total.energy_pj, seconds[execution].total.energy_pj
+            b = counted(second, convention, execution)
+            energy = b.total.energy_pj
             out.append(
                 EnergyRatio(
                     static_input=convention,
-                    vs_execution=execution,
-                    ratio=a / b if b else float("nan"),
-                    default=(convention, execution) == default,
+                    first_static_input=a.static_input,
+                    second_static_input=b.static_input,
+                    first_execution=first_execution,
+                    second_execution=execution,
+                    ratio=a.total.energy_pj / energy if energy else float("nan"),
+                    default=(convention, execution) == tuple(default),
                 )
             )
     return out
@@ -306,7 +354,9 @@ class CostComparison:
         lines = [f"energy ratio {a} / {b} under each counting convention:"]
         for r in self.ratios:
             mark = "  (headline)" if r.default else ""
-            lines.append(f"  {r.ratio:10.4f}  {r.describe()}{mark}")
+            lines.append(f"  {r.ratio:10.4f}  {r.describe(a, b)}{mark}")
+        used = dict.fromkeys(r.static_input for r in self.ratios if r.static_input)
+        lines.extend(f"  [{c}]: {STATIC_INPUT[c]}" for c in used)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -401,15 +451,23 @@ def cost_comparison(
             )
         )
     second = runs[1] if len(runs) > 1 else None
+    comparison = None
     ratios = []
     if second is not None:
-        headline = (runs[0].report.static_input, effective_execution(second))
+        # both reports were counted under `static_input` (where it applies)
+        applies = runs[0].report.static_input or second.report.static_input
+        headline = (applies, effective_execution(second))
         ratios = energy_ratios(runs[0], second, data, default=headline)
+        comparison = dataclasses.replace(
+            runs[0].report.compare(second.report),
+            first_execution=effective_execution(runs[0]),
+            second_execution=effective_execution(second),
+        )
     return CostComparison(
         dataset=dataset,
         first=runs[0],
         second=second,
-        comparison=None if second is None else runs[0].report.compare(second.report),
+        comparison=comparison,
         machine=machine_info(),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ratios=ratios,
@@ -421,8 +479,11 @@ __all__ = [
     "EnergyRatio",
     "ModelCost",
     "cost_comparison",
+    "describe_execution",
+    "effective_execution",
     "energy_ratios",
     "load_tuned_config",
     "model_cost",
+    "model_execution",
     "recount",
 ]

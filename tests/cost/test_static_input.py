@@ -130,13 +130,15 @@ def test_cli_names_the_convention_and_gives_both(data_root, tmp_path, monkeypatc
     args = ["cost", "--dataset", "Cora", "--model", "sgcn", "--vs", "gcn", "--epochs", "0"]
     assert main([*args, "--json", str(path), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "counted as: static input counted at every time step" in printed
-    assert printed.count("[per-step]") >= 3 and printed.count("[once]") == 2
-    assert "second model counted dense  (headline)" in printed
-    assert "second model counted event-driven" in printed
+    assert "counted as: sgcn event-driven, static input counted at every time step" in printed
+    # each ratio names both models' conventions; the legend names the tags once
+    assert printed.count("sgcn event-driven [per-step]; gcn") == 2
+    assert printed.count("sgcn event-driven [once]; gcn") == 2
+    assert "[per-step]; gcn dense (no static spiking input)  (headline)" in printed
+    assert "gcn event-driven (no static spiking input)" in printed
     record = json.loads(Path(path).read_text())
     assert record["first"]["report"]["static_input"] == "per-step"
-    ratios = {(r["static_input"], r["vs_execution"]): r for r in record["ratios"]}
+    ratios = {(r["static_input"], r["second_execution"]): r for r in record["ratios"]}
     assert set(ratios) == {(c, e) for c in STATIC_INPUT for e in ("dense", "event")}
     assert ratios[("per-step", "dense")]["default"]
     assert ratios[("per-step", "dense")]["ratio"] == pytest.approx(
