@@ -37,6 +37,10 @@ from spikegraph.samplers.skip import skip_term
 #: Jumping-knowledge modes of :class:`SpikingBasicGNN` (PyG's, less ``"lstm"``).
 JK_MODES = ("last", "cat", "max")
 SPARSE_INPUT_DENSITY = 0.1
+#: The feature dtypes a first layer takes as sparse CSR input (``sparse_input``): torch's
+#: sparse CSR matrix product on the CPU (MKL's) has no float16 or bfloat16 kernel, so
+#: half-precision features stay dense.
+SPARSE_INPUT_DTYPES = (torch.float32, torch.float64)
 
 
 def count_nonzero_fraction(x: Tensor) -> float:
@@ -133,6 +137,8 @@ class SpikingBasicGNN(nn.Module):
         sparse_input: Feed static features to the first layer as a sparse CSR tensor:
             ``None`` (default) when at most 10% of them are nonzero, ``True`` always,
             ``False`` never. Results are the same up to float rounding; only speed differs.
+            Only float32 and float64 features (:data:`SPARSE_INPUT_DTYPES`): float16 and
+            bfloat16 ones stay dense with ``None``, and ``True`` raises for them.
         act: PyG's activation argument. A spiking model's activation is its neuron (set with
             ``neuron``), so only ``None`` (the default: the neurons) is accepted; anything
             else raises.
@@ -344,7 +350,8 @@ class SpikingBasicGNN(nn.Module):
         return temporal_dropout(x, self.input_dropout, self.training)
 
     def _encode_static(self, x: Tensor) -> Tensor:
-        """Encode ``[N, F]`` features, as sparse CSR when they are sparse enough.
+        """Encode ``[N, F]`` features, as sparse CSR when they are sparse enough (and float32
+        or float64, :data:`SPARSE_INPUT_DTYPES`).
 
         Bag-of-words features are mostly zeros; the first layer's synaptic transform of a
         sparse CSR input costs ``nnz * F_out`` instead of ``N * F_in * F_out``. Full-batch
@@ -384,7 +391,15 @@ class SpikingBasicGNN(nn.Module):
             return self.encoder(x) if cached[1] is None else cached[1]
         encoded = self.encoder(x)
         sparse = None
-        if self.sparse_input or count_nonzero_fraction(encoded) <= SPARSE_INPUT_DENSITY:
+        if encoded.dtype not in SPARSE_INPUT_DTYPES:
+            if self.sparse_input:
+                raise ValueError(
+                    f"{type(self).__name__} has sparse_input=True but its features are "
+                    f"{encoded.dtype}: the sparse CSR first layer needs float32 or float64 "
+                    "features (torch has no sparse CSR matrix product for float16 or bfloat16); "
+                    "use sparse_input=None (dense for these dtypes) or False"
+                )
+        elif self.sparse_input or count_nonzero_fraction(encoded) <= SPARSE_INPUT_DENSITY:
             with warnings.catch_warnings():  # a supported use: skip torch's "beta" notice
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
                 sparse = encoded = encoded.to_sparse_csr()
