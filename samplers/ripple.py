@@ -72,9 +72,17 @@ class RippleWalkSampler(SubgraphSampler):
     adding a random fraction ``expansion_ratio`` of the current neighbourhood, until it has
     ``subgraph_size`` nodes (see :func:`ripple_nodes`).
 
+    The default size follows the graph: ``min(4000, num_nodes)`` (:attr:`DEFAULT_SIZE`), in
+    the constructor (``subgraph_size=None``) and in :meth:`options_for` given the graph's
+    ``num_nodes`` (as :func:`~spikegraph.train.minibatch.build_loader` and the command line
+    do), so the defaults work on graphs smaller than it (Cora, CiteSeer: one subgraph of
+    the whole graph per epoch). A size given larger than the graph is an error, never
+    reduced.
+
     Args:
         graph: ``Data`` or ``edge_index``.
-        subgraph_size: Nodes per subgraph (at most the number of nodes).
+        subgraph_size: Nodes per subgraph, at most the number of nodes (``None``:
+            ``min(DEFAULT_SIZE, num_nodes)``).
         expansion_ratio: Fraction of the neighbourhood added per ripple, in ``(0, 1]``.
         num_steps: Batches per epoch (default ``ceil(N / subgraph_size)``).
         targets: Nodes whose loss counts (default: all).
@@ -85,12 +93,26 @@ class RippleWalkSampler(SubgraphSampler):
     """
 
     name = "ripple"
-    default_options: ClassVar[dict[str, Any]] = {"subgraph_size": 4000, "expansion_ratio": 0.5}
+    #: Nodes per subgraph unless told otherwise (on graphs of at least as many nodes).
+    DEFAULT_SIZE: ClassVar[int] = 4000
+    default_options: ClassVar[dict[str, Any]] = {
+        "subgraph_size": DEFAULT_SIZE,
+        "expansion_ratio": 0.5,
+    }
+
+    @classmethod
+    def options_for(cls, num_layers: int, num_nodes: int | None = None) -> dict[str, Any]:
+        """The default options (:attr:`default_options`); for a graph of ``num_nodes``
+        nodes, the subgraph size at most ``num_nodes``."""
+        opts = super().options_for(num_layers)
+        if num_nodes is not None:
+            opts["subgraph_size"] = min(opts["subgraph_size"], check_int(num_nodes, "num_nodes", 1))
+        return opts
 
     def __init__(
         self,
         graph: GraphInput,
-        subgraph_size: int,
+        subgraph_size: int | None = None,
         *,
         expansion_ratio: float = 0.5,
         num_steps: int | None = None,
@@ -108,6 +130,8 @@ class RippleWalkSampler(SubgraphSampler):
             seed=seed,
             cache_dir=cache_dir,
         )
+        if subgraph_size is None:
+            subgraph_size = min(self.DEFAULT_SIZE, self.num_nodes)
         self.subgraph_size = check_int(subgraph_size, "subgraph_size", 1)
         if subgraph_size > self.num_nodes:
             raise ValueError(f"'subgraph_size'={subgraph_size} exceeds the {self.num_nodes} nodes")

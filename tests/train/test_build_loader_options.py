@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from spikegraph.samplers import ShaDowSampler
+from spikegraph.samplers import RippleWalkSampler, ShaDowSampler
 from spikegraph.train.minibatch import build_loader
 
 
@@ -62,3 +62,47 @@ def test_shadow_explicit_fanouts_with_the_default_depth(graph):
 def test_shadow_bad_depth_is_named(graph):
     with pytest.raises(ValueError, match=r"'depth' must be >= 1, got 0"):
         build_loader("shadow", graph, 2, options={"depth": 0})
+
+
+# --- Ripple: the default subgraph size fits the graph ----------------------------------------
+
+
+def ring(n: int) -> Data:
+    src = torch.arange(n)
+    ei = torch.stack([torch.cat([src, (src + 1) % n]), torch.cat([(src + 1) % n, src])])
+    return Data(edge_index=ei, num_nodes=n, train_mask=torch.ones(n, dtype=torch.bool))
+
+
+def test_ripple_default_size_is_at_most_the_graph(graph):
+    setup = build_loader("ripple", graph, num_layers=2)
+    assert setup.sampler.subgraph_size == 50
+    assert setup.options["subgraph_size"] == 50  # the run records the size it used
+    batch = next(iter(setup.loader))
+    assert batch.n_id.numel() == 50 and len(setup.loader) == 1
+
+
+def test_ripple_default_size_on_a_graph_larger_than_it():
+    setup = build_loader("ripple", ring(4100), num_layers=2)
+    assert setup.sampler.subgraph_size == setup.options["subgraph_size"] == 4000
+    assert len(setup.loader) == 2  # ceil(4100 / 4000)
+
+
+def test_ripple_class_defaults_stay_numbers():
+    """Callers that size batches from the class defaults (the study's budget scaling) see
+    the size, not a placeholder."""
+    assert RippleWalkSampler.options_for(2) == {"subgraph_size": 4000, "expansion_ratio": 0.5}
+    assert RippleWalkSampler.options_for(2, num_nodes=120)["subgraph_size"] == 120
+
+
+def test_ripple_constructor_default_follows_the_graph(graph):
+    assert RippleWalkSampler(graph).subgraph_size == 50
+    assert RippleWalkSampler(ring(4100)).subgraph_size == 4000
+    assert RippleWalkSampler(graph, 20).subgraph_size == 20
+
+
+@pytest.mark.parametrize("size", [51, 4000])
+def test_ripple_given_size_larger_than_the_graph_stays_an_error(graph, size):
+    with pytest.raises(ValueError, match=rf"'subgraph_size'={size} exceeds the 50 nodes"):
+        build_loader("ripple", graph, 2, options={"subgraph_size": size})
+    with pytest.raises(ValueError, match=rf"'subgraph_size'={size} exceeds the 50 nodes"):
+        RippleWalkSampler(graph, size)
