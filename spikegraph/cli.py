@@ -839,6 +839,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         print(f"counted as: {'; '.join(counted)}")
         print()
         print(result.ratios_table())
+    result.command = getattr(args, "argv", None)
     record = result.to_dict()
     return write_record(args.json, record) if args.json else 0
 

@@ -55,10 +55,17 @@ class ModelCost:
         val_acc: Validation accuracy of the counted weights.
         epochs_run: Epochs trained (0 if untrained).
         model_options: Constructor options given on top of the registry defaults.
-        train_options: :class:`~spikegraph.train.TrainConfig` fields used.
+        train_options: :class:`~spikegraph.train.TrainConfig` fields given (the model's
+            :func:`~spikegraph.models.train_defaults` and the options asked for).
         report: Operation counts and energy of one eval-mode forward pass on the full graph.
         execution: How the report was counted: ``"event"`` or ``"dense"`` (``"auto"``
             resolved as :class:`~spikegraph.cost.Counter` does).
+        seed: Seed of initialisation and training.
+        effective_model_options: Every constructor option the model was built with
+            (:func:`~spikegraph.experiments.effective_model_options`), as the record of
+            ``spikegraph train`` has them.
+        effective_train_options: Every :class:`~spikegraph.train.TrainConfig` field it was
+            trained with; ``None`` for an untrained model.
         model: The counted model (in eval mode), to count again under other settings; not
             serialised.
     """
@@ -73,6 +80,9 @@ class ModelCost:
     train_options: dict[str, Any]
     report: Report
     execution: str = ""
+    seed: int = 0
+    effective_model_options: dict[str, Any] = field(default_factory=dict)
+    effective_train_options: dict[str, Any] | None = None
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,8 +93,11 @@ class ModelCost:
             "test_acc": self.test_acc,
             "val_acc": self.val_acc,
             "epochs_run": self.epochs_run,
+            "seed": self.seed,
             "model_options": self.model_options,
             "train_options": self.train_options,
+            "effective_model_options": self.effective_model_options,
+            "effective_train_options": self.effective_train_options,
             "execution": self.execution,
             "report": self.report.to_dict(),
         }
@@ -138,8 +151,10 @@ def model_cost(
         ValueError: for a bad epoch count, profile, device or unknown model option (before
             any training).
     """
+    from spikegraph.experiments.node_classification import effective_model_options
     from spikegraph.models import build_model, train_defaults
     from spikegraph.train import TrainConfig, accuracies, fit, predict
+    from spikegraph.train.checkpoint import plain
     from spikegraph.train.trainer import data_on
 
     model_options = dict(model_options or {})
@@ -158,8 +173,10 @@ def model_cost(
     model = build_model(name, data.num_features, num_classes, **model_options)
     trained = train_options.get("epochs", 1) > 0
     epochs_run = 0
+    effective_train = None
     if trained:
         config = TrainConfig(**{**train_options, "seed": seed, "progress": progress})
+        effective_train = plain(dataclasses.asdict(config))
         # A checkpoint named in the tuned config is tied to this model and dataset.
         run_info = {"model": name, "model_options": model_options, "dataset": dataset}
         result = fit(model, data, config, run_info=run_info)
@@ -189,6 +206,9 @@ def model_cost(
         train_options=train_options,
         report=report,
         execution=model_execution(model, execution),
+        seed=seed,
+        effective_model_options=effective_model_options(name, model_options, model),
+        effective_train_options=effective_train,
         model=model,
     )
 
@@ -333,9 +353,29 @@ def energy_ratios(
 class CostComparison:
     """A model and (optionally) the one it is compared with, on one dataset.
 
+    What produced it is recorded as in the record of ``spikegraph train``
+    (:class:`~spikegraph.experiments.Summary`), so that the records of two runs cannot be
+    taken for each other.
+
     Attributes:
+        dataset: Dataset name (a synthetic stand-in's label, as ``train``'s records name it).
+        first: The first model.
+        second: The model compared with, or ``None``.
+        comparison: ``first`` beside ``second``, with each one's execution.
+        machine: Where it was counted (:func:`~spikegraph.experiments.machine_info`).
+        date: When (UTC, ISO 8601).
         ratios: The energy ratio first / second under both static-input conventions and
             against the second model counted dense and event-driven (:func:`energy_ratios`).
+        split: The dataset split.
+        seed: Seed of initialisation and training of both models.
+        command: The command line that produced it (set by ``spikegraph cost``).
+        versions: Versions of the packages (:func:`~spikegraph.experiments.versions`).
+        commit: The spikegraph commit it ran at
+            (:func:`~spikegraph.experiments.tune.source_commit`; ``None`` outside a checkout).
+        data_fingerprint: :func:`~spikegraph.train.checkpoint.data_fingerprint` of the graph,
+            masks included.
+        data_provenance: A synthetic stand-in's provenance; ``None`` (and absent from the
+            record) for real data.
     """
 
     dataset: str
@@ -345,6 +385,13 @@ class CostComparison:
     machine: dict[str, Any] = field(default_factory=dict)
     date: str = ""
     ratios: list[EnergyRatio] = field(default_factory=list)
+    split: str = ""
+    seed: int = 0
+    command: list[str] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    commit: str | None = None
+    data_fingerprint: str = ""
+    data_provenance: dict[str, Any] | None = None
 
     def ratios_table(self) -> str:
         """The energy ratios, one line per pair of conventions, each named."""
@@ -360,15 +407,24 @@ class CostComparison:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "dataset": self.dataset,
+            "split": self.split,
+            "seed": self.seed,
+            "data_fingerprint": self.data_fingerprint,
             "first": self.first.to_dict(),
             "second": None if self.second is None else self.second.to_dict(),
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "ratios": [r.to_dict() for r in self.ratios],
             "machine": self.machine,
             "date": self.date,
+            "versions": self.versions,
+            "commit": self.commit,
+            "command": self.command,
         }
+        if self.data_provenance is not None:
+            out["data_provenance"] = self.data_provenance
+        return out
 
 
 def cost_comparison(
@@ -416,8 +472,10 @@ def cost_comparison(
         FileNotFoundError: for a ``config`` that is not a file.
         ValueError: for a bad config, device or model option -- before any data is loaded.
     """
-    from spikegraph.datasets import load_dataset
+    from spikegraph.datasets import dataset_provenance, load_dataset
     from spikegraph.experiments.node_classification import machine_info
+    from spikegraph.experiments.tune import code_identity
+    from spikegraph.train.checkpoint import data_fingerprint
 
     resolve_device(device)
     check_static_input(static_input)
@@ -430,6 +488,9 @@ def cost_comparison(
         check_model_option_names(name, opts)
         tuned.append((name, opts, train))
     data, num_classes = load_dataset(dataset, root=root, split=split)
+    provenance = dataset_provenance(dataset, root)
+    if provenance is not None:  # records never call a synthetic stand-in by OGB's name
+        dataset = provenance["label"]
     runs = []
     for name, opts, train in tuned:
         runs.append(
@@ -471,6 +532,11 @@ def cost_comparison(
         machine=machine_info(),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ratios=ratios,
+        split=split,
+        seed=seed,
+        data_fingerprint=data_fingerprint(data),
+        data_provenance=provenance,
+        **code_identity(),
     )
 
 
