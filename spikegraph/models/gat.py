@@ -16,8 +16,10 @@ class SpikingGAT(SpikingBasicGNN):
     with ``v2=True``).
 
     A drop-in for :class:`torch_geometric.nn.models.GAT`, with PyG's conventions: ``heads``
-    attention heads per layer, hidden layers concatenate them (``hidden_channels`` must be
-    divisible by ``heads``), the output layer averages them, and ``dropout`` is also the
+    attention heads per layer; hidden layers concatenate them (``concat=True``, heads of
+    width ``hidden_channels // heads``, so ``hidden_channels`` must be divisible by ``heads``
+    when there is a hidden layer) or average them (``concat=False``, heads of width
+    ``hidden_channels``); the output layer averages them; and ``dropout`` is also the
     attention dropout unless ``attention_dropout`` is given.
 
     Defaults: the validated settings of spikegraph's benchmarks
@@ -33,6 +35,8 @@ class SpikingGAT(SpikingBasicGNN):
     Args:
         dropout: Dropout on the spikes between layers (0.6).
         heads: Attention heads of the hidden layers (8; PyG's ``GAT`` has 1).
+        concat: Whether the hidden layers concatenate their heads (``True``, as PyG's
+            ``GAT``) or average them (``False``). The output layer always averages.
         out_heads: Attention heads of the output layer (averaged); ``heads`` when ``None``.
         attention_dropout: Dropout on attention coefficients; ``dropout`` when ``None``.
         input_dropout: Dropout on the encoded input (0.6).
@@ -59,17 +63,26 @@ class SpikingGAT(SpikingBasicGNN):
         attention_dropout: float | None = None,
         input_dropout: float = 0.6,
         v2: bool = False,
+        concat: bool = True,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(v2, bool):
-            raise TypeError(f"'v2' must be a bool, got {type(v2).__name__} ({v2!r})")
+        for name, value in (("v2", v2), ("concat", concat)):
+            if not isinstance(value, bool):
+                raise TypeError(f"'{name}' must be a bool, got {type(value).__name__} ({value!r})")
         if not isinstance(heads, int) or heads < 1:
             raise ValueError(f"'heads' must be a positive int, got {heads!r}")
-        if hidden_channels % heads != 0:
+        # Hidden layers: all but the output one, or all of them with jumping knowledge.
+        has_hidden = kwargs.get("jk") is not None or (
+            isinstance(num_layers, int) and num_layers > 1
+        )
+        if concat and has_hidden and hidden_channels % heads != 0:
             raise ValueError(
-                f"'hidden_channels'={hidden_channels} must be divisible by heads={heads}"
+                f"'hidden_channels'={hidden_channels} must be divisible by heads={heads}: "
+                "the hidden layers concatenate their heads (concat=True); use concat=False "
+                "to average them"
             )
         self.v2 = v2
+        self.concat = concat
         self.heads = heads
         self.out_heads = heads if out_heads is None else out_heads
         self.attention_dropout = dropout if attention_dropout is None else attention_dropout
@@ -99,9 +112,9 @@ class SpikingGAT(SpikingBasicGNN):
             )
         return layer(
             in_channels,
-            out_channels // self.heads,
+            out_channels // self.heads if self.concat else out_channels,
             heads=self.heads,
-            concat=True,
+            concat=self.concat,
             dropout=self.attention_dropout,
             T=self.T,
             **kwargs,

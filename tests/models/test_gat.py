@@ -180,3 +180,55 @@ def test_residual_is_refused_naming_the_option(v2):
         SpikingGAT(8, 16, 2, 3, heads=2, v2=v2, residual=True)
     model = SpikingGAT(8, 16, 2, 3, heads=2, v2=v2, residual=False)  # PyG's default: fine
     assert len(model.convs) == 2
+
+
+@pytest.mark.parametrize(
+    "num_layers, hidden, heads, concat, jk",
+    [
+        (2, 16, 2, True, None),
+        (2, 16, 2, False, None),
+        (3, 16, 3, False, None),  # hidden width not divisible: fine without concatenation
+        (1, 16, 3, True, None),  # no hidden layer: the hidden width is unused
+        (1, 16, 3, False, None),
+        (2, 16, 2, False, "cat"),
+        (1, 16, 2, True, "last"),  # with jk the only layer is a hidden one
+    ],
+)
+def test_concat_and_layer_widths_are_pyg_gats(node_data, num_layers, hidden, heads, concat, jk):
+    """``concat`` applies to the hidden layers as in PyG's ``GAT``: ``True`` concatenates
+    ``heads`` heads of width ``hidden // heads``, ``False`` averages ``heads`` heads of width
+    ``hidden``; the output layer always averages."""
+    from torch_geometric.nn.models import GAT
+
+    kw = dict(heads=heads, concat=concat, jk=jk)
+    model = SpikingGAT(8, hidden, num_layers, 3, T=2, **kw)
+    pyg = GAT(8, hidden, num_layers, 3, **kw)
+    assert model.concat is concat
+    assert len(model.convs) == len(pyg.convs) == num_layers
+    for conv, ref in zip(model.convs, pyg.convs):
+        assert (conv.heads, conv.out_channels, conv.concat) == (
+            ref.heads,
+            ref.out_channels,
+            ref.concat,
+        )
+        shapes = {k: v.shape for k, v in conv.state_dict().items()}
+        assert shapes == {k: v.shape for k, v in ref.state_dict().items()}
+    count = sum(p.numel() for p in model.parameters())
+    assert count == sum(p.numel() for p in pyg.parameters())
+    x, ei = node_data.x, node_data.edge_index
+    assert model(x, ei).shape == pyg(x, ei).shape == (40, 3)
+
+
+@pytest.mark.parametrize("num_layers, jk", [(2, None), (1, "last")])
+def test_hidden_concat_layers_need_a_width_divisible_by_heads(num_layers, jk):
+    from torch_geometric.nn.models import GAT
+
+    with pytest.raises(ValueError, match="divisible"):
+        GAT(8, 16, num_layers, 3, heads=3, jk=jk)
+    with pytest.raises(ValueError, match=r"'hidden_channels'=16 must be divisible by heads=3"):
+        SpikingGAT(8, 16, num_layers, 3, heads=3, jk=jk)
+
+
+def test_concat_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"'concat' must be a bool, got str \('no'\)"):
+        SpikingGAT(8, 16, 2, 3, heads=2, concat="no")
