@@ -234,7 +234,11 @@ class SpikingGCNConv(SpikingMessagePassing):
     All ``T`` steps go through a single propagation, and the graph normalisation is computed
     once per forward (or once for good with ``cached=True``). A static input ``[N, F]`` (direct
     coding) is transformed and propagated once. With ``spiking=False`` and ``norm="none"``
-    each step computes exactly :class:`torch_geometric.nn.conv.GCNConv`.
+    each step computes exactly :class:`torch_geometric.nn.conv.GCNConv`, with one exception
+    on purpose: ``improved=True`` on an edge index without ``edge_weight``, where PyG adds
+    self-loops of weight 1 (it applies ``improved`` only with weights) and this layer adds
+    them with weight 2, :math:`\hat A = A + 2I`, as PyG does given unit weights or a sparse
+    ``adj_t`` (:func:`square_gcn_norm`).
 
     Defaults: integrate-and-fire neurons (``tau=inf``), soft reset, no normalisation, the
     validated settings of spikegraph's benchmarks; ``**PAPER_NEURON`` (``norm="stfn",

@@ -74,6 +74,8 @@ def test_improved_means_self_loop_weight_two_in_every_format(edge_index):
         # PyG's own layer agrees on the sparse format.
         torch.testing.assert_close(ref(x[0], adj_t(edge_index, layout)), expected[0])
     torch.testing.assert_close(conv((x, None), edge_index, size=(N, N)), expected)
+    # The documented exception: PyG's GCNConv without weights ignores improved (A + I).
+    assert not torch.allclose(expected[0], ref(x[0], edge_index))
     # And it differs from the plain A + I layer.
     plain, _ = plain_pair()
     plain.load_state_dict(conv.state_dict())
