@@ -152,9 +152,10 @@ class PLIF(LIFFamily, name="plif"):
         tau = self.tau
         out["tau"] = tau.tolist() if tau.dim() else float(tau)
         th = self.v_threshold
-        out["v_threshold"] = (
-            (th.tolist() if th.dim() else float(th)) if isinstance(th, Tensor) else th
-        )
+        if isinstance(th, Tensor):  # plain values: no autograd (nor its warning) involved
+            th = th.detach()
+            th = th.tolist() if th.dim() else float(th)
+        out["v_threshold"] = th
         return out
 
     def counting_rule(self) -> CountingRule:

@@ -138,3 +138,22 @@ def test_a_layers_reset_parameters_resets_its_plif_neurons(layer):
     conv.reset_parameters()
     assert float(conv.neuron.w.detach()) == pytest.approx(plif_weight(2.5))
     assert float(conv.neuron.threshold.detach()) == 1.0
+
+
+@pytest.mark.parametrize("per_feature", [False, True])
+def test_options_of_learnt_parameters_raise_no_warning(per_feature):
+    """``options()`` reads the learnt values without torch's "Converting a tensor with
+    requires_grad=True to a scalar" warning, also when a layer builds the neuron."""
+    import warnings
+
+    from spikegraph.nn import SpikingGCNConv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conv = SpikingGCNConv(4, 3, neuron="plif", learn_threshold=True, per_feature=per_feature)
+        with torch.no_grad():
+            conv.neuron.threshold.fill_(0.5)
+        opts = conv.neuron.options()
+    want = [0.5] * 3 if per_feature else 0.5
+    assert opts["v_threshold"] == want
+    assert opts["tau"] == ([2.0] * 3 if per_feature else 2.0)
