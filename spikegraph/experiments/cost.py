@@ -28,6 +28,7 @@ from spikegraph.cost.static_input import (
     STATIC_INPUT,
     check_static_input,
 )
+from spikegraph.models.checks import check_model_options
 from spikegraph.models.options import check_model_option_names
 from spikegraph.train.device import resolve_device
 
@@ -41,6 +42,105 @@ def load_tuned_config(
     (:func:`spikegraph.config.load_model_config`: the file is checked whole, an unknown key
     is an error); ``path=None`` gives empty options."""
     return load_model_config(path, model, dataset)
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` if it is an int ``>= 0``, else a :class:`ValueError` naming it (checked
+    whether or not the model is trained, so that ``--epochs 0`` accepts no seed that
+    ``--epochs 1`` refuses)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"'seed' must be an int >= 0, got {seed!r}")
+    return seed
+
+
+def check_epochs(epochs: Any) -> int:
+    """``epochs`` if it is an int ``>= 0`` (``0``: count the untrained model), else a
+    :class:`ValueError` naming it."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(
+            f"'epochs' must be an int >= 0, got {epochs!r} (0 counts the untrained model)"
+        )
+    return epochs
+
+
+def check_train_options(train_options: dict[str, Any], seed: int = 0) -> None:
+    """Refuse :class:`~spikegraph.train.TrainConfig` fields no training takes (the
+    config's own checks), ``epochs = 0`` (an untrained count) included.
+
+    Raises:
+        ValueError, TypeError: naming the field and its value.
+    """
+    from spikegraph.train import TrainConfig
+
+    options = dict(train_options)
+    if "epochs" in options and check_epochs(options["epochs"]) == 0:
+        options["epochs"] = 1  # untrained: the other fields are still checked
+    TrainConfig(**{**options, "seed": seed})
+
+
+def _config_table(raw: dict[str, Any], model: str, dataset: str, section: str, key: str) -> str:
+    """``"[gcn.Cora.train]"`` or ``"[gcn.train]"``: the table of ``raw`` (a parsed config)
+    that gives ``key`` of ``section`` to ``model`` on ``dataset`` (the dataset's wins)."""
+    table = raw.get(model, {})
+    for name, sub in table.items():
+        if name.lower() == dataset.lower() and key in sub.get(section, {}):
+            return f"[{model}.{name}.{section}]"
+    return f"[{model}.{section}]"
+
+
+def check_cost_options(
+    name: str,
+    dataset: str,
+    model_options: dict[str, Any],
+    train_options: dict[str, Any],
+    *,
+    seed: int = 0,
+    config: str | os.PathLike | None = None,
+    given: dict[str, Any] | None = None,
+) -> None:
+    """Refuse the options of model ``name`` no count can run with, before any data is
+    loaded, naming where each came from: ``config``'s table and key (``[gcn.train] epochs``),
+    or ``model_options`` for the ``given`` ones.
+
+    Checks the model options' names and values
+    (:func:`~spikegraph.models.checks.check_model_options`) and the training options
+    (:func:`check_train_options`; ``epochs`` an int ``>= 0``).
+
+    Raises:
+        ValueError: naming the source, key and value (a
+            :class:`~spikegraph.config.ConfigError` for a value of ``config``).
+    """
+    from spikegraph.config import ConfigError, read_toml
+    from spikegraph.models import train_defaults
+
+    given = given or {}
+    raw = read_toml(config) if config is not None else {}
+
+    def refuse(section: str, key: str, value: Any, err: Exception) -> Exception:
+        if section == "model" and key in given:
+            return ValueError(f"model_options of {name}: {key} = {value!r}: {err}")
+        table = _config_table(raw, name, dataset, section, key)
+        return ConfigError(f"{config}: {table} {key} = {value!r}: {err}")
+
+    check_model_option_names(name, model_options)
+    for key, value in model_options.items():
+        try:
+            check_model_options(name, {key: value})
+        except (TypeError, ValueError) as err:
+            raise refuse("model", key, value, err) from err
+    try:
+        check_model_options(name, model_options)  # options that do not go together
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"model options of {name} {model_options}: {err}") from err
+    for key, value in train_options.items():
+        try:
+            check_train_options({key: value}, seed)
+        except (TypeError, ValueError) as err:
+            raise refuse("train", key, value, err) from err
+    try:
+        check_train_options({**train_defaults(name), **train_options}, seed)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"training options of {name} {train_options}: {err}") from err
 
 
 @dataclass
@@ -148,8 +248,9 @@ def model_cost(
             (:mod:`spikegraph.cost.static_input`).
 
     Raises:
-        ValueError: for a bad epoch count, profile, device or unknown model option (before
-            any training).
+        ValueError: for a bad epoch count (``epochs`` or ``train_options["epochs"]``), seed,
+            training option, profile, device, or unknown or bad model option (before any
+            training).
     """
     from spikegraph.experiments.node_classification import effective_model_options
     from spikegraph.models import build_model, train_defaults
@@ -162,11 +263,12 @@ def model_cost(
     train_options = {**train_defaults(name), **dict(train_options or {})}
     train_options.setdefault("device", device)
     dev = resolve_device(train_options["device"])
+    check_seed(seed)
     check_model_option_names(name, model_options)
+    check_model_options(name, model_options)
     if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"'epochs' must be an int >= 0, got {epochs!r}")
-        train_options["epochs"] = epochs
+        train_options["epochs"] = check_epochs(epochs)
+    check_train_options(train_options, seed)
     get_profile(profile)  # fail early on a bad profile, before training
     check_static_input(static_input)
     torch.manual_seed(seed)
@@ -470,7 +572,9 @@ def cost_comparison(
 
     Raises:
         FileNotFoundError: for a ``config`` that is not a file.
-        ValueError: for a bad config, device or model option -- before any data is loaded.
+        ValueError: for a bad config (a bad value names its file, table and key), seed,
+            epoch count, device, or model or training option of either model -- before any
+            data is loaded (:func:`check_cost_options`).
     """
     from spikegraph.datasets import dataset_provenance, load_dataset
     from spikegraph.experiments.node_classification import machine_info
@@ -479,13 +583,17 @@ def cost_comparison(
 
     resolve_device(device)
     check_static_input(static_input)
+    check_seed(seed)
+    if epochs is not None:
+        check_epochs(epochs)
     names = [model] if vs is None else [model, vs]
     tuned = []
     for i, name in enumerate(names):
         opts, train = load_tuned_config(config, name, dataset)
-        if i == 0 and model_options:
-            opts.update(model_options)
-        check_model_option_names(name, opts)
+        given = dict(model_options or {}) if i == 0 else {}
+        opts.update(given)
+        # every model's options, before the data loads and the first model trains
+        check_cost_options(name, dataset, opts, train, seed=seed, config=config, given=given)
         tuned.append((name, opts, train))
     data, num_classes = load_dataset(dataset, root=root, split=split)
     provenance = dataset_provenance(dataset, root)
@@ -544,6 +652,10 @@ __all__ = [
     "CostComparison",
     "EnergyRatio",
     "ModelCost",
+    "check_cost_options",
+    "check_epochs",
+    "check_seed",
+    "check_train_options",
     "cost_comparison",
     "describe_execution",
     "effective_execution",
