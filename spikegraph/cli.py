@@ -184,13 +184,56 @@ def _parse_value(text: str) -> Any:
 
 
 def _options(pairs: Sequence[str], flag: str = "--option") -> dict[str, Any]:
+    """``["T=4", "tau=2"]`` -> ``{"T": 4, "tau": 2}`` (values read by :func:`_parse_value`).
+
+    Raises:
+        UsageError: for a pair without ``=``, or a key given twice (the last one silently
+            won), naming both.
+    """
     out = {}
+    given = _option_texts(pairs, flag)
+    for key, pair in given.items():
+        out[key] = _parse_value(pair.split("=", 1)[1].strip())
+    return out
+
+
+def _option_texts(pairs: Sequence[str], flag: str = "--option") -> dict[str, str]:
+    """``["T=4", " tau = 2"]`` -> ``{"T": "T=4", "tau": "tau = 2"}``: each key's pair, as given.
+
+    Raises:
+        UsageError: for a pair without ``=``, or a key given twice, naming both.
+    """
+    out: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
             raise UsageError(f"{flag} expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = _parse_value(value.strip())
+        key = pair.split("=", 1)[0].strip()
+        if key in out:
+            raise UsageError(
+                f"{flag} {out[key]} and {flag} {pair.strip()} both set {key}: give it once"
+            )
+        out[key] = pair.strip()
     return out
+
+
+def _refuse_twice(
+    flags: dict[str, tuple[str, Any]], pairs: dict[str, str], flag: str, what: str
+) -> None:
+    """Refuse an option set both by its own flag and by a ``KEY=VALUE`` option (the latter
+    silently won).
+
+    Args:
+        flags: Option -> (its flag, the value given there; ``None``: not given).
+        pairs: Option -> its ``KEY=VALUE`` text (:func:`_option_texts`).
+        flag: The ``KEY=VALUE`` flag (``"--option"``).
+        what: What the options are (``"model option"``).
+    """
+    for key, pair in pairs.items():
+        own, value = flags.get(key, (None, None))
+        if value is not None:
+            raise UsageError(
+                f"{own} {value} and {flag} {pair} both set the {what} {key}: give it once"
+            )
 
 
 def model_defaults(key: str) -> str:
@@ -514,10 +557,20 @@ SAMPLER_FLAGS = (
 )
 
 
+def _flag_text(value: Any) -> str | None:
+    """A flag's value as typed: ``[10, 5]`` -> ``"10 5"`` (``nargs="+"``); ``None`` stays."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return value
+
+
 def sampler_options(args: argparse.Namespace) -> dict[str, Any]:
     """Sampler constructor options given on the command line."""
     opts = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
-    opts.update(_options(args.sampler_option))
+    flags = {k: (f"--{k.replace('_', '-')}", _flag_text(getattr(args, k))) for k in SAMPLER_FLAGS}
+    texts = _option_texts(args.sampler_option, "--sampler-option")
+    _refuse_twice(flags, texts, "--sampler-option", "sampler option")
+    opts.update(_options(args.sampler_option, "--sampler-option"))
     if args.sampler is None and (opts or args.batch_size is not None):
         raise UsageError("sampler options (--batch-size, --num-neighbors, ...) need --sampler")
     return opts
@@ -579,6 +632,14 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--{'/--'.join(given)} only apply to spiking models, not {args.model}")
     if args.heads is not None and not is_attention(args.model):
         raise UsageError(f"--heads only applies to GAT models, not {args.model}")
+    flags = {
+        "hidden_channels": ("--hidden", args.hidden),
+        "num_layers": ("--layers", args.layers),
+        "dropout": ("--dropout", args.dropout),
+        "heads": ("--heads", args.heads),
+        **{k: (f"--{k}", v) for k, v in spiking_only.items()},
+    }
+    _refuse_twice(flags, _option_texts(args.option), "--option", "model option")
     given = _options(args.option)
     dropped = sorted(k for k, v in given.items() if v is None)
     if dropped:
@@ -800,6 +861,11 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         # a reader of the record would take them for (EnergyProfile refuses one)
         name = "custom" if args.profile is None else args.profile
         profile = EnergyProfile(name, args.mac_pj, args.ac_pj, args.profile_source)
+    elif args.profile_source is not None:  # it would name no figures, and be dropped
+        raise UsageError(
+            f"--profile-source {args.profile_source!r} describes a custom profile: give "
+            "--mac-pj and --ac-pj too (a built-in profile's source is fixed)"
+        )
     profile = get_profile(profile)  # a bad name fails before any data is loaded
     check_output(args.json, "--json")
     result = cost_comparison(
@@ -1146,7 +1212,14 @@ def _named_options(pairs: Sequence[str], option: str) -> dict[str, dict[str, Any
         name, sep, rest = pair.partition(":")
         if not sep or "=" not in rest:
             raise UsageError(f"{option} expects NAME:KEY=VALUE, got {pair!r}")
-        out.setdefault(name.strip(), {}).update(_options([rest]))
+        options = out.setdefault(name.strip(), {})
+        ((key, value),) = _options([rest], option).items()
+        if key in options:
+            raise UsageError(
+                f"{option} {name.strip()}:{key}=... given twice ({pair!r} after "
+                f"{key}={options[key]!r}): give it once"
+            )
+        options[key] = value
     return out
 
 
