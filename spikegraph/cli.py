@@ -1064,6 +1064,45 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     add_verbose(p)
 
 
+class InterruptedTrialFilter(logging.Filter):
+    """Drops Optuna's warnings about a trial that Ctrl-C failed.
+
+    Optuna logs a trial whose objective raised :class:`KeyboardInterrupt` (spikegraph's
+    :class:`~spikegraph.train.trainer.TrainingInterrupted` is one) as failed, at WARNING with
+    the interrupt's traceback, then "Trial N failed with value None."; the command then says
+    in one line what was kept. Both records of such a trial are dropped; every other record
+    (an ordinary error's failure, other warnings) passes.
+    """
+
+    _TRIAL = re.compile(r"Trial (\d+) failed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = self._TRIAL.match(record.getMessage())
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, KeyboardInterrupt):
+            if match:
+                self._interrupted.add(match.group(1))
+            return False
+        if match and match.group(1) in self._interrupted and "failed with value" in match.string:
+            self._interrupted.discard(match.group(1))
+            return False
+        return True
+
+
+def quiet_interrupted_trials() -> None:
+    """Install :class:`InterruptedTrialFilter` on Optuna's logger and its handlers (once):
+    a logger's filter sees only the records logged on it, a handler's those of Optuna's
+    modules, whose loggers hand their records to it."""
+    optuna_logger = logging.getLogger("optuna")
+    for target in (optuna_logger, *optuna_logger.handlers):
+        if not any(isinstance(f, InterruptedTrialFilter) for f in target.filters):
+            target.addFilter(InterruptedTrialFilter())
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """``spikegraph tune``: run or resume a study, or reproduce one trial of its records."""
     try:
@@ -1135,6 +1174,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     tune.check_storage_url(args.storage)
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_interrupted_trials()  # Ctrl-C: one line, not Optuna's traceback of the trial
     fixed = "".join(f"-{k}={v}" for k, v in config.fixed.items())
     name = args.study or f"{config.dataset}-{config.model}{fixed}"
     resume = tune.read_records(args.resume_from) if args.resume_from else None
