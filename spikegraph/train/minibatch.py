@@ -96,6 +96,25 @@ RUN_SAMPLER_OPTIONS = {
 }
 
 
+def _constructor_options(cls: type[Sampler]) -> list[str]:
+    """The keyword arguments ``cls``'s constructor takes, following ``**kwargs`` to the base
+    class constructors they are passed on to (GraphSAINT's), without the graph."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [
+            p.name
+            for p in params
+            if p.name not in ("self", "graph", *names)
+            and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
 def _class_defaults(
     cls: type[Sampler], num_layers: int, given: dict[str, Any], num_nodes: int
 ) -> dict[str, Any]:
@@ -142,8 +161,9 @@ def build_loader(
             GraphSAINT norms) between runs, so a resumed run loads it (``None``: not kept).
 
     Raises:
-        ValueError: for an unknown sampler, a fan-out list of the wrong length, a batch size
-            given to a subgraph sampler, an option the run sets, or any invalid option.
+        ValueError: for an unknown sampler, an option the sampler does not take (naming
+            the options it takes), a fan-out list of the wrong length, a batch size given to
+            a subgraph sampler, an option the run sets, or any invalid option.
     """
     check_choice(name, tuple(SAMPLERS), "sampler")
     cls = SAMPLERS[name]
@@ -155,6 +175,12 @@ def build_loader(
             f"sampler option {key!r} is set by the run ({RUN_SAMPLER_OPTIONS[key]}), not by "
             "a sampler option"
         )
+    accepted = _constructor_options(cls)
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        what = f"option {unknown[0]!r}" if len(unknown) == 1 else f"options {unknown}"
+        takes = sorted(set(accepted) - set(RUN_SAMPLER_OPTIONS))
+        raise ValueError(f"sampler {name!r} takes no {what}; its options: {takes}")
     # a cache folder among the options is the one used (docs/trust.md); where the cache
     # lives is not a setting of the run, so it is not among the options recorded
     cache_dir = given.pop("cache_dir", cache_dir)

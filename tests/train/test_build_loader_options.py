@@ -106,3 +106,52 @@ def test_ripple_given_size_larger_than_the_graph_stays_an_error(graph, size):
         build_loader("ripple", graph, 2, options={"subgraph_size": size})
     with pytest.raises(ValueError, match=rf"'subgraph_size'={size} exceeds the 50 nodes"):
         RippleWalkSampler(graph, size)
+
+
+# --- option names a sampler does not take ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, option, accepted",
+    [
+        ("fastgcn", "num_neighbors", "layer_sizes"),
+        ("graphsaint-node", "walk_length", "sample_coverage"),  # through GraphSAINT's **kwargs
+        ("graphsage", "depth", "num_neighbors"),
+        ("ripple", "budget", "subgraph_size"),
+    ],
+)
+def test_an_option_the_sampler_does_not_take_is_named(graph, name, option, accepted):
+    with pytest.raises(ValueError) as info:
+        build_loader(name, graph, 2, options={option: 3})
+    message = str(info.value)
+    assert f"sampler {name!r} takes no option {option!r}" in message
+    assert repr(accepted) in message  # the options it does take
+    assert "__init__" not in message and "Sampler" not in message
+
+
+def test_every_option_a_sampler_takes_is_listed(graph):
+    """The listed options are the constructor's (GraphSAINT's through **kwargs), without
+    the graph and what the run sets."""
+    with pytest.raises(ValueError) as info:
+        build_loader("graphsaint-rw", graph, 2, options={"nope": 1, "depth": 2})
+    message = str(info.value)
+    assert "takes no options ['depth', 'nope']" in message
+    listed = message.split("its options: ")[1]
+    for key in ("num_roots", "walk_length", "sample_coverage", "norms", "cache_dir"):
+        assert repr(key) in listed
+    for key in ("graph", "kwargs", "self", "seed", "targets", "num_layers"):
+        assert repr(key) not in listed
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("graphsaint-node", {"budget": 10, "sample_coverage": 2, "norms": "exact"}),
+        ("graphsaint-rw", {"num_roots": 5, "walk_length": 2, "sample_coverage": 2}),
+        ("fastgcn", {"layer_sizes": [8, 8], "add_self_loops": True}),
+        ("shadow", {"ppr_topk": 4, "alpha": 0.2}),
+    ],
+)
+def test_options_the_sampler_takes_still_pass(graph, name, options):
+    setup = build_loader(name, graph, 2, options=options)
+    assert all(setup.options[k] == v for k, v in options.items())
