@@ -43,12 +43,14 @@ record written after it, ``run_study(..., on_seed=...)``): the retry of a trial 
 mid-way (a dead worker, Ctrl-C, a lost database) trains only its missing seeds, when the
 kept runs were made by the same code on the same hardware kind (:func:`kept_seed_runs`).
 
-Trial seeds: every trial's parameters come from a TPE sampler seeded with
-``(sampler_seed, number of trials in the study)``, so one worker running a study from start
-to end always draws the same sequence. With several workers, which worker draws which trial
-number, and so what the sampler has seen when it draws, depends on timing: parallel sweeps
-are valid but not repeatable trial for trial. A trial's own score is always reproducible
-from its record (:func:`reproduce_trial`).
+Trial seeds: every new trial's parameters come from a TPE sampler seeded with
+``(sampler_seed, number of new trials drawn before it)`` (:func:`fresh_trial_count`; a retry
+runs with the parameters of the trial it retries), so one worker running a study from start
+to end always draws the same sequence, also when it was stopped by Ctrl-C and resumed (the
+stopped trial's retry does not shift the draws after it). With several workers, which
+worker draws which trial, and so what the sampler has seen when it draws, depends on
+timing: parallel sweeps are valid but not repeatable trial for trial. A trial's own score
+is always reproducible from its record (:func:`reproduce_trial`).
 
 Requires Optuna (``pip install spikegraph[tune]``).
 """
@@ -580,8 +582,34 @@ def _suggest(trial: optuna.trial.BaseTrial, p: Param) -> Any:
 
 
 def trial_sampler_seed(sampler_seed: int, trial_index: int) -> int:
-    """The TPE sampler seed used to draw trial number ``trial_index`` of a study."""
+    """The TPE sampler seed used to draw the ``trial_index``-th new trial of a study (counted
+    from 0 by :func:`fresh_trial_count`: retries, which take their parameters from the trial
+    they retry, are not counted)."""
     return (sampler_seed * 1_000_003 + trial_index) % (2**32)
+
+
+def fresh_trial_count(trials: Sequence[Any]) -> int:
+    """How many of ``trials`` drew their own parameters: every trial but the retries of a
+    failed one (which carry the ``failed_trial`` it retries, as attribute of an Optuna trial
+    or as key of a trial record of :func:`study_records`).
+
+    The next new trial's sampler is seeded with this index (:func:`trial_sampler_seed`), so
+    a sweep stopped by Ctrl-C, whose stopped trial then fails and is retried under a new
+    number, goes on drawing the parameters that the uninterrupted sweep draws. Studies run
+    until commit 5cd0f6b (the parent of the commit that made this change) seeded it with the
+    number of trials in the study, retries and failed trials included; their records are
+    read as before (a record is resumed only at its own commit, :func:`check_record_config`),
+    and only the draws of a study resumed after an interrupt differ.
+    """
+    return sum(_retried_trial(t) is None for t in trials)
+
+
+def _retried_trial(trial: Any) -> int | None:
+    """The number of the trial that ``trial`` (an Optuna trial or a trial record) retries;
+    ``None`` for a trial that drew its own parameters."""
+    if isinstance(trial, Mapping):
+        return trial.get("failed_trial")
+    return trial.system_attrs.get("failed_trial")
 
 
 def check_seed_option(seeds: Sequence[int], name: str) -> list[int]:
@@ -810,8 +838,9 @@ def restore_trials(study: optuna.Study, records: Mapping[str, Any], config: Stud
     The local study database is scratch (never committed); the trial records are. A sweep
     whose database is gone (another machine, a new session) resumes from its record: every
     trial comes back under its number with its parameters, score and per-seed attributes, so
-    the study holds what the database held and the next trial's sampler, seeded by that
-    number (:func:`trial_sampler_seed`), draws what it would have drawn there. A trial the
+    the study holds what the database held and the next trial's sampler, seeded by the
+    number of new trials among them (:func:`fresh_trial_count`), draws what it would have
+    drawn there. A trial the
     record lists as running had a worker that is gone: it is restored as failed and retried
     with its parameters, as a lapsed heartbeat would have it. The runs of a stopped
     re-scoring or final evaluation come back from the record separately, when that stage
@@ -993,8 +1022,10 @@ def run_study(
             # lapses, and its retry (same parameters) is then run here.
             _fail_stale_and_wait(study)
             continue
+        # Seeded by the new trials drawn so far: a retry (which Optuna runs first, with its
+        # own parameters) and the trial it retries do not shift the draws after them.
         study.sampler = optuna.samplers.TPESampler(
-            seed=trial_sampler_seed(config.sampler_seed, len(trials))
+            seed=trial_sampler_seed(config.sampler_seed, fresh_trial_count(trials))
         )
         running.clear()
         try:
@@ -1831,6 +1862,7 @@ __all__ = [
     "common_space_version",
     "counted_trials",
     "final_evaluation",
+    "fresh_trial_count",
     "hardware_kinds",
     "hide_test_labels",
     "kept_final",

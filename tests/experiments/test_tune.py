@@ -408,8 +408,8 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
     assert records["counted"] == [0, 2, 3]  # the failed trial is not counted
     assert records["trials"][2]["failed_trial"] == 1
     assert records["trials"][2]["params"] == first[1].params
-    # Each trial's sampler is seeded by its number: a resumed worker draws new settings,
-    # not the first trial's again.
+    # Each new trial's sampler is seeded by the new trials before it: a resumed worker
+    # draws new settings, not the first trial's again.
     drawn = [json.dumps(records["trials"][n]["params"], sort_keys=True) for n in (0, 2, 3)]
     assert len(set(drawn)) == 3, drawn
     kept = records["trials"][0]
