@@ -252,6 +252,8 @@ class StudyConfig:
             )
         check_model_option_names(self.model, dict(self.fixed))
         check_model_options(self.model, dict(self.fixed))
+        if self.fixed:
+            check_fixed_builds(self.model, self.fixed)
         object.__setattr__(self, "fixed", dict(sorted(plain(dict(self.fixed)).items())))
         names = {d.lower(): d for d in DATASETS}
         if not isinstance(self.dataset, str) or self.dataset.lower() not in names:
@@ -318,6 +320,27 @@ class StudyConfig:
                 f"{config.model!r}: {_describe(diffs)}"
             )
         return config
+
+
+def check_fixed_builds(model: str, fixed: Mapping[str, Any]) -> None:
+    """Refuse ``fixed`` options (:attr:`StudyConfig.fixed`) that model ``model`` cannot be
+    built with, before any study is created: a value only the model's constructor checks
+    (``norm="foo"``) would otherwise fail in every trial, after the study was stored.
+
+    A small model (8 features, 2 classes) is built with the options over the registry's
+    defaults; torch's random state is left as it was.
+
+    Raises:
+        ValueError: naming the options, the model and the constructor's reason.
+    """
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build_model(model, 8, 2, **dict(fixed))
+    except (ValueError, TypeError, KeyError) as err:
+        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(fixed.items()))
+        raise ValueError(
+            f"The options held fixed ({shown}) are refused by model {model!r}: {err}"
+        ) from err
 
 
 def model_label(model: str, fixed: Mapping[str, Any] | None = None) -> str:
@@ -1855,6 +1878,7 @@ __all__ = [
     "best_trial",
     "changed_trial",
     "check_comparable",
+    "check_fixed_builds",
     "check_record_config",
     "check_seed_option",
     "check_storage_url",

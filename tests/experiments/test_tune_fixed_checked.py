@@ -1,0 +1,47 @@
+"""A study's fixed options are checked when its configuration is made: a value the model
+refuses fails before any storage or study is created, naming the value."""
+
+from __future__ import annotations
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from spikegraph.cli import main  # noqa: E402
+from spikegraph.experiments import tune  # noqa: E402
+from tests.experiments.test_tune import config, toy_graph, url  # noqa: E402
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Studies load the toy graph of ``test_tune`` instead of a real dataset."""
+    data = toy_graph()
+    monkeypatch.setattr(tune, "load_dataset", lambda name, root=None, split="public": (data, 3))
+    return data
+
+
+def test_a_fixed_value_the_model_refuses_fails_in_the_configuration():
+    with pytest.raises(ValueError, match=r"Unknown norm 'foo'"):
+        config("gcsnn", fixed={"norm": "foo"})
+    assert config("gcsnn", fixed={"norm": "none"}).fixed == {"norm": "none"}
+
+
+def test_a_fixed_value_check_leaves_torchs_random_state_alone():
+    import torch
+
+    torch.manual_seed(3)
+    want = torch.rand(4)
+    torch.manual_seed(3)
+    config("gcsnn", fixed={"norm": "none"})
+    assert torch.equal(torch.rand(4), want)
+
+
+def test_cli_refuses_a_bad_fixed_value_before_creating_the_study(tmp_path, toy, capsys):
+    db = tmp_path / "s.db"
+    argv = ["tune", "--model", "gcsnn", "--fix", "norm=foo", "--trials", "1", "--epochs", "2"]
+    argv += ["--seeds", "0", "--storage", url(tmp_path, "s.db")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Unknown norm 'foo'" in err
+    # no study (nor a failed trial) was left in the storage
+    assert not db.exists() or optuna.get_all_study_names(url(tmp_path, "s.db")) == []
