@@ -289,7 +289,13 @@ class Batch:
             loss is ``(loss_weight * per_target_loss).sum()``; without, the mean.
         node_batch: ``[N_in]`` which disjoint subgraph each input node belongs to (ShaDow),
             else ``None``.
-        num_sampled_nodes: Nodes added per hop (node-wise methods), else ``None``.
+        num_sampled_nodes: Nodes added per hop (node-wise methods), seeds first, else
+            ``None``: ``n_id`` numbers nodes hop by hop, so these are its segments.
+        num_sampled_edges: Edges sampled per hop (GraphSAGE, PinSAGE), hop 1 (the edges
+            into the seeds) first, else ``None``: the edges are listed hop by hop, and block
+            ``i`` of ``L`` holds those of hops ``1 .. L - i``. Both counts follow PyG's
+            ``NeighborLoader`` (``len(num_sampled_edges) == len(num_sampled_nodes) - 1``), for
+            its ``trim_to_layer``.
         nested: Whether the blocks nest (targets a prefix of the sources, block 0 holds every
             edge), so that :meth:`subgraph` is the whole computation graph.
         layer_n_id: For batches that do not nest, ``[size[0]]`` global ids of each block's
@@ -304,6 +310,7 @@ class Batch:
     num_sampled_nodes: list[int] | None = field(default=None)
     nested: bool = True
     layer_n_id: list[Tensor] | None = None
+    num_sampled_edges: list[int] | None = field(default=None)
 
     @property
     def num_targets(self) -> int:
@@ -441,9 +448,32 @@ class Batch:
                     raise BatchContractError(
                         f"layer_n_id[{i}] holds {ids.numel()} ids for {block.size[0]} sources"
                     )
+        if self.num_sampled_edges is not None:
+            self._validate_hops()
         if full:
             self._validate_ids()
         return self
+
+    def _validate_hops(self) -> None:
+        """``num_sampled_edges`` against ``num_sampled_nodes`` and the blocks: one count per
+        hop, and block ``i`` of ``L`` holds the edges of hops ``1 .. L - i``."""
+        edges, nodes = self.num_sampled_edges, self.num_sampled_nodes
+        if nodes is None or len(edges) != len(nodes) - 1:
+            hops = None if nodes is None else len(nodes) - 1
+            raise BatchContractError(
+                f"num_sampled_edges has {len(edges)} entries for {hops} hops "
+                f"(num_sampled_nodes={nodes}): one per hop, as in PyG"
+            )
+        if not self.nested:
+            return
+        hops = len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            want = sum(edges[: hops - i]) if len(edges) == hops else None
+            if want is None or block.num_edges != want:
+                raise BatchContractError(
+                    f"block {i} holds {block.num_edges} edges but num_sampled_edges={edges} "
+                    f"gives {want} to it (the edges of hops 1..{hops - i})"
+                )
 
     def _validate_ids(self) -> None:
         """The O(N + E) part of :meth:`validate` on ids (the structure is checked)."""

@@ -130,6 +130,7 @@ class GraphSAGESampler(NodeSampler):
             blocks=blocks,
             target=seeds,
             num_sampled_nodes=nodes_per_hop,
+            num_sampled_edges=edges_per_hop,
         )
 
     def __repr__(self) -> str:

@@ -196,7 +196,11 @@ class PinSAGESampler(NodeSampler):
             torch.cat(srcs), torch.cat(dsts), torch.cat(weights), None, nodes_per_hop, edges_per_hop
         )
         return Batch(
-            n_id=torch.cat(nodes), blocks=blocks, target=seeds, num_sampled_nodes=nodes_per_hop
+            n_id=torch.cat(nodes),
+            blocks=blocks,
+            target=seeds,
+            num_sampled_nodes=nodes_per_hop,
+            num_sampled_edges=edges_per_hop,
         )
 
     def __repr__(self) -> str:

@@ -4,7 +4,10 @@ PyG's ``NodeLoader`` takes any ``torch_geometric.sampler.BaseSampler``; this ada
 :class:`~spikegraph.samplers.GraphSAGESampler` and :class:`~spikegraph.samplers.ShaDowSampler`
 one, with no need for pyg-lib or torch-sparse. The mini-batch ``Data`` it yields follows
 PyG's conventions: the seeds are its first ``batch_size`` nodes, ``n_id``/``e_id`` map back
-to the graph, ``batch`` (ShaDow) says which subgraph a node belongs to.
+to the graph, ``batch`` (ShaDow) says which subgraph a node belongs to, and GraphSAGE's
+batches carry ``num_sampled_nodes`` and ``num_sampled_edges`` per hop, as
+``NeighborLoader``'s do, for PyG's ``trim_to_layer``
+(``model(x, edge_index, num_sampled_nodes_per_hop=..., num_sampled_edges_per_hop=...)``).
 
 A PyG mini-batch is one subgraph of graph edges on ``n_id`` and nothing more, so only
 batches that are exactly that can be handed over: nested blocks (block 0 is the whole
@@ -158,6 +161,7 @@ class PyGSampler(BaseSampler):
             edge=block.e_id,
             batch=batch.node_batch,
             num_sampled_nodes=batch.num_sampled_nodes,
+            num_sampled_edges=batch.num_sampled_edges,
             metadata=(index.input_id, index.time),
         )
 
