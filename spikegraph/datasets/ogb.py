@@ -340,6 +340,13 @@ def load_ogb(
     """Load an OGB node-property dataset with ogb's own loader, downloading its files first
     where they are missing.
 
+    spikegraph adds no edges to the graph ogb builds: ``ogbn-products`` has both directions
+    of every edge (ogb adds them, its ``add_inverse_edge``), but ``ogbn-arxiv`` stays
+    directed, one edge per citation row of ``edge.csv``, so a paper aggregates only
+    over the edges stored towards it. OGB's and PyG's arxiv examples symmetrise it first;
+    to do the same, apply ``torch_geometric.transforms.ToUndirected()`` to the loaded graph
+    (``data = ToUndirected()(data)``).
+
     Args:
         name: ``"ogbn-arxiv"`` or ``"ogbn-products"`` (any case).
         root: Data root (see :func:`~spikegraph.datasets.resolve_root`).
