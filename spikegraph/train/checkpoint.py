@@ -5,6 +5,14 @@ A checkpoint holds only tensors, dicts, lists and plain scalars, and is read wit
 the *identity* of the run that wrote it (training settings, model, train step, data
 fingerprint and whatever the caller adds), so resuming with another configuration is refused
 with the fields that differ, rather than silently continuing someone else's run.
+
+It also names the code that wrote it (``written_by``: one :func:`writer` entry per session
+that trained it, with the commit and package versions, the date and the epochs it reached).
+The code is not part of the identity: a checkpoint written by other code (a bug-fix commit)
+is resumed, with a :class:`CheckpointCodeWarning` (:func:`code_warning`), and the result
+names the checkpoint's writers (:attr:`~spikegraph.train.TrainResult.resumed_from`).
+Checkpoints written before they named their code have no ``written_by``; their code is
+unknown.
 """
 
 from __future__ import annotations
@@ -164,6 +172,82 @@ def check_output_file(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+class CheckpointCodeWarning(UserWarning):
+    """A checkpoint is resumed (or its finished result returned) by other code than the code
+    that wrote it, or by code that cannot be told apart from it (uncommitted changes, a
+    checkpoint that does not name its code): the epochs it holds come from that code."""
+
+
+def writer(
+    code: dict[str, Any] | None, date: str | None, epoch: int, finished: bool
+) -> dict[str, Any]:
+    """One entry of a checkpoint's ``written_by``: a session that wrote it.
+
+    Args:
+        code: Its code identity (:func:`~spikegraph.experiments.tune.code_identity`: the
+            commit and the package versions); ``None`` for the epochs of a checkpoint
+            written before checkpoints named their code.
+        date: When it last wrote the checkpoint (ISO 8601, UTC); ``None`` where unknown.
+        epoch: The epochs the checkpoint held after its write.
+        finished: Whether the run had finished.
+    """
+    return plain({"code": code, "date": date, "epoch": epoch, "finished": finished})
+
+
+def same_code(written_by: list[dict[str, Any]], code: dict[str, Any]) -> bool | None:
+    """Whether every session that wrote a checkpoint (its ``written_by``) ran ``code``.
+
+    ``None`` when that cannot be told: the checkpoint names no code (written before
+    checkpoints did), or either side's commit has uncommitted changes (two such checkouts of
+    one commit may differ). ``False`` when a writer's code differs from ``code``."""
+    codes = [w.get("code") for w in written_by]
+    if any(c is not None and plain(c) != plain(code) for c in codes):
+        return False
+    if not codes or any(c is None for c in codes):
+        return None
+    if any("uncommitted" in str(c.get("commit")) for c in [*codes, code]):
+        return None
+    return True
+
+
+def code_warning(
+    path: Path, written_by: list[dict[str, Any]], code: dict[str, Any], epoch: int, done: bool
+) -> str | None:
+    """The warning to give when checkpoint ``path``, written by ``written_by`` and holding
+    ``epoch`` epochs (``done``: a finished run), is resumed by ``code``; ``None`` when it was
+    written by this very code (:func:`same_code`)."""
+    same = same_code(written_by, code)
+    if same is True:
+        return None
+    held = (
+        f"its finished result ({epoch} epoch(s)) is returned as it was"
+        if done
+        else f"its {epoch} epoch(s) are resumed"
+    )
+    if not written_by or any(w.get("code") is None for w in written_by):
+        why = (
+            "does not name the code that trained its epochs, or some of them (written before "
+            "checkpoints named their code)"
+        )
+    elif same is None:
+        last = written_by[-1]
+        why = (
+            f"was written on {last.get('date')} at commit {last['code'].get('commit')!r} and "
+            f"is resumed at {code.get('commit')!r}: with uncommitted changes, whether its code "
+            "is this code cannot be told"
+        )
+    else:
+        other = next(w for w in written_by if plain(w.get("code")) != plain(code))
+        diffs = differences(other["code"], code)
+        shown = "; ".join(f"{k}: checkpoint {_short(a)}, now {_short(b)}" for k, a, b in diffs[:4])
+        more = f"; and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+        why = f"was written on {other.get('date')} by other code ({shown}{more})"
+    return (
+        f"Checkpoint {path} {why}; {held}, so its numbers come from that code. The run's "
+        "result names the checkpoint's writers (resumed_from)"
+    )
+
+
 class CheckpointInUseError(CheckpointError):
     """Another running process trains from the same checkpoint file."""
 
@@ -321,6 +405,7 @@ __all__ = [
     "FORMAT",
     "ON_MISMATCH",
     "VERSION",
+    "CheckpointCodeWarning",
     "CheckpointError",
     "CheckpointInUseError",
     "CheckpointMismatchError",
@@ -328,6 +413,7 @@ __all__ = [
     "atomic_write",
     "check_output_file",
     "checkpoint_lock",
+    "code_warning",
     "data_fingerprint",
     "differences",
     "identity_hash",
@@ -336,6 +422,8 @@ __all__ = [
     "plain",
     "rng_state",
     "run_checkpoint_path",
+    "same_code",
     "save_checkpoint",
     "set_rng_state",
+    "writer",
 ]

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,12 @@ from spikegraph.nn.monitor import (
 from spikegraph.train import distributed
 from spikegraph.train.checkpoint import (
     ON_MISMATCH,
+    CheckpointCodeWarning,
     CheckpointError,
     CheckpointMismatchError,
     check_output_file,
     checkpoint_lock,
+    code_warning,
     data_fingerprint,
     differences,
     identity_hash,
@@ -47,8 +50,10 @@ from spikegraph.train.checkpoint import (
     new_run_path,
     plain,
     rng_state,
+    same_code,
     save_checkpoint,
     set_rng_state,
+    writer,
 )
 from spikegraph.train.device import module_device, resolve_device
 
@@ -183,6 +188,16 @@ class TrainResult:
         checkpoint: The checkpoint file this run used (``None`` without one); differs from
             ``config["checkpoint"]`` when a mismatching checkpoint made it start a new run.
         device: The device the run trained on (``"cpu"``, ``"cuda:0"``...).
+        resumed_from: ``None`` for a run trained from its first epoch here; for a run that
+            resumed from a checkpoint, or whose finished result a checkpoint returned:
+            ``{"checkpoint", "epoch", "finished", "written_by", "same_code"}``: the file, the
+            epochs it held, whether it held a finished run, the code (commit and package
+            versions), date and epochs of each session that wrote it (empty for a checkpoint
+            written before checkpoints named their code), and whether all of them ran this
+            code (``None``: cannot be told; see
+            :func:`~spikegraph.train.checkpoint.same_code`). The epochs it held were trained
+            by that code, which may not be this one (a :class:`~spikegraph.train.checkpoint.
+            CheckpointCodeWarning` then said so).
     """
 
     test_acc: float
@@ -198,10 +213,15 @@ class TrainResult:
     checkpoint: str | None = None
     device: str = "cpu"
     epoch_times: list[float | None] = field(default_factory=list)
+    resumed_from: dict[str, Any] | None = None
 
     def to_dict(self, history: bool = False) -> dict[str, Any]:
-        """Plain data; the per-epoch ``history`` and ``epoch_times`` only with ``history``."""
+        """Plain data; the per-epoch ``history`` and ``epoch_times`` only with ``history``;
+        ``resumed_from`` only for a run resumed from a checkpoint (records of runs trained
+        from their start stay as they were)."""
         out = asdict(self)
+        if self.resumed_from is None:
+            out.pop("resumed_from")
         if not history:
             out.pop("history")
             out.pop("epoch_times")
@@ -426,7 +446,13 @@ def _fit(
     finished = False
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     identity: dict[str, Any] = {}
+    # the sessions that wrote the checkpoint before this one (``written_by``), this
+    # process's code, and what the result says of a checkpoint it resumed from
+    written_by: list[dict[str, Any]] = []
+    code: dict[str, Any] | None = None
+    resumed_from: dict[str, Any] | None = None
     if ckpt is not None:
+        code = checkpoint_code()
         data_hash = data_hash or data_fingerprint(data)
         identity = run_identity(model, config, train_step, evaluate, data_hash, run_info)
         ckpt = _choose_checkpoint(ckpt, identity, config.checkpoint_mismatch)
@@ -442,6 +468,19 @@ def _fit(
             # a checkpoint written before epochs were timed: those epochs' times are unknown
             state.setdefault("epoch_times", [None] * len(state["history"]))
             log.info("Resumed from %s at epoch %d", ckpt, state["epoch"])
+            earlier = list(saved.get("written_by") or [])
+            resumed_from = {
+                "checkpoint": str(ckpt),
+                "epoch": state["epoch"],
+                "finished": finished,
+                "written_by": earlier,
+                "same_code": same_code(earlier, code),
+            }
+            note = code_warning(ckpt, earlier, code, state["epoch"], finished)
+            if note is not None and main:
+                warnings.warn(note, CheckpointCodeWarning, stacklevel=3)
+            # a checkpoint that names no code: its epochs stay marked as of unknown code
+            written_by = earlier or [writer(None, None, state["epoch"], finished)]
         distributed.barrier()  # every process has read it before rank 0 writes again
 
     def payload(done: bool) -> dict[str, Any]:
@@ -463,6 +502,7 @@ def _fit(
             "world_size": world_size,
             **({"rng_ranks": rngs, "train_step_ranks": steps} if world_size > 1 else {}),
             "train_step": copy.deepcopy(step_state),
+            "written_by": [*written_by, writer(code, _now(), state["epoch"], done)],
             "state": {
                 **state,
                 "history": list(state["history"]),
@@ -568,7 +608,22 @@ def _fit(
         config=asdict(config),
         checkpoint=None if ckpt is None else str(ckpt),
         device=str(device),
+        resumed_from=plain(resumed_from) if resumed_from is not None else None,
     )
+
+
+def checkpoint_code() -> dict[str, Any]:
+    """The code identity a checkpoint names its writer by: the checkout's commit and the
+    package versions (:func:`~spikegraph.experiments.tune.code_identity`, the identity a
+    tuning trial's kept seed runs are compared on)."""
+    from spikegraph.experiments.tune import code_identity  # the experiments import this module
+
+    return code_identity()
+
+
+def _now() -> str:
+    """The current time, ISO 8601 in UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _scores(

@@ -66,7 +66,7 @@ def run(mode: str, checkpoint: str | None, num_workers: int = 0, slow: bool = Fa
     # every epoch, finished before or after a resume, keeps its (wall-clock) training time
     times = result.pop("epoch_times")
     assert len(times) == len(result["history"]) and all(t > 0 for t in times), times
-    for key in ("time_per_epoch", "inference_time", "checkpoint"):
+    for key in ("time_per_epoch", "inference_time", "checkpoint", "resumed_from"):
         result.pop(key, None)
     result["config"].pop("checkpoint")
     return result

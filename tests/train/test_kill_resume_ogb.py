@@ -29,6 +29,7 @@ EPOCHS = 4
 VOLATILE = {"time_per_epoch", "inference_time", "checkpoint", "preprocess_time", "peak_rss_mb"}
 VOLATILE |= {"preprocess_cached"}  # a resumed run finds the sampler's cache the first filled
 VOLATILE |= {"epoch_times"}
+VOLATILE |= {"resumed_from"}  # the resumed run names the checkpoint it resumed from
 VOLATILE |= {"date", "machine", "command", "time_per_epoch_mean", "preprocess_time_mean"}
 
 
