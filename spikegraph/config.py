@@ -19,7 +19,9 @@ the sub-tables ``model`` (constructor options, see :func:`spikegraph.models.buil
 
 Everything is checked when the file is read: an unknown table, model, dataset, sub-table,
 training field or model option is an error naming the file, the key and what was expected,
-so a misspelt setting never silently falls back to a default.
+so a misspelt setting never silently falls back to a default. A dataset's name may be
+written in any case, but only once per model: ``[sgcn.Cora]`` beside ``[sgcn.cora]`` is an
+error naming both, not one of them silently used.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ def check_config(
                     key,
                     [*SECTIONS, *DATASETS],
                 )
+            _check_one_spelling(table, model, key, source)
             sub = _table(sub, source, f"{model}.{key}")
             for section in sub:
                 if section not in SECTIONS:
@@ -171,15 +174,42 @@ def check_config(
     return config
 
 
+def _dataset_tables(table: dict[str, Any], dataset: str) -> list[str]:
+    """The keys of a model's ``table`` that are ``dataset``'s table, whatever their case
+    (sorted; more than one is an error, :func:`check_config`)."""
+    return sorted(k for k in table if k not in SECTIONS and k.lower() == dataset.lower())
+
+
+def _check_one_spelling(table: dict[str, Any], model: str, dataset: str, source: str) -> None:
+    """Refuse two tables of ``dataset`` in ``table`` (model ``model``'s) spelt in different
+    case: which one wins would be an accident of the file's order.
+
+    Raises:
+        ConfigError: naming both tables.
+    """
+    keys = _dataset_tables(table, dataset)
+    if len(keys) > 1:
+        both = " and ".join(f"[{model}.{k}]" for k in keys)
+        raise ConfigError(
+            f"{source}: {both} are tables of one dataset ({dataset!r} in any case): give its "
+            "settings in one of them"
+        )
+
+
 def model_config(
-    config: dict[str, Any], model: str, dataset: str
+    config: dict[str, Any], model: str, dataset: str, source: str = "config"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model_options, train_options)`` of ``model`` on ``dataset`` (any case): the
-    ``[model]`` sub-tables updated by the ``[model.Dataset]`` ones; empty when absent."""
+    ``[model]`` sub-tables updated by the ``[model.Dataset]`` ones; empty when absent.
+
+    Raises:
+        ConfigError: when the model's table holds two tables of ``dataset`` spelt in
+            different case (naming both; ``source``: what to call the file).
+    """
     base = config.get(model, {})
-    specific = next(
-        (v for k, v in base.items() if k not in SECTIONS and k.lower() == dataset.lower()), {}
-    )
+    _check_one_spelling(base, model, dataset, source)
+    keys = _dataset_tables(base, dataset)
+    specific = base[keys[0]] if keys else {}
     model_options = {**base.get("model", {}), **specific.get("model", {})}
     train_options = {**base.get("train", {}), **specific.get("train", {})}
     return model_options, train_options
@@ -200,7 +230,7 @@ def load_model_config(
     if path is None:
         return {}, {}
     config = load_config(path, OTHER_TABLES)
-    return model_config(config, model, dataset)
+    return model_config(config, model, dataset, str(path))
 
 
 __all__ = [
