@@ -115,16 +115,42 @@ def _constructor_options(cls: type[Sampler]) -> list[str]:
     return names
 
 
-def _class_defaults(
-    cls: type[Sampler], num_layers: int, given: dict[str, Any], num_nodes: int
+def sampler_defaults(
+    cls: type[Sampler], num_layers: int, given: dict[str, Any], num_nodes: int | None = None
 ) -> dict[str, Any]:
-    """``cls.options_for(num_layers)``, with whatever else its ``options_for`` takes: an
+    """The default options of sampler class ``cls`` for a model of ``num_layers`` layers:
+    ``cls.options_for(num_layers)``, with whatever else its ``options_for`` takes: an
     option among ``given`` that other defaults follow (ShaDow's fan-outs follow ``depth``),
-    or the graph's ``num_nodes`` (Ripple's subgraph size is at most the graph)."""
+    or the graph's ``num_nodes`` (Ripple's subgraph size is at most the graph; ``None``:
+    not known yet). The options ``given`` themselves are not merged in."""
     params = inspect.signature(cls.options_for).parameters
-    context = {"num_nodes": num_nodes, **given}
+    context = {**({} if num_nodes is None else {"num_nodes": num_nodes}), **given}
     extra = {k: v for k, v in context.items() if k in params and k != "num_layers"}
     return cls.options_for(num_layers, **extra)
+
+
+def check_sampler_option_names(name: str, options: dict[str, Any]) -> None:
+    """Refuse an option sampler ``name`` does not take, or one the run sets
+    (:data:`RUN_SAMPLER_OPTIONS`), naming it and the options the sampler takes (those of
+    its constructor, GraphSAINT's through ``**kwargs`` included).
+
+    Raises:
+        ValueError: for an unknown sampler or an option name it does not take.
+    """
+    check_choice(name, tuple(SAMPLERS), "sampler")
+    set_by_run = sorted(set(options) & set(RUN_SAMPLER_OPTIONS))
+    if set_by_run:
+        key = set_by_run[0]
+        raise ValueError(
+            f"sampler option {key!r} is set by the run ({RUN_SAMPLER_OPTIONS[key]}), not by "
+            "a sampler option"
+        )
+    accepted = _constructor_options(SAMPLERS[name])
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        what = f"option {unknown[0]!r}" if len(unknown) == 1 else f"options {unknown}"
+        takes = sorted(set(accepted) - set(RUN_SAMPLER_OPTIONS))
+        raise ValueError(f"sampler {name!r} takes no {what}; its options: {takes}")
 
 
 def build_loader(
@@ -165,26 +191,13 @@ def build_loader(
             the options it takes), a fan-out list of the wrong length, a batch size given to
             a subgraph sampler, an option the run sets, or any invalid option.
     """
-    check_choice(name, tuple(SAMPLERS), "sampler")
-    cls = SAMPLERS[name]
     given = dict(options or {})
-    set_by_run = sorted(set(given) & set(RUN_SAMPLER_OPTIONS))
-    if set_by_run:
-        key = set_by_run[0]
-        raise ValueError(
-            f"sampler option {key!r} is set by the run ({RUN_SAMPLER_OPTIONS[key]}), not by "
-            "a sampler option"
-        )
-    accepted = _constructor_options(cls)
-    unknown = sorted(set(given) - set(accepted))
-    if unknown:
-        what = f"option {unknown[0]!r}" if len(unknown) == 1 else f"options {unknown}"
-        takes = sorted(set(accepted) - set(RUN_SAMPLER_OPTIONS))
-        raise ValueError(f"sampler {name!r} takes no {what}; its options: {takes}")
+    check_sampler_option_names(name, given)
+    cls = SAMPLERS[name]
     # a cache folder among the options is the one used (docs/trust.md); where the cache
     # lives is not a setting of the run, so it is not among the options recorded
     cache_dir = given.pop("cache_dir", cache_dir)
-    opts = {**_class_defaults(cls, num_layers, given, data.num_nodes), **given}
+    opts = {**sampler_defaults(cls, num_layers, given, data.num_nodes), **given}
     key = cls.per_layer_option
     if key is not None and opts.get(key) is not None and len(opts[key]) != num_layers:
         raise ValueError(
@@ -474,8 +487,10 @@ __all__ = [
     "batch_loss",
     "build_loader",
     "check_depth",
+    "check_sampler_option_names",
     "default_mode",
     "minibatch_step",
     "resolve_mode",
     "run_blocks",
+    "sampler_defaults",
 ]

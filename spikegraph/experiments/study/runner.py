@@ -13,7 +13,6 @@ share the cells, each computing those it holds the lock of.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import os
@@ -66,6 +65,7 @@ from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
 from spikegraph.samplers import SAMPLERS, default_mode
 from spikegraph.train.checkpoint import check_output_file, data_fingerprint, plain
+from spikegraph.train.minibatch import check_sampler_option_names, sampler_defaults
 from spikegraph.train.trainer import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -200,22 +200,11 @@ def _per_name(options: Any, names: list[str], what: str) -> dict[str, dict[str, 
     return {n: dict(options.get(n, {})) for n in names}
 
 
-def _check_sampler_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse option names sampler ``name``'s constructor does not take."""
-    params = inspect.signature(SAMPLERS[name].__init__).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return
-    valid = sorted(k for k in params if k not in ("self", "graph", "targets", "seed"))
-    unknown = sorted(k for k in options if k not in params)
-    if unknown:
-        raise ValueError(f"Sampler {name!r} takes no option {unknown}; its options: {valid}")
-
-
 def _check_per_layer(name: str, given: dict[str, Any], model: str, num_layers: int) -> None:
     """Refuse a per-layer sampler option without one entry per layer of ``model``."""
     cls = SAMPLERS[name]
     key = cls.per_layer_option
-    value = {**cls.options_for(num_layers), **given}.get(key) if key else None
+    value = {**sampler_defaults(cls, num_layers, given), **given}.get(key) if key else None
     if value is not None and (not isinstance(value, (list, tuple)) or len(value) != num_layers):
         raise ValueError(
             f"Sampler option {key!r} of {name!r} must be a list of one entry per layer "
@@ -271,7 +260,7 @@ def plan_study(
         check_model_options(model, model_options[model])
         check_model_option_names(model, model_options[model])
     for name in samplers:
-        _check_sampler_options(name, sampler_options[name])
+        check_sampler_option_names(name, sampler_options[name])
         budget_option(SAMPLERS[name])  # a sampler the study cannot size fails now
     for model in models:  # per-layer options fit every model's depth
         num_layers = int(effective_model_options(model, model_options[model]).get("num_layers", 2))
@@ -329,7 +318,11 @@ def plan_study(
                 num_classes=num_classes,
             )
             given = {} if cls is None else sampler_options[name]
-            opts = {} if cls is None else {**cls.options_for(num_layers), **given}
+            opts = (
+                {}
+                if cls is None
+                else {**sampler_defaults(cls, num_layers, given, data.num_nodes), **given}
+            )
             batch_size = None
             if cls is not None and cls.takes_seeds:
                 batch_size = budget.batch_size or cls.default_batch_size
