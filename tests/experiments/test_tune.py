@@ -54,14 +54,6 @@ def toy_graph(seed: int = 0, num_nodes: int = 60, classes: int = 3) -> Data:
     )
 
 
-@pytest.fixture
-def toy(monkeypatch):
-    """Studies load the toy graph instead of a real dataset; yields the graph."""
-    data = toy_graph()
-    monkeypatch.setattr(tune, "load_dataset", lambda name, root=None, split="public": (data, 3))
-    return data
-
-
 def config(model="gcn", trials=2, seeds=(0,), epochs=2, **kw) -> tune.StudyConfig:
     budget = tune.Budget(trials=trials, seeds=seeds, epochs=epochs, patience=None)
     return tune.StudyConfig("Cora", model, budget, commit="test", **kw)

@@ -9,15 +9,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from spikegraph.experiments import tune  # noqa: E402
-from tests.experiments.test_tune import config, interrupt_call, toy_graph, url  # noqa: E402
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    """Studies load the toy graph of ``test_tune`` instead of a real dataset."""
-    data = toy_graph()
-    monkeypatch.setattr(tune, "load_dataset", lambda name, root=None, split="public": (data, 3))
-    return data
+from tests.experiments.test_tune import config, interrupt_call, url  # noqa: E402
 
 
 def counted_params(records):

@@ -9,17 +9,9 @@ import pytest
 
 import spikegraph.experiments.node_classification as experiment
 from spikegraph.cli import main
+from tests.test_cli_errors import one_error_line
 
 TRAIN = ["train", "--model", "gcn", "--hidden", "8", "--epochs", "1", "--no-progress"]
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert "Traceback" not in err, err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("spikegraph: error: "), err
-    return lines[0]
 
 
 @pytest.fixture
