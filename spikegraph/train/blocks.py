@@ -128,10 +128,12 @@ def gcn_conv_block(
 
 
 def check_pyg_gcn(model: nn.Module) -> None:
-    """Raise unless ``model`` is a PyG ``BasicGNN`` whose layers are all ``GCNConv``.
+    """Raise unless ``model`` is a PyG ``BasicGNN`` whose layers are all ``GCNConv`` that
+    sum (``aggr="add"``, PyG's default): blocks are aggregated as weighted sums.
 
     Raises:
-        TypeError: naming the model and the first other layer.
+        TypeError: naming the model and the first other layer, or the first layer with
+            another ``aggr``.
     """
     if not isinstance(model, BasicGNN):
         raise TypeError(
@@ -144,6 +146,13 @@ def check_pyg_gcn(model: nn.Module) -> None:
                 f"{type(model).__name__} runs on blocks only with GCNConv layers (PyG's GCN); "
                 f"layer {i} is {type(conv).__name__}. A layer-wise batch, or a batch whose "
                 "weights are final, needs a model that aggregates with given coefficients"
+            )
+        if conv.aggr not in ("add", "sum"):
+            raise TypeError(
+                f"{type(model).__name__} runs on blocks only with summing GCNConv layers; "
+                f"layer {i} aggregates with aggr={conv.aggr!r}. Blocks are aggregated as "
+                "weighted sums (a sampler's coefficients estimate a sum): use aggr='add', or "
+                "a nested sampler in mode='subgraph', where the model runs its own forward"
             )
 
 

@@ -92,3 +92,27 @@ def test_refusals():
     lost = Block(torch.tensor([[0], [0]]), None, (12, 2), dst_index=torch.tensor([0, -1]))
     with pytest.raises(BatchContractError, match="GCN: block 1's targets are not all among"):
         pyg_forward_blocks(model, x, [block, lost])
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+def test_a_gcn_that_does_not_sum_is_refused_on_blocks(aggr):
+    # Blocks are aggregated as weighted sums (the samplers' coefficients estimate a sum):
+    # a GCNConv with another aggr ran as a sum and returned another model's output.
+    x, ei, w = _graph()
+    torch.manual_seed(0)
+    model = GCN(5, 8, num_layers=2, out_channels=3, aggr=aggr).double().eval()
+    torch.manual_seed(0)
+    summing = GCN(5, 8, num_layers=2, out_channels=3).double().eval()
+    # the same weights; only the aggregation differs, and so does the output
+    assert torch.equal(model.convs[0].lin.weight, summing.convs[0].lin.weight)
+    assert not torch.allclose(model(x, ei, w), summing(x, ei, w))
+    with pytest.raises(TypeError, match=rf"layer 0 aggregates with aggr='{aggr}'"):
+        pyg_forward_blocks(model, x, [Block(ei, w, (12, 12))] * 2)
+
+
+def test_a_gcn_with_aggr_sum_runs_on_blocks():
+    x, ei, w = _graph()
+    torch.manual_seed(0)
+    model = GCN(5, 8, num_layers=2, out_channels=3, aggr="sum").double().eval()
+    got = pyg_forward_blocks(model, x, [Block(ei, w, (12, 12))] * 2)
+    assert torch.allclose(got, model(x, ei, w))
