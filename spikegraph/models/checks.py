@@ -107,10 +107,14 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
         heads = _check_int(opts.get("heads", 1), "heads", 1)
         if opts.get("out_heads") is not None:
             _check_int(opts["out_heads"], "out_heads", 1)
-        if opts["num_layers"] > 1 and opts["hidden_channels"] % heads:
+        # as the models do: only a hidden layer (any but the output one, every one with
+        # jumping knowledge) that concatenates its heads needs the width to divide
+        has_hidden = opts.get("jk") is not None or opts["num_layers"] > 1
+        if opts.get("concat", True) and has_hidden and opts["hidden_channels"] % heads:
             raise ValueError(
                 f"'hidden_channels'={opts['hidden_channels']} must be divisible by "
-                f"heads={heads} (hidden layers concatenate the heads)"
+                f"heads={heads} (hidden layers concatenate the heads; concat=False averages "
+                "them)"
             )
     return opts
 

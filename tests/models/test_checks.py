@@ -52,6 +52,20 @@ def test_heads_must_divide_the_hidden_width():
         check_model_options("gat", {"heads": 3})
 
 
+@pytest.mark.parametrize("name", ["gat", "sgat"])
+def test_the_width_rule_holds_only_where_a_hidden_layer_concatenates(name):
+    # The checks follow the models (SpikingGAT and PyG's GAT): averaged heads
+    # (concat=False) and a model without a hidden layer take any width.
+    for options in (
+        {"heads": 3, "concat": False},
+        {"heads": 3, "num_layers": 1},
+    ):
+        check_model_options(name, options)
+        build_model(name, 8, 3, **options)
+    with pytest.raises(ValueError, match=r"'hidden_channels'=64 must be divisible by heads=3"):
+        check_model_options(name, {"heads": 3, "num_layers": 1, "jk": "cat"})
+
+
 @pytest.mark.parametrize(
     "name, options, msg",
     [
