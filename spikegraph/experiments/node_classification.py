@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import math
 import numbers
@@ -20,6 +19,7 @@ from torch_geometric.data import Data
 
 from spikegraph._memory import peak_rss_mb
 from spikegraph._progress import Stages
+from spikegraph._provenance import versions
 from spikegraph.datasets import OGB_NODE, dataset_provenance, default_cache_dir, load_dataset
 from spikegraph.models import MODELS, build_model, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
@@ -225,20 +225,6 @@ class RunInterrupted(KeyboardInterrupt):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def versions() -> dict[str, str]:
-    """Versions of the packages a result depends on."""
-    import spikegraph
-
-    out = {"spikegraph": spikegraph.__version__, "python": platform.python_version()}
-    for name in ("torch", "torch_geometric", "numpy", "scipy", "scikit-learn", "numba"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    out["torch"] = torch.__version__
-    return out
 
 
 def _signature_defaults(cls: type, skip: set[str], inherit: bool = False) -> dict[str, Any]:

@@ -61,7 +61,6 @@ import copy
 import json
 import math
 import statistics
-import subprocess
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +73,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import NormalizeFeatures
 
 from spikegraph._io import atomic_write
+from spikegraph._provenance import code_identity, source_commit
 from spikegraph.datasets import DATASETS, load_dataset
 from spikegraph.experiments.node_classification import check_seeds, cpu_kind, versions
 from spikegraph.models import build_model
@@ -374,28 +374,6 @@ def protocol_sentence(
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def source_commit() -> str | None:
-    """The commit of the spikegraph checkout this code runs from (``+ uncommitted changes``
-    when its tracked files differ, results files aside); ``None`` outside a checkout."""
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-
-    try:
-        if not (root / "spikegraph" / "__init__.py").is_file():
-            return None
-        commit = git("rev-parse", "HEAD")
-        dirty = git(
-            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + (" + uncommitted changes" if dirty else "")
 
 
 # ----------------------------------------------------------------------------- data
@@ -1065,13 +1043,6 @@ def run_study(
     while _running_before_last_counted(study.get_trials(deepcopy=False), budget):
         _fail_stale_and_wait(study)
     return study_records(study, config)
-
-
-def code_identity() -> dict[str, Any]:
-    """What names the code a run was trained by: the checkout's commit
-    (:func:`source_commit`) and the package versions
-    (:func:`~spikegraph.experiments.node_classification.versions`)."""
-    return {"commit": source_commit(), "versions": versions()}
 
 
 def kept_seed_runs(

@@ -27,6 +27,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from spikegraph._progress import bar_disable
+from spikegraph._provenance import code_identity
 from spikegraph._validation import check_choice, check_edge_index, check_features
 from spikegraph.nn.monitor import (
     SilentLayerWarning,
@@ -614,10 +615,8 @@ def _fit(
 
 def checkpoint_code() -> dict[str, Any]:
     """The code identity a checkpoint names its writer by: the checkout's commit and the
-    package versions (:func:`~spikegraph.experiments.tune.code_identity`, the identity a
-    tuning trial's kept seed runs are compared on)."""
-    from spikegraph.experiments.tune import code_identity  # the experiments import this module
-
+    package versions (:func:`spikegraph._provenance.code_identity`, the identity a tuning
+    trial's kept seed runs are compared on)."""
     return code_identity()
 
 

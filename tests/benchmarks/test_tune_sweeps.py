@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("optuna")
 
+from spikegraph import _provenance as provenance
 from spikegraph.experiments import tune
 from tests.benchmarks.conftest import load
 from tests.experiments.test_tune import interrupt_call, toy_graph
@@ -224,7 +225,8 @@ def test_a_worker_killed_mid_trial_leaves_a_record_that_resumes_its_finished_see
 ):
     """A PubMed trial of a spiking model runs for an hour: a session that ends during it
     used to lose the whole trial (the record was written between trials only)."""
-    monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")  # a clean checkout
+    monkeypatch.setattr(provenance, "source_commit", lambda: "0123abc")  # a clean checkout
+    monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")
     trained = interrupt_once_at(monkeypatch, 2)  # the process and its database go
     cell = argv(tmp_path, "--models", "gat", "--trials", "1", "--seeds", "0", "1", "2")
     with pytest.raises(KeyboardInterrupt):

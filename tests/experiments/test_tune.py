@@ -16,6 +16,7 @@ from torch_geometric.data import Data
 
 optuna = pytest.importorskip("optuna")
 
+from spikegraph import _provenance as provenance  # noqa: E402
 from spikegraph.cli import main  # noqa: E402
 from spikegraph.experiments import tune  # noqa: E402
 from spikegraph.models import MODELS, model_option_names  # noqa: E402
@@ -415,6 +416,7 @@ def test_an_interrupted_sweep_resumes_keeping_finished_trials(tmp_path, toy, mon
 def clean_checkout(monkeypatch):
     """The code is named by a clean commit (the test suite may run from a checkout with
     uncommitted changes, whose kept seed runs are never used)."""
+    monkeypatch.setattr(provenance, "source_commit", lambda: "0123abc")
     monkeypatch.setattr(tune, "source_commit", lambda: "0123abc")
 
 

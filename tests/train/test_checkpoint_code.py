@@ -10,6 +10,7 @@ import warnings
 import pytest
 import torch
 
+from spikegraph import _provenance as provenance
 from spikegraph.experiments import tune
 from spikegraph.models import SpikingGCN
 from spikegraph.train import TrainConfig, fit
@@ -26,6 +27,7 @@ def make_model(seed: int = 0) -> SpikingGCN:
 
 def at_commit(monkeypatch, commit: str) -> dict:
     """Name the code this process runs as ``commit``; returns its code identity."""
+    monkeypatch.setattr(provenance, "source_commit", lambda: commit)
     monkeypatch.setattr(tune, "source_commit", lambda: commit)
     return tune.code_identity()
 
