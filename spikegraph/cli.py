@@ -792,7 +792,19 @@ def format_summary(record: dict[str, Any]) -> str:
             f"  seed {r['seed']}: test {100 * res['test_acc']:.2f} val {100 * res['val_acc']:.2f} "
             f"(best epoch {res['best_epoch']}/{res['epochs_run']})"
         )
+        if res.get("resumed_from"):
+            lines.append(f"    {describe_resumed(res['resumed_from'])}")
     return "\n".join(lines)
+
+
+def describe_resumed(resumed: dict[str, Any]) -> str:
+    """One line on the checkpoint a run came from (its ``resumed_from``): ``"returned
+    finished from a checkpoint, ck.seed0.pt (written by other code)"``."""
+    how = "returned finished" if resumed["finished"] else f"resumed at epoch {resumed['epoch']}"
+    who = {True: "this code", False: "other code"}.get(
+        resumed["same_code"], "code that cannot be told apart from this one"
+    )
+    return f"{how} from a checkpoint, {resumed['checkpoint']} (written by {who})"
 
 
 def add_cost_arguments(p: argparse.ArgumentParser) -> None:

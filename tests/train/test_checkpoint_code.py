@@ -170,7 +170,7 @@ def test_uncommitted_changes_make_the_same_code_unknown(node_data, tmp_path, mon
 
 
 def test_the_record_of_a_rerun_train_command_names_the_checkpoints_code_and_date(
-    data_root, tmp_path, monkeypatch
+    data_root, tmp_path, monkeypatch, capsys
 ):
     from spikegraph.cli import main
 
@@ -179,11 +179,15 @@ def test_the_record_of_a_rerun_train_command_names_the_checkpoints_code_and_date
     argv += ["--root", str(data_root), "--epochs", "2", "--checkpoint", str(ckpt)]
     at_commit(monkeypatch, "aaa")
     assert main([*argv, "--json", str(first)]) == 0
+    assert "from a checkpoint" not in capsys.readouterr().out
     saved = next(tmp_path.glob("ck*.pt"))  # the seed's own checkpoint
     written = torch.load(saved, weights_only=True)["written_by"][0]["date"]
     at_commit(monkeypatch, "bbb")
     with pytest.warns(CheckpointCodeWarning):
         assert main([*argv, "--json", str(again)]) == 0
+    # the printed summary says so too, not only the warning and the record
+    out = capsys.readouterr().out
+    assert f"returned finished from a checkpoint, {saved} (written by other code)" in out
     (run0,) = json.loads(first.read_text())["runs"]
     (run1,) = json.loads(again.read_text())["runs"]
     assert "resumed_from" not in run0["result"]  # trained from its start: as before
