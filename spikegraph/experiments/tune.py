@@ -60,6 +60,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import random
 import statistics
 import time
 import warnings
@@ -253,7 +254,7 @@ class StudyConfig:
         check_model_option_names(self.model, dict(self.fixed))
         check_model_options(self.model, dict(self.fixed))
         if self.fixed:
-            check_fixed_builds(self.model, self.fixed)
+            check_fixed_builds(self.model, self.fixed, self.space_version)
         object.__setattr__(self, "fixed", dict(sorted(plain(dict(self.fixed)).items())))
         names = {d.lower(): d for d in DATASETS}
         if not isinstance(self.dataset, str) or self.dataset.lower() not in names:
@@ -322,25 +323,42 @@ class StudyConfig:
         return config
 
 
-def check_fixed_builds(model: str, fixed: Mapping[str, Any]) -> None:
+def check_fixed_builds(
+    model: str, fixed: Mapping[str, Any], space_version: int = SPACE_VERSION, tries: int = 32
+) -> None:
     """Refuse ``fixed`` options (:attr:`StudyConfig.fixed`) that model ``model`` cannot be
     built with, before any study is created: a value only the model's constructor checks
     (``norm="foo"``) would otherwise fail in every trial, after the study was stored.
 
     A small model (8 features, 2 classes) is built with the options over the registry's
-    defaults; torch's random state is left as it was.
+    defaults and, where that fails, over up to ``tries`` combinations of the choices of the
+    model's categorical parameters (space version ``space_version``), drawn with a fixed
+    seed: options that build with some trial's parameters are accepted. Torch's random
+    state is left as it was.
 
     Raises:
-        ValueError: naming the options, the model and the constructor's reason.
+        ValueError: naming the options, the model and the constructor's reason (for the
+            registry's defaults).
     """
-    try:
-        with torch.random.fork_rng(devices=[]):
-            build_model(model, 8, 2, **dict(fixed))
-    except (ValueError, TypeError, KeyError) as err:
-        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(fixed.items()))
-        raise ValueError(
-            f"The options held fixed ({shown}) are refused by model {model!r}: {err}"
-        ) from err
+    space = search_space(model, space_version)
+    categorical = [p for p in space if p.target == "model" and p.choices]
+    draw = random.Random(0)
+    candidates = [{}] + [
+        {p.name: draw.choice(p.choices) for p in categorical}
+        for _ in range(tries if categorical else 0)
+    ]
+    refusal = None
+    for params in candidates:
+        try:
+            with torch.random.fork_rng(devices=[]):
+                build_model(model, 8, 2, **{**params, **dict(fixed)})
+            return
+        except (ValueError, TypeError, KeyError) as err:
+            refusal = refusal or err
+    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(fixed.items()))
+    raise ValueError(
+        f"The options held fixed ({shown}) are refused by model {model!r}: {refusal}"
+    ) from refusal
 
 
 def model_label(model: str, fixed: Mapping[str, Any] | None = None) -> str:

@@ -36,3 +36,26 @@ def test_cli_refuses_a_bad_fixed_value_before_creating_the_study(tmp_path, toy, 
     assert "Unknown norm 'foo'" in err
     # no study (nor a failed trial) was left in the storage
     assert not db.exists() or optuna.get_all_study_names(url(tmp_path, "s.db")) == []
+
+
+def test_a_fixed_value_that_builds_with_some_drawn_parameters_is_accepted(monkeypatch):
+    # A fixed option may need another value of a searched parameter than the registry's
+    # default: the study must not be refused when some trial can build it.
+    from spikegraph.experiments import tune
+
+    real = tune.build_model
+    seen = []
+
+    def needs_two_heads(name, i, o, **options):
+        seen.append(options.get("heads"))
+        if options.get("out_heads") == 5 and options.get("heads") != 2:
+            raise ValueError("out_heads=5 needs heads=2")
+        if options.get("out_heads") == 6:
+            raise ValueError("never 6")
+        return real(name, i, o, **options)
+
+    monkeypatch.setattr(tune, "build_model", needs_two_heads)
+    assert config("sgat", fixed={"out_heads": 5}).fixed == {"out_heads": 5}
+    assert seen[0] is None and 2 in seen  # the defaults first, then drawn heads
+    with pytest.raises(ValueError, match=r"\(out_heads=6\) are refused by model 'sgat': never 6"):
+        config("sgat", fixed={"out_heads": 6})
