@@ -776,6 +776,7 @@ class Counter:
             training=any(self._modes) if self._modes else self._entered_training,
             neurons_not_counted=not_counted,
             rate_layers=tuple(layer for layer in self._rate_layers if layer not in not_counted),
+            counted_as="event" if self.event else "dense",
         )
 
 

@@ -156,7 +156,7 @@ class Report:
         num_nodes: Nodes predicted (rows of the output), for the energy per node.
         num_forwards: Forward passes counted (1 for :func:`~spikegraph.cost.count`).
         model: Name of the model, for tables.
-        options: Counting options (``execution``, ``fold_norm``).
+        options: Counting options (``execution``, ``fold_norm``), as given to the counter.
         warnings: Things the counter could not count or vouch for.
         static_input: How a spiking model's static input was counted: ``"per-step"`` or
             ``"once"`` (:mod:`spikegraph.cost.static_input`); ``None`` when the model had no
@@ -181,6 +181,10 @@ class Report:
             once on the rates rather than at every step, and are counted as they ran, so
             their rows (and the total) are smaller than an inference count's. Tables name
             them; empty for every inference count.
+        counted_as: How the rows were counted, ``"event"`` (event-driven) or ``"dense"``:
+            what the ``execution`` option resolved to (``"auto"``: event-driven for a model
+            with spiking neurons); ``None`` when not recorded, or for a sum of reports
+            counted both ways.
     """
 
     rows: tuple[LayerRow, ...]
@@ -194,6 +198,7 @@ class Report:
     training: bool | None = None
     neurons_not_counted: tuple[str, ...] = ()
     rate_layers: tuple[str, ...] = ()
+    counted_as: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", get_profile(self.profile))
@@ -304,6 +309,7 @@ class Report:
                 dict.fromkeys(self.neurons_not_counted + other.neurons_not_counted)
             ),
             rate_layers=tuple(dict.fromkeys(self.rate_layers + other.rate_layers)),
+            counted_as=self.counted_as if self.counted_as == other.counted_as else None,
         )
 
     def __radd__(self, other: Any) -> Report:
@@ -339,6 +345,7 @@ class Report:
             "training": self.training,
             "neurons_not_counted": list(self.neurons_not_counted),
             "rate_layers": list(self.rate_layers),
+            "counted_as": self.counted_as,
             "total": self.total.to_dict(),
             "layers": [r.to_dict() for r in self.rows],
             "warnings": list(self.warnings),
@@ -409,9 +416,10 @@ class Comparison:
         first_training: Whether the first report was counted in training mode
             (:attr:`Report.training`).
         second_training: The same for the second report.
-        first_execution: How the first report was counted (``"event"``, ``"dense"``, or
-            ``"auto"`` when only its options are known: :meth:`Report.compare` takes them
-            from :attr:`Report.options`; ``None``: not recorded).
+        first_execution: How the first report was counted (``"event"`` or ``"dense"``:
+            :meth:`Report.compare` takes :attr:`Report.counted_as`, else the ``execution``
+            option, ``"auto"`` for a report that records only the option; ``None``: not
+            recorded).
         second_execution: The same for the second report.
     """
 
@@ -452,8 +460,8 @@ class Comparison:
             second_static_input=b.static_input,
             first_training=a.training,
             second_training=b.training,
-            first_execution=a.options.get("execution"),
-            second_execution=b.options.get("execution"),
+            first_execution=a.counted_as or a.options.get("execution"),
+            second_execution=b.counted_as or b.options.get("execution"),
         )
 
     def to_dict(self) -> dict[str, Any]:

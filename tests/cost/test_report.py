@@ -181,3 +181,23 @@ def test_a_count_names_the_neurons_it_cannot_see():
     report = count(_RatesWithoutHooks(0.25), x, edges)
     assert (report.neurons_not_counted, report.rate_layers) == ((), ("conv",))
     assert report.select(kind="neuron")[0].spikes_out == N * 8
+
+
+def test_a_comparison_says_how_each_report_was_counted_not_only_the_option():
+    # execution="auto" (the default) counts a spiking model event-driven and an ordinary
+    # one dense: the comparison names what was done, not "auto" for both.
+    spiking, ordinary = _reports()
+    assert spiking.options["execution"] == ordinary.options["execution"] == "auto"
+    cmp = spiking.compare(ordinary)
+    assert (cmp.first_execution, cmp.second_execution) == ("event", "dense")
+    assert "event-driven" in cmp.table() and " auto " not in cmp.table()
+    dense = count(SpikingGCN(5, 8, 2, 3, T=4).eval(), spike_train((N, 5), 12),
+                  undirected_edges(), execution="dense")  # fmt: skip
+    assert dense.compare(ordinary).first_execution == "dense"
+    assert (spiking.counted_as, dense.counted_as, ordinary.counted_as) == (
+        "event",
+        "dense",
+        "dense",
+    )
+    assert (spiking + spiking).counted_as == "event"
+    assert json.loads(json.dumps(spiking.to_dict()))["counted_as"] == "event"
