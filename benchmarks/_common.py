@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from spikegraph import config as config_module
+from spikegraph._provenance import checkout_commit
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -232,24 +233,9 @@ def command_line(script: str, argv: Iterable[str]) -> str:
 
 
 def git_commit() -> str | None:
-    """The spikegraph checkout's commit (``+ uncommitted changes`` when files other than
-    ``benchmarks/results/`` differ from it), if any."""
-    root = HERE.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        # Results files a run writes are not code: they do not make the checkout dirty.
-        dirty = git(
-            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + (" + uncommitted changes" if dirty else "")
+    """The commit of the spikegraph checkout these benchmarks belong to (``+ uncommitted
+    changes`` when files other than ``benchmarks/results/`` differ from it), if any."""
+    return checkout_commit(HERE.parent)
 
 
 def library_commit() -> str | None:

@@ -27,10 +27,11 @@ def versions() -> dict[str, str]:
     return out
 
 
-def source_commit() -> str | None:
-    """The commit of the spikegraph checkout this code runs from (``+ uncommitted changes``
-    when its tracked files differ, results files aside); ``None`` outside a checkout."""
-    root = Path(__file__).resolve().parents[1]
+def checkout_commit(root: Path) -> str | None:
+    """The commit of the git checkout at ``root`` (``+ uncommitted changes`` when its
+    tracked files differ from it, results files under ``benchmarks/results`` aside: a run
+    writes them, they are not code); ``None`` when ``root`` is not a checkout or git cannot
+    be run."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -38,8 +39,6 @@ def source_commit() -> str | None:
         ).stdout.strip()
 
     try:
-        if not (root / "spikegraph" / "__init__.py").is_file():
-            return None
         commit = git("rev-parse", "HEAD")
         dirty = git(
             "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
@@ -49,10 +48,19 @@ def source_commit() -> str | None:
     return commit + (" + uncommitted changes" if dirty else "")
 
 
+def source_commit() -> str | None:
+    """The commit of the spikegraph checkout this code runs from (:func:`checkout_commit`);
+    ``None`` outside a checkout (an installed package)."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "spikegraph" / "__init__.py").is_file():
+        return None
+    return checkout_commit(root)
+
+
 def code_identity() -> dict[str, Any]:
     """What names the code a run was trained by: the checkout's commit
     (:func:`source_commit`) and the package versions (:func:`versions`)."""
     return {"commit": source_commit(), "versions": versions()}
 
 
-__all__ = ["code_identity", "source_commit", "versions"]
+__all__ = ["checkout_commit", "code_identity", "source_commit", "versions"]
