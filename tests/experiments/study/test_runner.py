@@ -5,6 +5,7 @@ cells shared with another invocation, and the checks made before anything runs."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -178,16 +179,31 @@ def test_a_cell_of_other_code_is_refused(shared_study, tmp_path, tiny_arxiv_root
         run_sampler_study(**study_args(tiny_arxiv_root, copy, plots=False))
 
 
-def test_two_processes_give_the_results_of_one(shared_study, tmp_path, tiny_arxiv_root):
-    """--jobs 2 (two spawned processes) computes the same cells as the shared study's one
-    process (ordinary models only: a spiking model's kernels compile in every process)."""
+def test_two_processes_give_the_results_of_one(
+    shared_study, tmp_path, tiny_arxiv_root, monkeypatch
+):
+    """--jobs 2 (a pool of two spawned processes) computes the same cells as the shared
+    study's one process (ordinary models only: a spiking model's kernels compile in every
+    process). Which of the two processes takes which cell is the scheduler's choice (under
+    load one may take them all), so the test checks the pool it asked for and that no cell
+    ran in this process, not how the cells were shared."""
+    pools = []
+
+    class RecordedPool(runner.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", RecordedPool)
     result, _ = shared_study
     args = study_args(tiny_arxiv_root, tmp_path / "two", models=["gcn"], plots=False, jobs=2)
     args["model_options"] = {"gcn": args["model_options"]["gcn"]}
     parallel = run_sampler_study(**args)
     assert len(parallel.computed) == 6
+    assert [(p["max_workers"], p["mp_context"].get_start_method()) for p in pools] == [(2, "spawn")]
     processes = {c["measured"]["process"] for c in parallel.cells}
-    assert len(processes) == 2 and all(c["measured"]["jobs"] == 2 for c in parallel.cells)
+    assert 1 <= len(processes) <= 2 and os.getpid() not in processes
+    assert all(c["measured"]["jobs"] == 2 for c in parallel.cells)
     want = [deterministic(c) for c in result.cells if c["model"] == "gcn"]
     assert [deterministic(c) for c in parallel.cells] == want
 
