@@ -12,8 +12,11 @@ gathers and scatters over edges and the attention. The rules themselves live in
 
 Counting only reads tensors: outputs and gradients are unchanged. It works in eager mode (PyG
 skips its hooks under ``torch.compile`` and TorchScript): a :class:`Counter` refuses a compiled
-or scripted module, and :func:`count` counts a ``torch.compile``'d model through the eager
-module it wraps.
+or scripted module, :func:`count` counts a ``torch.compile``'d model through the eager
+module it wraps, and while a counter is active, functions compiled with ``torch.compile``
+that a forward pass calls run eagerly (the compiler's ``"force_eager"`` stance, torch 2.6 and
+later), so their arithmetic is counted too (their outputs may then differ from the compiled
+code's in the last bits).
 """
 
 from __future__ import annotations
@@ -136,6 +139,15 @@ def _compiled_callable(fn: Any) -> str | None:
     return None
 
 
+def _force_eager() -> Any:
+    """Run compiled code eagerly until the returned object's ``__exit__`` (``None`` on torch
+    before 2.6, which has no compiler stances): a function compiled with ``torch.compile``
+    that an eager forward calls would otherwise run compiled, where PyG skips its hooks and
+    torch runs no module hooks, and its arithmetic would go uncounted without an error."""
+    set_stance = getattr(torch.compiler, "set_stance", None)
+    return None if set_stance is None else set_stance("force_eager")
+
+
 def _name_of(fn: Any) -> str:
     """A short name of a callable, for messages."""
     if isinstance(fn, str):
@@ -246,7 +258,9 @@ class Counter:
     on the rates runs once, and is counted so (:attr:`Report.rate_layers
     <spikegraph.cost.Report.rate_layers>` names those layers). Neurons the counter cannot see
     at all are named in :attr:`Report.neurons_not_counted
-    <spikegraph.cost.Report.neurons_not_counted>`.
+    <spikegraph.cost.Report.neurons_not_counted>`. While the counter is active, functions
+    compiled with ``torch.compile`` that a forward pass calls run eagerly (the compiler's
+    ``"force_eager"`` stance; torch 2.6 and later), so that their arithmetic is counted.
 
     Raises:
         ValueError: for a compiled or scripted module (:func:`check_eager`), a bad option,
@@ -286,6 +300,7 @@ class Counter:
         self._ops: dict[tuple[str, str], rules.Ops] = {}
         self._warnings: dict[str, None] = {}
         self._handles: list[Any] = []
+        self._stance: Any = None
         self._spikes: dict[int, tuple[weakref.ref, int, int]] = {}
         self._pending: dict[int, tuple[Tensor, Tensor]] = {}
         self._forwards = 0
@@ -672,6 +687,7 @@ class Counter:
             self.model.register_forward_hook(self._root_hook),
             self.model.register_forward_hook(self._root_exit_hook, always_call=True),
         ]
+        self._stance = _force_eager()  # last: nothing after it can fail and skip __exit__
         self._active = True
         return self
 
@@ -695,6 +711,9 @@ class Counter:
             self._handles.append(module.register_forward_hook(self._flag_hook(msg)))
 
     def __exit__(self, *exc: Any) -> None:
+        if self._stance is not None:
+            self._stance.__exit__(None, None, None)  # the stance before the counter's
+            self._stance = None
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
