@@ -1,15 +1,23 @@
-"""Fetching missing dataset files over HTTP(S) with PyG's own
-:func:`torch_geometric.data.download_url`, atomically and verified.
+"""Fetching missing dataset files over HTTP(S), atomically and verified.
 
 :func:`fetch_files` downloads each missing file into a temporary folder beside the target
-folder, checks it against a pinned sha256 where one is known, ``fsync``\\ s it and moves it
-into place with :func:`os.replace`. A download that is killed, fails or does not match its
-pin therefore never leaves a file under the target name that a later run would take as
-complete; leftovers (``.download-*.tmp`` folders) are removed by the next download. The
-whole fetch holds an inter-process lock, so concurrent first loads download once.
+folder, reading it in chunks and counting the bytes against the ``Content-Length`` the
+server announced: a transfer cut short (or chunked and cut) is a :class:`DownloadError`
+naming the file, its URL and both sizes. The file is then checked against a pinned sha256
+where one is known and by the caller's ``check`` where one is given, ``fsync``\\ ed and moved
+into place with :func:`os.replace`. A download that is killed, fails, comes up short or
+does not pass its checks therefore never leaves a file under the target name that a later
+run would take as complete, and the next run downloads it again; leftovers
+(``.download-*.tmp`` folders) are removed by the next download. The whole fetch holds an
+inter-process lock, so concurrent first loads download once. Only a server that sends
+neither a length nor chunked encoding (the body ends when the connection closes) can cut a
+transfer unseen; then the pin or ``check`` refuses the file before it is kept. A file with
+neither is left to its reader, which refuses a truncated file on every run until it is
+deleted.
 
-PyG's utility does not verify TLS certificates; the pinned sha256 sums are what vouch for
-a downloaded file, and the readers that follow never run code from a file (see
+Like PyG's :func:`torch_geometric.data.download_url` (which :func:`fetch_zip` uses), the
+download does not verify TLS certificates; the pinned sha256 sums are what vouch for a
+downloaded file, and the readers that follow never run code from a file (see
 :mod:`spikegraph.datasets.safe_pickle`) and check the files against each other.
 """
 
@@ -20,8 +28,11 @@ import http.client
 import logging
 import os
 import shutil
+import ssl
+import sys
 import tempfile
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from spikegraph.datasets.cache import cache_lock, fsync_dir, sha256_file
@@ -65,6 +76,38 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def _content_length(value: str | None) -> int | None:
+    """The announced body size from a ``Content-Length`` header value, ``None`` when absent
+    or not a plain non-negative integer."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+def _download(url: str, path: Path, chunk: int = 1 << 20) -> tuple[int, int | None]:
+    """Write the body of ``url`` to ``path``, read in chunks.
+
+    Returns:
+        The bytes received, and the ``Content-Length`` the server announced (``None`` when
+        it sent none). :mod:`http.client` never reads past an announced length and ends a
+        short body without an error, so the caller compares the two; a chunked body cut
+        short raises :class:`http.client.IncompleteRead`.
+
+    Raises:
+        OSError, http.client.HTTPException: as :func:`urllib.request.urlopen` and reading
+            the response raise them (refused, HTTP error, reset, timeout).
+    """
+    # as PyG's download_url: no certificate check, the pinned sums vouch for the files
+    context = ssl._create_unverified_context()
+    received = 0
+    with urllib.request.urlopen(url, context=context) as response, open(path, "wb") as out:
+        announced = _content_length(response.headers.get("Content-Length"))
+        while block := response.read(chunk):
+            out.write(block)
+            received += len(block)
+    return received, announced
+
+
 def offline_message(what: str, urls: Mapping[str, str], folder: Path, reason: str) -> str:
     """The error text for files that could not be downloaded."""
     listing = ", ".join(urls.values())
@@ -80,6 +123,7 @@ def fetch_files(
     folder: str | os.PathLike,
     sha256: Mapping[str, str | None] | None = None,
     what: str = "dataset",
+    check: Callable[[str, Path], None] | None = None,
 ) -> list[Path]:
     """Download every file of ``urls`` (file name -> URL) that ``folder`` lacks.
 
@@ -87,21 +131,23 @@ def fetch_files(
         urls: The files to have in ``folder``, each with the URL it is downloaded from.
         folder: Where the files go (created if needed).
         sha256: Pinned hex sha256 per file name; a file without one (or with ``None``) is
-            not checked here and must be checked by its reader.
+            not checked here and must be checked by ``check`` or by its reader.
         what: The dataset's name, for messages.
+        check: Called as ``check(name, path)`` on each downloaded file while it is still in
+            the temporary folder (after its size and pin passed); whatever it raises is
+            raised here, and the file is not kept, so the next run downloads it again.
 
     Returns:
         The paths of the files that were downloaded (empty when none was missing).
 
     Raises:
-        DownloadError: (a ``FileNotFoundError``) when a download fails: names the missing
-            files, their URLs and ``folder``.
+        DownloadError: (a ``FileNotFoundError``) when a download fails or comes up short of
+            its ``Content-Length``: names the missing files, their URLs and ``folder`` (and,
+            for a short one, the bytes announced and received).
         ChecksumError: (a ``ValueError``) when a downloaded file does not match its pin;
             the file is not kept.
         PermissionError: when ``folder`` cannot be written (named in the message).
     """
-    from torch_geometric.data import download_url
-
     folder = Path(folder)
     sha256 = dict(sha256 or {})
     try:
@@ -121,23 +167,43 @@ def fetch_files(
         try:
             for name, url in missing.items():
                 log.info("Downloading %s into %s", url, folder)
+                print(f"Downloading {url}", file=sys.stderr)  # as PyG's download_url did
+                path = tmp / name
                 try:
-                    path = Path(download_url(url, str(tmp), log=True, filename=name))
-                # URLError, HTTPError, refused, reset, timeout; IncompleteRead when cut short
+                    received, announced = _download(url, path)
+                # URLError, HTTPError, refused, reset, timeout; IncompleteRead when chunked
                 except (OSError, http.client.HTTPException) as err:
                     left = {f: u for f, u in missing.items() if not (folder / f).is_file()}
                     reason = f"{url}: {type(err).__name__}: {err}"
                     raise DownloadError(offline_message(what, left, folder, reason)) from err
+                if announced is not None and received != announced:
+                    left = {f: u for f, u in missing.items() if not (folder / f).is_file()}
+                    reason = (
+                        f"{url}: incomplete transfer: {name} ended after {received} of the "
+                        f"{announced} bytes its Content-Length announced; it was not kept, "
+                        "and the next run downloads it again"
+                    )
+                    raise DownloadError(offline_message(what, left, folder, reason))
                 expected = sha256.get(name)
                 if expected is not None:
                     actual = sha256_file(path)
                     if actual != expected:
                         path.unlink()
+                        if announced is None:
+                            cause = (
+                                f"received {received} bytes and the server sent no "
+                                "Content-Length to compare them with: a transfer cut short, "
+                                "which the next run downloads again, or a changed or tampered "
+                                "file, or a wrong SPIKEGRAPH_*_URL"
+                            )
+                        else:
+                            cause = "a changed or tampered file, or a wrong SPIKEGRAPH_*_URL"
                         raise ChecksumError(
                             f"{what}: the downloaded file {name} from {url} has sha256 "
-                            f"{actual}, expected {expected}; it was not kept (a changed or "
-                            "tampered file, or a wrong SPIKEGRAPH_*_URL)"
+                            f"{actual}, expected {expected}; it was not kept ({cause})"
                         )
+                if check is not None:
+                    check(name, path)
                 _fsync_file(path)
                 os.replace(path, folder / name)
                 fsync_dir(folder)

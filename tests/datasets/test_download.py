@@ -163,18 +163,18 @@ def test_given_root_is_only_read_unless_download_is_asked(served, tmp_path, monk
 
 
 def test_interrupted_download_leaves_no_file_that_looks_complete(served, tmp_path, monkeypatch):
-    import torch_geometric.data
+    import spikegraph.datasets.download as download
 
-    real = torch_geometric.data.download_url
+    real = download._download
 
-    def cut_short(url, folder, log=True, filename=None):
-        path = real(url, folder, log=log, filename=filename)
-        if filename == "ind.cora.allx":
-            Path(path).write_bytes(Path(path).read_bytes()[:1000])
+    def cut_short(url, path, chunk=1 << 20):
+        received, announced = real(url, path, chunk)
+        if path.name == "ind.cora.allx":
+            path.write_bytes(path.read_bytes()[:1000])
             raise KeyboardInterrupt  # killed mid-file
-        return path
+        return received, announced
 
-    monkeypatch.setattr(torch_geometric.data, "download_url", cut_short)
+    monkeypatch.setattr(download, "_download", cut_short)
     with pytest.raises(KeyboardInterrupt):
         load_planetoid("Cora")
     raw = tmp_path / "cache" / "data" / "planetoid" / "Cora" / "raw"
@@ -184,7 +184,7 @@ def test_interrupted_download_leaves_no_file_that_looks_complete(served, tmp_pat
     stale = raw.parent / ".download-raw-killed.tmp"
     stale.mkdir()
     (stale / "ind.cora.allx").write_bytes(b"partial")
-    monkeypatch.setattr(torch_geometric.data, "download_url", real)
+    monkeypatch.setattr(download, "_download", real)
     assert load_planetoid("Cora")[0].num_nodes == 2708
     assert not stale.exists()
 
