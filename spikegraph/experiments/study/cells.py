@@ -7,6 +7,12 @@ the sampler and its effective options, the seed, the study's budget and the code
 (spikegraph's version and a SHA-256 of its source files). A study run again over the same
 folder reuses the cells whose key is its own and refuses, naming the fields that differ, a
 cell file made with another configuration: results of two configurations are never mixed.
+
+Beside its key, a cell records what computed it (``measured``: date, machine, processes,
+the command -- ``None`` for the Python API -- and the checkout's commit). That is provenance,
+not configuration: a study resumed by another command, or at another commit of the same
+source, reuses the cell. Cells written before the command and commit were recorded lack
+them, and still load.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ from spikegraph.experiments.study.measure import (
     gradient_error,
     gradient_weights,
 )
-from spikegraph.experiments.study.summary import summarise, to_markdown
+from spikegraph.experiments.study.summary import UNKNOWN_ORIGIN, summarise, to_markdown
 from spikegraph.models import MODELS, train_defaults
 from spikegraph.models.checks import check_model_options, check_run_options
 from spikegraph.models.options import check_model_option_names
@@ -112,7 +112,11 @@ class StudyCellError(RuntimeError):
 
 @dataclass(frozen=True)
 class CellJob:
-    """Everything a process needs to compute one cell (picklable, for ``jobs > 1``)."""
+    """Everything a process needs to compute one cell (picklable, for ``jobs > 1``).
+
+    ``command`` (``None``: the Python API) and ``git_commit`` are what the cell records as
+    having computed it; they are provenance, not part of its ``key``.
+    """
 
     cell: Cell
     key: dict[str, Any]
@@ -126,6 +130,8 @@ class CellJob:
     num_layers: int
     budget: StudyBudget
     jobs: int
+    command: list[str] | None = None
+    git_commit: str | None = None
 
 
 @dataclass
@@ -141,7 +147,10 @@ class StudyResult:
         computed: Ids of the cells this call computed.
         reused: Ids of the cells it found finished in ``out``.
         files: The files it wrote (``study.json``, ``study.md``, the plots).
-        provenance: Command, machine, date, commit, processes.
+        provenance: What computed the shown cells, from their own records (a resumed
+            study reuses cells of earlier commands): the command and commit (``commands``
+            with their cell counts when several), machine, processes and dates; and who
+            wrote the report (``written``, ``written_by``) with the package versions.
     """
 
     out: Path
@@ -240,9 +249,12 @@ def plan_study(
     sampler_options: dict[str, dict[str, Any]] | None = None,
     full_batch: bool = True,
     jobs: int = 1,
+    command: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], list[CellJob]]:
     """Check a study's arguments, load its graph, and return what it runs and its cells'
-    jobs (keys included), without training anything (see :func:`run_sampler_study`)."""
+    jobs (keys included), without training anything (see :func:`run_sampler_study`).
+    Each job carries ``command`` (``None``: the Python API) and the checkout's commit, for
+    the provenance of the cell it computes."""
     budget = StudyBudget() if budget is None else budget
     if not isinstance(budget, StudyBudget):
         raise TypeError(f"'budget' must be a StudyBudget, got {type(budget).__name__}")
@@ -283,6 +295,7 @@ def plan_study(
         "num_features": int(data.num_features),
     }
     code = {"spikegraph": versions()["spikegraph"], "source_sha256": source_digest()}
+    origin = {"command": None if command is None else list(command), "git_commit": _commit()}
     defaults = {f: getattr(TrainConfig, f) for f in ("lr", "weight_decay")}
     study: dict[str, Any] = {
         "kind": "samplers",
@@ -358,6 +371,7 @@ def plan_study(
                         num_layers=num_layers,
                         budget=budget,
                         jobs=jobs,
+                        **origin,
                     )
                 )
     return plain(study), jobs_out
@@ -533,6 +547,8 @@ def compute_cell(job: CellJob) -> dict[str, Any]:
             "seconds": time.perf_counter() - start,
             "jobs": job.jobs,
             "process": os.getpid(),
+            "command": job.command,
+            "git_commit": job.git_commit,
         },
     }
 
@@ -617,7 +633,9 @@ def run_sampler_study(
         full_batch: Add the full-batch reference row.
         jobs: Processes computing cells at the same time.
         plots: Write the plots (needs matplotlib).
-        command: The command line, for the provenance.
+        command: The command line, recorded in every cell this call computes (``None``:
+            the Python API); the report names the command and commit of every cell it
+            shows, reused ones included.
 
     Returns:
         A :class:`StudyResult`.
@@ -647,6 +665,7 @@ def run_sampler_study(
         sampler_options=sampler_options,
         full_batch=full_batch,
         jobs=jobs,
+        command=command,
     )
     out = Path(out)
     records: dict[str, dict[str, Any]] = {}
@@ -681,10 +700,9 @@ def run_sampler_study(
         raise StudyCellError(failures, len(jobs_list))
     cells = [records[j.cell.id] for j in jobs_list]
     provenance = {
-        "command": None if command is None else list(command),
         **cells_provenance(cells),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _commit(),
+        "written_by": {"command": jobs_list[0].command, "git_commit": jobs_list[0].git_commit},
         "versions": versions(),
     }
     result = StudyResult(
@@ -700,11 +718,36 @@ def run_sampler_study(
     return result
 
 
+def _origin(cell: dict[str, Any]) -> dict[str, Any]:
+    """The command (``None``: the Python API) and commit that computed ``cell``;
+    :data:`~spikegraph.experiments.study.summary.UNKNOWN_ORIGIN` for a cell written before
+    cells recorded them."""
+    measured = cell["measured"]
+    return {
+        "command": measured.get("command", UNKNOWN_ORIGIN),
+        "git_commit": measured.get("git_commit", UNKNOWN_ORIGIN),
+    }
+
+
 def cells_provenance(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where, how and when the shown ``cells`` were computed, from their own ``measured``
-    records (a resumed study reuses cells of earlier commands): ``machine`` and ``jobs``
-    when every cell shares one (else ``machines`` with their cell counts and ``jobs`` as a
-    sorted list), and the dates of the first and last cell."""
+    """What, where, how and when computed the shown ``cells``, from their own ``measured``
+    records (a resumed study reuses cells of earlier commands): ``command`` and
+    ``git_commit`` when every cell shares them (else ``commands``: each command and commit
+    with its cell count, in the cells' order), ``machine`` and ``jobs`` when every cell
+    shares one (else ``machines`` with their cell counts and ``jobs`` as a sorted list), and
+    the dates of the first and last cell."""
+    origins: list[dict[str, Any]] = []
+    for cell in cells:
+        origin = _origin(cell)
+        for entry in origins:
+            if (
+                entry["command"] == origin["command"]
+                and entry["git_commit"] == origin["git_commit"]
+            ):
+                entry["cells"] += 1
+                break
+        else:
+            origins.append({**origin, "cells": 1})
     machines: list[dict[str, Any]] = []
     for cell in cells:
         machine = cell["measured"]["machine"]
@@ -716,7 +759,12 @@ def cells_provenance(cells: list[dict[str, Any]]) -> dict[str, Any]:
             machines.append({"machine": machine, "cells": 1})
     jobs = sorted({cell["measured"]["jobs"] for cell in cells})
     dates = sorted(cell["measured"]["date"] for cell in cells)
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {}
+    if len(origins) == 1:
+        out.update(command=origins[0]["command"], git_commit=origins[0]["git_commit"])
+    else:
+        out["commands"] = origins
+    out |= {
         "jobs": jobs[0] if len(jobs) == 1 else jobs,
         "first_date": dates[0] if dates else None,
         "date": dates[-1] if dates else None,

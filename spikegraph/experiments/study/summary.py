@@ -9,6 +9,10 @@ from typing import Any
 
 from spikegraph.experiments.study.budget import FULL_BATCH
 
+#: The command and commit a study's provenance gives cells written before cells recorded
+#: the command and commit that computed them.
+UNKNOWN_ORIGIN = "unknown"
+
 
 def _mean(values: list[float]) -> float:
     return statistics.fmean(values)
@@ -180,6 +184,38 @@ def _machines_line(provenance: dict[str, Any]) -> str:
     return f"- machines: {each}; {procs}"
 
 
+#: What the report says of cells without a recorded command and commit.
+_UNRECORDED = "written before cell files recorded them"
+
+
+def _command_text(command: Any) -> str:
+    if command == UNKNOWN_ORIGIN:
+        return f"unknown ({_UNRECORDED})"
+    return f"`{' '.join(command)}`" if command else "the Python API"
+
+
+def _origin_lines(provenance: dict[str, Any], source: str) -> list[str]:
+    """The command(s) and commit(s) that computed the shown cells: one of each as studies
+    always wrote it, else each command and commit with its cell count."""
+    if "commands" not in provenance:
+        return [
+            f"- command: {_command_text(provenance.get('command'))}",
+            f"- spikegraph commit: {provenance.get('git_commit')}; source SHA-256 {source}",
+        ]
+    lines = ["- commands that computed the shown cells:"]
+    for entry in provenance["commands"]:
+        n = entry["cells"]
+        cells = f"{n} cell{'s' if n != 1 else ''}"
+        if entry["command"] == UNKNOWN_ORIGIN:
+            lines.append(f"    - an unknown command and commit ({cells}, {_UNRECORDED})")
+        else:
+            lines.append(
+                f"    - {_command_text(entry['command'])} at commit {entry['git_commit']} ({cells})"
+            )
+    lines.append(f"- spikegraph commit: of each command above; source SHA-256 {source}")
+    return lines
+
+
 def seeds_text(rows: list[dict[str, Any]]) -> str:
     """Over how many seeds the rows' means and standard deviations are: ``the 3 seeds``, or
     ``each row's seeds (2 to 3)`` where rows differ."""
@@ -204,17 +240,16 @@ def to_markdown(
 ) -> str:
     """The study's report: what ran, where and when, the tables, and the plots."""
     d, b = study["dataset"], study["budget"]
-    command = provenance.get("command")
+    origin = _origin_lines(provenance, study["code"]["source_sha256"][:16])
     lines = [
         f"# Sampler study: {d['name']} (split={d['split']})",
         "",
         "## What ran",
         "",
-        f"- command: `{' '.join(command) if command else 'the Python API'}`",
+        *origin[:-1],
         _machines_line(provenance),
         _date_line(provenance),
-        f"- spikegraph commit: {provenance.get('git_commit')}; source SHA-256 "
-        f"{study['code']['source_sha256'][:16]}",
+        origin[-1],
         f"- data: {d['name']}, {d['num_nodes']:,} nodes, {d['num_edges']:,} edges, "
         f"{d['num_train']:,} training nodes, {d['num_classes']} classes; fingerprint "
         f"{d['fingerprint'][:16]}",
