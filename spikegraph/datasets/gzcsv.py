@@ -7,15 +7,24 @@ formats every float in Python (about 3 s per million values); :func:`format_rows
 whole block of integers or fixed-point decimals with a few array operations instead, and
 :class:`GzipCsvWriter` streams such blocks into one reproducible gzip file (no file name and
 a zero time stamp in its header: the same rows give the same bytes).
+
+Reading such tables back, :func:`count_rows` counts their lines and :func:`read_table`
+reads one with pandas and checks it: every cell a finite number (an integer where integers
+are expected), every row as wide as expected. Both raise :class:`CsvTableError`, which
+names the file and, for a bad row, its 1-based line, the line's text and the bad field.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import re
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -202,15 +211,237 @@ def write_csv_gz(
         writer.write(columns, decimals)
 
 
+class CsvTableError(ValueError):
+    """A gzipped CSV table is damaged, or holds something other than the numbers expected.
+
+    Attributes:
+        path: The file.
+        reason: What is wrong (and where: ``"line 4 is '1,2', ..."``), without the path.
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+# what a broken gzip stream raises (a truncated file, another format, damaged data)
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _gzip_damage(err: BaseException) -> str:
+    """What one of ``_GZIP_ERRORS`` says about the file, in words."""
+    if isinstance(err, EOFError):
+        return f"not a complete gzip file: its data ends early, truncated ({err})"
+    if isinstance(err, gzip.BadGzipFile):
+        return f"not a gzip file ({err})"
+    return f"damaged gzip data ({err})"
+
+
 def count_rows(path: str | os.PathLike, chunk: int = 1 << 24) -> int:
     """Number of lines of a gzipped text file (a last line without its newline counts),
-    read in chunks of ``chunk`` decompressed bytes, never whole."""
+    read in chunks of ``chunk`` decompressed bytes, never whole.
+
+    Raises:
+        CsvTableError: the file is not a complete, undamaged gzip file (the error of
+            :mod:`gzip` or :mod:`zlib` chained).
+    """
     rows, last = 0, b"\n"
-    with gzip.open(path, "rb") as f:
-        while block := f.read(chunk):
-            rows += block.count(b"\n")
-            last = block[-1:]
+    try:
+        with gzip.open(path, "rb") as f:
+            while block := f.read(chunk):
+                rows += block.count(b"\n")
+                last = block[-1:]
+    except _GZIP_ERRORS as err:
+        raise CsvTableError(path, _gzip_damage(err)) from err
     return rows + (last != b"\n")
 
 
-__all__ = ["GzipCsvWriter", "count_rows", "format_rows", "write_csv_gz"]
+def _read_line(path: str | os.PathLike, number: int) -> str | None:
+    """Line ``number`` (1-based) of a gzipped text file without its line end, streamed
+    (``None`` past the end, or where the file breaks off before it)."""
+    try:
+        with gzip.open(path, "rb") as f:
+            for i, line in enumerate(f, start=1):
+                if i == number:
+                    return line.rstrip(b"\r\n").decode("ascii", errors="replace")
+    except _GZIP_ERRORS:
+        pass
+    return None
+
+
+def _field_problem(text: str, integers: bool) -> str | None:
+    """Why one field's text is not a finite number (an integer within int64), else
+    ``None``."""
+    if not text.strip():
+        return "is empty"
+    try:
+        value = float(text)
+    except ValueError:
+        return f"({text!r}) is not a number"
+    if not math.isfinite(value):
+        return f"({text!r}) is not a finite number"
+    if integers and value != math.floor(value):
+        return f"({text!r}) is not an integer"
+    if integers and abs(value) >= 2**63:
+        return f"({text!r}) is beyond the integers int64 holds"
+    return None
+
+
+def _describe_line(text: str | None, width: int | None, integers: bool) -> str | None:
+    """Why a table's line is bad: ``"2 fields where 1 is expected"``, ``"field 3 ('x') is
+    not a number"``...; ``None`` when it looks right."""
+    if text is None:
+        return "missing (the file ends before it)"
+    if not text.strip():
+        return "an empty line"
+    fields = text.split(",")
+    if width is not None and len(fields) != width:
+        count = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
+        return f"{count} where {width} {'is' if width == 1 else 'are'} expected"
+    for j, field in enumerate(fields, start=1):
+        problem = _field_problem(field, integers)
+        if problem is not None:
+            return f"field {j} {problem}"
+    return None
+
+
+def _bad_line(path: str | os.PathLike, line: int, width: int | None, integers: bool, why: str):
+    """``"line 4 is '1,x', field 2 ('x') is not a number"``: line ``line`` read back from
+    ``path`` and described (``why`` where its text looks right)."""
+    text = _read_line(path, line)
+    shown = text if text is None or len(text) <= 60 else text[:57] + "..."
+    return f"line {line} is {shown!r}, {_describe_line(text, width, integers) or why}"
+
+
+def _bad_cells(values: np.ndarray, integers: bool) -> np.ndarray | None:
+    """Mask of the cells of one column (as pandas read it) that are not finite numbers
+    (integers within int64); ``None`` when all are."""
+    kind = values.dtype.kind
+    if kind == "i":
+        return None
+    if kind == "u":
+        return values > _INT64_MAX if integers else None
+    if kind == "f":
+        bad = ~np.isfinite(values)
+        if integers:
+            with np.errstate(invalid="ignore"):
+                bad |= (values != np.floor(values)) | (np.abs(values) >= 2.0**63)
+        return bad
+    if kind == "b":  # pandas reads True/False as booleans
+        return np.ones(values.shape, dtype=bool)
+    # text (pandas found a field that is not a number), or Python objects
+    return np.fromiter(
+        (
+            not isinstance(v, (int, np.integer)) or (integers and abs(int(v)) > _INT64_MAX)
+            if not isinstance(v, (str, float))
+            else _field_problem(str(v), integers) is not None
+            for v in values
+        ),
+        dtype=bool,
+        count=len(values),
+    )
+
+
+def _check_table(
+    table: Any, path: str | os.PathLike, width: int | None, integers: bool, lines: int | None
+) -> None:
+    """See :func:`read_table`."""
+    rows, cols = table.shape
+    if rows == 0:
+        raise CsvTableError(path, "no rows (an empty table)")
+    if lines is not None and rows != lines:
+        raise CsvTableError(
+            path, f"pandas reads {rows} rows from its {lines} lines (quoted line breaks?)"
+        )
+    expected = cols if width is None else width
+    first = rows
+    if cols > expected:  # pandas widened the table to its widest row
+        for name in list(table.columns)[expected:]:
+            present = np.flatnonzero(table[name].notna().to_numpy())
+            if present.size:
+                first = min(first, int(present[0]))
+    elif cols < expected:
+        first = 0
+    if first == rows:
+        for name in table.columns:
+            bad = _bad_cells(table[name].to_numpy(), integers)
+            where = np.flatnonzero(bad) if bad is not None else ()
+            if len(where):
+                first = min(first, int(where[0]))
+    if first < rows:
+        why = "a value that is not a finite number" + (" integer" if integers else "")
+        raise CsvTableError(path, _bad_line(path, first + 1, expected, integers, why))
+
+
+def _read_failure(pandas: Any, path: str | os.PathLike, err: ValueError, width, integers) -> str:
+    """What a ``ValueError`` of ``pandas.read_csv`` says about the file, in words."""
+    if isinstance(err, pandas.errors.EmptyDataError):
+        return "no rows (an empty file)"
+    if isinstance(err, UnicodeDecodeError):
+        return f"not a text file ({err})"
+    found = re.search(r"Expected (\d+) fields in line (\d+)", str(err))
+    if found:
+        expected, line = int(found[1]), int(found[2])
+        note = "" if width is not None else " (as many as line 1 has)"
+        return _bad_line(path, line, expected, integers, str(err).strip()) + note
+    return f"not a CSV table of numbers ({str(err).strip()})"
+
+
+def read_table(
+    path: str | os.PathLike,
+    width: int | None = None,
+    integers: bool = False,
+    lines: int | None = None,
+    read_csv: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Read a headerless gzipped CSV table of numbers with pandas and check it: every cell
+    a finite number (an integer within int64 with ``integers``; ``3.0`` is the integer 3,
+    ``3.5`` is refused), every row ``width`` fields wide.
+
+    Blank lines are kept (as rows of NaN, refused), so that row ``i`` is line ``i + 1``.
+    pandas fills the cells of a short row with NaN and reads a field that is not a number
+    as text: the first bad cell's line is read back from the file to say which (its text,
+    the field and why).
+
+    Args:
+        path: The file.
+        width: Fields every row must have (``None``: as many as the table has).
+        integers: Cells must be integers.
+        lines: The file's number of lines (:func:`count_rows`), if known: the table must
+            have one row per line.
+        read_csv: The reader (default: ``pandas.read_csv``).
+        **kwargs: Passed to it (``header=None`` unless given; ``skip_blank_lines`` is
+            always ``False``).
+
+    Returns:
+        The ``pandas.DataFrame``, as ``read_csv`` returned it.
+
+    Raises:
+        CsvTableError: naming the first bad line, its text and the bad field, or saying
+            how the file is damaged (the error of pandas, :mod:`gzip` or :mod:`zlib`
+            chained).
+    """
+    import pandas
+
+    reader = pandas.read_csv if read_csv is None else read_csv
+    kwargs = {"header": None, **kwargs, "skip_blank_lines": False}
+    try:
+        table = reader(path, **kwargs)
+    except _GZIP_ERRORS as err:
+        raise CsvTableError(path, _gzip_damage(err)) from err
+    except ValueError as err:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
+        raise CsvTableError(path, _read_failure(pandas, path, err, width, integers)) from err
+    _check_table(table, path, width, integers, lines)
+    return table
+
+
+__all__ = [
+    "CsvTableError",
+    "GzipCsvWriter",
+    "count_rows",
+    "format_rows",
+    "read_table",
+    "write_csv_gz",
+]

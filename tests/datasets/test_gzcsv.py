@@ -1,12 +1,20 @@
 """Fast CSV formatting and reproducible gzip writing (spikegraph.datasets.gzcsv)."""
 
 import gzip
+import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spikegraph.datasets.gzcsv import GzipCsvWriter, count_rows, format_rows, write_csv_gz
+from spikegraph.datasets.gzcsv import (
+    CsvTableError,
+    GzipCsvWriter,
+    count_rows,
+    format_rows,
+    read_table,
+    write_csv_gz,
+)
 
 
 def python_format(value: float, decimals: int) -> str:
@@ -99,3 +107,69 @@ def test_values_at_the_int64_edge_are_written_exactly():
     big = np.iinfo(np.int64).max
     assert format_rows([np.array([big, -big])]) == f"{big}\n{-big}\n".encode()
     assert format_rows([np.array([2**63 - 1], dtype=np.uint64)]) == f"{big}\n".encode()
+
+
+def gz(tmp_path, text, name="t.csv.gz"):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text))
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage, cause, reason",
+    [
+        (lambda b: b[: len(b) // 2], EOFError, "not a complete gzip file"),
+        (lambda b: gzip.decompress(b), gzip.BadGzipFile, "not a gzip file"),
+        (lambda b: b[:12] + b"\xff" * 8 + b[20:], zlib.error, "damaged gzip data"),
+    ],
+)
+def test_a_damaged_gzip_file_is_an_error_naming_it(tmp_path, damage, cause, reason):
+    # count_rows used to let gzip's bare EOFError through, naming no file
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(damage(gzip.compress(b"12,34\n" * 5000, compresslevel=0)))
+    with pytest.raises(CsvTableError, match=rf"t.csv.gz: {reason}") as e:
+        count_rows(path)
+    assert isinstance(e.value.__cause__, cause) and e.value.path == path
+    assert e.value.reason.startswith(reason)
+    with pytest.raises(CsvTableError, match=reason):
+        read_table(path)
+
+
+def test_read_table_returns_what_pandas_reads(tmp_path):
+    path = gz(tmp_path, b"1,2\n3,4.0\n")
+    table = read_table(path, width=2, integers=True, lines=2)
+    assert table.to_numpy().tolist() == [[1, 2], [3, 4]]
+    floats = read_table(gz(tmp_path, b"0.5,-1e3\n2,3\n", "f.csv.gz"))
+    assert floats.to_numpy().tolist() == [[0.5, -1000.0], [2.0, 3.0]]
+
+
+@pytest.mark.parametrize(
+    "text, width, integers, reason",
+    [
+        (b"1,2\n3,nan\n", None, False, r"line 2 is '3,nan', field 2 \('nan'\) is not a finite"),
+        (b"1,2\n-inf,2\n", None, False, r"line 2 is '-inf,2', field 1 \('-inf'\) is not a fini"),
+        (b"1,2\n3\n5,6\n", None, False, r"line 2 is '3', 1 field where 2 are expected"),
+        (b"1,2\n3,4,5\n", None, False, r"line 2 is '3,4,5', 3 fields where 2 are expected \(as"),
+        (b"1,2\n\n5,6\n", None, False, r"line 2 is '', an empty line"),
+        (b"1,2\n3, \n", None, False, r"line 2 is '3, ', field 2 is empty"),
+        (b"1,2\n3,x\n", None, False, r"line 2 is '3,x', field 2 \('x'\) is not a number"),
+        (b"1,2\nTrue,False\n", None, False, r"line 2 is 'True,False', field 1 \('True'\) is"),
+        (b"1\n2.5\n", 1, True, r"line 2 is '2.5', field 1 \('2.5'\) is not an integer"),
+        (b"1\n1e30\n", 1, True, r"line 2 is '1e30', field 1 \('1e30'\) is beyond the integ"),
+        (b"1\n99999999999999999999\n", 1, True, r"line 2 .* is beyond the integers int64"),
+        (b"1,2,3\n4,5\n", 2, True, r"line 1 is '1,2,3', 3 fields where 2 are expected"),
+        (b"1\n2\n", 2, True, r"line 1 is '1', 1 field where 2 are expected"),
+        (b"", 1, True, r"no rows"),
+    ],
+)
+def test_read_table_names_the_first_bad_line_and_field(tmp_path, text, width, integers, reason):
+    path = gz(tmp_path, text)
+    with pytest.raises(CsvTableError, match=r"t.csv.gz: " + reason) as e:
+        read_table(path, width=width, integers=integers)
+    assert e.value.reason.startswith(reason.split(" ")[0].replace("\\", ""))
+
+
+def test_read_table_refuses_rows_that_are_not_lines(tmp_path):
+    path = gz(tmp_path, b'1\n"2\n3"\n4\n')
+    with pytest.raises(CsvTableError, match="pandas reads 3 rows from its 4 lines"):
+        read_table(path, lines=count_rows(path))
