@@ -9,16 +9,16 @@ into place with :func:`os.replace`. A download that is killed, fails, comes up s
 does not pass its checks therefore never leaves a file under the target name that a later
 run would take as complete, and the next run downloads it again; leftovers
 (``.download-*.tmp`` folders) are removed by the next download. The whole fetch holds an
-inter-process lock, so concurrent first loads download once. Only a server that sends
+inter-process lock, so concurrent first loads download once, and a server that sends
+nothing for :data:`DOWNLOAD_TIMEOUT` seconds fails the download. Only a server that sends
 neither a length nor chunked encoding (the body ends when the connection closes) can cut a
-transfer unseen; then the pin or ``check`` refuses the file before it is kept. A file with
-neither is left to its reader, which refuses a truncated file on every run until it is
-deleted.
+transfer unseen; then the pin or ``check`` refuses the file before it is kept (Planetoid's
+one unpinned file is parsed there). :func:`fetch_zip` downloads an archive the same way.
 
-Like PyG's :func:`torch_geometric.data.download_url` (which :func:`fetch_zip` uses), the
-download does not verify TLS certificates; the pinned sha256 sums are what vouch for a
-downloaded file, and the readers that follow never run code from a file (see
-:mod:`spikegraph.datasets.safe_pickle`) and check the files against each other.
+Like PyG's :func:`torch_geometric.data.download_url`, the download does not verify TLS
+certificates; the pinned sha256 sums are what vouch for a downloaded file, and the readers
+that follow never run code from a file (see :mod:`spikegraph.datasets.safe_pickle`) and
+check the files against each other.
 """
 
 from __future__ import annotations
@@ -76,6 +76,15 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+#: Seconds a download waits for the server (to connect, then for each read) before it
+#: fails with a :class:`DownloadError`: a stalled server would otherwise hang it for ever.
+DOWNLOAD_TIMEOUT: float = 60.0
+
+
+class IncompleteTransfer(http.client.HTTPException):
+    """A download ended before (or after) the ``Content-Length`` its server announced."""
+
+
 def _content_length(value: str | None) -> int | None:
     """The announced body size from a ``Content-Length`` header value, ``None`` when absent
     or not a plain non-negative integer."""
@@ -89,22 +98,30 @@ def _download(url: str, path: Path, chunk: int = 1 << 20) -> tuple[int, int | No
 
     Returns:
         The bytes received, and the ``Content-Length`` the server announced (``None`` when
-        it sent none). :mod:`http.client` never reads past an announced length and ends a
-        short body without an error, so the caller compares the two; a chunked body cut
-        short raises :class:`http.client.IncompleteRead`.
+        it sent none, so that a cut cannot be seen here).
 
     Raises:
+        IncompleteTransfer: when fewer (or more) bytes came than the length announced:
+            :mod:`http.client` never reads past it and ends a short body without an error.
         OSError, http.client.HTTPException: as :func:`urllib.request.urlopen` and reading
-            the response raise them (refused, HTTP error, reset, timeout).
+            the response raise them (a chunked body cut short: ``IncompleteRead``; refused,
+            HTTP error, reset, no data for :data:`DOWNLOAD_TIMEOUT` seconds).
     """
     # as PyG's download_url: no certificate check, the pinned sums vouch for the files
     context = ssl._create_unverified_context()
     received = 0
-    with urllib.request.urlopen(url, context=context) as response, open(path, "wb") as out:
+    opened = urllib.request.urlopen(url, context=context, timeout=DOWNLOAD_TIMEOUT)
+    with opened as response, open(path, "wb") as out:
         announced = _content_length(response.headers.get("Content-Length"))
         while block := response.read(chunk):
             out.write(block)
             received += len(block)
+    if announced is not None and received != announced:
+        raise IncompleteTransfer(
+            f"incomplete transfer: {path.name} ended after {received} of the {announced} "
+            "bytes its Content-Length announced; it was not kept, and the next run downloads "
+            "it again"
+        )
     return received, announced
 
 
@@ -171,19 +188,12 @@ def fetch_files(
                 path = tmp / name
                 try:
                     received, announced = _download(url, path)
-                # URLError, HTTPError, refused, reset, timeout; IncompleteRead when chunked
+                # URLError, HTTPError, refused, reset, timeout; IncompleteRead when chunked,
+                # IncompleteTransfer when short of its length
                 except (OSError, http.client.HTTPException) as err:
                     left = {f: u for f, u in missing.items() if not (folder / f).is_file()}
                     reason = f"{url}: {type(err).__name__}: {err}"
                     raise DownloadError(offline_message(what, left, folder, reason)) from err
-                if announced is not None and received != announced:
-                    left = {f: u for f, u in missing.items() if not (folder / f).is_file()}
-                    reason = (
-                        f"{url}: incomplete transfer: {name} ended after {received} of the "
-                        f"{announced} bytes its Content-Length announced; it was not kept, "
-                        "and the next run downloads it again"
-                    )
-                    raise DownloadError(offline_message(what, left, folder, reason))
                 expected = sha256.get(name)
                 if expected is not None:
                     actual = sha256_file(path)
@@ -219,8 +229,10 @@ def fetch_zip(
     """Download the zip archive ``url`` and take from its folder ``member`` every file of
     ``files`` (paths relative to ``folder``) that ``folder`` lacks.
 
-    The archive is downloaded and extracted (PyG's ``download_url`` and ``extract_zip``;
-    :mod:`zipfile` keeps every member inside the extraction folder) in a temporary folder
+    The archive is downloaded (as :func:`fetch_files` downloads: a transfer short of its
+    ``Content-Length`` or silent for :data:`DOWNLOAD_TIMEOUT` seconds is a
+    :class:`DownloadError`) and extracted (PyG's ``extract_zip``; :mod:`zipfile` keeps every
+    member inside the extraction folder) in a temporary folder
     beside ``folder``; each file is then ``fsync``\\ ed and moved into place with
     :func:`os.replace`, so ``folder`` never holds a partial file. No sha256 is pinned for
     these archives: the files are checked by their reader.
@@ -235,7 +247,7 @@ def fetch_zip(
     """
     import zipfile
 
-    from torch_geometric.data import download_url, extract_zip
+    from torch_geometric.data import extract_zip
 
     folder = Path(folder)
     try:
@@ -253,8 +265,12 @@ def fetch_zip(
         tmp = download_temporary(folder)
         try:
             log.info("Downloading %s for %s into %s", url, what, folder)
+            print(f"Downloading {url}", file=sys.stderr)
+            archive = tmp / "zip" / (url.rstrip("/").rpartition("/")[2] or "archive.zip")
+            archive.parent.mkdir()
             try:
-                archive = Path(download_url(url, str(tmp / "zip"), log=True))
+                _download(url, archive)
+            # as fetch_files: refused, HTTP error, reset, timeout, cut short
             except (OSError, http.client.HTTPException) as err:
                 reason = f"{url}: {type(err).__name__}: {err}"
                 raise DownloadError(
@@ -282,4 +298,12 @@ def fetch_zip(
     return done
 
 
-__all__ = ["ChecksumError", "DownloadError", "fetch_files", "fetch_zip", "join_url"]
+__all__ = [
+    "DOWNLOAD_TIMEOUT",
+    "ChecksumError",
+    "DownloadError",
+    "IncompleteTransfer",
+    "fetch_files",
+    "fetch_zip",
+    "join_url",
+]

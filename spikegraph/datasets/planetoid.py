@@ -5,9 +5,9 @@ Where the raw files are: under ``--root`` / ``$SPIKEGRAPH_DATA`` when given (a f
 only read: missing files there are an error, unless ``download=True``); otherwise in the
 default data folder ``<cache>/data`` (see :func:`resolve_root`), into which missing files are
 downloaded, as PyG's :class:`~torch_geometric.datasets.Planetoid` does, from
-:data:`PLANETOID_URL` (or ``$SPIKEGRAPH_PLANETOID_URL``) with PyG's own ``download_url``,
-atomically and checked against :data:`PINNED_SHA256` (see
-:mod:`spikegraph.datasets.download`).
+:data:`PLANETOID_URL` (or ``$SPIKEGRAPH_PLANETOID_URL``), atomically, checked against the
+server's ``Content-Length`` and :data:`PINNED_SHA256` (the one file without a pin is parsed
+before it is kept; see :mod:`spikegraph.datasets.download`).
 
 The raw files are read by :mod:`spikegraph.datasets.planetoid_raw` (a restricted unpickler
 and consistency checks) into the same graph PyG's
@@ -40,7 +40,9 @@ from spikegraph.datasets.cache import (
 from spikegraph.datasets.download import fetch_files, join_url
 from spikegraph.datasets.planetoid_raw import (
     RAW_SUFFIXES,
+    PlanetoidFormatError,
     full_split,
+    parse_pickle,
     raw_file_names,
     read_planetoid,
     read_raw_bytes,
@@ -200,9 +202,9 @@ def find_raw_dir(name: str, root: Path, hint: str = "") -> Path:
 def download_planetoid(name: str, root: str | os.PathLike) -> Path:
     """Download ``name``'s missing raw files into ``root/planetoid/<Name>/raw``.
 
-    Each file comes from :func:`planetoid_url` through PyG's ``download_url``, is checked
-    against :data:`PINNED_SHA256` and moved into place atomically (see
-    :func:`spikegraph.datasets.download.fetch_files`).
+    Each file comes from :func:`planetoid_url`, is checked against the announced length and
+    :data:`PINNED_SHA256` (a file without a pin is parsed instead) and moved into place
+    atomically (see :func:`spikegraph.datasets.download.fetch_files`).
 
     Returns:
         The raw folder.
@@ -212,13 +214,36 @@ def download_planetoid(name: str, root: str | os.PathLike) -> Path:
             refused: names the files, their URLs and the folder.
         spikegraph.datasets.download.ChecksumError: (a ``ValueError``) a downloaded file
             does not match its pin.
+        PlanetoidFormatError: a downloaded file without a pin is not a readable pickle.
     """
     name = canonical_name(name)
     raw_dir = _candidates(name, Path(root))[0]
     base = planetoid_url()
     urls = {f: join_url(base, f) for f in raw_file_names(name)}
-    fetch_files(urls, raw_dir, {f: PINNED_SHA256[f] for f in urls}, what=name)
+    fetch_files(
+        urls, raw_dir, {f: PINNED_SHA256[f] for f in urls}, what=name, check=_check_unpinned
+    )
     return raw_dir
+
+
+def _check_unpinned(name: str, path: Path) -> None:
+    """Parse a downloaded file that has no pin (``ind.pubmed.allx``) while it is still in the
+    download's temporary folder: a transfer cut short by a server that announced no length
+    passes the size check, and kept, it would fail every later run.
+
+    Raises:
+        PlanetoidFormatError: naming the file; it is not kept.
+    """
+    if PINNED_SHA256.get(name) is not None:
+        return
+    try:
+        parse_pickle(path.read_bytes(), str(path))
+    except PlanetoidFormatError as err:
+        raise PlanetoidFormatError(
+            f"the downloaded {name} is not a readable Planetoid file, so it was not kept "
+            f"and the next run downloads it again (a transfer cut short, or a wrong "
+            f"SPIKEGRAPH_PLANETOID_URL): {err}"
+        ) from err
 
 
 class PlanetoidDataset(InMemoryDataset):

@@ -14,7 +14,7 @@ import pytest
 from spikegraph.datasets import ChecksumError, DownloadError, load_planetoid
 from spikegraph.datasets import planetoid as planetoid_module
 from spikegraph.datasets.download import fetch_files
-from spikegraph.datasets.planetoid_raw import raw_file_names
+from spikegraph.datasets.planetoid_raw import PlanetoidFormatError, raw_file_names
 
 
 class CuttingServer:
@@ -178,3 +178,88 @@ def test_a_whole_download_is_unchanged(cutting, cora_raw, tmp_path):
     load_planetoid("Cora")
     for f in raw_file_names("Cora"):
         assert (raw_dir(tmp_path) / f).read_bytes() == (cora_raw / f).read_bytes()
+
+
+def test_cut_unpinned_file_without_a_length_is_refused_before_it_is_kept(
+    cutting, tmp_path, monkeypatch
+):
+    """No length, no pin (ind.pubmed.allx, with Cora's allx standing in): the cut cannot be
+    seen in the transfer, so the reader's parse runs on the temporary file and refuses it;
+    the next run downloads it again instead of failing on a kept half file forever."""
+    monkeypatch.setitem(planetoid_module.PINNED_SHA256, "ind.cora.allx", None)
+    cutting.cuts["ind.cora.allx"] = "close"
+    with pytest.raises(PlanetoidFormatError, match=r"ind\.cora\.allx.*not kept.*next run"):
+        load_planetoid("Cora")
+    assert not (raw_dir(tmp_path) / "ind.cora.allx").exists()
+    cutting.cuts.clear()
+    assert load_planetoid("Cora")[0].num_nodes == 2708
+
+
+class StallingServer(http.server.ThreadingHTTPServer):
+    """Answers with headers and a length, then sends nothing until it is shut down."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        release = self.release
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.flush()
+                release.wait(30)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_stalled_server_is_a_download_error_after_the_timeout(tmp_path, monkeypatch):
+    """A server that stops sending hung the download for ever (no socket timeout); the read
+    now gives up after DOWNLOAD_TIMEOUT seconds without data, naming the file and URL."""
+    from spikegraph.datasets import download
+
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT", 0.5)
+    server = StallingServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/ind.cora.x"
+    try:
+        with pytest.raises(DownloadError, match=r"ind\.cora\.x.*(timed out|timeout)"):
+            fetch_files({"ind.cora.x": url}, tmp_path / "raw", what="Cora")
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+    assert not (tmp_path / "raw" / "ind.cora.x").exists()
+
+
+def test_cut_zip_archive_is_an_incomplete_transfer_not_a_bad_zip(tmp_path):
+    """fetch_zip (OGB's archives) reads as fetch_files does: an archive cut short of its
+    length said "is not a zip archive"; it is a DownloadError naming the incomplete transfer,
+    nothing is kept, and the next call downloads it again."""
+    import zipfile
+
+    from spikegraph.datasets.download import fetch_zip
+
+    (tmp_path / "www").mkdir()
+    with zipfile.ZipFile(tmp_path / "www" / "ds.zip", "w") as archive:
+        archive.writestr("ds/f.csv", "1,2\n" * 5000)
+    server = CuttingServer(tmp_path / "www")
+    server.cuts["ds.zip"] = "length"
+    size = (tmp_path / "www" / "ds.zip").stat().st_size
+    folder = tmp_path / "ogb" / "ds"
+    try:
+        with pytest.raises(DownloadError) as info:
+            fetch_zip(f"{server.url}/ds.zip", folder, ["f.csv"], "ds", what="ds")
+        msg = str(info.value)
+        assert f"{server.url}/ds.zip" in msg and f"{size // 2} of the {size} bytes" in msg
+        assert not folder.exists() or not any(folder.iterdir())
+        server.cuts.clear()
+        assert fetch_zip(f"{server.url}/ds.zip", folder, ["f.csv"], "ds", what="ds") == [
+            folder / "f.csv"
+        ]
+    finally:
+        server.close()
+    assert (folder / "f.csv").read_text() == "1,2\n" * 5000

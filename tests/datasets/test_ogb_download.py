@@ -103,8 +103,7 @@ def test_two_datasets_downloading_into_one_root_leave_each_other_alone(tmp_path,
     # Each dataset's download holds its own lock; a second dataset's download, starting
     # while the first one's archive is being fetched, must not clear the first one's
     # temporary folder (it clears only its own dataset's leftovers).
-    import torch_geometric.data
-
+    from spikegraph.datasets import download
     from spikegraph.datasets.download import fetch_zip
 
     for name in ("a", "b"):
@@ -113,16 +112,15 @@ def test_two_datasets_downloading_into_one_root_leave_each_other_alone(tmp_path,
         zip_folder(tmp_path / "src" / name, tmp_path / "www" / f"{name}.zip", name)
     root = tmp_path / "ogb"
 
-    def fake_download(url, folder, log=True, filename=None):
+    def fake_download(url, target):
         name = url.rpartition("/")[2]
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        target = Path(folder) / name
-        target.write_bytes((tmp_path / "www" / name).read_bytes())
+        data = (tmp_path / "www" / name).read_bytes()
+        target.write_bytes(data)
         if name == "a.zip":  # as a's archive has arrived, b's download runs start to end
             fetch_zip("http://x/b.zip", root / "ds_b", ["f.csv"], "b", what="b")
-        return str(target)
+        return len(data), len(data)
 
-    monkeypatch.setattr(torch_geometric.data, "download_url", fake_download)
+    monkeypatch.setattr(download, "_download", fake_download)
     done = fetch_zip("http://x/a.zip", root / "ds_a", ["f.csv"], "a", what="a")
     assert done == [root / "ds_a" / "f.csv"]
     assert (root / "ds_a" / "f.csv").read_text() == "a\n"
@@ -131,8 +129,7 @@ def test_two_datasets_downloading_into_one_root_leave_each_other_alone(tmp_path,
 
 
 def test_a_killed_downloads_leftovers_are_cleared_by_the_next_download_of_it(tmp_path, monkeypatch):
-    import torch_geometric.data
-
+    from spikegraph.datasets import download
     from spikegraph.datasets.download import fetch_zip
 
     (tmp_path / "src").mkdir()
@@ -144,12 +141,11 @@ def test_a_killed_downloads_leftovers_are_cleared_by_the_next_download_of_it(tmp
     for stale in (mine, other):
         stale.mkdir()
 
-    def fake_download(url, folder, log=True, filename=None):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        target = Path(folder) / "a.zip"
-        target.write_bytes((tmp_path / "www" / "a.zip").read_bytes())
-        return str(target)
+    def fake_download(url, target):
+        data = (tmp_path / "www" / "a.zip").read_bytes()
+        target.write_bytes(data)
+        return len(data), len(data)
 
-    monkeypatch.setattr(torch_geometric.data, "download_url", fake_download)
+    monkeypatch.setattr(download, "_download", fake_download)
     fetch_zip("http://x/a.zip", root / "ds_a", ["f.csv"], "a", what="a")
     assert not mine.exists() and other.exists()
