@@ -10,9 +10,17 @@ own ``master.csv`` (``$SPIKEGRAPH_OGB_URL`` replaces the folder part of that URL
 and moved into place atomically (see :func:`download_ogb`); ogb's own download, which asks
 questions on stdin, is never used. No sha256 is pinned for OGB's archives; the files are
 CSV tables read by ogb with pandas (no code runs from them) and checked before they are
-cached, as ogb does not: every table has the rows that ``num-node-list``/``num-edge-list``
-declare, edge ends are node ids, labels are among the classes OGB declares, and the split's
-parts list each node at most once, in one part only::
+cached, as ogb does not: every file is a complete gzip file; every row has the fields its
+table needs (two for an edge, one for a label, a split id or a count; as many as the first
+row for features) and every field is a finite number, an integer in the tables of ids,
+labels and counts (``3.0`` is read as 3, ``3.5`` is refused where ogb would truncate it to
+3); every table has the rows that ``num-node-list``/``num-edge-list`` declare, edge ends
+are node ids, labels are among the classes OGB declares, and the split's parts list each
+node at most once, in one part only. A file that fails is named in the error, with the
+dataset, the 1-based line, its text and the bad field. ogb itself reads a label ``NaN`` as
+an unlabelled node (ogbn-papers100M has such nodes); ogbn-arxiv and ogbn-products label
+every node, so a ``NaN`` label there is refused like any other value that is not a
+class::
 
     RELEASE_v1.txt
     raw/edge.csv.gz  raw/node-feat.csv.gz  raw/node-label.csv.gz
@@ -32,6 +40,12 @@ Compatibility notes (ogb 1.3.6 with torch >= 2.6 and pandas >= 3):
   ``weights_only=True``, which refuses PyG's ``Data`` classes. That load (only ever of the
   file ogb has just written into the temporary folder) runs inside
   ``torch.serialization.safe_globals`` for exactly those classes.
+- ogb's readers use the pandas module they import as ``pd``; while spikegraph processes a
+  dataset, that name in ``ogb.io.read_graph_raw`` and ``ogb.nodeproppred.dataset_pyg`` is a
+  stand-in whose ``read_csv`` reads the dataset's tables through
+  :func:`spikegraph.datasets.gzcsv.read_table` (blank lines kept, so that row ``i`` is line
+  ``i + 1``), checking what ogb is given before it casts it (one process-wide lock around
+  it; processing fails if ogb read a table without it).
 - with pandas' copy-on-write, ogb's ``torch.from_numpy(df.values)`` sees read-only arrays and
   torch warns that it does not support non-writable tensors. The tensors concerned (split
   indices, labels before saving) are only read, so that one warning is silenced.
@@ -45,6 +59,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -65,7 +80,7 @@ from spikegraph.datasets.cache import (
     sha256_file,
 )
 from spikegraph.datasets.download import fetch_zip, join_url
-from spikegraph.datasets.gzcsv import count_rows
+from spikegraph.datasets.gzcsv import CsvTableError, count_rows, read_table
 from spikegraph.datasets.planetoid import (
     default_cache_dir,
     default_data_dir,
@@ -78,7 +93,9 @@ log = logging.getLogger(__name__)
 #: OGB node-property datasets spikegraph loads: homogeneous, single-label, multi-class.
 OGB_NODE = ("ogbn-arxiv", "ogbn-products")
 #: Version of the processed format: part of every cache key, bumped when it changes.
-FORMAT_VERSION = "2"  # 2: files failing the checks of _process_with_ogb are refused
+FORMAT_VERSION = "3"  # 2: files failing the checks of _process_with_ogb are refused
+# 3: tables are read through gzcsv.read_table: NaN features, short rows, labels or ids that
+# are not integers (once truncated by ogb) are refused, so no entry built before is reused
 
 
 def _require_ogb():
@@ -209,11 +226,45 @@ def _files_key(name: str, src: Path, files: list[str]) -> str:
     return content_key([*parts, *((f, sha256_file(src / f)) for f in files)])
 
 
-def _declared(src: Path, file: str, what: str) -> int:
-    """The one count in ``raw/<file>`` (an OGB node dataset is one graph)."""
-    import pandas as pd
+def _table_shape(file: str) -> tuple[int | None, bool]:
+    """``(fields per row or None for any, integers only)`` of one of a dataset's tables."""
+    table = file.rpartition("/")[2].removesuffix(".csv.gz")
+    if file.startswith("split/") or table in ("num-node-list", "num-edge-list", "node-label"):
+        return 1, True
+    if table == "edge":
+        return 2, True
+    return None, False  # node-feat, edge-feat, node_year ...: finite numbers
 
-    counts = pd.read_csv(src / "raw" / file, header=None).to_numpy().ravel()
+
+def _table_error(name: str, src: Path, file: str, err: CsvTableError) -> ValueError:
+    """The error for ``file`` of ``name`` in ``src``, from what :mod:`gzcsv` found."""
+    note = ""
+    if file == "raw/node-label.csv.gz":
+        classes = int(_meta_info(name)["num classes"])
+        note = f" (a label is one of the classes 0 ... {classes - 1}"
+        if "finite" in err.reason or "empty" in err.reason:
+            note += f"; {name} labels every node: ogb's NaN for an unlabelled node is refused"
+        note += ")"
+    return ValueError(f"{name}: {file} in {src}, {err.reason}{note}")
+
+
+def _read_checked(
+    name: str, src: Path, file: str, path: Any, lines: int | None, **kwargs: Any
+) -> Any:
+    """``file`` of ``name`` (at ``path``) read by pandas and checked (see
+    :func:`spikegraph.datasets.gzcsv.read_table`), else a ``ValueError`` naming the
+    dataset, the file, the line and the value."""
+    width, integers = _table_shape(file)
+    try:
+        return read_table(path, width=width, integers=integers, lines=lines, **kwargs)
+    except CsvTableError as err:
+        raise _table_error(name, src, file, err) from err.__cause__
+
+
+def _declared(name: str, src: Path, file: str, lines: int, what: str) -> int:
+    """The one count in ``raw/<file>`` (an OGB node dataset is one graph)."""
+    table = _read_checked(name, src, f"raw/{file}", src / "raw" / file, lines)
+    counts = table.to_numpy().ravel()
     if len(counts) != 1:
         raise ValueError(
             f"raw/{file} in {src} holds {len(counts)} {what} counts; a node dataset is one "
@@ -222,36 +273,53 @@ def _declared(src: Path, file: str, what: str) -> int:
     return int(counts[0])
 
 
-def _check_counts(name: str, src: Path, files: list[str]) -> None:
-    """Every node (edge) table has as many rows as ``num-node-list`` (``num-edge-list``)
-    declares: ogb slices the tables by those counts without comparing, so a smaller count
-    would drop rows."""
+def _check_counts(name: str, src: Path, files: list[str]) -> dict[str, int]:
+    """Every table is a complete gzip file, and every node (edge) table has as many rows as
+    ``num-node-list`` (``num-edge-list``) declares: ogb slices the tables by those counts
+    without comparing, so a smaller count would drop rows. Returns every table's lines."""
+    lines = {}
+    for file in files:
+        if file.endswith(".csv.gz"):
+            try:
+                lines[file] = count_rows(src / file)
+            except CsvTableError as err:
+                raise _table_error(name, src, file, err) from err.__cause__
     declared = {
-        "edge": ("num-edge-list.csv.gz", _declared(src, "num-edge-list.csv.gz", "edge")),
-        "node": ("num-node-list.csv.gz", _declared(src, "num-node-list.csv.gz", "node")),
+        what: (
+            f"num-{what}-list.csv.gz",
+            _declared(
+                name, src, f"num-{what}-list.csv.gz", lines[f"raw/num-{what}-list.csv.gz"], what
+            ),
+        )
+        for what in ("edge", "node")
     }
     for file in files:
         table = file.removeprefix("raw/")
-        if table == file or table.startswith("num-"):
+        if table == file or table.startswith("num-") or not table.endswith(".csv.gz"):
             continue
         what = "edge" if table.startswith("edge") else "node"
         count_file, count = declared[what]
-        rows = count_rows(src / file)
+        rows = lines[file]
         if rows != count:
             raise ValueError(
                 f"{name}: raw/{count_file} in {src} declares {count} {what}s, but {file} "
                 f"has {rows} rows"
             )
+    return lines
 
 
 def _check_values(name: str, src: Path, data: Data) -> None:
     """Edge ends are nodes, and labels are classes that OGB declares for ``name``."""
     n = data.num_nodes
-    bad = (data.edge_index < 0) | (data.edge_index >= n)
+    bad = ((data.edge_index < 0) | (data.edge_index >= n)).any(dim=0)
     if bool(bad.any()):
-        value = int(data.edge_index[bad][0])
+        edge = int(bad.nonzero()[0])
+        value = next(int(v) for v in data.edge_index[:, edge] if not 0 <= v < n)
+        # ogb stores an edge and its reverse side by side where it adds the reverse edges
+        row = edge // 2 if _meta_info(name)["add_inverse_edge"] == "True" else edge
         raise ValueError(
-            f"{name}: raw/edge.csv.gz in {src} holds node id {value} outside 0 ... {n - 1}"
+            f"{name}: raw/edge.csv.gz in {src} holds node id {value} (line {row + 1}) outside "
+            f"0 ... {n - 1}"
         )
     classes = int(_meta_info(name)["num classes"])
     bad = (data.y < 0) | (data.y >= classes)
@@ -259,7 +327,8 @@ def _check_values(name: str, src: Path, data: Data) -> None:
         node = int(bad.nonzero()[0])
         raise ValueError(
             f"{name}: raw/node-label.csv.gz in {src} has label {int(data.y[node])} at node "
-            f"{node}, outside the {classes} classes 0 ... {classes - 1} that OGB declares"
+            f"{node} (line {node + 1}), outside the {classes} classes 0 ... {classes - 1} "
+            "that OGB declares"
         )
 
 
@@ -287,12 +356,84 @@ def _check_split(name: str, src: Path, parts: dict[str, Tensor], num_nodes: int)
         owner[idx] = k
 
 
+#: Held while ogb's readers see :class:`_CheckedPandas` (one dataset at a time per process).
+_OGB_READS = threading.Lock()
+
+
+class _CheckedPandas:
+    """pandas as ogb's readers see it while spikegraph processes a dataset: ``read_csv`` of
+    one of the dataset's tables reads and checks it (:func:`_read_checked`), so that ogb is
+    only ever given checked tables; everything else is pandas' own.
+
+    Args:
+        name: The dataset.
+        src: Its folder (named in errors).
+        folder: The folder ogb reads (``src``'s files linked into the work folder).
+        lines: Each table's lines (:func:`_check_counts`), by path relative to ``folder``.
+    """
+
+    def __init__(self, name: str, src: Path, folder: Path, lines: dict[str, int]) -> None:
+        import pandas
+
+        self._pandas = pandas
+        self._name, self._src, self._folder, self._lines = name, src, folder, lines
+        self.checked: set[str] = set()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._pandas, attr)
+
+    def read_csv(self, filepath: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            file = Path(filepath).relative_to(self._folder).as_posix()
+        except (TypeError, ValueError):  # not a path in the folder (ogb's master.csv)
+            file = None
+        if file not in self._lines or args:
+            return self._pandas.read_csv(filepath, *args, **kwargs)
+        self.checked.add(file)
+        return _read_checked(
+            self._name,
+            self._src,
+            file,
+            filepath,
+            self._lines[file],
+            read_csv=self._pandas.read_csv,
+            **kwargs,
+        )
+
+
+@contextlib.contextmanager
+def _checked_reads(name: str, src: Path, folder: Path, lines: dict[str, int]):
+    """Within it, ogb's readers read ``folder``'s tables through :class:`_CheckedPandas`;
+    after it, every table must have been read so."""
+    import ogb.io.read_graph_raw as graph_raw
+    import ogb.nodeproppred.dataset_pyg as dataset_pyg
+
+    modules = (graph_raw, dataset_pyg)
+    with _OGB_READS:
+        shim = _CheckedPandas(name, src, folder, lines)
+        saved = [module.pd for module in modules]
+        for module in modules:
+            module.pd = shim
+        try:
+            yield
+        finally:
+            for module, pd in zip(modules, saved):
+                module.pd = pd
+    unchecked = sorted(set(lines) - shim.checked)
+    if unchecked:
+        raise RuntimeError(
+            f"{name}: ogb read {unchecked} in {src} without spikegraph's checks (an ogb "
+            "version whose readers are not those of ogb 1.3.6?)"
+        )
+
+
 def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dict[str, Tensor]:
     """Run ogb's loader on ``src``'s files linked into ``work``; the tensors to cache, after
     the checks that ogb does not make (counts, ranges, a split without repeats)."""
     nodeproppred = _require_ogb()
-    _check_counts(name, src, files)
-    _link_files(src, work / ogb_dir_name(name), files)
+    lines = _check_counts(name, src, files)
+    folder = work / ogb_dir_name(name)
+    _link_files(src, folder, files)
 
     class LocalNodePropPredDataset(nodeproppred.PygNodePropPredDataset):
         """ogb's dataset, with downloading replaced by an error."""
@@ -308,6 +449,7 @@ def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dic
         contextlib.redirect_stdout(chatter),
         contextlib.redirect_stderr(chatter),  # ogb's own bars: spikegraph's bar says it
         _safe_globals(),
+        _checked_reads(name, src, folder, lines),
     ):
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         dataset = LocalNodePropPredDataset(name, root=str(work))
@@ -316,7 +458,7 @@ def _process_with_ogb(name: str, src: Path, files: list[str], work: Path) -> dic
         log.debug("ogb: %s", chatter.getvalue().strip())
 
     data = dataset[0]
-    if data.y.is_floating_point():
+    if data.y.is_floating_point():  # NaN labels are refused by the checks before this
         raise ValueError(f"{name}: labels contain NaN (unlabelled nodes); not supported")
     data.y = data.y.view(-1)
     _check_values(name, src, data)
