@@ -106,7 +106,8 @@ class SyntheticSpec:
         num_nodes: ``N``.
         num_edges: ``M``, as stored in ``raw/edge.csv.gz`` (undirected pairs for products).
         num_features: Feature width.
-        num_classes: Number of classes.
+        num_classes: Number of classes: always OGB's count for ``like``, which ogb's
+            loaders and Evaluator read from its ``master.csv`` (see :func:`check_spec`).
         num_train: Training nodes (the rest of the nodes after validation and test).
         num_valid: Validation nodes.
         num_test: Test nodes.
@@ -256,9 +257,24 @@ def synthetic_spec(like: str, scale: float = 1.0, **overrides: Any) -> Synthetic
 
 
 def check_spec(spec: SyntheticSpec) -> None:
-    """Refuse sizes no graph can have (with a message naming the value)."""
-    if spec.num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {spec.num_classes}")
+    """Refuse sizes no graph can have, or that the dataset it stands in for cannot have
+    (with a message naming the value).
+
+    The class count is OGB's for that dataset (``PRESETS``, as in ogb's ``master.csv``):
+    ogb's loaders, its ``Evaluator`` and :func:`~spikegraph.datasets.load_ogb` take the
+    count from ``master.csv``, not from the files: files written with fewer classes would
+    be read with OGB's count (classes never used), files with more refused on loading
+    (labels beyond OGB's classes).
+    """
+    like = check_choice(spec.like, tuple(PRESETS), "'like' (dataset to imitate)")
+    declared = PRESETS[like].num_classes
+    count = spec.num_classes
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count != declared:
+        raise ValueError(
+            f"num_classes={count!r} is not {like}'s class count: {like} has "
+            f"{declared} classes in OGB's metadata (ogb's master.csv), which ogb's loaders, "
+            "its Evaluator and load_ogb read, not the files; leave num_classes out"
+        )
     if spec.num_nodes < 2 * spec.num_classes:
         raise ValueError(
             f"{spec.num_nodes} nodes are too few for {spec.num_classes} classes "

@@ -5,6 +5,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -243,6 +244,26 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, kwargs, error, match
     with pytest.raises(error, match=match):
         make_dataset(args.pop("like"), tmp_path / "out", progress=False, **args)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("like", "declared"), [("ogbn-arxiv", 40), ("ogbn-products", 47)])
+@pytest.mark.parametrize("asked", [5, 50])
+def test_a_class_count_other_than_ogbs_is_refused_before_writing(tmp_path, like, declared, asked):
+    # num_classes=5 was written, then loaded as 40 classes (ogb's master.csv) with 35 never
+    # used; num_classes=50 was written, then refused on loading (a label outside the 40).
+    with pytest.raises(ValueError, match=rf"num_classes={asked} .*{like} has {declared}"):
+        make_dataset(like, tmp_path / "out", scale=0.01, progress=False, num_classes=asked)
+    assert not (tmp_path / "out").exists()
+    master = pd.read_csv(Path(nodeproppred.__file__).parent / "master.csv", index_col=0)
+    assert int(master[like]["num classes"]) == declared == PRESETS[like].num_classes
+
+
+def test_the_class_count_ogb_declares_is_accepted_and_loaded_as_written(tmp_path):
+    made = make_dataset("ogbn-arxiv", tmp_path, scale=0.01, progress=False, num_classes=40)
+    assert made.spec == synthetic_spec("ogbn-arxiv", 0.01)
+    assert "custom recipe" not in made.label
+    data, classes = load_ogb("ogbn-arxiv", root=tmp_path, cache_dir=tmp_path / "cache")
+    assert classes == 40 == int(data.y.max()) + 1
 
 
 def test_label_says_when_the_recipe_is_not_the_presets():
