@@ -280,15 +280,16 @@ class SpikingAttentionConv(SpikingMessagePassing):
     ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         """Attend, normalise, fire: returns spikes ``[T, N_dst, F]``.
 
-        With ``return_attention_weights`` set (to any value, as in PyG), returns
-        ``(spikes, (edge_index, alpha))``: the ``[2, E]`` edge index attended over (self-loops
-        included; also for a sparse ``adj_t`` input) and the coefficients, ``[E, H]`` for a
-        static input (attended once, the same at every step) or ``[T', E, H]`` for a spike
-        train of ``T'`` steps (the attention of step ``t`` depends on that step's spikes).
+        With ``return_attention_weights`` true, returns ``(spikes, (edge_index, alpha))``
+        (PyG's rule: ``None`` and ``False`` return the spikes alone): the ``[2, E]`` edge
+        index attended over (self-loops included; also for a sparse ``adj_t`` input) and the
+        coefficients, ``[E, H]`` for a static input (attended once, the same at every step)
+        or ``[T', E, H]`` for a spike train of ``T'`` steps (the attention of step ``t``
+        depends on that step's spikes).
         """
         current, edge_index, alpha = self.attend(x, edge_index, edge_attr, size)
         out = self.fire(current)
-        if return_attention_weights is not None:
+        if return_attention_weights:  # PyG's test: None and False give the output alone
             return out, (edge_index, alpha)
         return out
 
@@ -381,7 +382,7 @@ class SpikingGATConv(SpikingAttentionConv):
           ``adj_t``; edge features :math:`(E, D)` *(optional)*
         - **output:** spikes :math:`(T', N_{dst}, H \cdot F_{out})` if ``concat`` else
           :math:`(T', N_{dst}, F_{out})` (:math:`T' = T` for a static input); with
-          ``return_attention_weights``, also ``(edge_index, alpha)`` (see :meth:`forward`)
+          ``return_attention_weights=True``, also ``(edge_index, alpha)`` (see :meth:`forward`)
     """
 
     def __init__(

@@ -81,7 +81,7 @@ def test_attention_weights_of_a_spike_train_are_per_step(directed_edge_index):
     conv, ref = plain_pair(heads=2, edge_dim=D)
     x = features()
     e = edge_features(directed_edge_index.size(1))
-    out, (ei, alpha) = conv(x, directed_edge_index, e, return_attention_weights=False)
+    out, (ei, alpha) = conv(x, directed_edge_index, e, return_attention_weights=True)
     assert alpha.shape == (T, ei.size(1), 2)
     for t in range(T):
         ref_out, (ref_ei, ref_alpha) = ref(
