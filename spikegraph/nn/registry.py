@@ -5,6 +5,12 @@ derives from :class:`Registered` and names its :class:`Registry`; a subclass reg
 name in its class statement (``class PLIF(SpikingNeuron, name="plif")``). Layers, models and
 the CLI read the names and the classes (with their defaults: the constructors') from the
 registry, so that nothing else lists them.
+
+The base class also states, once, what a registered class must implement
+(:attr:`Registered.required_methods`: a neuron's ``multistep`` and ``counting_rule``, a
+surrogate's ``formula``): a class statement with a name is refused when the class lacks one
+(still has the base class's stub), or when the name is not a non-empty str, so that a
+malformed class fails where it is written and not in a later forward or backward pass.
 """
 
 from __future__ import annotations
@@ -32,18 +38,65 @@ class Registry(dict):
 
 class Registered:
     """Mixin: a subclass with ``name="..."`` in its class statement registers itself in the
-    base class's :attr:`registry` and gets that :attr:`name`."""
+    base class's :attr:`registry` and gets that :attr:`name`.
+
+    Registering checks the class first: the name must be a non-empty str not registered
+    yet, and the class must implement each of :attr:`required_methods`
+    (:func:`missing_methods`). A subclass without a name (a shared base such as the LIF
+    family's) is not registered, and not checked.
+    """
 
     #: The registry of the extension point (set by its base class).
     registry: ClassVar[Registry]
     #: Registered name (``None``: not registered; a subclass without a name keeps its
     #: parent's).
     name: ClassVar[str | None] = None
+    #: The methods a registered class must implement (set by the extension point's base
+    #: class, which defines each as a stub that raises :class:`NotImplementedError`).
+    required_methods: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if name is not None:
+            kind = cls.registry.kind
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"A {kind}'s name must be a non-empty str, got {type(name).__name__} "
+                    f"{name!r} (class {cls.__qualname__})"
+                )
+            if not name.strip():
+                raise ValueError(
+                    f"A {kind}'s name must be a non-empty str, got {name!r} "
+                    f"(class {cls.__qualname__})"
+                )
             if name in cls.registry:
-                raise ValueError(f"A {cls.registry.kind} named {name!r} is registered already")
+                raise ValueError(f"A {kind} named {name!r} is registered already")
+            missing = missing_methods(cls)
+            if missing:
+                raise TypeError(
+                    f"Cannot register {kind} {name!r}: {cls.__qualname__} does not implement "
+                    f"{list(missing)}, which every {kind} must"
+                )
             cls.name = name
             cls.registry[name] = cls
+
+
+def missing_methods(cls: type) -> tuple[str, ...]:
+    """The :attr:`~Registered.required_methods` that class ``cls`` does not implement: those it
+    has only as the stub of a base class that requires them (or not at all, or not as a
+    callable), in the order the extension point lists them."""
+    return tuple(
+        name for name in getattr(cls, "required_methods", ()) if not _implements(cls, name)
+    )
+
+
+def _implements(cls: type, name: str) -> bool:
+    """Whether the definition of ``name`` that ``cls`` finds first is a real one: callable,
+    and not the stub of a class that lists ``name`` among its own required methods."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            value = klass.__dict__[name]
+            stub = name in klass.__dict__.get("required_methods", ())
+            function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+            return not stub and callable(function)
+    return False

@@ -17,7 +17,9 @@ kernels (:mod:`spikegraph.nn._lif_kernels` gives the helpers their numba version
 check ``derivative`` against autograd of ``primitive``.
 
 A subclass registers itself by name (``class Gauss(Surrogate, name="gauss")``) in
-:data:`SURROGATES`, which layers, models and the CLI read.
+:data:`SURROGATES`, which layers, models and the CLI read; a class statement with a name is
+refused when the class defines no ``formula`` (:attr:`Surrogate.required_methods`), the one
+method that training runs (``primitive`` is what tests check ``formula`` against).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class Surrogate(Registered, nn.Module):
     """
 
     registry = SURROGATES
+    #: What a registered surrogate implements (checked when it registers): the backward
+    #: pass and the compiled kernels run its :meth:`formula`.
+    required_methods = ("formula",)
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
@@ -84,19 +89,21 @@ class Surrogate(Registered, nn.Module):
             return _SpikeFunction.apply(x, self)
         return (x >= 0).to(x.dtype)
 
-    def primitive(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def primitive(self, x: Tensor) -> Tensor:
         """The smooth function whose derivative is the surrogate gradient."""
-        raise NotImplementedError
+        raise NotImplementedError(_lacks(type(self), "primitive"))
 
     @staticmethod
-    def formula(u, alpha):  # pragma: no cover - abstract
+    def formula(u, alpha):
         """The derivative :math:`g'(u)` of :meth:`primitive` at sharpness ``alpha``, for a
         tensor or (compiled by numba) one float; arithmetic and :func:`exp`, :func:`step`,
         :func:`relu` only."""
-        raise NotImplementedError
+        raise NotImplementedError(_lacks(Surrogate, "formula"))
 
     def derivative(self, x: Tensor) -> Tensor:
         """Hand-written derivative of :meth:`primitive`: :meth:`formula` on a tensor."""
+        if type(self).formula is Surrogate.formula:
+            raise NotImplementedError(_lacks(type(self), "formula"))
         return self.formula(x, self.alpha)
 
     def extra_repr(self) -> str:
@@ -179,6 +186,14 @@ class Triangle(Surrogate, name="triangle"):
     @staticmethod
     def formula(u, alpha):
         return alpha * relu(1.0 - alpha * abs(u))
+
+
+def _lacks(cls: type, method: str) -> str:
+    """The message of a base-class stub reached for a surrogate class that lacks ``method``."""
+    return (
+        f"{cls.__qualname__} does not implement {method}, which every Surrogate must (a "
+        "surrogate class registered with a name is checked for its formula)"
+    )
 
 
 def resolve_surrogate(surrogate: str | Surrogate, alpha: float | None = None) -> Surrogate:

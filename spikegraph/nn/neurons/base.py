@@ -50,10 +50,12 @@ class CountingRule:
 class SpikingNeuron(Registered, nn.Module):
     """Base class of spikegraph's neurons.
 
-    Subclasses implement :meth:`multistep` and register with a name
-    (``class MyNeuron(SpikingNeuron, name="mine")``). Constructor arguments are the neuron's
-    options; their defaults are the registered class's defaults (:meth:`defaults`), and the
-    constructor stores each under its own name so that :meth:`options` can report them.
+    Subclasses implement :meth:`multistep` and :meth:`counting_rule`
+    (:attr:`required_methods`: a class statement with a name that lacks one is refused) and
+    register with a name (``class MyNeuron(SpikingNeuron, name="mine")``). Constructor
+    arguments are the neuron's options; their defaults are the registered class's defaults
+    (:meth:`defaults`), and the constructor stores each under its own name so that
+    :meth:`options` can report them.
     A constructor argument ``num_features`` (if any) receives the width of the layer the
     neuron sits in (per-feature parameters).
 
@@ -63,6 +65,8 @@ class SpikingNeuron(Registered, nn.Module):
     """
 
     registry = NEURONS
+    #: What a registered neuron implements (checked when it registers).
+    required_methods = ("multistep", "counting_rule")
     #: Options the layer sets on the neuron, never the user (not reported by :meth:`options`).
     layer_options: ClassVar[tuple[str, ...]] = ("num_features",)
 
@@ -106,9 +110,9 @@ class SpikingNeuron(Registered, nn.Module):
             out[key] = value
         return out
 
-    def multistep(self, x: Tensor, steps: int | None = None) -> Tensor:  # pragma: no cover
+    def multistep(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Spikes ``[T, *]`` for a current ``[T, *]``, or a static ``[*]`` with ``steps``."""
-        raise NotImplementedError
+        raise NotImplementedError(_lacks(self, "multistep"))
 
     def forward(self, x: Tensor, steps: int | None = None) -> Tensor:
         """Integrate ``x`` and return spikes ``[T, *]`` (see :meth:`multistep`)."""
@@ -171,9 +175,17 @@ class SpikingNeuron(Registered, nn.Module):
         """What a layer's repr shows of its neurons."""
         return f"neuron={type(self).__name__}({self.extra_repr()})"
 
-    def counting_rule(self) -> CountingRule:  # pragma: no cover - abstract
+    def counting_rule(self) -> CountingRule:
         """What one neuron costs per step (:class:`CountingRule`)."""
-        raise NotImplementedError
+        raise NotImplementedError(_lacks(self, "counting_rule"))
+
+
+def _lacks(neuron: SpikingNeuron, method: str) -> str:
+    """The message of a base-class stub called on a neuron whose class lacks ``method``."""
+    return (
+        f"{type(neuron).__qualname__} does not implement {method}, which every SpikingNeuron "
+        "must (a neuron class registered with a name is checked for it)"
+    )
 
 
 def neuron_option_names() -> tuple[str, ...]:
