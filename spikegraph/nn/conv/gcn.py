@@ -169,57 +169,107 @@ def graph_fingerprint(
 ) -> dict:
     """A copy of what defines a layer's input graph, to tell later whether a graph is the same.
 
-    Holds the node counts and copies of the edge index (or a sparse ``adj_t``'s index and
-    values) and the edge weights. Content is copied, not referenced: writes through
-    ``.numpy()`` or ``.data`` do not bump a tensor's version counter, so only a comparison of
-    content is sure to notice them. ``content=False`` keeps the sizes only (what a compiled
-    graph can compare without branching on data).
+    Holds the node counts, whether and in which dtype the graph has weights, and copies of
+    the edge index (or a sparse ``adj_t``'s index and values) and the edge weights. Content is
+    copied, not referenced: writes through ``.numpy()`` or ``.data`` do not bump a tensor's
+    version counter, so only a comparison of content is sure to notice them.
+    ``content=False`` keeps the sizes only (what a compiled graph can compare without
+    branching on data).
     """
     if isinstance(edge_index, SparseTensor):
         row, col, value = edge_index.coo()
         parts = [row, col, value]
+        names = ["adj_t's rows", "adj_t's columns", "adj_t's values"]
         shape = tuple(edge_index.sizes())
         num_edges = edge_index.nnz()
     elif is_sparse(edge_index):
         if edge_index.layout == torch.sparse_coo:
             parts = [edge_index._indices(), edge_index._values()]
+            names = ["adj_t's indices", "adj_t's values"]
         else:
             parts = [edge_index.crow_indices(), edge_index.col_indices(), edge_index.values()]
+            names = ["adj_t's row pointers", "adj_t's columns", "adj_t's values"]
         shape = tuple(edge_index.shape)
         num_edges = edge_index._nnz()
     else:
         parts = [edge_index]
+        names = ["edge index"]
         shape = None
         num_edges = edge_index.size(1)
+    weights = edge_weight if edge_weight is not None else (parts[-1] if shape else None)
     parts.append(edge_weight)
+    names.append("edge weights")
     return {
         "num_src": num_src,
         "size": None if size is None else tuple(size),
         "shape": shape,
         "layout": getattr(edge_index, "layout", "SparseTensor"),
         "num_edges": int(num_edges),
+        "weighted": edge_weight is not None,
+        "weight_dtype": None if weights is None else str(weights.dtype).replace("torch.", ""),
+        "names": names,
         "tensors": [None if t is None else t.detach().clone() for t in parts] if content else None,
     }
 
 
 def same_graph(a: dict, b: dict) -> bool:
-    """Whether two :func:`graph_fingerprint` results describe the same graph."""
-    if any(a[k] != b[k] for k in ("num_src", "size", "shape", "layout", "num_edges")):
-        return False
+    """Whether two :func:`graph_fingerprint` results describe the same graph.
+
+    The same graph has the same sizes and the same edges and weights by value: weights
+    converted to another dtype or device without a change of value (a model's
+    ``.double()``, ``.to(device)``) are the same graph, weights that change in the
+    conversion are not.
+    """
+    return _graph_difference(a, b) is None
+
+
+def _graph_difference(a: dict, b: dict) -> str | None:
+    """What differs between two :func:`graph_fingerprint` results (the first thing found, as
+    a clause for a message), ``None`` if nothing."""
+    labels = {
+        "num_src": "number of nodes",
+        "size": "block size",
+        "shape": "adj_t shape",
+        "layout": "layout",
+        "num_edges": "number of edges",
+    }
+    for key, label in labels.items():
+        if a[key] != b[key]:
+            return f"the {label} differs: {a[key]} vs {b[key]}"
+    if a["weighted"] != b["weighted"]:
+        return "one has edge weights, the other none"
     if a["tensors"] is None or b["tensors"] is None:  # one of them kept sizes only
-        return True
-    for s, t in zip(a["tensors"], b["tensors"]):
+        return None
+    for name, s, t in zip(a["names"], a["tensors"], b["tensors"]):
         if (s is None) != (t is None):
-            return False
-        if s is not None and (s.shape != t.shape or s.dtype != t.dtype or not torch.equal(s, t)):
-            return False
-    return True
+            return f"one has {name}, the other none"
+        if s is None:
+            continue
+        if s.shape != t.shape:
+            return f"the shape of the {name} differs: {tuple(s.shape)} vs {tuple(t.shape)}"
+        common = torch.promote_types(s.dtype, t.dtype)
+        s_, t_ = s.to(t.device, common), t.to(common)
+        if torch.equal(s_, t_):
+            continue
+        differ = s_ != t_
+        if differ.dim() == 2:  # an edge index [2, E]: name the edge (column)
+            k = int(differ.any(0).nonzero()[0])
+            first, second = s[:, k].tolist(), t[:, k].tolist()
+        else:
+            k = int(differ.reshape(-1).nonzero()[0])
+            first, second = s.reshape(-1)[k].item(), t.reshape(-1)[k].item()
+        dtypes = "" if s.dtype == t.dtype else f" ({s.dtype} vs {t.dtype})"
+        where = "edge" if name in ("edge index", "edge weights") else "entry"
+        verb = "differ" if name.endswith("s") else "differs"
+        return f"the {name} {verb} first at {where} {k}: {first!r} vs {second!r}{dtypes}"
+    return None
 
 
 def _describe_graph(fp: dict) -> str:
     nodes = f"{fp['num_src']} nodes" if fp["size"] is None else f"block of size {fp['size']}"
-    weights = "" if not fp["tensors"] or fp["tensors"][-1] is None else ", weighted"
-    return f"{nodes} and {fp['num_edges']} edges{weights}"
+    dtype = fp["weight_dtype"]
+    weights = "unweighted" if dtype is None else f"{dtype} edge weights"
+    return f"{nodes} and {fp['num_edges']} edges, {weights}"
 
 
 class SpikingGCNConv(SpikingMessagePassing):
@@ -343,6 +393,16 @@ class SpikingGCNConv(SpikingMessagePassing):
         self._cached_edge_index = None
         self._cached_adj_t = None
         self._cached_graph = None
+
+    def _apply(self, fn, *args, **kwargs):
+        """Convert the module (``.to()``, ``.double()``, ``.cuda()``, ...) and drop the cached
+        normalised graph, which was computed in the old dtype and device: the next call
+        normalises again, in the new ones. The record of which graph was cached stays, so
+        that call must still pass that graph (its values, in any dtype or device)."""
+        out = super()._apply(fn, *args, **kwargs)
+        self._cached_edge_index = None
+        self._cached_adj_t = None
+        return out
 
     def current(
         self,
@@ -479,8 +539,9 @@ class SpikingGCNConv(SpikingMessagePassing):
         if use_cache:  # compiled graphs cannot compare contents: sizes only
             content = data_checks_apply()
             fingerprint = graph_fingerprint(edge_index, edge_weight, num_src, size, content)
-        if cache is not None:
+        if use_cache:  # also after .to()/.double(), which drop the normalised graph only
             self._check_cached_graph(fingerprint)
+        if cache is not None:
             return (cache, None) if sparse else cache
         if sparse:
             shape = edge_index.sizes() if isinstance(edge_index, SparseTensor) else edge_index.shape
@@ -539,12 +600,16 @@ class SpikingGCNConv(SpikingMessagePassing):
     def _check_cached_graph(self, fingerprint: dict | None) -> None:
         """Refuse to serve the cached graph for a call with another graph."""
         cached = self._cached_graph
-        if fingerprint is None or cached is None or same_graph(cached, fingerprint):
+        if fingerprint is None or cached is None:
+            return
+        difference = _graph_difference(cached, fingerprint)
+        if difference is None:
             return
         raise ValueError(
             f"{type(self).__name__} was built with cached=True and cached the normalised graph "
             f"of its first call ({_describe_graph(cached)}), but this call passes another graph "
-            f"({_describe_graph(fingerprint)}). cached=True only holds when every call uses "
+            f"({_describe_graph(fingerprint)}): {difference}. cached=True only "
+            "holds when every call uses "
             "the same graph (transductive, full-batch); use cached=False for mini-batches or "
             "a changing graph, or call reset_cache() to cache the new one"
         )
