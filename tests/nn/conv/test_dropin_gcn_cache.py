@@ -47,7 +47,7 @@ def test_cached_layer_after_double_equals_an_uncached_double_layer(weighted):
     assert torch.equal(out, expected)
     torch.testing.assert_close(out.float(), first)
     # The normalised graph is cached again, in float64, and serves the next call.
-    cached_ei, cached_ew = conv._cached_edge_index
+    _, cached_ew = conv._cached_edge_index
     assert cached_ew.dtype == torch.float64
     assert torch.equal(conv(x.double(), ei.clone(), ew64), out)
     assert conv._cached_edge_index[1] is cached_ew
