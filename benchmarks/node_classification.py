@@ -74,7 +74,7 @@ def _child(job: dict[str, Any], queue: Any) -> None:
     from spikegraph._memory import current_rss_mb, peak_rss_mb
     from spikegraph.cost import energy_of
     from spikegraph.datasets import load_dataset
-    from spikegraph.models import SPIKING, build_model
+    from spikegraph.models import build_model, is_spiking
     from spikegraph.train import TrainConfig, fit
 
     torch.set_num_threads(job["threads"]) if job["threads"] else None
@@ -92,7 +92,7 @@ def _child(job: dict[str, Any], queue: Any) -> None:
         energy = energy_of(model, data, profile=ENERGY_PROFILE)
         energy_event = (  # "auto" already counts spiking models event-driven
             {**energy, "execution": "event"}
-            if job["model"] in SPIKING
+            if is_spiking(job["model"])
             else energy_of(model, data, profile=ENERGY_PROFILE, execution="event")
         )
         queue.put(

@@ -29,8 +29,9 @@ from spikegraph.cost.static_input import (
     describe_static_input,
 )
 from spikegraph.datasets import DATASETS
-from spikegraph.models import MODELS, SPIKING, is_attention, is_spiking
+from spikegraph.models import MODELS, is_attention, is_spiking
 from spikegraph.models.registry import TRAIN_DEFAULTS
+from spikegraph.nn.conv.spiking import SpikingMessagePassing
 from spikegraph.nn.encoding import ENCODERS
 from spikegraph.nn.neurons import NEURONS
 from spikegraph.nn.norm import norm_names
@@ -256,7 +257,11 @@ def model_defaults(key: str) -> str:
                 value = params[key].default
             if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
                 break
-        if value is not None and (key != "norm" or name in SPIKING):
+        if value is None and is_spiking(name):  # passed on to the layers: their default
+            param = inspect.signature(SpikingMessagePassing.__init__).parameters.get(key)
+            if param is not None and param.default is not inspect.Parameter.empty:
+                value = param.default
+        if value is not None and (key != "norm" or is_spiking(name)):
             values.append(f"{name} {value}")
     return f"(default: {', '.join(values)})" if values else "(default: the model's)"
 
@@ -285,23 +290,39 @@ def lr_help() -> str:
     return f"Adam learning rate (default: {train_default('lr')}{extra})"
 
 
-def neuron_help() -> str:
-    """``--neuron``'s help, with each registered neuron's own defaults of ``tau``/``reset``."""
+def _preset_neuron(name: str) -> tuple[str | None, dict[str, Any]]:
+    """The neuron model ``name`` builds without ``--neuron``: its class's default neuron
+    (the model class's, else the layers') updated by the registry's options; ``(None, {})``
+    for a model that is not spiking."""
+    if not is_spiking(name):
+        return None, {}
+    cls, opts = MODELS[name]
+    neuron, options = cls.default_neuron or SpikingMessagePassing.default_neuron
+    if opts.get("neuron", neuron) != neuron:  # another neuron: its own class's defaults
+        neuron, options = opts["neuron"], {}
+    return neuron, {**options, **{k: opts[k] for k in ("tau", "reset") if k in opts}}
+
+
+def neuron_help(change: str = "with --option, e.g. --option tau=4") -> str:
+    """``--neuron``'s help, with each registered neuron's own defaults of ``tau``/``reset``
+    and the neuron each spiking model builds without it; ``change`` says how the command
+    sets a neuron's options."""
     own = "; ".join(
         f"{name}: "
         + ", ".join(f"{k}={cls.defaults()[k]}" for k in ("tau", "reset") if k in cls.defaults())
         for name, cls in sorted(NEURONS.items())
     )
     presets = "; ".join(
-        f"{name}: LIF tau={opts.get('tau')}, reset={opts.get('reset')}"
-        for name, (_, opts) in MODELS.items()
-        if is_spiking(name) and opts.get("neuron", "lif") == "lif"
+        f"{name}: LIF tau={options.get('tau')}, reset={options.get('reset')}"
+        for name in MODELS
+        for neuron, options in [_preset_neuron(name)]
+        if neuron == "lif"
     )
     return (
         "spiking neuron class, spiking models. Without it the model's preset neuron is used "
         f"({presets}). Naming one "
         "(also 'lif') builds that class with its own defaults, not the preset's neuron "
-        f"options ({own}); change them with --option, e.g. --option tau=4. The record's "
+        f"options ({own}); change them {change}. The record's "
         "model_options show the options the neuron was built with"
     )
 
@@ -812,6 +833,13 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="Cora", help=f"one of {list(DATASETS)} (any case)")
     p.add_argument("--model", default="sgcn", choices=list(MODELS), help="model to count")
     p.add_argument("--vs", default="gcn", choices=[*MODELS, "none"], help="model to compare with")
+    p.add_argument(
+        "--neuron",
+        default=None,
+        choices=sorted(NEURONS),
+        help=neuron_help("in a --config file's [MODEL] table, e.g. tau = 4.0")
+        + " (of --model only)",
+    )
     p.add_argument("--root", default=None, help="data root (default: $SPIKEGRAPH_DATA)")
     p.add_argument("--split", default="public", choices=["public", "full"], help="Planetoid split")
     p.add_argument(
@@ -865,6 +893,11 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     from spikegraph.cost import EnergyProfile, get_profile
     from spikegraph.experiments.cost import cost_comparison, describe_execution
 
+    model_options = None
+    if args.neuron is not None:
+        if not is_spiking(args.model):
+            raise UsageError(f"--neuron only applies to spiking models, not {args.model}")
+        model_options = {"neuron": args.neuron}
     profile: Any = "45nm" if args.profile is None else args.profile
     if args.mac_pj is not None or args.ac_pj is not None:
         if args.mac_pj is None or args.ac_pj is None or not args.profile_source:
@@ -892,6 +925,7 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
         execution=args.execution,
         fold_norm=args.fold_norm,
         config=args.config,
+        model_options=model_options,
         progress=not args.no_progress,
         device=args.device,
         static_input=args.static_input,

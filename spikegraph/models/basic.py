@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -80,10 +80,46 @@ def _same_content(a: Tensor, b: Tensor) -> bool:
     )
 
 
+class _LiveNames(Sequence):
+    """A read-only sequence of names that ``compute`` gives anew on every use, so that it
+    stays right when a registry grows after import (``in``, iteration, indexing, ``len``;
+    equal to the tuple of the same names)."""
+
+    def __init__(self, compute: Callable[[], tuple[str, ...]]) -> None:
+        self._compute = compute
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._compute()[index]
+
+    def __len__(self) -> int:
+        return len(self._compute())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._compute())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._compute()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, _LiveNames)):
+            return self._compute() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # its value changes
+
+    def __repr__(self) -> str:
+        return repr(self._compute())
+
+
+def _neuron_options() -> tuple[str, ...]:
+    return ("norm", "rho", "neuron", "neuron_kwargs", *neuron_option_names())
+
+
 #: The spiking models' options for their neurons and normalisation: ``norm``, ``rho``,
 #: ``neuron``, ``neuron_kwargs`` and every option of a registered neuron (read from
-#: :data:`~spikegraph.nn.neurons.NEURONS`).
-NEURON_OPTIONS = ("norm", "rho", "neuron", "neuron_kwargs", *neuron_option_names())
+#: :data:`~spikegraph.nn.neurons.NEURONS` on every use, so a neuron registered after import
+#: counts; ``tuple(NEURON_OPTIONS)`` takes the names of the moment).
+NEURON_OPTIONS = _LiveNames(_neuron_options)
 
 #: The neuron and normalisation of GC-SNN / GA-SNN (Xu et al., IJCAI 2021): STFN before
 #: leaky neurons (``tau=2``) with hard reset. The classes' defaults are validated ones (no

@@ -28,21 +28,21 @@ from spikegraph._validation import (
     check_probability,
     check_time_steps,
 )
-from spikegraph.models.basic import NEURON_OPTIONS
-from spikegraph.models.registry import MODELS, SPIKING, is_attention
+from spikegraph.models.basic import NEURON_OPTIONS, _LiveNames
+from spikegraph.models.registry import MODELS, is_attention, is_spiking
 from spikegraph.nn.encoding import ENCODERS
 from spikegraph.samplers import MODES, SAMPLERS, resolve_mode
 
-#: Options only spikegraph's spiking models take.
-SPIKING_ONLY = (
-    "T",
-    "encoder",
-    "readout",
-    "encoder_seed",
-    "sparse_input",
-    "head_channels",
-    *NEURON_OPTIONS,
-)
+
+def _spiking_only() -> tuple[str, ...]:
+    return ("T", "encoder", "readout", "encoder_seed", "sparse_input", "head_channels",
+            *NEURON_OPTIONS)  # fmt: skip
+
+
+#: Options only spikegraph's spiking models take (the neurons' read from their registry on
+#: every use, as :data:`~spikegraph.models.basic.NEURON_OPTIONS`, so a neuron registered
+#: after import counts).
+SPIKING_ONLY = _LiveNames(_spiking_only)
 #: Options only the attention models take.
 GAT_ONLY = ("heads", "out_heads", "attention_dropout")
 #: Environment variable that overrides the memory available to a run (a size, or "off").
@@ -83,8 +83,9 @@ def check_model_options(name: str, options: dict[str, Any] | None = None) -> dic
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; expected one of {list(MODELS)}")
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    spiking, attention = name in SPIKING, is_attention(name)
-    wrong = [k for k in given if (k in SPIKING_ONLY and not spiking)]
+    spiking, attention = is_spiking(name), is_attention(name)
+    spiking_only = _spiking_only()
+    wrong = [k for k in given if (k in spiking_only and not spiking)]
     if wrong:
         raise ValueError(f"option(s) {wrong} only apply to spiking models, not {name!r}")
     wrong = [k for k in given if k in GAT_ONLY and not attention]
@@ -222,7 +223,7 @@ def estimate_memory(
     input and output for all nodes count: ``2 x T x N x hidden``.
     """
     opts = {**MODELS[name][1], **options} if name in MODELS else dict(options)
-    spiking = name in SPIKING
+    spiking = name in MODELS and is_spiking(name)
     T = int(opts.get("T", 8)) if spiking else 1
     hidden, layers = int(opts["hidden_channels"]), int(opts["num_layers"])
     n, e = num_nodes, num_edges + num_nodes  # messages include the self-loops

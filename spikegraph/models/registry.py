@@ -9,12 +9,13 @@ from torch import nn
 
 from spikegraph._validation import check_channels
 from spikegraph.models.baselines import GAT, GCN
-from spikegraph.models.basic import PAPER_NEURON, SpikingBasicGNN
+from spikegraph.models.basic import PAPER_NEURON, SpikingBasicGNN, _LiveNames
 from spikegraph.models.gat import SpikingGAT
 from spikegraph.models.gcn import SpikingGCN
 from spikegraph.nn.conv.gat import SpikingGATConv
 from spikegraph.nn.conv.gcn import SpikingGCNConv
 from spikegraph.nn.neurons import neuron_option_names
+from spikegraph.nn.registry import Registry
 
 
 def _class_defaults(*signatures: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -44,51 +45,137 @@ def _default_neuron(model: type, layer: type) -> dict[str, Any]:
     return dict(sorted(options.items()))
 
 
-#: Name -> (class, default constructor options). ``gcn`` and ``gat`` are PyG's own models,
-#: the ordinary baselines (:mod:`spikegraph.models.baselines`: PyG's classes with the papers'
-#: ``input_dropout`` as an option, off by default, so that they build PyG's models
-#: unchanged); ``sgcn`` and ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with
-#: the classes' defaults, the validated settings (the model's default neuron,
+class ModelRegistry(Registry):
+    """Name -> ``(class, default constructor options)`` of the models :func:`build_model`
+    builds, in the order registered (the command line's choices).
+
+    A name is registered once: assigning a name that is taken (``MODELS["sgcn"] = ...``,
+    :meth:`update`, :meth:`register`) raises ``ValueError`` and keeps the entry there, so a
+    user's model cannot silently replace a built-in. ``MODELS.pop(name)`` removes one.
+    """
+
+    #: Defaults every entry gives: :func:`build_model` passes only the feature and class
+    #: counts besides them.
+    REQUIRED = ("hidden_channels", "num_layers")
+
+    def register(
+        self, name: str, cls: type[nn.Module], defaults: dict[str, Any] | None = None
+    ) -> type[nn.Module]:
+        """Add model ``name``: ``cls`` built with ``defaults`` (``hidden_channels`` and
+        ``num_layers`` at least) unless told otherwise; returns ``cls``.
+
+        A subclass of :class:`~spikegraph.models.basic.SpikingBasicGNN` is a spiking model
+        (:func:`is_spiking`): it takes ``T``, ``neuron`` and the other spiking options.
+
+        Raises:
+            ValueError: for a name that is taken or empty, or defaults without
+                ``hidden_channels`` or ``num_layers``.
+            TypeError: for a name that is not a string, a ``cls`` that is not a
+                ``torch.nn.Module`` class, or ``defaults`` that are not a dict.
+        """
+        self[name] = (cls, {} if defaults is None else defaults)
+        return cls
+
+    def __setitem__(self, name: str, entry: tuple[type[nn.Module], dict[str, Any]]) -> None:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"A {self.kind}'s name must be a non-empty str, got {type(name).__name__} {name!r}"
+            )
+        if not name.strip():
+            raise ValueError(f"A {self.kind}'s name must be a non-empty str, got {name!r}")
+        if name in self:
+            raise ValueError(
+                f"A {self.kind} named {name!r} is registered already "
+                f"({self[name][0].__name__}); register yours under another name"
+            )
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            raise TypeError(
+                f"model {name!r}: the entry must be a pair (class, defaults), got {entry!r:.80}"
+            )
+        cls, defaults = entry
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise TypeError(
+                f"model {name!r}: the class must be a torch.nn.Module subclass, got {cls!r:.80}"
+            )
+        if not isinstance(defaults, dict):
+            raise TypeError(
+                f"model {name!r}: the defaults must be a dict, got {type(defaults).__name__} "
+                f"({defaults!r:.80})"
+            )
+        missing = [key for key in self.REQUIRED if key not in defaults]
+        if missing:
+            raise ValueError(
+                f"model {name!r}: the defaults must give {missing[0]!r} "
+                f"(every model's defaults give {list(self.REQUIRED)}), got {defaults!r:.120}"
+            )
+        super().__setitem__(name, (cls, defaults))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Register every entry, as assignment does (a taken name is refused)."""
+        for name, entry in dict(*args, **kwargs).items():
+            self[name] = entry
+
+    def setdefault(self, name: str, entry: Any = None) -> Any:
+        """The entry of ``name``; registers ``entry`` first if the name is free."""
+        if name not in self:
+            self[name] = entry
+        return self[name]
+
+    def __ior__(self, other: Any) -> ModelRegistry:
+        self.update(other)
+        return self
+
+
+#: Name -> (class, default constructor options): a :class:`ModelRegistry`
+#: (``MODELS.register(name, cls, defaults)`` adds a model; a name that is taken is
+#: refused). ``gcn`` and ``gat`` are PyG's own models, the ordinary baselines
+#: (:mod:`spikegraph.models.baselines`: PyG's classes with the papers' ``input_dropout``
+#: as an option, off by default, so that they build PyG's models unchanged); ``sgcn`` and
+#: ``sgat`` are GC-SNN and GA-SNN (Xu et al., 2021) with the classes' defaults, the
+#: validated settings (the model's default neuron,
 #: :attr:`~spikegraph.models.basic.SpikingBasicGNN.default_neuron`, else the layer's,
 #: :attr:`~spikegraph.nn.conv.spiking.SpikingMessagePassing.default_neuron`): for the spiking
-#: GCN those of the validation-only sweep's best trial on Cora (leaky ``tau=4`` hard-reset neurons,
-#: ``T=16``, no normalisation; ``benchmarks/results/class_defaults_tuned.md``), for the
-#: spiking GAT integrate-and-fire neurons with soft reset and no normalisation
+#: GCN those of the validation-only sweep's best trial on Cora (leaky ``tau=4`` hard-reset
+#: neurons, ``T=16``, no normalisation; ``benchmarks/results/class_defaults_tuned.md``), for
+#: the spiking GAT integrate-and-fire neurons with soft reset and no normalisation
 #: (``benchmarks/configs/node_classification.toml`` and its ablation). ``stfn-sgcn`` and
 #: ``stfn-sgat`` are the same models with the paper's neuron and normalisation
 #: (:data:`~spikegraph.models.basic.PAPER_NEURON`), the ablation's "paper's neuron" rows.
-MODELS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
-    "sgcn": (
-        SpikingGCN,
-        {
-            "hidden_channels": 64,
-            "num_layers": 2,
-            **_class_defaults(
-                SpikingGCN.__init__,
-                SpikingBasicGNN.__init__,
-                SpikingGCNConv.__init__,
-                names=("dropout", "input_dropout", "T", "norm", "encoder"),
-            ),
-            **_default_neuron(SpikingGCN, SpikingGCNConv),
-        },
-    ),
-    "sgat": (
-        SpikingGAT,
-        {
-            "hidden_channels": 64,
-            "num_layers": 2,
-            **_class_defaults(
-                SpikingGAT.__init__,
-                SpikingBasicGNN.__init__,
-                SpikingGATConv.__init__,
-                names=("dropout", "input_dropout", "heads", "T", "norm", "encoder"),
-            ),
-            **_default_neuron(SpikingGAT, SpikingGATConv),
-        },
-    ),
-    "gcn": (GCN, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}),
-    "gat": (GAT, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.6, "heads": 8}),
-}
+MODELS: ModelRegistry = ModelRegistry("model")
+MODELS.update(
+    {
+        "sgcn": (
+            SpikingGCN,
+            {
+                "hidden_channels": 64,
+                "num_layers": 2,
+                **_class_defaults(
+                    SpikingGCN.__init__,
+                    SpikingBasicGNN.__init__,
+                    SpikingGCNConv.__init__,
+                    names=("dropout", "input_dropout", "T", "norm", "encoder"),
+                ),
+                **_default_neuron(SpikingGCN, SpikingGCNConv),
+            },
+        ),
+        "sgat": (
+            SpikingGAT,
+            {
+                "hidden_channels": 64,
+                "num_layers": 2,
+                **_class_defaults(
+                    SpikingGAT.__init__,
+                    SpikingBasicGNN.__init__,
+                    SpikingGATConv.__init__,
+                    names=("dropout", "input_dropout", "heads", "T", "norm", "encoder"),
+                ),
+                **_default_neuron(SpikingGAT, SpikingGATConv),
+            },
+        ),
+        "gcn": (GCN, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}),
+        "gat": (GAT, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.6, "heads": 8}),
+    }
+)
 MODELS["stfn-sgcn"] = (SpikingGCN, {**MODELS["sgcn"][1], **PAPER_NEURON})
 MODELS["stfn-sgat"] = (SpikingGAT, {**MODELS["sgat"][1], **PAPER_NEURON})
 #: The spiking GAT with the spiking GCN's validated neuron: leaky (``tau=4``) hard-reset LIF
@@ -142,17 +229,33 @@ MODELS["gasnn"] = (
 
 
 def is_spiking(name: str) -> bool:
-    """Whether model ``name`` of :data:`MODELS` is one of spikegraph's spiking models."""
-    return issubclass(MODELS[name][0], SpikingBasicGNN)
+    """Whether model ``name`` of :data:`MODELS` is a spiking model (its class derives from
+    :class:`~spikegraph.models.basic.SpikingBasicGNN`), read from the class when asked.
+
+    Raises:
+        ValueError: for a name that is not registered, listing those that are.
+    """
+    return issubclass(MODELS.resolve(name)[0], SpikingBasicGNN)
 
 
 def is_attention(name: str) -> bool:
-    """Whether model ``name`` of :data:`MODELS` is an attention model (takes ``heads``)."""
-    return issubclass(MODELS[name][0], (SpikingGAT, GAT))
+    """Whether model ``name`` of :data:`MODELS` is an attention model (takes ``heads``).
+
+    Raises:
+        ValueError: for a name that is not registered, listing those that are.
+    """
+    return issubclass(MODELS.resolve(name)[0], (SpikingGAT, GAT))
 
 
-#: The spiking models' names (read from the classes).
-SPIKING = tuple(name for name in MODELS if is_spiking(name))
+def _spiking_names() -> tuple[str, ...]:
+    return tuple(name for name in MODELS if is_spiking(name))
+
+
+#: The spiking models' names, in registry order: read from :data:`MODELS` and the classes on
+#: every use (``name in SPIKING``, iteration, indexing), so a model registered after import
+#: is among them; it compares equal to the tuple of those names. :func:`is_spiking` asks
+#: about one name.
+SPIKING = _LiveNames(_spiking_names)
 
 #: Name -> training options that differ from :class:`~spikegraph.train.TrainConfig`'s
 #: defaults (GAT models: the learning rate of Velickovic et al., 2018). ``gcsnn`` and
