@@ -47,24 +47,31 @@ from .saint import (
 from .shadow import ShaDowSampler
 from .vrgcn import VRGCNSampler
 
-#: Command-line name -> sampler class.
-SAMPLERS: dict[str, type[Sampler]] = {
-    cls.name: cls
-    for cls in (
-        GraphSAGESampler,
-        PinSAGESampler,
-        ClusterGCNSampler,
-        GraphSAINTNodeSampler,
-        GraphSAINTEdgeSampler,
-        GraphSAINTRandomWalkSampler,
-        ShaDowSampler,
-        RippleWalkSampler,
-        FastGCNSampler,
-        LADIESSampler,
-        VRGCNSampler,
-        ASGCNSampler,
-    )
-}
+#: Command-line name -> sampler class: the :class:`~spikegraph.samplers.base.Registry` of
+#: :class:`Sampler` (``Sampler.registry``), which a sampler class joins by a name in its
+#: class statement (``class MySampler(NodeSampler, name="mysampler")``, in a file of its
+#: own); a name that is taken is refused. The built-ins come first, in this order (the
+#: command line's).
+SAMPLERS = Sampler.registry
+for _cls in (
+    GraphSAGESampler,
+    PinSAGESampler,
+    ClusterGCNSampler,
+    GraphSAINTNodeSampler,
+    GraphSAINTEdgeSampler,
+    GraphSAINTRandomWalkSampler,
+    ShaDowSampler,
+    RippleWalkSampler,
+    FastGCNSampler,
+    LADIESSampler,
+    VRGCNSampler,
+    ASGCNSampler,
+):
+    # a built-in that registered itself on import moves to its place in the order; one whose
+    # class body sets ``name`` registers here
+    SAMPLERS.pop(_cls.name, None)
+    SAMPLERS[_cls.name] = _cls
+del _cls
 
 __all__ = [
     "MODES",

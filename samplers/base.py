@@ -226,8 +226,99 @@ def check_cached_number(
     return v
 
 
-class Sampler(ABC):
+class Registry(dict):
+    """Name -> class of one extension point of the zoo (``kind``: ``"sampler"``).
+
+    The zoo's copy of :class:`spikegraph.nn.registry.Registry` (the zoo imports nothing from
+    the rest of spikegraph), which also refuses, on every way in (``registry[name] = cls``,
+    :meth:`update`, a class statement), a name that is taken, so that a built-in is never
+    replaced silently; ``registry.pop(name)`` removes an entry.
+
+    Args:
+        kind: What the registry holds, for messages.
+        base: The class every entry must derive from (``None``: any class).
+    """
+
+    def __init__(self, kind: str, base: type | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.base = base
+
+    def resolve(self, name: Any) -> type:
+        """The class registered as ``name``.
+
+        Raises:
+            ValueError: for a name that is not registered, listing those that are.
+        """
+        if not isinstance(name, str) or name not in self:
+            raise ValueError(f"Unknown {self.kind} {name!r}; expected one of {list(self)}")
+        return self[name]
+
+    def __setitem__(self, name: str, cls: type) -> None:
+        kind = self.kind
+        if not isinstance(name, str):
+            raise TypeError(
+                f"A {kind}'s name must be a non-empty str, got {type(name).__name__} {name!r}"
+            )
+        if not name.strip():
+            raise ValueError(f"A {kind}'s name must be a non-empty str, got {name!r}")
+        if name in self:
+            raise ValueError(
+                f"A {kind} named {name!r} is registered already ({self[name].__qualname__}); "
+                "register yours under another name"
+            )
+        base = self.base or object
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise TypeError(
+                f"{kind} {name!r}: expected a {base.__name__} subclass, got {cls!r:.80}"
+            )
+        if getattr(cls, "name", name) != name:
+            raise ValueError(
+                f"{kind} {name!r}: {cls.__qualname__} is named {cls.name!r}; a class is "
+                f"registered under its own name (class {cls.__qualname__}({base.__name__}, "
+                f"name={name!r}))"
+            )
+        super().__setitem__(name, cls)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Register every entry, as assignment does (a taken name is refused)."""
+        for name, cls in dict(*args, **kwargs).items():
+            self[name] = cls
+
+    def setdefault(self, name: str, cls: Any = None) -> Any:
+        """The class of ``name``; registers ``cls`` first if the name is free."""
+        if name not in self:
+            self[name] = cls
+        return self[name]
+
+    def __ior__(self, other: Any) -> Registry:
+        self.update(other)
+        return self
+
+
+class Registered:
+    """Mixin: a subclass with ``name="..."`` in its class statement gets that :attr:`name`
+    and registers itself in the base class's :attr:`registry` (the zoo's copy of
+    :class:`spikegraph.nn.registry.Registered`). A subclass without a name keeps its
+    parent's and is not registered."""
+
+    #: The registry of the extension point (set by its base class).
+    registry: ClassVar[Registry]
+
+    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.name = name
+            cls.registry[name] = cls  # refuses a name that is taken, naming it
+
+
+class Sampler(Registered, ABC):
     """Base of every sampler: graph storage, random source, timed and cached preprocessing.
+
+    A subclass with a name in its class statement (``class MySampler(NodeSampler,
+    name="mysampler")``) registers itself in :data:`~spikegraph.samplers.SAMPLERS`
+    (:attr:`registry`): the command line, the trainer and the study then take it by that
+    name, with its :attr:`default_options`. A name that is taken is refused.
 
     Args:
         graph: A ``torch_geometric.data.Data`` (its ``edge_index``, ``num_nodes`` and, if
@@ -250,7 +341,8 @@ class Sampler(ABC):
 
     #: Whether ``sample`` takes seed nodes (node-wise methods) or draws its own subgraphs.
     takes_seeds: ClassVar[bool] = True
-    #: Name used in records and on the command line.
+    #: Name used in records and on the command line (set by ``name=`` in the class statement;
+    #: a subclass without one keeps its parent's).
     name: ClassVar[str] = "sampler"
     #: Constructor options the CLI, the trainer and the benchmarks use unless told otherwise
     #: (sized for PubMed); see :meth:`options_for`.
@@ -474,6 +566,10 @@ class Sampler(ABC):
         return [(chunk,) for chunk in order.split(batch_size)]
 
 
+#: Every sampler registered by name (``spikegraph.samplers.SAMPLERS``).
+Sampler.registry = Registry("sampler", Sampler)
+
+
 class NodeSampler(Sampler):
     """A method that samples around seed nodes: ``sample(seeds)``."""
 
@@ -609,6 +705,8 @@ def check_fanouts(num_neighbors: Sequence[int], name: str = "num_neighbors") -> 
 __all__ = [
     "CACHE_FORMAT",
     "NodeSampler",
+    "Registered",
+    "Registry",
     "Sampler",
     "SamplerCacheError",
     "SubgraphSampler",

@@ -58,9 +58,9 @@ def test_spiking_lists_a_model_registered_later_and_compares_as_a_tuple():
     assert before == ("sgcn", "sgat", "stfn-sgcn", "stfn-sgat", "lif-sgat", "gcsnn", "gasnn")
     register_mygcn()
     assert "mygcn" in SPIKING and SPIKING[-1] == "mygcn" and len(SPIKING) == len(before) + 1
-    assert SPIKING == (*before, "mygcn")
+    assert (*before, "mygcn") == SPIKING
     MODELS.pop("mygcn")
-    assert "mygcn" not in SPIKING and SPIKING == before
+    assert "mygcn" not in SPIKING and before == SPIKING
 
 
 def test_the_spiking_checks_apply_to_a_model_registered_later():
@@ -148,7 +148,11 @@ def test_register_adds_a_model_in_one_call():
 @pytest.mark.parametrize(
     "entry, error, msg",
     [
-        ((int, {"hidden_channels": 8, "num_layers": 2}), TypeError, r"torch.nn.Module subclass, got <class 'int'>"),
+        (
+            (int, {"hidden_channels": 8, "num_layers": 2}),
+            TypeError,
+            r"torch.nn.Module subclass, got <class 'int'>",
+        ),
         ((SpikingGCN, [8, 2]), TypeError, r"defaults.*dict.*got list"),
         ((SpikingGCN, {"num_layers": 2}), ValueError, r"'hidden_channels'"),
         (SpikingGCN, TypeError, r"\(class, defaults\)"),
