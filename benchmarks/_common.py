@@ -1,7 +1,8 @@
 """Shared plumbing of the benchmark scripts: configs, output folders, provenance, result
 files, child processes, timing.
 
-Where results go (the same for every script): ``--out DIR`` writes into ``DIR``;
+Where results go (the same for every script): ``--out DIR`` writes into ``DIR`` (any folder
+but the committed results folder itself, which takes ``--update-results``);
 ``--update-results`` writes into ``benchmarks/results/`` (the committed results); without
 either, a run writes into the scratch folder ``benchmarks/results/local/`` (ignored by git)
 and a ``--quick`` smoke run writes nothing.
@@ -77,7 +78,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="write the results into DIR (default: the scratch folder benchmarks/results/local/, "
-        "ignored by git; --quick: nowhere)",
+        "ignored by git; --quick: nowhere); benchmarks/results/ itself takes --update-results",
     )
     group.add_argument(
         "--update-results",
@@ -87,10 +88,25 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def output_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path | None:
-    """The folder a run writes into (``None``: nowhere), said on stdout."""
+    """The folder a run writes into (``None``: nowhere), said on stdout.
+
+    ``--out`` naming the committed results folder (however spelt: relative, with ``..``,
+    through a link) is ``--update-results`` in disguise: it is refused, with ``--quick`` as
+    with ``--update-results``, and without it in favour of ``--update-results``. A folder
+    inside it (``--out benchmarks/results/pending/NAME``) is a folder like any other."""
     quick = getattr(args, "quick", False)
     if args.out:
         out = Path(args.out)
+        if out.resolve() == RESULTS.resolve():
+            if quick:
+                parser.error(
+                    f"--out {args.out} is the committed results folder, and --quick is a smoke "
+                    "run: it never replaces the committed results"
+                )
+            parser.error(
+                f"--out {args.out} is the committed results folder: give --update-results "
+                "(instead of --out) to replace the committed results, or --out another folder"
+            )
     elif args.update_results:
         if quick:
             parser.error("--quick is a smoke run: it never replaces the committed results")
@@ -103,10 +119,10 @@ def output_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Pat
     if out.exists() and not out.is_dir():
         parser.error(f"--out: {out} exists and is not a folder")
     note = {
-        SCRATCH: " (scratch folder, ignored by git; --update-results replaces the committed "
-        "results, --out DIR writes elsewhere)",
-        RESULTS: " (the committed results)",
-    }.get(out, "")
+        SCRATCH.resolve(): " (scratch folder, ignored by git; --update-results replaces the "
+        "committed results, --out DIR writes elsewhere)",
+        RESULTS.resolve(): " (the committed results)",
+    }.get(out.resolve(), "")
     print(f"results go to {out}{note}", flush=True)
     return out
 
