@@ -5,7 +5,9 @@ Where results go (the same for every script): ``--out DIR`` writes into ``DIR`` 
 but the committed results folder itself, which takes ``--update-results``);
 ``--update-results`` writes into ``benchmarks/results/`` (the committed results); without
 either, a run writes into the scratch folder ``benchmarks/results/local/`` (ignored by git)
-and a ``--quick`` smoke run writes nothing.
+and a ``--quick`` smoke run writes nothing. A run that would drop rows of the results file
+in its folder, or replace rows measured with other settings, is refused before it starts
+(:func:`check_rows_kept`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import subprocess
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -144,24 +146,77 @@ def check_rows_kept(
     parser: argparse.ArgumentParser,
     out: Path | None,
     stem: str,
-    planned: Iterable[str],
-    keys_of: Callable[[dict[str, Any]], Iterable[str]],
+    planned: Iterable[str] | Mapping[str, Any],
+    keys_of: Callable[[dict[str, Any]], Iterable[str] | Mapping[str, Any]],
 ) -> None:
     """Refuse, before anything runs, a run whose results file would drop rows of the file
-    already in ``out`` (the rows of one measurement session are not merged with another's)."""
+    already in ``out`` (the rows of one measurement session are not merged with another's).
+
+    Args:
+        parser: the script's parser; a refusal is its usage error (exit 2).
+        out: the folder the run writes into (``None``: nowhere, nothing to check).
+        stem: the results file's name, less ``.json``.
+        planned: the rows the run writes: their names, or a mapping of each name to the
+            settings it is measured with (a JSON-able value).
+        keys_of: the rows of a results file, as ``planned`` gives them (names, or names and
+            the settings they were measured with).
+
+    With settings, a row of the file measured with settings other than this run's counts as
+    another row: writing would replace it (a ``--quick`` run's one seed and few epochs in
+    place of a full run's), and it is refused too, naming what differs. Settings compare as
+    the file holds them (JSON: tuples as lists, keys as strings).
+    """
     if out is None:
         return
     path = out / f"{stem}.json"
     try:
         existing = read_results(path)
-        dropped = sorted(set(keys_of(existing)) - set(planned)) if existing else []
+        have = _rows_with_settings(keys_of(existing)) if existing else {}
     except (KeyError, TypeError, ValueError) as err:
         parser.error(f"{path}: cannot tell which rows it holds ({err}); remove it or use --out")
+    want = _rows_with_settings(planned)
+    dropped = sorted(set(have) - set(want))
+    changed: dict[str, list[str]] = {}  # rows of the file measured otherwise, by difference
+    for name in have:
+        if name in want and have[name] != want[name]:
+            changed.setdefault(_differences(have[name], want[name]), []).append(name)
+    problems = []
     if dropped:
-        parser.error(
+        problems.append(
             f"{path} holds results for {dropped}, which this run does not measure: writing it "
-            "would drop them. Measure them too, write elsewhere (--out DIR) or remove the file."
+            "would drop them."
         )
+    for difference, names in changed.items():
+        problems.append(
+            f"{path} holds {names} measured with other settings ({difference}): writing it "
+            "would replace them with rows of this run's settings."
+        )
+    if problems:
+        parser.error(
+            " ".join(problems)
+            + " To keep the file's rows, measure them too, with the file's settings; else "
+            "write elsewhere (--out DIR) or remove the file."
+        )
+
+
+def _rows_with_settings(rows: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """``{name: settings}`` of rows given by name (settings ``None``) or by a mapping, the
+    settings as a JSON file holds them."""
+    if isinstance(rows, Mapping):
+        return {str(k): json.loads(json.dumps(v, sort_keys=True)) for k, v in rows.items()}
+    return dict.fromkeys(map(str, rows))
+
+
+def _differences(have: Any, want: Any) -> str:
+    """What differs between a row's settings in the file (``have``) and in this run."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        missing = "not recorded"
+        return "; ".join(
+            f"{k}={have.get(k, missing)!r} in the file, {k}={want.get(k, missing)!r} in this run"
+            for k in sorted({*have, *want})
+            if have.get(k, missing) != want.get(k, missing)
+        )
+    return f"{have!r} in the file, {want!r} in this run"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

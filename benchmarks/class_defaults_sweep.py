@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     RESULTS,
     add_output_options,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -160,6 +161,26 @@ def best_val_accuracy(data, num_classes: int, hidden: int, options: dict, seed: 
     return best, best_epoch
 
 
+def planned_rows(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The rows a run writes (one per candidate of its study), each with the settings it is
+    measured with: its options, the datasets (with their row-normalised copies in study
+    ``encoding``), widths, seeds and epochs."""
+    candidates = STUDIES[args.study]
+    if callable(candidates):
+        candidates = candidates()
+    suffixes = ("", NORMALIZED) if args.study == "encoding" else ("",)
+    datasets = [name + suffix for name in args.datasets for suffix in suffixes]
+    settings = {"datasets": datasets, "hidden": args.hidden, "seeds": args.seeds,
+                "epochs": args.epochs}  # fmt: skip
+    return {cand: {"options": options, **settings} for cand, options in candidates.items()}
+
+
+def rows_in(record: dict) -> dict[str, dict[str, Any]]:
+    """The rows of a results file, as :func:`planned_rows` gives them."""
+    settings = {k: record[k] for k in ("datasets", "hidden", "seeds", "epochs")}
+    return {cand: {"options": row["options"], **settings} for cand, row in record["rows"].items()}
+
+
 def to_markdown(record: dict) -> str:
     lines = [
         f"# Class-default sweep of SpikingGCN's {record.get('study', 'neuron')} "
@@ -223,6 +244,11 @@ def main(argv: list[str] | None = None) -> dict:
     if 16 not in args.hidden:
         p.error("--hidden must include 16 (the width of PyG's example, which the rule reads)")
     out = output_dir(p, args)
+    try:
+        planned = planned_rows(args)
+    except (OSError, ValueError) as err:  # study tuned: no finished sweep record to read
+        p.error(f"--study {args.study}: {err}")
+    check_rows_kept(p, out, STEMS[args.study], planned, rows_in)
     record: dict[str, Any] = {
         "provenance": provenance(
             command_line("class_defaults_sweep.py", sys.argv[1:] if argv is None else argv)

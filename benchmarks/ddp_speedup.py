@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -136,6 +137,20 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+#: The settings of a run besides its row's name (the dataset and model).
+SETTINGS = ("split", "sampler", "epochs", "seeds", "repeats")
+
+
+def planned_rows(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The one row a run writes, with the settings it is measured with."""
+    return {f"{args.dataset}: {args.model}": {k: getattr(args, k) for k in SETTINGS}}
+
+
+def rows_in(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The row of a results file, as :func:`planned_rows` gives it."""
+    return {f"{record['dataset']}: {record['model']}": {k: record[k] for k in SETTINGS}}
+
+
 def to_markdown(record: dict[str, Any]) -> str:
     s = record["summary"]
     lines = [
@@ -202,6 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.quick and (cpus or 1) < max(PROCESSES):
         p.error(f"{max(PROCESSES)} processes need {max(PROCESSES)} CPUs; this process has {cpus}")
     out = output_dir(p, args)
+    check_rows_kept(p, out, STEM, planned_rows(args), rows_in)
     runs = []
     with tempfile.TemporaryDirectory(prefix="ddp-") as tmp:
         for i in range(args.repeats):

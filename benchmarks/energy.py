@@ -95,6 +95,27 @@ def options_line(selected: dict[str, SelectedConfig]) -> str:
     )
 
 
+def row_settings(
+    args: argparse.Namespace, options: dict[str, tuple[dict, dict]], features: dict[str, str]
+) -> dict:
+    """The settings a run's row is measured with: seeds, epochs, energy profile, and each
+    model's options and feature preprocessing."""
+    return {
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "profile": args.profile,
+        "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
+        "features": features,
+    }
+
+
+def rows_in(record: dict) -> dict[str, dict]:
+    """The row of a results file with its settings, as :func:`row_settings` gives them."""
+    settings = {k: record[k] for k in ("seeds", "epochs", "options", "features")}
+    name = f"{record['dataset']}: {record['models'][0]} vs {record['models'][1]}"
+    return {name: {**settings, "profile": record["profile"]["name"]}}
+
+
 def reproduces_final(sel: SelectedConfig | None, seed: int, test_acc: float) -> bool | None:
     """Whether a run's test accuracy equals the final evaluation's for ``seed`` (``None``
     without a sweep record or when the final evaluation did not use that seed)."""
@@ -299,24 +320,28 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--seeds: duplicates in {args.seeds}")
     if args.quick:
         args.seeds, args.epochs = args.seeds[:1], 50
+    if selected:
+        options = {n: (sel.model_options, sel.train_options) for n, sel in selected.items()}
+    else:
+        options = {
+            n: load_tuned_config(args.config, n, args.dataset) for n in (args.model, args.vs)
+        }
+    features = {name: (selected[name].features if selected else "raw") for name in options}
     out = output_dir(p, args)
+    # a row of other settings (a --quick run's one seed and 50 epochs) is another row
     check_rows_kept(
         p,
         out,
         "energy",
-        [f"{args.dataset}: {args.model} vs {args.vs}"],
-        lambda r: [f"{r['dataset']}: {r['models'][0]} vs {r['models'][1]}"],
+        {f"{args.dataset}: {args.model} vs {args.vs}": row_settings(args, options, features)},
+        rows_in,
     )
     command = command_line("energy.py", sys.argv[1:] if argv is None else argv)
     profile = get_profile(args.profile)
     data, num_classes = load_dataset(args.dataset, root=args.root)
     if selected:
-        options = {n: (sel.model_options, sel.train_options) for n, sel in selected.items()}
         inputs = {n: preprocess_features(data, sel.features) for n, sel in selected.items()}
     else:
-        options = {
-            n: load_tuned_config(args.config, n, args.dataset) for n in (args.model, args.vs)
-        }
         inputs = {args.model: data, args.vs: data}
     per_seed, tables = [], {}
     for seed in args.seeds:
@@ -400,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "options": {name: {"model": o[0], "train": o[1]} for name, o in options.items()},
         "selected": bool(selected),
-        "features": {name: (selected[name].features if selected else "raw") for name in options},
+        "features": features,
         "epochs": args.epochs,
         "profile": profile.to_dict(),
         "static_input": {"headline": sp.report.static_input, "conventions": STATIC_INPUT},

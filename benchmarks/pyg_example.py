@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
     check_names,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -116,6 +117,23 @@ def run(name: str, data, num_classes: int, seed: int, epochs: int) -> dict:
     }
 
 
+def row_name(model: str, features: str) -> str:
+    return f"{model} ({features} features)"
+
+
+def planned_rows(args: argparse.Namespace) -> dict[str, dict]:
+    """The rows a run writes (a model on a kind of features), each with the settings it is
+    trained with (the record holds them once)."""
+    settings = {"epochs": args.epochs, "seeds": args.seeds}
+    return {row_name(m, f): settings for f in args.features for m in args.models}
+
+
+def rows_in(record: dict) -> dict[str, dict]:
+    """The rows of a results file, as :func:`planned_rows` gives them."""
+    settings = {"epochs": record["epochs"], "seeds": record["seeds"]}
+    return {row_name(r["model"], r["features"]): settings for r in record["rows"]}
+
+
 def to_markdown(record: dict) -> str:
     lines = [
         "# spikegraph's models in PyG's example scripts, class defaults only",
@@ -162,9 +180,10 @@ def main(argv: list[str] | None = None) -> dict:
         args.seeds, args.epochs = [0], 3
     if args.epochs < 1:
         p.error(f"--epochs must be >= 1, got {args.epochs}")
-    out = output_dir(p, args)
     if len(set(args.features)) != len(args.features):
         p.error(f"--features: duplicates in {args.features}")
+    out = output_dir(p, args)
+    check_rows_kept(p, out, STEM, planned_rows(args), rows_in)
     raw, num_classes = load_dataset("Cora", root=args.root)
     record = {
         "provenance": provenance(

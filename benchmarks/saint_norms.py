@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
     check_names,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -89,7 +90,44 @@ def reference(data, name: str, seed: int, coverage: int) -> tuple[Any, str]:
         return cls(data, **_options(name), norms="exact", seed=seed), "exact"
     ref = cls(data, **_options(name), norms="estimate", sample_coverage=coverage,
               seed=seed + REFERENCE_SEED_OFFSET)  # fmt: skip
-    return ref, f"estimated at coverage {coverage} (seed {seed + REFERENCE_SEED_OFFSET})"
+    return ref, reference_made(name, seed, coverage)
+
+
+def reference_made(name: str, seed: int, coverage: int) -> str:
+    """How :func:`reference` makes the reference of ``name``'s rows of ``seed``, in words."""
+    if SAMPLERS[name].closed_form:
+        return "exact"
+    return f"estimated at coverage {coverage} (seed {seed + REFERENCE_SEED_OFFSET})"
+
+
+def row_name(dataset: str, sampler: str, coverage: int, seed: int) -> str:
+    return f"{dataset} {sampler} coverage {coverage} seed {seed}"
+
+
+def planned_rows(args: argparse.Namespace) -> dict[str, dict]:
+    """The rows a run writes, each with the settings it is measured with (the sampler's
+    options and the reference it is compared with)."""
+    return {
+        row_name(dataset, name, coverage, seed): {
+            "options": _options(name),
+            "reference": reference_made(name, seed, args.reference_coverage),
+        }
+        for dataset in args.datasets
+        for name in args.samplers
+        for seed in args.seeds
+        for coverage in args.coverages
+    }
+
+
+def rows_in(record: dict) -> dict[str, dict]:
+    """The rows of a results file, as :func:`planned_rows` gives them."""
+    return {
+        row_name(r["dataset"], r["sampler"], r["coverage"], r["seed"]): {
+            "options": r["options"],
+            "reference": r["reference"],
+        }
+        for r in record["rows"]
+    }
 
 
 def measure(data, name: str, coverage: int, seed: int, ref: Any, ref_made: str) -> dict:
@@ -183,6 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"--reference-coverage ({args.reference_coverage}) must be above every "
                 f"--coverages ({max(args.coverages)})")  # fmt: skip
     out = output_dir(p, args)
+    check_rows_kept(p, out, STEM, planned_rows(args), rows_in)
     # A low coverage makes the sampler warn about its own counts: that is what is measured.
     logging.getLogger("spikegraph.samplers.saint").setLevel(logging.ERROR)
     record = {

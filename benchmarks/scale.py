@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     SCRATCH,
     add_output_options,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -181,6 +182,33 @@ def has_dataset(root: Path, like: str) -> bool:
     return True
 
 
+def planned_rows(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The rows a run writes (one per dataset), each with the settings it is measured with:
+    the training epochs, whether it is a ``--quick`` run, the data's scale and the models."""
+    return {
+        DATASETS[key]: {
+            "epochs": args.epochs,
+            "quick": args.quick,
+            "scale": QUICK_SCALE[key] if args.quick else 1.0,
+            "models": sorted(args.models),
+        }
+        for key in args.datasets
+    }
+
+
+def rows_in(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rows of a results file, as :func:`planned_rows` gives them."""
+    return {
+        row["dataset"]: {
+            "epochs": record["epochs"],
+            "quick": record["quick"],
+            "scale": row["scale"],
+            "models": sorted(row["runs"]),
+        }
+        for row in record["rows"]
+    }
+
+
 def bench_dataset(key: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     like = DATASETS[key]
     given = getattr(args, f"{key}_root") or args.root
@@ -288,6 +316,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.epochs, args.root, args.arxiv_root, args.products_root = 1, None, None, None
     out = output_dir(p, args)
+    check_rows_kept(p, out, STEM, planned_rows(args), rows_in)
     tmp = tempfile.TemporaryDirectory(prefix="scale-") if args.quick else None
     scratch = Path(tmp.name if tmp else (args.scratch or SCRATCH / "scale"))
     record: dict[str, Any] = {

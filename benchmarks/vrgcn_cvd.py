@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     add_output_options,
     check_names,
+    check_rows_kept,
     command_line,
     output_dir,
     provenance,
@@ -185,6 +186,20 @@ def measure(data, args: argparse.Namespace) -> dict:
     }
 
 
+#: The settings every row of a run is measured with (the record holds them once).
+SETTINGS = ("seed", "hidden", "p", "neighbors", "batches")
+
+
+def planned_rows(args: argparse.Namespace) -> dict[str, dict]:
+    """The rows a run writes (one per dataset), each with the settings it is measured with."""
+    return {name: {k: getattr(args, k) for k in SETTINGS} for name in args.datasets}
+
+
+def rows_in(record: dict) -> dict[str, dict]:
+    """The rows of a results file, as :func:`planned_rows` gives them."""
+    return {name: {k: record[k] for k in SETTINGS} for name in record["datasets"]}
+
+
 def to_markdown(record: dict) -> str:
     lines = [
         "# VR-GCN's control variates under dropout: variance of one layer's estimate",
@@ -236,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.hidden < 1:
         p.error(f"--hidden must be >= 1, got {args.hidden}")
     out = output_dir(p, args)
+    check_rows_kept(p, out, STEM, planned_rows(args), rows_in)
     from spikegraph.datasets import load_dataset
 
     record = {
