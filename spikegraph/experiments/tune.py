@@ -333,8 +333,14 @@ def check_fixed_builds(
     A small model (8 features, 2 classes) is built with the options over the registry's
     defaults and, where that fails, over up to ``tries`` combinations of the choices of the
     model's categorical parameters (space version ``space_version``), drawn with a fixed
-    seed: options that build with some trial's parameters are accepted. Torch's random
-    state is left as it was.
+    seed as a trial draws them (a parameter is drawn only where
+    :func:`~spikegraph.models.search_space.active`: its condition holds and, for an option
+    of the neuron, the neuron held fixed takes it): options that build with some trial's
+    parameters are accepted. Torch's random state is left as it was.
+
+    The check does not show that every trial builds: the registry's defaults are tried
+    first, and the first build accepts the options. What a trial draws that the options
+    rule out is left out of the space instead (:attr:`StudyConfig.space`).
 
     Raises:
         ValueError: naming the options, the model and the constructor's reason (for the
@@ -342,11 +348,17 @@ def check_fixed_builds(
     """
     space = search_space(model, space_version)
     categorical = [p for p in space if p.target == "model" and p.choices]
+    defaults = {**model_defaults(model), **dict(fixed)}
     draw = random.Random(0)
-    candidates = [{}] + [
-        {p.name: draw.choice(p.choices) for p in categorical}
-        for _ in range(tries if categorical else 0)
-    ]
+
+    def drawn() -> dict[str, Any]:
+        chosen: dict[str, Any] = {}
+        for p in categorical:
+            if active(p, chosen, defaults):
+                chosen[p.name] = draw.choice(p.choices)
+        return chosen
+
+    candidates = [{}] + [drawn() for _ in range(tries if categorical else 0)]
     refusal = None
     for params in candidates:
         try:

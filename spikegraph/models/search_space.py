@@ -5,7 +5,9 @@ here, and nowhere else: the CLI and the benchmark scripts never list ranges. A s
 data (no optimiser library is imported here): a tuple of :class:`Param`, each naming where its
 value goes (a model option, a training option, or the data's preprocessing) and, for options
 that only mean something under another choice (STFN's ``rho`` when the current is
-normalised), the condition under which it is drawn.
+normalised), the condition under which it is drawn. The options of the neuron (``tau``,
+``reset``, the threshold) are drawn only for a neuron that takes them: a study that holds
+another registered neuron fixed (``--fix neuron=NAME``) searches the rest of the space.
 
 The spaces follow the ranges the models' papers searched or reported (Kipf & Welling, ICLR
 2017; Velickovic et al., ICLR 2018; Xu et al., IJCAI 2021), widened so that the published
@@ -23,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from spikegraph.models.registry import MODELS
+from spikegraph.nn.neurons import NEURONS, SpikingNeuron
 
 #: Where a parameter's value goes.
 TARGETS = ("model", "train", "data")
@@ -46,6 +49,10 @@ class Param:
         choices: The values of a categorical parameter (then ``low``/``high`` are unused).
         when: ``(other, values)``: draw this parameter only when parameter (or the model's
             default option) ``other`` takes one of ``values``; otherwise it is left out.
+        neuron_option: An option of the model's neurons: drawn only when the neuron the
+            trial builds takes it (:func:`neuron_takes`), the ``neuron`` drawn or held fixed,
+            else the model's own neuron. Not part of the record (:meth:`to_dict`): a study
+            whose neuron does not take the option searches, and records, a space without it.
     """
 
     name: str
@@ -57,6 +64,7 @@ class Param:
     integer: bool = False
     choices: tuple[Any, ...] = ()
     when: tuple[str, tuple[Any, ...]] | None = None
+    neuron_option: bool = False
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -104,8 +112,8 @@ _STEPS: SearchSpace = (Param("T", "model", choices=(4, 8, 16)),)
 _ENCODER: SearchSpace = (Param("encoder", "model", choices=("max-scaled", "auto")),)
 #: The neuron's dynamics (left fixed by the presets that state the paper's neuron).
 _NEURON: SearchSpace = (
-    Param("tau", "model", choices=(2.0, 4.0, math.inf)),
-    Param("reset", "model", choices=("soft", "hard")),
+    Param("tau", "model", choices=(2.0, 4.0, math.inf), neuron_option=True),
+    Param("reset", "model", choices=("soft", "hard"), neuron_option=True),
 )
 #: Normalisation of the synaptic current, and its scale where one is used.
 _NORM: SearchSpace = (Param("norm", "model", choices=("none", "stfn", "tdbn")),)
@@ -116,7 +124,9 @@ _RHO: SearchSpace = (Param("rho", "model", 0.25, 4.0, log=True, when=("norm", ("
 #: on Cora's binary features), so at the papers' threshold of 1 no neuron fires and the
 #: rectangular surrogate passes no gradient. The range holds the group's STBP threshold (0.3).
 _THRESHOLD: SearchSpace = (
-    Param("v_threshold", "model", 0.01, 1.0, log=True, when=("norm", ("none",))),
+    Param(
+        "v_threshold", "model", 0.01, 1.0, log=True, when=("norm", ("none",)), neuron_option=True
+    ),
 )
 
 
@@ -242,23 +252,61 @@ def equivalent_versions(model: str, version: int) -> tuple[int, ...]:
     return tuple(v for v, spaces in SPACE_VERSIONS.items() if spaces.get(model) == space)
 
 
-def active(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
-    """Whether ``param`` is drawn, given the values ``chosen`` so far and the model's
-    registry ``defaults`` (for a condition on an option the space does not tune)."""
+def neuron_takes(neuron: Any, option: str) -> bool:
+    """Whether ``neuron`` (a model's ``neuron`` option: a registered name, a
+    :class:`~spikegraph.nn.neurons.SpikingNeuron` class or instance) takes the option
+    ``option``, read from its class's constructor
+    (:meth:`~spikegraph.nn.neurons.SpikingNeuron.defaults`).
+
+    ``None`` (no neuron chosen) stands for the model's own neuron, whose options the model's
+    space declares: it takes them. So does anything else (a factory, an unknown name), which
+    the model's constructor checks.
+    """
+    if isinstance(neuron, SpikingNeuron):
+        neuron = type(neuron)
+    elif isinstance(neuron, str):
+        neuron = NEURONS.get(neuron)
+    if isinstance(neuron, type) and issubclass(neuron, SpikingNeuron):
+        return option in neuron.defaults()
+    return True
+
+
+def _value(name: str, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> Any:
+    return chosen[name] if name in chosen else defaults.get(name)
+
+
+def _condition_met(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
     if param.when is None:
         return True
     other, values = param.when
-    value = chosen[other] if other in chosen else defaults.get(other)
-    return value in values
+    return _value(other, chosen, defaults) in values
+
+
+def _neuron_takes_it(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    return not param.neuron_option or neuron_takes(_value("neuron", chosen, defaults), param.name)
+
+
+def active(param: Param, chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    """Whether ``param`` is drawn, given the values ``chosen`` so far and the model's
+    registry ``defaults`` (for an option the space does not tune: the preset's, updated by
+    the options a study holds fixed): its condition (``Param.when``) holds and, for an
+    option of the neuron (``Param.neuron_option``), the neuron takes it."""
+    return _condition_met(param, chosen, defaults) and _neuron_takes_it(param, chosen, defaults)
 
 
 def searched(space: SearchSpace, defaults: Mapping[str, Any]) -> SearchSpace:
     """The parameters of ``space`` a study can draw, given the options ``defaults`` it does not
     tune (the preset's, updated by the options a study holds fixed): a parameter conditional
     on such an option is left out when that option's value never meets the condition (STFN's
-    ``rho`` under ``norm="none"``); conditions on tuned parameters are kept."""
+    ``rho`` under ``norm="none"``), and so is an option of the neuron that the neuron held
+    (``defaults["neuron"]``) does not take; conditions on tuned parameters are kept."""
     tuned = {p.name for p in space}
-    return tuple(p for p in space if (p.when and p.when[0] in tuned) or active(p, {}, defaults))
+    return tuple(
+        p
+        for p in space
+        if ((p.when and p.when[0] in tuned) or _condition_met(p, {}, defaults))
+        and ("neuron" in tuned or _neuron_takes_it(p, {}, defaults))
+    )
 
 
 def split_params(
@@ -290,6 +338,7 @@ __all__ = [
     "SearchSpace",
     "active",
     "equivalent_versions",
+    "neuron_takes",
     "search_space",
     "searched",
     "split_params",
