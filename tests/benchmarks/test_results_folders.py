@@ -122,7 +122,7 @@ def test_samplers_accuracy_adds_a_subset_to_the_runs_of_its_folder(results_copy,
     monkeypatch.setattr(mod, "one_run", lambda *a: pytest.fail("the run is in the log"))
     committed = _committed(results_copy, "samplers_accuracy")
     mod.main(
-        ["--seeds", "1", "--models", "gcn", "--samplers", "graphsage", "--out", str(results_copy)]
+        ["--seeds", "1", "--models", "gcn", "--samplers", "graphsage", "--update-results"]
     )
     written = _committed(results_copy, "samplers_accuracy")
     assert [
@@ -138,7 +138,7 @@ def test_samplers_accuracy_adds_a_subset_to_the_runs_of_its_folder(results_copy,
 
 def test_samplers_accuracy_refuses_a_folder_of_other_settings(results_copy, capsys):
     with pytest.raises(SystemExit) as exc:
-        load("samplers_accuracy").main(["--epochs-full", "10", "--out", str(results_copy)])
+        load("samplers_accuracy").main(["--epochs-full", "10", "--update-results"])
     assert exc.value.code == 2 and "other settings" in capsys.readouterr().err
 
 
