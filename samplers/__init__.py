@@ -67,9 +67,9 @@ for _cls in (
     VRGCNSampler,
     ASGCNSampler,
 ):
-    # a built-in that registered itself on import moves to its place in the order; one whose
-    # class body sets ``name`` registers here
-    SAMPLERS.pop(_cls.name, None)
+    # each built-in registered itself on import (in import order); here it moves to its
+    # place in the command line's order
+    SAMPLERS.pop(_cls.name)
     SAMPLERS[_cls.name] = _cls
 del _cls
 

@@ -104,7 +104,7 @@ class ASGCNBatch(Batch):
     draws: list[LayerDraw] | None = None
 
 
-class ASGCNSampler(NodeSampler):
+class ASGCNSampler(NodeSampler, name="asgcn"):
     r"""Adaptive layer-wise sampling of AS-GCN (Huang, Zhang, Rong & Huang, "Adaptive Sampling
     Towards Fast Graph Representation Learning", NeurIPS 2018).
 
@@ -162,7 +162,6 @@ class ASGCNSampler(NodeSampler):
             (naming the first non-finite node and column).
     """
 
-    name = "asgcn"
     #: 4096 nodes per layer: chosen on PubMed's validation nodes by
     #: ``benchmarks/sampler_sizes_sweep.py`` (512: 85.6%, 4096: 90.6% mean validation accuracy).
     default_options: ClassVar[dict[str, Any]] = {"layer_sizes": [4096, 4096]}

@@ -87,7 +87,7 @@ def diag_enhanced_operator(
     return torch.stack([src, dst]), w.to(dtype), int(new.numel())
 
 
-class ClusterGCNSampler(SubgraphSampler):
+class ClusterGCNSampler(SubgraphSampler, name="cluster-gcn"):
     """Cluster-GCN (Chiang, Liu, Si, Li, Bengio & Hsieh, "Cluster-GCN: An Efficient Algorithm
     for Training Deep and Large Graph Convolutional Networks", KDD 2019): partition the graph
     once with METIS; every batch joins ``clusters_per_batch`` random clusters and keeps all
@@ -117,7 +117,6 @@ class ClusterGCNSampler(SubgraphSampler):
         part: ``[N]`` cluster of every node.
     """
 
-    name = "cluster-gcn"
     default_options: ClassVar[dict[str, Any]] = {"num_parts": 200, "clusters_per_batch": 20}
 
     def __init__(

@@ -19,7 +19,7 @@ from .alias import alias_table
 from .batch import Block
 
 
-class FastGCNSampler(LayerwiseSampler):
+class FastGCNSampler(LayerwiseSampler, name="fastgcn"):
     r"""FastGCN (Chen, Ma & Xiao, "FastGCN: Fast Learning with Graph Convolutional Networks
     via Importance Sampling", ICLR 2018): every layer draws ``s`` nodes independently, with
     replacement, from the whole graph with the layer-independent importance
@@ -60,7 +60,6 @@ class FastGCNSampler(LayerwiseSampler):
         >>> batch = sampler.sample(torch.arange(256))  # doctest: +SKIP
     """
 
-    name = "fastgcn"
     #: 8192 nodes per layer: chosen on PubMed's validation nodes by
     #: ``benchmarks/sampler_sizes_sweep.py`` (1024 nodes per layer left most targets without a
     #: sampled neighbour: 73% validation accuracy against 90% at 8192).

@@ -47,7 +47,7 @@ def nested_blocks(
     return blocks
 
 
-class GraphSAGESampler(NodeSampler):
+class GraphSAGESampler(NodeSampler, name="graphsage"):
     """Neighbour sampling of GraphSAGE (Hamilton, Ying & Leskovec, "Inductive Representation
     Learning on Large Graphs", NeurIPS 2017): every node draws a fixed number of in-neighbours
     uniformly, hop by hop.
@@ -71,7 +71,6 @@ class GraphSAGESampler(NodeSampler):
         >>> batch = sampler.sample(torch.tensor([0, 1, 2]))  # doctest: +SKIP
     """
 
-    name = "graphsage"
     default_options: ClassVar[dict[str, Any]] = {"num_neighbors": [10, 10]}
     default_batch_size = 512
     per_layer_option = "num_neighbors"

@@ -20,7 +20,7 @@ from .base import GraphInput
 from .batch import Block
 
 
-class LADIESSampler(LayerwiseSampler):
+class LADIESSampler(LayerwiseSampler, name="ladies"):
     r"""LADIES (Zou, Hu, Wang, Jiang, Sun & Gu, "Layer-Dependent Importance Sampling for
     Training Deep and Large Graph Convolutional Networks", NeurIPS 2019): every layer draws
     ``s`` nodes among the in-neighbours of the layer above, ``U``, with the layer-dependent
@@ -74,8 +74,6 @@ class LADIESSampler(LayerwiseSampler):
         >>> sampler = LADIESSampler(data, [512, 512], seed=0)  # doctest: +SKIP
         >>> batch = sampler.sample(torch.arange(512))  # doctest: +SKIP
     """
-
-    name = "ladies"
 
     def __init__(
         self,

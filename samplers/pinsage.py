@@ -110,7 +110,7 @@ def importance_weights(owner: Tensor, count: Tensor, num_owners: int) -> Tensor:
     return c * (k / total).index_select(0, owner)
 
 
-class PinSAGESampler(NodeSampler):
+class PinSAGESampler(NodeSampler, name="pinsage"):
     """Random-walk neighbourhoods of PinSAGE (Ying, He, Chen, Eksombatchai, Hamilton &
     Leskovec, "Graph Convolutional Neural Networks for Web-Scale Recommender Systems", KDD
     2018): from every node, short random walks; the ``k`` most visited nodes become its
@@ -134,7 +134,6 @@ class PinSAGESampler(NodeSampler):
         cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
     """
 
-    name = "pinsage"
     default_options: ClassVar[dict[str, Any]] = {
         "num_neighbors": [10, 10],
         "num_walks": 20,

@@ -65,7 +65,7 @@ def _outside_node(n: int, relabel: Relabeler, generator: torch.Generator) -> Ten
             return out[:1]
 
 
-class RippleWalkSampler(SubgraphSampler):
+class RippleWalkSampler(SubgraphSampler, name="ripple"):
     """Ripple Walk Training, RWT (Bai, Ren, Chen, Liu & Wang, "Ripple Walk Training: A
     Subgraph-based Training Framework for Large and Deep Graph Neural Network", 2021): every
     batch is the subgraph induced by a node set grown from a random start by ripples, each
@@ -92,7 +92,6 @@ class RippleWalkSampler(SubgraphSampler):
         cache_dir: Unused (RWT has no preprocessing).
     """
 
-    name = "ripple"
     #: Nodes per subgraph unless told otherwise (on graphs of at least as many nodes).
     DEFAULT_SIZE: ClassVar[int] = 4000
     default_options: ClassVar[dict[str, Any]] = {

@@ -631,7 +631,7 @@ class GraphSAINTSampler(SubgraphSampler):
         return f"{type(self).__name__}(num_nodes={self.num_nodes}, {opts})"
 
 
-class GraphSAINTNodeSampler(GraphSAINTSampler):
+class GraphSAINTNodeSampler(GraphSAINTSampler, name="graphsaint-node"):
     """GraphSAINT's node sampler: ``budget`` draws with replacement, node ``u`` drawn with
     probability proportional to ``||A_hat[:, u]||^2``, the squared column norm of the
     normalised adjacency ``A_hat = D_hat^-1/2 (A + I) D_hat^-1/2`` (Zeng et al., Sec. 3.3;
@@ -642,7 +642,6 @@ class GraphSAINTNodeSampler(GraphSAINTSampler):
         **kwargs: See :class:`GraphSAINTSampler`.
     """
 
-    name = "graphsaint-node"
     default_options: ClassVar[dict[str, Any]] = {"budget": 6000}
 
     def __init__(self, graph: GraphInput, budget: int, **kwargs) -> None:
@@ -668,7 +667,7 @@ class GraphSAINTNodeSampler(GraphSAINTSampler):
         return sid, node
 
 
-class GraphSAINTEdgeSampler(GraphSAINTSampler):
+class GraphSAINTEdgeSampler(GraphSAINTSampler, name="graphsaint-edge"):
     """GraphSAINT's edge sampler: ``budget`` edge draws with replacement, edge ``u -> v``
     drawn with probability proportional to ``1 / deg(u) + 1 / deg(v)`` (Zeng et al., Sec.
     3.3); the subgraph is induced by the drawn edges' end points.
@@ -678,7 +677,6 @@ class GraphSAINTEdgeSampler(GraphSAINTSampler):
         **kwargs: See :class:`GraphSAINTSampler`.
     """
 
-    name = "graphsaint-edge"
     default_options: ClassVar[dict[str, Any]] = {"budget": 4000}
 
     def __init__(self, graph: GraphInput, budget: int, **kwargs) -> None:
@@ -712,7 +710,7 @@ class GraphSAINTEdgeSampler(GraphSAINTSampler):
         return sid, node
 
 
-class GraphSAINTRandomWalkSampler(GraphSAINTSampler):
+class GraphSAINTRandomWalkSampler(GraphSAINTSampler, name="graphsaint-rw"):
     """GraphSAINT's random-walk sampler: ``num_roots`` roots drawn uniformly, one walk of
     ``walk_length`` steps from each; the subgraph is induced by the visited nodes (Zeng et
     al., Sec. 3.3). Walks follow in-edges and end at nodes without in-neighbours.
@@ -727,7 +725,6 @@ class GraphSAINTRandomWalkSampler(GraphSAINTSampler):
         **kwargs: See :class:`GraphSAINTSampler`.
     """
 
-    name = "graphsaint-rw"
     closed_form = False
     default_options: ClassVar[dict[str, Any]] = {
         "num_roots": 2000,

@@ -86,7 +86,7 @@ def ppr_scores(
     return p
 
 
-class ShaDowSampler(NodeSampler):
+class ShaDowSampler(NodeSampler, name="shadow"):
     """ShaDow-GNN's subgraph extraction (Zeng, Zhang, Xia, Srivastava, Malevich, Kannan,
     Prasanna, Jin & Chen, "Decoupling the Depth and Scope of Graph Neural Networks", NeurIPS
     2021): every target gets its own small subgraph, the ``depth``-hop neighbourhood (with
@@ -119,7 +119,6 @@ class ShaDowSampler(NodeSampler):
         cache_dir: See :class:`~spikegraph.samplers.base.Sampler`.
     """
 
-    name = "shadow"
     default_options: ClassVar[dict[str, Any]] = {"depth": 2, "num_neighbors": [10, 5]}
     default_batch_size = 512
 

@@ -48,7 +48,7 @@ def gcn_coefficients(
     return coef, self_w / deg, is_self
 
 
-class VRGCNSampler(NodeSampler):
+class VRGCNSampler(NodeSampler, name="vrgcn"):
     r"""Neighbour sampling with control variates on historical activations: VR-GCN (Chen, Zhu
     & Song, "Stochastic Training of Graph Convolutional Networks with Variance Reduction",
     ICML 2018).
@@ -107,7 +107,6 @@ class VRGCNSampler(NodeSampler):
             (``None`` in a loader's worker processes, which only sample).
     """
 
-    name = "vrgcn"
     default_options: ClassVar[dict[str, Any]] = {"num_neighbors": [2, 2]}
     default_batch_size = 512
     per_layer_option = "num_neighbors"

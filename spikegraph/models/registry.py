@@ -76,18 +76,19 @@ class ModelRegistry(Registry):
         self[name] = (cls, {} if defaults is None else defaults)
         return cls
 
-    def __setitem__(self, name: str, entry: tuple[type[nn.Module], dict[str, Any]]) -> None:
-        if not isinstance(name, str):
-            raise TypeError(
-                f"A {self.kind}'s name must be a non-empty str, got {type(name).__name__} {name!r}"
-            )
-        if not name.strip():
-            raise ValueError(f"A {self.kind}'s name must be a non-empty str, got {name!r}")
-        if name in self:
-            raise ValueError(
-                f"A {self.kind} named {name!r} is registered already "
-                f"({self[name][0].__name__}); register yours under another name"
-            )
+    def describe(self, name: str) -> str:
+        return self[name][0].__name__
+
+    def check_entry(
+        self, name: str, entry: tuple[type[nn.Module], dict[str, Any]]
+    ) -> tuple[type[nn.Module], dict[str, Any]]:
+        """A pair ``(torch.nn.Module subclass, dict of defaults)`` whose defaults give
+        :attr:`REQUIRED`.
+
+        Raises:
+            TypeError: for another kind of entry, class or defaults.
+            ValueError: for defaults without one of :attr:`REQUIRED`.
+        """
         if not isinstance(entry, tuple) or len(entry) != 2:
             raise TypeError(
                 f"model {name!r}: the entry must be a pair (class, defaults), got {entry!r:.80}"
@@ -108,22 +109,7 @@ class ModelRegistry(Registry):
                 f"model {name!r}: the defaults must give {missing[0]!r} "
                 f"(every model's defaults give {list(self.REQUIRED)}), got {defaults!r:.120}"
             )
-        super().__setitem__(name, (cls, defaults))
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """Register every entry, as assignment does (a taken name is refused)."""
-        for name, entry in dict(*args, **kwargs).items():
-            self[name] = entry
-
-    def setdefault(self, name: str, entry: Any = None) -> Any:
-        """The entry of ``name``; registers ``entry`` first if the name is free."""
-        if name not in self:
-            self[name] = entry
-        return self[name]
-
-    def __ior__(self, other: Any) -> ModelRegistry:
-        self.update(other)
-        return self
+        return cls, defaults
 
 
 #: Name -> (class, default constructor options): a :class:`ModelRegistry`

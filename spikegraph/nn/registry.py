@@ -19,11 +19,66 @@ from typing import Any, ClassVar
 
 
 class Registry(dict):
-    """Name -> class of one extension point (``kind``: ``"neuron"``, ``"encoder"``, ...)."""
+    """Name -> class of one extension point (``kind``: ``"neuron"``, ``"encoder"``, ...).
+
+    A name is registered once, on every way in (a class statement, ``registry[name] = ...``,
+    :meth:`update`, :meth:`setdefault`, ``|=``): a name that is taken, or that is not a
+    non-empty str, is refused naming it, so that a built-in is never replaced silently;
+    ``registry.pop(name)`` removes an entry. A subclass checks its entries further in
+    :meth:`check_entry`.
+    """
 
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
+
+    def check_name(self, name: Any, owner: str = "") -> None:
+        """Refuse ``name`` unless it is a non-empty str that is not registered yet
+        (``owner``: where it comes from, for messages, e.g. ``" (class PLIF)"``).
+
+        Raises:
+            TypeError: for a name that is not a str.
+            ValueError: for an empty name or a taken one.
+        """
+        if not isinstance(name, str):
+            raise TypeError(
+                f"A {self.kind}'s name must be a non-empty str, got {type(name).__name__} "
+                f"{name!r}{owner}"
+            )
+        if not name.strip():
+            raise ValueError(f"A {self.kind}'s name must be a non-empty str, got {name!r}{owner}")
+        if name in self:
+            raise ValueError(
+                f"A {self.kind} named {name!r} is registered already ({self.describe(name)}); "
+                "register yours under another name"
+            )
+
+    def describe(self, name: str) -> str:
+        """What ``name`` holds, for messages (the class's name)."""
+        return getattr(self[name], "__qualname__", repr(self[name]))
+
+    def check_entry(self, name: str, entry: Any) -> Any:
+        """Check (and return) the entry registered as ``name``; any entry by default."""
+        return entry
+
+    def __setitem__(self, name: str, entry: Any) -> None:
+        self.check_name(name)
+        super().__setitem__(name, self.check_entry(name, entry))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Register every entry, as assignment does (a taken name is refused)."""
+        for name, entry in dict(*args, **kwargs).items():
+            self[name] = entry
+
+    def setdefault(self, name: str, entry: Any = None) -> Any:
+        """The entry of ``name``; registers ``entry`` first if the name is free."""
+        if name not in self:
+            self[name] = entry
+        return self[name]
+
+    def __ior__(self, other: Any) -> Registry:
+        self.update(other)
+        return self
 
     def resolve(self, name: Any) -> type:
         """The class registered as ``name``.
@@ -59,18 +114,7 @@ class Registered:
         super().__init_subclass__(**kwargs)
         if name is not None:
             kind = cls.registry.kind
-            if not isinstance(name, str):
-                raise TypeError(
-                    f"A {kind}'s name must be a non-empty str, got {type(name).__name__} "
-                    f"{name!r} (class {cls.__qualname__})"
-                )
-            if not name.strip():
-                raise ValueError(
-                    f"A {kind}'s name must be a non-empty str, got {name!r} "
-                    f"(class {cls.__qualname__})"
-                )
-            if name in cls.registry:
-                raise ValueError(f"A {kind} named {name!r} is registered already")
+            cls.registry.check_name(name, f" (class {cls.__qualname__})")
             missing = missing_methods(cls)
             if missing:
                 raise TypeError(

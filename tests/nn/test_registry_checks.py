@@ -198,3 +198,27 @@ def test_the_base_methods_name_the_class_that_lacks_them():
         NoFormula()(x).sum().backward()
     with pytest.raises(NotImplementedError, match=r"NoFormula does not implement primitive"):
         NoFormula().primitive(x)
+
+
+@pytest.mark.parametrize("registry", [NEURONS, SURROGATES, ENCODERS, NORMS, READOUTS])
+def test_a_taken_name_is_refused_on_every_way_in(registry):
+    """Assigning (or updating) a name that is taken replaced a built-in silently: only the
+    class statement checked. Every way in refuses it now, naming it, and keeps the entry."""
+    name = next(iter(registry))
+    built_in = registry[name]
+
+    class Other:
+        pass
+
+    for assign in (
+        lambda: registry.__setitem__(name, Other),
+        lambda: registry.update({name: Other}),
+        lambda: registry.__ior__({name: Other}),
+    ):
+        with pytest.raises(ValueError, match=rf"A {registry.kind} named {name!r} is registered"):
+            assign()
+        assert registry[name] is built_in
+    assert registry.setdefault(name, Other) is built_in
+    with pytest.raises(TypeError, match=r"name must be a non-empty str, got int 5"):
+        registry[5] = Other
+    assert 5 not in registry
