@@ -7,7 +7,6 @@ import hashlib
 import http.server
 import shutil
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,10 @@ from spikegraph.datasets import (
     load_planetoid,
 )
 from spikegraph.datasets.planetoid import PINNED_SHA256, raw_file_names
+from tests.datasets.servers import LocalServer
 
 
-class Server:
+class Server(LocalServer):
     """A local HTTP server for the files of one folder, counting the requests."""
 
     def __init__(self, folder: Path) -> None:
@@ -35,15 +35,7 @@ class Server:
             def log_message(self, *args) -> None:  # quiet
                 server.requests.append(self.path)
 
-        handler = functools.partial(Handler, directory=str(folder))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(functools.partial(Handler, directory=str(folder)))
 
 
 @pytest.fixture

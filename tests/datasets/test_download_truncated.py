@@ -15,9 +15,10 @@ from spikegraph.datasets import ChecksumError, DownloadError, load_planetoid
 from spikegraph.datasets import planetoid as planetoid_module
 from spikegraph.datasets.download import fetch_files
 from spikegraph.datasets.planetoid_raw import PlanetoidFormatError, raw_file_names
+from tests.datasets.servers import LocalServer
 
 
-class CuttingServer:
+class CuttingServer(LocalServer):
     """A local HTTP server for the files of one folder (at ``<url>/<name>``) that sends only
     the first half of the files named in :attr:`cuts`, then closes the connection.
 
@@ -64,14 +65,7 @@ class CuttingServer:
                     self.wfile.write(data[: len(data) // 2])
                 self.close_connection = True
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -14,16 +14,8 @@ from tests.datasets.test_ogb import write_ogb_dataset
 pytest.importorskip("ogb.nodeproppred")
 
 
-@pytest.fixture(autouse=True)
-def _no_download(monkeypatch):
-    """Any attempt by ogb to reach the network fails the test."""
-    import ogb.nodeproppred.dataset_pyg as dataset_pyg
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("ogb tried to download")
-
-    monkeypatch.setattr(dataset_pyg, "download_url", refuse)
-    monkeypatch.setattr(dataset_pyg, "decide_download", refuse)
+#: Any attempt by ogb to reach the network fails the test.
+pytestmark = pytest.mark.usefixtures("no_ogb_download")
 
 
 def replace_line(path, number, text):
