@@ -121,9 +121,7 @@ def test_samplers_accuracy_adds_a_subset_to_the_runs_of_its_folder(results_copy,
     mod, common = load("samplers_accuracy"), load("_common")
     monkeypatch.setattr(mod, "one_run", lambda *a: pytest.fail("the run is in the log"))
     committed = _committed(results_copy, "samplers_accuracy")
-    mod.main(
-        ["--seeds", "1", "--models", "gcn", "--samplers", "graphsage", "--update-results"]
-    )
+    mod.main(["--seeds", "1", "--models", "gcn", "--samplers", "graphsage", "--update-results"])
     written = _committed(results_copy, "samplers_accuracy")
     assert [
         (r["model"], r["sampler"], r["seeds"], r["test_acc_mean"]) for r in written["rows"]
